@@ -1,0 +1,50 @@
+# Two commands for a fresh machine (see README.md):
+#   make run  [FILE=path/to/audio.ext] [OUT=dir]   set up, then transcribe through the local pipeline
+#   make test                                       set up, then run the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+FILE ?= samples/sample.flac
+OUT ?= transcripts
+ENV ?= dev
+CDK_CLI_VERSION := 2.1148.1
+
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export JSII_RUNTIME_PACKAGE_CACHE_ROOT := $(CURDIR)/.cache/jsii
+export CDK_DISABLE_VERSION_CHECK := 1
+export CDK_DISABLE_CLI_TELEMETRY := true
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup run test lint synth bench clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@echo "Setting up $(VENV) (first run only: dependencies, Whisper weights, CDK cache)..."
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade "pip>=24"
+	@$(PY) -m pip install --quiet -c requirements.lock -e ".[engines,local,infra,dev]"
+	@$(PY) -m transcriber.engines.weights >/dev/null
+	@$(PY) -c "import aws_cdk" 2>/dev/null
+	@touch $@
+
+setup: $(STAMP)
+
+run: setup
+	@$(PY) -m localrun.cli "$(FILE)" --out "$(OUT)"
+
+test: setup
+	@$(PY) -m pytest
+
+lint: setup
+	@$(PY) -m ruff check .
+	@$(PY) -m ruff format --check .
+	@$(PY) -m mypy transcriber functions infra localrun layers
+
+# The CDK CLI (from npm) for synth/diff/deploy against a real account: make synth ENV=prod
+synth: setup
+	@test -x .cache/node/node_modules/.bin/cdk || npm install --silent --prefix .cache/node aws-cdk@$(CDK_CLI_VERSION)
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" .cache/node/node_modules/.bin/cdk synth --no-notices -c env=$(ENV) -q
+
+clean:
+	rm -rf .local cdk.out transcripts

@@ -1,0 +1,53 @@
+"""Chunk: convert the upload to 16 kHz mono WAV, split it, and store the chunks in S3.
+
+Only references (keys, offsets, durations) go back into the state, never audio.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from transcriber.domain.chunking import ChunkingConfig
+
+from transcriber.adapters.jobs_table import JobRepository
+from transcriber.adapters.storage import ObjectStore
+from transcriber.domain.jobs import chunk_key
+from transcriber.domain.preparation import prepare_chunks
+from transcriber.settings import Settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context(correlation_id_path="job_id")
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = Settings.from_env()
+    job_id, bucket, key = event["job_id"], event["bucket"], event["key"]
+    logger.append_keys(job_id=job_id)
+    store = ObjectStore()
+    with tempfile.TemporaryDirectory(prefix="chunk-") as tmp:
+        workdir = Path(tmp)
+        # The object key never becomes a local path: the download gets a fixed name.
+        source = store.download(bucket, key, workdir / "source")
+        prepared = prepare_chunks(
+            source, workdir, config=ChunkingConfig.from_env(), max_duration_s=settings.max_duration_s
+        )
+        chunks = []
+        for spec, path in prepared.chunks:
+            ref_key = chunk_key(job_id, spec.index)
+            store.upload(path, settings.results_bucket, ref_key, content_type="audio/wav")
+            chunks.append({**spec.to_dict(), "key": ref_key})
+    duration = prepared.info.duration_s
+    JobRepository(settings.jobs_table).mark_processing(job_id, duration=duration, chunks_total=len(chunks))
+    metrics.add_metric(name="AudioSeconds", unit=MetricUnit.Seconds, value=duration)
+    metrics.add_metric(name="Chunks", unit=MetricUnit.Count, value=len(chunks))
+    logger.info("Audio chunked", extra={"duration_s": duration, "chunks": len(chunks)})
+    return {"job_id": job_id, "duration": duration, "chunks": chunks}

@@ -1,0 +1,66 @@
+"""Transcribe: one chunk through the speech engine; the result is checkpointed in S3.
+
+A chunk whose result is already stored is not transcribed again, so retries and resumed jobs
+only pay for the chunks that are missing.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from transcriber.engines.factory import engine_from_env
+
+from transcriber.adapters.jobs_table import JobRepository
+from transcriber.adapters.storage import ObjectStore
+from transcriber.domain.jobs import partial_key
+from transcriber.domain.models import ChunkSpec, ChunkTranscript
+from transcriber.settings import Settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context(correlation_id_path="job_id")
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = Settings.from_env()
+    job_id = event["job_id"]
+    chunk = event["chunk"]
+    spec = ChunkSpec.from_dict(chunk)
+    logger.append_keys(job_id=job_id, chunk=spec.index)
+    store = ObjectStore()
+    result_key = partial_key(job_id, spec.index)
+    reference = {"index": spec.index, "key": result_key}
+    if store.exists(settings.results_bucket, result_key):
+        logger.info("Chunk already transcribed; reusing the checkpoint")
+        return {**reference, "reused": True}
+
+    engine = engine_from_env()
+    with tempfile.TemporaryDirectory(prefix="transcribe-") as tmp:
+        wav = store.download(settings.results_bucket, chunk["key"], Path(tmp) / "chunk.wav")
+        started = time.perf_counter()
+        result = engine.transcribe(wav, language=event.get("language"))
+        elapsed = time.perf_counter() - started
+    transcript = ChunkTranscript(
+        index=spec.index,
+        offset=spec.offset,
+        duration=spec.duration,
+        language=result.language,
+        segments=result.segments,
+        engine=engine.name,
+    )
+    store.put_json(settings.results_bucket, result_key, transcript.to_dict())
+    progress = JobRepository(settings.jobs_table).record_chunk_done(job_id)
+    metrics.add_metric(name="ChunkLatency", unit=MetricUnit.Seconds, value=elapsed)
+    if spec.duration > 0:
+        metrics.add_metric(name="RealTimeFactor", unit=MetricUnit.Count, value=elapsed / spec.duration)
+    logger.info("Chunk transcribed", extra={"seconds": round(elapsed, 3), **progress})
+    return {**reference, "reused": False}

@@ -1,0 +1,252 @@
+"""An embedded AWS on this machine: moto in server mode, inside this process.
+
+The real ``cdk synth`` template is deployed through moto's CloudFormation; Lambda functions run
+through :mod:`localrun.lambda_runtime`; Step Functions executes the real definition with the ASL
+interpreter moto ships.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+import warnings
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+BOOTSTRAP_QUALIFIER = "hnb659fds"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _configure_moto(port: int) -> None:
+    """Apply the settings and the three CloudFormation fixes the local stack needs (see NOTES)."""
+    from moto import settings
+    from moto.core.config import default_user_config
+    from moto.stepfunctions import models as sfn_models
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    # CloudFormation creates state machines in the backend that does not execute them.
+    sfn_models.stepfunctions_backends = stepfunctions_parser_backends  # type: ignore[assignment]
+    # Custom resources must answer on this machine's loopback, not host.docker.internal.
+    settings.moto_server_host = lambda: "http://127.0.0.1"  # type: ignore[assignment]
+    os.environ["MOTO_PORT"] = str(port)
+
+
+@dataclass
+class StackOutputs:
+    input_bucket: str
+    results_bucket: str
+    jobs_table: str
+    event_bus: str
+    state_machine_arn: str
+
+    @classmethod
+    def from_cloudformation(cls, outputs: list[dict[str, str]]) -> StackOutputs:
+        values = {o["OutputKey"]: o["OutputValue"] for o in outputs}
+        return cls(
+            input_bucket=values["InputBucketName"],
+            results_bucket=values["ResultsBucketName"],
+            jobs_table=values["JobsTableName"],
+            event_bus=values["EventBusName"],
+            state_machine_arn=values["StateMachineArn"],
+        )
+
+
+class LocalAws:
+    """The moto server plus the Lambda runtime, and the clients to talk to them."""
+
+    def __init__(self, *, work_dir: Path, concurrency: int | None = None) -> None:
+        self.work_dir = work_dir
+        self.concurrency = concurrency or os.cpu_count() or 2
+        self.port = _free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self._server: Any = None
+        self.runtime: Any = None
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def resource(self, service: str) -> Any:
+        return boto3.resource(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        from localrun.lambda_runtime import LambdaRuntime
+
+        for key, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+        }.items():
+            os.environ.setdefault(key, value)
+        _configure_moto(self.port)
+        # moto's request log and its notes on resource types it skips are noise for a CLI user.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        logging.getLogger("moto").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", message="Tried to parse .* but it's not supported")
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server.start()
+        worker_env = {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": "false",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.runtime = LambdaRuntime(
+            work_dir=self.work_dir, base_environment=worker_env, concurrency=self.concurrency
+        )
+        self.runtime.install()
+
+    def stop(self) -> None:
+        if self.runtime is not None:
+            self.runtime.shutdown()
+        if self._server is not None:
+            self._server.stop()
+
+    # Deployment -------------------------------------------------------------------------------
+
+    def deploy(self, assembly_dir: Path, stack_name: str, *, timeout_s: float = 120) -> StackOutputs:
+        """Publish the synthesized assets and create the stack from the synthesized template."""
+        template_path = assembly_dir / f"{stack_name}.template.json"
+        template = json.loads(template_path.read_text())
+        manifest = json.loads((assembly_dir / f"{stack_name}.assets.json").read_text())
+        self._publish_file_assets(assembly_dir, manifest)
+        self._register_images(assembly_dir, manifest, template)
+        self.client("ssm").put_parameter(
+            Name=f"/cdk-bootstrap/{BOOTSTRAP_QUALIFIER}/version", Value="30", Type="String", Overwrite=True
+        )
+        cfn = self.client("cloudformation")
+        cfn.create_stack(
+            StackName=stack_name,
+            TemplateBody=template_path.read_text(),
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+        )
+        deadline = time.monotonic() + timeout_s
+        while True:
+            stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+            status = stack["StackStatus"]
+            if status == "CREATE_COMPLETE":
+                break
+            if status.endswith("FAILED") or status.startswith("ROLLBACK") or time.monotonic() > deadline:
+                events = cfn.describe_stack_events(StackName=stack_name)["StackEvents"][:10]
+                reasons = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}" for e in events]
+                raise RuntimeError(f"local deployment of {stack_name} ended {status}: {reasons}")
+            time.sleep(0.2)
+        self._set_local_overrides(stack_name, template)
+        return StackOutputs.from_cloudformation(stack.get("Outputs", []))
+
+    def _publish_file_assets(self, assembly_dir: Path, manifest: dict[str, Any]) -> None:
+        s3 = self.client("s3")
+        bucket = f"cdk-{BOOTSTRAP_QUALIFIER}-assets-{ACCOUNT_ID}-{REGION}"
+        s3.create_bucket(Bucket=bucket)
+        cache = REPO_ROOT / ".cache" / "assets"
+        cache.mkdir(parents=True, exist_ok=True)
+        for asset_hash, asset in manifest.get("files", {}).items():
+            source = assembly_dir / asset["source"]["path"]
+            if asset["source"].get("packaging") == "zip":
+                archive = cache / f"{asset_hash}.zip"
+                if not archive.exists():
+                    _zip_folder(source, archive)
+                body = archive
+            else:
+                body = source
+            for destination in asset["destinations"].values():
+                key = destination["objectKey"]
+                s3.upload_file(str(body), bucket, key)
+
+    def _register_images(
+        self, assembly_dir: Path, manifest: dict[str, Any], template: dict[str, Any]
+    ) -> None:
+        """Image functions run from their build context; the handler is the image's command."""
+        commands: dict[str, str] = {}
+        for resource in template["Resources"].values():
+            props = resource.get("Properties", {})
+            if resource["Type"] == "AWS::Lambda::Function" and props.get("PackageType") == "Image":
+                uri = json.dumps(props["Code"]["ImageUri"])
+                tag = uri.rsplit(":", 1)[-1].strip('"}] ')
+                commands[tag] = props.get("ImageConfig", {}).get("Command", [""])[0]
+        for image_hash, image in manifest.get("dockerImages", {}).items():
+            tag = next(iter(image["destinations"].values()))["imageTag"]
+            if commands.get(tag):
+                self.runtime.image_handlers[tag] = (
+                    assembly_dir / image["source"]["directory"],
+                    commands[tag],
+                )
+            elif tag in commands:
+                raise RuntimeError(f"image asset {image_hash} has no ImageConfig.Command to run locally")
+
+    def _set_local_overrides(self, stack_name: str, template: dict[str, Any]) -> None:
+        """Threads per speech worker: the cores are shared by ``concurrency`` local workers."""
+        image_ids = {
+            logical
+            for logical, r in template["Resources"].items()
+            if r["Type"] == "AWS::Lambda::Function" and r.get("Properties", {}).get("PackageType") == "Image"
+        }
+        resources = self.client("cloudformation").list_stack_resources(StackName=stack_name)[
+            "StackResourceSummaries"
+        ]
+        image_functions = {r["PhysicalResourceId"] for r in resources if r["LogicalResourceId"] in image_ids}
+        threads = str(max(1, (os.cpu_count() or 2) // self.concurrency))
+
+        def overrides(function_name: str) -> dict[str, str]:
+            return {"WHISPER_CPU_THREADS": threads} if function_name in image_functions else {}
+
+        self.runtime.function_overrides = overrides
+
+
+def _zip_folder(source: Path, archive: Path) -> None:
+    partial = archive.with_suffix(f".{os.getpid()}.part")
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for path in sorted(source.rglob("*")):
+            if path.is_file():
+                info = zipfile.ZipInfo.from_file(path, path.relative_to(source).as_posix())
+                with path.open("rb") as fh:
+                    zf.writestr(info, fh.read(), compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
+    partial.replace(archive)
+
+
+@contextmanager
+def local_aws(work_dir: Path, concurrency: int | None = None) -> Iterator[LocalAws]:
+    env = LocalAws(work_dir=work_dir, concurrency=concurrency)
+    env.start()
+    try:
+        yield env
+    finally:
+        env.stop()

@@ -1,0 +1,297 @@
+"""Run Lambda functions on this machine, the way Lambda does: warm worker processes per function.
+
+moto stores functions but can only run them in Docker. Every invocation path it has (boto3
+``invoke``, Step Functions tasks, S3 notifications, CloudFormation custom resources) goes through
+``LambdaFunction._invoke_lambda(self, event)``, which must return ``(payload, errored, logs)``.
+:func:`install` replaces that one method so that the function's own code (the zip CloudFormation
+deployed, or for an image function its build context in ``cdk.out``) runs in a pool of warm
+worker processes: each with that function's environment, each importing the handler once (so
+the speech model loads once per worker), at most ``concurrency`` at a time per function.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+import uuid
+import zipfile
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from moto.awslambda.models import LambdaFunction
+
+#: The moto method this runtime replaces. tests/integration/test_moto_seam.py fails loudly if moto moves it.
+SEAM_NAME = "_invoke_lambda"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What a worker needs to run one function."""
+
+    name: str
+    code_dir: Path
+    handler: str
+    environment: dict[str, str]
+    timeout_s: float
+    memory_mb: int
+
+
+@dataclass
+class InvocationStats:
+    """Counters the CLI and tests read: how much ran, and how much ran at once."""
+
+    invocations: dict[str, int] = field(default_factory=dict)
+    peak_concurrency: dict[str, int] = field(default_factory=dict)
+    _running: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def started(self, name: str) -> None:
+        with self._lock:
+            self.invocations[name] = self.invocations.get(name, 0) + 1
+            self._running[name] = self._running.get(name, 0) + 1
+            self.peak_concurrency[name] = max(self.peak_concurrency.get(name, 0), self._running[name])
+
+    def finished(self, name: str) -> None:
+        with self._lock:
+            self._running[name] -= 1
+
+
+# --- inside a worker process -------------------------------------------------------------------
+
+_worker_handler: Callable[[Any, Any], Any] | None = None
+_worker_spec: FunctionSpec | None = None
+
+
+class _Context:
+    """The parts of Lambda's context object that Powertools and handlers read."""
+
+    def __init__(self, spec: FunctionSpec, request_id: str, deadline: float) -> None:
+        self.function_name = spec.name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = spec.memory_mb
+        self.invoked_function_arn = (
+            f"arn:aws:lambda:{os.environ.get('AWS_REGION', 'us-east-1')}:123456789012:function:{spec.name}"
+        )
+        self.aws_request_id = request_id
+        self.log_group_name = f"/aws/lambda/{spec.name}"
+        self.log_stream_name = request_id
+        self._deadline = deadline
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.time()) * 1000))
+
+
+def _init_worker(spec: FunctionSpec, log_path: str) -> None:
+    global _worker_handler, _worker_spec
+    log = open(log_path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - lives as long as the worker
+    sys.stdout = sys.stderr = log
+    os.dup2(log.fileno(), 1)
+    os.dup2(log.fileno(), 2)
+    os.environ.update(spec.environment)
+    os.chdir(spec.code_dir)
+    sys.path.insert(0, str(spec.code_dir))
+    module_name, _, func_name = spec.handler.rpartition(".")
+    module = __import__(module_name, fromlist=[func_name])
+    _worker_handler = getattr(module, func_name)
+    _worker_spec = spec
+
+
+def _run_in_worker(event_json: str, request_id: str) -> tuple[str, bool]:
+    assert _worker_handler is not None and _worker_spec is not None
+    context = _Context(_worker_spec, request_id, time.time() + _worker_spec.timeout_s)
+    try:
+        result = _worker_handler(json.loads(event_json) if event_json else {}, context)
+        return json.dumps(result), False
+    except Exception as err:
+        # Lambda's error shape: Step Functions matches Retry/Catch on errorType.
+        error = {
+            "errorType": type(err).__name__,
+            "errorMessage": str(err),
+            "stackTrace": traceback.format_exception(err),
+        }
+        print(
+            f"[ERROR] {error['errorType']}: {error['errorMessage']}\n{''.join(error['stackTrace'])}",
+            flush=True,
+        )
+        return json.dumps(error), True
+
+
+# --- in the runtime's process ------------------------------------------------------------------
+
+
+def _stringify(value: Any) -> Any:
+    """CloudFormation sends custom-resource properties as strings; moto sends JSON booleans."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return {k: _stringify(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_stringify(v) for v in value]
+    return value
+
+
+class LambdaRuntime:
+    """Warm worker pools, one per function, behind moto's invocation seam."""
+
+    def __init__(
+        self,
+        *,
+        work_dir: Path,
+        base_environment: dict[str, str],
+        concurrency: int,
+        image_handlers: dict[str, tuple[Path, str]] | None = None,
+        function_overrides: Callable[[str], dict[str, str]] | None = None,
+    ) -> None:
+        self.work_dir = work_dir.resolve()
+        self.base_environment = base_environment
+        self.concurrency = max(1, concurrency)
+        #: image tag (the CDK asset hash) -> (build context folder, handler)
+        self.image_handlers = dict(image_handlers or {})
+        self.function_overrides = function_overrides
+        self.stats = InvocationStats()
+        self._pools: dict[str, tuple[str, ProcessPoolExecutor]] = {}
+        self._lock = threading.Lock()
+        self._original: Any = None
+        (work_dir / "logs").mkdir(parents=True, exist_ok=True)
+
+    # The seam ---------------------------------------------------------------------------------
+
+    def install(self) -> None:
+        if not hasattr(LambdaFunction, SEAM_NAME):
+            raise RuntimeError(
+                f"moto no longer has LambdaFunction.{SEAM_NAME}; the local runtime needs updating"
+            )
+        self._original = getattr(LambdaFunction, SEAM_NAME)
+        runtime = self
+
+        def invoke(fn: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+            return runtime.invoke(fn, event)
+
+        setattr(LambdaFunction, SEAM_NAME, invoke)
+
+    def uninstall(self) -> None:
+        if self._original is not None:
+            setattr(LambdaFunction, SEAM_NAME, self._original)
+            self._original = None
+
+    def shutdown(self) -> None:
+        self.uninstall()
+        with self._lock:
+            pools = list(self._pools.values())
+            self._pools.clear()
+        for _, pool in pools:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    # Invocation --------------------------------------------------------------------------------
+
+    def invoke(self, fn: LambdaFunction, event: Any) -> tuple[str, bool, str]:
+        fn.logs_backend.ensure_log_group(fn.logs_group_name)
+        payload = event if isinstance(event, str) else json.dumps(event if event is not None else {})
+        parsed = json.loads(payload) if payload else {}
+        if isinstance(parsed, dict) and "ResponseURL" in parsed and "ResourceProperties" in parsed:
+            parsed["ResourceProperties"] = _stringify(parsed["ResourceProperties"])
+            payload = json.dumps(parsed)
+        request_id = str(uuid.uuid4())
+        self.stats.started(fn.function_name)
+        try:
+            return self._submit(fn, payload, request_id)
+        except Exception as err:  # the runtime itself failed: report it as Lambda would, never hang
+            error = {"errorType": "Runtime.LocalRuntimeError", "errorMessage": f"{fn.function_name}: {err}"}
+            return json.dumps(error), True, ""
+        finally:
+            self.stats.finished(fn.function_name)
+
+    def _submit(self, fn: LambdaFunction, payload: str, request_id: str) -> tuple[str, bool, str]:
+        for attempt in (1, 2):
+            pool = self._pool_for(fn)
+            try:
+                future: Future[tuple[str, bool]] = pool.submit(_run_in_worker, payload, request_id)
+                result, errored = future.result()
+                return result, errored, ""
+            except BrokenProcessPool:
+                # A worker died (killed, out of memory): Lambda would report it and start a fresh one.
+                self._discard_pool(fn.function_name)
+                if attempt == 2:
+                    error = {
+                        "errorType": "Runtime.ExitError",
+                        "errorMessage": f"{fn.function_name}: worker exited",
+                    }
+                    return json.dumps(error), True, ""
+        raise AssertionError("unreachable")
+
+    def _discard_pool(self, name: str) -> None:
+        with self._lock:
+            entry = self._pools.pop(name, None)
+        if entry:
+            entry[1].shutdown(wait=False, cancel_futures=True)
+
+    def _pool_for(self, fn: LambdaFunction) -> ProcessPoolExecutor:
+        spec = self._spec_for(fn)
+        fingerprint = hashlib.sha256(
+            json.dumps([str(spec.code_dir), spec.handler, spec.environment], sort_keys=True).encode()
+        ).hexdigest()
+        with self._lock:
+            entry = self._pools.get(fn.function_name)
+            if entry and entry[0] == fingerprint:
+                return entry[1]
+            if entry:  # code or configuration changed: retire the old workers
+                entry[1].shutdown(wait=False)
+            log_path = self.work_dir / "logs" / f"{fn.function_name}.log"
+            pool = ProcessPoolExecutor(
+                max_workers=self.concurrency,
+                mp_context=get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(spec, str(log_path)),
+            )
+            self._pools[fn.function_name] = (fingerprint, pool)
+            return pool
+
+    def _spec_for(self, fn: LambdaFunction) -> FunctionSpec:
+        image_uri = fn.code.get("ImageUri") if isinstance(fn.code, dict) else None
+        if image_uri:
+            tag = str(image_uri).rsplit(":", 1)[-1]
+            if tag not in self.image_handlers:
+                raise RuntimeError(f"{fn.function_name}: no local build context for image {image_uri}")
+            code_dir, handler = self.image_handlers[tag]
+        else:
+            code_dir = self._extract(fn.function_name, fn.code_bytes)
+            handler = str(fn.handler)
+        environment = {
+            **self.base_environment,
+            "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(fn.timeout),
+            "_HANDLER": handler,
+            **{k: str(v) for k, v in (fn.environment_vars or {}).items()},
+        }
+        if self.function_overrides:
+            environment.update(self.function_overrides(fn.function_name))
+        return FunctionSpec(
+            name=fn.function_name,
+            code_dir=code_dir,
+            handler=handler,
+            environment=environment,
+            timeout_s=float(fn.timeout),
+            memory_mb=int(fn.memory_size),
+        )
+
+    def _extract(self, name: str, code: bytes) -> Path:
+        digest = hashlib.sha256(code).hexdigest()[:16]
+        target = self.work_dir / "functions" / f"{name}-{digest}"
+        if not target.exists():
+            staging = target.with_name(target.name + f".{os.getpid()}.tmp")
+            with zipfile.ZipFile(io.BytesIO(code)) as zf:
+                zf.extractall(staging)
+            staging.rename(target)
+        return target

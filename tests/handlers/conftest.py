@@ -1,0 +1,130 @@
+"""Handlers against moto (in-process): real handler code, real boto3 calls, AWS faked by moto."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote_plus
+
+import boto3
+import pytest
+from moto import mock_aws
+
+EVENTS = Path(__file__).resolve().parents[1] / "events"
+
+ENV = {
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "POWERTOOLS_METRICS_NAMESPACE": "AudioTranscriberTests",
+    "POWERTOOLS_SERVICE_NAME": "handler-tests",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "JOBS_TABLE": "jobs",
+    "RESULTS_BUCKET": "results",
+    "EVENT_BUS_NAME": "jobs-bus",
+    "TRANSCRIBE_ENGINE": "pocketsphinx",
+}
+os.environ.update(ENV)  # before the handlers are imported: Powertools reads them at import
+
+
+@dataclass
+class FakeContext:
+    function_name: str = "test-function"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
+    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 300_000
+
+
+@pytest.fixture
+def context() -> FakeContext:
+    return FakeContext()
+
+
+@dataclass
+class Aws:
+    s3: Any
+    table: Any
+    sfn: Any
+    sqs: Any
+    events_queue: str
+    state_machine_arn: str
+
+    def events(self) -> list[dict[str, Any]]:
+        out = []
+        while True:
+            msgs = self.sqs.receive_message(QueueUrl=self.events_queue, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
+            if not msgs:
+                return out
+            for m in msgs:
+                out.append(json.loads(m["Body"]))
+                self.sqs.delete_message(QueueUrl=self.events_queue, ReceiptHandle=m["ReceiptHandle"])
+
+    def s3_event(self, bucket: str, key: str) -> dict[str, Any]:
+        """The real S3 notification shape (tests/events), for an object that exists."""
+        head = self.s3.head_object(Bucket=bucket, Key=key)
+        event = copy.deepcopy(json.loads((EVENTS / "s3_object_created.json").read_text()))
+        record = event["Records"][0]["s3"]
+        record["bucket"]["name"] = bucket
+        record["bucket"]["arn"] = f"arn:aws:s3:::{bucket}"
+        record["object"].update(
+            {"key": quote_plus(key), "size": head["ContentLength"], "eTag": head["ETag"].strip('"')}
+        )
+        return event
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        _clear_client_caches()
+        s3 = boto3.client("s3")
+        for bucket in ("uploads", "results"):
+            s3.create_bucket(Bucket=bucket)
+        ddb = boto3.resource("dynamodb")
+        table = ddb.create_table(
+            TableName="jobs",
+            KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "job_id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        events = boto3.client("events")
+        events.create_event_bus(Name="jobs-bus")
+        sqs = boto3.client("sqs")
+        queue = sqs.create_queue(QueueName="events")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        events.put_rule(
+            Name="all", EventBusName="jobs-bus", EventPattern=json.dumps({"source": ["audio.transcriber"]})
+        )
+        events.put_targets(Rule="all", EventBusName="jobs-bus", Targets=[{"Id": "q", "Arn": queue_arn}])
+        sfn = boto3.client("stepfunctions")
+        arn = sfn.create_state_machine(
+            name="pipeline",
+            roleArn="arn:aws:iam::123456789012:role/sfn",
+            definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+        )["stateMachineArn"]
+        monkeypatch.setenv("STATE_MACHINE_ARN", arn)
+        yield Aws(s3=s3, table=table, sfn=sfn, sqs=sqs, events_queue=queue, state_machine_arn=arn)
+        _clear_client_caches()
+
+
+def _clear_client_caches() -> None:
+    """The adapters cache their boto3 clients per process; each moto context needs fresh ones."""
+    from transcriber.adapters import events, jobs_table, storage, workflow
+
+    for fn in (storage._s3, jobs_table._dynamodb, events._events, workflow._sfn):
+        fn.cache_clear()

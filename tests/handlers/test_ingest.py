@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from functions.ingest import handler as ingest
+from tests.handlers.conftest import Aws, FakeContext
+from transcriber.domain.jobs import job_id_for
+
+
+def _upload(aws: Aws, key: str, body: bytes) -> dict:
+    aws.s3.put_object(Bucket="uploads", Key=key, Body=body)
+    return aws.s3_event("uploads", key)
+
+
+def test_a_valid_upload_becomes_a_pending_job_and_one_execution(
+    aws: Aws, context: FakeContext, sample_flac: Path
+) -> None:
+    key = "uploads/team meeting ünïcode+1.flac"
+    event = _upload(aws, key, sample_flac.read_bytes())
+    result = ingest.handler(event, context)
+    (job_result,) = result["jobs"]
+    head = aws.s3.head_object(Bucket="uploads", Key=key)
+    assert job_result["job_id"] == job_id_for("uploads", key, head["ETag"], None)
+    job = aws.table.get_item(Key={"job_id": job_result["job_id"]})["Item"]
+    assert job["status"] == "PENDING"
+    assert job["key"] == key  # the URL-encoded key from the event was decoded
+    assert job["size"] == sample_flac.stat().st_size
+    assert job["format"] == "flac"
+    import hashlib
+
+    assert job["sha256"] == hashlib.sha256(sample_flac.read_bytes()).hexdigest()
+    executions = aws.sfn.list_executions(stateMachineArn=aws.state_machine_arn)["executions"]
+    assert [e["name"] for e in executions] == [job_result["job_id"]]
+    events = aws.events()
+    assert [e["detail-type"] for e in events] == ["Transcription Job Created"]
+    assert events[0]["detail"]["job_id"] == job_result["job_id"]
+
+
+def test_the_same_event_delivered_again_changes_nothing(
+    aws: Aws, context: FakeContext, sample_flac: Path
+) -> None:
+    event = _upload(aws, "a.flac", sample_flac.read_bytes())
+    for _ in range(3):
+        ingest.handler(event, context)
+    assert aws.table.scan()["Count"] == 1
+    assert len(aws.sfn.list_executions(stateMachineArn=aws.state_machine_arn)["executions"]) == 1
+    assert [e["detail-type"] for e in aws.events()] == ["Transcription Job Created"]
+
+
+@pytest.mark.parametrize(
+    ("key", "body", "reason"),
+    [
+        ("notes.mp3", b"These are meeting notes, not audio.\n" * 10, "UNSUPPORTED_FORMAT"),
+        ("playlist.mp3", b"#EXTM3U\n#EXTINF:10,\nhttp://example.com/a.mp3\n", "UNSUPPORTED_FORMAT"),
+        ("empty.wav", b"", "EMPTY_FILE"),
+        ("report.pdf", b"%PDF-1.7 not audio", "UNSUPPORTED_FORMAT"),
+        ("no-extension", b"RIFF", "UNSUPPORTED_FORMAT"),
+    ],
+)
+def test_bad_uploads_fail_at_once_with_a_reason(
+    aws: Aws, context: FakeContext, key: str, body: bytes, reason: str
+) -> None:
+    (result,) = ingest.handler(_upload(aws, key, body), context)["jobs"]
+    assert result["status"] == "FAILED" and result["reason_code"] == reason
+    job = aws.table.get_item(Key={"job_id": result["job_id"]})["Item"]
+    assert job["status"] == "FAILED" and job["reason_code"] == reason and job["error_message"]
+    assert aws.sfn.list_executions(stateMachineArn=aws.state_machine_arn)["executions"] == []
+    (event,) = aws.events()
+    assert event["detail-type"] == "Transcription Job Failed"
+    assert event["detail"]["reason_code"] == reason
+
+
+def test_a_file_over_the_size_limit_is_refused(
+    aws: Aws, context: FakeContext, sample_flac: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_UPLOAD_BYTES", "1000")
+    (result,) = ingest.handler(_upload(aws, "big.flac", sample_flac.read_bytes()), context)["jobs"]
+    assert result["reason_code"] == "TOO_LARGE"
+    job = aws.table.get_item(Key={"job_id": result["job_id"]})["Item"]
+    assert "limit" in job["error_message"]

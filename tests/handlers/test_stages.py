@@ -1,0 +1,104 @@
+"""chunk -> transcribe -> aggregate, and the failure step, each called as Step Functions calls it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from transcriber.domain.formats import parse_srt, parse_vtt
+
+from functions.aggregate import handler as aggregate
+from functions.chunk import handler as chunk
+from functions.fail import handler as fail
+from functions.transcribe import handler as transcribe
+from tests.handlers.conftest import Aws, FakeContext
+
+
+@pytest.fixture
+def pending_job(aws: Aws, sample_flac: Path) -> dict:
+    aws.s3.put_object(Bucket="uploads", Key="in/sample.flac", Body=sample_flac.read_bytes())
+    aws.table.put_item(
+        Item={
+            "job_id": "job1",
+            "status": "PENDING",
+            "bucket": "uploads",
+            "key": "in/sample.flac",
+            "created_at": "2026-11-24T12:00:00.000Z",
+        }
+    )
+    return {"job_id": "job1", "bucket": "uploads", "key": "in/sample.flac"}
+
+
+def test_chunk_stores_chunks_and_returns_only_references(
+    aws: Aws, context: FakeContext, pending_job: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHUNK_MAX_SECONDS", "8")
+    out = chunk.handler(pending_job, context)
+    assert out["duration"] == pytest.approx(22.56, abs=0.05)
+    chunks = out["chunks"]
+    assert len(chunks) >= 3
+    assert len(json.dumps(out)) < 2000  # references, not audio
+    assert [c["index"] for c in chunks] == list(range(len(chunks)))
+    for c in chunks:
+        assert c["duration"] <= 8.0 + 1e-6
+        body = aws.s3.get_object(Bucket="results", Key=c["key"])["Body"].read()
+        assert body[:4] == b"RIFF"
+    offsets = [c["offset"] for c in chunks]
+    assert offsets == sorted(offsets) and offsets[0] < 1.0
+    job = aws.table.get_item(Key={"job_id": "job1"})["Item"]
+    assert job["status"] == "PROCESSING" and int(job["chunks_total"]) == len(chunks)
+
+
+def test_transcribe_then_aggregate_complete_the_job(
+    aws: Aws, context: FakeContext, pending_job: dict
+) -> None:
+    prepared = chunk.handler(pending_job, context)
+    refs = [transcribe.handler({"job_id": "job1", "chunk": c}, context) for c in prepared["chunks"]]
+    assert all(not r["reused"] for r in refs)
+    job = aws.table.get_item(Key={"job_id": "job1"})["Item"]
+    assert int(job["chunks_done"]) == len(refs) and int(job["progress"]) == 100
+    # A retried iteration finds its checkpoint and does not transcribe again.
+    again = transcribe.handler({"job_id": "job1", "chunk": prepared["chunks"][0]}, context)
+    assert again["reused"] is True
+
+    result = aggregate.handler(
+        {**pending_job, "duration": prepared["duration"], "transcripts": refs}, context
+    )
+    assert result["status"] == "COMPLETED"
+    job = aws.table.get_item(Key={"job_id": "job1"})["Item"]
+    assert job["status"] == "COMPLETED" and job["language"] == "en"
+    assert set(job["outputs"]) == {"json", "srt", "vtt", "txt"}
+    srt = aws.s3.get_object(Bucket="results", Key="transcripts/job1/transcript.srt")["Body"].read().decode()
+    vtt = aws.s3.get_object(Bucket="results", Key="transcripts/job1/transcript.vtt")["Body"].read().decode()
+    assert len(parse_srt(srt)) == len(parse_vtt(vtt)) == int(job["segments"]) > 0
+    (event,) = aws.events()
+    assert event["detail-type"] == "Transcription Job Completed"
+    assert "transcript" not in event["detail"]  # events stay small: no transcript text
+
+
+def test_fail_marks_the_job_failed_once_with_the_reason(
+    aws: Aws, context: FakeContext, pending_job: dict
+) -> None:
+    error = {
+        "Error": "CorruptAudioError",
+        "Cause": json.dumps({"errorType": "CorruptAudioError", "errorMessage": "ffmpeg could not decode it"}),
+    }
+    out = fail.handler({**pending_job, "error": error}, context)
+    assert out["reason_code"] == "CORRUPT_AUDIO"
+    job = aws.table.get_item(Key={"job_id": "job1"})["Item"]
+    assert job["status"] == "FAILED" and job["error_message"] == "ffmpeg could not decode it"
+    fail.handler({**pending_job, "error": error}, context)  # a repeat sends no second event
+    assert [e["detail-type"] for e in aws.events()] == ["Transcription Job Failed"]
+
+
+def test_a_completed_job_is_not_moved_to_failed(aws: Aws, context: FakeContext, pending_job: dict) -> None:
+    aws.table.update_item(
+        Key={"job_id": "job1"},
+        UpdateExpression="SET #s = :s",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": "COMPLETED"},
+    )
+    fail.handler({**pending_job, "error": {"Error": "States.Timeout", "Cause": ""}}, context)
+    assert aws.table.get_item(Key={"job_id": "job1"})["Item"]["status"] == "COMPLETED"
+    assert aws.events() == []

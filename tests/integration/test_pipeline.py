@@ -1,0 +1,166 @@
+"""End to end on the local stack: a file dropped into the input bucket comes back transcribed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from transcriber.domain.formats import parse_srt, parse_vtt
+
+from localrun.pipeline import LocalPipeline
+from tests.conftest import ffmpeg
+from tests.integration.conftest import EventTap
+
+
+@pytest.fixture(scope="module")
+def completed(pipeline: LocalPipeline, event_tap: EventTap, sample_flac: Path) -> dict:
+    submission = pipeline.submit(sample_flac)
+    job = pipeline.wait(submission.job_id, timeout_s=300)
+    return {
+        "submission": submission,
+        "job": job,
+        "outputs": pipeline.read_outputs(job) if job["status"] == "COMPLETED" else {},
+    }
+
+
+def test_job_record_is_completed_with_its_facts(completed: dict, sample_flac: Path) -> None:
+    job = completed["job"]
+    assert job["status"] == "COMPLETED", job
+    assert job["bucket"] == completed["submission"].bucket and job["key"] == completed["submission"].key
+    assert job["size"] == sample_flac.stat().st_size
+    assert len(job["sha256"]) == 64
+    assert job["duration"] == pytest.approx(22.56, abs=0.1)
+    assert job["language"] == "en"
+    assert job["chunks_total"] >= 3  # 22.6 s with chunks of at most 8 s
+    assert job["chunks_done"] == job["chunks_total"] and job["progress"] == 100
+    assert job["segments"] >= 3
+    assert job["processing_time_s"] > 0
+    assert set(job["outputs"]) == {"json", "srt", "vtt", "txt"}
+
+
+def test_the_four_outputs_agree_and_parse(completed: dict) -> None:
+    job, outputs = completed["job"], completed["outputs"]
+    import json
+
+    document = json.loads(outputs["json"])
+    assert document["job_id"] == job["job_id"]
+    assert document["chunks"] == job["chunks_total"]
+    assert document["language"] == "en"
+    segments = document["segments"]
+    assert [s["id"] for s in segments] == list(range(1, len(segments) + 1))
+    srt = parse_srt(outputs["srt"])
+    vtt = parse_vtt(outputs["vtt"])
+    assert len(srt) == len(vtt) == len(segments)
+    for (s_start, s_end, s_text), (v_start, v_end, v_text), seg in zip(srt, vtt, segments, strict=True):
+        assert s_start == pytest.approx(seg["start"], abs=0.001) == pytest.approx(v_start, abs=0.001)
+        assert s_end == pytest.approx(seg["end"], abs=0.001) == pytest.approx(v_end, abs=0.001)
+        assert s_text == v_text == seg["text"].strip()
+    assert outputs["txt"].split() == document["transcript"].split()
+    # pocketsphinx on synthetic speech is rough, but these words come through.
+    words = document["transcript"].lower()
+    assert sum(w in words for w in ("pipeline", "chunks", "parallel", "text", "sample")) >= 3
+
+
+def test_timestamps_increase_and_stay_within_the_audio(completed: dict) -> None:
+    import json
+
+    document = json.loads(completed["outputs"]["json"])
+    starts = [s["start"] for s in document["segments"]]
+    assert starts == sorted(starts)
+    for seg in document["segments"]:
+        assert 0 <= seg["start"] <= seg["end"] <= document["duration"] + 1e-3
+    # Later chunks keep their true offsets: speech is found in the last third of the file too.
+    assert max(s["end"] for s in document["segments"]) > 0.66 * document["duration"]
+
+
+def test_map_ran_chunks_in_parallel(completed: dict, pipeline: LocalPipeline) -> None:
+    peak = pipeline.aws.runtime.stats.peak_concurrency
+    transcribe = [name for name in peak if "TranscribeFunction" in name]
+    assert transcribe and peak[transcribe[0]] == 2
+
+
+def test_events_tell_downstream_what_happened(completed: dict, event_tap: EventTap) -> None:
+    job = completed["job"]
+    events = event_tap.for_job(job["job_id"])
+    kinds = [e["detail-type"] for e in events]
+    assert kinds.count("Transcription Job Created") == 1
+    assert kinds.count("Transcription Job Completed") == 1
+    done = next(e for e in events if e["detail-type"] == "Transcription Job Completed")
+    assert done["detail"]["outputs"] == job["outputs"]
+    assert done["source"] == "audio.transcriber"
+
+
+def test_a_repeated_upload_event_starts_no_second_job(completed: dict, pipeline: LocalPipeline) -> None:
+    """S3 delivers at least once: the same event again changes nothing."""
+    submission = completed["submission"]
+    s3 = pipeline.aws.client("s3")
+    head = s3.head_object(Bucket=submission.bucket, Key=submission.key)
+    sfn = pipeline.aws.client("stepfunctions")
+    before = sfn.list_executions(stateMachineArn=pipeline.stack.state_machine_arn)["executions"]
+    lam = pipeline.aws.client("lambda")
+    ingest = next(
+        f["FunctionName"] for f in lam.list_functions()["Functions"] if "IngestFunction" in f["FunctionName"]
+    )
+    event = {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "bucket": {"name": submission.bucket},
+                    "object": {
+                        "key": submission.key,
+                        "size": head["ContentLength"],
+                        "eTag": head["ETag"].strip('"'),
+                    },
+                },
+            }
+        ]
+    }
+    import json
+
+    lam.invoke(FunctionName=ingest, Payload=json.dumps(event))
+    after = sfn.list_executions(stateMachineArn=pipeline.stack.state_machine_arn)["executions"]
+    assert len(after) == len(before)
+    assert pipeline.job(submission.job_id)["status"] == "COMPLETED"
+
+
+def test_a_text_file_named_mp3_fails_with_a_clear_reason(
+    pipeline: LocalPipeline, event_tap: EventTap, tmp_path: Path
+) -> None:
+    fake = tmp_path / "notes.mp3"
+    fake.write_text("These are meeting notes, not audio.\n" * 20)
+    submission = pipeline.submit(fake)
+    job = pipeline.wait(submission.job_id, timeout_s=60)
+    assert job["status"] == "FAILED"
+    assert job["reason_code"] == "UNSUPPORTED_FORMAT"
+    assert "mp3" in job["error_message"].lower() or "audio" in job["error_message"].lower()
+    kinds = [e["detail-type"] for e in event_tap.for_job(submission.job_id)]
+    assert kinds == ["Transcription Job Failed"]
+
+
+def test_corrupt_audio_fails_in_the_state_machine_with_its_reason(
+    pipeline: LocalPipeline, tmp_path: Path
+) -> None:
+    """A file that sniffs as FLAC but does not decode gets past ingest and fails in the chunk step."""
+    broken = tmp_path / "broken.flac"
+    broken.write_bytes(b"fLaC" + bytes(range(256)) * 64)
+    submission = pipeline.submit(broken)
+    job = pipeline.wait(submission.job_id, timeout_s=120)
+    assert job["status"] == "FAILED"
+    assert job["reason_code"] in {"CORRUPT_AUDIO", "NO_AUDIO_STREAM"}
+    sfn = pipeline.aws.client("stepfunctions")
+    arn = pipeline.stack.state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + submission.job_id
+    assert sfn.describe_execution(executionArn=arn)["status"] == "FAILED"
+
+
+@pytest.mark.parametrize("fmt", ["mp3", "ogg", "m4a"])
+def test_other_containers_go_through(
+    pipeline: LocalPipeline, sample_flac: Path, tmp_path: Path, fmt: str
+) -> None:
+    converted = tmp_path / f"sample.{fmt}"
+    ffmpeg("-i", str(sample_flac), "-t", "8", "-ac", "2", "-ar", "44100", str(converted))
+    submission = pipeline.submit(converted)
+    job = pipeline.wait(submission.job_id, timeout_s=180)
+    assert job["status"] == "COMPLETED", job
+    assert job["duration"] == pytest.approx(8.0, abs=0.2)

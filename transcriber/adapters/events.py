@@ -1,0 +1,40 @@
+"""Job events on the EventBridge bus: the contract downstream systems subscribe to."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+import boto3
+
+from transcriber.adapters.retry import translate_client_errors
+from transcriber.domain.errors import RetryableError
+from transcriber.domain.jobs import EVENT_SOURCE
+
+
+@cache
+def _events() -> Any:
+    return boto3.client("events")
+
+
+class EventPublisher:
+    def __init__(self, bus_name: str, client: Any | None = None, source: str = EVENT_SOURCE) -> None:
+        self._bus_name = bus_name
+        self._client = client or _events()
+        self._source = source
+
+    @translate_client_errors
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        resp = self._client.put_events(
+            Entries=[
+                {
+                    "EventBusName": self._bus_name,
+                    "Source": self._source,
+                    "DetailType": detail_type,
+                    "Detail": json.dumps(detail, default=str),
+                }
+            ]
+        )
+        if resp.get("FailedEntryCount"):
+            raise RetryableError(f"EventBridge rejected {detail_type!r}: {resp.get('Entries')}")

@@ -1,0 +1,155 @@
+"""The jobs table (DynamoDB): one item per job, keyed by ``job_id``.
+
+State changes are conditional updates so that a late or repeated step cannot move a job out of a
+terminal state, and progress is an atomic counter so parallel chunk workers never lose a tick.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from transcriber.adapters.retry import translate_client_errors
+from transcriber.domain.jobs import JobStatus
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _to_dynamo(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _to_dynamo(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_to_dynamo(v) for v in value]
+    return value
+
+
+def _from_dynamo(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_dynamo(v) for v in value]
+    return value
+
+
+@cache
+def _dynamodb() -> Any:
+    return boto3.resource("dynamodb")
+
+
+def _is_condition_failure(err: ClientError) -> bool:
+    return err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class JobRepository:
+    def __init__(self, table_name: str, resource: Any | None = None) -> None:
+        self._table = (resource or _dynamodb()).Table(table_name)
+
+    @translate_client_errors
+    def create(self, job: dict[str, Any]) -> bool:
+        """Insert a new job; False when a job with this id already exists (a repeated event)."""
+        now = utc_now()
+        item = {"created_at": now, "updated_at": now, **job}
+        try:
+            self._table.put_item(Item=_to_dynamo(item), ConditionExpression="attribute_not_exists(job_id)")
+        except ClientError as err:
+            if _is_condition_failure(err):
+                return False
+            raise
+        return True
+
+    @translate_client_errors
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        item = self._table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
+        return _from_dynamo(item) if item else None
+
+    def _update_unless_terminal(self, job_id: str, fields: dict[str, Any]) -> bool:
+        fields = {**fields, "updated_at": utc_now()}
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        values = {f":v{i}": _to_dynamo(value) for i, value in enumerate(fields.values())}
+        assignments = ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+        try:
+            self._table.update_item(
+                Key={"job_id": job_id},
+                UpdateExpression=f"SET {assignments}",
+                ConditionExpression="attribute_exists(job_id) AND NOT #status IN (:done, :failed)",
+                ExpressionAttributeNames={**names, "#status": "status"},
+                ExpressionAttributeValues={
+                    **values,
+                    ":done": JobStatus.COMPLETED.value,
+                    ":failed": JobStatus.FAILED.value,
+                },
+            )
+        except ClientError as err:
+            if _is_condition_failure(err):
+                return False
+            raise
+        return True
+
+    @translate_client_errors
+    def mark_processing(self, job_id: str, *, duration: float, chunks_total: int) -> bool:
+        return self._update_unless_terminal(
+            job_id,
+            {
+                "status": JobStatus.PROCESSING.value,
+                "started_at": utc_now(),
+                "duration": duration,
+                "chunks_total": chunks_total,
+                "chunks_done": 0,
+                "progress": 0,
+            },
+        )
+
+    @translate_client_errors
+    def record_chunk_done(self, job_id: str) -> dict[str, Any]:
+        """Count one finished chunk and refresh the percentage; returns the new counters."""
+        resp = self._table.update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="ADD chunks_done :one SET updated_at = :now",
+            ExpressionAttributeValues={":one": 1, ":now": utc_now()},
+            ReturnValues="ALL_NEW",
+        )
+        item = _from_dynamo(resp["Attributes"])
+        total = max(int(item.get("chunks_total") or 1), 1)
+        done = min(int(item.get("chunks_done") or 0), total)
+        progress = int(100 * done / total)
+        try:
+            self._table.update_item(
+                Key={"job_id": job_id},
+                UpdateExpression="SET progress = :p",
+                ConditionExpression="attribute_not_exists(progress) OR progress < :p",
+                ExpressionAttributeValues={":p": progress},
+            )
+        except ClientError as err:
+            if not _is_condition_failure(err):  # a parallel worker already wrote a higher value
+                raise
+        return {"chunks_done": done, "chunks_total": total, "progress": progress}
+
+    @translate_client_errors
+    def mark_completed(self, job_id: str, fields: dict[str, Any]) -> bool:
+        return self._update_unless_terminal(
+            job_id,
+            {**fields, "status": JobStatus.COMPLETED.value, "progress": 100, "completed_at": utc_now()},
+        )
+
+    @translate_client_errors
+    def mark_failed(self, job_id: str, *, reason_code: str, message: str) -> bool:
+        return self._update_unless_terminal(
+            job_id,
+            {
+                "status": JobStatus.FAILED.value,
+                "reason_code": reason_code,
+                "error_message": message,
+                "failed_at": utc_now(),
+            },
+        )

@@ -1,0 +1,93 @@
+"""S3 access for the handlers: the only place that knows object storage is S3."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from transcriber.adapters.retry import translate_client_errors
+
+
+@cache
+def _s3() -> Any:
+    # boto3 honours AWS_ENDPOINT_URL, which is how the local runtime points handlers at moto.
+    return boto3.client("s3")
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    size: int
+    etag: str
+    content_type: str | None
+
+
+class ObjectStore:
+    """Reads and writes the objects of the pipeline."""
+
+    def __init__(self, client: Any | None = None) -> None:
+        self._client = client or _s3()
+
+    @translate_client_errors
+    def head(self, bucket: str, key: str) -> ObjectInfo:
+        meta = self._client.head_object(Bucket=bucket, Key=key)
+        return ObjectInfo(
+            size=int(meta["ContentLength"]),
+            etag=meta["ETag"].strip('"'),
+            content_type=meta.get("ContentType"),
+        )
+
+    @translate_client_errors
+    def read_head(self, bucket: str, key: str, length: int = 64) -> bytes:
+        """The first ``length`` bytes: enough to sniff the real content type."""
+        resp = self._client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{length - 1}")
+        data: bytes = resp["Body"].read()
+        return data
+
+    @translate_client_errors
+    def sha256(self, bucket: str, key: str) -> str:
+        """Hash the object by streaming it, so memory stays flat whatever its size."""
+        digest = hashlib.sha256()
+        body = self._client.get_object(Bucket=bucket, Key=key)["Body"]
+        for block in body.iter_chunks(chunk_size=1024 * 1024):
+            digest.update(block)
+        return digest.hexdigest()
+
+    @translate_client_errors
+    def download(self, bucket: str, key: str, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._client.download_file(bucket, key, str(path))
+        return path
+
+    @translate_client_errors
+    def upload(
+        self, path: Path, bucket: str, key: str, content_type: str = "application/octet-stream"
+    ) -> None:
+        self._client.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": content_type})
+
+    @translate_client_errors
+    def put_text(self, bucket: str, key: str, text: str, content_type: str) -> None:
+        self._client.put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"), ContentType=content_type)
+
+    def put_json(self, bucket: str, key: str, data: Any) -> None:
+        self.put_text(bucket, key, json.dumps(data, ensure_ascii=False), "application/json")
+
+    @translate_client_errors
+    def get_json(self, bucket: str, key: str) -> Any:
+        return json.loads(self._client.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+    @translate_client_errors
+    def exists(self, bucket: str, key: str) -> bool:
+        try:
+            self._client.head_object(Bucket=bucket, Key=key)
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True

@@ -1,0 +1,34 @@
+"""Starting the state machine, idempotently."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from transcriber.adapters.retry import translate_client_errors
+
+
+@cache
+def _sfn() -> Any:
+    return boto3.client("stepfunctions")
+
+
+class Workflow:
+    def __init__(self, state_machine_arn: str, client: Any | None = None) -> None:
+        self._arn = state_machine_arn
+        self._client = client or _sfn()
+
+    @translate_client_errors
+    def start(self, name: str, payload: dict[str, Any]) -> bool:
+        """Start one execution named ``name``; False when that execution already exists."""
+        try:
+            self._client.start_execution(stateMachineArn=self._arn, name=name, input=json.dumps(payload))
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+                return False
+            raise
+        return True

@@ -1,0 +1,105 @@
+"""Error classes shared by every stage.
+
+Every failure the pipeline raises on purpose is a :class:`PipelineError` carrying a reason code.
+``retryable`` tells the state machine whether trying again can help (throttling, network,
+timeouts) or whether the job must end at once with a reason the user can act on.
+The class *name* is what Step Functions matches in Retry and Catch, so names are part of the
+contract with the state machine definition in ``infra/``.
+"""
+
+from __future__ import annotations
+
+
+class PipelineError(Exception):
+    """Base of every deliberate pipeline failure."""
+
+    reason_code = "INTERNAL_ERROR"
+    retryable = False
+
+    def __init__(self, message: str, *, reason_code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if reason_code:
+            self.reason_code = reason_code
+
+
+class PermanentError(PipelineError):
+    """Trying again cannot help: the input or the request is at fault."""
+
+
+class RetryableError(PipelineError):
+    """A transient condition (throttling, network, timeout): the same call may succeed later."""
+
+    reason_code = "TRANSIENT_ERROR"
+    retryable = True
+
+
+class UnsupportedFormatError(PermanentError):
+    reason_code = "UNSUPPORTED_FORMAT"
+
+
+class CorruptAudioError(PermanentError):
+    reason_code = "CORRUPT_AUDIO"
+
+
+class NoAudioStreamError(PermanentError):
+    reason_code = "NO_AUDIO_STREAM"
+
+
+class EmptyFileError(PermanentError):
+    reason_code = "EMPTY_FILE"
+
+
+class TooLargeError(PermanentError):
+    reason_code = "TOO_LARGE"
+
+
+class TooLongError(PermanentError):
+    reason_code = "TOO_LONG"
+
+
+class EngineError(PermanentError):
+    reason_code = "ENGINE_ERROR"
+
+
+class TransientEngineError(RetryableError):
+    reason_code = "ENGINE_TRANSIENT"
+
+
+#: Names of the error types Step Functions may retry; everything else fails the job.
+RETRYABLE_ERROR_NAMES: tuple[str, ...] = (
+    "RetryableError",
+    "TransientEngineError",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "States.Timeout",
+)
+
+_BY_NAME: dict[str, type[PipelineError]] = {
+    cls.__name__: cls
+    for cls in (
+        PipelineError,
+        PermanentError,
+        RetryableError,
+        UnsupportedFormatError,
+        CorruptAudioError,
+        NoAudioStreamError,
+        EmptyFileError,
+        TooLargeError,
+        TooLongError,
+        EngineError,
+        TransientEngineError,
+    )
+}
+
+
+def reason_for_error_name(error_name: str) -> str:
+    """Map an error type name (as Step Functions reports it) to a reason code."""
+    cls = _BY_NAME.get(error_name)
+    if cls is not None:
+        return cls.reason_code
+    if error_name == "States.Timeout" or error_name.endswith("TimeoutError"):
+        return "TIMEOUT"
+    return "INTERNAL_ERROR"

@@ -1,0 +1,76 @@
+"""Job identity, state and object layout: the rules every stage agrees on.
+
+A job id is derived from the uploaded object's identity, so that S3's at-least-once delivery of
+the same ObjectCreated event maps to the same job and the same (deterministic) execution name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from enum import StrEnum
+
+WORK_PREFIX = "work"
+TRANSCRIPTS_PREFIX = "transcripts"
+OUTPUT_FORMATS: tuple[str, ...] = ("json", "srt", "vtt", "txt")
+
+EVENT_SOURCE = "audio.transcriber"
+EVENT_JOB_CREATED = "Transcription Job Created"
+EVENT_JOB_COMPLETED = "Transcription Job Completed"
+EVENT_JOB_FAILED = "Transcription Job Failed"
+
+
+class JobStatus(StrEnum):
+    PENDING = "PENDING"
+    PROCESSING = "PROCESSING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED)
+
+
+def job_id_for(bucket: str, key: str, etag: str | None, version_id: str | None = None) -> str:
+    """A stable id for one upload: the same object version always gives the same id.
+
+    The result is a valid Step Functions execution name (hex only, 32 characters).
+    """
+    identity = "\x1f".join((bucket, key, (etag or "").strip('"'), version_id or ""))
+    return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:32]
+
+
+def chunk_key(job_id: str, index: int) -> str:
+    return f"{WORK_PREFIX}/{job_id}/chunks/chunk-{index:04d}.wav"
+
+
+def partial_key(job_id: str, index: int) -> str:
+    """Where a chunk's transcript is checkpointed."""
+    return f"{WORK_PREFIX}/{job_id}/partials/chunk-{index:04d}.json"
+
+
+def output_key(job_id: str, fmt: str) -> str:
+    return f"{TRANSCRIPTS_PREFIX}/{job_id}/transcript.{fmt}"
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def extension_of(key: str) -> str:
+    """The lower-case extension of an object key, without the dot ('' when there is none)."""
+    name = key.rsplit("/", 1)[-1]
+    if "." not in name.strip("."):
+        return ""
+    return name.rsplit(".", 1)[-1].lower()
+
+
+def safe_stem(key: str, max_length: int = 80) -> str:
+    """A file-system-safe stand-in for an untrusted object key's file name, for display and names.
+
+    Never used to build a path from the key itself: path separators, '..' and control
+    characters cannot survive it.
+    """
+    name = key.rsplit("/", 1)[-1]
+    stem = name.rsplit(".", 1)[0] if "." in name.strip(".") else name
+    cleaned = _UNSAFE.sub("_", stem).strip("._")
+    return cleaned[:max_length] or "audio"

@@ -1,0 +1,139 @@
+"""Value objects shared by every stage of the pipeline.
+
+They are plain dataclasses so that the domain code and its tests need no AWS, and each has a
+``to_dict``/``from_dict`` pair because they cross process and state-machine boundaries as JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word; times in seconds."""
+
+    start: float
+    end: float
+    text: str
+    probability: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Word:
+        return cls(
+            start=float(data["start"]),
+            end=float(data["end"]),
+            text=str(data["text"]),
+            probability=None if data.get("probability") is None else float(data["probability"]),
+        )
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A span of recognised speech; times in seconds, relative to whatever audio produced it."""
+
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] = ()
+
+    def shifted(self, offset: float) -> Segment:
+        """The same segment with every time moved by ``offset`` seconds."""
+        return Segment(
+            start=round(self.start + offset, 3),
+            end=round(self.end + offset, 3),
+            text=self.text,
+            words=tuple(
+                Word(round(w.start + offset, 3), round(w.end + offset, 3), w.text, w.probability)
+                for w in self.words
+            ),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"start": self.start, "end": self.end, "text": self.text}
+        if self.words:
+            data["words"] = [w.to_dict() for w in self.words]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Segment:
+        return cls(
+            start=float(data["start"]),
+            end=float(data["end"]),
+            text=str(data["text"]),
+            words=tuple(Word.from_dict(w) for w in data.get("words", [])),
+        )
+
+
+@dataclass(frozen=True)
+class ChunkSpec:
+    """Where one chunk sits in the converted audio: ``offset`` and ``duration`` in seconds."""
+
+    index: int
+    offset: float
+    duration: float
+
+    @property
+    def end(self) -> float:
+        return self.offset + self.duration
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChunkSpec:
+        return cls(index=int(data["index"]), offset=float(data["offset"]), duration=float(data["duration"]))
+
+
+@dataclass(frozen=True)
+class ChunkTranscript:
+    """What the engine heard in one chunk; segment times are relative to the chunk start."""
+
+    index: int
+    offset: float
+    duration: float
+    language: str | None
+    segments: tuple[Segment, ...] = ()
+    engine: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "offset": self.offset,
+            "duration": self.duration,
+            "language": self.language,
+            "engine": self.engine,
+            "segments": [s.to_dict() for s in self.segments],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChunkTranscript:
+        return cls(
+            index=int(data["index"]),
+            offset=float(data["offset"]),
+            duration=float(data["duration"]),
+            language=data.get("language"),
+            engine=str(data.get("engine", "")),
+            segments=tuple(Segment.from_dict(s) for s in data.get("segments", [])),
+        )
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """The merged document for a whole job; segment times are absolute seconds."""
+
+    job_id: str
+    language: str | None
+    duration: float
+    chunks: int
+    segments: tuple[Segment, ...] = ()
+    engine: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text.strip() for s in self.segments if s.text.strip())

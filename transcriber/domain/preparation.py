@@ -1,0 +1,38 @@
+"""Turn an uploaded file into planned, exported chunks: the chunk stage's domain logic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydub import AudioSegment
+
+from transcriber.domain.audio import AudioInfo, convert_to_wav, sniff_format
+from transcriber.domain.chunking import ChunkingConfig, export_chunks, plan_chunks
+from transcriber.domain.errors import TooLongError
+from transcriber.domain.models import ChunkSpec
+
+
+@dataclass(frozen=True)
+class PreparedAudio:
+    info: AudioInfo
+    chunks: list[tuple[ChunkSpec, Path]]
+
+
+def prepare_chunks(
+    source: Path, workdir: Path, *, config: ChunkingConfig, max_duration_s: float
+) -> PreparedAudio:
+    """Sniff, convert to 16 kHz mono WAV, check the duration, plan and export the chunks."""
+    sniff_format(source)
+    wav = workdir / "converted.wav"
+    info = convert_to_wav(source, wav)
+    if info.duration_s > max_duration_s:
+        raise TooLongError(
+            f"The audio lasts {info.duration_s / 60:.1f} minutes, over the "
+            f"{max_duration_s / 60:.0f}-minute limit; split it into shorter files."
+        )
+    audio = AudioSegment.from_wav(str(wav))
+    specs = plan_chunks(audio, config)
+    paths = export_chunks(audio, specs, workdir / "chunks")
+    wav.unlink(missing_ok=True)
+    return PreparedAudio(info=info, chunks=list(zip(specs, paths, strict=True)))

@@ -1,0 +1,34 @@
+"""Runtime settings of the Lambda functions, read from the environment CDK sets."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+def _required(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise RuntimeError(f"environment variable {name} is not set; the function is misconfigured")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    jobs_table: str
+    results_bucket: str
+    event_bus_name: str
+    state_machine_arn: str
+    max_upload_bytes: int
+    max_duration_s: float
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            jobs_table=_required("JOBS_TABLE"),
+            results_bucket=os.environ.get("RESULTS_BUCKET", ""),
+            event_bus_name=_required("EVENT_BUS_NAME"),
+            state_machine_arn=os.environ.get("STATE_MACHINE_ARN", ""),
+            max_upload_bytes=int(os.environ.get("MAX_UPLOAD_BYTES", str(500 * 1024 * 1024))),
+            max_duration_s=float(os.environ.get("MAX_DURATION_SECONDS", str(4 * 3600))),
+        )
