@@ -34,12 +34,14 @@ run: setup
 	@$(PY) -m localrun.cli "$(FILE)" --out "$(OUT)"
 
 test: setup
+	@$(PY) -m ruff check .
+	@$(PY) -m mypy transcriber functions infra localrun layers bench tests
 	@$(PY) -m pytest
 
 lint: setup
 	@$(PY) -m ruff check .
 	@$(PY) -m ruff format --check .
-	@$(PY) -m mypy transcriber functions infra localrun layers
+	@$(PY) -m mypy transcriber functions infra localrun layers bench tests
 
 # The CDK CLI (from npm) for synth/diff/deploy against a real account: make synth ENV=prod
 synth: setup

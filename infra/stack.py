@@ -121,7 +121,6 @@ class TranscriptionStack(cdk.Stack):
         chunk_env = {
             "MAX_DURATION_SECONDS": str(config.max_duration_minutes * 60),
             "CHUNK_MAX_SECONDS": str(config.chunk_max_seconds),
-            "FFMPEG_PATH": "/opt/bin/ffmpeg",
         }
         self.chunk_fn = zip_function(
             "chunk", memory=2048, timeout_s=900, layers=[deps_layer, ffmpeg_layer], env=chunk_env

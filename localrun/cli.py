@@ -112,8 +112,7 @@ def run(args: argparse.Namespace) -> int:
             message = job.get("error_message", "no message was recorded")
             return _fail(f"Transcription of {args.file} failed ({reason}): {message}", 2)
         texts = pipeline.read_outputs(job)
-        peak = pipeline.aws.runtime.stats.peak_concurrency
-        workers = max(peak.values()) if peak else 0
+        workers, _ = pipeline.aws.runtime.stats.busiest("TranscribeFunction")
 
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.file.name.rsplit(".", 1)[0] if "." in args.file.name else args.file.name

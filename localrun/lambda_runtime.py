@@ -49,22 +49,42 @@ class FunctionSpec:
 
 @dataclass
 class InvocationStats:
-    """Counters the CLI and tests read: how much ran, and how much ran at once."""
+    """What ran where and when, per function: for the CLI's report and for tests of parallelism."""
 
-    invocations: dict[str, int] = field(default_factory=dict)
-    peak_concurrency: dict[str, int] = field(default_factory=dict)
-    _running: dict[str, int] = field(default_factory=dict)
+    #: function name -> [(worker pid, start, end)] of every finished invocation, in wall-clock seconds
+    runs: dict[str, list[tuple[int, float, float]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def started(self, name: str) -> None:
+    def record(self, name: str, pid: int, start: float, end: float) -> None:
         with self._lock:
-            self.invocations[name] = self.invocations.get(name, 0) + 1
-            self._running[name] = self._running.get(name, 0) + 1
-            self.peak_concurrency[name] = max(self.peak_concurrency.get(name, 0), self._running[name])
+            self.runs.setdefault(name, []).append((pid, start, end))
 
-    def finished(self, name: str) -> None:
-        with self._lock:
-            self._running[name] -= 1
+    def invocations(self, name: str) -> int:
+        return len(self.runs.get(name, []))
+
+    def workers(self, name: str) -> int:
+        """How many distinct warm worker processes served the function."""
+        return len({pid for pid, _, _ in self.runs.get(name, [])})
+
+    def peak_parallel(self, name: str) -> int:
+        """The most invocations of the function that were executing at the same moment."""
+        edges = sorted(
+            [(start, 1) for _, start, _ in self.runs.get(name, [])]
+            + [(end, -1) for _, _, end in self.runs.get(name, [])]
+        )
+        peak = running = 0
+        for _, step in edges:  # at equal times, -1 sorts first: touching runs do not overlap
+            running += step
+            peak = max(peak, running)
+        return peak
+
+    def busiest(self, name_part: str) -> tuple[int, int]:
+        """(peak parallel, workers) of the function whose name contains ``name_part``."""
+        names = [n for n in self.runs if name_part in n]
+        return (
+            max((self.peak_parallel(n) for n in names), default=0),
+            max((self.workers(n) for n in names), default=0),
+        )
 
 
 # --- inside a worker process -------------------------------------------------------------------
@@ -107,9 +127,17 @@ def _init_worker(spec: FunctionSpec, log_path: str) -> None:
     _worker_spec = spec
 
 
-def _run_in_worker(event_json: str, request_id: str) -> tuple[str, bool]:
+def _run_in_worker(event_json: str, request_id: str) -> tuple[str, bool, int, float, float]:
+    """Run one invocation; returns (payload, errored, worker pid, start, end)."""
     assert _worker_handler is not None and _worker_spec is not None
-    context = _Context(_worker_spec, request_id, time.time() + _worker_spec.timeout_s)
+    started = time.time()
+    payload, errored = _invoke_handler(event_json, request_id, started)
+    return payload, errored, os.getpid(), started, time.time()
+
+
+def _invoke_handler(event_json: str, request_id: str, started: float) -> tuple[str, bool]:
+    assert _worker_handler is not None and _worker_spec is not None
+    context = _Context(_worker_spec, request_id, started + _worker_spec.timeout_s)
     try:
         result = _worker_handler(json.loads(event_json) if event_json else {}, context)
         return json.dumps(result), False
@@ -203,21 +231,21 @@ class LambdaRuntime:
             parsed["ResourceProperties"] = _stringify(parsed["ResourceProperties"])
             payload = json.dumps(parsed)
         request_id = str(uuid.uuid4())
-        self.stats.started(fn.function_name)
         try:
             return self._submit(fn, payload, request_id)
         except Exception as err:  # the runtime itself failed: report it as Lambda would, never hang
             error = {"errorType": "Runtime.LocalRuntimeError", "errorMessage": f"{fn.function_name}: {err}"}
             return json.dumps(error), True, ""
-        finally:
-            self.stats.finished(fn.function_name)
 
     def _submit(self, fn: LambdaFunction, payload: str, request_id: str) -> tuple[str, bool, str]:
         for attempt in (1, 2):
             pool = self._pool_for(fn)
             try:
-                future: Future[tuple[str, bool]] = pool.submit(_run_in_worker, payload, request_id)
-                result, errored = future.result()
+                future: Future[tuple[str, bool, int, float, float]] = pool.submit(
+                    _run_in_worker, payload, request_id
+                )
+                result, errored, pid, start, end = future.result()
+                self.stats.record(fn.function_name, pid, start, end)
                 return result, errored, ""
             except BrokenProcessPool:
                 # A worker died (killed, out of memory): Lambda would report it and start a fresh one.

@@ -8,13 +8,13 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from transcriber.domain.formats import render_all
-from transcriber.domain.merge import merge_chunks
 
 from transcriber.adapters.events import EventPublisher
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.storage import ObjectStore
+from transcriber.domain.formats import render_all
 from transcriber.domain.jobs import EVENT_JOB_COMPLETED, JobStatus, output_key
+from transcriber.domain.merge import merge_chunks
 from transcriber.domain.models import ChunkTranscript
 from transcriber.settings import Settings
 

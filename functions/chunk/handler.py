@@ -12,10 +12,10 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from transcriber.domain.chunking import ChunkingConfig
 
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.storage import ObjectStore
+from transcriber.domain.chunking import ChunkingConfig
 from transcriber.domain.jobs import chunk_key
 from transcriber.domain.preparation import prepare_chunks
 from transcriber.settings import Settings

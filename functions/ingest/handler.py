@@ -97,16 +97,24 @@ def ingest_object(
 @event_source(data_class=S3Event)
 def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_env()
-    deps = {
-        "settings": settings,
-        "store": ObjectStore(),
-        "jobs": JobRepository(settings.jobs_table),
-        "events": EventPublisher(settings.event_bus_name),
-        "workflow": Workflow(settings.state_machine_arn),
-    }
+    store, jobs = ObjectStore(), JobRepository(settings.jobs_table)
+    events, workflow = EventPublisher(settings.event_bus_name), Workflow(settings.state_machine_arn)
     results = []
     for record in event.records:
         obj = record.s3.get_object
         key = unquote_plus(obj.key)  # S3 event keys arrive URL-encoded
-        results.append(ingest_object(record.s3.bucket.name, key, obj.size, obj.etag, obj.version_id, **deps))
+        results.append(
+            ingest_object(
+                record.s3.bucket.name,
+                key,
+                obj.size,
+                obj.etag,
+                obj.version_id,
+                settings=settings,
+                store=store,
+                jobs=jobs,
+                events=events,
+                workflow=workflow,
+            )
+        )
     return {"jobs": results}

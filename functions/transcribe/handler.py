@@ -14,12 +14,12 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from transcriber.engines.factory import engine_from_env
 
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.storage import ObjectStore
 from transcriber.domain.jobs import partial_key
 from transcriber.domain.models import ChunkSpec, ChunkTranscript
+from transcriber.engines.factory import engine_from_env
 from transcriber.settings import Settings
 
 logger = Logger()

@@ -60,7 +60,7 @@ class Aws:
     state_machine_arn: str
 
     def events(self) -> list[dict[str, Any]]:
-        out = []
+        out: list[dict[str, Any]] = []
         while True:
             msgs = self.sqs.receive_message(QueueUrl=self.events_queue, MaxNumberOfMessages=10).get(
                 "Messages", []

@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-from transcriber.domain.formats import parse_srt, parse_vtt
 
 from functions.aggregate import handler as aggregate
 from functions.chunk import handler as chunk
 from functions.fail import handler as fail
 from functions.transcribe import handler as transcribe
 from tests.handlers.conftest import Aws, FakeContext
+from transcriber.domain.formats import parse_srt, parse_vtt
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ from transcriber.domain.jobs import EVENT_SOURCE
 
 @pytest.fixture(scope="session")
 def pipeline() -> Iterator[LocalPipeline]:
-    # pocketsphinx keeps the end-to-end tests fast; tests/integration/test_whisper_pipeline.py uses Whisper.
-    # Short chunks so that the sample is split and the Map really fans out.
+    # The real engine (faster-whisper, Whisper base int8). Short chunks so that the 22.6 s sample
+    # is split and the Map really fans out over two warm workers.
     with LocalPipeline(
-        overrides={"engine": "pocketsphinx", "chunk_max_seconds": 8}, concurrency=2
+        overrides={"engine": "faster-whisper", "chunk_max_seconds": 8}, concurrency=2
     ) as running:
         yield running
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from transcriber.domain.formats import parse_srt, parse_vtt
 
 from localrun.pipeline import LocalPipeline
 from tests.conftest import ffmpeg
 from tests.integration.conftest import EventTap
+from transcriber.domain.formats import parse_srt, parse_vtt
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +56,10 @@ def test_the_four_outputs_agree_and_parse(completed: dict) -> None:
         assert s_end == pytest.approx(seg["end"], abs=0.001) == pytest.approx(v_end, abs=0.001)
         assert s_text == v_text == seg["text"].strip()
     assert outputs["txt"].split() == document["transcript"].split()
-    # pocketsphinx on synthetic speech is rough, but these words come through.
+    # Whisper hears the synthetic speech of samples/sample.txt through the whole pipeline.
     words = document["transcript"].lower()
-    assert sum(w in words for w in ("pipeline", "chunks", "parallel", "text", "sample")) >= 3
+    for phrase in ("transcription pipeline", "speech synthesizer", "transcribed in parallel", "plain text"):
+        assert phrase in words, words
 
 
 def test_timestamps_increase_and_stay_within_the_audio(completed: dict) -> None:
@@ -74,9 +75,9 @@ def test_timestamps_increase_and_stay_within_the_audio(completed: dict) -> None:
 
 
 def test_map_ran_chunks_in_parallel(completed: dict, pipeline: LocalPipeline) -> None:
-    peak = pipeline.aws.runtime.stats.peak_concurrency
-    transcribe = [name for name in peak if "TranscribeFunction" in name]
-    assert transcribe and peak[transcribe[0]] == 2
+    peak, workers = pipeline.aws.runtime.stats.busiest("TranscribeFunction")
+    assert workers == 2  # two warm workers, each reused (the model loads once per worker)
+    assert peak == 2  # chunks really were transcribed at the same time
 
 
 def test_events_tell_downstream_what_happened(completed: dict, event_tap: EventTap) -> None:
@@ -122,7 +123,8 @@ def test_a_repeated_upload_event_starts_no_second_job(completed: dict, pipeline:
     lam.invoke(FunctionName=ingest, Payload=json.dumps(event))
     after = sfn.list_executions(stateMachineArn=pipeline.stack.state_machine_arn)["executions"]
     assert len(after) == len(before)
-    assert pipeline.job(submission.job_id)["status"] == "COMPLETED"
+    job = pipeline.job(submission.job_id)
+    assert job is not None and job["status"] == "COMPLETED"
 
 
 def test_a_text_file_named_mp3_fails_with_a_clear_reason(

@@ -1,0 +1,70 @@
+"""The real Whisper base engine on the bundled sample (slow: loads the model)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import jiwer
+import pytest
+
+from tests.conftest import SAMPLE_TEXT
+from transcriber.domain.errors import EngineError
+from transcriber.engines.base import EngineResult
+from transcriber.engines.faster_whisper_engine import FasterWhisperEngine
+from transcriber.engines.weights import model_dir
+
+pytestmark = pytest.mark.slow
+
+
+def _normalise(text: str) -> str:
+    return " ".join(re.findall(r"[a-z]+", text.lower()))
+
+
+@pytest.fixture(scope="module")
+def engine() -> FasterWhisperEngine:
+    return FasterWhisperEngine(model_dir=model_dir(), cpu_threads=2)
+
+
+@pytest.fixture(scope="module")
+def result(engine: FasterWhisperEngine, sample_wav: Path) -> EngineResult:
+    return engine.transcribe(sample_wav)
+
+
+def test_whisper_transcribes_the_sample(result: EngineResult) -> None:
+    text = _normalise(result.text)
+    for phrase in ("transcription pipeline", "speech synthesizer", "chunks", "parallel", "subtitles"):
+        assert phrase in text
+    assert jiwer.wer(_normalise(SAMPLE_TEXT), text) < 0.15  # Measured: 0.0 after normalising.
+    assert result.language == "en"
+    assert result.duration == pytest.approx(22.56, abs=0.1)
+
+
+def test_whisper_times_are_ordered_inside_the_audio(result: EngineResult) -> None:
+    assert len(result.segments) >= 3
+    starts = [s.start for s in result.segments]
+    assert starts == sorted(starts)
+    words = [w for s in result.segments for w in s.words]
+    assert len(words) >= 30
+    for word in words:
+        assert 0.0 <= word.start <= word.end <= result.duration + 0.05
+        assert word.probability is not None and 0.0 <= word.probability <= 1.0
+    # "Every upload ..." starts the third sentence at about 9.7 s of the synthesised audio.
+    every = next(w for w in words if w.text.lower() == "every")
+    assert every.start == pytest.approx(9.7, abs=0.6)
+
+
+def test_whisper_honours_a_given_language(engine: FasterWhisperEngine, sample_wav: Path) -> None:
+    assert engine.transcribe(sample_wav, language="en").language == "en"
+
+
+def test_whisper_bad_input_is_a_permanent_error(engine: FasterWhisperEngine, tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.wav"
+    bogus.write_bytes(b"RIFF but not really")
+    with pytest.raises(EngineError):
+        engine.transcribe(bogus)
+
+
+def test_whisper_missing_model_is_a_permanent_error(sample_wav: Path, tmp_path: Path) -> None:
+    with pytest.raises(EngineError, match="cannot load Whisper model"):
+        FasterWhisperEngine(model_dir=tmp_path).transcribe(sample_wav)

@@ -1,0 +1,215 @@
+"""Recognise an upload's real container and convert it to the 16 kHz mono WAV the engines expect.
+
+Plain Python with no AWS, so it runs the same in Lambda and in tests. Only the ``ffmpeg`` binary is
+needed (there is no ffprobe in the Lambda layer, nor in imageio-ffmpeg): what ffprobe would report
+is read back from the WAV that ffmpeg writes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+from transcriber.domain.errors import (
+    CorruptAudioError,
+    EmptyFileError,
+    NoAudioStreamError,
+    UnsupportedFormatError,
+)
+
+#: Where the Lambda layer puts its static ffmpeg build.
+LAYER_FFMPEG = Path("/opt/bin/ffmpeg")
+
+#: Sample rate, channel count and sample width (bytes) of every converted file.
+TARGET_RATE = 16_000
+TARGET_CHANNELS = 1
+TARGET_SAMPLE_WIDTH = 2
+
+#: File extensions an upload may carry (lower case, no dot). The content is checked separately.
+SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(
+    {
+        "wav", "wave", "mp3", "m4a", "m4b", "mp4", "aac", "flac", "ogg", "oga", "opus",
+        "wma", "asf", "webm", "mka", "mkv", "aif", "aiff",
+    }
+)  # fmt: skip
+
+#: Human-readable list of what the sniffer accepts, for error messages.
+ACCEPTED_DESCRIPTION = "WAV, MP3, AAC (ADTS), M4A/MP4, FLAC, Ogg (Vorbis/Opus), WMA, WebM/Matroska or AIFF"
+
+_ASF_GUID = bytes.fromhex("3026B2758E66CF11")
+_EBML = bytes.fromhex("1A45DFA3")
+#: ffmpeg's "[in#0 @ 0x55d7...]" log prefixes: noise in a message meant for users.
+_CONTEXT_PREFIX = re.compile(r"\[[^\]]*@ 0x[0-9a-f]+\]\s*")
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """Facts about a converted file, read from the WAV itself (there is no ffprobe)."""
+
+    duration_s: float
+    sample_rate: int
+    channels: int
+    format: str
+
+
+def ffmpeg_path() -> str:
+    """Locate ffmpeg: ``FFMPEG_PATH``, then the Lambda layer, then imageio-ffmpeg, then ``PATH``."""
+    configured = os.environ.get("FFMPEG_PATH")
+    if configured:
+        return configured
+    if LAYER_FFMPEG.exists():
+        return str(LAYER_FFMPEG)
+    try:
+        import imageio_ffmpeg  # local/dev only: not installed in Lambda
+    except ImportError:
+        pass
+    else:
+        return str(imageio_ffmpeg.get_ffmpeg_exe())
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    raise RuntimeError("ffmpeg not found: set FFMPEG_PATH, add the ffmpeg layer, or install imageio-ffmpeg")
+
+
+def _is_mpeg_audio_frame(head: bytes) -> bool:
+    """MPEG-1/2 layer I-III frame header: 11-bit sync, no reserved version/layer/bitrate/rate."""
+    if len(head) < 4 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
+        return False
+    version = (head[1] >> 3) & 0x3
+    layer = (head[1] >> 1) & 0x3
+    bitrate = head[2] >> 4
+    rate = (head[2] >> 2) & 0x3
+    return version != 1 and layer != 0 and bitrate != 0xF and rate != 0x3
+
+
+def _is_adts_frame(head: bytes) -> bool:
+    """AAC ADTS header: 12-bit sync, layer bits 00, a valid sampling-frequency index."""
+    return len(head) >= 4 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0 and (head[2] >> 2) & 0xF < 13
+
+
+def _describe_unknown(head: bytes) -> str:
+    """Say what the bytes look like, so that the user learns what they actually uploaded."""
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped.startswith(b"#EXTM3U"):
+        return "an HLS/M3U playlist (a list of links, not audio)"
+    if stripped.lower().startswith(b"ffconcat"):
+        return "an ffmpeg concat script (not audio)"
+    if stripped[:1] in (b"<", b"{", b"["):
+        return "a text document (HTML/XML/JSON)"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        text = ""
+    if text and all(c.isprintable() or c in "\r\n\t" for c in text):
+        return "plain text"
+    if head.startswith((b"PK\x03\x04", b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8")):
+        return "a document, image or archive"
+    return f"unrecognised data (first bytes {head[:8].hex(' ')})"
+
+
+def sniff_header(head: bytes) -> str:
+    """Name the container from its first bytes (64 are plenty); never trust the file name.
+
+    Returns one of ``wav``, ``aiff``, ``flac``, ``ogg``, ``opus``, ``mp3``, ``aac``, ``m4a``,
+    ``mp4``, ``wma``, ``webm`` or ``matroska``. Rejecting anything else before ffmpeg runs also
+    keeps playlists and concat scripts (which make ffmpeg open other files) out of the decoder.
+    """
+    if not head:
+        raise EmptyFileError("The uploaded file is empty (0 bytes); upload the audio again.")
+    if head[:4] in (b"RIFF", b"RF64", b"BW64") and head[8:12] == b"WAVE":
+        return "wav"
+    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        return "aiff"
+    if head[:4] == b"fLaC":
+        return "flac"
+    if head[:4] == b"OggS":
+        return "opus" if b"OpusHead" in head[:64] else "ogg"
+    if head[4:8] == b"ftyp":
+        return "m4a" if head[8:12] in (b"M4A ", b"M4B ") else "mp4"
+    if head[:8] == _ASF_GUID:
+        return "wma"
+    if head[:4] == _EBML:
+        return "webm" if b"webm" in head[:64] else "matroska"
+    if head[:3] == b"ID3" or _is_mpeg_audio_frame(head):
+        return "mp3"
+    if _is_adts_frame(head):
+        return "aac"
+    raise UnsupportedFormatError(
+        f"The file content is {_describe_unknown(head[:64])}, not a supported audio format. "
+        f"Accepted: {ACCEPTED_DESCRIPTION}. Upload the audio file itself."
+    )
+
+
+def sniff_format(path: Path) -> str:
+    """:func:`sniff_header` on a local file's first bytes."""
+    with path.open("rb") as handle:
+        return sniff_header(handle.read(64))
+
+
+def _classify_failure(stderr: str) -> Exception:
+    """Turn ffmpeg's complaint into a permanent error the user can act on."""
+    lowered = stderr.lower()
+    lines = [_CONTEXT_PREFIX.sub("", line).strip() for line in stderr.splitlines()]
+    detail = next((line for line in lines if line), "no details")
+    if "does not contain any stream" in lowered or "matches no streams" in lowered:
+        return NoAudioStreamError("The file has no audio track; upload a file that contains sound.")
+    if "protocol not on whitelist" in lowered or "not on whitelist" in lowered:
+        return UnsupportedFormatError(
+            "The file refers to other files or URLs (e.g. a playlist); upload the audio itself."
+        )
+    return CorruptAudioError(
+        f"The audio could not be decoded ({detail[:200]}); the file may be damaged or truncated. "
+        "Re-export or re-upload it."
+    )
+
+
+def read_wav_info(path: Path, fmt: str = "wav") -> AudioInfo:
+    """Duration, rate and channels of a PCM WAV, from its header."""
+    with wave.open(str(path), "rb") as wav:
+        frames, rate, channels = wav.getnframes(), wav.getframerate(), wav.getnchannels()
+    duration = round(frames / rate, 3) if rate else 0.0
+    return AudioInfo(duration_s=duration, sample_rate=rate, channels=channels, format=fmt)
+
+
+def convert_to_wav(src: Path, dst: Path, *, timeout_s: float = 900) -> AudioInfo:
+    """Decode any supported upload into 16 kHz mono 16-bit PCM WAV at ``dst``.
+
+    The argument list (no shell), the ``file:`` prefix on an absolute path and the ``file``-only
+    protocol whitelist stop a crafted name or container from making ffmpeg read anything else.
+    ``AudioInfo.format`` is the sniffed source container.
+    """
+    fmt = sniff_format(src)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        ffmpeg_path(), "-nostdin", "-hide_banner", "-nostats", "-loglevel", "error",
+        "-protocol_whitelist", "file", "-i", f"file:{src.resolve()}",
+        "-vn", "-ac", str(TARGET_CHANNELS), "-ar", str(TARGET_RATE), "-sample_fmt", "s16",
+        "-f", "wav", "-y", f"file:{dst.resolve()}",
+    ]  # fmt: skip
+    try:
+        result = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired as exc:
+        dst.unlink(missing_ok=True)
+        raise CorruptAudioError(
+            f"Decoding the audio took longer than {timeout_s:g} s and was stopped; the file may be "
+            "damaged, or too long to process: split it into shorter files."
+        ) from exc
+    if result.returncode != 0:
+        dst.unlink(missing_ok=True)
+        raise _classify_failure(result.stderr.decode("utf-8", "replace"))
+    try:
+        info = read_wav_info(dst, fmt)
+    except (wave.Error, EOFError) as exc:
+        dst.unlink(missing_ok=True)
+        raise CorruptAudioError(f"The decoded audio is unreadable ({exc}); re-export the file.") from exc
+    if info.duration_s <= 0:
+        dst.unlink(missing_ok=True)
+        raise NoAudioStreamError(
+            "The file's audio track holds no samples; upload a file that contains sound."
+        )
+    return info

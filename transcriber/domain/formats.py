@@ -1,0 +1,198 @@
+"""Render a transcript as JSON, SRT, WebVTT and plain text, and parse subtitles back.
+
+Every renderer works from the same list of cues (whitespace-normalised, non-empty text, times
+in whole milliseconds), so the four outputs always agree with each other. The parsers exist so
+that tests, and anyone debugging, can check that what was written is valid.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from transcriber.domain.models import Segment, Transcript, Word
+
+
+@dataclass(frozen=True)
+class _Cue:
+    start_ms: int
+    end_ms: int
+    text: str
+    segment: Segment
+
+
+def _ms(seconds: float) -> int:
+    """Whole milliseconds, via the same 3-decimal rounding the JSON uses (so they agree)."""
+    return max(0, round(round(seconds, 3) * 1000))
+
+
+def _sec(ms: int) -> float:
+    return ms / 1000
+
+
+def _cues(t: Transcript) -> list[_Cue]:
+    cues = []
+    for segment in t.segments:
+        text = " ".join(segment.text.split())
+        if text:
+            start = _ms(segment.start)
+            cues.append(_Cue(start, max(start, _ms(segment.end)), text, segment))
+    return cues
+
+
+def _word_dict(word: Word) -> dict[str, Any]:
+    data: dict[str, Any] = {"start": _sec(_ms(word.start)), "end": _sec(_ms(word.end)), "text": word.text}
+    if word.probability is not None:
+        data["probability"] = round(word.probability, 3)
+    return data
+
+
+def transcript_to_dict(t: Transcript) -> dict[str, Any]:
+    """The JSON document: job facts, the full text, and numbered segments (times in seconds)."""
+    cues = _cues(t)
+    segments = []
+    for number, cue in enumerate(cues, start=1):
+        item: dict[str, Any] = {
+            "id": number,
+            "start": _sec(cue.start_ms),
+            "end": _sec(cue.end_ms),
+            "text": cue.text,
+        }
+        if cue.segment.words:
+            item["words"] = [_word_dict(w) for w in cue.segment.words]
+        segments.append(item)
+    document: dict[str, Any] = {
+        "job_id": t.job_id,
+        "language": t.language,
+        "duration": round(t.duration, 3),
+        "chunks": t.chunks,
+        "engine": t.engine,
+        "transcript": " ".join(cue.text for cue in cues),
+        "segments": segments,
+    }
+    if t.metadata:
+        document["metadata"] = t.metadata
+    return document
+
+
+def to_json(t: Transcript) -> str:
+    return json.dumps(transcript_to_dict(t), ensure_ascii=False, indent=2) + "\n"
+
+
+def _timestamp(ms: int, separator: str) -> str:
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}{separator}{millis:03d}"
+
+
+def to_srt(t: Transcript) -> str:
+    """SubRip: numbered cues, ``HH:MM:SS,mmm`` times, a blank line between cues."""
+    blocks = [
+        f"{n}\n{_timestamp(c.start_ms, ',')} --> {_timestamp(c.end_ms, ',')}\n{c.text}\n"
+        for n, c in enumerate(_cues(t), start=1)
+    ]
+    return "\n".join(blocks)
+
+
+def _vtt_escape(text: str) -> str:
+    """WebVTT cue text must not hold raw ``&``, ``<`` or ``-->``; escaping ``>`` covers the last."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def to_vtt(t: Transcript) -> str:
+    """WebVTT: ``WEBVTT`` header, numbered cues, ``HH:MM:SS.mmm`` times."""
+    blocks = [
+        f"{n}\n{_timestamp(c.start_ms, '.')} --> {_timestamp(c.end_ms, '.')}\n{_vtt_escape(c.text)}\n"
+        for n, c in enumerate(_cues(t), start=1)
+    ]
+    return "\n".join(["WEBVTT\n", *blocks])
+
+
+def to_txt(t: Transcript) -> str:
+    """Plain text, one segment per line."""
+    lines = [cue.text for cue in _cues(t)]
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def render_all(t: Transcript) -> dict[str, str]:
+    """Every output format, keyed by file extension."""
+    return {"json": to_json(t), "srt": to_srt(t), "vtt": to_vtt(t), "txt": to_txt(t)}
+
+
+_SRT_TIMING = re.compile(r"^(\d{2,}):([0-5]\d):([0-5]\d),(\d{3}) --> (\d{2,}):([0-5]\d):([0-5]\d),(\d{3})$")
+_VTT_TIME = r"(?:(\d{2,}):)?([0-5]\d):([0-5]\d)\.(\d{3})"
+_VTT_TIMING = re.compile(rf"^{_VTT_TIME} --> {_VTT_TIME}(?:[ \t].*)?$")
+
+
+def _seconds(hours: str | None, minutes: str, seconds: str, millis: str) -> float:
+    return (int(hours or 0) * 3_600_000 + int(minutes) * 60_000 + int(seconds) * 1000 + int(millis)) / 1000
+
+
+def _blocks(text: str) -> list[list[str]]:
+    """Split subtitle text into blocks of non-blank lines (BOM and CRLF tolerated)."""
+    lines = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    blocks: list[list[str]] = []
+    current: list[str] = []
+    for line in lines:
+        if line.strip():
+            current.append(line.rstrip())
+        elif current:
+            blocks.append(current)
+            current = []
+    if current:
+        blocks.append(current)
+    return blocks
+
+
+def _check_times(start: float, end: float, where: str) -> None:
+    if end < start:
+        raise ValueError(f"{where}: cue ends before it starts")
+
+
+def parse_srt(text: str) -> list[tuple[float, float, str]]:
+    """Parse SubRip into ``(start, end, text)``; raise ValueError on anything malformed."""
+    cues = []
+    for number, block in enumerate(_blocks(text), start=1):
+        where = f"SRT cue {number}"
+        if len(block) < 3:
+            raise ValueError(f"{where}: expected an index, a timing line and text, got {block!r}")
+        if not block[0].strip().isdigit():
+            raise ValueError(f"{where}: index {block[0]!r} is not a number")
+        match = _SRT_TIMING.match(block[1].strip())
+        if not match:
+            raise ValueError(f"{where}: bad timing line {block[1]!r}")
+        g = match.groups()
+        start, end = _seconds(*g[:4]), _seconds(*g[4:])
+        _check_times(start, end, where)
+        cues.append((start, end, " ".join(line.strip() for line in block[2:])))
+    return cues
+
+
+def parse_vtt(text: str) -> list[tuple[float, float, str]]:
+    """Parse WebVTT cues into ``(start, end, text)``; raise ValueError on anything malformed."""
+    blocks = _blocks(text)
+    if not blocks or not re.match(r"^WEBVTT(?:[ \t].*)?$", blocks[0][0]):
+        raise ValueError("WebVTT must start with a 'WEBVTT' line")
+    cues = []
+    for number, block in enumerate(blocks[1:], start=1):
+        if block[0].startswith(("NOTE", "STYLE", "REGION")) and "-->" not in block[0]:
+            continue
+        where = f"VTT block {number}"
+        timing_at = 0 if "-->" in block[0] else 1
+        if len(block) <= timing_at + 1:
+            raise ValueError(f"{where}: expected a timing line and text, got {block!r}")
+        match = _VTT_TIMING.match(block[timing_at].strip())
+        if not match:
+            raise ValueError(f"{where}: bad timing line {block[timing_at]!r}")
+        g = match.groups()
+        start, end = _seconds(*g[:4]), _seconds(*g[4:])
+        _check_times(start, end, where)
+        body = " ".join(line.strip() for line in block[timing_at + 1 :])
+        if "-->" in body:
+            raise ValueError(f"{where}: cue text must not contain '-->'")
+        cues.append((start, end, html.unescape(body)))
+    return cues

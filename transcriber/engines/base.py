@@ -1,0 +1,42 @@
+"""The one interface every speech engine implements.
+
+Handlers depend on :class:`SpeechEngine` only, so the heavy Whisper engine and the tiny
+pocketsphinx one (for fast pipeline tests) are interchangeable by configuration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from transcriber.domain.models import Segment
+
+
+@dataclass(frozen=True)
+class EngineResult:
+    """What an engine heard in one file; segment and word times are seconds from the file start."""
+
+    language: str | None
+    segments: tuple[Segment, ...]
+    duration: float
+
+    @property
+    def text(self) -> str:
+        """All segment texts joined, for logs and quick checks."""
+        return " ".join(s.text.strip() for s in self.segments if s.text.strip())
+
+
+@runtime_checkable
+class SpeechEngine(Protocol):
+    """A speech-to-text engine; input is always a 16 kHz mono 16-bit PCM WAV file.
+
+    Implementations raise :class:`~transcriber.domain.errors.EngineError` for failures that a
+    retry cannot fix and :class:`~transcriber.domain.errors.TransientEngineError` for those it can.
+    """
+
+    name: str
+
+    def transcribe(self, wav_path: Path, *, language: str | None = None) -> EngineResult:
+        """Transcribe ``wav_path``; ``language`` (ISO 639-1) skips detection when given."""
+        ...
