@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     print(texts["txt"].strip())
     finished = time.monotonic()
     print(
-        f"\nDone: {job.get('duration', 0):.1f} s of audio, {job.get('chunks_total')} chunks, "
+        f"\nDone: {job.get('duration', 0):.1f} s of audio, {job.get('chunks_total')} chunk(s), "
         f"language {job.get('language')}, {job.get('segments')} segments; "
         f"transcription {finished - deployed:.1f} s (total {finished - started:.1f} s) "
         f"with up to {workers} parallel workers.\nWrote {', '.join(written)}",

@@ -17,8 +17,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.storage import ObjectStore
+from transcriber.domain.chunking import ChunkingConfig
 from transcriber.domain.jobs import partial_key
-from transcriber.domain.models import ChunkSpec, ChunkTranscript
+from transcriber.domain.models import ChunkSpec
+from transcriber.domain.recognition import transcribe_chunk
 from transcriber.engines.factory import engine_from_env
 from transcriber.settings import Settings
 
@@ -47,16 +49,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="transcribe-") as tmp:
         wav = store.download(settings.results_bucket, chunk["key"], Path(tmp) / "chunk.wav")
         started = time.perf_counter()
-        result = engine.transcribe(wav, language=event.get("language"))
+        transcript = transcribe_chunk(
+            engine, wav, spec, language=event.get("language"), config=ChunkingConfig.from_env()
+        )
         elapsed = time.perf_counter() - started
-    transcript = ChunkTranscript(
-        index=spec.index,
-        offset=spec.offset,
-        duration=spec.duration,
-        language=result.language,
-        segments=result.segments,
-        engine=engine.name,
-    )
     store.put_json(settings.results_bucket, result_key, transcript.to_dict())
     progress = JobRepository(settings.jobs_table).record_chunk_done(job_id)
     metrics.add_metric(name="ChunkLatency", unit=MetricUnit.Seconds, value=elapsed)

@@ -108,6 +108,20 @@ def _group(pieces: list[Span], max_ms: int) -> list[Span]:
     return chunks
 
 
+def _speech_ms(audio: AudioSegment, min_silence_ms: int, silence_thresh_dbfs: float) -> list[Span]:
+    spans = detect_nonsilent(
+        audio, min_silence_len=min_silence_ms, silence_thresh=silence_thresh_dbfs, seek_step=SEEK_STEP_MS
+    )
+    return [(int(start), int(end)) for start, end in spans]
+
+
+def speech_spans(
+    audio: AudioSegment, *, min_silence_ms: int = 200, silence_thresh_dbfs: float = -40.0
+) -> list[tuple[float, float]]:
+    """Where there is sound above the threshold, in seconds: the speech map timestamps snap to."""
+    return [(s / 1000, e / 1000) for s, e in _speech_ms(audio, min_silence_ms, silence_thresh_dbfs)]
+
+
 def plan_chunks(audio: AudioSegment, config: ChunkingConfig | None = None) -> list[ChunkSpec]:
     """Plan ordered, non-overlapping chunks that cover all speech, cut inside silences.
 
@@ -120,12 +134,7 @@ def plan_chunks(audio: AudioSegment, config: ChunkingConfig | None = None) -> li
     if total <= 0:
         return []
     max_ms = max(1, round(config.max_chunk_s * 1000))
-    speech = detect_nonsilent(
-        audio,
-        min_silence_len=config.min_silence_ms,
-        silence_thresh=config.silence_thresh_dbfs,
-        seek_step=SEEK_STEP_MS,
-    )
+    speech = _speech_ms(audio, config.min_silence_ms, config.silence_thresh_dbfs)
     if not speech:
         spans = _fixed_pieces((0, total), max_ms)
     else:
