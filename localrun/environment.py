@@ -70,7 +70,12 @@ class StackOutputs:
 
 
 class LocalAws:
-    """The moto server plus the Lambda runtime, and the clients to talk to them."""
+    """The moto server plus the Lambda runtime, and the clients to talk to them.
+
+    moto keeps its state in module globals, so one process holds one local AWS at a time.
+    """
+
+    _active: LocalAws | None = None
 
     def __init__(self, *, work_dir: Path, concurrency: int | None = None) -> None:
         self.work_dir = work_dir
@@ -99,6 +104,8 @@ class LocalAws:
         )
 
     def start(self) -> None:
+        from moto.core.base_backend import BackendDict
+        from moto.core.model_instances import reset_model_data
         from moto.server import ThreadedMotoServer
 
         from localrun.lambda_runtime import LambdaRuntime
@@ -111,7 +118,12 @@ class LocalAws:
             "AWS_REGION": REGION,
         }.items():
             os.environ.setdefault(key, value)
+        if LocalAws._active is not None:
+            raise RuntimeError("a local AWS is already running in this process; stop it first")
+        BackendDict.reset()  # a fresh account: nothing left from an earlier local AWS in this process
+        reset_model_data()
         _configure_moto(self.port)
+        LocalAws._active = self
         # moto's request log and its notes on resource types it skips are noise for a CLI user.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         logging.getLogger("moto").setLevel(logging.ERROR)
@@ -137,8 +149,12 @@ class LocalAws:
     def stop(self) -> None:
         if self.runtime is not None:
             self.runtime.shutdown()
+            self.runtime = None
         if self._server is not None:
             self._server.stop()
+            self._server = None
+        if LocalAws._active is self:
+            LocalAws._active = None
 
     # Deployment -------------------------------------------------------------------------------
 
@@ -170,7 +186,23 @@ class LocalAws:
                 raise RuntimeError(f"local deployment of {stack_name} ended {status}: {reasons}")
             time.sleep(0.2)
         self._set_local_overrides(stack_name, template)
+        self._prewarm(stack_name, template)
         return StackOutputs.from_cloudformation(stack.get("Outputs", []))
+
+    def _prewarm(self, stack_name: str, template: dict[str, Any]) -> None:
+        """Start the pipeline's workers while the caller uploads: imports and model loads overlap."""
+        from moto.awslambda.models import lambda_backends
+
+        backend = lambda_backends[ACCOUNT_ID][REGION]
+        resources = self.client("cloudformation").list_stack_resources(StackName=stack_name)
+        for resource in resources["StackResourceSummaries"]:
+            props = template["Resources"].get(resource["LogicalResourceId"], {}).get("Properties", {})
+            if resource["ResourceType"] != "AWS::Lambda::Function" or "ZipFile" in props.get("Code", {}):
+                continue  # inline helper functions (CDK custom resources) run only at deploy
+            image = props.get("PackageType") == "Image"
+            self.runtime.prewarm(
+                backend.get_function(resource["PhysicalResourceId"]), workers=self.concurrency if image else 1
+            )
 
     def _publish_file_assets(self, assembly_dir: Path, manifest: dict[str, Any]) -> None:
         s3 = self.client("s3")

@@ -89,6 +89,7 @@ class InvocationStats:
 
 # --- inside a worker process -------------------------------------------------------------------
 
+_INHERITED = frozenset({"PATH", "HOME", "LANG", "TMPDIR", "TZ", "SSL_CERT_FILE", "VIRTUAL_ENV", "USER"})
 _worker_handler: Callable[[Any, Any], Any] | None = None
 _worker_spec: FunctionSpec | None = None
 
@@ -118,13 +119,22 @@ def _init_worker(spec: FunctionSpec, log_path: str) -> None:
     sys.stdout = sys.stderr = log
     os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)
-    os.environ.update(spec.environment)
+    # Lambda gives a function only its own environment: keep what the machine needs to run a
+    # process at all, drop the rest of the parent's (test settings, credentials, ...).
+    kept = {k: v for k, v in os.environ.items() if k in _INHERITED or k.startswith(("LC_", "OPENBLAS_"))}
+    os.environ.clear()
+    os.environ.update({**kept, **spec.environment})
     os.chdir(spec.code_dir)
     sys.path.insert(0, str(spec.code_dir))
     module_name, _, func_name = spec.handler.rpartition(".")
     module = __import__(module_name, fromlist=[func_name])
     _worker_handler = getattr(module, func_name)
     _worker_spec = spec
+
+
+def _warm() -> int:
+    """Nothing: submitting it makes the pool start a worker, which runs the init phase."""
+    return os.getpid()
 
 
 def _run_in_worker(event_json: str, request_id: str) -> tuple[str, bool, int, float, float]:
@@ -257,6 +267,12 @@ class LambdaRuntime:
                     }
                     return json.dumps(error), True, ""
         raise AssertionError("unreachable")
+
+    def prewarm(self, fn: LambdaFunction, workers: int = 1) -> None:
+        """Start ``workers`` execution environments now (like provisioned concurrency), in the background."""
+        pool = self._pool_for(fn)
+        for _ in range(min(workers, self.concurrency)):
+            pool.submit(_warm)
 
     def _discard_pool(self, name: str) -> None:
         with self._lock:

@@ -104,11 +104,24 @@ class LocalPipeline:
                 if on_progress:
                     on_progress(job)
                 if JobStatus(job["status"]).is_terminal:
+                    self._wait_for_execution(job_id, deadline)
                     return job
             if time.monotonic() > deadline:
                 status = job["status"] if job else "not recorded"
                 raise TimeoutError(f"job {job_id} did not finish within {timeout_s:.0f} s (status: {status})")
             time.sleep(poll_s)
+
+    def _wait_for_execution(self, job_id: str, deadline: float) -> None:
+        """The job record turns terminal a moment before its execution ends (events, cleanup)."""
+        sfn = self.aws.client("stepfunctions")
+        arn = self.stack.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{job_id}"
+        while time.monotonic() < deadline:
+            try:
+                if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
+                    return
+            except sfn.exceptions.ExecutionDoesNotExist:
+                return  # rejected at ingest: no execution was started
+            time.sleep(0.1)
 
     def read_outputs(self, job: dict[str, Any]) -> dict[str, str]:
         """The four rendered transcripts of a completed job, keyed by format."""

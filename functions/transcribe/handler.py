@@ -27,6 +27,9 @@ from transcriber.settings import Settings
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+# Init phase: the model loads once per execution environment, before the first request.
+engine = engine_from_env()
+engine.load()
 
 
 @metrics.log_metrics
@@ -45,7 +48,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.info("Chunk already transcribed; reusing the checkpoint")
         return {**reference, "reused": True}
 
-    engine = engine_from_env()
     with tempfile.TemporaryDirectory(prefix="transcribe-") as tmp:
         wav = store.download(settings.results_bucket, chunk["key"], Path(tmp) / "chunk.wav")
         started = time.perf_counter()

@@ -37,6 +37,10 @@ class SpeechEngine(Protocol):
 
     name: str
 
+    def load(self) -> None:
+        """Load models now (Lambda's init phase) rather than on the first request; idempotent."""
+        ...
+
     def transcribe(self, wav_path: Path, *, language: str | None = None) -> EngineResult:
         """Transcribe ``wav_path``; ``language`` (ISO 639-1) skips detection when given."""
         ...

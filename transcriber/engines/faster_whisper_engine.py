@@ -73,6 +73,9 @@ class FasterWhisperEngine:
         self._model: WhisperModel | None = None
         self._lock = threading.Lock()
 
+    def load(self) -> None:
+        self._load()
+
     def _load(self) -> WhisperModel:
         """Load the model on first use only (cold start cost paid once per instance)."""
         with self._lock:

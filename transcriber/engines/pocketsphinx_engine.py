@@ -38,6 +38,9 @@ class PocketsphinxEngine:
         self._decoder: Any = None
         self._lock = threading.Lock()  # A decoder holds one utterance at a time.
 
+    def load(self) -> None:
+        self._get_decoder()
+
     def _get_decoder(self) -> Any:
         if self._decoder is None:
             try:
