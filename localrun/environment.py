@@ -85,23 +85,14 @@ class LocalAws:
         self._server: Any = None
         self.runtime: Any = None
 
+    def _session(self) -> boto3.Session:
+        return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
+
     def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return self._session().client(service, endpoint_url=self.endpoint)
 
     def resource(self, service: str) -> Any:
-        return boto3.resource(
-            service,
-            endpoint_url=self.endpoint,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return self._session().resource(service, endpoint_url=self.endpoint)
 
     def start(self) -> None:
         from moto.core.base_backend import BackendDict

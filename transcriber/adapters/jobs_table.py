@@ -6,6 +6,7 @@ terminal state, and progress is an atomic counter so parallel chunk workers neve
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
@@ -51,6 +52,17 @@ def _is_condition_failure(err: ClientError) -> bool:
     return err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
+def _applied(write: Callable[..., Any], **request: Any) -> bool:
+    """Run a conditional write; False (not an error) when its condition did not hold."""
+    try:
+        write(**request)
+    except ClientError as err:
+        if _is_condition_failure(err):
+            return False
+        raise
+    return True
+
+
 class JobRepository:
     def __init__(self, table_name: str, resource: Any | None = None) -> None:
         self._table = (resource or _dynamodb()).Table(table_name)
@@ -60,13 +72,9 @@ class JobRepository:
         """Insert a new job; False when a job with this id already exists (a repeated event)."""
         now = utc_now()
         item = {"created_at": now, "updated_at": now, **job}
-        try:
-            self._table.put_item(Item=_to_dynamo(item), ConditionExpression="attribute_not_exists(job_id)")
-        except ClientError as err:
-            if _is_condition_failure(err):
-                return False
-            raise
-        return True
+        return _applied(
+            self._table.put_item, Item=_to_dynamo(item), ConditionExpression="attribute_not_exists(job_id)"
+        )
 
     @translate_client_errors
     def get(self, job_id: str) -> dict[str, Any] | None:
@@ -78,23 +86,18 @@ class JobRepository:
         names = {f"#f{i}": name for i, name in enumerate(fields)}
         values = {f":v{i}": _to_dynamo(value) for i, value in enumerate(fields.values())}
         assignments = ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
-        try:
-            self._table.update_item(
-                Key={"job_id": job_id},
-                UpdateExpression=f"SET {assignments}",
-                ConditionExpression="attribute_exists(job_id) AND NOT #status IN (:done, :failed)",
-                ExpressionAttributeNames={**names, "#status": "status"},
-                ExpressionAttributeValues={
-                    **values,
-                    ":done": JobStatus.COMPLETED.value,
-                    ":failed": JobStatus.FAILED.value,
-                },
-            )
-        except ClientError as err:
-            if _is_condition_failure(err):
-                return False
-            raise
-        return True
+        return _applied(
+            self._table.update_item,
+            Key={"job_id": job_id},
+            UpdateExpression=f"SET {assignments}",
+            ConditionExpression="attribute_exists(job_id) AND NOT #status IN (:done, :failed)",
+            ExpressionAttributeNames={**names, "#status": "status"},
+            ExpressionAttributeValues={
+                **values,
+                ":done": JobStatus.COMPLETED.value,
+                ":failed": JobStatus.FAILED.value,
+            },
+        )
 
     @translate_client_errors
     def mark_processing(self, job_id: str, *, duration: float, chunks_total: int) -> bool:
@@ -123,16 +126,14 @@ class JobRepository:
         total = max(int(item.get("chunks_total") or 1), 1)
         done = min(int(item.get("chunks_done") or 0), total)
         progress = int(100 * done / total)
-        try:
-            self._table.update_item(
-                Key={"job_id": job_id},
-                UpdateExpression="SET progress = :p",
-                ConditionExpression="attribute_not_exists(progress) OR progress < :p",
-                ExpressionAttributeValues={":p": progress},
-            )
-        except ClientError as err:
-            if not _is_condition_failure(err):  # a parallel worker already wrote a higher value
-                raise
+        # Parallel workers finish out of order: only ever raise the percentage.
+        _applied(
+            self._table.update_item,
+            Key={"job_id": job_id},
+            UpdateExpression="SET progress = :p",
+            ConditionExpression="attribute_not_exists(progress) OR progress < :p",
+            ExpressionAttributeValues={":p": progress},
+        )
         return {"chunks_done": done, "chunks_total": total, "progress": progress}
 
     @translate_client_errors
