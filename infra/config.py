@@ -1,11 +1,101 @@
-"""Per-environment settings, read from ``cdk.json`` context (``-c env=dev|staging|prod``)."""
+"""Per-environment settings, read from ``cdk.json`` context (``-c env=dev|staging|prod``).
+
+Everything that differs between environments lives here, typed and checked before any construct
+is created: a misspelt environment, key or value fails the synth with a message that names it,
+instead of silently falling back to a default that would only show up in the deployed account.
+"""
 
 from __future__ import annotations
 
+import types
+import typing
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
 
 ARCHITECTURES = ("arm64", "x86_64")
+FUNCTIONS = ("ingest", "chunk", "transcribe", "aggregate", "fail")
+# The retention periods CloudWatch Logs accepts (aws_logs.RetentionDays); 0 keeps logs forever.
+LOG_RETENTION_DAYS = (
+    0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+)  # fmt: skip
+
+_T = TypeVar("_T")
+
+
+def _check_type(where: str, value: Any, expected: Any) -> None:
+    options = typing.get_args(expected) if isinstance(expected, types.UnionType) else (expected,)
+    for option in options:
+        if option is type(None) and value is None:
+            return
+        # bool is an int in Python; a JSON true where a number belongs is still a mistake.
+        if option is int and isinstance(value, int) and not isinstance(value, bool):
+            return
+        if option in (str, bool) and isinstance(value, option):
+            return
+    raise ValueError(f"{where} must be {expected}, not {value!r}")
+
+
+def _build(cls: type[_T], values: Any, where: str, *, nested: dict[str, Any] | None = None) -> _T:
+    """Instantiate a settings dataclass from plain JSON, naming unknown, missing or mistyped keys."""
+    if not isinstance(values, dict):
+        raise ValueError(f"{where} must be an object, not {values!r}")
+    hints = typing.get_type_hints(cls)
+    expected = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    unknown, missing = set(values) - expected, expected - set(values)
+    if unknown or missing:
+        raise ValueError(f"{where}: unknown keys {sorted(unknown)}, missing {sorted(missing)}")
+    built: dict[str, Any] = {}
+    for name, value in values.items():
+        if nested and name in nested:
+            built[name] = nested[name]
+            continue
+        _check_type(f"{where}.{name}", value, hints[name])
+        built[name] = value
+    return cls(**built)
+
+
+@dataclass(frozen=True)
+class FunctionSizing:
+    """Memory and timeout of one Lambda function."""
+
+    memory_mb: int
+    timeout_s: int
+
+    def __post_init__(self) -> None:
+        if not 128 <= self.memory_mb <= 10240:
+            raise ValueError(f"memory_mb must be within 128..10240, not {self.memory_mb}")
+        if not 1 <= self.timeout_s <= 900:
+            raise ValueError(f"timeout_s must be within 1..900 (Lambda's limit), not {self.timeout_s}")
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """Object lifecycle: intermediate audio expires; raw uploads may move to Glacier; results stay."""
+
+    work_expiry_days: int
+    raw_to_glacier_days: int | None
+
+    def __post_init__(self) -> None:
+        if self.work_expiry_days < 1:
+            raise ValueError("work_expiry_days must be at least 1")
+        if self.raw_to_glacier_days is not None and self.raw_to_glacier_days < 1:
+            raise ValueError("raw_to_glacier_days must be at least 1, or null to keep uploads in Standard")
+
+
+@dataclass(frozen=True)
+class AlarmThresholds:
+    """Alarm thresholds; counts are per five-minute period, the duration is the hourly p95."""
+
+    failed_executions: int
+    throttles: int
+    transcribe_errors: int
+    p95_job_duration_s: int
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if getattr(self, f.name) < 1:
+                raise ValueError(f"alarms.{f.name} must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -18,15 +108,29 @@ class EnvironmentConfig:
     max_duration_minutes: int
     chunk_max_seconds: int
     engine: str
-    transcribe_memory_mb: int
-    transcribe_timeout_s: int
+    functions: dict[str, FunctionSizing]
     retain_data: bool
+    customer_managed_key: bool
+    version_input_bucket: bool
+    log_retention_days: int
+    lifecycle: Lifecycle
+    alarms: AlarmThresholds
 
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, not {self.architecture!r}")
         if self.map_max_concurrency < 1:
             raise ValueError("map_max_concurrency must be at least 1")
+        for name in ("max_upload_mb", "max_duration_minutes", "chunk_max_seconds"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"log_retention_days must be one of {LOG_RETENTION_DAYS}, not {self.log_retention_days}"
+            )
+
+    def function(self, name: str) -> FunctionSizing:
+        return self.functions[name]
 
     @classmethod
     def from_context(
@@ -38,11 +142,18 @@ class EnvironmentConfig:
                 f"unknown environment {env_name!r}; choose one of: {', '.join(sorted(environments))}"
             )
         values = {**environments[env_name], **(overrides or {}), "name": env_name}
-        expected = {f.name for f in fields(cls)}
-        unknown = set(values) - expected
-        missing = expected - set(values)
-        if unknown or missing:
-            raise ValueError(
-                f"environment {env_name!r}: unknown keys {sorted(unknown)}, missing {sorted(missing)}"
-            )
-        return cls(**values)
+        where = f"environment {env_name!r}"
+        nested: dict[str, Any] = {}
+        sizing = values.get("functions")
+        if "functions" in values:
+            if not isinstance(sizing, dict) or set(sizing) != set(FUNCTIONS):
+                found = sorted(sizing) if isinstance(sizing, dict) else sizing
+                raise ValueError(f"{where}.functions must set exactly {list(FUNCTIONS)}, not {found}")
+            nested["functions"] = {
+                fn: _build(FunctionSizing, sizing[fn], f"{where}.functions.{fn}") for fn in FUNCTIONS
+            }
+        if "lifecycle" in values:
+            nested["lifecycle"] = _build(Lifecycle, values["lifecycle"], f"{where}.lifecycle")
+        if "alarms" in values:
+            nested["alarms"] = _build(AlarmThresholds, values["alarms"], f"{where}.alarms")
+        return _build(cls, values, where, nested=nested)

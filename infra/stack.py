@@ -5,6 +5,9 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -16,10 +19,45 @@ from constructs import Construct
 
 from infra import bundling
 from infra.config import EnvironmentConfig
+from infra.monitoring import Monitoring
 from transcriber.domain.errors import RETRYABLE_ERROR_NAMES
-from transcriber.domain.jobs import TRANSCRIPTS_PREFIX, WORK_PREFIX
+from transcriber.domain.jobs import (
+    EVENT_JOB_COMPLETED,
+    EVENT_JOB_FAILED,
+    EVENT_SOURCE,
+    TRANSCRIPTS_PREFIX,
+    WORK_PREFIX,
+)
 
 METRICS_NAMESPACE = "AudioTranscriber"
+# Step Functions reports these terminal statuses on the default bus; each must leave its job FAILED.
+ABNORMAL_EXECUTION_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
+
+_RETENTION = {
+    0: logs.RetentionDays.INFINITE,
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
 
 
 class TranscriptionStack(cdk.Stack):
@@ -28,46 +66,51 @@ class TranscriptionStack(cdk.Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         self.config = config
-        removal = cdk.RemovalPolicy.RETAIN if config.retain_data else cdk.RemovalPolicy.DESTROY
+        self.removal = cdk.RemovalPolicy.RETAIN if config.retain_data else cdk.RemovalPolicy.DESTROY
+        self.log_retention = _RETENTION[config.log_retention_days]
         architecture = (
             lambda_.Architecture.ARM_64 if config.architecture == "arm64" else lambda_.Architecture.X86_64
         )
 
-        bucket_defaults = {
-            "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
-            "encryption": s3.BucketEncryption.S3_MANAGED,
-            "enforce_ssl": True,
-            "removal_policy": removal,
-        }
-        self.input_bucket = s3.Bucket(self, "InputBucket", **bucket_defaults)  # type: ignore[arg-type]
-        self.results_bucket = s3.Bucket(
-            self,
-            "ResultsBucket",
-            lifecycle_rules=[s3.LifecycleRule(prefix=f"{WORK_PREFIX}/", expiration=cdk.Duration.days(30))],
-            **bucket_defaults,  # type: ignore[arg-type]
-        )
+        # One customer key for the data at rest where the environment asks for it (prod): audio,
+        # transcripts, job records, queued events and alarm notifications. Elsewhere the services'
+        # own keys encrypt everything, with no key to pay for or to lose.
+        self.data_key: kms.Key | None = None
+        if config.customer_managed_key:
+            self.data_key = kms.Key(
+                self,
+                "DataKey",
+                description=f"{config.stack_name}: audio, transcripts, job records and queues",
+                enable_key_rotation=True,
+                removal_policy=cdk.RemovalPolicy.RETAIN,
+            )
+            # EventBridge (rule targets and their DLQs) and CloudWatch (alarms to SNS) write into
+            # encrypted queues and topics as services, so the key policy must let them.
+            for service in ("events.amazonaws.com", "cloudwatch.amazonaws.com"):
+                self.data_key.grant(iam.ServicePrincipal(service), "kms:Decrypt", "kms:GenerateDataKey*")
+
+        self._buckets()
         self.jobs_table = dynamodb.Table(
             self,
             "JobsTable",
             partition_key=dynamodb.Attribute(name="job_id", type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            encryption=(
+                dynamodb.TableEncryption.CUSTOMER_MANAGED
+                if self.data_key
+                else dynamodb.TableEncryption.AWS_MANAGED
+            ),
+            encryption_key=self.data_key,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
-            removal_policy=removal,
+            removal_policy=self.removal,
         )
         # The bus name is a plain string, not a Ref: it is known at synth time, and moto's Ref of an
         # event bus does not resolve to its name.
         self.event_bus_name = f"{config.stack_name}-jobs"
         self.event_bus = events.EventBus(self, "JobEvents", event_bus_name=self.event_bus_name)
-        self.ingest_dlq = sqs.Queue(
-            self,
-            "IngestDeadLetterQueue",
-            retention_period=cdk.Duration.days(14),
-            enforce_ssl=True,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-        )
+        self.ingest_dlq = self._queue("IngestDeadLetterQueue")
 
         common_env = {
             "JOBS_TABLE": self.jobs_table.table_name,
@@ -93,16 +136,9 @@ class TranscriptionStack(cdk.Stack):
         )
 
         def zip_function(
-            name: str,
-            *,
-            memory: int,
-            timeout_s: int,
-            layers: list[lambda_.ILayerVersion],
-            env: dict[str, str] | None = None,
+            name: str, *, layers: list[lambda_.ILayerVersion], env: dict[str, str] | None = None
         ) -> lambda_.Function:
-            log_group = logs.LogGroup(
-                self, f"{name.title()}Logs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=removal
-            )
+            sizing = config.function(name)
             return lambda_.Function(
                 self,
                 f"{name.title()}Function",
@@ -111,10 +147,10 @@ class TranscriptionStack(cdk.Stack):
                 handler=f"functions.{name}.handler.handler",
                 code=bundling.function_code(name),
                 layers=layers,
-                memory_size=memory,
-                timeout=cdk.Duration.seconds(timeout_s),
+                memory_size=sizing.memory_mb,
+                timeout=cdk.Duration.seconds(sizing.timeout_s),
                 tracing=lambda_.Tracing.ACTIVE,
-                log_group=log_group,
+                log_group=self._log_group(f"{name.title()}Logs"),
                 environment={**common_env, "POWERTOOLS_SERVICE_NAME": f"transcriber-{name}", **(env or {})},
             )
 
@@ -122,24 +158,20 @@ class TranscriptionStack(cdk.Stack):
             "MAX_DURATION_SECONDS": str(config.max_duration_minutes * 60),
             "CHUNK_MAX_SECONDS": str(config.chunk_max_seconds),
         }
-        self.chunk_fn = zip_function(
-            "chunk", memory=2048, timeout_s=900, layers=[deps_layer, ffmpeg_layer], env=chunk_env
-        )
-        self.aggregate_fn = zip_function("aggregate", memory=1024, timeout_s=300, layers=[deps_layer])
-        self.fail_fn = zip_function("fail", memory=256, timeout_s=60, layers=[deps_layer])
+        self.chunk_fn = zip_function("chunk", layers=[deps_layer, ffmpeg_layer], env=chunk_env)
+        self.aggregate_fn = zip_function("aggregate", layers=[deps_layer])
+        self.fail_fn = zip_function("fail", layers=[deps_layer])
 
-        transcribe_logs = logs.LogGroup(
-            self, "TranscribeLogs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=removal
-        )
+        transcribe_sizing = config.function("transcribe")
         self.transcribe_fn = lambda_.DockerImageFunction(
             self,
             "TranscribeFunction",
             code=bundling.transcribe_image_code(),
             architecture=architecture,
-            memory_size=config.transcribe_memory_mb,
-            timeout=cdk.Duration.seconds(config.transcribe_timeout_s),
+            memory_size=transcribe_sizing.memory_mb,
+            timeout=cdk.Duration.seconds(transcribe_sizing.timeout_s),
             tracing=lambda_.Tracing.ACTIVE,
-            log_group=transcribe_logs,
+            log_group=self._log_group("TranscribeLogs"),
             environment={
                 **common_env,
                 "POWERTOOLS_SERVICE_NAME": "transcriber-transcribe",
@@ -151,8 +183,6 @@ class TranscriptionStack(cdk.Stack):
         self.state_machine = self._state_machine()
         self.ingest_fn = zip_function(
             "ingest",
-            memory=512,
-            timeout_s=300,
             layers=[deps_layer],
             env={
                 "STATE_MACHINE_ARN": self.state_machine.state_machine_arn,
@@ -166,17 +196,205 @@ class TranscriptionStack(cdk.Stack):
         cfn_ingest.dead_letter_config = lambda_.CfnFunction.DeadLetterConfigProperty(
             target_arn=self.ingest_dlq.queue_arn
         )
-        self.ingest_dlq.grant_send_messages(self.ingest_fn)
         self.input_bucket.add_event_notification(
             s3.EventType.OBJECT_CREATED, s3n.LambdaDestination(self.ingest_fn)
         )
 
+        self._abnormal_executions_rule()
+        self._downstream_example()
         self._grant()
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            config=config,
+            state_machine=self.state_machine,
+            functions={
+                "ingest": self.ingest_fn,
+                "chunk": self.chunk_fn,
+                "transcribe": self.transcribe_fn,
+                "aggregate": self.aggregate_fn,
+                "fail": self.fail_fn,
+            },
+            dead_letter_queues={
+                "ingest": self.ingest_dlq,
+                "execution-failures": self.execution_failures_dlq,
+                "job-outcomes": self.job_outcomes_dlq,
+            },
+            metrics_namespace=METRICS_NAMESPACE,
+            topic_key=self.data_key,
+        )
         cdk.CfnOutput(self, "InputBucketName", value=self.input_bucket.bucket_name)
         cdk.CfnOutput(self, "ResultsBucketName", value=self.results_bucket.bucket_name)
         cdk.CfnOutput(self, "JobsTableName", value=self.jobs_table.table_name)
         cdk.CfnOutput(self, "EventBusName", value=self.event_bus_name)
         cdk.CfnOutput(self, "StateMachineArn", value=self.state_machine.state_machine_arn)
+        cdk.CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
+        cdk.CfnOutput(self, "JobOutcomesQueueUrl", value=self.job_outcomes_queue.queue_url)
+
+    # Storage ----------------------------------------------------------------------------------
+
+    def _buckets(self) -> None:
+        config = self.config
+        encryption = {
+            "encryption": s3.BucketEncryption.KMS if self.data_key else s3.BucketEncryption.S3_MANAGED,
+            "encryption_key": self.data_key,
+            "bucket_key_enabled": bool(self.data_key),  # one KMS call per bucket key, not per object
+        }
+        private = {
+            "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
+            "enforce_ssl": True,
+            "removal_policy": self.removal,
+        }
+        # Server access logs land here. S3 cannot deliver them into a bucket encrypted with a customer
+        # key, so this bucket keeps S3-managed keys in every environment.
+        self.access_logs_bucket = s3.Bucket(
+            self,
+            "AccessLogsBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-access-logs",
+                    expiration=cdk.Duration.days(max(config.log_retention_days, 90)),
+                )
+            ],
+            **private,  # type: ignore[arg-type]
+        )
+        input_rules = [
+            s3.LifecycleRule(
+                id="abort-multipart", abort_incomplete_multipart_upload_after=cdk.Duration.days(7)
+            )
+        ]
+        if config.lifecycle.raw_to_glacier_days is not None:
+            input_rules.append(
+                s3.LifecycleRule(
+                    id="raw-uploads-to-glacier",
+                    transitions=[
+                        s3.Transition(
+                            storage_class=s3.StorageClass.GLACIER,
+                            transition_after=cdk.Duration.days(config.lifecycle.raw_to_glacier_days),
+                        )
+                    ],
+                )
+            )
+        if config.version_input_bucket:
+            # Versions keep an overwritten or deleted upload recoverable for a while, not forever.
+            input_rules.append(
+                s3.LifecycleRule(
+                    id="expire-old-versions", noncurrent_version_expiration=cdk.Duration.days(30)
+                )
+            )
+        self.input_bucket = s3.Bucket(
+            self,
+            "InputBucket",
+            versioned=config.version_input_bucket,
+            server_access_logs_bucket=self.access_logs_bucket,
+            server_access_logs_prefix="input/",
+            lifecycle_rules=input_rules,
+            **encryption,  # type: ignore[arg-type]
+            **private,  # type: ignore[arg-type]
+        )
+        self.results_bucket = s3.Bucket(
+            self,
+            "ResultsBucket",
+            server_access_logs_bucket=self.access_logs_bucket,
+            server_access_logs_prefix="results/",
+            # Converted audio, chunks and partial transcripts are intermediate; transcripts/ is kept.
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-work",
+                    prefix=f"{WORK_PREFIX}/",
+                    expiration=cdk.Duration.days(config.lifecycle.work_expiry_days),
+                ),
+                s3.LifecycleRule(
+                    id="abort-multipart", abort_incomplete_multipart_upload_after=cdk.Duration.days(7)
+                ),
+            ],
+            **encryption,  # type: ignore[arg-type]
+            **private,  # type: ignore[arg-type]
+        )
+
+    def _queue(self, construct_id: str, *, dead_letter_queue: sqs.IQueue | None = None) -> sqs.Queue:
+        """An encrypted, TLS-only queue that keeps messages for the 14 days SQS allows."""
+        return sqs.Queue(
+            self,
+            construct_id,
+            retention_period=cdk.Duration.days(14),
+            enforce_ssl=True,
+            encryption=sqs.QueueEncryption.KMS if self.data_key else sqs.QueueEncryption.SQS_MANAGED,
+            encryption_master_key=self.data_key,
+            dead_letter_queue=(
+                sqs.DeadLetterQueue(queue=dead_letter_queue, max_receive_count=5)
+                if dead_letter_queue
+                else None
+            ),
+        )
+
+    def _log_group(self, construct_id: str) -> logs.LogGroup:
+        return logs.LogGroup(self, construct_id, retention=self.log_retention, removal_policy=self.removal)
+
+    # Events -----------------------------------------------------------------------------------
+
+    def _abnormal_executions_rule(self) -> None:
+        """Executions that end FAILED, TIMED_OUT or ABORTED mark their job FAILED (default bus).
+
+        The state machine's Catch already handles task errors; this covers what it cannot: the
+        execution timeout, an operator's StopExecution and failures outside any Catch. The fail
+        function ignores jobs that are already terminal, so a Catch-handled failure is not
+        reported twice. Events it cannot take after EventBridge's retries go to a DLQ.
+        """
+        self.execution_failures_dlq = self._queue("ExecutionFailuresDeadLetterQueue")
+        events.Rule(
+            self,
+            "AbnormalExecutionsRule",
+            description="Mark the job FAILED when its execution fails, times out or is aborted",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={
+                    "status": list(ABNORMAL_EXECUTION_STATUSES),
+                    "stateMachineArn": [self.state_machine.state_machine_arn],
+                },
+            ),
+            targets=[
+                targets.LambdaFunction(
+                    self.fail_fn,
+                    dead_letter_queue=self.execution_failures_dlq,
+                    retry_attempts=8,
+                    max_event_age=cdk.Duration.hours(24),
+                )
+            ],
+        )
+
+    def _downstream_example(self) -> None:
+        """An example consumer: every job outcome (completed or failed) queued for another team.
+
+        A consumer subscribes the same way from its own stack or account: a rule on the jobs bus
+        matching ``source`` and ``detail-type``, targeting its own queue, function or API.
+        """
+        self.job_outcomes_dlq = self._queue("JobOutcomesDeadLetterQueue")
+        self.job_outcomes_queue = self._queue("JobOutcomesQueue", dead_letter_queue=self.job_outcomes_dlq)
+        rule = events.Rule(
+            self,
+            "JobOutcomesRule",
+            description="Example downstream subscription: completed and failed jobs to a queue",
+            # By name, as the functions publish: moto's Ref of an event bus is not its name.
+            event_bus=events.EventBus.from_event_bus_name(self, "JobEventsByName", self.event_bus_name),
+            event_pattern=events.EventPattern(
+                source=[EVENT_SOURCE], detail_type=[EVENT_JOB_COMPLETED, EVENT_JOB_FAILED]
+            ),
+            targets=[
+                targets.SqsQueue(
+                    self.job_outcomes_queue,
+                    dead_letter_queue=self.job_outcomes_dlq,
+                    retry_attempts=8,
+                    max_event_age=cdk.Duration.hours(24),
+                )
+            ],
+        )
+        rule.node.add_dependency(self.event_bus)
+
+    # Workflow ---------------------------------------------------------------------------------
 
     def _state_machine(self) -> sfn.StateMachine:
         retryable = list(RETRYABLE_ERROR_NAMES)
@@ -280,12 +498,6 @@ class TranscriptionStack(cdk.Stack):
         )
 
         definition = chunk.next(fan_out).next(aggregate).next(sfn.Succeed(self, "JobCompleted"))
-        log_group = logs.LogGroup(
-            self,
-            "StateMachineLogs",
-            retention=logs.RetentionDays.ONE_MONTH,
-            removal_policy=cdk.RemovalPolicy.RETAIN if self.config.retain_data else cdk.RemovalPolicy.DESTROY,
-        )
         return sfn.StateMachine(
             self,
             "TranscriptionStateMachine",
@@ -293,19 +505,68 @@ class TranscriptionStack(cdk.Stack):
             state_machine_type=sfn.StateMachineType.STANDARD,
             timeout=cdk.Duration.hours(6),
             tracing_enabled=True,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ERROR),
+            # Every state transition, without its input and output: the history is there to follow
+            # a job, and the payloads (object keys, chunk lists) stay out of the logs.
+            logs=sfn.LogOptions(
+                destination=self._log_group("StateMachineLogs"),
+                level=sfn.LogLevel.ALL,
+                include_execution_data=False,
+            ),
         )
 
     def _grant(self) -> None:
-        self.input_bucket.grant_read(self.ingest_fn)
-        self.input_bucket.grant_read(self.chunk_fn)
-        self.results_bucket.grant_put(self.chunk_fn, f"{WORK_PREFIX}/*")
-        self.results_bucket.grant_read(self.transcribe_fn, f"{WORK_PREFIX}/*")
-        self.results_bucket.grant_put(self.transcribe_fn, f"{WORK_PREFIX}/*")
-        self.results_bucket.grant_read(self.aggregate_fn, f"{WORK_PREFIX}/*")
-        self.results_bucket.grant_put(self.aggregate_fn, f"{TRANSCRIPTS_PREFIX}/*")
-        for fn in (self.ingest_fn, self.chunk_fn, self.transcribe_fn, self.aggregate_fn, self.fail_fn):
-            self.jobs_table.grant_read_write_data(fn)
-        for fn in (self.ingest_fn, self.aggregate_fn, self.fail_fn):
+        """One role per function, each with the prefixes and actions its handler really calls.
+
+        Written out rather than through ``grant_read``/``grant_read_write_data``: those add wildcard
+        actions (``s3:GetObject*``, ``s3:List*``, ``dynamodb:Batch*``, ``kms:ReEncrypt*``) that no
+        handler uses.
+        """
+        input_objects = self.input_bucket.arn_for_objects("*")
+        work_objects = self.results_bucket.arn_for_objects(f"{WORK_PREFIX}/*")
+        transcripts = self.results_bucket.arn_for_objects(f"{TRANSCRIPTS_PREFIX}/*")
+        # Multipart uploads (boto3 switches to them above 8 MB) need AbortMultipartUpload on failure.
+        put = ["s3:PutObject", "s3:AbortMultipartUpload"]
+        s3_access: dict[lambda_.IFunction, list[tuple[list[str], str]]] = {
+            self.ingest_fn: [(["s3:GetObject"], input_objects)],
+            self.chunk_fn: [(["s3:GetObject"], input_objects), (put, work_objects)],
+            self.transcribe_fn: [(["s3:GetObject", *put], work_objects)],
+            self.aggregate_fn: [(["s3:GetObject"], work_objects), (put, transcripts)],
+            self.fail_fn: [],
+        }
+        for fn, statements in s3_access.items():
+            for actions, resource in statements:
+                fn.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=[resource]))
+            # Job records: the repository only gets, puts (conditional create) and updates items.
+            fn.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                    resources=[self.jobs_table.table_arn],
+                )
+            )
+            self._grant_key(fn, encrypt=True)
+        # The checkpoint test is a HEAD on a partial that may not exist yet: without ListBucket S3
+        # answers 403 instead of 404. Limited to the work/ prefix.
+        self.transcribe_fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[self.results_bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{WORK_PREFIX}/*"]}},
+            )
+        )
+        # Who publishes what: ingest (created, or failed at intake), chunk (started), transcribe
+        # (progress), aggregate (completed), fail (failed).
+        for fn in s3_access:
             self.event_bus.grant_put_events_to(fn)
         self.state_machine.grant_start_execution(self.ingest_fn)
+        self.ingest_fn.add_to_role_policy(
+            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.ingest_dlq.queue_arn])
+        )
+
+    def _grant_key(self, grantee: iam.IGrantable, *, encrypt: bool) -> None:
+        """Use of the customer key (prod): decrypt to read, data keys to write; no wildcards."""
+        if self.data_key is None:
+            return
+        actions = ["kms:Decrypt", "kms:DescribeKey"]
+        if encrypt:
+            actions += ["kms:Encrypt", "kms:GenerateDataKey"]
+        self.data_key.grant(grantee, *actions)
