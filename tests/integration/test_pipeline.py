@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -50,11 +51,15 @@ def test_the_four_outputs_agree_and_parse(completed: dict) -> None:
     assert [s["id"] for s in segments] == list(range(1, len(segments) + 1))
     srt = parse_srt(outputs["srt"])
     vtt = parse_vtt(outputs["vtt"])
-    assert len(srt) == len(vtt) == len(segments)
-    for (s_start, s_end, s_text), (v_start, v_end, v_text), seg in zip(srt, vtt, segments, strict=True):
-        assert s_start == pytest.approx(seg["start"], abs=0.001) == pytest.approx(v_start, abs=0.001)
-        assert s_end == pytest.approx(seg["end"], abs=0.001) == pytest.approx(v_end, abs=0.001)
-        assert s_text == v_text == seg["text"].strip()
+    assert srt == vtt and len(srt) >= len(segments)  # the same cues; long segments give several
+    # The cues carry exactly the transcript's words, in order, inside the segments' time span.
+    assert " ".join(text for _, _, text in srt).split() == document["transcript"].split()
+    for (start, end, _), (next_start, _, _) in pairwise(srt):
+        assert start <= end <= next_start
+    assert srt[0][0] >= segments[0]["start"] - 0.001 and srt[-1][1] <= segments[-1]["end"] + 0.001
+    for block in outputs["srt"].strip().split("\n\n"):
+        lines = block.splitlines()[2:]
+        assert 1 <= len(lines) <= 2 and all(len(line) <= 42 for line in lines)
     assert outputs["txt"].split() == document["transcript"].split()
     # Whisper hears the synthetic speech of samples/sample.txt through the whole pipeline.
     words = document["transcript"].lower()

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from itertools import pairwise
 
 from transcriber.domain.models import Segment, Word
+from transcriber.domain.subtitles import join_words
 
 Span = tuple[float, float]  # [start, end) of detected speech, in seconds
 
@@ -61,14 +62,6 @@ def snap_words(words: Sequence[Word], speech: Sequence[Span]) -> list[Word]:
     return snapped
 
 
-def _text_of(words: Sequence[Word]) -> str:
-    # Whisper's words carry their own leading spaces (and none in languages written without
-    # spaces); engines whose words are bare tokens get one space between words.
-    if any(w.text[:1].isspace() for w in words):
-        return "".join(w.text for w in words).strip()
-    return " ".join(w.text.strip() for w in words)
-
-
 def split_at_pauses(words: Sequence[Word], pause_s: float = SEGMENT_PAUSE_S) -> list[list[Word]]:
     """Group words into runs separated by pauses of at least ``pause_s`` seconds."""
     groups: list[list[Word]] = [[words[0]]] if words else []
@@ -97,6 +90,6 @@ def refine_segments(segments: Sequence[Segment], speech: Sequence[Span]) -> list
         words = [next(snapped) for _ in segment.words]
         groups = split_at_pauses(words)
         for group in groups:
-            text = segment.text if len(groups) == 1 else _text_of(group)
+            text = segment.text if len(groups) == 1 else join_words(group)
             refined.append(Segment(start=group[0].start, end=group[-1].end, text=text, words=tuple(group)))
     return refined

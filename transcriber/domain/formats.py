@@ -10,10 +10,15 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from transcriber.domain.models import Segment, Transcript, Word
+from transcriber.domain.subtitles import subtitle_cues
+
+#: A pause at least this long between segments starts a new paragraph in the TXT output.
+PARAGRAPH_PAUSE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -89,13 +94,19 @@ def _timestamp(ms: int, separator: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{seconds:02d}{separator}{millis:03d}"
 
 
+def _subtitle_blocks(t: Transcript, separator: str, escape: Callable[[str], str]) -> list[str]:
+    cues = subtitle_cues(t.segments)
+    blocks = []
+    for number, cue in enumerate(cues, start=1):
+        start, end = _ms(cue.start), max(_ms(cue.start), _ms(cue.end))
+        timing = f"{_timestamp(start, separator)} --> {_timestamp(end, separator)}"
+        blocks.append(f"{number}\n{timing}\n" + "\n".join(escape(line) for line in cue.lines) + "\n")
+    return blocks
+
+
 def to_srt(t: Transcript) -> str:
-    """SubRip: numbered cues, ``HH:MM:SS,mmm`` times, a blank line between cues."""
-    blocks = [
-        f"{n}\n{_timestamp(c.start_ms, ',')} --> {_timestamp(c.end_ms, ',')}\n{c.text}\n"
-        for n, c in enumerate(_cues(t), start=1)
-    ]
-    return "\n".join(blocks)
+    """SubRip: numbered cues (42 characters a line, 2 lines, 7 s at most), a blank line between cues."""
+    return "\n".join(_subtitle_blocks(t, ",", str))
 
 
 def _vtt_escape(text: str) -> str:
@@ -104,18 +115,21 @@ def _vtt_escape(text: str) -> str:
 
 
 def to_vtt(t: Transcript) -> str:
-    """WebVTT: ``WEBVTT`` header, numbered cues, ``HH:MM:SS.mmm`` times."""
-    blocks = [
-        f"{n}\n{_timestamp(c.start_ms, '.')} --> {_timestamp(c.end_ms, '.')}\n{_vtt_escape(c.text)}\n"
-        for n, c in enumerate(_cues(t), start=1)
-    ]
-    return "\n".join(["WEBVTT\n", *blocks])
+    """WebVTT: ``WEBVTT`` header, then the same cues as the SRT, ``HH:MM:SS.mmm`` times."""
+    return "\n".join(["WEBVTT\n", *_subtitle_blocks(t, ".", _vtt_escape)])
 
 
 def to_txt(t: Transcript) -> str:
-    """Plain text, one segment per line."""
-    lines = [cue.text for cue in _cues(t)]
-    return "\n".join(lines) + "\n" if lines else ""
+    """Plain text: a paragraph per stretch of speech, a blank line where a long pause falls."""
+    paragraphs: list[list[str]] = []
+    previous_end: float | None = None
+    for cue in _cues(t):
+        start = _sec(cue.start_ms)
+        if previous_end is None or start - previous_end >= PARAGRAPH_PAUSE_S:
+            paragraphs.append([])
+        paragraphs[-1].append(cue.text)
+        previous_end = _sec(cue.end_ms)
+    return "".join(" ".join(p) + "\n\n" for p in paragraphs).rstrip("\n") + "\n" if paragraphs else ""
 
 
 def render_all(t: Transcript) -> dict[str, str]:

@@ -1,0 +1,117 @@
+"""Subtitle cues that follow the usual conventions, built from timed words.
+
+At most 42 characters a line and 2 lines a cue, at most 7 seconds a cue; a cue also ends at a
+sentence end and at a pause, so that text appears with the speech it belongs to. Segments
+without word times are split into pseudo-words whose times are spread over the segment by
+length, which keeps the same rules for every engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from transcriber.domain.models import Segment, Word
+
+MAX_LINE_CHARS = 42
+MAX_LINES = 2
+MAX_CUE_S = 7.0
+#: A pause between words at least this long starts a new cue.
+CUE_PAUSE_S = 0.5
+_SENTENCE_END = (".", "?", "!", "\u2026", "\u3002", "\uff1f", "\uff01")  # and ellipsis, CJK full stops
+
+
+@dataclass(frozen=True)
+class Cue:
+    start: float
+    end: float
+    lines: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.lines)
+
+
+def join_words(words: Sequence[Word]) -> str:
+    """Whisper's words carry their own leading spaces; bare tokens get one space between them."""
+    if any(w.text[:1].isspace() for w in words):
+        return " ".join("".join(w.text for w in words).split())
+    return " ".join(w.text.strip() for w in words if w.text.strip())
+
+
+def wrap(text: str, width: int = MAX_LINE_CHARS, max_lines: int = MAX_LINES) -> tuple[str, ...] | None:
+    """Balanced line breaks within ``width``; None when the text does not fit in ``max_lines``.
+
+    A single word longer than a line gets a line of its own rather than being cut.
+    """
+    words = text.split()
+    if not words:
+        return ()
+    if len(text) <= width or len(words) == 1:
+        return (text,)
+    if max_lines < 2:
+        return None
+    best: tuple[str, ...] | None = None
+    for cut in range(1, len(words)):
+        first, rest = " ".join(words[:cut]), " ".join(words[cut:])
+        if len(first) > width:
+            break
+        tail = wrap(rest, width, max_lines - 1)
+        if tail is None:
+            continue
+        candidate = (first, *tail)
+        if best is None or max(map(len, candidate)) < max(map(len, best)):
+            best = candidate
+    return best
+
+
+def _pseudo_words(segment: Segment) -> list[Word]:
+    """Spread a segment's words over its span by character count (no word times given)."""
+    tokens = segment.text.split()
+    total = sum(len(t) + 1 for t in tokens) or 1
+    span = max(segment.end - segment.start, 0.0)
+    words, position = [], 0
+    for token in tokens:
+        start = segment.start + span * position / total
+        position += len(token) + 1
+        words.append(
+            Word(start=round(start, 3), end=round(segment.start + span * position / total, 3), text=token)
+        )
+    return words
+
+
+def _segment_cues(segment: Segment) -> list[Cue]:
+    words = list(segment.words) if segment.words else _pseudo_words(segment)
+    words = [w for w in words if w.text.strip()]
+    cues: list[Cue] = []
+    current: list[Word] = []
+
+    def close() -> None:
+        if current:
+            lines = wrap(join_words(current)) or (join_words(current),)
+            cues.append(Cue(start=current[0].start, end=max(current[-1].end, current[0].start), lines=lines))
+            current.clear()
+
+    for word in words:
+        if current:
+            paused = word.start - current[-1].end >= CUE_PAUSE_S
+            too_long = word.end - current[0].start > MAX_CUE_S
+            if paused or too_long or wrap(join_words([*current, word])) is None:
+                close()
+        current.append(word)
+        if word.text.strip().endswith(_SENTENCE_END):
+            close()
+    close()
+    if cues:  # the segment's own bounds frame its first and last cue
+        cues[0] = Cue(start=min(cues[0].start, segment.start), end=cues[0].end, lines=cues[0].lines)
+        cues[-1] = Cue(start=cues[-1].start, end=max(cues[-1].end, segment.end), lines=cues[-1].lines)
+    return cues
+
+
+def subtitle_cues(segments: Iterable[Segment]) -> list[Cue]:
+    """Cues for a whole transcript, in order, never overlapping the next cue."""
+    cues = [cue for segment in segments for cue in _segment_cues(segment)]
+    for i in range(len(cues) - 1):
+        if cues[i].end > cues[i + 1].start:
+            cues[i] = Cue(start=cues[i].start, end=max(cues[i].start, cues[i + 1].start), lines=cues[i].lines)
+    return cues
