@@ -13,10 +13,11 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from transcriber.adapters.events import EventPublisher
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.storage import ObjectStore
 from transcriber.domain.chunking import ChunkingConfig
-from transcriber.domain.jobs import chunk_key
+from transcriber.domain.jobs import EVENT_JOB_STARTED, JobStatus, chunk_key
 from transcriber.domain.preparation import prepare_chunks
 from transcriber.settings import Settings
 
@@ -46,7 +47,24 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             store.upload(path, settings.results_bucket, ref_key, content_type="audio/wav")
             chunks.append({**spec.to_dict(), "key": ref_key})
     duration = prepared.info.duration_s
-    JobRepository(settings.jobs_table).mark_processing(job_id, duration=duration, chunks_total=len(chunks))
+    started = JobRepository(settings.jobs_table).mark_processing(
+        job_id, duration=duration, chunks_total=len(chunks)
+    )
+    if started:
+        # A chunk step retried after this point marks the job PROCESSING again, so a consumer may see
+        # "started" twice for one job; EventBridge delivers at least once anyway: key on job_id.
+        EventPublisher(settings.event_bus_name).publish(
+            EVENT_JOB_STARTED,
+            {
+                "job_id": job_id,
+                "status": JobStatus.PROCESSING.value,
+                "bucket": bucket,
+                "key": key,
+                "duration": duration,
+                "chunks_total": len(chunks),
+                "progress": 0,
+            },
+        )
     metrics.add_metric(name="AudioSeconds", unit=MetricUnit.Seconds, value=duration)
     metrics.add_metric(name="Chunks", unit=MetricUnit.Count, value=len(chunks))
     logger.info("Audio chunked", extra={"duration_s": duration, "chunks": len(chunks)})

@@ -34,10 +34,45 @@ def describe_failure(error: dict[str, Any]) -> tuple[str, str]:
     return reason_for_error_name(name), message or f"The job failed with {name}."
 
 
+EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
+# What an execution that ended without reaching the Catch reports: no error name for an abort,
+# and a timeout's error is States.Timeout (reason TIMEOUT).
+_STATUS_ERRORS = {"TIMED_OUT": "States.Timeout", "ABORTED": "States.Aborted", "FAILED": "States.Runtime"}
+
+
+def from_execution_event(event: dict[str, Any]) -> dict[str, Any]:
+    """The Catch-shaped input from an EventBridge "Execution Status Change" event (default bus).
+
+    The execution name is the job id (ingest names it so); the source object comes from the
+    execution's input. An abort carries no error, so its status stands in for one.
+    """
+    detail = event["detail"]
+    status = str(detail.get("status") or "FAILED")
+    try:
+        started_with = json.loads(detail.get("input") or "{}")
+    except ValueError:
+        started_with = {}
+    if not isinstance(started_with, dict):
+        started_with = {}
+    cause = detail.get("cause") or f"The execution ended {status}."
+    return {
+        "job_id": detail["name"],
+        "bucket": started_with.get("bucket"),
+        "key": started_with.get("key"),
+        "error": {
+            "Error": detail.get("error") or _STATUS_ERRORS.get(status, "States.Runtime"),
+            "Cause": cause,
+        },
+    }
+
+
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context(correlation_id_path="job_id")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Called by the state machine's Catch, or by the rule for executions that ended abnormally."""
+    if event.get("detail-type") == EXECUTION_STATUS_CHANGE:
+        event = from_execution_event(event)
     settings = Settings.from_env()
     job_id = event["job_id"]
     logger.append_keys(job_id=job_id)

@@ -15,10 +15,11 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from transcriber.adapters.events import EventPublisher
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.storage import ObjectStore
 from transcriber.domain.chunking import ChunkingConfig
-from transcriber.domain.jobs import partial_key
+from transcriber.domain.jobs import EVENT_JOB_PROGRESS, JobStatus, crosses_progress_step, partial_key
 from transcriber.domain.models import ChunkSpec
 from transcriber.domain.recognition import transcribe_chunk
 from transcriber.engines.factory import engine_from_env
@@ -30,6 +31,23 @@ metrics = Metrics()
 # Init phase: the model loads once per execution environment, before the first request.
 engine = engine_from_env()
 engine.load()
+
+
+def _publish_progress(settings: Settings, jobs: JobRepository, job_id: str, progress: dict[str, Any]) -> None:
+    """One event per 10% band of chunks (see crosses_progress_step); the source comes from the job."""
+    job = jobs.get(job_id) or {}
+    EventPublisher(settings.event_bus_name).publish(
+        EVENT_JOB_PROGRESS,
+        {
+            "job_id": job_id,
+            "status": JobStatus.PROCESSING.value,
+            "bucket": job.get("bucket"),
+            "key": job.get("key"),
+            "progress": progress["progress"],
+            "chunks_done": progress["chunks_done"],
+            "chunks_total": progress["chunks_total"],
+        },
+    )
 
 
 @metrics.log_metrics
@@ -56,7 +74,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         )
         elapsed = time.perf_counter() - started
     store.put_json(settings.results_bucket, result_key, transcript.to_dict())
-    progress = JobRepository(settings.jobs_table).record_chunk_done(job_id)
+    jobs = JobRepository(settings.jobs_table)
+    progress = jobs.record_chunk_done(job_id)
+    if crosses_progress_step(progress["chunks_done"], progress["chunks_total"]):
+        _publish_progress(settings, jobs, job_id, progress)
     metrics.add_metric(name="ChunkLatency", unit=MetricUnit.Seconds, value=elapsed)
     if spec.duration > 0:
         metrics.add_metric(name="RealTimeFactor", unit=MetricUnit.Count, value=elapsed / spec.duration)

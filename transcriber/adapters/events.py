@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -26,6 +27,12 @@ class EventPublisher:
 
     @translate_client_errors
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        """Put one event on the bus; every detail carries ``occurred_at`` (UTC, ISO 8601).
+
+        The envelope's ``time`` has only whole seconds, too coarse to order a job's progress events.
+        """
+        occurred_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        detail = {"occurred_at": occurred_at, **detail}
         resp = self._client.put_events(
             Entries=[
                 {

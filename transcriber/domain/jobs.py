@@ -16,8 +16,19 @@ OUTPUT_FORMATS: tuple[str, ...] = ("json", "srt", "vtt", "txt")
 
 EVENT_SOURCE = "audio.transcriber"
 EVENT_JOB_CREATED = "Transcription Job Created"
+EVENT_JOB_STARTED = "Transcription Job Started"
+EVENT_JOB_PROGRESS = "Transcription Job Progress"
 EVENT_JOB_COMPLETED = "Transcription Job Completed"
 EVENT_JOB_FAILED = "Transcription Job Failed"
+# The events contract (schemas under docs/events/): one detail-type per job transition.
+JOB_EVENT_TYPES: tuple[str, ...] = (
+    EVENT_JOB_CREATED,
+    EVENT_JOB_STARTED,
+    EVENT_JOB_PROGRESS,
+    EVENT_JOB_COMPLETED,
+    EVENT_JOB_FAILED,
+)
+PROGRESS_STEP_PERCENT = 10
 
 
 class JobStatus(StrEnum):
@@ -29,6 +40,20 @@ class JobStatus(StrEnum):
     @property
     def is_terminal(self) -> bool:
         return self in (JobStatus.COMPLETED, JobStatus.FAILED)
+
+
+def crosses_progress_step(chunks_done: int, chunks_total: int, step: int = PROGRESS_STEP_PERCENT) -> bool:
+    """Whether finishing chunk number ``chunks_done`` moves the job into a new ``step``% band.
+
+    Chunk workers run in parallel, but the jobs table's atomic counter hands each of them a
+    distinct ``chunks_done``, so exactly one worker sees each band crossed: a job emits at most
+    100 / ``step`` progress events however many chunks it has, and never the same band twice.
+    """
+    if chunks_total < 1 or not 1 <= chunks_done <= chunks_total:
+        return False
+    before = (100 * (chunks_done - 1) // chunks_total) // step
+    after = (100 * chunks_done // chunks_total) // step
+    return after > before
 
 
 def job_id_for(bucket: str, key: str, etag: str | None, version_id: str | None = None) -> str:
