@@ -29,16 +29,19 @@ def silence(ms: int) -> AudioSegment:
 
 
 def check_invariants(specs: list[ChunkSpec], audio: AudioSegment, config: ChunkingConfig) -> None:
-    """Indexes from 0, ordered, non-overlapping, within the audio, no longer than allowed, all speech kept."""
+    """Indexes from 0, ordered, overlapping only where declared, within the audio, no longer than
+    allowed, all speech kept."""
     assert [s.index for s in specs] == list(range(len(specs)))
     for spec in specs:
         assert 0 <= spec.offset < spec.end <= len(audio) / 1000 + 1e-9
         assert spec.duration <= config.max_chunk_s + 1e-9
     for before, after in pairwise(specs):
-        assert before.end <= after.offset + 1e-9
+        assert before.end <= after.offset + after.overlap + 1e-9
     speech = detect_nonsilent(audio, config.min_silence_ms, config.silence_thresh_dbfs, seek_step=10)
     for start, end in speech:
-        covered = sum(max(0.0, min(end / 1000, s.end) - max(start / 1000, s.offset)) for s in specs)
+        covered = sum(
+            max(0.0, min(end / 1000, s.end) - max(start / 1000, s.offset + s.overlap)) for s in specs
+        )
         assert covered == pytest.approx((end - start) / 1000, abs=0.002)
 
 
@@ -71,19 +74,29 @@ def test_speech_longer_than_a_chunk_falls_back_to_fixed_length() -> None:
     config = ChunkingConfig(max_chunk_s=2)
     specs = plan_chunks(audio, config)
     check_invariants(specs, audio, config)
-    assert len(specs) == 3
-    assert specs[0].offset == pytest.approx(0.8, abs=0.011)
+    assert len(specs) == 4
+    assert specs[0].offset == pytest.approx(0.8, abs=0.011) and specs[0].overlap == 0
     assert specs[-1].end == pytest.approx(6.2, abs=0.011)
     for before, after in pairwise(specs):
-        assert before.end == pytest.approx(after.offset, abs=0.001)  # contiguous: nothing lost
-    assert all(s.duration == pytest.approx(5.4 / 3, abs=0.011) for s in specs)  # equal, no tiny tail
+        # Cut inside speech: the next chunk repeats the last 0.5 s (a quarter of 2 s) before the cut.
+        assert after.overlap == pytest.approx(0.5)
+        assert before.end == pytest.approx(after.offset + after.overlap, abs=0.001)  # nothing lost
+    assert all(s.duration - s.overlap == pytest.approx(5.4 / 4, abs=0.011) for s in specs)  # equal steps
+
+
+def test_no_overlap_when_asked_for_none() -> None:
+    audio = silence(1000) + tone(5000) + silence(1000)
+    specs = plan_chunks(audio, ChunkingConfig(max_chunk_s=2, seam_overlap_s=0))
+    assert len(specs) == 3 and all(s.overlap == 0 for s in specs)
+    for before, after in pairwise(specs):
+        assert before.end == pytest.approx(after.offset, abs=0.001)
 
 
 def test_silent_audio_is_covered_end_to_end() -> None:
     audio = silence(5000)
     specs = plan_chunks(audio, ChunkingConfig(max_chunk_s=2))
     assert specs[0].offset == 0 and specs[-1].end == pytest.approx(5.0)
-    assert sum(s.duration for s in specs) == pytest.approx(5.0)
+    assert sum(s.duration - s.overlap for s in specs) == pytest.approx(5.0)
     assert all(s.duration <= 2 for s in specs)
 
 

@@ -73,3 +73,24 @@ def test_language_is_the_one_heard_longest_in_chunks_with_text() -> None:
 def test_explicit_engine_and_no_chunks() -> None:
     t = merge_chunks("j", [], 0.0, engine="pocketsphinx")
     assert (t.segments, t.chunks, t.language, t.engine) == ((), 0, None, "pocketsphinx")
+
+
+def test_words_in_an_overlap_are_kept_once_from_the_chunk_that_heard_them_whole() -> None:
+    """Chunk 1 repeats the last 2 s of chunk 0 (a cut inside speech at 10 s): seam at 9 s."""
+    first = ChunkTranscript(
+        index=0, offset=0.0, duration=10.0, language="en",
+        segments=(Segment(7.0, 9.95, " one two thr", (
+            Word(7.0, 7.9, " one"), Word(8.0, 8.8, " two"), Word(9.5, 9.95, " thr"),  # "three", cut off
+        )),),
+    )  # fmt: skip
+    second = ChunkTranscript(
+        index=1, offset=8.0, duration=10.0, language="en", overlap=2.0,
+        segments=(Segment(0.0, 3.0, " two three four", (
+            Word(0.1, 0.8, " two"), Word(1.5, 2.2, " three"), Word(2.4, 3.0, " four"),
+        )),),
+    )  # fmt: skip
+    merged = merge_chunks("job", [second, first], duration=18.0)
+    words = [w.text.strip() for s in merged.segments for w in s.words]
+    assert words == ["one", "two", "three", "four"]  # nothing lost, nothing doubled
+    assert merged.text == "one two three four"
+    assert [s.start for s in merged.segments] == [7.0, 9.5]

@@ -71,11 +71,16 @@ class Segment:
 
 @dataclass(frozen=True)
 class ChunkSpec:
-    """Where one chunk sits in the converted audio: ``offset`` and ``duration`` in seconds."""
+    """Where one chunk sits in the converted audio: ``offset`` and ``duration`` in seconds.
+
+    ``overlap`` is how many of its first seconds repeat the end of the previous chunk: set where
+    a cut had to fall inside speech, so that a word cut there is heard whole by one of the two.
+    """
 
     index: int
     offset: float
     duration: float
+    overlap: float = 0.0
 
     @property
     def end(self) -> float:
@@ -86,7 +91,12 @@ class ChunkSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ChunkSpec:
-        return cls(index=int(data["index"]), offset=float(data["offset"]), duration=float(data["duration"]))
+        return cls(
+            index=int(data["index"]),
+            offset=float(data["offset"]),
+            duration=float(data["duration"]),
+            overlap=float(data.get("overlap", 0.0)),
+        )
 
 
 @dataclass(frozen=True)
@@ -99,12 +109,14 @@ class ChunkTranscript:
     language: str | None
     segments: tuple[Segment, ...] = ()
     engine: str = ""
+    overlap: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "index": self.index,
             "offset": self.offset,
             "duration": self.duration,
+            "overlap": self.overlap,
             "language": self.language,
             "engine": self.engine,
             "segments": [s.to_dict() for s in self.segments],
@@ -119,6 +131,7 @@ class ChunkTranscript:
             language=data.get("language"),
             engine=str(data.get("engine", "")),
             segments=tuple(Segment.from_dict(s) for s in data.get("segments", [])),
+            overlap=float(data.get("overlap", 0.0)),
         )
 
 

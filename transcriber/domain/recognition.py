@@ -38,4 +38,5 @@ def transcribe_chunk(
         language=result.language,
         segments=tuple(refine_segments(result.segments, speech)),
         engine=engine.name,
+        overlap=spec.overlap,
     )
