@@ -195,6 +195,22 @@ class Monitoring(Construct):
         )
         dashboard.add_widgets(
             cloudwatch.GraphWidget(
+                title="Failed jobs by reason (state machine failures)",
+                left=[
+                    cloudwatch.MathExpression(
+                        expression=(
+                            f"SEARCH('{{{namespace},reason_code,service}} "
+                            "MetricName=\"JobsFailedByReason\"', 'Sum', 300)"
+                        ),
+                        label="",
+                        period=FIVE_MINUTES,
+                    )
+                ],
+                width=24,
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
                 title="Function errors",
                 left=[fn.metric_errors(period=FIVE_MINUTES, label=name) for name, fn in functions.items()],
                 width=8,

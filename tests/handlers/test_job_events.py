@@ -192,3 +192,18 @@ def test_an_unreadable_execution_input_still_fails_the_job(
     (event,) = aws.events()
     assert_valid(event)
     assert event["detail"]["bucket"] is None
+
+
+def test_failures_are_counted_by_reason(
+    aws: Aws, context: FakeContext, pending_job: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    fail.handler(_execution_event("TIMED_OUT"), context)
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    by_reason = next(m for m in emf if "JobsFailedByReason" in m)
+    (directive,) = by_reason["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "AudioTranscriberTests"
+    assert sorted(directive["Dimensions"][0]) == ["reason_code", "service"]
+    assert by_reason["reason_code"] == "TIMEOUT"
+    # The total keeps its own dimensions, so the dashboard and alarms read one series.
+    total = next(m for m in emf if "JobsFailed" in m)
+    assert total["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service"]]
