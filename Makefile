@@ -48,5 +48,9 @@ synth: setup
 	@test -x .cache/node/node_modules/.bin/cdk || npm install --silent --prefix .cache/node aws-cdk@$(CDK_CLI_VERSION)
 	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" .cache/node/node_modules/.bin/cdk synth --no-notices -c env=$(ENV) -q
 
+# Pipeline against faster-whisper direct, 1 and 10 minutes (BENCH_ARGS="--long" adds 60 minutes)
+bench: setup
+	@$(PY) -m bench.compare $(BENCH_ARGS)
+
 clean:
 	rm -rf .local cdk.out transcripts

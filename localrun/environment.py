@@ -77,9 +77,13 @@ class LocalAws:
 
     _active: LocalAws | None = None
 
-    def __init__(self, *, work_dir: Path, concurrency: int | None = None) -> None:
+    def __init__(
+        self, *, work_dir: Path, concurrency: int | None = None, threads_per_worker: int | None = None
+    ) -> None:
         self.work_dir = work_dir
         self.concurrency = concurrency or os.cpu_count() or 2
+        #: speech threads per transcribe worker; default: the cores shared out among the workers
+        self.threads_per_worker = threads_per_worker
         self.port = _free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self._server: Any = None
@@ -246,7 +250,7 @@ class LocalAws:
             "StackResourceSummaries"
         ]
         image_functions = {r["PhysicalResourceId"] for r in resources if r["LogicalResourceId"] in image_ids}
-        threads = str(max(1, (os.cpu_count() or 2) // self.concurrency))
+        threads = str(self.threads_per_worker or max(1, (os.cpu_count() or 2) // self.concurrency))
 
         def overrides(function_name: str) -> dict[str, str]:
             return {"WHISPER_CPU_THREADS": threads} if function_name in image_functions else {}

@@ -15,10 +15,8 @@ import hashlib
 import io
 import json
 import os
-import sys
 import threading
 import time
-import traceback
 import uuid
 import zipfile
 from collections.abc import Callable
@@ -31,20 +29,10 @@ from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 
+from localrun.worker import FunctionSpec, _init_worker, _run_in_worker, _warm
+
 #: The moto method this runtime replaces. tests/integration/test_moto_seam.py fails loudly if moto moves it.
 SEAM_NAME = "_invoke_lambda"
-
-
-@dataclass(frozen=True)
-class FunctionSpec:
-    """What a worker needs to run one function."""
-
-    name: str
-    code_dir: Path
-    handler: str
-    environment: dict[str, str]
-    timeout_s: float
-    memory_mb: int
 
 
 @dataclass
@@ -53,11 +41,24 @@ class InvocationStats:
 
     #: function name -> [(worker pid, start, end)] of every finished invocation, in wall-clock seconds
     runs: dict[str, list[tuple[int, float, float]]] = field(default_factory=dict)
+    #: function name -> [(worker pid, process started, init started, init ended)], one per worker:
+    #: the cold start (interpreter start, imports, the handler's init phase) a benchmark reports
+    inits: dict[str, list[tuple[int, float, float, float]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, name: str, pid: int, start: float, end: float) -> None:
         with self._lock:
             self.runs.setdefault(name, []).append((pid, start, end))
+
+    def record_init(self, name: str, init: tuple[int, float, float, float]) -> None:
+        with self._lock:
+            known = self.inits.setdefault(name, [])
+            if all(pid != init[0] for pid, *_ in known):
+                known.append(init)
+
+    def pids(self, name: str) -> set[int]:
+        """Every worker process known to have served or warmed up for the function."""
+        return {run[0] for run in self.runs.get(name, [])} | {i[0] for i in self.inits.get(name, [])}
 
     def invocations(self, name: str) -> int:
         return len(self.runs.get(name, []))
@@ -85,87 +86,6 @@ class InvocationStats:
             max((self.peak_parallel(n) for n in names), default=0),
             max((self.workers(n) for n in names), default=0),
         )
-
-
-# --- inside a worker process -------------------------------------------------------------------
-
-_INHERITED = frozenset({"PATH", "HOME", "LANG", "TMPDIR", "TZ", "SSL_CERT_FILE", "VIRTUAL_ENV", "USER"})
-_worker_handler: Callable[[Any, Any], Any] | None = None
-_worker_spec: FunctionSpec | None = None
-
-
-class _Context:
-    """The parts of Lambda's context object that Powertools and handlers read."""
-
-    def __init__(self, spec: FunctionSpec, request_id: str, deadline: float) -> None:
-        self.function_name = spec.name
-        self.function_version = "$LATEST"
-        self.memory_limit_in_mb = spec.memory_mb
-        self.invoked_function_arn = (
-            f"arn:aws:lambda:{os.environ.get('AWS_REGION', 'us-east-1')}:123456789012:function:{spec.name}"
-        )
-        self.aws_request_id = request_id
-        self.log_group_name = f"/aws/lambda/{spec.name}"
-        self.log_stream_name = request_id
-        self._deadline = deadline
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.time()) * 1000))
-
-
-def _init_worker(spec: FunctionSpec, log_path: str) -> None:
-    global _worker_handler, _worker_spec
-    log = open(log_path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - lives as long as the worker
-    sys.stdout = sys.stderr = log
-    os.dup2(log.fileno(), 1)
-    os.dup2(log.fileno(), 2)
-    # Lambda gives a function only its own environment: keep what the machine needs to run a
-    # process at all, drop the rest of the parent's (test settings, credentials, ...).
-    kept = {k: v for k, v in os.environ.items() if k in _INHERITED or k.startswith(("LC_", "OPENBLAS_"))}
-    os.environ.clear()
-    os.environ.update({**kept, **spec.environment})
-    os.chdir(spec.code_dir)
-    sys.path.insert(0, str(spec.code_dir))
-    module_name, _, func_name = spec.handler.rpartition(".")
-    module = __import__(module_name, fromlist=[func_name])
-    _worker_handler = getattr(module, func_name)
-    _worker_spec = spec
-
-
-def _warm() -> int:
-    """Nothing: submitting it makes the pool start a worker, which runs the init phase."""
-    return os.getpid()
-
-
-def _run_in_worker(event_json: str, request_id: str) -> tuple[str, bool, int, float, float]:
-    """Run one invocation; returns (payload, errored, worker pid, start, end)."""
-    assert _worker_handler is not None and _worker_spec is not None
-    started = time.time()
-    payload, errored = _invoke_handler(event_json, request_id, started)
-    return payload, errored, os.getpid(), started, time.time()
-
-
-def _invoke_handler(event_json: str, request_id: str, started: float) -> tuple[str, bool]:
-    assert _worker_handler is not None and _worker_spec is not None
-    context = _Context(_worker_spec, request_id, started + _worker_spec.timeout_s)
-    try:
-        result = _worker_handler(json.loads(event_json) if event_json else {}, context)
-        return json.dumps(result), False
-    except Exception as err:
-        # Lambda's error shape: Step Functions matches Retry/Catch on errorType.
-        error = {
-            "errorType": type(err).__name__,
-            "errorMessage": str(err),
-            "stackTrace": traceback.format_exception(err),
-        }
-        print(
-            f"[ERROR] {error['errorType']}: {error['errorMessage']}\n{''.join(error['stackTrace'])}",
-            flush=True,
-        )
-        return json.dumps(error), True
-
-
-# --- in the runtime's process ------------------------------------------------------------------
 
 
 def _stringify(value: Any) -> Any:
@@ -251,11 +171,12 @@ class LambdaRuntime:
         for attempt in (1, 2):
             pool = self._pool_for(fn)
             try:
-                future: Future[tuple[str, bool, int, float, float]] = pool.submit(
-                    _run_in_worker, payload, request_id
+                future: Future[tuple[str, bool, int, float, float, tuple[int, float, float, float]]] = (
+                    pool.submit(_run_in_worker, payload, request_id)
                 )
-                result, errored, pid, start, end = future.result()
+                result, errored, pid, start, end, init = future.result()
                 self.stats.record(fn.function_name, pid, start, end)
+                self.stats.record_init(fn.function_name, init)
                 return result, errored, ""
             except BrokenProcessPool:
                 # A worker died (killed, out of memory): Lambda would report it and start a fresh one.
@@ -271,8 +192,52 @@ class LambdaRuntime:
     def prewarm(self, fn: LambdaFunction, workers: int = 1) -> None:
         """Start ``workers`` execution environments now (like provisioned concurrency), in the background."""
         pool = self._pool_for(fn)
+        name = fn.function_name
+
+        def record(done: Future[tuple[int, float, float, float]]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                self.stats.record_init(name, done.result())
+
         for _ in range(min(workers, self.concurrency)):
-            pool.submit(_warm)
+            pool.submit(_warm).add_done_callback(record)
+
+    def cold_start(self, fn: LambdaFunction) -> tuple[float, float, float]:
+        """Start one fresh worker of ``fn`` beside the warm ones and time it, then stop it.
+
+        Returns seconds (request to process running, process start to init start, init phase):
+        what a Lambda cold start costs this function here, measured on its own so that other
+        workers starting at the same moment do not share its cores.
+        """
+        spec = self._spec_for(fn)
+        requested = time.time()
+        with ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(spec, str(self.work_dir / "logs" / f"{fn.function_name}.cold.log")),
+        ) as pool:
+            _, process_started, init_started, init_ended = pool.submit(_warm).result()
+        return process_started - requested, init_started - process_started, init_ended - init_started
+
+    def worker_pids(self, name: str) -> set[int]:
+        """The live worker processes of a function's pool, and any that served it before."""
+        with self._lock:
+            entry = self._pools.get(name)
+        live = set(getattr(entry[1], "_processes", None) or ()) if entry else set()
+        return live | self.stats.pids(name)
+
+    def peak_rss_mb(self, name: str) -> dict[int, float]:
+        """Peak resident memory (VmHWM) of each live worker of a function, in MiB, by pid (Linux)."""
+        peaks: dict[int, float] = {}
+        for pid in sorted(self.worker_pids(name)):
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue  # the worker has exited, or this is not Linux
+            for line in status.splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks[pid] = int(line.split()[1]) / 1024
+        return peaks
 
     def _discard_pool(self, name: str) -> None:
         with self._lock:

@@ -37,12 +37,15 @@ class LocalPipeline:
         env_name: str = "dev",
         overrides: dict[str, Any] | None = None,
         concurrency: int | None = None,
+        threads_per_worker: int | None = None,
         work_dir: Path | None = None,
     ) -> None:
         self.env_name = env_name
         self.overrides = overrides or {}
         self.work_dir = work_dir or REPO_ROOT / ".local" / "runtime" / uuid.uuid4().hex[:8]
-        self.aws = LocalAws(work_dir=self.work_dir, concurrency=concurrency)
+        self.aws = LocalAws(
+            work_dir=self.work_dir, concurrency=concurrency, threads_per_worker=threads_per_worker
+        )
         self.outputs: StackOutputs | None = None
         self.stack_name = ""
 

@@ -1,0 +1,342 @@
+"""The pipeline against faster-whisper called directly: same file, model, beam and machine.
+
+    make bench                                   # 1 and 10 minutes
+    .venv/bin/python -m bench.compare --minutes 1 10 60
+    .venv/bin/python -m bench.compare --minutes 240 --skip-direct   # the opt-in 4-hour run
+
+For each length it builds speech with pauses from ../shared/eval (bench/long_audio.py), runs
+(a) faster-whisper directly with the engine's own settings on all cores, in a child process so its
+memory is its own, and (b) the whole local pipeline from upload to outputs, on one deployed stack
+with warm workers. It prints both wall times, their ratio and both word error rates, then where
+the pipeline's time went outside speech recognition, the workers' peak memory, the transcribe
+worker's cold start, and the cost and latency model (bench/cost.py). Figures only: nothing here
+asserts a timing, because the machine is shared and timings are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bench import cost, long_audio
+from bench.scoring import wer
+
+BEAM = 5
+
+
+@dataclass
+class DirectResult:
+    load_s: float
+    wall_s: float
+    text: str
+    peak_mb: float
+
+
+def _vm_hwm_mb(pid: int | str = "self") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _direct(path: str, threads: int) -> DirectResult:
+    """faster-whisper on its own, with exactly the decode options of FasterWhisperEngine."""
+    from faster_whisper import WhisperModel
+
+    from transcriber.engines.weights import model_dir
+
+    t0 = time.perf_counter()
+    model = WhisperModel(
+        str(model_dir()), device="cpu", compute_type="int8", cpu_threads=threads, num_workers=1
+    )
+    t1 = time.perf_counter()
+    segments, _ = model.transcribe(
+        path,
+        beam_size=BEAM,
+        vad_filter=True,
+        condition_on_previous_text=False,
+        word_timestamps=True,
+        no_speech_threshold=0.6,
+        log_prob_threshold=-1.0,
+        compression_ratio_threshold=2.4,
+        hallucination_silence_threshold=2.0,
+    )
+    text = " ".join(s.text.strip() for s in segments)
+    return DirectResult(load_s=t1 - t0, wall_s=time.perf_counter() - t1, text=text, peak_mb=_vm_hwm_mb())
+
+
+def run_direct(path: Path, threads: int) -> DirectResult:
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_direct, (str(path), threads))
+
+
+# --- the pipeline's time, taken apart ----------------------------------------------------------
+
+
+def _log_records(log_dir: Path, part: str, job_id: str, message: str) -> list[dict[str, Any]]:
+    records = []
+    for log in log_dir.glob(f"*{part}*.log"):
+        for line in log.read_text(errors="replace").splitlines():
+            if line.startswith("{") and f'"{message}"' in line and job_id in line:
+                records.append(json.loads(line))
+    return records
+
+
+def _timestamp(record: dict[str, Any]) -> float:
+    return datetime.strptime(record["timestamp"], "%Y-%m-%d %H:%M:%S,%f%z").timestamp()
+
+
+def _union(intervals: list[tuple[float, float]], lo: float, hi: float) -> float:
+    covered, end = 0.0, lo
+    for a, b in sorted(intervals):
+        a, b = max(a, end), min(b, hi)
+        if b > a:
+            covered += b - a
+            end = b
+    return covered
+
+
+def _local_chunk_steps(path: Path, max_chunk_s: float) -> dict[str, float]:
+    """The chunk step's domain work, timed piece by piece in this process (same code, same file)."""
+    from pydub import AudioSegment
+
+    from transcriber.domain.audio import convert_to_wav
+    from transcriber.domain.chunking import ChunkingConfig, export_chunks, plan_chunks, speech_spans
+    from transcriber.domain.recognition import PAUSE_MIN_SILENCE_MS
+
+    with tempfile.TemporaryDirectory(prefix="bench-chunk-") as tmp:
+        t0 = time.perf_counter()
+        wav = Path(tmp) / "converted.wav"
+        convert_to_wav(path, wav)
+        t1 = time.perf_counter()
+        audio = AudioSegment.from_wav(str(wav))
+        specs = plan_chunks(audio, ChunkingConfig(max_chunk_s=max_chunk_s))
+        t2 = time.perf_counter()
+        paths = export_chunks(audio, specs, Path(tmp) / "chunks")
+        t3 = time.perf_counter()
+        for chunk in paths:
+            speech_spans(AudioSegment.from_wav(str(chunk)), min_silence_ms=PAUSE_MIN_SILENCE_MS)
+        t4 = time.perf_counter()
+    return {"conversion": t1 - t0, "planning": t2 - t1, "export": t3 - t2, "pause scan": t4 - t3}
+
+
+def _role(function_name: str) -> str | None:
+    # Whole construct ids: every physical name also starts with "Transcriber-<env>-".
+    for part, role in (
+        ("IngestFunction", "ingest"),
+        ("ChunkFunction", "chunk"),
+        ("TranscribeFunction", "transcribe"),
+        ("AggregateFunction", "aggregate"),
+    ):
+        if part in function_name:
+            return role
+    return None
+
+
+def run_pipeline(pipeline: Any, item: long_audio.LongInput, max_chunk_s: float) -> dict[str, Any]:
+    runtime = pipeline.aws.runtime
+    t0 = time.time()
+    submission = pipeline.submit(item.path)
+    job = pipeline.wait(submission.job_id, poll_s=0.05)
+    t1 = time.time()
+    if job["status"] != "COMPLETED":
+        raise SystemExit(f"job failed: {job.get('reason_code')}: {job.get('error_message')}")
+    document = json.loads(pipeline.read_outputs(job)["json"])
+
+    runs: dict[str, list[tuple[float, float]]] = {}
+    for name, entries in runtime.stats.runs.items():
+        role = _role(name)
+        if role:
+            runs.setdefault(role, []).extend((s, e) for _, s, e in entries if s >= t0 - 1 and e <= t1 + 1)
+    log_dir = runtime.work_dir / "logs"
+    asr = [
+        (_timestamp(r) - float(r["seconds"]), _timestamp(r))
+        for r in _log_records(log_dir, "TranscribeFunction", submission.job_id, "Chunk transcribed")
+    ]
+    wall = t1 - t0
+    steps = _local_chunk_steps(item.path, max_chunk_s)
+    invocation = {role: sum(e - s for s, e in spans) for role, spans in runs.items()}
+    asr_sum = sum(e - s for s, e in asr) - steps["pause scan"]
+    all_runs = [span for spans in runs.values() for span in spans]
+    asr_covered = _union(asr, t0, t1)
+    return {
+        "wall": wall,
+        "text": document["transcript"],
+        "chunks": job["chunks_total"],
+        "invocation": invocation,
+        "counts": {role: len(spans) for role, spans in runs.items()},
+        "asr_sum": asr_sum,
+        "asr_covered": asr_covered,
+        "no_lambda": wall - _union(all_runs, t0, t1),
+        "steps": steps,
+        "peak_parallel": runtime.stats.busiest("TranscribeFunction")[0],
+    }
+
+
+def _memory_by_role(template: dict[str, Any]) -> dict[str, int]:
+    memory: dict[str, int] = {}
+    for logical, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::Lambda::Function":
+            role = _role(logical)
+            if role:
+                memory[role] = int(resource["Properties"].get("MemorySize", 128))
+    return memory
+
+
+def _print_run(
+    minutes: float, item: long_audio.LongInput, direct: DirectResult | None, r: dict[str, Any]
+) -> str:
+    """Print one length's comparison and breakdown; returns its scaling row."""
+    w, inv, steps = r["wall"], r["invocation"], r["steps"]
+    print(f"\n== {minutes:g} min: {item.duration_s:.1f} s of audio, {item.clips} clips, {r['chunks']} chunks")
+    ratio = float("nan")
+    if direct:
+        ratio = w / direct.wall_s
+        print(
+            f"faster-whisper direct  {direct.wall_s:7.1f} s   WER {wer(item.reference, direct.text):.3f}"
+            f"   (model load {direct.load_s:.2f} s, peak RSS {direct.peak_mb:.0f} MiB)"
+        )
+    print(
+        f"pipeline               {w:7.1f} s   WER {wer(item.reference, r['text']):.3f}   (upload to outputs)"
+    )
+    print(f"ratio pipeline/direct  {ratio:7.2f}")
+    non_asr = w - r["asr_covered"]
+    chunk_io = inv.get("chunk", 0) - steps["conversion"] - steps["planning"] - steps["export"]
+    print(f"time outside ASR       {non_asr:7.2f} s = {100 * non_asr / w:.1f}% of wall (no worker decoding)")
+    print(f"  conversion (ffmpeg)  {steps['conversion']:7.2f} s")
+    print(f"  chunk planning       {steps['planning']:7.2f} s   (+ export {steps['export']:.2f} s)")
+    print(f"  chunk step S3/DDB    {chunk_io:7.2f} s   (invocation {inv.get('chunk', 0):.2f} s less those)")
+    print(
+        f"  ingest               {inv.get('ingest', 0):7.2f} s   (S3 notification, sniff, hash, job record)"
+    )
+    print(
+        f"  transcribe non-ASR   {inv.get('transcribe', 0) - r['asr_sum']:7.2f} s   summed over "
+        f"{r['counts'].get('transcribe', 0)} invocations (S3, checkpoint, DDB, pause scan "
+        f"{steps['pause scan']:.2f} s); partly overlaps other workers' ASR"
+    )
+    print(f"  merge + outputs      {inv.get('aggregate', 0):7.2f} s   (aggregate invocation)")
+    print(f"  state machine gaps   {r['no_lambda']:7.2f} s   (no function running: Step Functions, polling)")
+    print(f"  ASR summed           {r['asr_sum']:7.1f} s   on {r['peak_parallel']} parallel workers")
+    return (
+        f"{minutes:>6g} min {item.duration_s:8.1f} s  direct "
+        f"{direct.wall_s if direct else float('nan'):7.1f} s  pipeline {w:7.1f} s  ratio {ratio:5.2f}  "
+        f"pipeline s per audio min {60 * w / item.duration_s:5.2f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--minutes", type=float, nargs="+", default=[1, 10])
+    parser.add_argument("--long", action="store_true", help="add the 60-minute input")
+    parser.add_argument("--four-hours", action="store_true", help="add the 240-minute input (slow)")
+    parser.add_argument("--workers", type=int, default=None, help="local workers per function")
+    parser.add_argument("--threads", type=int, default=None, help="speech threads per transcribe worker")
+    parser.add_argument("--max-chunk-seconds", type=float, default=None)
+    parser.add_argument("--skip-direct", action="store_true")
+    args = parser.parse_args()
+    minutes = list(args.minutes) + ([60] if args.long else []) + ([240] if args.four_hours else [])
+    cores = os.cpu_count() or 2
+
+    from localrun.pipeline import LocalPipeline
+    from localrun.synth import synthesize
+
+    overrides: dict[str, Any] = {"engine": "faster-whisper"}
+    if args.max_chunk_seconds:
+        overrides["chunk_max_seconds"] = args.max_chunk_seconds
+    assembly, stack_name = synthesize("dev", overrides)
+    template = json.loads((assembly / f"{stack_name}.template.json").read_text())
+    max_chunk_s = float(args.max_chunk_seconds or 60)
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    print(
+        f"machine              {cores} cores, {stamp}; Whisper base int8, beam {BEAM}, VAD, word timestamps"
+    )
+    print(f"direct               faster-whisper WhisperModel, {cores} threads, the engine's decode options")
+
+    clips = long_audio.load_clips()
+    rows: list[str] = []
+    peaks: dict[str, list[float]] = {role: [] for role in ("ingest", "chunk", "transcribe", "aggregate")}
+    with tempfile.TemporaryDirectory(prefix="bench-audio-") as tmp:
+        t_deploy = time.perf_counter()
+        with LocalPipeline(
+            overrides=overrides, concurrency=args.workers, threads_per_worker=args.threads
+        ) as pipeline:
+            deploy_s = time.perf_counter() - t_deploy
+            runtime = pipeline.aws.runtime
+            workers = pipeline.aws.concurrency
+            print(
+                f"pipeline             {workers} warm workers per function"
+                f" x {pipeline.aws.threads_per_worker or max(1, cores // workers)} thread(s); "
+                f"chunks <= {max_chunk_s:g} s; start + deploy {deploy_s:.1f} s (not counted below)"
+            )
+            for m in minutes:
+                item = long_audio.build(m, Path(tmp), clips)
+                direct = None if args.skip_direct else run_direct(item.path, cores)
+                result = run_pipeline(pipeline, item, max_chunk_s)
+                rows.append(_print_run(m, item, direct, result))
+            for name in set(runtime.stats.runs) | set(runtime.stats.inits):
+                role = _role(name)
+                if role:
+                    peaks[role] += list(runtime.peak_rss_mb(name).values())
+            transcribe_fn = _transcribe_function(pipeline)
+            cold = [runtime.cold_start(transcribe_fn) for _ in range(2)]
+    print("\n== scaling (upload to outputs)")
+    print("\n".join(rows))
+    print("\n== peak memory per worker (VmHWM, after all runs)")
+    for role, values in peaks.items():
+        if values:
+            print(f"  {role:<11} {', '.join(f'{v:.0f}' for v in sorted(values))} MiB")
+    spawn, boot, init = min(cold, key=sum)
+    cold_s = spawn + boot + init
+    print("\n== cold start, one fresh transcribe worker (better of 2, machine otherwise idle)")
+    print(
+        f"  {cold_s:.2f} s = process spawn {spawn:.2f} s + interpreter bootstrap {boot:.2f} s"
+        f" + init phase (handler imports, engine and model load) {init:.2f} s"
+    )
+
+    measured = cost.Measured(
+        audio_s=item.duration_s,
+        chunks=result["chunks"],
+        functions={
+            role: (result["counts"].get(role, 0), result["invocation"].get(role, 0.0))
+            for role in ("ingest", "chunk", "transcribe", "aggregate")
+        },
+        memory_mb=_memory_by_role(template),
+        cold_start_s=cold_s,
+        map_concurrency=_map_concurrency(template),
+    )
+    print(f"\n== cost and latency model, from the {item.duration_s / 60:.0f}-minute run")
+    print("\n".join(cost.report(measured)))
+
+
+def _transcribe_function(pipeline: Any) -> Any:
+    from moto.awslambda.models import lambda_backends
+
+    from localrun.environment import ACCOUNT_ID, REGION
+
+    backend = lambda_backends[ACCOUNT_ID][REGION]
+    return next(fn for fn in backend.list_functions() if "TranscribeFunction" in fn.function_name)
+
+
+def _map_concurrency(template: dict[str, Any]) -> int:
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::StepFunctions::StateMachine":
+            definition = json.dumps(resource["Properties"].get("DefinitionString", ""))
+            match = re.search(r"MaxConcurrency\W*(\d+)", definition)
+            if match:
+                return int(match.group(1))
+    return 1
+
+
+if __name__ == "__main__":
+    main()
