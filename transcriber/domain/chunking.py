@@ -29,6 +29,7 @@ CHUNK_RATE = 16_000
 CHUNK_SAMPLE_WIDTH = 2
 
 Span = tuple[int, int]  # [start, end) in milliseconds
+Piece = tuple[int, int, int]  # [start, end) and the overlap at its start, in milliseconds
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class ChunkingConfig:
     keep_silence_ms: int = 200
     max_chunk_s: float = 60.0
     min_chunk_s: float = 1.0
+    #: Where a cut must fall inside speech, the next chunk repeats this much before the cut.
+    seam_overlap_s: float = 2.0
 
     def __post_init__(self) -> None:
         if self.min_silence_ms <= 0:
@@ -50,6 +53,13 @@ class ChunkingConfig:
             raise ValueError("max_chunk_s must be positive")
         if not 0 <= self.min_chunk_s <= self.max_chunk_s:
             raise ValueError("min_chunk_s must lie between 0 and max_chunk_s")
+        if self.seam_overlap_s < 0:
+            raise ValueError("seam_overlap_s must not be negative")
+
+    @property
+    def overlap_ms(self) -> int:
+        """The seam overlap actually used: at most a quarter of a chunk, so chunks still advance."""
+        return round(min(self.seam_overlap_s, self.max_chunk_s / 4) * 1000)
 
     @classmethod
     def from_env(cls) -> ChunkingConfig:
@@ -72,15 +82,27 @@ class ChunkingConfig:
             keep_silence_ms=int(read("CHUNK_KEEP_SILENCE_MS", default.keep_silence_ms)),
             max_chunk_s=max_chunk_s,
             min_chunk_s=min(read("CHUNK_MIN_SECONDS", default.min_chunk_s), max_chunk_s),
+            seam_overlap_s=read("CHUNK_SEAM_OVERLAP_SECONDS", default.seam_overlap_s),
         )
 
 
-def _fixed_pieces(span: Span, max_ms: int) -> list[Span]:
-    """Split a span into the fewest equal pieces of at most ``max_ms`` (no tiny tail piece)."""
+def _fixed_pieces(span: Span, max_ms: int, overlap_ms: int = 0) -> list[Piece]:
+    """Split a span into the fewest equal pieces of at most ``max_ms`` (no tiny tail piece).
+
+    Every piece after the first starts ``overlap_ms`` before its cut: these cuts fall inside
+    speech, and the overlap lets the merge keep each word once, from the chunk that heard it whole.
+    """
     start, end = span
-    count = max(1, math.ceil((end - start) / max_ms))
+    step = max(1, max_ms - overlap_ms)
+    count = max(1, math.ceil((end - start) / step)) if end - start > max_ms else 1
     bounds = [start + round(k * (end - start) / count) for k in range(count + 1)]
-    return [(a, b) for a, b in pairwise(bounds) if b > a]
+    pieces: list[Piece] = []
+    for k, (a, b) in enumerate(pairwise(bounds)):
+        if b <= a:
+            continue
+        lead = min(overlap_ms, a - start) if k else 0
+        pieces.append((a - lead, b, lead))
+    return pieces
 
 
 def _merge_overlaps(spans: list[Span]) -> list[Span]:
@@ -94,19 +116,19 @@ def _merge_overlaps(spans: list[Span]) -> list[Span]:
     return merged
 
 
-def _group(pieces: list[Span], max_ms: int) -> list[Span]:
+def _group(pieces: list[Piece], max_ms: int) -> list[Piece]:
     """Pack consecutive pieces greedily into chunks of at most ``max_ms``.
 
     A short piece therefore joins its neighbour whenever the result still fits, which is what
     ``min_chunk_s`` asks for; one that cannot fit either side keeps its own chunk (dropping it
-    would lose speech).
+    would lose speech). A piece that overlaps its predecessor always starts a chunk of its own.
     """
-    chunks: list[Span] = []
-    for start, end in pieces:
-        if chunks and end - chunks[-1][0] <= max_ms:
-            chunks[-1] = (chunks[-1][0], end)
+    chunks: list[Piece] = []
+    for start, end, overlap in pieces:
+        if chunks and not overlap and end - chunks[-1][0] <= max_ms:
+            chunks[-1] = (chunks[-1][0], end, chunks[-1][2])
         else:
-            chunks.append((start, end))
+            chunks.append((start, end, overlap))
     return chunks
 
 
@@ -201,16 +223,23 @@ def plan_chunks(audio: AudioSegment, config: ChunkingConfig | None = None) -> li
         return []
     max_ms = max(1, round(config.max_chunk_s * 1000))
     speech = _speech_ms(audio, config.min_silence_ms, config.silence_thresh_dbfs)
+    overlap = config.overlap_ms
     if not speech:
-        spans = _fixed_pieces((0, total), max_ms)
+        # No silence found (noise, music, or no speech at all): every cut may fall inside speech.
+        spans = _fixed_pieces((0, total), max_ms, overlap)
     else:
         keep = config.keep_silence_ms
         padded = _merge_overlaps([(max(0, s - keep), min(total, e + keep)) for s, e in speech])
-        pieces = [piece for span in padded for piece in _fixed_pieces(span, max_ms)]
+        pieces = [piece for span in padded for piece in _fixed_pieces(span, max_ms, overlap)]
         spans = _group(pieces, max_ms)
     return [
-        ChunkSpec(index=i, offset=round(start / 1000, 3), duration=round((end - start) / 1000, 3))
-        for i, (start, end) in enumerate(spans)
+        ChunkSpec(
+            index=i,
+            offset=round(start / 1000, 3),
+            duration=round((end - start) / 1000, 3),
+            overlap=round(lead / 1000, 3),
+        )
+        for i, (start, end, lead) in enumerate(spans)
     ]
 
 
