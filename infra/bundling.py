@@ -22,7 +22,13 @@ from layers.ffmpeg.build import IMAGEIO_FFMPEG_VERSION, build_layer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CACHE_DIR = REPO_ROOT / ".cache" / "build"
-PIP_PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
+# Lambda's Python 3.12 runtime is Amazon Linux 2023 (glibc 2.34): wheels tagged manylinux_2_28 run
+# there as well as manylinux2014 (glibc 2.17) ones, and newer releases (numpy 2.3+) ship only the
+# former. pip takes the tags as given, so both are listed.
+PIP_PLATFORMS = {
+    "arm64": ("manylinux_2_28_aarch64", "manylinux2014_aarch64"),
+    "x86_64": ("manylinux_2_28_x86_64", "manylinux2014_x86_64"),
+}
 LAMBDA_PYTHON = "3.12"
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "Dockerfile", "requirements.txt")
 
@@ -91,7 +97,7 @@ class _PipInstall:
         self._architecture = architecture
 
     def try_bundle(self, output_dir: str, *, image: cdk.DockerImage, **_: object) -> bool:
-        key = content_hash([self._requirements], self._architecture, LAMBDA_PYTHON)[:16]
+        key = content_hash([self._requirements], *PIP_PLATFORMS[self._architecture], LAMBDA_PYTHON)[:16]
         cached = CACHE_DIR / f"deps-{self._architecture}-{key}"
         if not cached.exists():
             staging = cached.with_name(cached.name + ".tmp")
@@ -106,8 +112,7 @@ class _PipInstall:
                     "--disable-pip-version-check",
                     "--target",
                     str(staging / "python"),
-                    "--platform",
-                    PIP_PLATFORMS[self._architecture],
+                    *(arg for tag in PIP_PLATFORMS[self._architecture] for arg in ("--platform", tag)),
                     "--implementation",
                     "cp",
                     "--python-version",
