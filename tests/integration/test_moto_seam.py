@@ -16,7 +16,9 @@ from localrun.lambda_runtime import SEAM_NAME
 
 
 def test_moto_is_the_pinned_version() -> None:
-    assert version("moto") == "5.2.5", "the Lambda seam and the CloudFormation fixes were checked on moto 5.2.5"
+    assert version("moto") == "5.2.5", (
+        "the Lambda seam and the CloudFormation fixes were checked on moto 5.2.5"
+    )
 
 
 def test_the_invocation_seam_exists_with_the_expected_signature() -> None:
