@@ -128,7 +128,7 @@ def _execution_event(status: str, **detail: Any) -> dict[str, Any]:
     ("status", "detail", "reason"),
     [
         ("TIMED_OUT", {}, "TIMEOUT"),
-        ("ABORTED", {}, "INTERNAL_ERROR"),
+        ("ABORTED", {}, "ABORTED"),
         ("FAILED", {"error": "States.Runtime", "cause": "An error occurred"}, "INTERNAL_ERROR"),
     ],
 )

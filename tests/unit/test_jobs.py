@@ -94,6 +94,7 @@ def test_error_classes_carry_reason_codes_and_retryability() -> None:
         ("TooLongError", "TOO_LONG"),
         ("States.Timeout", "TIMEOUT"),
         ("KeyError", "INTERNAL_ERROR"),
+        ("States.Aborted", "ABORTED"),
         ("UnsupportedFormatError", "UNSUPPORTED_FORMAT"),
     ],
 )

@@ -102,4 +102,6 @@ def reason_for_error_name(error_name: str) -> str:
         return cls.reason_code
     if error_name == "States.Timeout" or error_name.endswith("TimeoutError"):
         return "TIMEOUT"
+    if error_name == "States.Aborted":  # someone stopped the execution
+        return "ABORTED"
     return "INTERNAL_ERROR"
