@@ -6,13 +6,13 @@ import json
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from transcriber.adapters.events import EventPublisher
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.domain.errors import reason_for_error_name
 from transcriber.domain.jobs import EVENT_JOB_FAILED, JobStatus
+from transcriber.observability import count_failure
 from transcriber.settings import Settings
 
 logger = Logger()
@@ -90,15 +90,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                 "message": message,
             },
         )
-        metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
-        # Failures by reason as their own metric: a reason_code dimension on JobsFailed would split
-        # the total that the dashboard and alarms read.
-        with single_metric(
-            name="JobsFailedByReason",
-            unit=MetricUnit.Count,
-            value=1,
-            default_dimensions=metrics.default_dimensions,
-        ) as by_reason:
-            by_reason.add_dimension(name="reason_code", value=reason_code)
+        count_failure(metrics, reason_code)
     logger.warning("Job failed", extra={"reason_code": reason_code, "error": message})
     return {"job_id": job_id, "status": JobStatus.FAILED.value, "reason_code": reason_code}

@@ -17,6 +17,7 @@ from transcriber.adapters.workflow import Workflow
 from transcriber.domain import intake
 from transcriber.domain.errors import PermanentError
 from transcriber.domain.jobs import EVENT_JOB_CREATED, EVENT_JOB_FAILED, JobStatus, job_id_for
+from transcriber.observability import count_failure
 from transcriber.settings import Settings
 
 logger = Logger()
@@ -55,6 +56,7 @@ def ingest_object(
         if jobs.create(failed):
             logger.warning("Upload rejected", extra={"reason_code": err.reason_code, "error": err.message})
             metrics.add_metric(name="JobsRejected", unit=MetricUnit.Count, value=1)
+            count_failure(metrics, err.reason_code)
             events.publish(
                 EVENT_JOB_FAILED,
                 {
