@@ -296,11 +296,11 @@ def main() -> None:
     for role, values in peaks.items():
         if values:
             print(f"  {role:<11} {', '.join(f'{v:.0f}' for v in sorted(values))} MiB")
-    spawn, boot, init = min(cold, key=sum)
-    cold_s = spawn + boot + init
+    spawn, init = min(cold, key=sum)
+    cold_s = spawn + init
     print("\n== cold start, one fresh transcribe worker (better of 2, machine otherwise idle)")
     print(
-        f"  {cold_s:.2f} s = process spawn {spawn:.2f} s + interpreter bootstrap {boot:.2f} s"
+        f"  {cold_s:.2f} s = process spawn and interpreter bootstrap {spawn:.2f} s"
         f" + init phase (handler imports, engine and model load) {init:.2f} s"
     )
 

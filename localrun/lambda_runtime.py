@@ -41,7 +41,7 @@ class InvocationStats:
 
     #: function name -> [(worker pid, start, end)] of every finished invocation, in wall-clock seconds
     runs: dict[str, list[tuple[int, float, float]]] = field(default_factory=dict)
-    #: function name -> [(worker pid, process started, init started, init ended)], one per worker:
+    #: function name -> [(worker pid, runtime imported, init started, init ended)], one per worker:
     #: the cold start (interpreter start, imports, the handler's init phase) a benchmark reports
     inits: dict[str, list[tuple[int, float, float, float]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -201,12 +201,14 @@ class LambdaRuntime:
         for _ in range(min(workers, self.concurrency)):
             pool.submit(_warm).add_done_callback(record)
 
-    def cold_start(self, fn: LambdaFunction) -> tuple[float, float, float]:
+    def cold_start(self, fn: LambdaFunction) -> tuple[float, float]:
         """Start one fresh worker of ``fn`` beside the warm ones and time it, then stop it.
 
-        Returns seconds (request to process running, process start to init start, init phase):
-        what a Lambda cold start costs this function here, measured on its own so that other
-        workers starting at the same moment do not share its cores.
+        Returns seconds (request to init start: process spawn and interpreter bootstrap; the init
+        phase: handler imports, engine and model load): what a Lambda cold start costs this
+        function here, measured on its own so that other workers starting at the same moment
+        do not share its cores. Both are taken on this process's clock and the worker's, which
+        are the same wall clock.
         """
         spec = self._spec_for(fn)
         requested = time.time()
@@ -216,8 +218,8 @@ class LambdaRuntime:
             initializer=_init_worker,
             initargs=(spec, str(self.work_dir / "logs" / f"{fn.function_name}.cold.log")),
         ) as pool:
-            _, process_started, init_started, init_ended = pool.submit(_warm).result()
-        return process_started - requested, init_started - process_started, init_ended - init_started
+            _, _, init_started, init_ended = pool.submit(_warm).result()
+        return init_started - requested, init_ended - init_started
 
     def worker_pids(self, name: str) -> set[int]:
         """The live worker processes of a function's pool, and any that served it before."""

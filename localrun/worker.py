@@ -34,22 +34,10 @@ class FunctionSpec:
 _INHERITED = frozenset({"PATH", "HOME", "LANG", "TMPDIR", "TZ", "SSL_CERT_FILE", "VIRTUAL_ENV", "USER"})
 _worker_handler: Callable[[Any, Any], Any] | None = None
 _worker_spec: FunctionSpec | None = None
-#: (pid, process started, init started, init ended) of this worker, wall-clock seconds
+#: When the interpreter got as far as importing this module: the end of a spawned worker's bootstrap.
+_IMPORTED = time.time()
+#: (pid, module imported, init started, init ended) of this worker, wall-clock seconds
 _worker_init: tuple[int, float, float, float] = (0, 0.0, 0.0, 0.0)
-
-
-def _process_started() -> float:
-    """When this process began (Linux /proc; else now): spawning costs more than the imports."""
-    try:
-        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
-        boot = next(
-            float(line.split()[1])
-            for line in Path("/proc/stat").read_text().splitlines()
-            if line.startswith("btime")
-        )
-        return boot + ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
-        return time.time()
 
 
 class _Context:
@@ -89,7 +77,7 @@ def _init_worker(spec: FunctionSpec, log_path: str) -> None:
     module = __import__(module_name, fromlist=[func_name])
     _worker_handler = getattr(module, func_name)
     _worker_spec = spec
-    _worker_init = (os.getpid(), _process_started(), init_started, time.time())
+    _worker_init = (os.getpid(), _IMPORTED, init_started, time.time())
 
 
 def _warm() -> tuple[int, float, float, float]:

@@ -28,5 +28,5 @@ def test_the_invocation_seam_exists_with_the_expected_signature() -> None:
     assert SEAM_NAME in methods, f"moto's LambdaFunction has no {SEAM_NAME} any more"
     assert [a.arg for a in methods[SEAM_NAME].args.args] == ["self", "event"]
     # It must still return (payload, errored, logs): the runtime returns the same shape.
-    returns = ast.unparse(methods[SEAM_NAME].returns) if methods[SEAM_NAME].returns else ""
-    assert returns == "tuple[str, bool, str]"
+    returns = methods[SEAM_NAME].returns
+    assert returns is not None and ast.unparse(returns) == "tuple[str, bool, str]"
