@@ -33,16 +33,15 @@ engine = engine_from_env()
 engine.load()
 
 
-def _publish_progress(settings: Settings, jobs: JobRepository, job_id: str, progress: dict[str, Any]) -> None:
+def _publish_progress(settings: Settings, job_id: str, progress: dict[str, Any]) -> None:
     """One event per 10% band of chunks (see crosses_progress_step); the source comes from the job."""
-    job = jobs.get(job_id) or {}
     EventPublisher(settings.event_bus_name).publish(
         EVENT_JOB_PROGRESS,
         {
             "job_id": job_id,
             "status": JobStatus.PROCESSING.value,
-            "bucket": job.get("bucket"),
-            "key": job.get("key"),
+            "bucket": progress["bucket"],
+            "key": progress["key"],
             "progress": progress["progress"],
             "chunks_done": progress["chunks_done"],
             "chunks_total": progress["chunks_total"],
@@ -74,12 +73,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         )
         elapsed = time.perf_counter() - started
     store.put_json(settings.results_bucket, result_key, transcript.to_dict())
-    jobs = JobRepository(settings.jobs_table)
-    progress = jobs.record_chunk_done(job_id)
+    progress = JobRepository(settings.jobs_table).record_chunk_done(job_id)
     if crosses_progress_step(progress["chunks_done"], progress["chunks_total"]):
-        _publish_progress(settings, jobs, job_id, progress)
+        _publish_progress(settings, job_id, progress)
     metrics.add_metric(name="ChunkLatency", unit=MetricUnit.Seconds, value=elapsed)
     if spec.duration > 0:
         metrics.add_metric(name="RealTimeFactor", unit=MetricUnit.Count, value=elapsed / spec.duration)
-    logger.info("Chunk transcribed", extra={"seconds": round(elapsed, 3), **progress})
+    counters = {k: progress[k] for k in ("chunks_done", "chunks_total", "progress")}
+    logger.info("Chunk transcribed", extra={"seconds": round(elapsed, 3), **counters})
     return {**reference, "reused": False}

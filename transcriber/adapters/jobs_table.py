@@ -115,7 +115,11 @@ class JobRepository:
 
     @translate_client_errors
     def record_chunk_done(self, job_id: str) -> dict[str, Any]:
-        """Count one finished chunk and refresh the percentage; returns the new counters."""
+        """Count one finished chunk and refresh the percentage.
+
+        Returns the new counters and the job's source object (read in the same write, so a
+        progress event needs no second read).
+        """
         resp = self._table.update_item(
             Key={"job_id": job_id},
             UpdateExpression="ADD chunks_done :one SET updated_at = :now",
@@ -134,7 +138,13 @@ class JobRepository:
             ConditionExpression="attribute_not_exists(progress) OR progress < :p",
             ExpressionAttributeValues={":p": progress},
         )
-        return {"chunks_done": done, "chunks_total": total, "progress": progress}
+        return {
+            "chunks_done": done,
+            "chunks_total": total,
+            "progress": progress,
+            "bucket": item.get("bucket"),
+            "key": item.get("key"),
+        }
 
     @translate_client_errors
     def mark_completed(self, job_id: str, fields: dict[str, Any]) -> bool:
