@@ -60,9 +60,6 @@ class InvocationStats:
         """Every worker process known to have served or warmed up for the function."""
         return {run[0] for run in self.runs.get(name, [])} | {i[0] for i in self.inits.get(name, [])}
 
-    def invocations(self, name: str) -> int:
-        return len(self.runs.get(name, []))
-
     def workers(self, name: str) -> int:
         """How many distinct warm worker processes served the function."""
         return len({pid for pid, _, _ in self.runs.get(name, [])})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -21,27 +20,11 @@ def _s3() -> Any:
     return boto3.client("s3")
 
 
-@dataclass(frozen=True)
-class ObjectInfo:
-    size: int
-    etag: str
-    content_type: str | None
-
-
 class ObjectStore:
     """Reads and writes the objects of the pipeline."""
 
     def __init__(self, client: Any | None = None) -> None:
         self._client = client or _s3()
-
-    @translate_client_errors
-    def head(self, bucket: str, key: str) -> ObjectInfo:
-        meta = self._client.head_object(Bucket=bucket, Key=key)
-        return ObjectInfo(
-            size=int(meta["ContentLength"]),
-            etag=meta["ETag"].strip('"'),
-            content_type=meta.get("ContentType"),
-        )
 
     @translate_client_errors
     def read_head(self, bucket: str, key: str, length: int = 64) -> bytes:
