@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import wave
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,15 @@ def ffmpeg(*args: str) -> None:
         [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args],
         check=True,
     )
+
+
+def write_empty_wav(path: Path) -> Path:
+    """A valid 16 kHz mono 16-bit WAV header with no samples at all."""
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(16000)
+    return path
 
 
 @pytest.fixture(scope="session")

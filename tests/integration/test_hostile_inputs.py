@@ -6,14 +6,13 @@ can act on; odd object keys must never turn into local paths.
 
 from __future__ import annotations
 
-import wave
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from localrun.pipeline import LocalPipeline
-from tests.conftest import SAMPLE, ffmpeg
+from tests.conftest import SAMPLE, ffmpeg, write_empty_wav
 
 Maker = Callable[[Path], Path]
 
@@ -41,12 +40,7 @@ def _ffmpeg(name: str, *args: str) -> Maker:
 
 
 def _wav_header_only(folder: Path) -> Path:
-    path = folder / "header-only.wav"
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(16000)
-    return path
+    return write_empty_wav(folder / "header-only.wav")
 
 
 def _wav_lying_about_its_size(folder: Path) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ffmpeg
+from tests.conftest import ffmpeg, write_empty_wav
 from transcriber.domain import audio
 from transcriber.domain.audio import (
     SUPPORTED_EXTENSIONS,
@@ -156,11 +156,7 @@ def test_video_without_sound_has_no_audio_stream(tmp_path: Path) -> None:
 
 
 def test_audio_track_without_samples_is_refused(tmp_path: Path) -> None:
-    src = tmp_path / "silent.wav"
-    with wave.open(str(src), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(16000)
+    src = write_empty_wav(tmp_path / "silent.wav")
     with pytest.raises(NoAudioStreamError):
         convert_to_wav(src, tmp_path / "out.wav")
     assert not (tmp_path / "out.wav").exists()
