@@ -22,6 +22,8 @@ from typing import Any
 
 import boto3
 
+from localrun.s3_notifications import AsyncS3Notifications
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
@@ -88,6 +90,9 @@ class LocalAws:
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self._server: Any = None
         self.runtime: Any = None
+        self.s3_notifications: AsyncS3Notifications | None = None
+        #: function name -> its dead-letter queue's ARN (moto keeps no DeadLetterConfig)
+        self.dead_letter_queues: dict[str, str] = {}
 
     def _session(self) -> boto3.Session:
         return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
@@ -140,8 +145,13 @@ class LocalAws:
             work_dir=self.work_dir, base_environment=worker_env, concurrency=self.concurrency
         )
         self.runtime.install()
+        self.s3_notifications = AsyncS3Notifications(dead_letter=self._dead_letter)
+        self.s3_notifications.install()
 
     def stop(self) -> None:
+        if self.s3_notifications is not None:
+            self.s3_notifications.uninstall()
+            self.s3_notifications = None
         if self.runtime is not None:
             self.runtime.shutdown()
             self.runtime = None
@@ -181,6 +191,7 @@ class LocalAws:
                 raise RuntimeError(f"local deployment of {stack_name} ended {status}: {reasons}")
             time.sleep(0.2)
         self._set_local_overrides(stack_name, template)
+        self._record_dead_letter_queues(stack_name, template)
         self._prewarm(stack_name, template)
         return StackOutputs.from_cloudformation(stack.get("Outputs", []))
 
@@ -198,6 +209,26 @@ class LocalAws:
             self.runtime.prewarm(
                 backend.get_function(resource["PhysicalResourceId"]), workers=self.concurrency if image else 1
             )
+
+    def _record_dead_letter_queues(self, stack_name: str, template: dict[str, Any]) -> None:
+        resources = self.client("cloudformation").list_stack_resources(StackName=stack_name)
+        physical = {
+            r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources["StackResourceSummaries"]
+        }
+        for logical, resource in template["Resources"].items():
+            target = resource.get("Properties", {}).get("DeadLetterConfig", {}).get("TargetArn", {})
+            queue = target.get("Fn::GetAtt", [None])[0] if isinstance(target, dict) else None
+            if resource["Type"] == "AWS::Lambda::Function" and queue in physical:
+                url = physical[queue]  # an SQS queue's physical id is its URL
+                self.dead_letter_queues[physical[logical]] = url
+
+    def _dead_letter(self, function_name: str, event: str) -> None:
+        """An asynchronous event the function failed three times: kept in its DLQ, as in AWS."""
+        url = self.dead_letter_queues.get(function_name)
+        if url is None:
+            logging.getLogger(__name__).error("event for %s lost: no dead-letter queue", function_name)
+            return
+        self.client("sqs").send_message(QueueUrl=url, MessageBody=event)
 
     def _publish_file_assets(self, assembly_dir: Path, manifest: dict[str, Any]) -> None:
         s3 = self.client("s3")
