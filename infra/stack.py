@@ -440,6 +440,7 @@ class TranscriptionStack(cdk.Stack):
                         "job_id": sfn.JsonPath.string_at("$.job_id"),
                         "bucket": sfn.JsonPath.string_at("$.bucket"),
                         "key": sfn.JsonPath.string_at("$.key"),
+                        "options": sfn.JsonPath.object_at("$.options"),
                     }
                 ),
                 payload_response_only=True,
@@ -447,6 +448,43 @@ class TranscriptionStack(cdk.Stack):
                 retry_on_service_exceptions=False,
             ),
             attempts=3,
+        )
+
+        # The job's language is decided once and pinned for every chunk: asked for, or voted on
+        # by a few chunks spread over the file (see transcriber/domain/language.py).
+        requested_language = sfn.Pass(
+            self,
+            "UseRequestedLanguage",
+            parameters={
+                "language": sfn.JsonPath.string_at("$.options.language"),
+                "source": "requested",
+                "confidence": 1,
+                "samples": 0,
+            },
+            result_path="$.language",
+        )
+        detect_language = retried(
+            tasks.LambdaInvoke(
+                self,
+                "DetectLanguage",
+                lambda_function=self.transcribe_fn,
+                payload=sfn.TaskInput.from_object(
+                    {
+                        "action": "detect_language",
+                        "job_id": sfn.JsonPath.string_at("$.job_id"),
+                        "chunks": sfn.JsonPath.list_at("$.audio.chunks"),
+                    }
+                ),
+                payload_response_only=True,
+                result_path="$.language",
+                retry_on_service_exceptions=False,
+            ),
+            attempts=3,
+        )
+        language = (
+            sfn.Choice(self, "LanguageRequested")
+            .when(sfn.Condition.is_present("$.options.language"), requested_language)
+            .otherwise(detect_language)
         )
 
         transcribe = tasks.LambdaInvoke(
@@ -470,6 +508,8 @@ class TranscriptionStack(cdk.Stack):
             item_selector={
                 "job_id": sfn.JsonPath.string_at("$.job_id"),
                 "chunk": sfn.JsonPath.object_at("$$.Map.Item.Value"),
+                "language": sfn.JsonPath.string_at("$.language.language"),
+                "options": sfn.JsonPath.object_at("$.options"),
             },
             max_concurrency=self.config.map_max_concurrency,
             result_path="$.transcripts",
@@ -488,6 +528,7 @@ class TranscriptionStack(cdk.Stack):
                         "bucket": sfn.JsonPath.string_at("$.bucket"),
                         "key": sfn.JsonPath.string_at("$.key"),
                         "duration": sfn.JsonPath.number_at("$.audio.duration"),
+                        "language": sfn.JsonPath.object_at("$.language"),
                         "transcripts": sfn.JsonPath.list_at("$.transcripts"),
                     }
                 ),
@@ -497,7 +538,10 @@ class TranscriptionStack(cdk.Stack):
             attempts=3,
         )
 
-        definition = chunk.next(fan_out).next(aggregate).next(sfn.Succeed(self, "JobCompleted"))
+        requested_language.next(fan_out)
+        detect_language.next(fan_out)
+        fan_out.next(aggregate).next(sfn.Succeed(self, "JobCompleted"))
+        definition = chunk.next(language)
         return sfn.StateMachine(
             self,
             "TranscriptionStateMachine",

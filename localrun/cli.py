@@ -1,6 +1,8 @@
 """``make run``: transcribe one file through the local pipeline and write the four outputs.
 
     python -m localrun.cli [FILE] [--out DIR] [--engine faster-whisper|pocketsphinx]
+                           [--language CODE] [--beam-size N] [--no-word-timestamps]
+                           [--max-chunk-seconds S]
 
 Exit codes: 0 done; 2 the job failed (the reason is printed); 1 the tool itself could not run.
 Failures print one paragraph, never a traceback (``--debug`` shows it).
@@ -49,8 +51,19 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--workers", type=int, default=None, help="warm workers per function (default: the number of cores)"
     )
-    parser.add_argument(
-        "--max-chunk-seconds", type=int, default=None, help="longest chunk (default: the env's)"
+    job = parser.add_argument_group("per-job options (defaults: see the README)")
+    job.add_argument(
+        "--language", default=None, help="ISO 639-1 code such as en or de (default: detected by voting)"
+    )
+    job.add_argument("--beam-size", type=int, default=None, help="decoder beam, 1-10 (default: 5)")
+    job.add_argument(
+        "--no-word-timestamps",
+        dest="word_timestamps",
+        action="store_false",
+        help="no word-level times (faster; seams reconciled per segment)",
+    )
+    job.add_argument(
+        "--max-chunk-seconds", type=float, default=None, help="longest chunk, 5-600 (default: the env's, 60)"
     )
     parser.add_argument("--timeout", type=float, default=3600, help="give up after this many seconds")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -74,15 +87,26 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from localrun.pipeline import LocalPipeline
+    from transcriber.domain.errors import InvalidOptionsError
+    from transcriber.domain.options import JobOptions
 
     problem = _check_input(args.file)
     if problem:
         return _fail(problem, 1)
+    try:
+        options = JobOptions.parse(
+            {
+                "language": args.language,
+                "beam_size": args.beam_size,
+                "word_timestamps": args.word_timestamps,
+                "max_chunk_seconds": args.max_chunk_seconds,
+            }
+        )
+    except InvalidOptionsError as err:
+        return _fail(f"error: {err.message}", 1)
     overrides: dict[str, Any] = {}
     if args.engine:
         overrides["engine"] = args.engine
-    if args.max_chunk_seconds:
-        overrides["chunk_max_seconds"] = args.max_chunk_seconds
     if args.workers:
         overrides["map_max_concurrency"] = args.workers
 
@@ -90,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     print("Starting the local stack (synthesize, deploy into the embedded AWS)...", file=sys.stderr)
     with LocalPipeline(env_name=args.env, overrides=overrides, concurrency=args.workers) as pipeline:
         deployed = time.monotonic()
-        submission = pipeline.submit(args.file)
+        submission = pipeline.submit(args.file, options=options)
         print(f"Uploaded {args.file.name} as job {submission.job_id}", file=sys.stderr)
         bar = tqdm(total=1, unit="chunk", desc="Transcribing", disable=args.quiet, file=sys.stderr)
 

@@ -17,6 +17,7 @@ from typing import Any
 from localrun.environment import REPO_ROOT, LocalAws, StackOutputs
 from localrun.synth import synthesize
 from transcriber.domain.jobs import OUTPUT_FORMATS, JobStatus, job_id_for
+from transcriber.domain.options import JobOptions
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 
@@ -77,12 +78,16 @@ class LocalPipeline:
             raise RuntimeError("the local pipeline is not started")
         return self.outputs
 
-    def submit(self, path: Path, key: str | None = None) -> Submission:
-        """Upload a file into the input bucket; S3's notification starts the job."""
+    def submit(self, path: Path, key: str | None = None, options: JobOptions | None = None) -> Submission:
+        """Upload a file into the input bucket; S3's notification starts the job.
+
+        Per-job ``options`` travel as the object's user metadata, as for any upload to the bucket.
+        """
         key = key or f"uploads/{uuid.uuid4().hex[:12]}/{path.name}"
+        metadata = options.to_metadata() if options else {}
         s3 = self.aws.client("s3")
         with path.open("rb") as body:
-            resp = s3.put_object(Bucket=self.stack.input_bucket, Key=key, Body=body)
+            resp = s3.put_object(Bucket=self.stack.input_bucket, Key=key, Body=body, Metadata=metadata)
         job_id = job_id_for(self.stack.input_bucket, key, resp.get("ETag"), resp.get("VersionId"))
         return Submission(job_id=job_id, bucket=self.stack.input_bucket, key=key)
 

@@ -49,7 +49,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     bucket = settings.results_bucket
     partials = [ChunkTranscript.from_dict(store.get_json(bucket, ref["key"])) for ref in event["transcripts"]]
     engines = {p.engine for p in partials if p.engine}
-    transcript = merge_chunks(job_id, partials, float(event["duration"]), engine=",".join(sorted(engines)))
+    decision = event.get("language") or {}
+    transcript = merge_chunks(
+        job_id,
+        partials,
+        float(event["duration"]),
+        engine=",".join(sorted(engines)),
+        language=decision.get("language"),
+    )
     outputs: dict[str, str] = {}
     for fmt, body in render_all(transcript).items():
         key = output_key(job_id, fmt)
@@ -61,6 +68,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     fields = {
         "duration": transcript.duration,
         "language": transcript.language,
+        "language_source": decision.get("source"),
+        "language_confidence": decision.get("confidence"),
         "segments": len(transcript.segments),
         "chunks_total": transcript.chunks,
         "chunks_done": transcript.chunks,

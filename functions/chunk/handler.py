@@ -6,6 +6,7 @@ Only references (keys, offsets, durations) go back into the state, never audio.
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.storage import ObjectStore
 from transcriber.domain.chunking import ChunkingConfig
 from transcriber.domain.jobs import EVENT_JOB_STARTED, JobStatus, chunk_key
+from transcriber.domain.options import JobOptions
 from transcriber.domain.preparation import prepare_chunks
 from transcriber.settings import Settings
 
@@ -33,14 +35,16 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_env()
     job_id, bucket, key = event["job_id"], event["bucket"], event["key"]
     logger.append_keys(job_id=job_id)
+    options = JobOptions.parse(event.get("options"))
+    config = ChunkingConfig.from_env()
+    if options.max_chunk_seconds is not None:
+        config = replace(config, max_chunk_s=options.max_chunk_seconds)
     store = ObjectStore()
     with tempfile.TemporaryDirectory(prefix="chunk-") as tmp:
         workdir = Path(tmp)
         # The object key never becomes a local path: the download gets a fixed name.
         source = store.download(bucket, key, workdir / "source")
-        prepared = prepare_chunks(
-            source, workdir, config=ChunkingConfig.from_env(), max_duration_s=settings.max_duration_s
-        )
+        prepared = prepare_chunks(source, workdir, config=config, max_duration_s=settings.max_duration_s)
         chunks = []
         for spec, path in prepared.chunks:
             ref_key = chunk_key(job_id, spec.index)

@@ -17,6 +17,7 @@ from transcriber.adapters.workflow import Workflow
 from transcriber.domain import intake
 from transcriber.domain.errors import PermanentError
 from transcriber.domain.jobs import EVENT_JOB_CREATED, EVENT_JOB_FAILED, JobStatus, job_id_for
+from transcriber.domain.options import JobOptions
 from transcriber.observability import count_failure
 from transcriber.settings import Settings
 
@@ -44,7 +45,10 @@ def ingest_object(
     job: dict[str, Any] = {"job_id": job_id, "bucket": bucket, "key": key, "size": size}
     try:
         job["format"] = intake.check_name_and_size(key, size, settings.max_upload_bytes)
-        job["format"] = intake.check_content(store.read_head(bucket, key, intake.SNIFF_BYTES))
+        head = store.read_head(bucket, key, intake.SNIFF_BYTES)
+        job["format"] = intake.check_content(head.data)
+        options = JobOptions.from_metadata(head.metadata)
+        job["options"] = options.to_dict()
         job["sha256"] = store.sha256(bucket, key)
     except PermanentError as err:
         failed = {
@@ -88,7 +92,9 @@ def ingest_object(
         logger.info("Repeated event for an existing job")
     # Always try: the execution name is the job id, so a repeat cannot start a second run, and a
     # crash between recording the job and starting it is healed by the redelivered event.
-    started = workflow.start(job_id, {"job_id": job_id, "bucket": bucket, "key": key})
+    started = workflow.start(
+        job_id, {"job_id": job_id, "bucket": bucket, "key": key, "options": options.to_dict()}
+    )
     logger.info("Execution start", extra={"started": started, "new_job": created})
     return {"job_id": job_id, "status": JobStatus.PENDING.value, "started": started}
 

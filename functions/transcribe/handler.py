@@ -1,7 +1,13 @@
-"""Transcribe: one chunk through the speech engine; the result is checkpointed in S3.
+"""Transcribe: the job's language, then one chunk at a time through the speech engine.
 
-A chunk whose result is already stored is not transcribed again, so retries and resumed jobs
-only pay for the chunks that are missing.
+Two actions share this function because both need the loaded model, and one warm pool of
+workers holding it is cheaper than two:
+
+- ``detect_language``: listens to a few chunks spread over the file and votes (runs once per
+  job, before the fan-out, unless the job asked for a language);
+- ``transcribe`` (the default): one chunk in the pinned language; the result is checkpointed in
+  S3, and a chunk whose result is already stored is not transcribed again, so retries and
+  resumed jobs only pay for the chunks that are missing.
 """
 
 from __future__ import annotations
@@ -20,8 +26,10 @@ from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.storage import ObjectStore
 from transcriber.domain.chunking import ChunkingConfig
 from transcriber.domain.jobs import EVENT_JOB_PROGRESS, JobStatus, crosses_progress_step, partial_key
+from transcriber.domain.language import detection_samples
 from transcriber.domain.models import ChunkSpec
-from transcriber.domain.recognition import transcribe_chunk
+from transcriber.domain.options import JobOptions
+from transcriber.domain.recognition import detect_job_language, transcribe_chunk
 from transcriber.engines.factory import engine_from_env
 from transcriber.settings import Settings
 
@@ -49,15 +57,30 @@ def _publish_progress(settings: Settings, job_id: str, progress: dict[str, Any])
     )
 
 
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-@logger.inject_lambda_context(correlation_id_path="job_id")
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = Settings.from_env()
+def detect_language(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """Vote on the job's language over sample chunks; returns a LanguageDecision as a dict."""
+    samples = detection_samples([ChunkSpec.from_dict(c) for c in event["chunks"]])
+    keys = {int(c["index"]): c["key"] for c in event["chunks"]}
+    store = ObjectStore()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="detect-") as tmp:
+        wavs = [
+            (spec, store.download(settings.results_bucket, keys[spec.index], Path(tmp) / f"{spec.index}.wav"))
+            for spec in samples
+        ]
+        decision = detect_job_language(engine, wavs)
+    elapsed = time.perf_counter() - started
+    metrics.add_metric(name="LanguageDetectionLatency", unit=MetricUnit.Seconds, value=elapsed)
+    logger.info("Language decided", extra={**decision.to_dict(), "seconds": round(elapsed, 3)})
+    return decision.to_dict()
+
+
+def transcribe(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """Transcribe one chunk (unless its checkpoint exists) and count it on the job."""
     job_id = event["job_id"]
     chunk = event["chunk"]
     spec = ChunkSpec.from_dict(chunk)
-    logger.append_keys(job_id=job_id, chunk=spec.index)
+    logger.append_keys(chunk=spec.index)
     store = ObjectStore()
     result_key = partial_key(job_id, spec.index)
     reference = {"index": spec.index, "key": result_key}
@@ -69,7 +92,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         wav = store.download(settings.results_bucket, chunk["key"], Path(tmp) / "chunk.wav")
         started = time.perf_counter()
         transcript = transcribe_chunk(
-            engine, wav, spec, language=event.get("language"), config=ChunkingConfig.from_env()
+            engine,
+            wav,
+            spec,
+            language=event.get("language"),
+            options=JobOptions.parse(event.get("options")),
+            config=ChunkingConfig.from_env(),
         )
         elapsed = time.perf_counter() - started
     store.put_json(settings.results_bucket, result_key, transcript.to_dict())
@@ -82,3 +110,17 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     counters = {k: progress[k] for k in ("chunks_done", "chunks_total", "progress")}
     logger.info("Chunk transcribed", extra={"seconds": round(elapsed, 3), **counters})
     return {**reference, "reused": False}
+
+
+ACTIONS = {"detect_language": detect_language, "transcribe": transcribe}
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context(correlation_id_path="job_id")
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    logger.append_keys(job_id=event["job_id"])
+    action = ACTIONS.get(event.get("action", "transcribe"))
+    if action is None:
+        raise ValueError(f"unknown action {event.get('action')!r}; expected one of {sorted(ACTIONS)}")
+    return action(event, Settings.from_env())

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 from functions.ingest import handler as ingest
 from tests.handlers.conftest import Aws, FakeContext
 from transcriber.domain.jobs import job_id_for
+from transcriber.domain.options import JobOptions
 
 
 def _upload(aws: Aws, key: str, body: bytes) -> dict:
@@ -80,3 +82,31 @@ def test_a_file_over_the_size_limit_is_refused(
     assert result["reason_code"] == "TOO_LARGE"
     job = aws.table.get_item(Key={"job_id": result["job_id"]})["Item"]
     assert "limit" in job["error_message"]
+
+
+def test_options_in_the_object_metadata_go_to_the_job_and_the_execution(
+    aws: Aws, context: FakeContext, sample_flac: Path
+) -> None:
+    options = JobOptions(language="de", beam_size=2, max_chunk_seconds=20)
+    aws.s3.put_object(
+        Bucket="uploads", Key="de.flac", Body=sample_flac.read_bytes(), Metadata=options.to_metadata()
+    )
+    (result,) = ingest.handler(aws.s3_event("uploads", "de.flac"), context)["jobs"]
+    job = aws.table.get_item(Key={"job_id": result["job_id"]})["Item"]
+    assert job["options"] == {"language": "de", "beam_size": 2, "max_chunk_seconds": 20}
+    (execution,) = aws.sfn.list_executions(stateMachineArn=aws.state_machine_arn)["executions"]
+    started = aws.sfn.describe_execution(executionArn=execution["executionArn"])
+    assert json.loads(started["input"])["options"] == options.to_dict()
+
+
+def test_invalid_options_fail_the_job_before_any_work(
+    aws: Aws, context: FakeContext, sample_flac: Path
+) -> None:
+    aws.s3.put_object(
+        Bucket="uploads", Key="x.flac", Body=sample_flac.read_bytes(), Metadata={"transcribe-beam-size": "99"}
+    )
+    (result,) = ingest.handler(aws.s3_event("uploads", "x.flac"), context)["jobs"]
+    assert result["status"] == "FAILED" and result["reason_code"] == "INVALID_OPTIONS"
+    job = aws.table.get_item(Key={"job_id": result["job_id"]})["Item"]
+    assert "beam_size must be a whole number from 1 to 10" in job["error_message"]
+    assert aws.sfn.list_executions(stateMachineArn=aws.state_machine_arn)["executions"] == []

@@ -12,6 +12,7 @@ from functions.chunk import handler as chunk
 from functions.fail import handler as fail
 from functions.transcribe import handler as transcribe
 from tests.handlers.conftest import Aws, FakeContext
+from transcriber.domain.errors import InvalidOptionsError
 from transcriber.domain.formats import parse_srt, parse_vtt
 
 
@@ -107,3 +108,38 @@ def test_a_completed_job_is_not_moved_to_failed(aws: Aws, context: FakeContext, 
     fail.handler({**pending_job, "error": {"Error": "States.Timeout", "Cause": ""}}, context)
     assert aws.table.get_item(Key={"job_id": "job1"})["Item"]["status"] == "COMPLETED"
     assert aws.events() == []
+
+
+def test_options_reach_chunking_detection_and_the_engine(
+    aws: Aws, context: FakeContext, pending_job: dict
+) -> None:
+    options = {"max_chunk_seconds": 6, "word_timestamps": False}
+    prepared = chunk.handler({**pending_job, "options": options}, context)
+    assert all(c["duration"] <= 6.0 + 1e-6 for c in prepared["chunks"])
+    decision = transcribe.handler(
+        {"action": "detect_language", "job_id": "job1", "chunks": prepared["chunks"]}, context
+    )
+    # pocketsphinx hears English only; up to five chunks spread over the file vote.
+    assert decision["language"] == "en" and decision["source"] == "detected"
+    assert 1 <= decision["samples"] <= 5
+    refs = [
+        transcribe.handler(
+            {"job_id": "job1", "chunk": c, "language": decision["language"], "options": options}, context
+        )
+        for c in prepared["chunks"]
+    ]
+    partial = json.loads(aws.s3.get_object(Bucket="results", Key=refs[0]["key"])["Body"].read())
+    assert partial["segments"] and all("words" not in s for s in partial["segments"])
+    aggregate.handler(
+        {**pending_job, "duration": prepared["duration"], "language": decision, "transcripts": refs}, context
+    )
+    job = aws.table.get_item(Key={"job_id": "job1"})["Item"]
+    assert job["language"] == "en" and job["language_source"] == "detected"
+
+
+def test_a_language_the_engine_cannot_transcribe_is_a_permanent_error(
+    context: FakeContext, pending_job: dict
+) -> None:
+    prepared = chunk.handler(pending_job, context)
+    with pytest.raises(InvalidOptionsError, match="English only"):
+        transcribe.handler({"job_id": "job1", "chunk": prepared["chunks"][0], "language": "de"}, context)

@@ -44,7 +44,7 @@ def test_state_machine_chunks_fans_out_and_aggregates(template: Template) -> Non
     definition = _definition(template)
     states = definition["States"]
     assert definition["StartAt"] == "ChunkAudio"
-    assert states["ChunkAudio"]["Next"] == "TranscribeChunks"
+    assert states["ChunkAudio"]["Next"] == "LanguageRequested"
     fan_out = states["TranscribeChunks"]
     assert fan_out["Type"] == "Map"
     assert fan_out["MaxConcurrency"] == 4  # dev's map_max_concurrency in cdk.json
@@ -55,15 +55,35 @@ def test_state_machine_chunks_fans_out_and_aggregates(template: Template) -> Non
     assert retry["JitterStrategy"] == "FULL" and retry["BackoffRate"] == 2
     assert "RetryableError" in retry["ErrorEquals"]
     assert "States.ALL" not in retry["ErrorEquals"]  # permanent errors are never retried
-    for name in ("ChunkAudio", "TranscribeChunks", "AggregateTranscript"):
+    for name in ("ChunkAudio", "DetectLanguage", "TranscribeChunks", "AggregateTranscript"):
         assert states[name]["Catch"][0]["Next"] == "MarkFailed"
     assert states["MarkFailed"]["Next"] == "JobFailed"
     assert states["JobFailed"]["Type"] == "Fail"
 
 
+def test_the_language_is_decided_once_and_pinned_for_every_chunk(template: Template) -> None:
+    states = _definition(template)["States"]
+    choice = states["LanguageRequested"]
+    assert choice["Type"] == "Choice"
+    assert choice["Choices"] == [
+        {"Variable": "$.options.language", "IsPresent": True, "Next": "UseRequestedLanguage"}
+    ]
+    assert choice["Default"] == "DetectLanguage"
+    detect = states["DetectLanguage"]
+    assert detect["Parameters"]["action"] == "detect_language"
+    assert detect["ResultPath"] == "$.language" == states["UseRequestedLanguage"]["ResultPath"]
+    assert detect["Next"] == "TranscribeChunks" == states["UseRequestedLanguage"]["Next"]
+    assert "RetryableError" in detect["Retry"][0]["ErrorEquals"]
+
+
 def test_state_is_references_not_audio(template: Template) -> None:
     selector = _definition(template)["States"]["TranscribeChunks"]["ItemSelector"]
-    assert selector == {"job_id.$": "$.job_id", "chunk.$": "$$.Map.Item.Value"}
+    assert selector == {
+        "job_id.$": "$.job_id",
+        "chunk.$": "$$.Map.Item.Value",
+        "language.$": "$.language.language",
+        "options.$": "$.options",
+    }
 
 
 def test_transcribe_is_a_container_image_with_its_handler(template: Template) -> None:

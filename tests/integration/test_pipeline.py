@@ -11,6 +11,8 @@ from localrun.pipeline import LocalPipeline
 from tests.conftest import ffmpeg
 from tests.integration.conftest import EventTap
 from transcriber.domain.formats import parse_srt, parse_vtt
+from transcriber.domain.jobs import job_id_for
+from transcriber.domain.options import JobOptions
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +33,8 @@ def test_job_record_is_completed_with_its_facts(completed: dict, sample_flac: Pa
     assert job["size"] == sample_flac.stat().st_size
     assert len(job["sha256"]) == 64
     assert job["duration"] == pytest.approx(22.56, abs=0.1)
-    assert job["language"] == "en"
+    assert job["language"] == "en" and job["language_source"] == "detected"
+    assert job["language_confidence"] > 0.5
     assert job["chunks_total"] >= 3  # 22.6 s with chunks of at most 8 s
     assert job["chunks_done"] == job["chunks_total"] and job["progress"] == 100
     assert job["segments"] >= 3
@@ -171,3 +174,34 @@ def test_other_containers_go_through(
     job = pipeline.wait(submission.job_id, timeout_s=180)
     assert job["status"] == "COMPLETED", job
     assert job["duration"] == pytest.approx(8.0, abs=0.2)
+
+
+def test_per_job_options_are_honoured_end_to_end(pipeline: LocalPipeline, sample_flac: Path) -> None:
+    import json
+
+    options = JobOptions(language="en", beam_size=1, word_timestamps=False, max_chunk_seconds=6)
+    submission = pipeline.submit(sample_flac, options=options)
+    job = pipeline.wait(submission.job_id, timeout_s=300)
+    assert job["status"] == "COMPLETED", job
+    assert job["options"] == options.to_dict()
+    assert job["language"] == "en" and job["language_source"] == "requested"
+    assert job["chunks_total"] >= 4  # 22.6 s in chunks of at most 6 s (the stack's are 8 s)
+    document = json.loads(pipeline.read_outputs(job)["json"])
+    assert document["segments"] and all("words" not in s for s in document["segments"])
+    assert "transcription pipeline" in document["transcript"].lower()
+
+
+def test_a_language_the_engine_does_not_know_fails_at_intake(
+    pipeline: LocalPipeline, sample_flac: Path
+) -> None:
+    # Options set on the object by any S3 client, not only through JobOptions (which would refuse).
+    s3, bucket = pipeline.aws.client("s3"), pipeline.stack.input_bucket
+    put = s3.put_object(
+        Bucket=bucket,
+        Key="elvish.flac",
+        Body=sample_flac.read_bytes(),
+        Metadata={"transcribe-language": "elvish"},
+    )
+    job = pipeline.wait(job_id_for(bucket, "elvish.flac", put["ETag"]), timeout_s=60)
+    assert job["status"] == "FAILED" and job["reason_code"] == "INVALID_OPTIONS"
+    assert "ISO 639-1" in job["error_message"]

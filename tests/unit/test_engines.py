@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SAMPLE_TEXT
-from transcriber.domain.errors import EngineError
+from transcriber.domain.errors import EngineError, InvalidOptionsError
 from transcriber.domain.models import Word
 from transcriber.engines import factory, weights
 from transcriber.engines.base import EngineResult, SpeechEngine
@@ -55,6 +55,22 @@ def test_pocketsphinx_rejects_missing_and_non_wav_files(tmp_path: Path) -> None:
     bogus.write_bytes(b"not audio at all")
     with pytest.raises(EngineError, match="not a readable WAV"):
         engine.transcribe(bogus)
+
+
+def test_pocketsphinx_hears_only_english(sample_wav: Path) -> None:
+    engine = PocketsphinxEngine()
+    guess = engine.detect_language(sample_wav)
+    assert guess.probabilities == {"en": 1.0} and guess.speech_seconds == pytest.approx(22.56, abs=0.1)
+    with pytest.raises(InvalidOptionsError, match="English only"):
+        engine.transcribe(sample_wav, language="de")
+
+
+def test_pocketsphinx_without_word_timestamps_keeps_segments_only(
+    sphinx_result: EngineResult, sample_wav: Path
+) -> None:
+    plain = PocketsphinxEngine().transcribe(sample_wav, word_timestamps=False)
+    assert [s.text for s in plain.segments] == [s.text for s in sphinx_result.segments]
+    assert all(not s.words for s in plain.segments)
 
 
 def test_group_words_splits_at_pauses() -> None:

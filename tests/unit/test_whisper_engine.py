@@ -8,7 +8,7 @@ from pathlib import Path
 import jiwer
 import pytest
 
-from tests.conftest import SAMPLE_TEXT
+from tests.conftest import SAMPLE_TEXT, write_empty_wav
 from transcriber.domain.errors import EngineError
 from transcriber.engines.base import EngineResult
 from transcriber.engines.faster_whisper_engine import FasterWhisperEngine
@@ -56,6 +56,25 @@ def test_whisper_times_are_ordered_inside_the_audio(result: EngineResult) -> Non
 
 def test_whisper_honours_a_given_language(engine: FasterWhisperEngine, sample_wav: Path) -> None:
     assert engine.transcribe(sample_wav, language="en").language == "en"
+
+
+def test_whisper_detects_the_language_from_speech_only(
+    engine: FasterWhisperEngine, sample_wav: Path, tmp_path: Path
+) -> None:
+    guess = engine.detect_language(sample_wav)
+    assert max(guess.probabilities, key=guess.probabilities.__getitem__) == "en"
+    assert guess.probabilities["en"] > 0.5
+    assert 10.0 < guess.speech_seconds <= 22.6  # VAD keeps the speech, drops the pauses
+    silence = write_empty_wav(tmp_path / "silence.wav")
+    assert engine.detect_language(silence).speech_seconds == 0.0
+
+
+def test_whisper_decode_options_are_honoured(
+    engine: FasterWhisperEngine, result: EngineResult, sample_wav: Path
+) -> None:
+    greedy = engine.transcribe(sample_wav, language="en", beam_size=1, word_timestamps=False)
+    assert all(not s.words for s in greedy.segments) and all(s.words for s in result.segments)
+    assert jiwer.wer(_normalise(SAMPLE_TEXT), _normalise(greedy.text)) < 0.15
 
 
 def test_whisper_bad_input_is_a_permanent_error(engine: FasterWhisperEngine, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,14 @@ import boto3
 from botocore.exceptions import ClientError
 
 from transcriber.adapters.retry import translate_client_errors
+
+
+@dataclass(frozen=True)
+class ObjectHead:
+    """The start of an object and its user metadata (``x-amz-meta-*``, keys lower-cased by S3)."""
+
+    data: bytes
+    metadata: dict[str, str]
 
 
 @cache
@@ -27,11 +36,10 @@ class ObjectStore:
         self._client = client or _s3()
 
     @translate_client_errors
-    def read_head(self, bucket: str, key: str, length: int = 64) -> bytes:
-        """The first ``length`` bytes: enough to sniff the real content type."""
+    def read_head(self, bucket: str, key: str, length: int = 64) -> ObjectHead:
+        """The first ``length`` bytes (enough to sniff the real content type) and the user metadata."""
         resp = self._client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{length - 1}")
-        data: bytes = resp["Body"].read()
-        return data
+        return ObjectHead(data=resp["Body"].read(), metadata=dict(resp.get("Metadata") or {}))
 
     @translate_client_errors
     def sha256(self, bucket: str, key: str) -> str:

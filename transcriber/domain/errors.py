@@ -58,6 +58,12 @@ class TooLongError(PermanentError):
     reason_code = "TOO_LONG"
 
 
+class InvalidOptionsError(PermanentError):
+    """A per-job option (language, beam size, ...) that cannot be honoured as given."""
+
+    reason_code = "INVALID_OPTIONS"
+
+
 class EngineError(PermanentError):
     reason_code = "ENGINE_ERROR"
 
@@ -89,6 +95,7 @@ _BY_NAME: dict[str, type[PipelineError]] = {
         EmptyFileError,
         TooLargeError,
         TooLongError,
+        InvalidOptionsError,
         EngineError,
         TransientEngineError,
     )

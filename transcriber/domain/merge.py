@@ -90,9 +90,16 @@ def _language(chunks: list[ChunkTranscript]) -> str | None:
 
 
 def merge_chunks(
-    job_id: str, chunks: Iterable[ChunkTranscript], duration: float, engine: str = ""
+    job_id: str,
+    chunks: Iterable[ChunkTranscript],
+    duration: float,
+    engine: str = "",
+    language: str | None = None,
 ) -> Transcript:
-    """Merge chunk transcripts (any order) into absolute, increasing, non-empty segments."""
+    """Merge chunk transcripts (any order) into absolute, increasing, non-empty segments.
+
+    ``language`` is the job's pinned language; without one, the chunks' own guesses vote.
+    """
     ordered = sorted(chunks, key=lambda c: c.index)
     duration = round(max(duration, 0.0), 3)
     placed = [
@@ -107,7 +114,7 @@ def merge_chunks(
         engine = ",".join(sorted({c.engine for c in ordered if c.engine}))
     return Transcript(
         job_id=job_id,
-        language=_language(ordered),
+        language=language or _language(ordered),
         duration=duration,
         chunks=len(ordered),
         segments=tuple(placed),

@@ -1,18 +1,33 @@
-"""One chunk through a speech engine, with timestamps checked against the audio itself."""
+"""Speech engines applied to chunks: the job's language, then each chunk's words.
+
+Timestamps are checked against the audio itself, and the language is decided once per job.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydub import AudioSegment
 
 from transcriber.domain.alignment import refine_segments
 from transcriber.domain.chunking import ChunkingConfig, speech_spans
+from transcriber.domain.language import LanguageDecision, LanguageSample, vote
 from transcriber.domain.models import ChunkSpec, ChunkTranscript
+from transcriber.domain.options import JobOptions
 from transcriber.engines.base import SpeechEngine
 
 #: Finer than chunk planning: pauses between sentences, not only between paragraphs.
 PAUSE_MIN_SILENCE_MS = 300
+
+
+def detect_job_language(engine: SpeechEngine, samples: Sequence[tuple[ChunkSpec, Path]]) -> LanguageDecision:
+    """Ask the engine about each sample chunk and vote (see transcriber.domain.language)."""
+    guesses = []
+    for spec, wav in samples:
+        guess = engine.detect_language(wav)
+        guesses.append(LanguageSample(spec.index, guess.probabilities, guess.speech_seconds))
+    return vote(guesses)
 
 
 def transcribe_chunk(
@@ -21,11 +36,15 @@ def transcribe_chunk(
     spec: ChunkSpec,
     *,
     language: str | None = None,
+    options: JobOptions | None = None,
     config: ChunkingConfig | None = None,
 ) -> ChunkTranscript:
-    """Recognise one chunk; segment times stay relative to the chunk start."""
+    """Recognise one chunk in the job's pinned ``language``; times stay relative to the chunk."""
     config = config or ChunkingConfig()
-    result = engine.transcribe(wav, language=language)
+    options = options or JobOptions()
+    result = engine.transcribe(
+        wav, language=language, beam_size=options.beam_size, word_timestamps=options.word_timestamps
+    )
     speech = speech_spans(
         AudioSegment.from_wav(str(wav)),
         min_silence_ms=PAUSE_MIN_SILENCE_MS,

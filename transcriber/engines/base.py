@@ -27,6 +27,14 @@ class EngineResult:
         return " ".join(s.text.strip() for s in self.segments if s.text.strip())
 
 
+@dataclass(frozen=True)
+class LanguageGuess:
+    """An engine's language probabilities for one file, and how much speech they rest on."""
+
+    probabilities: dict[str, float]
+    speech_seconds: float
+
+
 @runtime_checkable
 class SpeechEngine(Protocol):
     """A speech-to-text engine; input is always a 16 kHz mono 16-bit PCM WAV file.
@@ -41,6 +49,21 @@ class SpeechEngine(Protocol):
         """Load models now (Lambda's init phase) rather than on the first request; idempotent."""
         ...
 
-    def transcribe(self, wav_path: Path, *, language: str | None = None) -> EngineResult:
-        """Transcribe ``wav_path``; ``language`` (ISO 639-1) skips detection when given."""
+    def transcribe(
+        self,
+        wav_path: Path,
+        *,
+        language: str | None = None,
+        beam_size: int | None = None,
+        word_timestamps: bool = True,
+    ) -> EngineResult:
+        """Transcribe ``wav_path``; ``language`` (ISO 639-1) skips detection when given.
+
+        ``beam_size`` ``None`` means the engine's default; without ``word_timestamps`` segments
+        carry no words (faster, coarser).
+        """
+        ...
+
+    def detect_language(self, wav_path: Path) -> LanguageGuess:
+        """The most likely languages of the speech in ``wav_path`` (empty when it holds none)."""
         ...

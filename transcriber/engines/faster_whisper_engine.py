@@ -13,14 +13,22 @@ import wave
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from transcriber.domain.errors import EngineError, TransientEngineError
 from transcriber.domain.models import Segment, Word
-from transcriber.engines.base import EngineResult
+from transcriber.engines.base import EngineResult, LanguageGuess
 from transcriber.engines.weights import WeightsError
 from transcriber.engines.weights import model_dir as default_model_dir
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
+
+SAMPLE_RATE = 16_000
+#: Whisper decides the language from one 30-second window of audio.
+DETECTION_WINDOW_S = 30
+#: Languages kept from a detection: the rest carry almost no probability.
+DETECTION_TOP_LANGUAGES = 5
 
 #: Substrings of CTranslate2/onnxruntime messages that mean "short of memory right now".
 _OOM_MARKERS = ("out of memory", "bad_alloc", "cannot allocate", "failed to allocate", "oom")
@@ -100,7 +108,45 @@ class FasterWhisperEngine:
                 raise EngineError(f"cannot load Whisper model: {type(exc).__name__}: {exc}") from exc
             return self._model
 
-    def transcribe(self, wav_path: Path, *, language: str | None = None) -> EngineResult:
+    def detect_language(self, wav_path: Path) -> LanguageGuess:
+        """Whisper's language probabilities over the first 30 s of speech (Silero VAD) in the file.
+
+        Only speech is shown to the model: a long silence or music intro would otherwise fill
+        the 30-second window and make the guess noise.
+        """
+        _wav_duration(wav_path)
+        model = self._load()
+        try:
+            from faster_whisper.audio import decode_audio
+            from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
+
+            audio = decode_audio(str(wav_path), sampling_rate=SAMPLE_RATE)
+            spans = get_speech_timestamps(audio, VadOptions())
+            if not spans:
+                return LanguageGuess(probabilities={}, speech_seconds=0.0)
+            pieces, _ = collect_chunks(audio, spans)
+            speech = np.concatenate(pieces)[: DETECTION_WINDOW_S * SAMPLE_RATE]
+            _, _, ranked = model.detect_language(audio=speech, language_detection_segments=1)
+        except (MemoryError, RuntimeError) as exc:
+            kind = "out of memory" if _is_oom(exc) else "runtime error"
+            raise TransientEngineError(
+                f"Whisper {kind} detecting the language of {wav_path.name}: {exc}"
+            ) from exc
+        except Exception as exc:
+            raise EngineError(
+                f"Whisper language detection failed on {wav_path.name}: {type(exc).__name__}: {exc}"
+            ) from exc
+        top = {code: round(float(p), 4) for code, p in ranked[:DETECTION_TOP_LANGUAGES]}
+        return LanguageGuess(probabilities=top, speech_seconds=round(len(speech) / SAMPLE_RATE, 3))
+
+    def transcribe(
+        self,
+        wav_path: Path,
+        *,
+        language: str | None = None,
+        beam_size: int | None = None,
+        word_timestamps: bool = True,
+    ) -> EngineResult:
         """Transcribe one 16 kHz mono WAV; segment and word times are seconds from its start."""
         duration = _wav_duration(wav_path)
         model = self._load()
@@ -108,10 +154,10 @@ class FasterWhisperEngine:
             raw_segments, info = model.transcribe(
                 str(wav_path),
                 language=language,
-                beam_size=self.beam_size,
+                beam_size=beam_size or self.beam_size,
                 vad_filter=True,
                 condition_on_previous_text=False,  # Stops one hallucination seeding the next.
-                word_timestamps=True,
+                word_timestamps=word_timestamps,
                 no_speech_threshold=0.6,
                 log_prob_threshold=-1.0,
                 compression_ratio_threshold=2.4,  # Repetitive output: retry hotter, then drop.

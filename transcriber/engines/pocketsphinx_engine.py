@@ -10,14 +10,15 @@ import io
 import re
 import threading
 import wave
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from pocketsphinx import Decoder, Segmenter
 
-from transcriber.domain.errors import EngineError, TransientEngineError
+from transcriber.domain.errors import EngineError, InvalidOptionsError, TransientEngineError
 from transcriber.domain.models import Segment, Word
-from transcriber.engines.base import EngineResult
+from transcriber.engines.base import EngineResult, LanguageGuess
 
 SAMPLE_RATE = 16000
 FRAME_S = 0.01  # pocketsphinx segment frames are 10 ms.
@@ -30,7 +31,7 @@ def _is_filler(word: str) -> bool:
 
 
 class PocketsphinxEngine:
-    """English only; ``language`` is accepted for the interface and otherwise ignored."""
+    """English only: another requested language is refused; it has no beam to size."""
 
     name = "pocketsphinx"
 
@@ -50,8 +51,25 @@ class PocketsphinxEngine:
                 raise EngineError(f"cannot load pocketsphinx: {type(exc).__name__}: {exc}") from exc
         return self._decoder
 
-    def transcribe(self, wav_path: Path, *, language: str | None = None) -> EngineResult:
+    def detect_language(self, wav_path: Path) -> LanguageGuess:
+        """Its only model is English, so that is all it can hear."""
+        _, duration = _read_pcm(wav_path)
+        return LanguageGuess(probabilities={"en": 1.0}, speech_seconds=round(duration, 3))
+
+    def transcribe(
+        self,
+        wav_path: Path,
+        *,
+        language: str | None = None,
+        beam_size: int | None = None,
+        word_timestamps: bool = True,
+    ) -> EngineResult:
         """Decode the file utterance by utterance, then split the words into segments at pauses."""
+        if language not in (None, "en"):
+            raise InvalidOptionsError(
+                f"This deployment's engine (pocketsphinx) transcribes English only, not {language!r}; "
+                "leave the language out or set it to 'en'."
+            )
         pcm, duration = _read_pcm(wav_path)
         words: list[Word] = []
         with self._lock:
@@ -70,7 +88,10 @@ class PocketsphinxEngine:
             except Exception as exc:
                 self._decoder = None  # It may be stuck inside an utterance: start afresh next time.
                 raise EngineError(f"pocketsphinx failed on {wav_path.name}: {exc}") from exc
-        return EngineResult(language="en", segments=group_words(words), duration=round(duration, 3))
+        segments = group_words(words)
+        if not word_timestamps:
+            segments = tuple(replace(s, words=()) for s in segments)
+        return EngineResult(language="en", segments=segments, duration=round(duration, 3))
 
 
 def _words(entries: Any, offset: float, duration: float) -> list[Word]:

@@ -1,0 +1,56 @@
+"""Language detection votes over chunks spread across the file and is pinned for all of them."""
+
+from __future__ import annotations
+
+import pytest
+
+from transcriber.domain.language import (
+    LanguageSample,
+    detection_samples,
+    vote,
+)
+from transcriber.domain.models import ChunkSpec
+
+
+def _chunks(durations: list[float]) -> list[ChunkSpec]:
+    offset, specs = 0.0, []
+    for i, d in enumerate(durations):
+        specs.append(ChunkSpec(index=i, offset=offset, duration=d))
+        offset += d + 1.0
+    return specs
+
+
+def test_samples_span_the_whole_file_not_only_its_start() -> None:
+    picked = detection_samples(_chunks([60.0] * 40), count=5)
+    assert [c.index for c in picked] == [0, 10, 20, 29, 39]
+
+
+def test_short_chunks_are_used_only_when_nothing_longer_exists() -> None:
+    picked = detection_samples(_chunks([2.0, 30.0, 1.5, 30.0, 2.5]), count=5)
+    assert [c.index for c in picked] == [1, 3]
+    assert [c.index for c in detection_samples(_chunks([2.0, 1.0]))] == [0, 1]
+    assert detection_samples([]) == []
+
+
+def test_a_wrong_first_chunk_is_outvoted_by_the_rest() -> None:
+    samples = [
+        LanguageSample(0, {"en": 0.7, "de": 0.3}, speech_seconds=4.0),  # an English intro
+        LanguageSample(1, {"de": 0.9, "nl": 0.1}, speech_seconds=30.0),
+        LanguageSample(2, {"de": 0.8, "en": 0.2}, speech_seconds=30.0),
+    ]
+    decision = vote(samples)
+    assert decision.language == "de" and decision.source == "detected" and decision.samples == 3
+    assert decision.confidence == pytest.approx((27 + 24 + 1.2) / (4 + 30 + 30), abs=1e-6)
+
+
+def test_samples_without_speech_do_not_vote() -> None:
+    decision = vote([LanguageSample(0, {"cy": 0.9}, 0.0), LanguageSample(1, {"fr": 0.6}, 12.0)])
+    assert decision.language == "fr" and decision.samples == 1
+    silent = vote([LanguageSample(0, {}, 0.0)])
+    assert silent.language is None and silent.source == "undetermined"
+
+
+def test_ties_go_to_the_earliest_sample() -> None:
+    decision = vote([LanguageSample(1, {"es": 0.5}, 10.0), LanguageSample(0, {"pt": 0.5}, 10.0)])
+    assert decision.language == "pt"
+

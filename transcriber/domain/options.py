@@ -1,0 +1,158 @@
+"""Per-job transcription options: what a user may choose for one file, validated once at intake.
+
+Options travel with the upload as S3 user metadata (``x-amz-meta-transcribe-*``), so a file
+dropped into the bucket and a file sent through the CLI carry them the same way; ingest parses
+them into :class:`JobOptions`, records them on the job and passes them to the execution.
+Anything invalid ends the job at intake with ``INVALID_OPTIONS`` and a message saying what is
+accepted, before any audio is converted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from transcriber.domain.errors import InvalidOptionsError
+
+#: Whisper's language codes (faster_whisper.tokenizer._LANGUAGE_CODES; a unit test keeps the two
+#: equal). Kept here because intake runs where the engine's libraries are not installed.
+# fmt: off
+WHISPER_LANGUAGES: frozenset[str] = frozenset((
+    "af", "am", "ar", "as", "az", "ba", "be", "bg", "bn", "bo", "br", "bs", "ca", "cs", "cy", "da", "de",
+    "el", "en", "es", "et", "eu", "fa", "fi", "fo", "fr", "gl", "gu", "ha", "haw", "he", "hi", "hr",
+    "ht", "hu", "hy", "id", "is", "it", "ja", "jw", "ka", "kk", "km", "kn", "ko", "la", "lb", "ln", "lo",
+    "lt", "lv", "mg", "mi", "mk", "ml", "mn", "mr", "ms", "mt", "my", "ne", "nl", "nn", "no", "oc", "pa",
+    "pl", "ps", "pt", "ro", "ru", "sa", "sd", "si", "sk", "sl", "sn", "so", "sq", "sr", "su", "sv", "sw",
+    "ta", "te", "tg", "th", "tk", "tl", "tr", "tt", "uk", "ur", "uz", "vi", "yi", "yo", "zh", "yue",
+))
+# fmt: on
+
+BEAM_SIZE_RANGE = (1, 10)
+MAX_CHUNK_SECONDS_RANGE = (5.0, 600.0)
+
+#: Prefix of the S3 user-metadata keys that carry options (S3 lower-cases metadata keys).
+METADATA_PREFIX = "transcribe-"
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """Choices for one job; ``None`` means "the deployment's default".
+
+    - ``language``: ISO 639-1 code; skips detection and is used for every chunk.
+    - ``beam_size``: decoder beam (1 is fastest; the default is the engine's, 5).
+    - ``word_timestamps``: word-level times in the JSON. Off is faster, but seams between chunks
+      are then reconciled per segment rather than per word.
+    - ``max_chunk_seconds``: longest chunk the audio is cut into.
+    """
+
+    language: str | None = None
+    beam_size: int | None = None
+    word_timestamps: bool = True
+    max_chunk_seconds: float | None = None
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any] | None) -> JobOptions:
+        """Validate options given as JSON-like values (execution input, API body)."""
+        raw = dict(raw or {})
+        unknown = sorted(set(raw) - {"language", "beam_size", "word_timestamps", "max_chunk_seconds"})
+        if unknown:
+            raise InvalidOptionsError(
+                f"Unknown option(s): {', '.join(unknown)}. Accepted: language, beam_size, "
+                "word_timestamps, max_chunk_seconds."
+            )
+        return cls(
+            language=_language(raw.get("language")),
+            beam_size=_bounded_int("beam_size", raw.get("beam_size"), BEAM_SIZE_RANGE),
+            word_timestamps=_boolean("word_timestamps", raw.get("word_timestamps", True)),
+            max_chunk_seconds=_bounded_float(
+                "max_chunk_seconds", raw.get("max_chunk_seconds"), MAX_CHUNK_SECONDS_RANGE
+            ),
+        )
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, str]) -> JobOptions:
+        """Options from S3 user metadata; keys without the ``transcribe-`` prefix are not ours."""
+        ours = {
+            key.lower().removeprefix(METADATA_PREFIX).replace("-", "_"): value
+            for key, value in metadata.items()
+            if key.lower().startswith(METADATA_PREFIX)
+        }
+        return cls.parse(ours)
+
+    def to_metadata(self) -> dict[str, str]:
+        """The S3 user metadata that carries these options with an upload."""
+        return {
+            f"{METADATA_PREFIX}{key.replace('_', '-')}": _text(value) for key, value in self.to_dict().items()
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Only what differs from the defaults, so an empty dict means "all defaults"."""
+        data: dict[str, Any] = {}
+        if self.language is not None:
+            data["language"] = self.language
+        if self.beam_size is not None:
+            data["beam_size"] = self.beam_size
+        if not self.word_timestamps:
+            data["word_timestamps"] = False
+        if self.max_chunk_seconds is not None:
+            data["max_chunk_seconds"] = self.max_chunk_seconds
+        return data
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _language(value: Any) -> str | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "auto")):
+        return None
+    code = str(value).strip().lower()
+    if code not in WHISPER_LANGUAGES:
+        raise InvalidOptionsError(
+            f"Language {str(value)[:20]!r} is not one the engine knows. Give an ISO 639-1 code such as "
+            "'en', 'de' or 'fr', or leave it out to detect the language."
+        )
+    return code
+
+
+def _boolean(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise InvalidOptionsError(f"Option {name} must be true or false, not {str(value)[:20]!r}.")
+
+
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise InvalidOptionsError(f"Option {name} must be a number, not a boolean.")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InvalidOptionsError(f"Option {name} must be a number, not {str(value)[:20]!r}.") from None
+
+
+def _bounded_int(name: str, value: Any, bounds: tuple[int, int]) -> int | None:
+    if value is None or value == "":
+        return None
+    number = _number(name, value)
+    if not number.is_integer() or not bounds[0] <= number <= bounds[1]:
+        raise InvalidOptionsError(f"Option {name} must be a whole number from {bounds[0]} to {bounds[1]}.")
+    return int(number)
+
+
+def _bounded_float(name: str, value: Any, bounds: tuple[float, float]) -> float | None:
+    if value is None or value == "":
+        return None
+    number = _number(name, value)
+    if not bounds[0] <= number <= bounds[1]:
+        raise InvalidOptionsError(f"Option {name} must lie between {bounds[0]:g} and {bounds[1]:g}.")
+    return number
