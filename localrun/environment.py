@@ -127,6 +127,9 @@ class LocalAws:
         # moto's request log and its notes on resource types it skips are noise for a CLI user.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         logging.getLogger("moto").setLevel(logging.ERROR)
+        # The ASL interpreter logs a Choice's IsPresent test of an absent path as an ERROR; failures
+        # that matter reach the execution history and the job record.
+        logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         warnings.filterwarnings("ignore", message="Tried to parse .* but it's not supported")
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
