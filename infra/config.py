@@ -31,6 +31,8 @@ def _check_type(where: str, value: Any, expected: Any) -> None:
         # bool is an int in Python; a JSON true where a number belongs is still a mistake.
         if option is int and isinstance(value, int) and not isinstance(value, bool):
             return
+        if option is float and isinstance(value, int | float) and not isinstance(value, bool):
+            return
         if option in (str, bool) and isinstance(value, option):
             return
     raise ValueError(f"{where} must be {expected}, not {value!r}")
@@ -107,6 +109,8 @@ class EnvironmentConfig:
     max_upload_mb: int
     max_duration_minutes: int
     chunk_max_seconds: int
+    #: hours a transcript is reused for the same audio and options (0: never)
+    dedup_window_hours: float
     engine: str
     functions: dict[str, FunctionSizing]
     retain_data: bool
@@ -124,6 +128,8 @@ class EnvironmentConfig:
         for name in ("max_upload_mb", "max_duration_minutes", "chunk_max_seconds"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+        if not 0 <= self.dedup_window_hours <= 24 * 365:
+            raise ValueError("dedup_window_hours must lie between 0 and 8760")
         if self.log_retention_days not in LOG_RETENTION_DAYS:
             raise ValueError(
                 f"log_retention_days must be one of {LOG_RETENTION_DAYS}, not {self.log_retention_days}"

@@ -22,6 +22,7 @@ from infra.config import EnvironmentConfig
 from infra.monitoring import Monitoring
 from transcriber.domain.errors import RETRYABLE_ERROR_NAMES
 from transcriber.domain.jobs import (
+    CONTENT_INDEX,
     EVENT_JOB_COMPLETED,
     EVENT_JOB_FAILED,
     EVENT_SOURCE,
@@ -94,6 +95,31 @@ class TranscriptionStack(cdk.Stack):
             self,
             "JobsTable",
             partition_key=dynamodb.Attribute(name="job_id", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=(
+                dynamodb.TableEncryption.CUSTOMER_MANAGED
+                if self.data_key
+                else dynamodb.TableEncryption.AWS_MANAGED
+            ),
+            encryption_key=self.data_key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=self.removal,
+        )
+        # Recent jobs of the same audio, for reusing a transcript (transcriber/domain/dedup.py).
+        self.jobs_table.add_global_secondary_index(
+            index_name=CONTENT_INDEX,
+            partition_key=dynamodb.Attribute(name="sha256", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
+        # Powertools Idempotency records of ingest: one per delivered upload, expiring after a day.
+        self.idempotency_table = dynamodb.Table(
+            self,
+            "IdempotencyTable",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            time_to_live_attribute="expiration",
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             encryption=(
                 dynamodb.TableEncryption.CUSTOMER_MANAGED
@@ -187,6 +213,8 @@ class TranscriptionStack(cdk.Stack):
             env={
                 "STATE_MACHINE_ARN": self.state_machine.state_machine_arn,
                 "MAX_UPLOAD_BYTES": str(config.max_upload_mb * 1024 * 1024),
+                "IDEMPOTENCY_TABLE": self.idempotency_table.table_name,
+                "DEDUP_WINDOW_HOURS": str(config.dedup_window_hours),
             },
         )
         self.ingest_fn.configure_async_invoke(retry_attempts=2)
@@ -602,6 +630,24 @@ class TranscriptionStack(cdk.Stack):
         for fn in s3_access:
             self.event_bus.grant_put_events_to(fn)
         self.state_machine.grant_start_execution(self.ingest_fn)
+        # Content reuse: recent jobs of the same audio, through the index only.
+        self.ingest_fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:Query"], resources=[f"{self.jobs_table.table_arn}/index/{CONTENT_INDEX}"]
+            )
+        )
+        # What Powertools Idempotency calls on its table.
+        self.ingest_fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                ],
+                resources=[self.idempotency_table.table_arn],
+            )
+        )
         self.ingest_fn.add_to_role_policy(
             iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.ingest_dlq.queue_arn])
         )

@@ -21,6 +21,10 @@ class Settings:
     state_machine_arn: str
     max_upload_bytes: int
     max_duration_s: float
+    #: Powertools Idempotency records of ingest ('' where a function does not need them)
+    idempotency_table: str = ""
+    #: how long a transcript is reused for the same audio and options (0 turns reuse off)
+    dedup_window_hours: float = 24.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -31,4 +35,6 @@ class Settings:
             state_machine_arn=os.environ.get("STATE_MACHINE_ARN", ""),
             max_upload_bytes=int(os.environ.get("MAX_UPLOAD_BYTES", str(500 * 1024 * 1024))),
             max_duration_s=float(os.environ.get("MAX_DURATION_SECONDS", str(4 * 3600))),
+            idempotency_table=os.environ.get("IDEMPOTENCY_TABLE", ""),
+            dedup_window_hours=float(os.environ.get("DEDUP_WINDOW_HOURS", "24")),
         )

@@ -1,22 +1,42 @@
-"""Ingest: an S3 ObjectCreated event becomes a validated job and exactly one execution."""
+"""Ingest: an S3 ObjectCreated event becomes a validated job and exactly one execution.
+
+S3 delivers events at least once, sometimes several times at once. Two guards make a repeat
+harmless: Powertools Idempotency (a DynamoDB record per bucket, key, version and ETag: a repeat
+gets the first delivery's answer, and a concurrent one is refused while the first is in
+progress, so Lambda retries it) and the job id as execution name (Step Functions refuses a
+second execution of the same name).
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from transcriber.adapters.events import EventPublisher
-from transcriber.adapters.jobs_table import JobRepository
+from transcriber.adapters.jobs_table import JobRepository, iso_timestamp
 from transcriber.adapters.storage import ObjectStore
 from transcriber.adapters.workflow import Workflow
-from transcriber.domain import intake
+from transcriber.domain import dedup, intake
 from transcriber.domain.errors import PermanentError
-from transcriber.domain.jobs import EVENT_JOB_CREATED, EVENT_JOB_FAILED, JobStatus, job_id_for
+from transcriber.domain.jobs import (
+    EVENT_JOB_COMPLETED,
+    EVENT_JOB_CREATED,
+    EVENT_JOB_FAILED,
+    JobStatus,
+    job_id_for,
+)
 from transcriber.domain.options import JobOptions
 from transcriber.observability import count_failure
 from transcriber.settings import Settings
@@ -24,6 +44,9 @@ from transcriber.settings import Settings
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+#: Longer than S3's redelivery horizon and Lambda's async retries (up to 6 hours).
+IDEMPOTENCY_TTL_S = 24 * 3600
+idempotency_config = IdempotencyConfig(expires_after_seconds=IDEMPOTENCY_TTL_S)
 
 
 def ingest_object(
@@ -51,43 +74,16 @@ def ingest_object(
         job["options"] = options.to_dict()
         job["sha256"] = store.sha256(bucket, key)
     except PermanentError as err:
-        failed = {
-            **job,
-            "status": JobStatus.FAILED.value,
-            "reason_code": err.reason_code,
-            "error_message": err.message,
-        }
-        if jobs.create(failed):
-            logger.warning("Upload rejected", extra={"reason_code": err.reason_code, "error": err.message})
-            metrics.add_metric(name="JobsRejected", unit=MetricUnit.Count, value=1)
-            count_failure(metrics, err.reason_code)
-            events.publish(
-                EVENT_JOB_FAILED,
-                {
-                    "job_id": job_id,
-                    "status": JobStatus.FAILED.value,
-                    "bucket": bucket,
-                    "key": key,
-                    "reason_code": err.reason_code,
-                    "message": err.message,
-                },
-            )
-        return {"job_id": job_id, "status": JobStatus.FAILED.value, "reason_code": err.reason_code}
+        return _reject(job, err, jobs=jobs, events=events)
+
+    original = _reusable_result(job["sha256"], options, settings=settings, jobs=jobs)
+    if original is not None:
+        return _complete_as_duplicate(job, original, jobs=jobs, events=events)
 
     created = jobs.create({**job, "status": JobStatus.PENDING.value})
     if created:
         metrics.add_metric(name="JobsCreated", unit=MetricUnit.Count, value=1)
-        events.publish(
-            EVENT_JOB_CREATED,
-            {
-                "job_id": job_id,
-                "status": JobStatus.PENDING.value,
-                "bucket": bucket,
-                "key": key,
-                "size": size,
-                "sha256": job["sha256"],
-            },
-        )
+        events.publish(EVENT_JOB_CREATED, _created_detail(job, JobStatus.PENDING))
     else:
         logger.info("Repeated event for an existing job")
     # Always try: the execution name is the job id, so a repeat cannot start a second run, and a
@@ -99,30 +95,128 @@ def ingest_object(
     return {"job_id": job_id, "status": JobStatus.PENDING.value, "started": started}
 
 
+def _created_detail(job: dict[str, Any], status: JobStatus) -> dict[str, Any]:
+    return {
+        "job_id": job["job_id"],
+        "status": status.value,
+        "bucket": job["bucket"],
+        "key": job["key"],
+        "size": job["size"],
+        "sha256": job["sha256"],
+    }
+
+
+def _reject(
+    job: dict[str, Any], err: PermanentError, *, jobs: JobRepository, events: EventPublisher
+) -> dict[str, Any]:
+    """Record the job FAILED with the reason the user can act on; no execution is started."""
+    failed = {
+        **job,
+        "status": JobStatus.FAILED.value,
+        "reason_code": err.reason_code,
+        "error_message": err.message,
+    }
+    if jobs.create(failed):
+        logger.warning("Upload rejected", extra={"reason_code": err.reason_code, "error": err.message})
+        metrics.add_metric(name="JobsRejected", unit=MetricUnit.Count, value=1)
+        count_failure(metrics, err.reason_code)
+        events.publish(
+            EVENT_JOB_FAILED,
+            {
+                "job_id": job["job_id"],
+                "status": JobStatus.FAILED.value,
+                "bucket": job["bucket"],
+                "key": job["key"],
+                "reason_code": err.reason_code,
+                "message": err.message,
+            },
+        )
+    return {"job_id": job["job_id"], "status": JobStatus.FAILED.value, "reason_code": err.reason_code}
+
+
+def _reusable_result(
+    sha256: str, options: JobOptions, *, settings: Settings, jobs: JobRepository
+) -> dict[str, Any] | None:
+    if not options.dedupe or settings.dedup_window_hours <= 0:
+        return None
+    since = iso_timestamp(dedup.window_start(datetime.now(UTC), settings.dedup_window_hours))
+    return dedup.reusable_job(jobs.recent_with_content(sha256, since), options)
+
+
+def _complete_as_duplicate(
+    job: dict[str, Any], original: dict[str, Any], *, jobs: JobRepository, events: EventPublisher
+) -> dict[str, Any]:
+    """A new job, complete at once, pointing to the outputs of the same audio's earlier job."""
+    fields = dedup.duplicate_fields(original)
+    if jobs.create({**job, **fields, "completed_at": iso_timestamp(datetime.now(UTC))}):
+        logger.info(
+            "Same audio transcribed recently: reusing its result",
+            extra={"duplicate_of": fields["duplicate_of"]},
+        )
+        metrics.add_metric(name="JobsDeduplicated", unit=MetricUnit.Count, value=1)
+        events.publish(EVENT_JOB_CREATED, _created_detail(job, JobStatus.COMPLETED))
+        events.publish(
+            EVENT_JOB_COMPLETED,
+            {
+                "job_id": job["job_id"],
+                "status": JobStatus.COMPLETED.value,
+                "bucket": job["bucket"],
+                "key": job["key"],
+                "language": fields.get("language"),
+                "duration": fields.get("duration", 0),
+                "segments": fields.get("segments", 0),
+                "outputs": fields["outputs"],
+            },
+        )
+    return {
+        "job_id": job["job_id"],
+        "status": JobStatus.COMPLETED.value,
+        "duplicate_of": fields["duplicate_of"],
+    }
+
+
+@cache
+def _idempotent_ingest(table_name: str) -> Any:
+    """``ingest_object`` guarded by Powertools Idempotency, keyed on the upload's identity."""
+    persistence = DynamoDBPersistenceLayer(table_name=table_name)
+
+    @idempotent_function(
+        data_keyword_argument="upload", persistence_store=persistence, config=idempotency_config
+    )
+    def ingest_once(*, upload: dict[str, Any], settings: Settings) -> dict[str, Any]:
+        return ingest_object(
+            upload["bucket"],
+            upload["key"],
+            upload["size"],
+            upload["etag"],
+            upload["version_id"],
+            settings=settings,
+            store=ObjectStore(),
+            jobs=JobRepository(settings.jobs_table),
+            events=EventPublisher(settings.event_bus_name),
+            workflow=Workflow(settings.state_machine_arn),
+        )
+
+    return ingest_once
+
+
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context
 @event_source(data_class=S3Event)
 def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_env()
-    store, jobs = ObjectStore(), JobRepository(settings.jobs_table)
-    events, workflow = EventPublisher(settings.event_bus_name), Workflow(settings.state_machine_arn)
+    idempotency_config.register_lambda_context(context)
+    ingest_once = _idempotent_ingest(settings.idempotency_table)
     results = []
     for record in event.records:
         obj = record.s3.get_object
-        key = unquote_plus(obj.key)  # S3 event keys arrive URL-encoded
-        results.append(
-            ingest_object(
-                record.s3.bucket.name,
-                key,
-                obj.size,
-                obj.etag,
-                obj.version_id,
-                settings=settings,
-                store=store,
-                jobs=jobs,
-                events=events,
-                workflow=workflow,
-            )
-        )
+        upload = {
+            "bucket": record.s3.bucket.name,
+            "key": unquote_plus(obj.key),  # S3 event keys arrive URL-encoded
+            "size": obj.size,
+            "etag": obj.etag,
+            "version_id": obj.version_id,
+        }
+        results.append(ingest_once(upload=upload, settings=settings))
     return {"jobs": results}

@@ -15,6 +15,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from transcriber.domain.jobs import CONTENT_INDEX
+
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
 ENV = {
@@ -26,6 +28,7 @@ ENV = {
     "POWERTOOLS_SERVICE_NAME": "handler-tests",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "JOBS_TABLE": "jobs",
+    "IDEMPOTENCY_TABLE": "idempotency",
     "RESULTS_BUCKET": "results",
     "EVENT_BUS_NAME": "jobs-bus",
     "TRANSCRIBE_ENGINE": "pocketsphinx",
@@ -97,7 +100,25 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         table = ddb.create_table(
             TableName="jobs",
             KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "job_id", "AttributeType": "S"}],
+            AttributeDefinitions=[
+                {"AttributeName": name, "AttributeType": "S"} for name in ("job_id", "sha256", "created_at")
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": CONTENT_INDEX,
+                    "KeySchema": [
+                        {"AttributeName": "sha256", "KeyType": "HASH"},
+                        {"AttributeName": "created_at", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        ddb.create_table(
+            TableName="idempotency",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
         events = boto3.client("events")
@@ -124,7 +145,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
 
 def _clear_client_caches() -> None:
     """The adapters cache their boto3 clients per process; each moto context needs fresh ones."""
+    from functions.ingest.handler import _idempotent_ingest
     from transcriber.adapters import events, jobs_table, storage, workflow
 
-    for fn in (storage._s3, jobs_table._dynamodb, events._events, workflow._sfn):
+    for fn in (storage._s3, jobs_table._dynamodb, events._events, workflow._sfn, _idempotent_ingest):
         fn.cache_clear()

@@ -3,10 +3,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import boto3
 import pytest
 
 from functions.ingest import handler as ingest
 from tests.handlers.conftest import Aws, FakeContext
+from transcriber.adapters.jobs_table import JobRepository
 from transcriber.domain.jobs import job_id_for
 from transcriber.domain.options import JobOptions
 
@@ -110,3 +112,100 @@ def test_invalid_options_fail_the_job_before_any_work(
     job = aws.table.get_item(Key={"job_id": result["job_id"]})["Item"]
     assert "beam_size must be a whole number from 1 to 10" in job["error_message"]
     assert aws.sfn.list_executions(stateMachineArn=aws.state_machine_arn)["executions"] == []
+
+
+def test_ten_deliveries_at_once_give_one_job_and_one_execution(
+    aws: Aws, context: FakeContext, sample_flac: Path
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+
+    event = _upload(aws, "burst.flac", sample_flac.read_bytes())
+
+    def deliver(_: int) -> str:
+        try:
+            return str(ingest.handler(event, context)["jobs"][0]["job_id"])
+        except IdempotencyAlreadyInProgressError:
+            return "retry later"  # Lambda retries this delivery; by then the first has answered
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(deliver, range(10)))
+    retried = [ingest.handler(event, context)["jobs"][0]["job_id"] for a in answers if a == "retry later"]
+    job_ids = {a for a in answers if a != "retry later"} | set(retried)
+    assert len(job_ids) == 1
+    assert aws.table.scan()["Count"] == 1
+    assert len(aws.sfn.list_executions(stateMachineArn=aws.state_machine_arn)["executions"]) == 1
+    assert [e["detail-type"] for e in aws.events()] == ["Transcription Job Created"]
+    records = boto3.resource("dynamodb").Table("idempotency").scan()["Items"]
+    assert len(records) == 1 and records[0]["status"] == "COMPLETED"
+
+
+def _complete(aws: Aws, job_id: str, **fields: object) -> None:
+    JobRepository("jobs").mark_completed(
+        job_id,
+        {
+            "outputs": {"json": "s3://results/transcripts/x/transcript.json"},
+            "language": "en",
+            "duration": 22.5,
+            "segments": 6,
+            **fields,
+        },
+    )
+
+
+def test_the_same_audio_again_reuses_the_result_without_transcribing(
+    aws: Aws, context: FakeContext, sample_flac: Path
+) -> None:
+    (first,) = ingest.handler(_upload(aws, "monday/talk.flac", sample_flac.read_bytes()), context)["jobs"]
+    _complete(aws, first["job_id"])
+    aws.events()
+    (second,) = ingest.handler(_upload(aws, "tuesday/copy.flac", sample_flac.read_bytes()), context)["jobs"]
+    assert second["job_id"] != first["job_id"]
+    assert second == {"job_id": second["job_id"], "status": "COMPLETED", "duplicate_of": first["job_id"]}
+    job = aws.table.get_item(Key={"job_id": second["job_id"]})["Item"]
+    assert job["status"] == "COMPLETED" and job["duplicate_of"] == first["job_id"]
+    assert job["outputs"] == {"json": "s3://results/transcripts/x/transcript.json"}
+    assert job["key"] == "tuesday/copy.flac" and int(job["progress"]) == 100
+    # No second execution; downstream hears created and completed for the new job.
+    assert len(aws.sfn.list_executions(stateMachineArn=aws.state_machine_arn)["executions"]) == 1
+    assert [e["detail-type"] for e in aws.events()] == [
+        "Transcription Job Created",
+        "Transcription Job Completed",
+    ]
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"transcribe-dedupe": "false"},  # the user asked for a fresh transcription
+        {"transcribe-language": "de"},  # other options, another transcript
+    ],
+)
+def test_reuse_only_for_the_same_options_and_when_wanted(
+    aws: Aws, context: FakeContext, sample_flac: Path, metadata: dict[str, str]
+) -> None:
+    (first,) = ingest.handler(_upload(aws, "a.flac", sample_flac.read_bytes()), context)["jobs"]
+    _complete(aws, first["job_id"])
+    aws.s3.put_object(Bucket="uploads", Key="b.flac", Body=sample_flac.read_bytes(), Metadata=metadata)
+    (second,) = ingest.handler(aws.s3_event("uploads", "b.flac"), context)["jobs"]
+    assert second["status"] == "PENDING" and second["started"] is True
+    assert len(aws.sfn.list_executions(stateMachineArn=aws.state_machine_arn)["executions"]) == 2
+
+
+def test_no_reuse_outside_the_window(
+    aws: Aws, context: FakeContext, sample_flac: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (first,) = ingest.handler(_upload(aws, "old.flac", sample_flac.read_bytes()), context)["jobs"]
+    _complete(aws, first["job_id"])
+    aws.table.update_item(
+        Key={"job_id": first["job_id"]},
+        UpdateExpression="SET created_at = :old",
+        ExpressionAttributeValues={":old": "2026-01-01T00:00:00.000Z"},
+    )
+    (second,) = ingest.handler(_upload(aws, "new.flac", sample_flac.read_bytes()), context)["jobs"]
+    assert second["status"] == "PENDING"
+    monkeypatch.setenv("DEDUP_WINDOW_HOURS", "0")  # 0 turns reuse off altogether
+    _complete(aws, second["job_id"])
+    (third,) = ingest.handler(_upload(aws, "newer.flac", sample_flac.read_bytes()), context)["jobs"]
+    assert third["status"] == "PENDING"

@@ -142,6 +142,43 @@ def test_jobs_table_has_point_in_time_recovery(template: Template) -> None:
     )
 
 
+def test_ingest_has_idempotency_records_and_a_content_index(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            "TimeToLiveSpecification": {"AttributeName": "expiration", "Enabled": True},
+        },
+    )
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [{"AttributeName": "job_id", "KeyType": "HASH"}],
+            "GlobalSecondaryIndexes": [
+                Match.object_like(
+                    {
+                        "IndexName": "by_content",
+                        "KeySchema": [
+                            {"AttributeName": "sha256", "KeyType": "HASH"},
+                            {"AttributeName": "created_at", "KeyType": "RANGE"},
+                        ],
+                    }
+                )
+            ],
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Environment": {
+                "Variables": Match.object_like(
+                    {"IDEMPOTENCY_TABLE": Match.any_value(), "DEDUP_WINDOW_HOURS": "24"}
+                )
+            }
+        },
+    )
+
+
 def test_an_unknown_environment_is_an_error_not_a_default() -> None:
     with pytest.raises(ValueError, match="unknown environment 'prdo'"):
         EnvironmentConfig.from_context("prdo", {"dev": {}, "prod": {}})

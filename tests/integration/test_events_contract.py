@@ -25,6 +25,7 @@ from transcriber.domain.jobs import (
     JOB_EVENT_TYPES,
     crosses_progress_step,
 )
+from transcriber.domain.options import JobOptions
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "events"
 # Anything that would make an event large or leak content: the contract keeps these out.
@@ -49,7 +50,8 @@ def runs(pipeline: LocalPipeline, event_tap: EventTap, sample_flac: Path, tmp_pa
     broken = folder / "broken.flac"
     broken.write_bytes(b"fLaC" + bytes(range(256)) * 64)
     submissions = {
-        "speech": pipeline.submit(sample_flac, key="contract/speech.flac"),
+        # A fresh transcription even if the session already transcribed the sample.
+        "speech": pipeline.submit(sample_flac, key="contract/speech.flac", options=JobOptions(dedupe=False)),
         "not-audio": pipeline.submit(fake, key="contract/minutes.mp3"),
         "corrupt": pipeline.submit(broken, key="contract/broken.flac"),
     }

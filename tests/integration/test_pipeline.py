@@ -17,7 +17,8 @@ from transcriber.domain.options import JobOptions
 
 @pytest.fixture(scope="module")
 def completed(pipeline: LocalPipeline, event_tap: EventTap, sample_flac: Path) -> dict:
-    submission = pipeline.submit(sample_flac)
+    # Transcribed afresh even if another test module already sent the sample (content reuse).
+    submission = pipeline.submit(sample_flac, options=JobOptions(dedupe=False))
     job = pipeline.wait(submission.job_id, timeout_s=300)
     return {
         "submission": submission,
@@ -205,3 +206,20 @@ def test_a_language_the_engine_does_not_know_fails_at_intake(
     job = pipeline.wait(job_id_for(bucket, "elvish.flac", put["ETag"]), timeout_s=60)
     assert job["status"] == "FAILED" and job["reason_code"] == "INVALID_OPTIONS"
     assert "ISO 639-1" in job["error_message"]
+
+
+def test_the_same_audio_uploaded_again_reuses_the_transcript(
+    completed: dict, pipeline: LocalPipeline, sample_flac: Path
+) -> None:
+    def transcribe_invocations() -> int:
+        runs = pipeline.aws.runtime.stats.runs
+        return sum(len(calls) for name, calls in runs.items() if "TranscribeFunction" in name)
+
+    transcribed = transcribe_invocations()
+    submission = pipeline.submit(sample_flac, key="again/the same talk.flac")
+    job = pipeline.wait(submission.job_id, timeout_s=60)
+    assert job["status"] == "COMPLETED" and job["key"] == "again/the same talk.flac"
+    original = completed["job"]
+    assert job["duplicate_of"] == original["job_id"] != job["job_id"]
+    assert job["outputs"] == original["outputs"] and job["language"] == original["language"]
+    assert transcribe_invocations() == transcribed  # no language detection, no chunk transcribed

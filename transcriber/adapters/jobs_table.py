@@ -16,11 +16,16 @@ import boto3
 from botocore.exceptions import ClientError
 
 from transcriber.adapters.retry import translate_client_errors
-from transcriber.domain.jobs import JobStatus
+from transcriber.domain.jobs import CONTENT_INDEX, JobStatus
+
+
+def iso_timestamp(moment: datetime) -> str:
+    """The one timestamp format of job records: sortable as text, so ranges can be queried."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_timestamp(datetime.now(UTC))
 
 
 def _to_dynamo(value: Any) -> Any:
@@ -75,6 +80,18 @@ class JobRepository:
         return _applied(
             self._table.put_item, Item=_to_dynamo(item), ConditionExpression="attribute_not_exists(job_id)"
         )
+
+    @translate_client_errors
+    def recent_with_content(self, sha256: str, since: str) -> list[dict[str, Any]]:
+        """Jobs of the same audio created at or after ``since`` (ISO 8601), newest first."""
+        resp = self._table.query(
+            IndexName=CONTENT_INDEX,
+            KeyConditionExpression="sha256 = :h AND created_at >= :since",
+            ExpressionAttributeValues={":h": sha256, ":since": since},
+            ScanIndexForward=False,
+            Limit=25,
+        )
+        return [_from_dynamo(item) for item in resp.get("Items", [])]
 
     @translate_client_errors
     def get(self, job_id: str) -> dict[str, Any] | None:

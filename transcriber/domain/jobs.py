@@ -29,6 +29,8 @@ JOB_EVENT_TYPES: tuple[str, ...] = (
     EVENT_JOB_FAILED,
 )
 PROGRESS_STEP_PERCENT = 10
+#: Jobs table index on (sha256, created_at): finds recent jobs of the same audio.
+CONTENT_INDEX = "by_content"
 
 
 class JobStatus(StrEnum):

@@ -28,6 +28,7 @@ WHISPER_LANGUAGES: frozenset[str] = frozenset((
 ))
 # fmt: on
 
+OPTION_NAMES = ("language", "beam_size", "word_timestamps", "max_chunk_seconds", "dedupe")
 BEAM_SIZE_RANGE = (1, 10)
 MAX_CHUNK_SECONDS_RANGE = (5.0, 600.0)
 
@@ -46,22 +47,24 @@ class JobOptions:
     - ``word_timestamps``: word-level times in the JSON. Off is faster, but seams between chunks
       are then reconciled per segment rather than per word.
     - ``max_chunk_seconds``: longest chunk the audio is cut into.
+    - ``dedupe``: reuse the result of the same audio with the same options transcribed recently
+      (see transcriber.domain.dedup); off forces a fresh transcription.
     """
 
     language: str | None = None
     beam_size: int | None = None
     word_timestamps: bool = True
     max_chunk_seconds: float | None = None
+    dedupe: bool = True
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any] | None) -> JobOptions:
         """Validate options given as JSON-like values (execution input, API body)."""
         raw = dict(raw or {})
-        unknown = sorted(set(raw) - {"language", "beam_size", "word_timestamps", "max_chunk_seconds"})
+        unknown = sorted(set(raw) - set(OPTION_NAMES))
         if unknown:
             raise InvalidOptionsError(
-                f"Unknown option(s): {', '.join(unknown)}. Accepted: language, beam_size, "
-                "word_timestamps, max_chunk_seconds."
+                f"Unknown option(s): {', '.join(unknown)}. Accepted: {', '.join(OPTION_NAMES)}."
             )
         return cls(
             language=_language(raw.get("language")),
@@ -70,6 +73,7 @@ class JobOptions:
             max_chunk_seconds=_bounded_float(
                 "max_chunk_seconds", raw.get("max_chunk_seconds"), MAX_CHUNK_SECONDS_RANGE
             ),
+            dedupe=_boolean("dedupe", raw.get("dedupe", True)),
         )
 
     @classmethod
@@ -99,7 +103,13 @@ class JobOptions:
             data["word_timestamps"] = False
         if self.max_chunk_seconds is not None:
             data["max_chunk_seconds"] = self.max_chunk_seconds
+        if not self.dedupe:
+            data["dedupe"] = False
         return data
+
+    def affecting_the_transcript(self) -> dict[str, Any]:
+        """The options that change what a transcription produces (not how it is scheduled)."""
+        return {key: value for key, value in self.to_dict().items() if key != "dedupe"}
 
 
 def _text(value: Any) -> str:
