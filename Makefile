@@ -17,7 +17,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup run test lint synth bench clean
+.PHONY: setup run test lint synth bench quality clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@echo "Setting up $(VENV) (first run only: dependencies, Whisper weights, CDK cache)..."
@@ -51,6 +51,10 @@ synth: setup
 # Pipeline against faster-whisper direct, 1 and 10 minutes (BENCH_ARGS="--long" adds 60 minutes)
 bench: setup
 	@$(PY) -m bench.compare $(BENCH_ARGS)
+
+# Transcript quality over ../shared/eval through the local pipeline (~6 min; QUALITY_ARGS="--skip-seams" ~3 min)
+quality: setup
+	@$(PY) -m bench.quality $(QUALITY_ARGS)
 
 clean:
 	rm -rf .local cdk.out transcripts

@@ -2,7 +2,7 @@
 
     python -m localrun.cli [FILE] [--out DIR] [--engine faster-whisper|pocketsphinx]
                            [--language CODE] [--beam-size N] [--no-word-timestamps]
-                           [--max-chunk-seconds S]
+                           [--max-chunk-seconds S] [--no-dedupe]
 
 Exit codes: 0 done; 2 the job failed (the reason is printed); 1 the tool itself could not run.
 Failures print one paragraph, never a traceback (``--debug`` shows it).
@@ -63,6 +63,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="no word-level times (faster; seams reconciled per segment)",
     )
     job.add_argument(
+        "--no-dedupe",
+        dest="dedupe",
+        action="store_false",
+        help="transcribe even if the same audio was transcribed recently with the same options",
+    )
+    job.add_argument(
         "--max-chunk-seconds", type=float, default=None, help="longest chunk, 5-600 (default: the env's, 60)"
     )
     parser.add_argument("--timeout", type=float, default=3600, help="give up after this many seconds")
@@ -100,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
                 "beam_size": args.beam_size,
                 "word_timestamps": args.word_timestamps,
                 "max_chunk_seconds": args.max_chunk_seconds,
+                "dedupe": args.dedupe,
             }
         )
     except InvalidOptionsError as err:
