@@ -6,12 +6,21 @@ import wave
 from itertools import pairwise
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pydub import AudioSegment
 from pydub.generators import Sine
 from pydub.silence import detect_nonsilent
 
-from transcriber.domain.chunking import ChunkingConfig, export_chunks, plan_chunks
+from transcriber.domain import chunking
+from transcriber.domain.chunking import (
+    ChunkingConfig,
+    export_chunks,
+    export_chunks_from_file,
+    plan_chunks,
+    plan_chunks_from_file,
+    speech_spans,
+)
 from transcriber.domain.models import ChunkSpec
 
 RATE = 16000
@@ -135,3 +144,127 @@ def test_export_writes_16k_mono_wavs_of_the_planned_length(tmp_path: Path) -> No
         with wave.open(str(path), "rb") as wav:
             assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (16000, 1, 2)
             assert wav.getnframes() / 16000 == pytest.approx(spec.duration, abs=0.001)
+
+
+# --- the streamed scan and export against pydub on the same samples -----------------------------
+
+
+def tone_samples(ms: int, rate: int = RATE, amplitude: float = 10_000, hz: float = 440) -> np.ndarray:
+    t = np.arange(ms * rate // 1000) / rate
+    return (amplitude * np.sin(2 * np.pi * hz * t)).astype(np.int16)
+
+
+def quiet_samples(ms: int, rate: int = RATE, noise_rms: float = 0.0, seed: int = 0) -> np.ndarray:
+    """Silence, or noise of about ``noise_rms`` (327 is -40 dBFS: windows fall either side of it)."""
+    noise = np.random.default_rng(seed).normal(0, noise_rms, ms * rate // 1000)
+    return np.clip(np.round(noise), -32768, 32767).astype(np.int16)
+
+
+def speech_like(rate: int = RATE, extra_frames: int = 9) -> np.ndarray:
+    """Tones between pauses of every kind: clean, noisy near the threshold, too short to cut.
+
+    ``extra_frames`` makes the length fall between whole milliseconds, so pydub's rounded length
+    runs past the data and the last windows and slices are padded.
+    """
+    parts = [
+        quiet_samples(730, rate),
+        tone_samples(2400, rate),
+        quiet_samples(520, rate, noise_rms=330, seed=1),
+        tone_samples(1300, rate, amplitude=2000, hz=220),
+        quiet_samples(1800, rate, noise_rms=300, seed=2),
+        tone_samples(3100, rate),
+        quiet_samples(350, rate),
+        tone_samples(900, rate, hz=330),
+        quiet_samples(2600, rate, noise_rms=340, seed=3),
+        tone_samples(1200, rate),
+        np.full(extra_frames, 2000, dtype=np.int16),
+    ]
+    return np.concatenate(parts)
+
+
+def segment(samples: np.ndarray, rate: int = RATE, channels: int = 1) -> AudioSegment:
+    return AudioSegment(data=samples.tobytes(), sample_width=2, frame_rate=rate, channels=channels)
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int = RATE, channels: int = 1) -> Path:
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(channels)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(samples.tobytes())
+    return path
+
+
+def stereo_44k() -> np.ndarray:
+    left = speech_like(44_100, extra_frames=17)
+    right = np.roll(left, 4410) // 2
+    return np.column_stack((left, right)).ravel()
+
+
+@pytest.fixture(params=[1, chunking.READ_BLOCK_S], ids=["1s-blocks", "default-blocks"])
+def read_block_s(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Run with 1-second read blocks too, so that the block seams fall inside the test audio."""
+    monkeypatch.setattr(chunking, "READ_BLOCK_S", request.param)
+    return int(request.param)
+
+
+@pytest.mark.parametrize(
+    ("audio", "window_ms", "thresh_dbfs"),
+    [
+        (segment(speech_like()), 500, -40.0),
+        (segment(speech_like(extra_frames=3)), 300, -40.0),
+        (segment(speech_like()), 255, -40.0),
+        (segment(speech_like()), 500, -25.0),
+        (segment(stereo_44k(), 44_100, 2), 500, -40.0),
+        (segment(quiet_samples(4000, noise_rms=10)), 500, -40.0),
+        (segment(tone_samples(400)), 500, -40.0),
+    ],
+    ids=["16k", "16k-300ms", "window-255ms", "-25dBFS", "44k-stereo", "all-silent", "shorter-than-window"],
+)
+def test_silence_scan_matches_pydub_exactly(
+    audio: AudioSegment, window_ms: int, thresh_dbfs: float, read_block_s: int
+) -> None:
+    expected = detect_nonsilent(audio, window_ms, thresh_dbfs, seek_step=chunking.SEEK_STEP_MS)
+    found = speech_spans(audio, min_silence_ms=window_ms, silence_thresh_dbfs=thresh_dbfs)
+    assert found == [(start / 1000, end / 1000) for start, end in expected]
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        ChunkingConfig(),
+        ChunkingConfig(max_chunk_s=4),
+        ChunkingConfig(max_chunk_s=2, min_silence_ms=255, keep_silence_ms=150),
+        ChunkingConfig(max_chunk_s=3, silence_thresh_dbfs=-25, seam_overlap_s=0),
+    ],
+)
+def test_plan_from_file_equals_plan_in_memory(
+    config: ChunkingConfig, read_block_s: int, tmp_path: Path
+) -> None:
+    path = write_wav(tmp_path / "audio.wav", speech_like())
+    from_file = plan_chunks_from_file(path, config)
+    assert from_file == plan_chunks(AudioSegment.from_wav(str(path)), config)
+
+
+def test_export_from_file_writes_exactly_the_samples_of_pydub_slices(
+    read_block_s: int, tmp_path: Path
+) -> None:
+    path = write_wav(tmp_path / "audio.wav", speech_like(extra_frames=9))
+    audio = AudioSegment.from_wav(str(path))
+    specs = plan_chunks(audio, ChunkingConfig(max_chunk_s=2))
+    # The last chunk ends at pydub's rounded length, past the data: its tail is padded.
+    assert round(specs[-1].end * 1000) == len(audio) and len(audio) * 16 > int(audio.frame_count())
+    from_file = export_chunks_from_file(path, specs, tmp_path / "from-file")
+    in_memory = export_chunks(audio, specs, tmp_path / "in-memory")
+    for spec, file_chunk, memory_chunk in zip(specs, from_file, in_memory, strict=True):
+        expected = audio[round(spec.offset * 1000) : round(spec.end * 1000)].raw_data
+        for chunk in (file_chunk, memory_chunk):
+            with wave.open(str(chunk), "rb") as wav:
+                assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (16000, 1, 2)
+                assert wav.readframes(wav.getnframes()) == expected
+
+
+def test_export_from_file_refuses_audio_not_yet_converted(tmp_path: Path) -> None:
+    path = write_wav(tmp_path / "audio.wav", stereo_44k(), 44_100, 2)
+    with pytest.raises(ValueError, match="16000 Hz mono"):
+        export_chunks_from_file(path, [ChunkSpec(index=0, offset=0.0, duration=1.0)], tmp_path / "chunks")

@@ -1,8 +1,12 @@
 """Plan where to cut long audio so chunks can be transcribed in parallel without splitting words.
 
-Cuts fall inside silences found by pydub; only speech that runs on longer than a chunk may be
-cut at a fixed length. Planning is a pure function of the audio, so it is unit-tested with
-generated tones and silences.
+Cuts fall inside silences found by pydub's silence scan (reimplemented with numpy, same results);
+only speech that runs on longer than a chunk may be cut at a fixed length. Planning is a pure
+function of the audio, so it is unit-tested with generated tones and silences.
+
+The audio is read a few seconds at a time, whether it is a WAV file (the chunk step: a 4-hour
+upload converts to about 460 MB) or an in-memory ``AudioSegment`` (a chunk's pause map), so the
+chunk step's memory does not grow with the file beyond one small value per 10 ms scan step.
 """
 
 from __future__ import annotations
@@ -10,13 +14,15 @@ from __future__ import annotations
 import math
 import os
 import wave
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from pydub import AudioSegment
-from pydub.silence import detect_nonsilent
 from pydub.utils import db_to_float
 
 from transcriber.domain.models import ChunkSpec
@@ -24,9 +30,15 @@ from transcriber.domain.models import ChunkSpec
 #: Step of the silence scan in ms: 10 ms keeps the scan fast and is finer than any useful cut.
 SEEK_STEP_MS = 10
 
+#: Audio read at a time, by the silence scan and by the export: a few seconds keeps memory flat.
+READ_BLOCK_S = 10
+
 #: Format of every exported chunk: what the engines expect.
 CHUNK_RATE = 16_000
 CHUNK_SAMPLE_WIDTH = 2
+
+#: pydub's ``max_possible_amplitude`` for 16-bit samples: 0 dBFS for the silence threshold.
+_INT16_FULL_SCALE = 2**15
 
 Span = tuple[int, int]  # [start, end) in milliseconds
 Piece = tuple[int, int, int]  # [start, end) and the overlap at its start, in milliseconds
@@ -132,72 +144,146 @@ def _group(pieces: list[Piece], max_ms: int) -> list[Piece]:
     return chunks
 
 
-def _speech_ms(audio: AudioSegment, min_silence_ms: int, silence_thresh_dbfs: float) -> list[Span]:
-    if audio.sample_width == 2:
-        return _nonsilent_int16(audio, min_silence_ms, silence_thresh_dbfs, SEEK_STEP_MS)
-    spans = detect_nonsilent(
-        audio, min_silence_len=min_silence_ms, silence_thresh=silence_thresh_dbfs, seek_step=SEEK_STEP_MS
-    )
-    return [(int(start), int(end)) for start, end in spans]
+class _Pcm(Protocol):
+    """Interleaved 16-bit PCM read by frame ranges, from memory or from a WAV file alike."""
+
+    @property
+    def frame_rate(self) -> int: ...
+
+    @property
+    def channels(self) -> int: ...
+
+    @property
+    def total_frames(self) -> int: ...
+
+    def read(self, first: int, count: int) -> bytes | memoryview:
+        """Up to ``count`` frames from frame ``first`` on (fewer at the end)."""
+        ...
 
 
-def _silence_starts_int16(audio: AudioSegment, window_ms: int, thresh_dbfs: float, step_ms: int) -> list[int]:
-    """Window starts (ms) whose RMS is at or below the threshold: pydub's scan, vectorised.
+@dataclass(frozen=True)
+class _SegmentPcm:
+    """An in-memory ``AudioSegment``, read through a memoryview so that no block is copied."""
+
+    data: memoryview
+    frame_rate: int
+    channels: int
+    total_frames: int
+
+    @classmethod
+    def of(cls, audio: AudioSegment) -> _SegmentPcm:
+        """Wrap ``audio``; samples of another width are converted to 16-bit, the scan's format."""
+        pcm = audio if audio.sample_width == 2 else audio.set_sample_width(2)
+        return cls(memoryview(pcm.raw_data), pcm.frame_rate, pcm.channels, int(pcm.frame_count()))
+
+    def read(self, first: int, count: int) -> memoryview:
+        frame_width = 2 * self.channels
+        stop = min(first + count, self.total_frames)
+        return self.data[first * frame_width : stop * frame_width]
+
+
+@dataclass(frozen=True)
+class _WavPcm:
+    """An open 16-bit PCM WAV file, read with ``wave`` so only the frames asked for are in memory."""
+
+    wav: wave.Wave_read
+
+    @property
+    def frame_rate(self) -> int:
+        return self.wav.getframerate()
+
+    @property
+    def channels(self) -> int:
+        return self.wav.getnchannels()
+
+    @property
+    def total_frames(self) -> int:
+        return self.wav.getnframes()
+
+    def read(self, first: int, count: int) -> bytes:
+        self.wav.setpos(first)
+        return self.wav.readframes(count)
+
+
+@contextmanager
+def _open_wav(path: Path) -> Iterator[_WavPcm]:
+    with wave.open(str(path), "rb") as wav:
+        if wav.getsampwidth() != 2:
+            raise ValueError(f"{path.name} holds {8 * wav.getsampwidth()}-bit samples; 16-bit PCM expected")
+        yield _WavPcm(wav)
+
+
+def _duration_ms(pcm: _Pcm) -> int:
+    """pydub's ``len()``: the length in milliseconds, rounded to the nearest one."""
+    return round(1000 * (pcm.total_frames / pcm.frame_rate))
+
+
+def _window_start_blocks(last_start: int) -> Iterator[np.ndarray]:
+    """pydub's window starts (every step, then ``last_start`` itself), ``READ_BLOCK_S`` at a time."""
+    block_ms = READ_BLOCK_S * 1000
+    for first in range(0, last_start + 1, block_ms):
+        yield np.arange(first, min(first + block_ms, last_start + 1), SEEK_STEP_MS, dtype=np.int64)
+    if last_start % SEEK_STEP_MS:
+        yield np.array([last_start], dtype=np.int64)
+
+
+def _silent_window_starts(pcm: _Pcm, window_ms: int, thresh_dbfs: float) -> np.ndarray:
+    """Window starts (ms) whose RMS is at or below the threshold: pydub's scan, vectorised and streamed.
 
     ``pydub.silence.detect_silence`` slices an ``AudioSegment`` and calls ``audioop.rms`` for
-    every step, about 100 Python-level slices per second of audio: a second of CPU per minute
-    of audio on the chunk step's critical path, and again on every chunk for the pause map.
-    Here a cumulative sum of squares gives every window's energy at once. The arithmetic is
-    pydub's exactly (same window frames, zero padding past the end, integer sum of squares,
-    ``floor(sqrt(sum / n))`` in double precision, ``<=`` the threshold), so the result is the same.
+    every step, about 100 Python-level slices per second of audio (a second of CPU per minute of
+    audio), and needs the whole audio in memory. Here the windows are taken ``READ_BLOCK_S`` at a
+    time: each block of windows reads only the audio it spans, and a cumulative sum of squares
+    gives every window's energy at once. The arithmetic is pydub's exactly (same window frames,
+    zero padding past the end, integer sum of squares, ``floor(sqrt(sum / n))`` in double
+    precision, ``<=`` the threshold), so the result is the same.
     """
-    seg_len = len(audio)
-    last_start = seg_len - window_ms
-    starts = np.arange(0, last_start + 1, step_ms, dtype=np.int64)
-    if last_start % step_ms:
-        starts = np.append(starts, last_start)
-    rate, channels = audio.frame_rate, audio.channels
-    samples = np.frombuffer(audio.raw_data, dtype="<i2").astype(np.int64)
-    total_frames = len(samples) // channels
-    squares = np.concatenate(([0], np.cumsum(samples * samples)))
-    # pydub: frame index = int(ms * (rate / 1000.0)), capped at len(audio) ms.
-    lo = (np.minimum(starts, seg_len) * (rate / 1000.0)).astype(np.int64)
-    hi = (np.minimum(starts + window_ms, seg_len) * (rate / 1000.0)).astype(np.int64)
-    end, begin = np.minimum(hi, total_frames) * channels, np.minimum(lo, total_frames) * channels
-    energy = squares[end] - squares[begin]
-    count = (hi - lo) * channels  # frames missing past the end are padded with silence
-    with np.errstate(divide="ignore", invalid="ignore"):
+    duration_ms = _duration_ms(pcm)
+    frames_per_ms = pcm.frame_rate / 1000.0
+    threshold = db_to_float(thresh_dbfs) * _INT16_FULL_SCALE
+    silent: list[np.ndarray] = [np.empty(0, dtype=np.int64)]
+    for block in _window_start_blocks(duration_ms - window_ms):
+        # pydub: frame index = int(ms * (rate / 1000.0)), the end capped at len(audio) ms.
+        lo = (block * frames_per_ms).astype(np.int64)
+        hi = (np.minimum(block + window_ms, duration_ms) * frames_per_ms).astype(np.int64)
+        first = int(lo[0])
+        samples = np.frombuffer(pcm.read(first, int(hi[-1]) - first), dtype="<i2").astype(np.int64)
+        squares = np.zeros(len(samples) + 1, dtype=np.int64)
+        np.cumsum(np.square(samples, out=samples), out=squares[1:])
+        frames_read = len(samples) // pcm.channels
+        begin = np.minimum(lo - first, frames_read) * pcm.channels
+        end = np.minimum(hi - first, frames_read) * pcm.channels
+        energy = squares[end] - squares[begin]
+        count = (hi - lo) * pcm.channels  # frames missing past the end are padded with silence
         rms = np.where(count > 0, np.floor(np.sqrt(energy.astype(np.float64) / np.maximum(count, 1))), 0)
-    threshold = db_to_float(thresh_dbfs) * audio.max_possible_amplitude
-    return [int(i) for i in starts[rms <= threshold]]
+        silent.append(block[rms <= threshold])
+    return np.concatenate(silent)
 
 
-def _nonsilent_int16(audio: AudioSegment, window_ms: int, thresh_dbfs: float, step_ms: int) -> list[Span]:
-    """``pydub.silence.detect_nonsilent`` for 16-bit audio, with the scan done by numpy."""
-    seg_len = len(audio)
-    if seg_len < window_ms:
-        return [(0, seg_len)]
-    silence_starts = _silence_starts_int16(audio, window_ms, thresh_dbfs, step_ms)
-    if not silence_starts:
-        return [(0, seg_len)]
-    # Grouping, as in pydub.silence.detect_silence and detect_nonsilent.
-    silent: list[Span] = []
-    prev = current = silence_starts[0]
-    for start in silence_starts[1:]:
-        if start != prev + step_ms and start > prev + window_ms:
-            silent.append((current, prev + window_ms))
-            current = start
-        prev = start
-    silent.append((current, prev + window_ms))
-    if silent[0] == (0, seg_len):
+def _speech_ms(pcm: _Pcm, window_ms: int, thresh_dbfs: float) -> list[Span]:
+    """``pydub.silence.detect_nonsilent`` with a ``SEEK_STEP_MS`` step: where there is sound."""
+    duration_ms = _duration_ms(pcm)
+    if duration_ms < window_ms:
+        return [(0, duration_ms)]
+    silence_starts = _silent_window_starts(pcm, window_ms, thresh_dbfs)
+    if not len(silence_starts):
+        return [(0, duration_ms)]
+    # Grouping, as in pydub.silence.detect_silence: a silent window starts a new range only when it
+    # neither follows the previous one by a step nor overlaps it.
+    gaps = np.diff(silence_starts)
+    breaks = np.flatnonzero((gaps != SEEK_STEP_MS) & (gaps > window_ms))
+    range_starts = silence_starts[np.concatenate(([0], breaks + 1))]
+    range_ends = silence_starts[np.concatenate((breaks, [len(silence_starts) - 1]))] + window_ms
+    silent = list(zip(range_starts.tolist(), range_ends.tolist(), strict=True))
+    if silent[0] == (0, duration_ms):
         return []
     nonsilent: list[Span] = []
     prev_end = 0
     for start, end in silent:
         nonsilent.append((prev_end, start))
         prev_end = end
-    if silent[-1][1] != seg_len:
-        nonsilent.append((prev_end, seg_len))
+    if silent[-1][1] != duration_ms:
+        nonsilent.append((prev_end, duration_ms))
     if nonsilent[0] == (0, 0):
         nonsilent.pop(0)
     return nonsilent
@@ -207,29 +293,31 @@ def speech_spans(
     audio: AudioSegment, *, min_silence_ms: int = 200, silence_thresh_dbfs: float = -40.0
 ) -> list[tuple[float, float]]:
     """Where there is sound above the threshold, in seconds: the speech map timestamps snap to."""
-    return [(s / 1000, e / 1000) for s, e in _speech_ms(audio, min_silence_ms, silence_thresh_dbfs)]
+    spans = _speech_ms(_SegmentPcm.of(audio), min_silence_ms, silence_thresh_dbfs)
+    return [(s / 1000, e / 1000) for s, e in spans]
 
 
-def plan_chunks(audio: AudioSegment, config: ChunkingConfig | None = None) -> list[ChunkSpec]:
-    """Plan ordered, non-overlapping chunks that cover all speech, cut inside silences.
+def plan_from_speech(
+    speech: list[Span], duration_ms: int, config: ChunkingConfig | None = None
+) -> list[ChunkSpec]:
+    """Plan ordered chunks that cover all ``speech`` (ms spans) in audio of ``duration_ms``.
 
-    Long silences between chunks are left out (they cost engine time and invite hallucinated
-    text); a speech run longer than ``max_chunk_s`` is cut into equal pieces, and audio with no
-    speech found is covered end to end the same way, so nothing is ever dropped.
+    Cuts fall inside silences; long silences between chunks are left out (they cost engine time
+    and invite hallucinated text); a speech run longer than ``max_chunk_s`` is cut into equal
+    pieces that overlap where declared, and audio with no speech found is covered end to end the
+    same way, so nothing is ever dropped.
     """
     config = config or ChunkingConfig()
-    total = len(audio)
-    if total <= 0:
+    if duration_ms <= 0:
         return []
     max_ms = max(1, round(config.max_chunk_s * 1000))
-    speech = _speech_ms(audio, config.min_silence_ms, config.silence_thresh_dbfs)
     overlap = config.overlap_ms
     if not speech:
         # No silence found (noise, music, or no speech at all): every cut may fall inside speech.
-        spans = _fixed_pieces((0, total), max_ms, overlap)
+        spans = _fixed_pieces((0, duration_ms), max_ms, overlap)
     else:
         keep = config.keep_silence_ms
-        padded = _merge_overlaps([(max(0, s - keep), min(total, e + keep)) for s, e in speech])
+        padded = _merge_overlaps([(max(0, s - keep), min(duration_ms, e + keep)) for s, e in speech])
         pieces = [piece for span in padded for piece in _fixed_pieces(span, max_ms, overlap)]
         spans = _group(pieces, max_ms)
     return [
@@ -243,24 +331,70 @@ def plan_chunks(audio: AudioSegment, config: ChunkingConfig | None = None) -> li
     ]
 
 
-def export_chunks(audio: AudioSegment, specs: list[ChunkSpec], out_dir: Path) -> list[Path]:
-    """Write each planned chunk as 16 kHz mono 16-bit WAV (``chunk-0000.wav``...), in spec order.
+def plan_chunks(audio: AudioSegment, config: ChunkingConfig | None = None) -> list[ChunkSpec]:
+    """:func:`plan_from_speech` for audio already in memory."""
+    config = config or ChunkingConfig()
+    pcm = _SegmentPcm.of(audio)
+    speech = _speech_ms(pcm, config.min_silence_ms, config.silence_thresh_dbfs)
+    return plan_from_speech(speech, _duration_ms(pcm), config)
 
-    Written with the ``wave`` module rather than ``AudioSegment.export`` so no ffmpeg is needed
-    and no file handle is left open.
+
+def plan_chunks_from_file(wav_path: Path, config: ChunkingConfig | None = None) -> list[ChunkSpec]:
+    """:func:`plan_from_speech` for a 16-bit PCM WAV file, read a block at a time (the chunk step).
+
+    Gives the same plan as :func:`plan_chunks` on the same audio loaded into memory.
+    """
+    config = config or ChunkingConfig()
+    with _open_wav(wav_path) as pcm:
+        speech = _speech_ms(pcm, config.min_silence_ms, config.silence_thresh_dbfs)
+        return plan_from_speech(speech, _duration_ms(pcm), config)
+
+
+def _write_chunks(pcm: _Pcm, specs: list[ChunkSpec], out_dir: Path) -> list[Path]:
+    """Copy each spec's frames into ``chunk-0000.wav``..., in spec order, a block at a time.
+
+    The frames are those of pydub's slice ``audio[offset_ms:end_ms]`` (same rounding, and the
+    same zero padding where a rounded end falls a fraction of a millisecond past the data), so
+    the chunks hold exactly the samples that slicing the whole audio in memory gave. Written with
+    the ``wave`` module so no ffmpeg is needed and no file handle is left open.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    pcm = audio.set_channels(1).set_frame_rate(CHUNK_RATE).set_sample_width(CHUNK_SAMPLE_WIDTH)
+    duration_ms = _duration_ms(pcm)
+    frames_per_ms = pcm.frame_rate / 1000.0
+    block_frames = READ_BLOCK_S * pcm.frame_rate
     paths: list[Path] = []
     for spec in specs:
-        start_ms = round(spec.offset * 1000)
-        end_ms = round(spec.end * 1000)
-        piece = pcm[start_ms:end_ms]
+        first = int(min(round(spec.offset * 1000), duration_ms) * frames_per_ms)
+        stop = int(min(round(spec.end * 1000), duration_ms) * frames_per_ms)
+        stored_stop = min(stop, pcm.total_frames)
         path = out_dir / f"chunk-{spec.index:04d}.wav"
         with wave.open(str(path), "wb") as wav:
-            wav.setnchannels(1)
+            wav.setnchannels(pcm.channels)
             wav.setsampwidth(CHUNK_SAMPLE_WIDTH)
-            wav.setframerate(CHUNK_RATE)
-            wav.writeframes(piece.raw_data)
+            wav.setframerate(pcm.frame_rate)
+            for start in range(first, stored_stop, block_frames):
+                wav.writeframes(pcm.read(start, min(block_frames, stored_stop - start)))
+            missing = stop - max(first, stored_stop)
+            wav.writeframes(bytes(missing * CHUNK_SAMPLE_WIDTH * pcm.channels))
         paths.append(path)
     return paths
+
+
+def export_chunks(audio: AudioSegment, specs: list[ChunkSpec], out_dir: Path) -> list[Path]:
+    """Write each planned chunk of in-memory audio as 16 kHz mono 16-bit WAV (``chunk-0000.wav``...)."""
+    pcm = audio.set_channels(1).set_frame_rate(CHUNK_RATE).set_sample_width(CHUNK_SAMPLE_WIDTH)
+    return _write_chunks(_SegmentPcm.of(pcm), specs, out_dir)
+
+
+def export_chunks_from_file(wav_path: Path, specs: list[ChunkSpec], out_dir: Path) -> list[Path]:
+    """:func:`export_chunks` for a 16 kHz mono 16-bit WAV file (what ``convert_to_wav`` writes).
+
+    Frame ranges are copied a block at a time, so the file is never loaded whole.
+    """
+    with _open_wav(wav_path) as pcm:
+        if (pcm.frame_rate, pcm.channels) != (CHUNK_RATE, 1):
+            raise ValueError(
+                f"{wav_path.name} is {pcm.frame_rate} Hz with {pcm.channels} channels; "
+                f"chunks are cut from {CHUNK_RATE} Hz mono"
+            )
+        return _write_chunks(pcm, specs, out_dir)

@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydub import AudioSegment
-
 from transcriber.domain.audio import AudioInfo, convert_to_wav, sniff_format
-from transcriber.domain.chunking import ChunkingConfig, export_chunks, plan_chunks
+from transcriber.domain.chunking import ChunkingConfig, export_chunks_from_file, plan_chunks_from_file
 from transcriber.domain.errors import TooLongError
 from transcriber.domain.models import ChunkSpec
 
@@ -22,7 +20,11 @@ class PreparedAudio:
 def prepare_chunks(
     source: Path, workdir: Path, *, config: ChunkingConfig, max_duration_s: float
 ) -> PreparedAudio:
-    """Sniff, convert to 16 kHz mono WAV, check the duration, plan and export the chunks."""
+    """Sniff, convert to 16 kHz mono WAV, check the duration, plan and export the chunks.
+
+    The converted WAV is read a few seconds at a time, never loaded whole (4 hours of it is about
+    460 MB), so the chunk step's memory stays flat whatever the length of the upload.
+    """
     sniff_format(source)
     wav = workdir / "converted.wav"
     info = convert_to_wav(source, wav)
@@ -31,8 +33,7 @@ def prepare_chunks(
             f"The audio lasts {info.duration_s / 60:.1f} minutes, over the "
             f"{max_duration_s / 60:.0f}-minute limit; split it into shorter files."
         )
-    audio = AudioSegment.from_wav(str(wav))
-    specs = plan_chunks(audio, config)
-    paths = export_chunks(audio, specs, workdir / "chunks")
+    specs = plan_chunks_from_file(wav, config)
+    paths = export_chunks_from_file(wav, specs, workdir / "chunks")
     wav.unlink(missing_ok=True)
     return PreparedAudio(info=info, chunks=list(zip(specs, paths, strict=True)))
