@@ -1,0 +1,62 @@
+"""The chunk step's output must fit the 256 KB Step Functions payload limit, even for 4 hours.
+
+Only chunk references go into the state (functions/chunk/handler.py), one per chunk, so the size
+grows with the number of chunks. The plans are built from synthetic speech maps, the planner's
+input, rather than from four hours of generated audio.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from transcriber.domain.chunking import ChunkingConfig, Span, plan_from_speech
+from transcriber.domain.jobs import chunk_key, job_id_for
+from transcriber.domain.models import ChunkSpec
+
+STATE_PAYLOAD_LIMIT = 262_144  # bytes
+FOUR_HOURS_MS = 4 * 3600 * 1000
+
+
+def state_payload(specs: list[ChunkSpec], duration_s: float) -> bytes:
+    """The chunk handler's return value, as JSON: what lands in the state machine's state."""
+    job_id = job_id_for("input-bucket", "uploads/four-hour-meeting.m4a", "0123456789abcdef0123456789abcdef")
+    chunks = [{**spec.to_dict(), "key": chunk_key(job_id, spec.index)} for spec in specs]
+    return json.dumps({"job_id": job_id, "duration": duration_s, "chunks": chunks}).encode()
+
+
+def runs(speech_ms: int, pause_ms: int) -> list[Span]:
+    """Speech runs of one length between pauses of one length, over four hours."""
+    step = speech_ms + pause_ms
+    return [(start, start + speech_ms) for start in range(0, FOUR_HOURS_MS - speech_ms, step)]
+
+
+def conversation(seed: int = 3) -> list[Span]:
+    """Speech runs of 1-20 s between pauses of 0.3-3 s, over four hours."""
+    rng = random.Random(seed)
+    spans: list[Span] = []
+    start = 0
+    while True:
+        end = start + rng.randint(1_000, 20_000)
+        if end > FOUR_HOURS_MS:
+            return spans
+        spans.append((start, end))
+        start = end + rng.randint(300, 3_000)
+
+
+@pytest.mark.parametrize(
+    ("speech", "min_chunks"),
+    [
+        (conversation(), 240),
+        ([(0, FOUR_HOURS_MS)], 240),  # speech with no pause at all: fixed cuts with overlap
+        (runs(31_000, 600), 450),  # one 31 s run per chunk: two never fit in 60 s
+        (runs(60_500, 600), 470),  # runs just over a chunk: two overlapping pieces each
+    ],
+    ids=["conversation", "continuous", "31s-runs", "60.5s-runs"],
+)
+def test_a_four_hour_plan_fits_the_state_payload_limit(speech: list[Span], min_chunks: int) -> None:
+    specs = plan_from_speech(speech, FOUR_HOURS_MS, ChunkingConfig())
+    assert len(specs) >= min_chunks  # the pattern really makes this many chunks
+    assert len(state_payload(specs, FOUR_HOURS_MS / 1000)) < STATE_PAYLOAD_LIMIT
