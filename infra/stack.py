@@ -540,7 +540,9 @@ class TranscriptionStack(cdk.Stack):
                 "options": sfn.JsonPath.object_at("$.options"),
             },
             max_concurrency=self.config.map_max_concurrency,
-            result_path="$.transcripts",
+            # Each chunk's transcript is in S3 under a key derived from the job and chunk index, so
+            # the Map's results are dropped: a 4-hour job's state holds one list, not two.
+            result_path=sfn.JsonPath.DISCARD,
         )
         fan_out.item_processor(transcribe)
         fan_out.add_catch(mark_failed, errors=["States.ALL"], result_path="$.error")
@@ -557,7 +559,7 @@ class TranscriptionStack(cdk.Stack):
                         "key": sfn.JsonPath.string_at("$.key"),
                         "duration": sfn.JsonPath.number_at("$.audio.duration"),
                         "language": sfn.JsonPath.object_at("$.language"),
-                        "transcripts": sfn.JsonPath.list_at("$.transcripts"),
+                        "chunks": sfn.JsonPath.list_at("$.audio.chunks"),
                     }
                 ),
                 payload_response_only=True,

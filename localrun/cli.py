@@ -69,7 +69,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="transcribe even if the same audio was transcribed recently with the same options",
     )
     job.add_argument(
-        "--max-chunk-seconds", type=float, default=None, help="longest chunk, 5-600 (default: the env's, 60)"
+        "--max-chunk-seconds", type=float, default=None, help="longest chunk, 20-600 (default: the env's, 30)"
     )
     parser.add_argument("--timeout", type=float, default=3600, help="give up after this many seconds")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

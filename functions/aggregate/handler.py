@@ -13,7 +13,7 @@ from transcriber.adapters.events import EventPublisher
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.storage import ObjectStore
 from transcriber.domain.formats import render_all
-from transcriber.domain.jobs import EVENT_JOB_COMPLETED, JobStatus, output_key
+from transcriber.domain.jobs import EVENT_JOB_COMPLETED, JobStatus, output_key, partial_key
 from transcriber.domain.merge import merge_chunks
 from transcriber.domain.models import ChunkTranscript
 from transcriber.settings import Settings
@@ -47,7 +47,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     store = ObjectStore()
     jobs = JobRepository(settings.jobs_table)
     bucket = settings.results_bucket
-    partials = [ChunkTranscript.from_dict(store.get_json(bucket, ref["key"])) for ref in event["transcripts"]]
+    partials = [
+        ChunkTranscript.from_dict(store.get_json(bucket, partial_key(job_id, int(chunk["index"]))))
+        for chunk in event["chunks"]
+    ]
     engines = {p.engine for p in partials if p.engine}
     decision = event.get("language") or {}
     transcript = merge_chunks(

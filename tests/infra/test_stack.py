@@ -50,6 +50,8 @@ def test_state_machine_chunks_fans_out_and_aggregates(template: Template) -> Non
     assert fan_out["MaxConcurrency"] == 4  # dev's map_max_concurrency in cdk.json
     assert fan_out["ItemsPath"] == "$.audio.chunks"
     assert fan_out["Next"] == "AggregateTranscript"
+    assert "ResultPath" in fan_out and fan_out["ResultPath"] is None  # transcripts are found in S3
+    assert states["AggregateTranscript"]["Parameters"]["chunks.$"] == "$.audio.chunks"
     inner = fan_out["ItemProcessor"]["States"]["TranscribeChunk"]
     (retry,) = inner["Retry"]
     assert retry["JitterStrategy"] == "FULL" and retry["BackoffRate"] == 2

@@ -15,6 +15,7 @@ import pytest
 from transcriber.domain.chunking import ChunkingConfig, Span, plan_from_speech
 from transcriber.domain.jobs import chunk_key, job_id_for
 from transcriber.domain.models import ChunkSpec
+from transcriber.domain.options import MAX_CHUNK_SECONDS_RANGE
 
 STATE_PAYLOAD_LIMIT = 262_144  # bytes
 FOUR_HOURS_MS = 4 * 3600 * 1000
@@ -46,17 +47,31 @@ def conversation(seed: int = 3) -> list[Span]:
         start = end + rng.randint(300, 3_000)
 
 
+@pytest.mark.parametrize("max_chunk_s", [MAX_CHUNK_SECONDS_RANGE[0], ChunkingConfig().max_chunk_s])
 @pytest.mark.parametrize(
-    ("speech", "min_chunks"),
-    [
-        (conversation(), 240),
-        ([(0, FOUR_HOURS_MS)], 240),  # speech with no pause at all: fixed cuts with overlap
-        (runs(31_000, 600), 450),  # one 31 s run per chunk: two never fit in 60 s
-        (runs(60_500, 600), 470),  # runs just over a chunk: two overlapping pieces each
-    ],
-    ids=["conversation", "continuous", "31s-runs", "60.5s-runs"],
+    "pattern",
+    ["conversation", "continuous", "runs-just-over-half", "runs-just-over-one"],
 )
-def test_a_four_hour_plan_fits_the_state_payload_limit(speech: list[Span], min_chunks: int) -> None:
-    specs = plan_from_speech(speech, FOUR_HOURS_MS, ChunkingConfig())
-    assert len(specs) >= min_chunks  # the pattern really makes this many chunks
-    assert len(state_payload(specs, FOUR_HOURS_MS / 1000)) < STATE_PAYLOAD_LIMIT
+def test_a_four_hour_plan_fits_the_state_payload_limit(pattern: str, max_chunk_s: float) -> None:
+    """At the shortest chunk a job may ask for, and at the default, with the worst speech patterns."""
+    max_ms = int(max_chunk_s * 1000)
+    speech = {
+        "conversation": conversation(),
+        "continuous": [(0, FOUR_HOURS_MS)],  # no pause at all: fixed cuts with overlap
+        "runs-just-over-half": runs(max_ms // 2 + 500, 600),  # two runs never share a chunk
+        "runs-just-over-one": runs(max_ms + 500, 600),  # each run needs two overlapping pieces
+    }[pattern]
+    specs = plan_from_speech(speech, FOUR_HOURS_MS, ChunkingConfig(max_chunk_s=max_chunk_s))
+    assert len(specs) >= FOUR_HOURS_MS / 1000 / max_chunk_s  # the pattern really makes this many
+    # The whole state after the chunk step: the execution input (with a 1,024-character key, the
+    # longest S3 allows), the chunk list and the language decision. The Map's results are dropped.
+    execution_input = {
+        "job_id": "0" * 32,
+        "bucket": "b" * 63,
+        "key": "k" * 1024,
+        "options": {"language": "de"},
+    }
+    language = {"language": "de", "source": "detected", "confidence": 0.9876, "samples": 5}
+    state = len(json.dumps({**execution_input, "language": language}).encode())
+    state += len(state_payload(specs, FOUR_HOURS_MS / 1000))
+    assert state < STATE_PAYLOAD_LIMIT
