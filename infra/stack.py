@@ -509,9 +509,17 @@ class TranscriptionStack(cdk.Stack):
             ),
             attempts=3,
         )
+        # One chunk needs no vote: the engine detects on it while transcribing, at no extra cost.
+        single_chunk = sfn.Pass(
+            self,
+            "DetectWhileTranscribing",
+            parameters={"language": None, "source": "detected", "samples": 1},
+            result_path="$.language",
+        )
         language = (
             sfn.Choice(self, "LanguageRequested")
             .when(sfn.Condition.is_present("$.options.language"), requested_language)
+            .when(sfn.Condition.is_not_present("$.audio.chunks[1]"), single_chunk)
             .otherwise(detect_language)
         )
 
@@ -569,6 +577,7 @@ class TranscriptionStack(cdk.Stack):
         )
 
         requested_language.next(fan_out)
+        single_chunk.next(fan_out)
         detect_language.next(fan_out)
         fan_out.next(aggregate).next(sfn.Succeed(self, "JobCompleted"))
         definition = chunk.next(language)

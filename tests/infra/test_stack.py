@@ -68,13 +68,16 @@ def test_the_language_is_decided_once_and_pinned_for_every_chunk(template: Templ
     choice = states["LanguageRequested"]
     assert choice["Type"] == "Choice"
     assert choice["Choices"] == [
-        {"Variable": "$.options.language", "IsPresent": True, "Next": "UseRequestedLanguage"}
+        {"Variable": "$.options.language", "IsPresent": True, "Next": "UseRequestedLanguage"},
+        {"Variable": "$.audio.chunks[1]", "IsPresent": False, "Next": "DetectWhileTranscribing"},
     ]
     assert choice["Default"] == "DetectLanguage"
     detect = states["DetectLanguage"]
     assert detect["Parameters"]["action"] == "detect_language"
     assert detect["ResultPath"] == "$.language" == states["UseRequestedLanguage"]["ResultPath"]
-    assert detect["Next"] == "TranscribeChunks" == states["UseRequestedLanguage"]["Next"]
+    for name in ("UseRequestedLanguage", "DetectWhileTranscribing"):
+        assert states[name]["Next"] == "TranscribeChunks" and states[name]["ResultPath"] == "$.language"
+    assert detect["Next"] == "TranscribeChunks"
     assert "RetryableError" in detect["Retry"][0]["ErrorEquals"]
 
 

@@ -16,8 +16,9 @@ from typing import Any
 
 from transcriber.domain.models import ChunkSpec
 
-#: Chunks listened to for detection: spread over the file, not only its start.
-DETECTION_SAMPLES = 5
+#: Chunks listened to for detection: spread over the file, not only its start. Each costs one
+#: encoder pass on the critical path (before the fan-out), so a few, not all.
+DETECTION_SAMPLES = 3
 #: Shorter chunks are a last resort for detection: a second or two of speech is a weak witness.
 MIN_SAMPLE_SECONDS = 5.0
 

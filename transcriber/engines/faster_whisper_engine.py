@@ -83,6 +83,9 @@ class FasterWhisperEngine:
 
     def load(self) -> None:
         self._load()
+        from faster_whisper.vad import get_vad_model
+
+        get_vad_model()  # the Silero VAD session (cached per process) loads now, not on the first chunk
 
     def _load(self) -> WhisperModel:
         """Load the model on first use only (cold start cost paid once per instance)."""
