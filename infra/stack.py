@@ -510,10 +510,11 @@ class TranscriptionStack(cdk.Stack):
             attempts=3,
         )
         # One chunk needs no vote: the engine detects on it while transcribing, at no extra cost.
+        # ("" rather than null: CDK drops null values from a state's parameters.)
         single_chunk = sfn.Pass(
             self,
             "DetectWhileTranscribing",
-            parameters={"language": None, "source": "detected", "samples": 1},
+            parameters={"language": "", "source": "detected", "samples": 1},
             result_path="$.language",
         )
         language = (

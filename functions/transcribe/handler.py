@@ -95,7 +95,7 @@ def transcribe(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
             engine,
             wav,
             spec,
-            language=event.get("language"),
+            language=event.get("language") or None,  # empty or null: the engine detects it
             options=JobOptions.parse(event.get("options")),
             config=ChunkingConfig.from_env(),
         )

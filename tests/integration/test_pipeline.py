@@ -175,6 +175,8 @@ def test_other_containers_go_through(
     job = pipeline.wait(submission.job_id, timeout_s=180)
     assert job["status"] == "COMPLETED", job
     assert job["duration"] == pytest.approx(8.0, abs=0.2)
+    # One chunk: no separate vote; the engine detected the language while transcribing it.
+    assert job["chunks_total"] == 1 and job["language"] == "en" and job["language_source"] == "detected"
 
 
 def test_per_job_options_are_honoured_end_to_end(
