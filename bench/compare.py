@@ -20,6 +20,7 @@ import json
 import multiprocessing
 import os
 import re
+import statistics
 import tempfile
 import time
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import cost, long_audio
-from bench.scoring import wer
+from bench.scoring import start_errors, wer
 
 BEAM = 5
 
@@ -110,7 +111,12 @@ def _local_chunk_steps(path: Path, max_chunk_s: float) -> dict[str, float]:
     from pydub import AudioSegment
 
     from transcriber.domain.audio import convert_to_wav
-    from transcriber.domain.chunking import ChunkingConfig, export_chunks, plan_chunks, speech_spans
+    from transcriber.domain.chunking import (
+        ChunkingConfig,
+        export_chunks_from_file,
+        plan_chunks_from_file,
+        speech_spans,
+    )
     from transcriber.domain.recognition import PAUSE_MIN_SILENCE_MS
 
     with tempfile.TemporaryDirectory(prefix="bench-chunk-") as tmp:
@@ -118,10 +124,9 @@ def _local_chunk_steps(path: Path, max_chunk_s: float) -> dict[str, float]:
         wav = Path(tmp) / "converted.wav"
         convert_to_wav(path, wav)
         t1 = time.perf_counter()
-        audio = AudioSegment.from_wav(str(wav))
-        specs = plan_chunks(audio, ChunkingConfig(max_chunk_s=max_chunk_s))
+        specs = plan_chunks_from_file(wav, ChunkingConfig(max_chunk_s=max_chunk_s))
         t2 = time.perf_counter()
-        paths = export_chunks(audio, specs, Path(tmp) / "chunks")
+        paths = export_chunks_from_file(wav, specs, Path(tmp) / "chunks")
         t3 = time.perf_counter()
         for chunk in paths:
             speech_spans(AudioSegment.from_wav(str(chunk)), min_silence_ms=PAUSE_MIN_SILENCE_MS)
@@ -171,6 +176,7 @@ def run_pipeline(pipeline: Any, item: long_audio.LongInput, max_chunk_s: float) 
     return {
         "wall": wall,
         "text": document["transcript"],
+        "segments": document["segments"],
         "chunks": job["chunks_total"],
         "invocation": invocation,
         "counts": {role: len(spans) for role, spans in runs.items()},
@@ -209,6 +215,14 @@ def _print_run(
         f"pipeline               {w:7.1f} s   WER {wer(item.reference, r['text']):.3f}   (upload to outputs)"
     )
     print(f"ratio pipeline/direct  {ratio:7.2f}")
+    errors = start_errors(item.starts, r["segments"])
+    if errors:
+        tenth = max(1, len(errors) // 10)
+        print(
+            f"utterance start error  median {statistics.median(errors):.3f} s over {len(errors)} utterances; "
+            f"first tenth {statistics.median(errors[:tenth]):.3f} s, last tenth "
+            f"{statistics.median(errors[-tenth:]):.3f} s, last {errors[-1]:.3f} s"
+        )
     non_asr = w - r["asr_covered"]
     chunk_io = inv.get("chunk", 0) - steps["conversion"] - steps["planning"] - steps["export"]
     print(f"time outside ASR       {non_asr:7.2f} s = {100 * non_asr / w:.1f}% of wall (no worker decoding)")
@@ -256,7 +270,13 @@ def main() -> None:
         overrides["chunk_max_seconds"] = args.max_chunk_seconds
     assembly, stack_name = synthesize("dev", overrides)
     template = json.loads((assembly / f"{stack_name}.template.json").read_text())
-    max_chunk_s = float(args.max_chunk_seconds or 60)
+    max_chunk_s = float(
+        next(
+            r["Properties"]["Environment"]["Variables"]["CHUNK_MAX_SECONDS"]
+            for r in template["Resources"].values()
+            if "CHUNK_MAX_SECONDS" in r.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        )
+    )
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     print(
         f"machine              {cores} cores, {stamp}; Whisper base int8, beam {BEAM}, VAD, word timestamps"

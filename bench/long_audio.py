@@ -38,6 +38,8 @@ class LongInput:
     duration_s: float
     reference: str
     clips: int
+    #: where each clip's speech begins, in seconds: the true utterance starts
+    starts: tuple[float, ...] = ()
 
 
 def load_clips(eval_dir: Path = EVAL_DIR) -> list[Clip]:
@@ -65,6 +67,7 @@ def build(minutes: float, out_dir: Path, clips: list[Clip], seed: int = 7) -> Lo
     rng = random.Random(seed)
     parts: list[np.ndarray] = []
     texts: list[str] = []
+    starts: list[float] = []
     total = count = 0
     order: list[Clip] = []
     while total < target:
@@ -77,6 +80,7 @@ def build(minutes: float, out_dir: Path, clips: list[Clip], seed: int = 7) -> Lo
             break  # never cut a clip: the reference must match the audio exactly
         parts += [pause, clip.samples]
         texts.append(clip.text)
+        starts.append((total + len(pause) + _leading_silence(clip.samples)) / RATE)
         total += len(pause) + len(clip.samples)
         count += 1
     parts.append(np.zeros(RATE, dtype=np.int16))
@@ -88,4 +92,16 @@ def build(minutes: float, out_dir: Path, clips: list[Clip], seed: int = 7) -> Lo
         wav.setsampwidth(2)
         wav.setframerate(RATE)
         wav.writeframes(samples.tobytes())
-    return LongInput(path=path, duration_s=len(samples) / RATE, reference=" ".join(texts), clips=count)
+    reference = " ".join(texts)
+    duration = len(samples) / RATE
+    return LongInput(path=path, duration_s=duration, reference=reference, clips=count, starts=tuple(starts))
+
+
+def _leading_silence(samples: np.ndarray, threshold_dbfs: float = -40.0, window: int = RATE // 100) -> int:
+    """Samples before the first 10 ms window louder than the threshold: recordings start with a breath."""
+    limit = 32768 * 10 ** (threshold_dbfs / 20)
+    for start in range(0, len(samples), window):
+        piece = samples[start : start + window].astype(np.float64)
+        if np.sqrt(np.mean(piece**2)) > limit:
+            return start
+    return 0

@@ -11,17 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
+from bench.scoring import start_errors, wer
 from localrun.pipeline import LocalPipeline
-
-
-def _normalise(text: str) -> str:
-    return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split())
 
 
 def _reference(audio: Path) -> dict[str, Any] | None:
@@ -65,18 +61,15 @@ def main() -> None:
     print(f"segments             {len(document['segments'])}")
     reference = _reference(args.file)
     if reference:
-        starts = [s["start"] for s in document["segments"]]
-        errors = [min(abs(u["start"] - s) for s in starts) for u in reference["segments"]]
+        errors = start_errors([u["start"] for u in reference["segments"]], document["segments"])
         within = sum(e <= 0.5 for e in errors)
         print(f"utterance starts     {within} of {len(errors)} within 0.5 s of a segment start")
         print(
             f"start error          median {statistics.median(errors):.3f} s, max {max(errors):.3f} s, "
             f"last {errors[-1]:.3f} s"
         )
-        import jiwer
-
-        truth = _normalise(" ".join(u["text"] for u in reference["segments"]))
-        print(f"WER                  {jiwer.wer(truth, _normalise(document['transcript'])):.3f}")
+        truth = " ".join(u["text"] for u in reference["segments"])
+        print(f"WER                  {wer(truth, document['transcript']):.3f}")
     print(f"transcript           {document['transcript'][:300]}")
 
 

@@ -40,7 +40,7 @@ from bench import seams
 from bench.compare import BEAM, run_direct
 from bench.long_audio import EVAL_DIR
 from bench.pipeline_run import _reference as segments_reference
-from bench.scoring import normalise, wer
+from bench.scoring import normalise, start_errors, wer
 from transcriber.domain.jobs import JobStatus
 
 SHORT_FOLDERS = ("librispeech/", "librivox/", "other/")
@@ -51,14 +51,6 @@ COMMAND = ".venv/bin/python -m bench.quality"
 
 
 # --- scoring helpers (pure, unit-tested) -------------------------------------------------------
-
-
-def start_errors(reference: Sequence[dict[str, Any]], segments: Sequence[dict[str, Any]]) -> list[float]:
-    """For each true utterance, the distance to the nearest output segment start (as pipeline_run)."""
-    starts = [float(s["start"]) for s in segments]
-    if not starts:
-        return [float("inf")] * len(reference)
-    return [min(abs(float(u["start"]) - s) for s in starts) for u in reference]
 
 
 def reference_pauses(reference: Sequence[dict[str, Any]], duration: float) -> list[tuple[float, float]]:
@@ -258,7 +250,7 @@ def main() -> None:
     if reference is None:
         raise SystemExit(f"no segments reference beside {long_path}")
     ref_segments = reference["segments"]
-    errors = start_errors(ref_segments, long_doc["segments"])
+    errors = start_errors([u["start"] for u in ref_segments], long_doc["segments"])
     pipeline_long_wer = wer(str(long_entry["text"]), long_doc["transcript"])
 
     # 4. Words in silence.

@@ -7,6 +7,8 @@ go through the same normaliser so that only recognition errors count.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Any
 
 import jiwer
 
@@ -60,3 +62,11 @@ def normalise(text: str) -> str:
 
 def wer(reference: str, hypothesis: str) -> float:
     return float(jiwer.wer(normalise(reference), normalise(hypothesis)))
+
+
+def start_errors(true_starts: Sequence[float], segments: Sequence[dict[str, Any]]) -> list[float]:
+    """For each true utterance start, the distance to the nearest output segment start (seconds)."""
+    starts = [float(s["start"]) for s in segments]
+    if not starts:
+        return [float("inf")] * len(true_starts)
+    return [min(abs(float(t) - s) for s in starts) for t in true_starts]

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.quality import (
-    Tally,
-    parse_seam_rows,
-    reference_pauses,
-    start_errors,
-    words_in_pauses,
-)
+from bench.quality import Tally, parse_seam_rows, reference_pauses, words_in_pauses
+from bench.scoring import start_errors
 
 UTTERANCES = [
     {"start": 1.0, "end": 4.0, "text": "ONE TWO"},
@@ -61,8 +56,8 @@ def test_pauses_narrower_than_both_margins_hold_nothing() -> None:
 
 def test_start_errors_nearest_segment_start() -> None:
     segments = [{"start": 0.9}, {"start": 5.3}, {"start": 9.0}]
-    assert start_errors(UTTERANCES, segments) == pytest.approx([0.1, 0.3, 0.5])
-    assert start_errors(UTTERANCES, []) == [float("inf")] * 3
+    assert start_errors([u["start"] for u in UTTERANCES], segments) == pytest.approx([0.1, 0.3, 0.5])
+    assert start_errors([u["start"] for u in UTTERANCES], []) == [float("inf")] * 3
 
 
 def test_tally_sums_errors_over_reference_words() -> None:
