@@ -13,6 +13,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from transcriber.adapters.retry import translate_client_errors
+from transcriber.faults import with_s3_faults
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,14 @@ def _s3() -> Any:
 
 
 class ObjectStore:
-    """Reads and writes the objects of the pipeline."""
+    """Reads and writes the objects of the pipeline.
+
+    With ``FAULT_RATE`` set (see :mod:`transcriber.faults`) every S3 call may fail first with a
+    :class:`~transcriber.domain.errors.RetryableError`; without it the client is used as it is.
+    """
 
     def __init__(self, client: Any | None = None) -> None:
-        self._client = client or _s3()
+        self._client = with_s3_faults(client or _s3())
 
     @translate_client_errors
     def read_head(self, bucket: str, key: str, length: int = 64) -> ObjectHead:

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 
 from transcriber.engines.base import SpeechEngine
+from transcriber.faults import with_engine_faults
 
 DEFAULT_ENGINE = "faster-whisper"
 
@@ -38,14 +39,18 @@ _lock = threading.Lock()
 
 
 def engine_from_env() -> SpeechEngine:
-    """The engine named by ``TRANSCRIBE_ENGINE`` (default faster-whisper), cached per process."""
+    """The engine named by ``TRANSCRIBE_ENGINE`` (default faster-whisper), cached per process.
+
+    With ``FAULT_RATE`` set (see :mod:`transcriber.faults`) it comes wrapped so that its calls may
+    fail with a transient error; without it, it is the engine itself.
+    """
     name = (os.environ.get("TRANSCRIBE_ENGINE") or DEFAULT_ENGINE).strip().lower()
     factory = ENGINES.get(name)
     if factory is None:
         raise ValueError(f"unknown TRANSCRIBE_ENGINE {name!r}; valid names: {', '.join(sorted(ENGINES))}")
     with _lock:
         if name not in _instances:
-            _instances[name] = factory()
+            _instances[name] = with_engine_faults(factory())
         return _instances[name]
 
 

@@ -1,0 +1,191 @@
+"""Fault injection: transient errors at a set rate, for tests and soak runs. Off by default.
+
+Configured from the environment of each function (CDK sets it from ``fault_rate`` in
+``cdk.json``; the prod configuration refuses anything but 0):
+
+- ``FAULT_RATE``: probability, 0 to 1, that one guarded call fails (default 0: off);
+- ``FAULT_TARGETS``: comma list of ``engine`` and ``s3`` (default both when a rate is set);
+- ``FAULT_SEED``: an integer for a reproducible sequence (tests); unset draws from the OS.
+
+A guarded call is one speech engine call (``transcribe``, ``detect_language``; never ``load``,
+which runs in the init phase) or one S3 API call of :class:`~transcriber.adapters.storage.ObjectStore`.
+A fault raises the error the state machine already retries: :class:`TransientEngineError` for the
+engine, :class:`RetryableError` for S3, with a message saying it was injected. Each fault is
+logged at WARNING as ``fault_injected target=... operation=...`` so a soak run can count them.
+
+When the rate is 0 nothing is wrapped: the engine and the S3 client are the plain ones.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import random
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from transcriber.domain.errors import RetryableError, TransientEngineError
+from transcriber.engines.base import EngineResult, LanguageGuess, SpeechEngine
+
+logger = logging.getLogger(__name__)
+
+TARGETS = ("engine", "s3")
+#: The token every fault's log line carries; count it to count faults.
+LOG_EVENT = "fault_injected"
+#: How every injected error's message starts.
+MESSAGE_PREFIX = "Injected fault"
+
+_ERRORS: dict[str, type[RetryableError]] = {"engine": TransientEngineError, "s3": RetryableError}
+#: S3 client methods that work locally and never call S3 themselves: no fault there.
+_LOCAL_CLIENT_METHODS = frozenset(
+    {
+        "can_paginate",
+        "close",
+        "generate_presigned_post",
+        "generate_presigned_url",
+        "get_paginator",
+        "get_waiter",
+    }
+)
+
+
+@dataclass
+class FaultInjector:
+    """Fails a call with probability ``rate`` when its target is one of ``targets``."""
+
+    rate: float
+    targets: frozenset[str] = frozenset(TARGETS)
+    seed: int | None = None
+    #: faults raised so far by this injector, by target
+    injected: dict[str, int] = field(default_factory=dict, init=False)
+    _random: random.Random = field(init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.rate <= 1.0:
+            raise ValueError(f"FAULT_RATE must lie between 0 and 1, not {self.rate}")
+        unknown = sorted(set(self.targets) - set(TARGETS))
+        if unknown or not self.targets:
+            raise ValueError(f"FAULT_TARGETS must name some of {list(TARGETS)}, not {sorted(self.targets)}")
+        self._random = random.Random(self.seed)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> FaultInjector | None:
+        """The injector the environment asks for, or ``None`` when the rate is 0 or unset."""
+        env = os.environ if environ is None else environ
+        raw_rate = (env.get("FAULT_RATE") or "").strip()
+        try:
+            rate = float(raw_rate) if raw_rate else 0.0
+        except ValueError:
+            raise ValueError(f"FAULT_RATE must be a number between 0 and 1, not {raw_rate!r}") from None
+        if rate == 0:
+            return None
+        raw_targets = (env.get("FAULT_TARGETS") or "").strip()
+        named = frozenset(t.strip().lower() for t in raw_targets.split(",") if t.strip())
+        targets = named or frozenset(TARGETS)
+        raw_seed = (env.get("FAULT_SEED") or "").strip()
+        try:
+            seed = int(raw_seed) if raw_seed else None
+        except ValueError:
+            raise ValueError(f"FAULT_SEED must be an integer, not {raw_seed!r}") from None
+        return cls(rate=rate, targets=targets, seed=seed)
+
+    def covers(self, target: str) -> bool:
+        return self.rate > 0 and target in self.targets
+
+    def maybe_fail(self, target: str, operation: str) -> None:
+        """Raise ``target``'s retryable error with probability ``rate``; otherwise return."""
+        if not self.covers(target):
+            return
+        with self._lock:
+            if self._random.random() >= self.rate:
+                return
+            self.injected[target] = self.injected.get(target, 0) + 1
+        logger.warning("%s target=%s operation=%s rate=%s", LOG_EVENT, target, operation, self.rate)
+        raise _ERRORS[target](
+            f"{MESSAGE_PREFIX} (FAULT_RATE={self.rate}): {target} {operation} failed on purpose"
+        )
+
+
+@functools.cache
+def active_injector() -> FaultInjector | None:
+    """This process's injector, read once from the environment; ``None`` when faults are off."""
+    return FaultInjector.from_env()
+
+
+def reset_fault_injector() -> None:
+    """Read the environment again on the next call (for tests that change it)."""
+    active_injector.cache_clear()
+
+
+def _injector_for(target: str, injector: FaultInjector | None) -> FaultInjector | None:
+    chosen = injector if injector is not None else active_injector()
+    return chosen if chosen is not None and chosen.covers(target) else None
+
+
+class FaultyEngine:
+    """A :class:`SpeechEngine` that may fail each call before handing it to the real engine."""
+
+    def __init__(self, engine: SpeechEngine, injector: FaultInjector) -> None:
+        self.wrapped = engine
+        self.name = engine.name
+        self._injector = injector
+
+    def load(self) -> None:
+        self.wrapped.load()  # the init phase: a fault there is not a retryable task error
+
+    def transcribe(
+        self,
+        wav_path: Path,
+        *,
+        language: str | None = None,
+        beam_size: int | None = None,
+        word_timestamps: bool = True,
+    ) -> EngineResult:
+        self._injector.maybe_fail("engine", "transcribe")
+        return self.wrapped.transcribe(
+            wav_path, language=language, beam_size=beam_size, word_timestamps=word_timestamps
+        )
+
+    def detect_language(self, wav_path: Path) -> LanguageGuess:
+        self._injector.maybe_fail("engine", "detect_language")
+        return self.wrapped.detect_language(wav_path)
+
+
+def with_engine_faults(engine: SpeechEngine, injector: FaultInjector | None = None) -> SpeechEngine:
+    """``engine`` itself when engine faults are off, else a :class:`FaultyEngine` around it."""
+    chosen = _injector_for("engine", injector)
+    return engine if chosen is None else FaultyEngine(engine, chosen)
+
+
+class FaultyClient:
+    """A boto3 client whose API calls may fail before they are sent."""
+
+    def __init__(self, client: Any, injector: FaultInjector, target: str = "s3") -> None:
+        self.wrapped = client
+        self._injector = injector
+        self._target = target
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.wrapped, name)
+        if name.startswith("_") or name in _LOCAL_CLIENT_METHODS or not callable(attr):
+            return attr
+        return self._guard(name, attr)
+
+    def _guard(self, name: str, call: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(call)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            self._injector.maybe_fail(self._target, name)
+            return call(*args, **kwargs)
+
+        return guarded
+
+
+def with_s3_faults(client: Any, injector: FaultInjector | None = None) -> Any:
+    """``client`` itself when S3 faults are off, else a :class:`FaultyClient` around it."""
+    chosen = _injector_for("s3", injector)
+    return client if chosen is None else FaultyClient(client, chosen, "s3")
