@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 ARCHITECTURES = ("arm64", "x86_64")
 FUNCTIONS = ("ingest", "chunk", "transcribe", "aggregate", "fail")
+#: The production environment: no test-only setting (fault injection) may be turned on there.
+PROD = "prod"
 # The retention periods CloudWatch Logs accepts (aws_logs.RetentionDays); 0 keeps logs forever.
 LOG_RETENTION_DAYS = (
     0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
@@ -112,6 +114,9 @@ class EnvironmentConfig:
     #: hours a transcript is reused for the same audio and options (0: never)
     dedup_window_hours: float
     engine: str
+    #: probability that one engine or S3 call fails on purpose (transcriber/faults.py): tests and
+    #: soak runs only; 0 turns it off, and the prod environment refuses anything else
+    fault_rate: float
     functions: dict[str, FunctionSizing]
     retain_data: bool
     customer_managed_key: bool
@@ -130,6 +135,12 @@ class EnvironmentConfig:
                 raise ValueError(f"{name} must be at least 1")
         if not 0 <= self.dedup_window_hours <= 24 * 365:
             raise ValueError("dedup_window_hours must lie between 0 and 8760")
+        if not 0 <= self.fault_rate <= 1:
+            raise ValueError(f"fault_rate must lie between 0 and 1, not {self.fault_rate}")
+        if self.name == PROD and self.fault_rate != 0:
+            raise ValueError(
+                f"fault_rate must be 0 in {PROD!r} (fault injection is for tests), not {self.fault_rate}"
+            )
         if self.log_retention_days not in LOG_RETENTION_DAYS:
             raise ValueError(
                 f"log_retention_days must be one of {LOG_RETENTION_DAYS}, not {self.log_retention_days}"
