@@ -145,6 +145,12 @@ class TranscriptionStack(cdk.Stack):
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "LOG_LEVEL": "INFO",
         }
+        # Fault injection (transcriber/faults.py), for tests and soak runs: only where cdk.json's
+        # fault_rate is above 0, which the prod configuration refuses. The state machine's tasks get
+        # it (their Retry is what a soak tests); ingest does not (its failures go to its DLQ).
+        fault_env: dict[str, str] = {}
+        if config.fault_rate > 0:
+            fault_env = {"FAULT_RATE": str(config.fault_rate), "FAULT_TARGETS": "engine,s3"}
         deps_layer = lambda_.LayerVersion(
             self,
             "DependenciesLayer",
@@ -183,9 +189,10 @@ class TranscriptionStack(cdk.Stack):
         chunk_env = {
             "MAX_DURATION_SECONDS": str(config.max_duration_minutes * 60),
             "CHUNK_MAX_SECONDS": str(config.chunk_max_seconds),
+            **fault_env,
         }
         self.chunk_fn = zip_function("chunk", layers=[deps_layer, ffmpeg_layer], env=chunk_env)
-        self.aggregate_fn = zip_function("aggregate", layers=[deps_layer])
+        self.aggregate_fn = zip_function("aggregate", layers=[deps_layer], env=fault_env)
         self.fail_fn = zip_function("fail", layers=[deps_layer])
 
         transcribe_sizing = config.function("transcribe")
@@ -203,6 +210,7 @@ class TranscriptionStack(cdk.Stack):
                 "POWERTOOLS_SERVICE_NAME": "transcriber-transcribe",
                 "TRANSCRIBE_ENGINE": config.engine,
                 "WHISPER_CPU_THREADS": "2",
+                **fault_env,
             },
         )
 

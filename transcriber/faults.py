@@ -8,12 +8,14 @@ Configured from the environment of each function (CDK sets it from ``fault_rate`
 - ``FAULT_SEED``: an integer for a reproducible sequence (tests); unset draws from the OS.
 
 A guarded call is one speech engine call (``transcribe``, ``detect_language``; never ``load``,
-which runs in the init phase) or one S3 API call of :class:`~transcriber.adapters.storage.ObjectStore`.
-A fault raises the error the state machine already retries: :class:`TransientEngineError` for the
-engine, :class:`RetryableError` for S3, with a message saying it was injected. Each fault is
+which runs in the init phase) or one HTTP request of the S3 client behind
+:class:`~transcriber.adapters.storage.ObjectStore`. An engine fault raises
+:class:`TransientEngineError`, which the state machine retries; an S3 fault is a 503 SlowDown
+answer that the SDK retries first, as it would a real one, and that becomes a
+:class:`RetryableError` only when every SDK attempt fails. Each fault is
 logged at WARNING as ``fault_injected target=... operation=...`` so a soak run can count them.
 
-When the rate is 0 nothing is wrapped: the engine and the S3 client are the plain ones.
+When the rate is 0 nothing is wrapped or hooked: the engine and the S3 client are the plain ones.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from botocore.awsrequest import AWSResponse
+
 from transcriber.domain.errors import RetryableError, TransientEngineError
 from transcriber.engines.base import EngineResult, LanguageGuess, SpeechEngine
 
@@ -40,17 +44,6 @@ LOG_EVENT = "fault_injected"
 MESSAGE_PREFIX = "Injected fault"
 
 _ERRORS: dict[str, type[RetryableError]] = {"engine": TransientEngineError, "s3": RetryableError}
-#: S3 client methods that work locally and never call S3 themselves: no fault there.
-_LOCAL_CLIENT_METHODS = frozenset(
-    {
-        "can_paginate",
-        "close",
-        "generate_presigned_post",
-        "generate_presigned_url",
-        "get_paginator",
-        "get_waiter",
-    }
-)
 
 
 @dataclass
@@ -97,18 +90,23 @@ class FaultInjector:
     def covers(self, target: str) -> bool:
         return self.rate > 0 and target in self.targets
 
-    def maybe_fail(self, target: str, operation: str) -> None:
-        """Raise ``target``'s retryable error with probability ``rate``; otherwise return."""
+    def draw(self, target: str, operation: str) -> bool:
+        """Whether this call fails: True with probability ``rate`` (counted and logged)."""
         if not self.covers(target):
-            return
+            return False
         with self._lock:
             if self._random.random() >= self.rate:
-                return
+                return False
             self.injected[target] = self.injected.get(target, 0) + 1
         logger.warning("%s target=%s operation=%s rate=%s", LOG_EVENT, target, operation, self.rate)
-        raise _ERRORS[target](
-            f"{MESSAGE_PREFIX} (FAULT_RATE={self.rate}): {target} {operation} failed on purpose"
-        )
+        return True
+
+    def maybe_fail(self, target: str, operation: str) -> None:
+        """Raise ``target``'s retryable error with probability ``rate``; otherwise return."""
+        if self.draw(target, operation):
+            raise _ERRORS[target](
+                f"{MESSAGE_PREFIX} (FAULT_RATE={self.rate}): {target} {operation} failed on purpose"
+            )
 
 
 @functools.cache
@@ -162,30 +160,43 @@ def with_engine_faults(engine: SpeechEngine, injector: FaultInjector | None = No
     return engine if chosen is None else FaultyEngine(engine, chosen)
 
 
-class FaultyClient:
-    """A boto3 client whose API calls may fail before they are sent."""
+class _ErrorBody:
+    """The raw body botocore reads from an HTTP response."""
 
-    def __init__(self, client: Any, injector: FaultInjector, target: str = "s3") -> None:
-        self.wrapped = client
-        self._injector = injector
-        self._target = target
+    def __init__(self, data: bytes) -> None:
+        self._data = data
 
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self.wrapped, name)
-        if name.startswith("_") or name in _LOCAL_CLIENT_METHODS or not callable(attr):
-            return attr
-        return self._guard(name, attr)
+    def stream(self, **_: Any) -> Any:
+        yield self._data
 
-    def _guard(self, name: str, call: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(call)
-        def guarded(*args: Any, **kwargs: Any) -> Any:
-            self._injector.maybe_fail(self._target, name)
-            return call(*args, **kwargs)
 
-        return guarded
+def _s3_fault_handler(injector: FaultInjector | None) -> Callable[..., AWSResponse | None]:
+    """A ``before-send`` hook: with probability ``rate`` S3 "answers" 503 SlowDown, unsent.
+
+    The fault enters below the SDK, where a real S3 blip would: botocore retries it as it retries
+    any 503, and only a run of faults longer than its retries reaches the handler.
+    """
+
+    def before_send(request: Any, **kwargs: Any) -> AWSResponse | None:
+        chosen = _injector_for("s3", injector)  # looked up per request: the environment may change
+        operation = str(kwargs.get("event_name", "before-send.s3")).rsplit(".", 1)[-1]
+        if chosen is None or not chosen.draw("s3", operation):
+            return None
+        body = (
+            "<Error><Code>SlowDown</Code><Message>"
+            f"{MESSAGE_PREFIX} (FAULT_RATE={chosen.rate}): s3 request failed on purpose"
+            "</Message></Error>"
+        ).encode()
+        return AWSResponse(request.url, 503, {"Content-Type": "application/xml"}, _ErrorBody(body))
+
+    return before_send
 
 
 def with_s3_faults(client: Any, injector: FaultInjector | None = None) -> Any:
-    """``client`` itself when S3 faults are off, else a :class:`FaultyClient` around it."""
-    chosen = _injector_for("s3", injector)
-    return client if chosen is None else FaultyClient(client, chosen, "s3")
+    """``client``, with an S3 fault hook registered once when S3 faults are on."""
+    if _injector_for("s3", injector) is not None:
+        # First in line: ahead of any other before-send handler (moto's, in tests) that would answer.
+        client.meta.events.register_first(
+            "before-send.s3", _s3_fault_handler(injector), unique_id="transcriber-fault-injection"
+        )
+    return client

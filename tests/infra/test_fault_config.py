@@ -79,7 +79,6 @@ def test_without_a_fault_rate_no_function_carries_fault_settings(tmp_path: Any) 
     assert all(not variables for variables in settings.values())
 
 
-@pytest.mark.xfail(strict=True, reason="infra/stack.py does not pass fault_rate to the functions yet")
 def test_a_fault_rate_reaches_the_state_machine_tasks_only(tmp_path: Any) -> None:
     settings = _fault_settings(tmp_path, {"fault_rate": 0.3})
     for name in ("chunk", "transcribe", "aggregate"):
