@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from transcriber.domain.errors import TransientEngineError
 from transcriber.domain.language import (
     LanguageSample,
     detection_samples,
     vote,
 )
 from transcriber.domain.models import ChunkSpec
+from transcriber.domain.recognition import detect_job_language
+from transcriber.engines.base import LanguageGuess
 
 
 def _chunks(durations: list[float]) -> list[ChunkSpec]:
@@ -54,3 +59,23 @@ def test_ties_go_to_the_earliest_sample() -> None:
     decision = vote([LanguageSample(1, {"es": 0.5}, 10.0), LanguageSample(0, {"pt": 0.5}, 10.0)])
     assert decision.language == "pt"
 
+
+def test_a_sample_the_engine_fails_on_transiently_does_not_vote(tmp_path: Path) -> None:
+    class FlakyEngine:
+        """Fails on the chunk files named in ``failing``; hears German otherwise."""
+
+        name = "flaky"
+
+        def __init__(self, failing: set[str]) -> None:
+            self.failing = failing
+
+        def detect_language(self, wav: Path) -> LanguageGuess:
+            if wav.name in self.failing:
+                raise TransientEngineError(f"out of memory on {wav.name}")
+            return LanguageGuess({"de": 0.9}, speech_seconds=20.0)
+
+    samples = [(spec, tmp_path / f"{spec.index}.wav") for spec in _chunks([30.0, 30.0, 30.0])]
+    decision = detect_job_language(FlakyEngine({"1.wav"}), samples)  # type: ignore[arg-type]
+    assert decision.language == "de" and decision.samples == 2
+    with pytest.raises(TransientEngineError):
+        detect_job_language(FlakyEngine({"0.wav", "1.wav", "2.wav"}), samples)  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ from pydub import AudioSegment
 
 from transcriber.domain.alignment import refine_segments
 from transcriber.domain.chunking import ChunkingConfig, speech_spans
+from transcriber.domain.errors import TransientEngineError
 from transcriber.domain.language import LanguageDecision, LanguageSample, vote
 from transcriber.domain.models import ChunkSpec, ChunkTranscript
 from transcriber.domain.options import JobOptions
@@ -22,11 +23,22 @@ PAUSE_MIN_SILENCE_MS = 300
 
 
 def detect_job_language(engine: SpeechEngine, samples: Sequence[tuple[ChunkSpec, Path]]) -> LanguageDecision:
-    """Ask the engine about each sample chunk and vote (see transcriber.domain.language)."""
+    """Ask the engine about each sample chunk and vote (see transcriber.domain.language).
+
+    A sample the engine fails on transiently does not vote; only when every sample fails does
+    the error go up, for the state machine to retry the whole step.
+    """
     guesses = []
+    failure: TransientEngineError | None = None
     for spec, wav in samples:
-        guess = engine.detect_language(wav)
+        try:
+            guess = engine.detect_language(wav)
+        except TransientEngineError as err:
+            failure = err
+            continue
         guesses.append(LanguageSample(spec.index, guess.probabilities, guess.speech_seconds))
+    if failure is not None and not guesses:
+        raise failure
     return vote(guesses)
 
 
