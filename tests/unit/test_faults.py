@@ -222,18 +222,21 @@ def test_without_faults_the_s3_client_is_left_alone(s3: object) -> None:
 
 
 def test_s3_faults_are_503s_the_sdk_retries_then_a_retryable_error(
-    s3: object, clean_environment: pytest.MonkeyPatch
+    s3: object, clean_environment: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     ObjectStore(s3).put_text("results", "there.txt", "x", "text/plain")
     clean_environment.setenv("FAULT_RATE", "1")
     clean_environment.setenv("FAULT_TARGETS", "s3")
     faults.reset_fault_injector()
     store = ObjectStore(s3)
+    source = tmp_path / "chunk.wav"
+    source.write_bytes(b"RIFF")
     calls = [
         lambda: store.put_text("results", "k.txt", "x", "text/plain"),
         lambda: store.get_json("results", "there.txt"),
         lambda: store.exists("results", "there.txt"),  # not mistaken for a missing object
         lambda: store.read_head("results", "there.txt"),
+        lambda: store.upload(source, "results", "chunk.wav"),  # boto3 wraps this one: still retryable
     ]
     for call in calls:
         with pytest.raises(RetryableError, match="SlowDown") as err:

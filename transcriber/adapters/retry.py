@@ -6,6 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
+from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import ClientError, ConnectionError, EndpointConnectionError, ReadTimeoutError
 
 from transcriber.domain.errors import RetryableError
@@ -47,6 +48,12 @@ def translate_client_errors(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except ClientError as err:
             if is_retryable_client_error(err):
+                raise RetryableError(f"{func.__name__}: {err}") from err
+            raise
+        except S3UploadFailedError as err:
+            # boto3's managed upload wraps the SDK's error: classify the error it wraps.
+            cause = err.__cause__ or err.__context__
+            if isinstance(cause, ClientError) and is_retryable_client_error(cause):
                 raise RetryableError(f"{func.__name__}: {err}") from err
             raise
         except (EndpointConnectionError, ConnectionError, ReadTimeoutError) as err:
