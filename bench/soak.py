@@ -29,6 +29,7 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -214,6 +215,13 @@ def sample_twice(folder: Path) -> Path:
     return out
 
 
+def _vm_hwm_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -237,13 +245,19 @@ def main() -> None:
         with_faults = faulty_functions(pipeline)
         started = time.monotonic()
         options = JobOptions(dedupe=False)  # the same audio N times: transcribe every one
-        outcomes = [Outcome(pipeline.submit(audio, options=options)) for _ in range(args.jobs)]
+        # Uploads from 16 threads: the jobs arrive together, as a burst of users would send them.
+        with ThreadPoolExecutor(max_workers=16) as uploads:
+            burst = uploads.map(lambda _: pipeline.submit(audio, options=options), range(args.jobs))
+            submissions = list(burst)
+        outcomes = [Outcome(submission) for submission in submissions]
         submitted = time.monotonic() - started
         settle(pipeline, outcomes, args.timeout, started)
         wall = max((o.settled_at or time.monotonic() - started) for o in outcomes)
         history = count_history(pipeline, outcomes)
         texts = transcripts(pipeline, outcomes)
         injected = count_injected(pipeline.work_dir / "logs")
+        runtime = pipeline.aws.runtime
+        worker_peaks = {name: runtime.peak_rss_mb(name) for name in runtime.stats.runs}
 
     statuses = Counter(o.status or "no record" for o in outcomes)
     reasons = Counter(
@@ -298,6 +312,11 @@ def main() -> None:
     if seconds:
         print(f"completed job time   median {statistics.median(seconds):.1f} s, max {max(seconds):.1f} s")
     print(f"wall time            {wall:.1f} s (first upload until every job settled)")
+    print(f"peak memory          {_vm_hwm_mb():.0f} MiB this process (embedded AWS, state machine, uploads)")
+    for name, peaks in sorted(worker_peaks.items()):
+        if peaks:
+            role = name.split("-")[2] if name.count("-") >= 2 else name
+            print(f"  {role:<28} {len(peaks)} worker(s), up to {max(peaks.values()):.0f} MiB each")
     if lost:
         raise SystemExit(f"{len(lost)} job(s) lost")
 
