@@ -287,7 +287,15 @@ class LocalAws:
         threads = str(self.threads_per_worker or max(1, (os.cpu_count() or 2) // self.concurrency))
 
         def overrides(function_name: str) -> dict[str, str]:
-            return {"WHISPER_CPU_THREADS": threads} if function_name in image_functions else {}
+            if function_name not in image_functions:
+                return {}
+            # OpenMP and BLAS pools default to one thread per core in every worker process: with
+            # several workers on the same cores they would fight over them.
+            return {
+                "WHISPER_CPU_THREADS": threads,
+                "OMP_NUM_THREADS": threads,
+                "OPENBLAS_NUM_THREADS": threads,
+            }
 
         self.runtime.function_overrides = overrides
 
