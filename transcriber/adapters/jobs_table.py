@@ -6,7 +6,7 @@ terminal state, and progress is an atomic counter so parallel chunk workers neve
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from transcriber.adapters.retry import translate_client_errors
 from transcriber.domain.jobs import CONTENT_INDEX, JobStatus
+from transcriber.domain.recovery import STATUS_INDEX
 
 
 def iso_timestamp(moment: datetime) -> str:
@@ -181,3 +182,63 @@ class JobRepository:
                 "failed_at": utc_now(),
             },
         )
+
+    @translate_client_errors
+    def requeue(
+        self, job_id: str, *, expected_status: JobStatus, expected_updated_at: str | None = None
+    ) -> int | None:
+        """Move a job back to PENDING for a new run and count the attempt; returns the new count.
+
+        Conditional: only while the job is still ``expected_status`` (and, when given, still has
+        ``expected_updated_at``), so of two callers that race, one wins and the other gets None.
+        The previous run's failure is cleared; ``chunks_done`` and ``progress`` restart when the
+        new run's chunk step marks the job PROCESSING.
+        """
+        condition = "attribute_exists(job_id) AND #status = :expected"
+        values: dict[str, Any] = {
+            ":expected": expected_status.value,
+            ":pending": JobStatus.PENDING.value,
+            ":one": 1,
+            ":now": utc_now(),
+        }
+        if expected_updated_at is not None:
+            condition += " AND updated_at = :seen"
+            values[":seen"] = expected_updated_at
+        try:
+            resp = self._table.update_item(
+                Key={"job_id": job_id},
+                UpdateExpression=(
+                    "SET #status = :pending, updated_at = :now, requeued_at = :now ADD attempts :one "
+                    "REMOVE reason_code, error_message, failed_at"
+                ),
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values,
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as err:
+            if _is_condition_failure(err):
+                return None
+            raise
+        return int(resp["Attributes"]["attempts"])
+
+    @translate_client_errors
+    def not_updated_since(self, status: JobStatus, before: datetime) -> Iterator[str]:
+        """Ids of the jobs in ``status`` whose record has not changed since ``before``, oldest first.
+
+        Through the (status, updated_at) index, a page at a time; the index is eventually
+        consistent, so callers read each job again before acting on it.
+        """
+        request: dict[str, Any] = {
+            "IndexName": STATUS_INDEX,
+            "KeyConditionExpression": "#status = :status AND updated_at < :before",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":status": status.value, ":before": iso_timestamp(before)},
+        }
+        while True:
+            resp = self._table.query(**request)
+            for item in resp.get("Items", []):
+                yield str(item["job_id"])
+            if "LastEvaluatedKey" not in resp:
+                return
+            request["ExclusiveStartKey"] = resp["LastEvaluatedKey"]

@@ -1,4 +1,4 @@
-"""Starting the state machine, idempotently."""
+"""Starting the state machine's executions, idempotently, and asking how one is doing."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ def _sfn() -> Any:
 class Workflow:
     def __init__(self, state_machine_arn: str, client: Any | None = None) -> None:
         self._arn = state_machine_arn
+        # arn:aws:states:<region>:<account>:stateMachine:<name> -> ...:execution:<name>:<execution>
+        self._execution_prefix = state_machine_arn.replace(":stateMachine:", ":execution:", 1)
         self._client = client or _sfn()
 
     @translate_client_errors
@@ -32,3 +34,17 @@ class Workflow:
                 return False
             raise
         return True
+
+    def execution_arn(self, name: str) -> str:
+        return f"{self._execution_prefix}:{name}"
+
+    @translate_client_errors
+    def status(self, name: str) -> str | None:
+        """RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED; None when no execution has that name."""
+        try:
+            resp = self._client.describe_execution(executionArn=self.execution_arn(name))
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
+                return None
+            raise
+        return str(resp["status"])
