@@ -65,6 +65,11 @@ REASONS = {
         "This queue is itself the dead-letter queue of an EventBridge rule target (SQS3 only recognises "
         "queues named in another queue's redrive policy); a DLQ of a DLQ would never be read."
     ),
+    "executions": (
+        "The sweeper reads the status of a job's latest execution, whose name is known only at run time "
+        "(<job id>, or <job id>-r<n> after a retry); only DescribeExecution, and only executions of this "
+        "state machine."
+    ),
     "notifications-handler": (
         "CDK's BucketNotificationsHandler custom resource (it configures the input bucket's S3 "
         "notification at deploy time) is created by CDK with AWSLambdaBasicExecutionRole."
@@ -94,6 +99,7 @@ def acknowledge_findings(stack: TranscriptionStack) -> list[Accepted]:
         "ChunkFunction": stack.chunk_fn,
         "AggregateFunction": stack.aggregate_fn,
         "FailFunction": stack.fail_fn,
+        "SweeperFunction": stack.sweeper_fn,
     }
     functions = {**zip_functions, "TranscribeFunction": stack.transcribe_fn}
     for name, fn in functions.items():
@@ -118,6 +124,15 @@ def acknowledge_findings(stack: TranscriptionStack) -> list[Accepted]:
     )
 
     machine = stack.state_machine
+    machine_name = f'{{"Fn::Select":[6,{{"Fn::Split":[":",{{"Ref":"{logical_id(machine)}"}}]}}]}}'
+    executions = f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{machine_name}:*"
+    _accept(
+        stack.sweeper_fn,
+        f"AwsSolutions-IAM5[Resource::{executions}]",
+        "executions",
+        "SweeperFunction",
+        accepted,
+    )
     _accept(machine, "AwsSolutions-IAM5[Resource::*]", "sfn-logs-xray", "TranscriptionStateMachine", accepted)
     for name, fn in (
         ("ChunkFunction", stack.chunk_fn),

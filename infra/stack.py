@@ -18,7 +18,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra import bundling
-from infra.config import EnvironmentConfig
+from infra.config import EnvironmentConfig, FunctionSizing
 from infra.monitoring import Monitoring
 from transcriber.domain.errors import RETRYABLE_ERROR_NAMES
 from transcriber.domain.jobs import (
@@ -29,8 +29,12 @@ from transcriber.domain.jobs import (
     TRANSCRIPTS_PREFIX,
     WORK_PREFIX,
 )
+from transcriber.domain.recovery import STATUS_INDEX
 
 METRICS_NAMESPACE = "AudioTranscriber"
+# The sweeper (functions/sweeper) is small and the same in every environment: no cdk.json entry.
+SWEEPER_SIZING = FunctionSizing(memory_mb=256, timeout_s=120)
+SWEEP_EVERY = cdk.Duration.minutes(5)
 # Step Functions reports these terminal statuses on the default bus; each must leave its job FAILED.
 ABNORMAL_EXECUTION_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
 
@@ -114,6 +118,14 @@ class TranscriptionStack(cdk.Stack):
             sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.ALL,
         )
+        # Jobs that have not moved for a while, for the sweeper (transcriber/domain/recovery.py).
+        # Keys only: the sweeper reads each candidate again, consistently, before acting on it.
+        self.jobs_table.add_global_secondary_index(
+            index_name=STATUS_INDEX,
+            partition_key=dynamodb.Attribute(name="status", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="updated_at", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+        )
         # Powertools Idempotency records of ingest: one per delivered upload, expiring after a day.
         self.idempotency_table = dynamodb.Table(
             self,
@@ -168,9 +180,13 @@ class TranscriptionStack(cdk.Stack):
         )
 
         def zip_function(
-            name: str, *, layers: list[lambda_.ILayerVersion], env: dict[str, str] | None = None
+            name: str,
+            *,
+            layers: list[lambda_.ILayerVersion],
+            env: dict[str, str] | None = None,
+            sizing: FunctionSizing | None = None,
         ) -> lambda_.Function:
-            sizing = config.function(name)
+            sizing = sizing or config.function(name)
             return lambda_.Function(
                 self,
                 f"{name.title()}Function",
@@ -235,8 +251,15 @@ class TranscriptionStack(cdk.Stack):
         self.input_bucket.add_event_notification(
             s3.EventType.OBJECT_CREATED, s3n.LambdaDestination(self.ingest_fn)
         )
+        self.sweeper_fn = zip_function(
+            "sweeper",
+            layers=[deps_layer],
+            env={"STATE_MACHINE_ARN": self.state_machine.state_machine_arn},
+            sizing=SWEEPER_SIZING,
+        )
 
         self._abnormal_executions_rule()
+        self._sweeper_schedule()
         self._downstream_example()
         self._grant()
         self.monitoring = Monitoring(
@@ -250,6 +273,7 @@ class TranscriptionStack(cdk.Stack):
                 "transcribe": self.transcribe_fn,
                 "aggregate": self.aggregate_fn,
                 "fail": self.fail_fn,
+                "sweeper": self.sweeper_fn,
             },
             dead_letter_queues={
                 "ingest": self.ingest_dlq,
@@ -266,6 +290,7 @@ class TranscriptionStack(cdk.Stack):
         cdk.CfnOutput(self, "StateMachineArn", value=self.state_machine.state_machine_arn)
         cdk.CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
         cdk.CfnOutput(self, "JobOutcomesQueueUrl", value=self.job_outcomes_queue.queue_url)
+        cdk.CfnOutput(self, "SweeperFunctionName", value=self.sweeper_fn.function_name)
 
     # Storage ----------------------------------------------------------------------------------
 
@@ -398,6 +423,24 @@ class TranscriptionStack(cdk.Stack):
                     dead_letter_queue=self.execution_failures_dlq,
                     retry_attempts=8,
                     max_event_age=cdk.Duration.hours(24),
+                )
+            ],
+        )
+
+    def _sweeper_schedule(self) -> None:
+        """Every five minutes the sweeper requeues or fails jobs that stopped moving.
+
+        A missed sweep is harmless (the next one finds the same jobs), so a failed invocation is
+        retried twice and then dropped, with no dead-letter queue to watch.
+        """
+        events.Rule(
+            self,
+            "SweeperSchedule",
+            description="Requeue or fail transcription jobs that stopped making progress",
+            schedule=events.Schedule.rate(SWEEP_EVERY),
+            targets=[
+                targets.LambdaFunction(
+                    self.sweeper_fn, retry_attempts=2, max_event_age=cdk.Duration.minutes(5)
                 )
             ],
         )
@@ -646,9 +689,24 @@ class TranscriptionStack(cdk.Stack):
             )
         )
         # Who publishes what: ingest (created, or failed at intake), chunk (started), transcribe
-        # (progress), aggregate (completed), fail (failed).
-        for fn in s3_access:
+        # (progress), aggregate (completed), fail and sweeper (failed).
+        for fn in (*s3_access, self.sweeper_fn):
             self.event_bus.grant_put_events_to(fn)
+        # The sweeper: stale jobs through their index, each read and updated (requeued or failed)
+        # on the table, its latest execution's status, and a new execution for a requeued job.
+        self.sweeper_fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:Query"], resources=[f"{self.jobs_table.table_arn}/index/{STATUS_INDEX}"]
+            )
+        )
+        self.sweeper_fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem", "dynamodb:UpdateItem"], resources=[self.jobs_table.table_arn]
+            )
+        )
+        self.state_machine.grant_execution(self.sweeper_fn, "states:DescribeExecution")
+        self.state_machine.grant_start_execution(self.sweeper_fn)
+        self._grant_key(self.sweeper_fn, encrypt=True)
         self.state_machine.grant_start_execution(self.ingest_fn)
         # Content reuse: recent jobs of the same audio, through the index only.
         self.ingest_fn.add_to_role_policy(

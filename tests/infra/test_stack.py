@@ -159,17 +159,19 @@ def test_ingest_has_idempotency_records_and_a_content_index(template: Template) 
         "AWS::DynamoDB::Table",
         {
             "KeySchema": [{"AttributeName": "job_id", "KeyType": "HASH"}],
-            "GlobalSecondaryIndexes": [
-                Match.object_like(
-                    {
-                        "IndexName": "by_content",
-                        "KeySchema": [
-                            {"AttributeName": "sha256", "KeyType": "HASH"},
-                            {"AttributeName": "created_at", "KeyType": "RANGE"},
-                        ],
-                    }
-                )
-            ],
+            "GlobalSecondaryIndexes": Match.array_with(
+                [
+                    Match.object_like(
+                        {
+                            "IndexName": "by_content",
+                            "KeySchema": [
+                                {"AttributeName": "sha256", "KeyType": "HASH"},
+                                {"AttributeName": "created_at", "KeyType": "RANGE"},
+                            ],
+                        }
+                    )
+                ]
+            ),
         },
     )
     template.has_resource_properties(
@@ -287,7 +289,7 @@ def test_architecture_is_selectable(tmp_path_factory: pytest.TempPathFactory) ->
     )
     functions = Template.from_stack(stack).find_resources("AWS::Lambda::Function")
     ours = [f for f in functions.values() if "Architectures" in f["Properties"]]
-    assert len(ours) == 5
+    assert len(ours) == 6  # ingest, chunk, transcribe, aggregate, fail, sweeper
     assert all(f["Properties"]["Architectures"] == ["x86_64"] for f in ours)
 
 
@@ -427,7 +429,7 @@ def test_alarms_notify_the_topic(template: Template) -> None:
     text = json.dumps(alarms)
     for metric in ("ExecutionsFailed", "ExecutionsTimedOut", "ApproximateNumberOfMessagesVisible"):
         assert metric in text
-    assert text.count('"Throttles"') == 5
+    assert text.count('"Throttles"') == 6  # one alarm per function
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {"MetricName": "Errors", "Dimensions": [{"Name": "FunctionName", "Value": Match.any_value()}]},
@@ -460,7 +462,7 @@ def test_abnormal_executions_mark_their_job_failed(template: Template) -> None:
     (rule,) = [
         r
         for r in template.find_resources("AWS::Events::Rule").values()
-        if r["Properties"]["EventPattern"].get("source") == ["aws.states"]
+        if r["Properties"].get("EventPattern", {}).get("source") == ["aws.states"]
     ]
     props = rule["Properties"]
     assert "EventBusName" not in props  # Step Functions reports on the default bus only
@@ -481,7 +483,7 @@ def test_example_consumer_queues_outcomes_with_a_dlq(template: Template) -> None
     (rule,) = [
         r
         for r in template.find_resources("AWS::Events::Rule").values()
-        if r["Properties"]["EventPattern"].get("source") == ["audio.transcriber"]
+        if r["Properties"].get("EventPattern", {}).get("source") == ["audio.transcriber"]
     ]
     props = rule["Properties"]
     assert props["EventBusName"] == "Transcriber-dev-jobs"
@@ -492,3 +494,80 @@ def test_example_consumer_queues_outcomes_with_a_dlq(template: Template) -> None
     (target,) = props["Targets"]
     assert target["Arn"]["Fn::GetAtt"][0].startswith("JobOutcomesQueue")
     assert target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0].startswith("JobOutcomesDeadLetterQueue")
+
+
+# Recovery -------------------------------------------------------------------------------------
+
+
+def _role_statements(template: Template, handler: str) -> list[dict[str, Any]]:
+    (fn,) = template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": f"functions.{handler}.handler.handler"}}
+    ).values()
+    return _statements(template)[fn["Properties"]["Role"]["Fn::GetAtt"][0]]
+
+
+def test_the_sweeper_runs_every_five_minutes(template: Template) -> None:
+    (rule,) = [
+        r
+        for r in template.find_resources("AWS::Events::Rule").values()
+        if r["Properties"].get("ScheduleExpression")
+    ]
+    props = rule["Properties"]
+    assert props["ScheduleExpression"] == "rate(5 minutes)" and props["State"] == "ENABLED"
+    (target,) = props["Targets"]
+    assert target["Arn"]["Fn::GetAtt"][0].startswith("SweeperFunction")
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 2
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "functions.sweeper.handler.handler",
+            "MemorySize": 256,
+            "Environment": {"Variables": Match.object_like({"STATE_MACHINE_ARN": Match.any_value()})},
+        },
+    )
+
+
+def test_the_jobs_table_finds_stale_jobs_through_a_keys_only_status_index(template: Template) -> None:
+    (jobs,) = [
+        t
+        for t in template.find_resources("AWS::DynamoDB::Table").values()
+        if t["Properties"]["KeySchema"] == [{"AttributeName": "job_id", "KeyType": "HASH"}]
+    ]
+    indexes = {i["IndexName"]: i for i in jobs["Properties"]["GlobalSecondaryIndexes"]}
+    assert indexes["by_status"]["KeySchema"] == [
+        {"AttributeName": "status", "KeyType": "HASH"},
+        {"AttributeName": "updated_at", "KeyType": "RANGE"},
+    ]
+    assert indexes["by_status"]["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+    assert "by_content" in indexes
+
+
+def test_the_sweeper_may_do_only_what_it_does(template: Template) -> None:
+    by_action: dict[str, list[str]] = {}
+    for statement in _role_statements(template, "sweeper"):
+        for action in _actions(statement):
+            by_action.setdefault(action, []).append(json.dumps(statement["Resource"]))
+    assert set(by_action) == {
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "events:PutEvents",
+        "dynamodb:Query",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "states:DescribeExecution",
+        "states:StartExecution",
+    }
+    (query,) = by_action["dynamodb:Query"]
+    assert "/index/by_status" in query and "by_content" not in query
+    for action in ("dynamodb:GetItem", "dynamodb:UpdateItem"):
+        (resource,) = by_action[action]
+        assert json.loads(resource)["Fn::GetAtt"][0].startswith("JobsTable")  # the table, not an index
+    (describe,) = by_action["states:DescribeExecution"]
+    assert ":execution:" in describe and "TranscriptionStateMachine" in describe
+    (start,) = by_action["states:StartExecution"]
+    assert json.loads(start)["Ref"].startswith("TranscriptionStateMachine")
+
+
+def test_the_sweeper_may_use_the_customer_key_in_prod(prod: Template) -> None:
+    actions = {a for s in _role_statements(prod, "sweeper") for a in _actions(s)}
+    assert {"kms:Decrypt", "kms:GenerateDataKey"} <= actions
