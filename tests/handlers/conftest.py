@@ -16,6 +16,7 @@ import pytest
 from moto import mock_aws
 
 from transcriber.domain.jobs import CONTENT_INDEX
+from transcriber.domain.recovery import STATUS_INDEX
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
@@ -101,7 +102,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
             TableName="jobs",
             KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
             AttributeDefinitions=[
-                {"AttributeName": name, "AttributeType": "S"} for name in ("job_id", "sha256", "created_at")
+                {"AttributeName": name, "AttributeType": "S"}
+                for name in ("job_id", "sha256", "created_at", "status", "updated_at")
             ],
             GlobalSecondaryIndexes=[
                 {
@@ -111,7 +113,15 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
                         {"AttributeName": "created_at", "KeyType": "RANGE"},
                     ],
                     "Projection": {"ProjectionType": "ALL"},
-                }
+                },
+                {
+                    "IndexName": STATUS_INDEX,
+                    "KeySchema": [
+                        {"AttributeName": "status", "KeyType": "HASH"},
+                        {"AttributeName": "updated_at", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                },
             ],
             BillingMode="PAY_PER_REQUEST",
         )
