@@ -6,18 +6,24 @@ a file put into the input bucket, the S3 notification, the real handlers and sta
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from localrun.environment import REPO_ROOT, LocalAws, StackOutputs
 from localrun.synth import synthesize
 from transcriber.domain.jobs import OUTPUT_FORMATS, JobStatus, job_id_for
 from transcriber.domain.options import JobOptions
+from transcriber.domain.recovery import Requeued, latest_execution_name, retry_job
+
+if TYPE_CHECKING:
+    from transcriber.adapters.jobs_table import JobRepository
+    from transcriber.adapters.workflow import Workflow
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 
@@ -91,10 +97,39 @@ class LocalPipeline:
         job_id = job_id_for(self.stack.input_bucket, key, resp.get("ETag"), resp.get("VersionId"))
         return Submission(job_id=job_id, bucket=self.stack.input_bucket, key=key)
 
-    def job(self, job_id: str) -> dict[str, Any] | None:
+    def jobs(self) -> JobRepository:
+        """The jobs table's repository, on the local AWS."""
         from transcriber.adapters.jobs_table import JobRepository
 
-        return JobRepository(self.stack.jobs_table, resource=self.aws.resource("dynamodb")).get(job_id)
+        return JobRepository(self.stack.jobs_table, resource=self.aws.resource("dynamodb"))
+
+    def workflow(self) -> Workflow:
+        """The state machine's adapter, on the local AWS."""
+        from transcriber.adapters.workflow import Workflow
+
+        return Workflow(self.stack.state_machine_arn, client=self.aws.client("stepfunctions"))
+
+    def job(self, job_id: str) -> dict[str, Any] | None:
+        return self.jobs().get(job_id)
+
+    def retry(self, job_id: str) -> Requeued:
+        """Retry a FAILED job: PENDING again, and a new run that transcribes only missing chunks.
+
+        The same code a deployed caller runs (transcriber.domain.recovery.retry_job), through the
+        local AWS; raises RetryRefusedError when the job may not be retried. Follow it with wait().
+        """
+        return retry_job(job_id, jobs=self.jobs(), executions=self.workflow())
+
+    def sweep(self) -> dict[str, Any]:
+        """Run the deployed sweeper once, as its five-minute schedule does in AWS (moto runs no
+        scheduled rules); returns its report: jobs examined, requeued and failed."""
+        outputs = self.aws.client("cloudformation").describe_stacks(StackName=self.stack_name)["Stacks"][0]
+        name = {o["OutputKey"]: o["OutputValue"] for o in outputs.get("Outputs", [])}["SweeperFunctionName"]
+        resp = self.aws.client("lambda").invoke(FunctionName=name, Payload=b"{}")
+        payload = json.loads(resp["Payload"].read() or b"null")
+        if resp.get("FunctionError"):
+            raise RuntimeError(f"the sweeper failed: {payload}")
+        return dict(payload)
 
     def wait(
         self,
@@ -112,23 +147,20 @@ class LocalPipeline:
                 if on_progress:
                     on_progress(job)
                 if JobStatus(job["status"]).is_terminal:
-                    self._wait_for_execution(job_id, deadline)
+                    self._wait_for_execution(latest_execution_name(job), deadline)
                     return job
             if time.monotonic() > deadline:
                 status = job["status"] if job else "not recorded"
                 raise TimeoutError(f"job {job_id} did not finish within {timeout_s:.0f} s (status: {status})")
             time.sleep(poll_s)
 
-    def _wait_for_execution(self, job_id: str, deadline: float) -> None:
+    def _wait_for_execution(self, name: str, deadline: float) -> None:
         """The job record turns terminal a moment before its execution ends (events, cleanup)."""
-        sfn = self.aws.client("stepfunctions")
-        arn = self.stack.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{job_id}"
+        workflow = self.workflow()
         while time.monotonic() < deadline:
-            try:
-                if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
-                    return
-            except sfn.exceptions.ExecutionDoesNotExist:
-                return  # rejected at ingest: no execution was started
+            # None: rejected at ingest, no execution was started
+            if workflow.status(name) != "RUNNING":
+                return
             time.sleep(0.1)
 
     def read_outputs(self, job: dict[str, Any]) -> dict[str, str]:
