@@ -43,8 +43,9 @@ _STATUS_ERRORS = {"TIMED_OUT": "States.Timeout", "ABORTED": "States.Aborted", "F
 def from_execution_event(event: dict[str, Any]) -> dict[str, Any]:
     """The Catch-shaped input from an EventBridge "Execution Status Change" event (default bus).
 
-    The execution name is the job id (ingest names it so); the source object comes from the
-    execution's input. An abort carries no error, so its status stands in for one.
+    The job id and the source object come from the execution's input (a retried job's execution
+    is named ``<job_id>-r<n>``, so the name alone is not the job id; it is the fallback). An abort
+    carries no error, so its status stands in for one.
     """
     detail = event["detail"]
     status = str(detail.get("status") or "FAILED")
@@ -56,7 +57,7 @@ def from_execution_event(event: dict[str, Any]) -> dict[str, Any]:
         started_with = {}
     cause = detail.get("cause") or f"The execution ended {status}."
     return {
-        "job_id": detail["name"],
+        "job_id": started_with.get("job_id") or detail["name"],
         "bucket": started_with.get("bucket"),
         "key": started_with.get("key"),
         "error": {

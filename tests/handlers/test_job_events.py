@@ -156,6 +156,16 @@ def test_an_execution_that_ends_abnormally_fails_its_job(
     assert event["detail"]["bucket"] == "uploads" and event["detail"]["key"] == "in/sample.flac"
 
 
+def test_a_retried_execution_that_times_out_fails_its_job(
+    aws: Aws, context: FakeContext, pending_job: dict[str, Any]
+) -> None:
+    """A retry's execution is named <job_id>-r<n>: the job id comes from the execution's input."""
+    event = _execution_event("TIMED_OUT", name=f"{JOB_ID}-r1")
+    out = fail.handler(event, context)
+    assert out == {"job_id": JOB_ID, "status": "FAILED", "reason_code": "TIMEOUT"}
+    assert aws.table.get_item(Key={"job_id": JOB_ID})["Item"]["status"] == "FAILED"
+
+
 def test_a_failure_the_catch_already_recorded_is_not_reported_again(
     aws: Aws, context: FakeContext, pending_job: dict[str, Any]
 ) -> None:

@@ -56,8 +56,9 @@ def test_pauses_narrower_than_both_margins_hold_nothing() -> None:
 
 def test_start_errors_nearest_segment_start() -> None:
     segments = [{"start": 0.9}, {"start": 5.3}, {"start": 9.0}]
-    assert start_errors([u["start"] for u in UTTERANCES], segments) == pytest.approx([0.1, 0.3, 0.5])
-    assert start_errors([u["start"] for u in UTTERANCES], []) == [float("inf")] * 3
+    true_starts = [float(str(u["start"])) for u in UTTERANCES]
+    assert start_errors(true_starts, segments) == pytest.approx([0.1, 0.3, 0.5])
+    assert start_errors(true_starts, []) == [float("inf")] * 3
 
 
 def test_tally_sums_errors_over_reference_words() -> None:
