@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
@@ -498,35 +500,40 @@ class TranscriptionStack(cdk.Stack):
             )
         )
 
-        def retried(task: tasks.LambdaInvoke, attempts: int) -> tasks.LambdaInvoke:
+        def step(
+            name: str, function: lambda_.IFunction, payload: dict[str, Any], result_path: str | None
+        ) -> tasks.LambdaInvoke:
+            """One Lambda task: its payload out, its answer at ``result_path``; retried only on
+            retryable errors (backoff and full jitter), anything else to MarkFailed."""
+            task = tasks.LambdaInvoke(
+                self,
+                name,
+                lambda_function=function,
+                payload=sfn.TaskInput.from_object(payload),
+                payload_response_only=True,
+                result_path=result_path,
+                retry_on_service_exceptions=False,
+            )
             task.add_retry(
                 errors=retryable,
                 interval=cdk.Duration.seconds(2),
-                max_attempts=attempts,
+                max_attempts=3,
                 backoff_rate=2.0,
                 jitter_strategy=sfn.JitterType.FULL,
             )
             task.add_catch(mark_failed, errors=["States.ALL"], result_path="$.error")
             return task
 
-        chunk = retried(
-            tasks.LambdaInvoke(
-                self,
-                "ChunkAudio",
-                lambda_function=self.chunk_fn,
-                payload=sfn.TaskInput.from_object(
-                    {
-                        "job_id": sfn.JsonPath.string_at("$.job_id"),
-                        "bucket": sfn.JsonPath.string_at("$.bucket"),
-                        "key": sfn.JsonPath.string_at("$.key"),
-                        "options": sfn.JsonPath.object_at("$.options"),
-                    }
-                ),
-                payload_response_only=True,
-                result_path="$.audio",
-                retry_on_service_exceptions=False,
-            ),
-            attempts=3,
+        chunk = step(
+            "ChunkAudio",
+            self.chunk_fn,
+            {
+                "job_id": sfn.JsonPath.string_at("$.job_id"),
+                "bucket": sfn.JsonPath.string_at("$.bucket"),
+                "key": sfn.JsonPath.string_at("$.key"),
+                "options": sfn.JsonPath.object_at("$.options"),
+            },
+            result_path="$.audio",
         )
 
         # The job's language is decided once and pinned for every chunk: asked for, or voted on
@@ -542,23 +549,15 @@ class TranscriptionStack(cdk.Stack):
             },
             result_path="$.language",
         )
-        detect_language = retried(
-            tasks.LambdaInvoke(
-                self,
-                "DetectLanguage",
-                lambda_function=self.transcribe_fn,
-                payload=sfn.TaskInput.from_object(
-                    {
-                        "action": "detect_language",
-                        "job_id": sfn.JsonPath.string_at("$.job_id"),
-                        "chunks": sfn.JsonPath.list_at("$.audio.chunks"),
-                    }
-                ),
-                payload_response_only=True,
-                result_path="$.language",
-                retry_on_service_exceptions=False,
-            ),
-            attempts=3,
+        detect_language = step(
+            "DetectLanguage",
+            self.transcribe_fn,
+            {
+                "action": "detect_language",
+                "job_id": sfn.JsonPath.string_at("$.job_id"),
+                "chunks": sfn.JsonPath.list_at("$.audio.chunks"),
+            },
+            result_path="$.language",
         )
         # One chunk needs no vote: the engine detects on it while transcribing, at no extra cost.
         # ("" rather than null: CDK drops null values from a state's parameters.)
@@ -607,25 +606,18 @@ class TranscriptionStack(cdk.Stack):
         fan_out.item_processor(transcribe)
         fan_out.add_catch(mark_failed, errors=["States.ALL"], result_path="$.error")
 
-        aggregate = retried(
-            tasks.LambdaInvoke(
-                self,
-                "AggregateTranscript",
-                lambda_function=self.aggregate_fn,
-                payload=sfn.TaskInput.from_object(
-                    {
-                        "job_id": sfn.JsonPath.string_at("$.job_id"),
-                        "bucket": sfn.JsonPath.string_at("$.bucket"),
-                        "key": sfn.JsonPath.string_at("$.key"),
-                        "duration": sfn.JsonPath.number_at("$.audio.duration"),
-                        "language": sfn.JsonPath.object_at("$.language"),
-                        "chunks": sfn.JsonPath.list_at("$.audio.chunks"),
-                    }
-                ),
-                payload_response_only=True,
-                retry_on_service_exceptions=False,
-            ),
-            attempts=3,
+        aggregate = step(
+            "AggregateTranscript",
+            self.aggregate_fn,
+            {
+                "job_id": sfn.JsonPath.string_at("$.job_id"),
+                "bucket": sfn.JsonPath.string_at("$.bucket"),
+                "key": sfn.JsonPath.string_at("$.key"),
+                "duration": sfn.JsonPath.number_at("$.audio.duration"),
+                "language": sfn.JsonPath.object_at("$.language"),
+                "chunks": sfn.JsonPath.list_at("$.audio.chunks"),
+            },
+            result_path=None,
         )
 
         requested_language.next(fan_out)

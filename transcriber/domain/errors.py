@@ -83,19 +83,24 @@ RETRYABLE_ERROR_NAMES: tuple[str, ...] = (
     "States.Timeout",
 )
 
+#: Failures caused by the uploaded object or its options: the same upload fails the same way again.
+INPUT_ERRORS: tuple[type[PermanentError], ...] = (
+    UnsupportedFormatError,
+    CorruptAudioError,
+    NoAudioStreamError,
+    EmptyFileError,
+    TooLargeError,
+    TooLongError,
+    InvalidOptionsError,
+)
+
 _BY_NAME: dict[str, type[PipelineError]] = {
     cls.__name__: cls
     for cls in (
         PipelineError,
         PermanentError,
         RetryableError,
-        UnsupportedFormatError,
-        CorruptAudioError,
-        NoAudioStreamError,
-        EmptyFileError,
-        TooLargeError,
-        TooLongError,
-        InvalidOptionsError,
+        *INPUT_ERRORS,
         EngineError,
         TransientEngineError,
     )

@@ -26,16 +26,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-from transcriber.domain.errors import (
-    CorruptAudioError,
-    EmptyFileError,
-    InvalidOptionsError,
-    NoAudioStreamError,
-    PermanentError,
-    TooLargeError,
-    TooLongError,
-    UnsupportedFormatError,
-)
+from transcriber.domain.errors import INPUT_ERRORS, PermanentError
 from transcriber.domain.jobs import JobStatus
 
 #: Jobs table index on (status, updated_at): finds jobs that have not moved, without a scan.
@@ -52,18 +43,7 @@ RUNNING = "RUNNING"
 
 #: Failures caused by the uploaded object itself: the same object fails the same way every time,
 #: so these jobs are not retried (the user must upload a fixed file).
-INPUT_REASON_CODES = frozenset(
-    cls.reason_code
-    for cls in (
-        UnsupportedFormatError,
-        CorruptAudioError,
-        NoAudioStreamError,
-        EmptyFileError,
-        TooLargeError,
-        TooLongError,
-        InvalidOptionsError,
-    )
-)
+INPUT_REASON_CODES = frozenset(cls.reason_code for cls in INPUT_ERRORS)
 
 
 class RetryRefusedError(PermanentError):
