@@ -94,17 +94,15 @@ INPUT_ERRORS: tuple[type[PermanentError], ...] = (
     InvalidOptionsError,
 )
 
-_BY_NAME: dict[str, type[PipelineError]] = {
-    cls.__name__: cls
-    for cls in (
-        PipelineError,
-        PermanentError,
-        RetryableError,
-        *INPUT_ERRORS,
-        EngineError,
-        TransientEngineError,
-    )
-}
+_KNOWN_ERRORS: tuple[type[PipelineError], ...] = (
+    PipelineError,
+    PermanentError,
+    RetryableError,
+    *INPUT_ERRORS,
+    EngineError,
+    TransientEngineError,
+)
+_BY_NAME: dict[str, type[PipelineError]] = {cls.__name__: cls for cls in _KNOWN_ERRORS}
 
 
 def reason_for_error_name(error_name: str) -> str:
