@@ -97,21 +97,8 @@ class TranscriptionStack(cdk.Stack):
                 self.data_key.grant(iam.ServicePrincipal(service), "kms:Decrypt", "kms:GenerateDataKey*")
 
         self._buckets()
-        self.jobs_table = dynamodb.Table(
-            self,
-            "JobsTable",
-            partition_key=dynamodb.Attribute(name="job_id", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=(
-                dynamodb.TableEncryption.CUSTOMER_MANAGED
-                if self.data_key
-                else dynamodb.TableEncryption.AWS_MANAGED
-            ),
-            encryption_key=self.data_key,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            removal_policy=self.removal,
+        self.jobs_table = self._table(
+            "JobsTable", dynamodb.Attribute(name="job_id", type=dynamodb.AttributeType.STRING)
         )
         # Recent jobs of the same audio, for reusing a transcript (transcriber/domain/dedup.py).
         self.jobs_table.add_global_secondary_index(
@@ -129,22 +116,10 @@ class TranscriptionStack(cdk.Stack):
             projection_type=dynamodb.ProjectionType.KEYS_ONLY,
         )
         # Powertools Idempotency records of ingest: one per delivered upload, expiring after a day.
-        self.idempotency_table = dynamodb.Table(
-            self,
+        self.idempotency_table = self._table(
             "IdempotencyTable",
-            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
             time_to_live_attribute="expiration",
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=(
-                dynamodb.TableEncryption.CUSTOMER_MANAGED
-                if self.data_key
-                else dynamodb.TableEncryption.AWS_MANAGED
-            ),
-            encryption_key=self.data_key,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            removal_policy=self.removal,
         )
         # The bus name is a plain string, not a Ref: it is known at synth time, and moto's Ref of an
         # event bus does not resolve to its name.
@@ -474,6 +449,28 @@ class TranscriptionStack(cdk.Stack):
             ],
         )
         rule.node.add_dependency(self.event_bus)
+
+    def _table(
+        self, construct_id: str, partition_key: dynamodb.Attribute, time_to_live_attribute: str | None = None
+    ) -> dynamodb.Table:
+        """An on-demand table, encrypted (the data key in prod), with point-in-time recovery."""
+        return dynamodb.Table(
+            self,
+            construct_id,
+            partition_key=partition_key,
+            time_to_live_attribute=time_to_live_attribute,
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=(
+                dynamodb.TableEncryption.CUSTOMER_MANAGED
+                if self.data_key
+                else dynamodb.TableEncryption.AWS_MANAGED
+            ),
+            encryption_key=self.data_key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=self.removal,
+        )
 
     # Workflow ---------------------------------------------------------------------------------
 
