@@ -13,7 +13,7 @@ from transcriber.adapters.events import EventPublisher
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.storage import ObjectStore
 from transcriber.domain.formats import render_all
-from transcriber.domain.jobs import EVENT_JOB_COMPLETED, JobStatus, output_key, partial_key
+from transcriber.domain.jobs import EVENT_JOB_COMPLETED, JobStatus, output_key, parse_timestamp, partial_key
 from transcriber.domain.merge import merge_chunks
 from transcriber.domain.models import ChunkTranscript
 from transcriber.settings import Settings
@@ -33,7 +33,7 @@ CONTENT_TYPES = {
 def _seconds_since(iso: str | None) -> float | None:
     if not iso:
         return None
-    started = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    started = parse_timestamp(iso)
     return round((datetime.now(UTC) - started).total_seconds(), 3)
 
 

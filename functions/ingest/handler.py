@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from transcriber.adapters.events import EventPublisher
-from transcriber.adapters.jobs_table import JobRepository, iso_timestamp
+from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.storage import ObjectStore
 from transcriber.adapters.workflow import Workflow
 from transcriber.domain import dedup, intake
@@ -35,7 +35,9 @@ from transcriber.domain.jobs import (
     EVENT_JOB_CREATED,
     EVENT_JOB_FAILED,
     JobStatus,
+    iso_timestamp,
     job_id_for,
+    utc_now,
 )
 from transcriber.domain.options import JobOptions
 from transcriber.observability import count_failure
@@ -148,7 +150,7 @@ def _complete_as_duplicate(
 ) -> dict[str, Any]:
     """A new job, complete at once, pointing to the outputs of the same audio's earlier job."""
     fields = dedup.duplicate_fields(original)
-    if jobs.create({**job, **fields, "completed_at": iso_timestamp(datetime.now(UTC))}):
+    if jobs.create({**job, **fields, "completed_at": utc_now()}):
         logger.info(
             "Same audio transcribed recently: reusing its result",
             extra={"duplicate_of": fields["duplicate_of"]},

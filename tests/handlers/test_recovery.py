@@ -20,9 +20,9 @@ from functions.fail import handler as fail
 from functions.sweeper import handler as sweeper
 from functions.transcribe import handler as transcribe
 from tests.handlers.conftest import Aws, FakeContext
-from transcriber.adapters.jobs_table import JobRepository, iso_timestamp
+from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.workflow import Workflow
-from transcriber.domain.jobs import partial_key
+from transcriber.domain.jobs import iso_timestamp, partial_key
 from transcriber.domain.recovery import RETRY_BUDGET, STALE_AFTER, STALLED, RetryRefusedError, retry_job
 
 JOB_ID = "0123456789abcdef0123456789abcdef"

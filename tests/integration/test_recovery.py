@@ -19,8 +19,7 @@ import pytest
 
 from localrun.pipeline import LocalPipeline
 from tests.integration.conftest import EventTap
-from transcriber.adapters.jobs_table import iso_timestamp
-from transcriber.domain.jobs import OUTPUT_FORMATS, output_key, partial_key
+from transcriber.domain.jobs import OUTPUT_FORMATS, iso_timestamp, output_key, partial_key
 from transcriber.domain.options import JobOptions
 from transcriber.domain.recovery import RETRY_BUDGET, STALLED, RetryRefusedError
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -11,7 +10,7 @@ import boto3
 
 from transcriber.adapters.retry import translate_client_errors
 from transcriber.domain.errors import RetryableError
-from transcriber.domain.jobs import EVENT_SOURCE
+from transcriber.domain.jobs import EVENT_SOURCE, utc_now
 
 
 @cache
@@ -31,8 +30,7 @@ class EventPublisher:
 
         The envelope's ``time`` has only whole seconds, too coarse to order a job's progress events.
         """
-        occurred_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        detail = {"occurred_at": occurred_at, **detail}
+        detail = {"occurred_at": utc_now(), **detail}
         resp = self._client.put_events(
             Entries=[
                 {

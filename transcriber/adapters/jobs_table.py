@@ -7,7 +7,7 @@ terminal state, and progress is an atomic counter so parallel chunk workers neve
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -16,17 +16,8 @@ import boto3
 from botocore.exceptions import ClientError
 
 from transcriber.adapters.retry import translate_client_errors
-from transcriber.domain.jobs import CONTENT_INDEX, JobStatus
+from transcriber.domain.jobs import CONTENT_INDEX, JobStatus, iso_timestamp, utc_now
 from transcriber.domain.recovery import STATUS_INDEX
-
-
-def iso_timestamp(moment: datetime) -> str:
-    """The one timestamp format of job records: sortable as text, so ranges can be queried."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def utc_now() -> str:
-    return iso_timestamp(datetime.now(UTC))
 
 
 def _to_dynamo(value: Any) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import UTC, datetime
 from enum import StrEnum
 
 WORK_PREFIX = "work"
@@ -31,6 +32,21 @@ JOB_EVENT_TYPES: tuple[str, ...] = (
 PROGRESS_STEP_PERCENT = 10
 #: Jobs table index on (sha256, created_at): finds recent jobs of the same audio.
 CONTENT_INDEX = "by_content"
+
+
+def iso_timestamp(moment: datetime) -> str:
+    """The one timestamp format of job records and events: UTC, milliseconds, sortable as text
+    (so time ranges can be queried on a table index)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def utc_now() -> str:
+    return iso_timestamp(datetime.now(UTC))
+
+
+def parse_timestamp(text: str) -> datetime:
+    """The moment an :func:`iso_timestamp` string stands for."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 class JobStatus(StrEnum):

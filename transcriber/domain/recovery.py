@@ -27,7 +27,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from transcriber.domain.errors import INPUT_ERRORS, PermanentError
-from transcriber.domain.jobs import JobStatus
+from transcriber.domain.jobs import JobStatus, parse_timestamp
 
 #: Jobs table index on (status, updated_at): finds jobs that have not moved, without a scan.
 STATUS_INDEX = "by_status"
@@ -169,16 +169,12 @@ class Action(StrEnum):
     FAIL = "fail"
 
 
-def _parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def is_stale(job: Mapping[str, Any], *, now: datetime, stale_after: timedelta = STALE_AFTER) -> bool:
     """PENDING or PROCESSING, and unchanged for ``stale_after``."""
     if job.get("status") not in {s.value for s in ACTIVE_STATUSES}:
         return False
     updated = job.get("updated_at") or job.get("created_at")
-    return updated is not None and _parse_time(str(updated)) <= now - stale_after
+    return updated is not None and parse_timestamp(str(updated)) <= now - stale_after
 
 
 def decide(
