@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from transcriber.adapters.events import EventPublisher
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.domain.errors import reason_for_error_name
-from transcriber.domain.jobs import EVENT_JOB_FAILED, JobStatus
+from transcriber.domain.jobs import EVENT_JOB_FAILED, JobStatus, failed_event_detail
 from transcriber.observability import count_failure
 from transcriber.settings import Settings
 
@@ -82,14 +82,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if changed:
         EventPublisher(settings.event_bus_name).publish(
             EVENT_JOB_FAILED,
-            {
-                "job_id": job_id,
-                "status": JobStatus.FAILED.value,
-                "bucket": event.get("bucket"),
-                "key": event.get("key"),
-                "reason_code": reason_code,
-                "message": message,
-            },
+            failed_event_detail(job_id, event.get("bucket"), event.get("key"), reason_code, message),
         )
         count_failure(metrics, reason_code)
     logger.warning("Job failed", extra={"reason_code": reason_code, "error": message})

@@ -35,6 +35,7 @@ from transcriber.domain.jobs import (
     EVENT_JOB_CREATED,
     EVENT_JOB_FAILED,
     JobStatus,
+    failed_event_detail,
     iso_timestamp,
     job_id_for,
     utc_now,
@@ -124,14 +125,7 @@ def _reject(
         count_failure(metrics, err.reason_code)
         events.publish(
             EVENT_JOB_FAILED,
-            {
-                "job_id": job["job_id"],
-                "status": JobStatus.FAILED.value,
-                "bucket": job["bucket"],
-                "key": job["key"],
-                "reason_code": err.reason_code,
-                "message": err.message,
-            },
+            failed_event_detail(job["job_id"], job["bucket"], job["key"], err.reason_code, err.message),
         )
     return {"job_id": job["job_id"], "status": JobStatus.FAILED.value, "reason_code": err.reason_code}
 

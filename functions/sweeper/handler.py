@@ -21,7 +21,7 @@ from transcriber.adapters.events import EventPublisher
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.workflow import Workflow
 from transcriber.domain import recovery
-from transcriber.domain.jobs import EVENT_JOB_FAILED, JobStatus
+from transcriber.domain.jobs import EVENT_JOB_FAILED, failed_event_detail
 from transcriber.observability import count_failure
 from transcriber.settings import Settings
 
@@ -51,14 +51,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.warning("Stalled job failed", extra={"job_id": job["job_id"], "reason_code": recovery.STALLED})
         publisher.publish(
             EVENT_JOB_FAILED,
-            {
-                "job_id": job["job_id"],
-                "status": JobStatus.FAILED.value,
-                "bucket": job.get("bucket"),
-                "key": job.get("key"),
-                "reason_code": recovery.STALLED,
-                "message": message,
-            },
+            failed_event_detail(job["job_id"], job.get("bucket"), job.get("key"), recovery.STALLED, message),
         )
         count_failure(metrics, recovery.STALLED)
     metrics.add_metric(name="JobsRequeued", unit=MetricUnit.Count, value=len(report.requeued))

@@ -10,6 +10,7 @@ import hashlib
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 WORK_PREFIX = "work"
 TRANSCRIPTS_PREFIX = "transcripts"
@@ -58,6 +59,20 @@ class JobStatus(StrEnum):
     @property
     def is_terminal(self) -> bool:
         return self in (JobStatus.COMPLETED, JobStatus.FAILED)
+
+
+def failed_event_detail(
+    job_id: str, bucket: str | None, key: str | None, reason_code: str, message: str
+) -> dict[str, Any]:
+    """The detail of a "Transcription Job Failed" event (docs/events/job-failed.schema.json)."""
+    return {
+        "job_id": job_id,
+        "status": JobStatus.FAILED.value,
+        "bucket": bucket,
+        "key": key,
+        "reason_code": reason_code,
+        "message": message,
+    }
 
 
 def crosses_progress_step(chunks_done: int, chunks_total: int, step: int = PROGRESS_STEP_PERCENT) -> bool:
