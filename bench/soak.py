@@ -78,17 +78,6 @@ class HistoryCounts:
     injected_attempts: int = 0
 
 
-def _execution_arn(pipeline: LocalPipeline, job_id: str) -> str:
-    return pipeline.stack.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{job_id}"
-
-
-def _execution_status(pipeline: LocalPipeline, sfn: Any, job_id: str) -> str | None:
-    try:
-        return str(sfn.describe_execution(executionArn=_execution_arn(pipeline, job_id))["status"])
-    except sfn.exceptions.ExecutionDoesNotExist:
-        return None
-
-
 def _drain_dead_letters(pipeline: LocalPipeline, sqs: Any) -> set[str]:
     """Object keys of the S3 events that ingest failed three times (its dead-letter queue)."""
     keys: set[str] = set()
@@ -108,7 +97,7 @@ def _drain_dead_letters(pipeline: LocalPipeline, sqs: Any) -> set[str]:
 
 def settle(pipeline: LocalPipeline, outcomes: list[Outcome], timeout_s: float, started: float) -> None:
     """Poll until every job is terminal with its execution ended, dead-lettered, or time is up."""
-    sfn, sqs = pipeline.aws.client("stepfunctions"), pipeline.aws.client("sqs")
+    workflow, sqs = pipeline.workflow(), pipeline.aws.client("sqs")
     dead_letters: set[str] = set()
     deadline = time.monotonic() + timeout_s
     pending = list(outcomes)
@@ -118,7 +107,7 @@ def settle(pipeline: LocalPipeline, outcomes: list[Outcome], timeout_s: float, s
         for outcome in pending:
             outcome.record = pipeline.job(outcome.submission.job_id)
             if outcome.status and JobStatus(outcome.status).is_terminal:
-                outcome.execution = _execution_status(pipeline, sfn, outcome.submission.job_id)
+                outcome.execution = workflow.status(outcome.submission.job_id)
                 if outcome.execution != "RUNNING":
                     outcome.settled_at = time.monotonic() - started
                     continue
@@ -131,7 +120,7 @@ def settle(pipeline: LocalPipeline, outcomes: list[Outcome], timeout_s: float, s
         if pending:
             time.sleep(0.5)
     for outcome in pending:  # out of time: whatever they are now is what they are
-        outcome.execution = _execution_status(pipeline, sfn, outcome.submission.job_id)
+        outcome.execution = workflow.status(outcome.submission.job_id)
 
 
 def count_history(pipeline: LocalPipeline, outcomes: list[Outcome]) -> HistoryCounts:
@@ -140,7 +129,7 @@ def count_history(pipeline: LocalPipeline, outcomes: list[Outcome]) -> HistoryCo
     A retry is a task attempt scheduled straight after a failed one: Step Functions links each
     event to the one before it (``previousEventId``), so this counts no catch and no first attempt.
     """
-    sfn = pipeline.aws.client("stepfunctions")
+    sfn, workflow = pipeline.aws.client("stepfunctions"), pipeline.workflow()
     counts = HistoryCounts()
     for outcome in outcomes:
         if outcome.execution is None:
@@ -148,7 +137,7 @@ def count_history(pipeline: LocalPipeline, outcomes: list[Outcome]) -> HistoryCo
         counts.executions += 1
         events: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
-            "executionArn": _execution_arn(pipeline, outcome.submission.job_id),
+            "executionArn": workflow.execution_arn(outcome.submission.job_id),
             "maxResults": 1000,
         }
         while True:

@@ -58,6 +58,7 @@ class StackOutputs:
     jobs_table: str
     event_bus: str
     state_machine_arn: str
+    sweeper_function: str
 
     @classmethod
     def from_cloudformation(cls, outputs: list[dict[str, str]]) -> StackOutputs:
@@ -68,6 +69,7 @@ class StackOutputs:
             jobs_table=values["JobsTableName"],
             event_bus=values["EventBusName"],
             state_machine_arn=values["StateMachineArn"],
+            sweeper_function=values["SweeperFunctionName"],
         )
 
 

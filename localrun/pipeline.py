@@ -123,9 +123,7 @@ class LocalPipeline:
     def sweep(self) -> dict[str, Any]:
         """Run the deployed sweeper once, as its five-minute schedule does in AWS (moto runs no
         scheduled rules); returns its report: jobs examined, requeued and failed."""
-        outputs = self.aws.client("cloudformation").describe_stacks(StackName=self.stack_name)["Stacks"][0]
-        name = {o["OutputKey"]: o["OutputValue"] for o in outputs.get("Outputs", [])}["SweeperFunctionName"]
-        resp = self.aws.client("lambda").invoke(FunctionName=name, Payload=b"{}")
+        resp = self.aws.client("lambda").invoke(FunctionName=self.stack.sweeper_function, Payload=b"{}")
         payload = json.loads(resp["Payload"].read() or b"null")
         if resp.get("FunctionError"):
             raise RuntimeError(f"the sweeper failed: {payload}")

@@ -160,9 +160,7 @@ def test_corrupt_audio_fails_in_the_state_machine_with_its_reason(
     job = pipeline.wait(submission.job_id, timeout_s=120)
     assert job["status"] == "FAILED"
     assert job["reason_code"] in {"CORRUPT_AUDIO", "NO_AUDIO_STREAM"}
-    sfn = pipeline.aws.client("stepfunctions")
-    arn = pipeline.stack.state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + submission.job_id
-    assert sfn.describe_execution(executionArn=arn)["status"] == "FAILED"
+    assert pipeline.workflow().status(submission.job_id) == "FAILED"
 
 
 @pytest.mark.parametrize("fmt", ["mp3", "ogg", "m4a"])
