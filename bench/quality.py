@@ -23,16 +23,12 @@ writes the same figures as JSON. Nothing here asserts a figure: it measures.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import os
-import re
 import statistics
-import sys
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +96,7 @@ class Tally:
     failed: list[str] = field(default_factory=list)
 
     def add(self, reference: str, hypothesis: str) -> None:
-        deleted, inserted, substituted, _ = seams._score(reference, hypothesis)
+        deleted, inserted, substituted, _ = seams.word_errors(reference, hypothesis)
         self.clips += 1
         self.words += len(normalise(reference).split())
         self.errors += deleted + inserted + substituted
@@ -108,25 +104,6 @@ class Tally:
     @property
     def wer(self) -> float:
         return self.errors / self.words if self.words else float("nan")
-
-
-SEAM_ROW = re.compile(
-    r"^(?P<run>.+?)\s+(?P<deleted>-?\d+)\s+(?P<inserted>-?\d+)\s+(?P<substituted>-?\d+)\s+"
-    r"(?P<wer>\d+\.\d+)\s+(?P<lost>-?\d+)\s+(?P<doubled>-?\d+)$"
-)
-
-
-def parse_seam_rows(text: str) -> list[dict[str, Any]]:
-    """The rows of bench.seams' printed table, as numbers."""
-    rows = []
-    for line in text.splitlines():
-        match = SEAM_ROW.match(line.strip())
-        if match:
-            row: dict[str, Any] = {"run": match["run"].strip(), "wer": float(match["wer"])}
-            for key in ("deleted", "inserted", "substituted", "lost", "doubled"):
-                row[key] = int(match[key])
-            rows.append(row)
-    return rows
 
 
 # --- the run ------------------------------------------------------------------------------------
@@ -184,23 +161,6 @@ def _run_pipeline(entries: list[dict[str, Any]], t0: float, timeout_s: float) ->
 def _transcript(result: dict[str, Any] | None) -> str:
     document = (result or {}).get("document")
     return str(document["transcript"]) if document else ""
-
-
-def _seams(minutes: float, chunk_seconds: float) -> tuple[str, list[dict[str, Any]]]:
-    """bench.seams as it runs on its own; its printed table, and the rows as numbers."""
-    argv = ["bench.seams", "--minutes", f"{minutes:g}", "--chunk-seconds", f"{chunk_seconds:g}"]
-    buffer = io.StringIO()
-    saved, sys.argv = sys.argv, argv
-    try:
-        with contextlib.redirect_stdout(buffer):
-            seams.main()
-    finally:
-        sys.argv = saved
-    text = buffer.getvalue()
-    rows = parse_seam_rows(text)
-    if len(rows) != 3:
-        raise SystemExit(f"could not read bench.seams' table (format changed?):\n{text}")
-    return text, rows
 
 
 def main() -> None:
@@ -288,7 +248,8 @@ def main() -> None:
             f"chunks <= {args.seam_chunk_seconds:g} s",
             t0,
         )
-        seam_text, seam_rows = _seams(args.seam_minutes, args.seam_chunk_seconds)
+        report = seams.measure(args.seam_minutes, args.seam_chunk_seconds)
+        seam_text, seam_rows = report.table(), [asdict(run) for run in report.runs]
         _log("seams done", t0)
 
     # --- report --------------------------------------------------------------------------------

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bench.quality import Tally, parse_seam_rows, reference_pauses, words_in_pauses
+from bench.quality import Tally, reference_pauses, words_in_pauses
 from bench.scoring import start_errors
+from bench.seams import SeamReport, scored_runs
 
 UTTERANCES = [
     {"start": 1.0, "end": 4.0, "text": "ONE TWO"},
@@ -70,28 +71,21 @@ def test_tally_sums_errors_over_reference_words() -> None:
     assert tally.wer == pytest.approx(4 / 11)
 
 
-def test_parse_seam_rows_reads_bench_seams_table() -> None:
-    text = "\n".join(
+def test_seam_runs_count_lost_and_doubled_words_against_the_one_pass_run() -> None:
+    reference = "ONE TWO THREE FOUR FIVE SIX"
+    runs = scored_runs(
+        reference,
         [
-            "continuous speech: 123.4 s, 320 reference words, chunks of at most 7 s",
-            "run                              deleted  inserted  subst     WER  lost@seams  doubled@seams",
-            "one pass, no seams                    10         4     15   0.092           0              0",
-            "17 forced seams, overlap 0.0 s        14         1     21   0.112           4             -3",
-            "23 forced seams, overlap 1.8 s        12         3     14   0.089           2             -1",
-        ]
+            ("one pass, no seams", "one two three four five"),  # 1 deletion
+            ("2 forced seams, overlap 0.0 s", "one two four five"),  # 2 deletions
+            ("2 forced seams, overlap 2.0 s", "one two three three four five six six"),  # 2 insertions
+        ],
     )
-    rows = parse_seam_rows(text)
-    assert [r["run"] for r in rows] == [
-        "one pass, no seams",
-        "17 forced seams, overlap 0.0 s",
-        "23 forced seams, overlap 1.8 s",
+    assert [(r.deleted, r.inserted, r.lost, r.doubled) for r in runs] == [
+        (1, 0, 0, 0),
+        (2, 0, 1, 0),
+        (0, 2, -1, 2),
     ]
-    assert rows[1] == {
-        "run": "17 forced seams, overlap 0.0 s",
-        "deleted": 14,
-        "inserted": 1,
-        "substituted": 21,
-        "wer": 0.112,
-        "lost": 4,
-        "doubled": -3,
-    }
+    table = SeamReport(123.4, 6, 7.0, runs).table().splitlines()
+    assert table[0].startswith("continuous speech: 123.4 s, 6 reference words, chunks of at most 7 s")
+    assert table[3].split()[-2:] == ["1", "0"]
