@@ -25,6 +25,12 @@ class Settings:
     idempotency_table: str = ""
     #: how long a transcript is reused for the same audio and options (0 turns reuse off)
     dedup_window_hours: float = 24.0
+    #: the HTTP API's: where uploads go, the tenants table and how long an upload URL lasts
+    input_bucket: str = ""
+    tenants_table: str = ""
+    upload_url_expiry_s: int = 900
+    #: set by the local runtime only (never in AWS): webhooks may then use http to localhost
+    local_mode: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -37,4 +43,8 @@ class Settings:
             max_duration_s=float(os.environ.get("MAX_DURATION_SECONDS", str(4 * 3600))),
             idempotency_table=os.environ.get("IDEMPOTENCY_TABLE", ""),
             dedup_window_hours=float(os.environ.get("DEDUP_WINDOW_HOURS", "24")),
+            input_bucket=os.environ.get("INPUT_BUCKET", ""),
+            tenants_table=os.environ.get("TENANTS_TABLE", ""),
+            upload_url_expiry_s=min(int(os.environ.get("UPLOAD_URL_EXPIRY_S", "900")), 900),
+            local_mode=os.environ.get("TRANSCRIBER_LOCAL_MODE") == "1",
         )

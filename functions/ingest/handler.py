@@ -9,6 +9,7 @@ second execution of the same name).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -41,6 +42,7 @@ from transcriber.domain.jobs import (
     utc_now,
 )
 from transcriber.domain.options import JobOptions
+from transcriber.domain.tenants import reserved_job_of_key, tenant_of_key
 from transcriber.observability import count_failure
 from transcriber.settings import Settings
 
@@ -50,6 +52,8 @@ metrics = Metrics()
 #: Longer than S3's redelivery horizon and Lambda's async retries (up to 6 hours).
 IDEMPOTENCY_TTL_S = 24 * 3600
 idempotency_config = IdempotencyConfig(expires_after_seconds=IDEMPOTENCY_TTL_S)
+#: Records a job once: a conditional create, or the claim of a job the API created
+SaveJob = Callable[[dict[str, Any]], bool]
 
 
 def ingest_object(
@@ -65,25 +69,46 @@ def ingest_object(
     events: EventPublisher,
     workflow: Workflow,
 ) -> dict[str, Any]:
-    """Validate one upload, record its job and start its execution (each at most once)."""
-    job_id = job_id_for(bucket, key, etag, version_id)
+    """Validate one upload, record its job and start its execution (each at most once).
+
+    An object uploaded for a job the HTTP API created (``tenants/<tenant>/jobs/<job id>/...``)
+    completes that job; any other object is a new job of the tenant its key names.
+    """
+    reserved = _reserved_job(key, jobs)
+    if reserved is not None and reserved["status"] != JobStatus.AWAITING_UPLOAD.value:
+        return _repeated_upload(reserved, workflow=workflow)
+    job_id = reserved["job_id"] if reserved else job_id_for(bucket, key, etag, version_id)
     logger.append_keys(job_id=job_id)
-    job: dict[str, Any] = {"job_id": job_id, "bucket": bucket, "key": key, "size": size}
+
+    def save(fields: dict[str, Any]) -> bool:
+        """Record the job: complete the API's reservation, or create it (once per upload)."""
+        return jobs.claim_upload(job_id, key, fields) if reserved else jobs.create(fields)
+
+    job: dict[str, Any] = {
+        "job_id": job_id,
+        "bucket": bucket,
+        "key": key,
+        "size": size,
+        "tenant_id": reserved["tenant_id"] if reserved else tenant_of_key(key),
+    }
     try:
         job["format"] = intake.check_name_and_size(key, size, settings.max_upload_bytes)
         head = store.read_head(bucket, key, intake.SNIFF_BYTES)
         job["format"] = intake.check_content(head.data)
-        options = JobOptions.from_metadata(head.metadata)
+        # The API validated a reservation's options when it created the job.
+        options = (
+            JobOptions.parse(reserved.get("options")) if reserved else JobOptions.from_metadata(head.metadata)
+        )
         job["options"] = options.to_dict()
         job["sha256"] = store.sha256(bucket, key)
     except PermanentError as err:
-        return _reject(job, err, jobs=jobs, events=events)
+        return _reject(job, err, save=save, events=events)
 
-    original = _reusable_result(job["sha256"], options, settings=settings, jobs=jobs)
+    original = _reusable_result(job["sha256"], options, job["tenant_id"], settings=settings, jobs=jobs)
     if original is not None:
-        return _complete_as_duplicate(job, original, jobs=jobs, events=events)
+        return _complete_as_duplicate(job, original, save=save, events=events)
 
-    created = jobs.create({**job, "status": JobStatus.PENDING.value})
+    created = save({**job, "status": JobStatus.PENDING.value})
     if created:
         metrics.add_metric(name="JobsCreated", unit=MetricUnit.Count, value=1)
         events.publish(EVENT_JOB_CREATED, _created_detail(job, JobStatus.PENDING))
@@ -98,6 +123,40 @@ def ingest_object(
     return {"job_id": job_id, "status": JobStatus.PENDING.value, "started": started}
 
 
+def _reserved_job(key: str, jobs: JobRepository) -> dict[str, Any] | None:
+    """The API-created job this object was uploaded for, if its key names one that exists."""
+    reservation = reserved_job_of_key(key)
+    if reservation is None:
+        return None
+    tenant_id, job_id = reservation
+    job = jobs.get(job_id)
+    if job is None or job.get("key") != key or job.get("tenant_id") != tenant_id:
+        return None
+    return job
+
+
+def _repeated_upload(job: dict[str, Any], *, workflow: Workflow) -> dict[str, Any]:
+    """A reserved job that already has its audio: a repeated event, or a second PUT to its URL.
+
+    The job keeps the upload it was claimed with. A PENDING job's execution is started again
+    (a no-op when it exists), which heals a crash between the claim and the start.
+    """
+    logger.append_keys(job_id=job["job_id"])
+    logger.info("Upload for a job that already has its audio", extra={"status": job["status"]})
+    started = False
+    if job["status"] == JobStatus.PENDING.value and not job.get("attempts"):
+        started = workflow.start(
+            job["job_id"],
+            {
+                "job_id": job["job_id"],
+                "bucket": job["bucket"],
+                "key": job["key"],
+                "options": job.get("options") or {},
+            },
+        )
+    return {"job_id": job["job_id"], "status": job["status"], "started": started}
+
+
 def _created_detail(job: dict[str, Any], status: JobStatus) -> dict[str, Any]:
     return {
         "job_id": job["job_id"],
@@ -110,7 +169,7 @@ def _created_detail(job: dict[str, Any], status: JobStatus) -> dict[str, Any]:
 
 
 def _reject(
-    job: dict[str, Any], err: PermanentError, *, jobs: JobRepository, events: EventPublisher
+    job: dict[str, Any], err: PermanentError, *, save: SaveJob, events: EventPublisher
 ) -> dict[str, Any]:
     """Record the job FAILED with the reason the user can act on; no execution is started."""
     failed = {
@@ -119,7 +178,7 @@ def _reject(
         "reason_code": err.reason_code,
         "error_message": err.message,
     }
-    if jobs.create(failed):
+    if save(failed):
         logger.warning("Upload rejected", extra={"reason_code": err.reason_code, "error": err.message})
         metrics.add_metric(name="JobsRejected", unit=MetricUnit.Count, value=1)
         count_failure(metrics, err.reason_code)
@@ -131,20 +190,24 @@ def _reject(
 
 
 def _reusable_result(
-    sha256: str, options: JobOptions, *, settings: Settings, jobs: JobRepository
+    sha256: str, options: JobOptions, tenant_id: str, *, settings: Settings, jobs: JobRepository
 ) -> dict[str, Any] | None:
     if not options.dedupe or settings.dedup_window_hours <= 0:
         return None
     since = iso_timestamp(dedup.window_start(datetime.now(UTC), settings.dedup_window_hours))
-    return dedup.reusable_job(jobs.recent_with_content(sha256, since), options)
+    return dedup.reusable_job(jobs.recent_with_content(sha256, since), options, tenant_id=tenant_id)
 
 
 def _complete_as_duplicate(
-    job: dict[str, Any], original: dict[str, Any], *, jobs: JobRepository, events: EventPublisher
+    job: dict[str, Any],
+    original: dict[str, Any],
+    *,
+    save: SaveJob,
+    events: EventPublisher,
 ) -> dict[str, Any]:
     """A new job, complete at once, pointing to the outputs of the same audio's earlier job."""
     fields = dedup.duplicate_fields(original)
-    if jobs.create({**job, **fields, "completed_at": utc_now()}):
+    if save({**job, **fields, "completed_at": utc_now()}):
         logger.info(
             "Same audio transcribed recently: reusing its result",
             extra={"duplicate_of": fields["duplicate_of"]},

@@ -16,7 +16,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from transcriber.adapters.retry import translate_client_errors
-from transcriber.domain.jobs import CONTENT_INDEX, JobStatus, iso_timestamp, utc_now
+from transcriber.domain.jobs import CONTENT_INDEX, TENANT_INDEX, JobStatus, iso_timestamp, utc_now
 from transcriber.domain.recovery import STATUS_INDEX
 
 
@@ -74,6 +74,70 @@ class JobRepository:
         )
 
     @translate_client_errors
+    def claim_upload(self, job_id: str, key: str, fields: dict[str, Any]) -> bool:
+        """Turn a job the API created (AWAITING_UPLOAD) into the job of the object that arrived.
+
+        Conditional on the job still awaiting exactly this key, so a repeated event, a second
+        upload to the same URL or an upload for someone else's job changes nothing (False).
+        """
+        fields = {**fields, "updated_at": utc_now()}
+        fields.pop("job_id", None)
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        values = {f":v{i}": _to_dynamo(value) for i, value in enumerate(fields.values())}
+        assignments = ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+        return _applied(
+            self._table.update_item,
+            Key={"job_id": job_id},
+            UpdateExpression=f"SET {assignments}",
+            ConditionExpression="#status = :awaiting AND #key = :key",
+            ExpressionAttributeNames={**names, "#status": "status", "#key": "key"},
+            ExpressionAttributeValues={**values, ":awaiting": JobStatus.AWAITING_UPLOAD.value, ":key": key},
+        )
+
+    @translate_client_errors
+    def for_tenant(
+        self,
+        tenant_id: str,
+        *,
+        limit: int,
+        status: JobStatus | None = None,
+        start_after: dict[str, Any] | None = None,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One page of a tenant's jobs, newest first, and where the next page starts (or None).
+
+        Deleted jobs are left out. With a status filter a page may hold fewer than ``limit`` jobs
+        while more follow: callers go on while the returned position is not None.
+        """
+        request: dict[str, Any] = {
+            "IndexName": TENANT_INDEX,
+            "KeyConditionExpression": "tenant_id = :tenant",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":tenant": tenant_id, ":deleted": JobStatus.DELETED.value},
+            "FilterExpression": "#status <> :deleted",
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if status is not None:
+            request["FilterExpression"] = "#status = :status"
+            request["ExpressionAttributeValues"] = {":tenant": tenant_id, ":status": status.value}
+        if start_after:
+            request["ExclusiveStartKey"] = start_after
+        resp = self._table.query(**request)
+        return [_from_dynamo(item) for item in resp.get("Items", [])], resp.get("LastEvaluatedKey")
+
+    @translate_client_errors
+    def mark_deleted(self, job_id: str) -> bool:
+        """Leave a tombstone: DELETED from any status, outputs forgotten; False if there is no job."""
+        return _applied(
+            self._table.update_item,
+            Key={"job_id": job_id},
+            UpdateExpression="SET #status = :deleted, deleted_at = :now, updated_at = :now REMOVE outputs",
+            ConditionExpression="attribute_exists(job_id)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":deleted": JobStatus.DELETED.value, ":now": utc_now()},
+        )
+
+    @translate_client_errors
     def recent_with_content(self, sha256: str, since: str) -> list[dict[str, Any]]:
         """Jobs of the same audio created at or after ``since`` (ISO 8601), newest first."""
         resp = self._table.query(
@@ -99,12 +163,13 @@ class JobRepository:
             self._table.update_item,
             Key={"job_id": job_id},
             UpdateExpression=f"SET {assignments}",
-            ConditionExpression="attribute_exists(job_id) AND NOT #status IN (:done, :failed)",
+            ConditionExpression="attribute_exists(job_id) AND NOT #status IN (:done, :failed, :deleted)",
             ExpressionAttributeNames={**names, "#status": "status"},
             ExpressionAttributeValues={
                 **values,
                 ":done": JobStatus.COMPLETED.value,
                 ":failed": JobStatus.FAILED.value,
+                ":deleted": JobStatus.DELETED.value,
             },
         )
 

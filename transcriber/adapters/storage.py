@@ -87,3 +87,49 @@ class ObjectStore:
                 return False
             raise
         return True
+
+    @translate_client_errors
+    def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
+        self._client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+
+    @translate_client_errors
+    def get_text(self, bucket: str, key: str) -> str | None:
+        """The object as UTF-8 text; None when it does not exist."""
+        try:
+            return str(self._client.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8"))
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+
+    def presigned_put(self, bucket: str, key: str, *, size: int, expires_s: int) -> str:
+        """A URL that lets its holder PUT exactly ``size`` bytes at ``key`` until it expires.
+
+        Signed locally (no request to S3). The signed Content-Length makes S3 refuse a body of
+        any other size, so a caller cannot upload more than the job declared.
+        """
+        return str(
+            self._client.generate_presigned_url(
+                "put_object",
+                Params={"Bucket": bucket, "Key": key, "ContentLength": size},
+                ExpiresIn=expires_s,
+                HttpMethod="PUT",
+            )
+        )
+
+    @translate_client_errors
+    def delete(self, bucket: str, key: str) -> None:
+        """Delete one object (S3 answers success for a key that is already gone)."""
+        self._client.delete_object(Bucket=bucket, Key=key)
+
+    @translate_client_errors
+    def delete_prefix(self, bucket: str, prefix: str) -> int:
+        """Delete every object under ``prefix``, a listed page (up to 1,000) at a time; returns how many."""
+        deleted = 0
+        paginator = self._client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            keys = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
+            if keys:
+                self._client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+                deleted += len(keys)
+        return deleted

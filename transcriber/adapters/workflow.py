@@ -48,3 +48,14 @@ class Workflow:
                 return None
             raise
         return str(resp["status"])
+
+    @translate_client_errors
+    def stop(self, name: str, *, cause: str) -> bool:
+        """Stop the execution if it is running; False when there is none or it had ended."""
+        try:
+            self._client.stop_execution(executionArn=self.execution_arn(name), cause=cause[:32768])
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in ("ExecutionDoesNotExist", "ExecutionNotRunning"):
+                return False
+            raise
+        return True

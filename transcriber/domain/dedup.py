@@ -15,6 +15,7 @@ from typing import Any
 
 from transcriber.domain.jobs import JobStatus
 from transcriber.domain.options import JobOptions
+from transcriber.domain.tenants import DEFAULT_TENANT
 
 DEFAULT_WINDOW_HOURS = 24.0
 
@@ -34,17 +35,22 @@ def window_start(now: datetime, window_hours: float) -> datetime:
     return now - timedelta(hours=window_hours)
 
 
-def reusable_job(candidates: Iterable[dict[str, Any]], options: JobOptions) -> dict[str, Any] | None:
-    """The newest COMPLETED candidate transcribed with the same transcript-affecting options.
+def reusable_job(
+    candidates: Iterable[dict[str, Any]], options: JobOptions, *, tenant_id: str = DEFAULT_TENANT
+) -> dict[str, Any] | None:
+    """The newest COMPLETED candidate of the same tenant, transcribed with the same
+    transcript-affecting options.
 
     ``candidates`` are jobs with the same content hash inside the window; a job that itself
-    reused another result is followed back to the original.
+    reused another result is followed back to the original. Only the tenant's own jobs count:
+    one tenant deleting a job must never take away another tenant's transcript.
     """
     wanted = options.affecting_the_transcript()
     matching = [
         job
         for job in candidates
         if job.get("status") == JobStatus.COMPLETED.value
+        and job.get("tenant_id", DEFAULT_TENANT) == tenant_id
         and JobOptions.parse(job.get("options")).affecting_the_transcript() == wanted
         and job.get("outputs")
     ]

@@ -33,6 +33,8 @@ JOB_EVENT_TYPES: tuple[str, ...] = (
 PROGRESS_STEP_PERCENT = 10
 #: Jobs table index on (sha256, created_at): finds recent jobs of the same audio.
 CONTENT_INDEX = "by_content"
+#: Jobs table index on (tenant_id, created_at): a tenant's jobs, newest first (the HTTP API's list).
+TENANT_INDEX = "by_tenant"
 
 
 def iso_timestamp(moment: datetime) -> str:
@@ -51,14 +53,22 @@ def parse_timestamp(text: str) -> datetime:
 
 
 class JobStatus(StrEnum):
+    #: created through the HTTP API; its audio has not arrived in the input bucket yet
+    AWAITING_UPLOAD = "AWAITING_UPLOAD"
     PENDING = "PENDING"
     PROCESSING = "PROCESSING"
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
+    #: deleted by its tenant: audio, chunks and outputs are gone; the record stays as a tombstone
+    #: so that a late step of a stopped run cannot bring the job back
+    DELETED = "DELETED"
 
     @property
     def is_terminal(self) -> bool:
-        return self in (JobStatus.COMPLETED, JobStatus.FAILED)
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.DELETED})
 
 
 def failed_event_detail(

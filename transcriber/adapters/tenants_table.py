@@ -1,0 +1,231 @@
+"""The tenants table (DynamoDB, partition key ``pk``): tenants, hashed API keys, usage counters.
+
+Items: ``tenant#<id>`` (limits and webhook secret), ``key#<sha256 of the key>`` (which tenant a key
+is, and whether it is revoked) and ``usage#<id>#<window>`` (atomic counters that expire through
+the table's TTL attribute ``expires_at`` once their window is long past).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from transcriber.adapters.retry import translate_client_errors
+from transcriber.domain.jobs import utc_now
+from transcriber.domain.tenants import (
+    DEFAULT_JOBS_PER_DAY,
+    DEFAULT_REQUESTS_PER_MINUTE,
+    ApiKey,
+    AuthenticationError,
+    LimitExceededError,
+    Tenant,
+    Window,
+    check_tenant_id,
+    day_window,
+    hash_api_key,
+    minute_window,
+    new_api_key,
+    new_webhook_secret,
+)
+
+#: Counters are kept a day past their window, then DynamoDB's TTL removes them.
+_COUNTER_GRACE = timedelta(days=1)
+
+
+@cache
+def _dynamodb() -> Any:
+    return boto3.resource("dynamodb")
+
+
+def _tenant_from_item(item: dict[str, Any]) -> Tenant:
+    return Tenant(
+        tenant_id=str(item["tenant_id"]),
+        webhook_secret=str(item["webhook_secret"]),
+        jobs_per_day=int(item["jobs_per_day"]),
+        requests_per_minute=int(item["requests_per_minute"]),
+        created_at=str(item.get("created_at", "")),
+    )
+
+
+def _key_from_item(item: dict[str, Any]) -> ApiKey:
+    return ApiKey(
+        key_id=str(item["key_id"]),
+        tenant_id=str(item["tenant_id"]),
+        created_at=str(item["created_at"]),
+        revoked_at=str(item["revoked_at"]) if item.get("revoked_at") else None,
+    )
+
+
+class TenantRepository:
+    def __init__(self, table_name: str, resource: Any | None = None) -> None:
+        self._table = (resource or _dynamodb()).Table(table_name)
+
+    # Tenants ----------------------------------------------------------------------------------
+
+    @translate_client_errors
+    def tenant(self, tenant_id: str) -> Tenant | None:
+        item = self._table.get_item(Key={"pk": f"tenant#{tenant_id}"}, ConsistentRead=True).get("Item")
+        return _tenant_from_item(item) if item else None
+
+    @translate_client_errors
+    def ensure_tenant(
+        self,
+        tenant_id: str,
+        *,
+        jobs_per_day: int | None = None,
+        requests_per_minute: int | None = None,
+    ) -> Tenant:
+        """The tenant, created with the given (or default) limits if new; given limits replace old ones."""
+        check_tenant_id(tenant_id)
+        for name, limit in (("jobs_per_day", jobs_per_day), ("requests_per_minute", requests_per_minute)):
+            if limit is not None and limit < 1:
+                raise ValueError(f"{name} must be at least 1, not {limit}")
+        try:
+            self._table.put_item(
+                Item={
+                    "pk": f"tenant#{tenant_id}",
+                    "kind": "tenant",
+                    "tenant_id": tenant_id,
+                    "webhook_secret": new_webhook_secret(),
+                    "jobs_per_day": jobs_per_day or DEFAULT_JOBS_PER_DAY,
+                    "requests_per_minute": requests_per_minute or DEFAULT_REQUESTS_PER_MINUTE,
+                    "created_at": utc_now(),
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            changes = {
+                k: v
+                for k, v in (("jobs_per_day", jobs_per_day), ("requests_per_minute", requests_per_minute))
+                if v is not None
+            }
+            if changes:
+                self._table.update_item(
+                    Key={"pk": f"tenant#{tenant_id}"},
+                    UpdateExpression="SET " + ", ".join(f"{k} = :{k}" for k in changes),
+                    ExpressionAttributeValues={f":{k}": v for k, v in changes.items()},
+                )
+        tenant = self.tenant(tenant_id)
+        assert tenant is not None
+        return tenant
+
+    # API keys ---------------------------------------------------------------------------------
+
+    @translate_client_errors
+    def create_key(
+        self,
+        tenant_id: str,
+        *,
+        jobs_per_day: int | None = None,
+        requests_per_minute: int | None = None,
+    ) -> tuple[str, ApiKey, Tenant]:
+        """A new API key for the tenant (created if new). The key itself is returned only here."""
+        tenant = self.ensure_tenant(
+            tenant_id, jobs_per_day=jobs_per_day, requests_per_minute=requests_per_minute
+        )
+        api_key, key_id = new_api_key()
+        record = ApiKey(key_id=key_id, tenant_id=tenant_id, created_at=utc_now())
+        self._table.put_item(
+            Item={
+                "pk": f"key#{hash_api_key(api_key)}",
+                "kind": "key",
+                "key_id": key_id,
+                "tenant_id": tenant_id,
+                "created_at": record.created_at,
+            },
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+        return api_key, record, tenant
+
+    def _key_items(self) -> list[dict[str, Any]]:
+        request: dict[str, Any] = {
+            "FilterExpression": "kind = :key",
+            "ExpressionAttributeValues": {":key": "key"},
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            resp = self._table.scan(**request)
+            items.extend(resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                return items
+            request["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    @translate_client_errors
+    def list_keys(self, tenant_id: str | None = None) -> list[ApiKey]:
+        """Every key (or one tenant's), oldest first. An admin operation: it scans the table."""
+        keys = [_key_from_item(item) for item in self._key_items()]
+        if tenant_id is not None:
+            keys = [k for k in keys if k.tenant_id == tenant_id]
+        return sorted(keys, key=lambda k: (k.created_at, k.key_id))
+
+    @translate_client_errors
+    def revoke_key(self, key_id: str) -> ApiKey | None:
+        """Revoke the key with this id; None when there is none. Revoking twice keeps the first time."""
+        for item in self._key_items():
+            if item["key_id"] == key_id:
+                resp = self._table.update_item(
+                    Key={"pk": item["pk"]},
+                    UpdateExpression="SET revoked_at = if_not_exists(revoked_at, :now)",
+                    ExpressionAttributeValues={":now": utc_now()},
+                    ReturnValues="ALL_NEW",
+                )
+                return _key_from_item(resp["Attributes"])
+        return None
+
+    @translate_client_errors
+    def authenticate(self, api_key: str) -> Tenant:
+        """The tenant of a valid, unrevoked key; AuthenticationError otherwise (one message for all)."""
+        item = self._table.get_item(Key={"pk": f"key#{hash_api_key(api_key)}"}).get("Item")
+        tenant = self.tenant(str(item["tenant_id"])) if item and not item.get("revoked_at") else None
+        if tenant is None:
+            raise AuthenticationError("The API key is not valid or has been revoked.")
+        return tenant
+
+    # Limits -----------------------------------------------------------------------------------
+
+    def _count(self, tenant_id: str, window: Window, limit: int) -> bool:
+        try:
+            self._table.update_item(
+                Key={"pk": f"usage#{tenant_id}#{window.name}"},
+                UpdateExpression="ADD used :one SET expires_at = if_not_exists(expires_at, :expires)",
+                ConditionExpression="attribute_not_exists(used) OR used < :limit",
+                ExpressionAttributeValues={
+                    ":one": 1,
+                    ":limit": limit,
+                    ":expires": int((window.ends_at + _COUNTER_GRACE).timestamp()),
+                },
+            )
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    @translate_client_errors
+    def count_request(self, tenant: Tenant, now: datetime | None = None) -> None:
+        """Count one API request; LimitExceededError (429) past the tenant's per-minute limit."""
+        now = now or datetime.now(UTC)
+        window = minute_window(now)
+        if not self._count(tenant.tenant_id, window, tenant.requests_per_minute):
+            raise LimitExceededError(
+                f"More than {tenant.requests_per_minute} requests in a minute; slow down.",
+                retry_after_s=window.seconds_left(now),
+            )
+
+    @translate_client_errors
+    def count_job(self, tenant: Tenant, now: datetime | None = None) -> None:
+        """Count one new job; LimitExceededError (429) past the tenant's daily quota."""
+        now = now or datetime.now(UTC)
+        window = day_window(now)
+        if not self._count(tenant.tenant_id, window, tenant.jobs_per_day):
+            raise LimitExceededError(
+                f"The daily quota of {tenant.jobs_per_day} jobs is used up; it resets at 00:00 UTC.",
+                retry_after_s=window.seconds_left(now),
+                reason_code="QUOTA_EXCEEDED",
+            )
