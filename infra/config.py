@@ -13,7 +13,9 @@ from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
 ARCHITECTURES = ("arm64", "x86_64")
-FUNCTIONS = ("ingest", "chunk", "transcribe", "aggregate", "fail")
+FUNCTIONS = ("ingest", "chunk", "transcribe", "aggregate", "fail", "api", "notifier")
+#: API Gateway gives up on a Lambda integration after 29 s: the API function must answer sooner.
+API_INTEGRATION_TIMEOUT_S = 29
 #: The production environment: no test-only setting (fault injection) may be turned on there.
 PROD = "prod"
 # The retention periods CloudWatch Logs accepts (aws_logs.RetentionDays); 0 keeps logs forever.
@@ -103,6 +105,24 @@ class AlarmThresholds:
 
 
 @dataclass(frozen=True)
+class ApiSettings:
+    """The HTTP API stage's throttling: requests per second (steady) and the burst above it.
+
+    Per stage, for all tenants together; each tenant's own rate limit and quota are enforced by the
+    API function (tenants table), below these.
+    """
+
+    throttle_rate_per_s: float
+    throttle_burst: int
+
+    def __post_init__(self) -> None:
+        if not self.throttle_rate_per_s > 0:
+            raise ValueError(f"api.throttle_rate_per_s must be above 0, not {self.throttle_rate_per_s}")
+        if self.throttle_burst < 1:
+            raise ValueError(f"api.throttle_burst must be at least 1, not {self.throttle_burst}")
+
+
+@dataclass(frozen=True)
 class EnvironmentConfig:
     name: str
     stack_name: str
@@ -124,6 +144,7 @@ class EnvironmentConfig:
     log_retention_days: int
     lifecycle: Lifecycle
     alarms: AlarmThresholds
+    api: ApiSettings
 
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
@@ -140,6 +161,12 @@ class EnvironmentConfig:
         if self.name == PROD and self.fault_rate != 0:
             raise ValueError(
                 f"fault_rate must be 0 in {PROD!r} (fault injection is for tests), not {self.fault_rate}"
+            )
+        api_timeout = self.functions["api"].timeout_s
+        if api_timeout > API_INTEGRATION_TIMEOUT_S:
+            raise ValueError(
+                f"functions.api.timeout_s must be at most {API_INTEGRATION_TIMEOUT_S} (API Gateway's "
+                f"integration timeout), not {api_timeout}"
             )
         if self.log_retention_days not in LOG_RETENTION_DAYS:
             raise ValueError(
@@ -173,4 +200,6 @@ class EnvironmentConfig:
             nested["lifecycle"] = _build(Lifecycle, values["lifecycle"], f"{where}.lifecycle")
         if "alarms" in values:
             nested["alarms"] = _build(AlarmThresholds, values["alarms"], f"{where}.alarms")
+        if "api" in values:
+            nested["api"] = _build(ApiSettings, values["api"], f"{where}.api")
         return _build(cls, values, where, nested=nested)

@@ -70,6 +70,50 @@ REASONS = {
         "(<job id>, or <job id>-r<n> after a retry); only DescribeExecution, and only executions of this "
         "state machine."
     ),
+    "api-authentication": (
+        "The API function authenticates every request itself: the 'Authorization: Bearer' key is hashed "
+        "(SHA-256) and looked up in the tenants table, which also holds the tenant's rate limit and quota; "
+        "a missing or unknown key is a 401 before any other work. Callers are programs holding API keys, "
+        "not Cognito users, and a Lambda authorizer would repeat the same lookup in a second function."
+    ),
+    "api-validation": (
+        "The API is one {proxy+} integration: the API function validates every request against its "
+        "OpenAPI schema (Powertools' resolver) and answers 400/413/415/422 as problem JSON; an API "
+        "Gateway request validator could only check the parameters the proxy resource declares, none."
+    ),
+    "api-waf": (
+        "No WAFv2 web ACL: the stage is throttled (cdk.json api.throttle_rate_per_s and throttle_burst), "
+        "every request needs a valid tenant key checked by the API function, and each tenant's rate "
+        "limit and quota are enforced in DynamoDB; a web ACL (charged per ACL, rule and request) can be "
+        "associated with the stage later without changing anything else in the stack."
+    ),
+    "apigw-cloudwatch-role": (
+        "API Gateway's account-level CloudWatch role, which the stage's access and execution logs need, "
+        "uses AmazonAPIGatewayPushToCloudWatchLogs, the managed policy AWS documents for that role; only "
+        "apigateway.amazonaws.com can assume it."
+    ),
+    "api-uploads": (
+        "The API writes uploads under tenants/<tenant id>/ (the presigned PUT URLs it signs, and small "
+        "bodies sent inline), with keys known only per request; only PutObject and AbortMultipartUpload, "
+        "and only under tenants/."
+    ),
+    "api-delete-input": (
+        "Deleting a job deletes its audio, whose key is wherever it was uploaded (a file dropped into the "
+        "bucket may have any key); only DeleteObject, with no read or list of the input bucket."
+    ),
+    "api-delete-work": (
+        "Deleting a job deletes its intermediate files under work/<job id>/, known only at run time; only "
+        "DeleteObject there (and ListBucket limited to the work/ and transcripts/ prefixes)."
+    ),
+    "api-transcripts": (
+        "The API returns a job's transcript from transcripts/<job id>/ and deletes it with the job; only "
+        "GetObject and DeleteObject, and only under transcripts/."
+    ),
+    "api-executions": (
+        "Deleting a job stops its running execution, whose name is known only at run time (<job id>, or "
+        "<job id>-r<n> after a retry); only StopExecution and DescribeExecution, and only executions of "
+        "this state machine."
+    ),
     "notifications-handler": (
         "CDK's BucketNotificationsHandler custom resource (it configures the input bucket's S3 "
         "notification at deploy time) is created by CDK with AWSLambdaBasicExecutionRole."
@@ -100,6 +144,8 @@ def acknowledge_findings(stack: TranscriptionStack) -> list[Accepted]:
         "AggregateFunction": stack.aggregate_fn,
         "FailFunction": stack.fail_fn,
         "SweeperFunction": stack.sweeper_fn,
+        "ApiFunction": stack.api_fn,
+        "NotifierFunction": stack.notifier_fn,
     }
     functions = {**zip_functions, "TranscribeFunction": stack.transcribe_fn}
     for name, fn in functions.items():
@@ -131,6 +177,34 @@ def acknowledge_findings(stack: TranscriptionStack) -> list[Accepted]:
         f"AwsSolutions-IAM5[Resource::{executions}]",
         "executions",
         "SweeperFunction",
+        accepted,
+    )
+    _accept(
+        stack.api_fn,
+        f"AwsSolutions-IAM5[Resource::{executions}]",
+        "api-executions",
+        "ApiFunction",
+        accepted,
+    )
+    for finding, reason in (
+        (f"AwsSolutions-IAM5[Resource::{input_arn}/tenants/*]", "api-uploads"),
+        (f"AwsSolutions-IAM5[Resource::{input_arn}/*]", "api-delete-input"),
+        (f"AwsSolutions-IAM5[Resource::{results_arn}/work/*]", "api-delete-work"),
+        (f"AwsSolutions-IAM5[Resource::{results_arn}/transcripts/*]", "api-transcripts"),
+    ):
+        _accept(stack.api_fn, finding, reason, "ApiFunction", accepted)
+    rest_api = stack.api.rest_api
+    _accept(rest_api, "AwsSolutions-APIG2", "api-validation", "Api/RestApi", accepted)
+    for finding in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
+        _accept(rest_api.root, finding, "api-authentication", "Api/RestApi methods", accepted)
+    _accept(rest_api.deployment_stage, "AwsSolutions-APIG3", "api-waf", "Api/RestApi stage", accepted)
+    cloud_watch_role = rest_api.node.find_child("CloudWatchRole")
+    _accept(
+        cloud_watch_role,
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+        "AmazonAPIGatewayPushToCloudWatchLogs]",
+        "apigw-cloudwatch-role",
+        "Api/RestApi/CloudWatchRole",
         accepted,
     )
     _accept(machine, "AwsSolutions-IAM5[Resource::*]", "sfn-logs-xray", "TranscriptionStateMachine", accepted)

@@ -20,23 +20,29 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra import bundling
+from infra.api import HttpApi
 from infra.config import EnvironmentConfig, FunctionSizing
 from infra.monitoring import Monitoring
+from infra.webhooks import Webhooks
 from transcriber.domain.errors import RETRYABLE_ERROR_NAMES
 from transcriber.domain.jobs import (
     CONTENT_INDEX,
     EVENT_JOB_COMPLETED,
     EVENT_JOB_FAILED,
     EVENT_SOURCE,
+    TENANT_INDEX,
     TRANSCRIPTS_PREFIX,
     WORK_PREFIX,
 )
 from transcriber.domain.recovery import STATUS_INDEX
+from transcriber.domain.tenants import TENANTS_PREFIX
 
 METRICS_NAMESPACE = "AudioTranscriber"
 # The sweeper (functions/sweeper) is small and the same in every environment: no cdk.json entry.
 SWEEPER_SIZING = FunctionSizing(memory_mb=256, timeout_s=120)
 SWEEP_EVERY = cdk.Duration.minutes(5)
+#: Lifetime of a presigned upload URL (the API's contract: at most 15 minutes).
+UPLOAD_URL_EXPIRY_S = 900
 # Step Functions reports these terminal statuses on the default bus; each must leave its job FAILED.
 ABNORMAL_EXECUTION_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
 
@@ -114,6 +120,20 @@ class TranscriptionStack(cdk.Stack):
             partition_key=dynamodb.Attribute(name="status", type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name="updated_at", type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+        )
+        # A tenant's jobs, newest first, for the HTTP API's list (transcriber/domain/jobs.py).
+        self.jobs_table.add_global_secondary_index(
+            index_name=TENANT_INDEX,
+            partition_key=dynamodb.Attribute(name="tenant_id", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
+        # The HTTP API's tenants: ``key#<sha256 of an API key>`` (keys are stored hashed only),
+        # ``tenant#<id>`` (settings, webhook secret) and ``usage#...`` counters, which expire.
+        self.tenants_table = self._table(
+            "TenantsTable",
+            dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            time_to_live_attribute="expires_at",
         )
         # Powertools Idempotency records of ingest: one per delivered upload, expiring after a day.
         self.idempotency_table = self._table(
@@ -235,10 +255,46 @@ class TranscriptionStack(cdk.Stack):
             sizing=SWEEPER_SIZING,
         )
 
+        self.api_fn = zip_function(
+            "api",
+            layers=[deps_layer],
+            env={
+                "TENANTS_TABLE": self.tenants_table.table_name,
+                "INPUT_BUCKET": self.input_bucket.bucket_name,
+                "STATE_MACHINE_ARN": self.state_machine.state_machine_arn,
+                "MAX_UPLOAD_BYTES": str(config.max_upload_mb * 1024 * 1024),
+                "UPLOAD_URL_EXPIRY_S": str(UPLOAD_URL_EXPIRY_S),
+            },
+        )
+        self.api = HttpApi(
+            self,
+            "Api",
+            function=self.api_fn,
+            settings=config.api,
+            stage_name=config.name,
+            api_name=f"{config.stack_name}-api",
+            log_retention=self.log_retention,
+            removal_policy=self.removal,
+        )
+
+        # Webhooks: job outcomes POSTed, signed, to their callback_url (functions/notifier).
+        self.webhooks = Webhooks(
+            self,
+            "Webhooks",
+            event_bus_name=self.event_bus_name,
+            jobs_table=self.jobs_table,
+            tenants_table=self.tenants_table,
+            function_factory=lambda env: zip_function("notifier", layers=[deps_layer], env=env),
+            encryption_key=self.data_key,
+            bus_dependency=self.event_bus,
+        )
+        self.notifier_fn = self.webhooks.function
+
         self._abnormal_executions_rule()
         self._sweeper_schedule()
         self._downstream_example()
         self._grant()
+        self._grant_api()
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -251,11 +307,14 @@ class TranscriptionStack(cdk.Stack):
                 "aggregate": self.aggregate_fn,
                 "fail": self.fail_fn,
                 "sweeper": self.sweeper_fn,
+                "api": self.api_fn,
+                "notifier": self.notifier_fn,
             },
             dead_letter_queues={
                 "ingest": self.ingest_dlq,
                 "execution-failures": self.execution_failures_dlq,
                 "job-outcomes": self.job_outcomes_dlq,
+                "webhooks": self.webhooks.dead_letter_queue,
             },
             metrics_namespace=METRICS_NAMESPACE,
             topic_key=self.data_key,
@@ -268,6 +327,11 @@ class TranscriptionStack(cdk.Stack):
         cdk.CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
         cdk.CfnOutput(self, "JobOutcomesQueueUrl", value=self.job_outcomes_queue.queue_url)
         cdk.CfnOutput(self, "SweeperFunctionName", value=self.sweeper_fn.function_name)
+        cdk.CfnOutput(self, "ApiUrl", value=self.api.url)
+        cdk.CfnOutput(self, "ApiFunctionName", value=self.api_fn.function_name)
+        cdk.CfnOutput(self, "TenantsTableName", value=self.tenants_table.table_name)
+        cdk.CfnOutput(self, "NotifierFunctionName", value=self.notifier_fn.function_name)
+        cdk.CfnOutput(self, "WebhooksDeadLetterQueueUrl", value=self.webhooks.dead_letter_queue.queue_url)
 
     # Storage ----------------------------------------------------------------------------------
 
@@ -718,6 +782,52 @@ class TranscriptionStack(cdk.Stack):
         self.ingest_fn.add_to_role_policy(
             iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.ingest_dlq.queue_arn])
         )
+
+    def _grant_api(self) -> None:
+        """The API function: jobs and tenants records, uploads, deletes, retries and stops.
+
+        Written out like ``_grant``: only the actions the handler calls, on the narrowest resource.
+        """
+        fn = self.api_fn
+        statements = [
+            # Job records: read, create, update (status, deletion); a tenant's list via its index.
+            (["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], [self.jobs_table.table_arn]),
+            (["dynamodb:Query"], [f"{self.jobs_table.table_arn}/index/{TENANT_INDEX}"]),
+            # Keys (looked up by hash), tenant settings, rate and quota counters (conditional updates).
+            (["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], [self.tenants_table.table_arn]),
+            # Presigned and inline uploads, only under tenants/<tenant id>/ (upload_key in
+            # transcriber/domain/tenants.py); a multipart upload needs its abort.
+            (
+                ["s3:PutObject", "s3:AbortMultipartUpload"],
+                [self.input_bucket.arn_for_objects(f"{TENANTS_PREFIX}/*")],
+            ),
+            # Deleting a job deletes its audio, which a bucket-dropped job may have under any key.
+            (["s3:DeleteObject"], [self.input_bucket.arn_for_objects("*")]),
+            # Transcripts to return; a deleted job's intermediate files and outputs.
+            (["s3:GetObject"], [self.results_bucket.arn_for_objects(f"{TRANSCRIPTS_PREFIX}/*")]),
+            (
+                ["s3:DeleteObject"],
+                [
+                    self.results_bucket.arn_for_objects(f"{WORK_PREFIX}/*"),
+                    self.results_bucket.arn_for_objects(f"{TRANSCRIPTS_PREFIX}/*"),
+                ],
+            ),
+        ]
+        for actions, resources in statements:
+            fn.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))
+        # Listing a job's objects to delete them (and a 404 rather than a 403 for a missing
+        # transcript), only under the prefixes it may delete from.
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[self.results_bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{WORK_PREFIX}/*", f"{TRANSCRIPTS_PREFIX}/*"]}},
+            )
+        )
+        # Retry starts a new execution; delete stops a running one after reading its status.
+        self.state_machine.grant_start_execution(fn)
+        self.state_machine.grant_execution(fn, "states:StopExecution", "states:DescribeExecution")
+        self._grant_key(fn, encrypt=True)
 
     def _grant_key(self, grantee: iam.IGrantable, *, encrypt: bool) -> None:
         """Use of the customer key (prod): decrypt to read, data keys to write; no wildcards."""

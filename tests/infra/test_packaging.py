@@ -15,7 +15,15 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-ZIP_FUNCTIONS = ("ingest", "chunk", "aggregate", "fail")
+ZIP_FUNCTIONS = (
+    "ingest",
+    "chunk",
+    "aggregate",
+    "fail",
+    "sweeper",
+    "api",
+    "notifier",
+)
 FIRST_PARTY = ("functions", "transcriber")
 #: What the Python 3.12 Lambda runtime provides besides the standard library.
 RUNTIME = {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six"}

@@ -15,12 +15,6 @@ from infra.config import EnvironmentConfig
 from infra.nag import acknowledge_findings
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
-    _, stack = build_app("dev", outdir=str(tmp_path_factory.mktemp("cdk")))
-    return Template.from_stack(stack)
-
-
 def _definition(template: Template) -> dict[str, Any]:
     machines = template.find_resources("AWS::StepFunctions::StateMachine")
     (machine,) = machines.values()
@@ -202,12 +196,6 @@ def test_prod_retains_data_and_dev_does_not(tmp_path_factory: pytest.TempPathFac
 # Environments ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def prod(tmp_path_factory: pytest.TempPathFactory) -> Template:
-    _, stack = build_app("prod", outdir=str(tmp_path_factory.mktemp("prod-template")))
-    return Template.from_stack(stack)
-
-
 def _bucket(template: Template, logical_prefix: str) -> dict[str, Any]:
     (bucket,) = [
         b for name, b in template.find_resources("AWS::S3::Bucket").items() if name.startswith(logical_prefix)
@@ -289,7 +277,7 @@ def test_architecture_is_selectable(tmp_path_factory: pytest.TempPathFactory) ->
     )
     functions = Template.from_stack(stack).find_resources("AWS::Lambda::Function")
     ours = [f for f in functions.values() if "Architectures" in f["Properties"]]
-    assert len(ours) == 6  # ingest, chunk, transcribe, aggregate, fail, sweeper
+    assert len(ours) == 8  # ingest, chunk, transcribe, aggregate, fail, sweeper, api, notifier
     assert all(f["Properties"]["Architectures"] == ["x86_64"] for f in ours)
 
 
@@ -390,7 +378,8 @@ def test_transcribe_may_list_only_the_work_prefix(template: Template) -> None:
 
 def test_queues_are_encrypted_and_tls_only(template: Template) -> None:
     queues = template.find_resources("AWS::SQS::Queue")
-    assert len(queues) == 4  # ingest DLQ, execution-failures DLQ, job outcomes and its DLQ
+    # ingest DLQ, execution-failures DLQ, job outcomes and its DLQ, webhooks and their DLQ
+    assert len(queues) == 6
     policies = json.dumps(template.find_resources("AWS::SQS::QueuePolicy"))
     for name in queues:
         assert name in policies
@@ -429,7 +418,7 @@ def test_alarms_notify_the_topic(template: Template) -> None:
     text = json.dumps(alarms)
     for metric in ("ExecutionsFailed", "ExecutionsTimedOut", "ApproximateNumberOfMessagesVisible"):
         assert metric in text
-    assert text.count('"Throttles"') == 6  # one alarm per function
+    assert text.count('"Throttles"') == 8  # one alarm per function (the API's and notifier's included)
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {"MetricName": "Errors", "Dimensions": [{"Name": "FunctionName", "Value": Match.any_value()}]},
@@ -482,8 +471,8 @@ def test_abnormal_executions_mark_their_job_failed(template: Template) -> None:
 def test_example_consumer_queues_outcomes_with_a_dlq(template: Template) -> None:
     (rule,) = [
         r
-        for r in template.find_resources("AWS::Events::Rule").values()
-        if r["Properties"].get("EventPattern", {}).get("source") == ["audio.transcriber"]
+        for name, r in template.find_resources("AWS::Events::Rule").items()
+        if name.startswith("JobOutcomesRule")
     ]
     props = rule["Properties"]
     assert props["EventBusName"] == "Transcriber-dev-jobs"
@@ -494,6 +483,31 @@ def test_example_consumer_queues_outcomes_with_a_dlq(template: Template) -> None
     (target,) = props["Targets"]
     assert target["Arn"]["Fn::GetAtt"][0].startswith("JobOutcomesQueue")
     assert target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0].startswith("JobOutcomesDeadLetterQueue")
+
+
+def test_webhooks_flow_from_the_bus_through_a_queue_to_the_notifier(template: Template) -> None:
+    """Completed and failed jobs reach the notifier through SQS (retries, then a DLQ)."""
+    (rule,) = [
+        r for name, r in template.find_resources("AWS::Events::Rule").items() if name.startswith("Webhooks")
+    ]
+    props = rule["Properties"]
+    assert props["EventBusName"] == "Transcriber-dev-jobs"
+    assert props["EventPattern"]["detail-type"] == [
+        "Transcription Job Completed",
+        "Transcription Job Failed",
+    ]
+    (target,) = props["Targets"]
+    assert "DeadLetterConfig" in target
+    queue_id = target["Arn"]["Fn::GetAtt"][0]
+    queue = template.find_resources("AWS::SQS::Queue")[queue_id]["Properties"]
+    assert queue["RedrivePolicy"]["maxReceiveCount"] >= 3
+    (mapping,) = template.find_resources("AWS::Lambda::EventSourceMapping").values()
+    assert mapping["Properties"]["EventSourceArn"]["Fn::GetAtt"][0] == queue_id
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    (notifier_id,) = template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": "functions.notifier.handler.handler"}}
+    )
+    assert mapping["Properties"]["FunctionName"] == {"Ref": notifier_id}
 
 
 # Recovery -------------------------------------------------------------------------------------

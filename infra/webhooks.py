@@ -1,0 +1,134 @@
+"""Webhooks: job outcomes on the jobs bus -> a queue -> the notifier function -> callback URLs.
+
+::
+
+    jobs bus --rule (Completed, Failed)--> queue --SQS event source--> notifier λ --POST--> callback_url
+                      │ undeliverable                │ retried with backoff (the function sets
+                      └──────────────▶ DLQ ◀─────────┘ each message's visibility), then here
+
+The rule puts the whole EventBridge event on the queue; the function reads the job and its
+tenant's webhook secret, and reports each message's outcome (partial batch responses). A
+message that fails ``max_receive_count`` times, and an event EventBridge could not queue, end
+in the same dead-letter queue, with the same event body: redriving it to the queue retries it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct, IConstruct
+
+from transcriber.domain.jobs import EVENT_SOURCE
+from transcriber.domain.webhooks import WEBHOOK_EVENT_TYPES
+
+#: Messages per invocation. A delivery takes at most about 10 s (the sender's deadline), and the
+#: notifier hands back, untried, a message it has under 15 s left for: with cdk.json's 60 s timeout
+#: a batch of five always fits.
+DEFAULT_BATCH_SIZE = 5
+#: Deliveries tried before a message goes to the dead-letter queue. With the notifier's backoff
+#: (30 s doubling, full jitter, capped at 15 minutes) ten attempts span up to about 1.5 hours.
+DEFAULT_MAX_RECEIVE_COUNT = 10
+#: AWS's advice for a queue feeding Lambda: a visibility timeout of six times the function's timeout.
+VISIBILITY_PER_FUNCTION_TIMEOUT = 6
+_MAX_VISIBILITY_S = 12 * 3600
+
+FunctionFactory = Callable[[dict[str, str]], lambda_.Function]
+
+
+class Webhooks(Construct):
+    """The notifier, its queue and DLQ, the rule that feeds it, and its (least) permissions.
+
+    ``function_factory`` gets the function's extra environment (``JOBS_TABLE``, ``TENANTS_TABLE``)
+    and returns the notifier function (handler ``functions.notifier.handler.handler``); the queue
+    URL is added to its environment here. ``encryption_key`` (the stack's data key, or None for
+    SQS-managed encryption) encrypts both queues, and the function may decrypt with it (the
+    tables and queues it reads). ``bus_dependency`` is what the rule must be created after (the
+    bus construct), as the bus is referred to by name.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        event_bus_name: str,
+        jobs_table: dynamodb.ITable,
+        tenants_table: dynamodb.ITable,
+        function_factory: FunctionFactory,
+        encryption_key: kms.IKey | None = None,
+        bus_dependency: IConstruct | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.function = function_factory(
+            {"JOBS_TABLE": jobs_table.table_name, "TENANTS_TABLE": tenants_table.table_name}
+        )
+        timeout_s = (self.function.timeout or cdk.Duration.seconds(3)).to_seconds()
+        visibility_s = min(_MAX_VISIBILITY_S, max(30, int(VISIBILITY_PER_FUNCTION_TIMEOUT * timeout_s)))
+
+        queue_encryption = {
+            "encryption": sqs.QueueEncryption.KMS if encryption_key else sqs.QueueEncryption.SQS_MANAGED,
+            "encryption_master_key": encryption_key,
+        }
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            retention_period=cdk.Duration.days(14),
+            enforce_ssl=True,
+            **queue_encryption,  # type: ignore[arg-type]
+        )
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            retention_period=cdk.Duration.days(4),
+            visibility_timeout=cdk.Duration.seconds(visibility_s),
+            enforce_ssl=True,
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.dead_letter_queue, max_receive_count=max_receive_count
+            ),
+            **queue_encryption,  # type: ignore[arg-type]
+        )
+        self.function.add_environment("QUEUE_URL", self.queue.queue_url)
+
+        self.rule = events.Rule(
+            self,
+            "Rule",
+            description="Job outcomes to the webhook notifier's queue",
+            # By name, as the functions publish: moto's Ref of an event bus is not its name.
+            event_bus=events.EventBus.from_event_bus_name(self, "JobsBus", event_bus_name),
+            event_pattern=events.EventPattern(source=[EVENT_SOURCE], detail_type=list(WEBHOOK_EVENT_TYPES)),
+            targets=[
+                targets.SqsQueue(
+                    self.queue,
+                    dead_letter_queue=self.dead_letter_queue,
+                    retry_attempts=8,
+                    max_event_age=cdk.Duration.hours(24),
+                )
+            ],
+        )
+        if bus_dependency is not None:
+            self.rule.node.add_dependency(bus_dependency)
+
+        # Receive, delete and ChangeMessageVisibility on this queue (and decrypt its messages):
+        # granted by the event source, which the function's backoff relies on.
+        self.function.add_event_source(
+            event_sources.SqsEventSource(self.queue, batch_size=batch_size, report_batch_item_failures=True)
+        )
+        # The job and the tenant (its webhook secret): one GetItem each, nothing else.
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem"], resources=[jobs_table.table_arn, tenants_table.table_arn]
+            )
+        )
+        if encryption_key is not None:
+            encryption_key.grant(self.function, "kms:Decrypt", "kms:DescribeKey")
