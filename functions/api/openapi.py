@@ -1,0 +1,10 @@
+"""Print the HTTP API's OpenAPI document (``make openapi`` writes it to docs/openapi.json)."""
+
+from __future__ import annotations
+
+import json
+
+from functions.api.handler import openapi_document
+
+if __name__ == "__main__":
+    print(json.dumps(openapi_document(), indent=2, sort_keys=True))

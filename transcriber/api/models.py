@@ -1,0 +1,146 @@
+"""Request and response bodies of the HTTP API (pydantic): validation and the OpenAPI schemas."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from transcriber.domain.options import BEAM_SIZE_RANGE, MAX_CHUNK_SECONDS_RANGE
+
+#: Files up to this size may be sent inside the create request instead of through an upload URL.
+#: Base64 makes 4 MiB about 5.6 MB of JSON, under Lambda's 6 MB limit on a request payload.
+INLINE_MAX_BYTES = 4 * 1024 * 1024
+#: base64 of INLINE_MAX_BYTES, rounded up to whole 4-character groups
+INLINE_MAX_BASE64 = 4 * ((INLINE_MAX_BYTES + 2) // 3)
+
+JobStatusName = Literal["AWAITING_UPLOAD", "PENDING", "PROCESSING", "COMPLETED", "FAILED"]
+OutputFormat = Literal["json", "srt", "vtt", "txt"]
+
+
+class CreateOptions(BaseModel):
+    """Per-job options; what is left out takes the pipeline's default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    language: str | None = Field(
+        None, max_length=16, description="ISO 639-1 code such as 'en' or 'de'; detected when left out"
+    )
+    word_timestamps: bool | None = Field(None, description="Word-level times in the JSON (default true)")
+    beam_size: int | None = Field(None, ge=BEAM_SIZE_RANGE[0], le=BEAM_SIZE_RANGE[1])
+    max_chunk_seconds: float | None = Field(
+        None, ge=MAX_CHUNK_SECONDS_RANGE[0], le=MAX_CHUNK_SECONDS_RANGE[1]
+    )
+    dedupe: bool | None = Field(
+        None, description="Reuse a recent transcript of the same audio (default true)"
+    )
+    callback_url: str | None = Field(
+        None,
+        max_length=2048,
+        description="https URL that receives a signed POST when the job completes or fails",
+    )
+
+
+class CreateTranscription(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    filename: str = Field(min_length=1, max_length=255, description="The audio file's name, with extension")
+    size: int | None = Field(None, ge=1, description="Bytes; required unless content_base64 is sent")
+    content_type: str | None = Field(None, max_length=255)
+    options: CreateOptions = CreateOptions()  # pydantic copies defaults per instance
+    content_base64: str | None = Field(
+        None,
+        max_length=INLINE_MAX_BASE64,
+        description="The whole file, base64-encoded, for files up to 4 MiB: then no upload step follows",
+    )
+
+    @model_validator(mode="after")
+    def _size_or_content(self) -> CreateTranscription:
+        if self.size is None and self.content_base64 is None:
+            raise ValueError("send the file's size (then PUT it to upload_url) or the file in content_base64")
+        return self
+
+
+class Links(BaseModel):
+    self: str
+
+
+class Word(BaseModel):
+    start: float
+    end: float
+    text: str
+    probability: float | None = None
+
+
+class Segment(BaseModel):
+    id: int | None = None
+    start: float
+    end: float
+    text: str
+    words: list[Word] | None = None
+
+
+class Transcript(BaseModel):
+    text: str
+    language: str | None = None
+    duration: float | None = None
+    segments: list[Segment]
+
+
+class Transcription(BaseModel):
+    """A job as the API shows it; ``transcript`` only once it is COMPLETED."""
+
+    job_id: str
+    status: JobStatusName
+    filename: str | None = None
+    size: int | None = None
+    progress: int = 0
+    chunks_done: int | None = None
+    chunks_total: int | None = None
+    language: str | None = None
+    duration: float | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    callback_url: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    started_at: str | None = None
+    completed_at: str | None = None
+    failed_at: str | None = None
+    reason_code: str | None = None
+    error_message: str | None = None
+    duplicate_of: str | None = None
+    attempts: int = 0
+    transcript: Transcript | None = None
+    links: Links
+
+
+class CreatedTranscription(BaseModel):
+    job_id: str
+    status: JobStatusName
+    upload_url: str | None = Field(
+        None, description="PUT the file's bytes here (no other headers needed); null when sent inline"
+    )
+    upload_method: Literal["PUT"] = "PUT"
+    upload_expires_at: str | None = None
+    links: Links
+
+
+class TranscriptionPage(BaseModel):
+    items: list[Transcription]
+    next_cursor: str | None = Field(None, description="Pass as ?cursor= for the next page; null at the end")
+
+
+class SegmentList(BaseModel):
+    job_id: str
+    count: int
+    segments: list[Segment]
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    reason_code: str | None = None

@@ -1,0 +1,120 @@
+"""HTTP API errors as problem details (RFC 9457): ``type``, ``title``, ``status``, ``detail``.
+
+The API raises :class:`ApiProblem` subclasses; the handler turns each into an
+``application/problem+json`` response. :func:`problem_for` maps the pipeline's own errors (bad
+options, an unsupported file, a refused retry, limits) to the status a client can act on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transcriber.domain.errors import (
+    EmptyFileError,
+    InvalidOptionsError,
+    PipelineError,
+    TooLargeError,
+    UnsupportedFormatError,
+)
+from transcriber.domain.recovery import RetryRefusedError
+from transcriber.domain.tenants import AuthenticationError, LimitExceededError
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "urn:transcriber:problem:"
+
+
+class ApiProblem(Exception):
+    status = 500
+    title = "Internal server error"
+    slug = "internal-error"
+
+    def __init__(
+        self, detail: str, *, headers: dict[str, str] | None = None, reason_code: str | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers or {}
+        self.reason_code = reason_code
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": PROBLEM_TYPE_BASE + self.slug,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.reason_code:
+            body["reason_code"] = self.reason_code
+        return body
+
+
+class BadRequest(ApiProblem):
+    status, title, slug = 400, "Bad request", "bad-request"
+
+
+class Unauthorized(ApiProblem):
+    status, title, slug = 401, "Unauthorized", "unauthorized"
+
+
+class NotFound(ApiProblem):
+    status, title, slug = 404, "Not found", "not-found"
+
+
+class MethodNotAllowed(ApiProblem):
+    status, title, slug = 405, "Method not allowed", "method-not-allowed"
+
+
+class Conflict(ApiProblem):
+    status, title, slug = 409, "Conflict", "conflict"
+
+
+class PayloadTooLarge(ApiProblem):
+    status, title, slug = 413, "Payload too large", "payload-too-large"
+
+
+class UnsupportedMediaType(ApiProblem):
+    status, title, slug = 415, "Unsupported media type", "unsupported-media-type"
+
+
+class Unprocessable(ApiProblem):
+    status, title, slug = 422, "Unprocessable request", "validation-error"
+
+
+class TooManyRequests(ApiProblem):
+    status, title, slug = 429, "Too many requests", "too-many-requests"
+
+
+#: Every status the API answers with a problem, for the OpenAPI document.
+DOCUMENTED = {
+    cls.status: cls
+    for cls in (
+        BadRequest,
+        Unauthorized,
+        NotFound,
+        Conflict,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        Unprocessable,
+        TooManyRequests,
+    )
+}
+
+
+def problem_for(err: PipelineError) -> ApiProblem:
+    """The HTTP problem for one of the pipeline's own errors, with its reason code."""
+    code = err.reason_code
+    if isinstance(err, AuthenticationError):
+        return Unauthorized(err.message, headers={"WWW-Authenticate": 'Bearer realm="transcriber"'})
+    if isinstance(err, LimitExceededError):
+        return TooManyRequests(err.message, headers={"Retry-After": str(err.retry_after_s)}, reason_code=code)
+    if isinstance(err, UnsupportedFormatError):
+        return UnsupportedMediaType(err.message, reason_code=code)
+    if isinstance(err, TooLargeError):
+        return PayloadTooLarge(err.message, reason_code=code)
+    if isinstance(err, RetryRefusedError):
+        return Conflict(err.message, reason_code=code)
+    if isinstance(err, InvalidOptionsError | EmptyFileError) or not err.retryable:
+        return Unprocessable(err.message, reason_code=code)
+    problem = ApiProblem("A service the API depends on is busy; try again in a moment.", reason_code=code)
+    problem.status, problem.title, problem.slug = 503, "Service unavailable", "service-unavailable"
+    return problem

@@ -1,0 +1,344 @@
+"""What the HTTP API does, without HTTP: create, list, read, delete and retry a tenant's jobs.
+
+Every method takes the caller's tenant and sees only that tenant's jobs: another tenant's job
+is "not found", exactly like a job that does not exist, so ids cannot be probed.
+
+A job created here is recorded AWAITING_UPLOAD with its options and its upload key
+(``tenants/<tenant>/jobs/<job id>/<file>``); the object's arrival in the input bucket starts it
+through the same S3 notification and ingest as any other upload (functions/ingest).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from transcriber.api import problems
+from transcriber.api.models import INLINE_MAX_BYTES, CreateTranscription
+from transcriber.domain import intake
+from transcriber.domain.errors import PipelineError
+from transcriber.domain.jobs import (
+    OUTPUT_FORMATS,
+    TRANSCRIPTS_PREFIX,
+    WORK_PREFIX,
+    JobStatus,
+    iso_timestamp,
+)
+from transcriber.domain.options import JobOptions
+from transcriber.domain.recovery import Executions, JobStore, latest_execution_name, retry_job
+from transcriber.domain.tenants import Tenant, upload_key
+from transcriber.domain.webhooks import check_callback_url
+
+MAX_PAGE = 100
+DEFAULT_PAGE = 20
+#: Declared content types that are plainly not audio are refused before any upload (415).
+_AUDIO_TYPES = re.compile(r"^(audio/[\w.+-]+|video/[\w.+-]+|application/(ogg|octet-stream))(;.*)?$", re.I)
+CONTENT_TYPES = {
+    "json": "application/json; charset=utf-8",
+    "srt": "application/x-subrip; charset=utf-8",
+    "vtt": "text/vtt; charset=utf-8",
+    "txt": "text/plain; charset=utf-8",
+}
+
+
+class Jobs(JobStore, Protocol):
+    """The jobs table as the API uses it (``transcriber.adapters.jobs_table.JobRepository``)."""
+
+    def create(self, job: dict[str, Any]) -> bool: ...
+
+    def for_tenant(
+        self,
+        tenant_id: str,
+        *,
+        limit: int,
+        status: JobStatus | None = None,
+        start_after: dict[str, Any] | None = None,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]: ...
+
+    def mark_deleted(self, job_id: str) -> bool: ...
+
+
+class Objects(Protocol):
+    """S3 as the API uses it (``transcriber.adapters.storage.ObjectStore``)."""
+
+    def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str) -> None: ...
+
+    def get_text(self, bucket: str, key: str) -> str | None: ...
+
+    def presigned_put(self, bucket: str, key: str, *, size: int, expires_s: int) -> str: ...
+
+    def delete(self, bucket: str, key: str) -> None: ...
+
+    def delete_prefix(self, bucket: str, prefix: str) -> int: ...
+
+
+class Runs(Executions, Protocol):
+    def stop(self, name: str, *, cause: str) -> bool: ...
+
+
+class Limits(Protocol):
+    def count_job(self, tenant: Tenant, now: datetime | None = None) -> None: ...
+
+
+@dataclass(frozen=True)
+class Download:
+    filename: str
+    content_type: str
+    body: str
+
+
+def _split_uri(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def encode_cursor(position: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(position, sort_keys=True).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, tenant_id: str) -> dict[str, Any]:
+    """The position a cursor stands for; BadRequest for anything this API did not hand out."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        position = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, UnicodeError, binascii.Error):
+        raise problems.BadRequest("The cursor is not valid; pass next_cursor exactly as received.") from None
+    if (
+        not isinstance(position, dict)
+        or set(position) != {"job_id", "tenant_id", "created_at"}
+        or not all(isinstance(v, str) for v in position.values())
+        or position["tenant_id"] != tenant_id
+    ):
+        raise problems.BadRequest("The cursor is not valid; pass next_cursor exactly as received.")
+    return position
+
+
+def matching_segments(segments: list[dict[str, Any]], query: str | None) -> list[dict[str, Any]]:
+    """Segments holding every word of ``query`` (case-insensitive, whole words); all without one."""
+    words = re.findall(r"\w+", (query or "").lower())
+    if not words:
+        return segments
+    return [s for s in segments if set(words) <= set(re.findall(r"\w+", str(s.get("text", "")).lower()))]
+
+
+class TranscriptionService:
+    def __init__(
+        self,
+        *,
+        jobs: Jobs,
+        objects: Objects,
+        runs: Runs,
+        limits: Limits,
+        input_bucket: str,
+        results_bucket: str,
+        max_upload_bytes: int,
+        upload_url_expiry_s: int = 900,
+        local_mode: bool = False,
+    ) -> None:
+        self.jobs = jobs
+        self.objects = objects
+        self.runs = runs
+        self.limits = limits
+        self.input_bucket = input_bucket
+        self.results_bucket = results_bucket
+        self.max_upload_bytes = max_upload_bytes
+        self.upload_url_expiry_s = min(upload_url_expiry_s, 900)
+        self.local_mode = local_mode
+
+    # Create -----------------------------------------------------------------------------------
+
+    def create(self, tenant: Tenant, request: CreateTranscription) -> dict[str, Any]:
+        """Record a job AWAITING_UPLOAD and hand out where its audio goes (or store it, if inline)."""
+        content = self._inline_content(request)
+        size = len(content) if content is not None else int(request.size or 0)
+        try:
+            intake.check_name_and_size(request.filename, size, self.max_upload_bytes)
+            raw_options = request.options.model_dump(exclude_none=True)
+            callback_url = raw_options.pop("callback_url", None)
+            options = JobOptions.parse(raw_options)
+            if callback_url:
+                check_callback_url(callback_url, local_mode=self.local_mode)
+        except PipelineError as err:
+            raise problems.problem_for(err) from err
+        if request.content_type and not _AUDIO_TYPES.match(request.content_type):
+            raise problems.UnsupportedMediaType(
+                f"content_type {request.content_type!r} is not audio; send an audio file "
+                "(or leave content_type out)."
+            )
+        try:
+            self.limits.count_job(tenant)
+        except PipelineError as err:
+            raise problems.problem_for(err) from err
+
+        job_id = uuid.uuid4().hex
+        key = upload_key(tenant.tenant_id, job_id, request.filename)
+        expires_at = iso_timestamp(datetime.now(UTC) + timedelta(seconds=self.upload_url_expiry_s))
+        job: dict[str, Any] = {
+            "job_id": job_id,
+            "tenant_id": tenant.tenant_id,
+            "status": JobStatus.AWAITING_UPLOAD.value,
+            "source": "api",
+            "bucket": self.input_bucket,
+            "key": key,
+            "filename": request.filename,
+            "size": size,
+            "options": options.to_dict(),
+            "callback_url": callback_url,
+            "upload_expires_at": None if content is not None else expires_at,
+        }
+        self.jobs.create(job)
+        upload_url = None
+        if content is not None:
+            self.objects.put_bytes(
+                self.input_bucket, key, content, request.content_type or "application/octet-stream"
+            )
+        else:
+            upload_url = self.objects.presigned_put(
+                self.input_bucket, key, size=size, expires_s=self.upload_url_expiry_s
+            )
+        return {
+            "job_id": job_id,
+            "status": JobStatus.AWAITING_UPLOAD.value,
+            "upload_url": upload_url,
+            "upload_method": "PUT",
+            "upload_expires_at": job["upload_expires_at"],
+            "links": {"self": f"/v1/transcriptions/{job_id}"},
+        }
+
+    @staticmethod
+    def _inline_content(request: CreateTranscription) -> bytes | None:
+        if request.content_base64 is None:
+            return None
+        try:
+            content = base64.b64decode(request.content_base64, validate=True)
+        except (binascii.Error, ValueError):
+            raise problems.BadRequest("content_base64 is not valid base64.") from None
+        if len(content) > INLINE_MAX_BYTES:
+            raise problems.PayloadTooLarge(
+                f"Inline files may be up to {INLINE_MAX_BYTES // (1024 * 1024)} MiB; send the size "
+                "instead and PUT the file to the upload_url you get back."
+            )
+        if request.size is not None and request.size != len(content):
+            raise problems.Unprocessable(
+                f"size says {request.size} bytes but the content has {len(content)}."
+            )
+        return content
+
+    # Read -------------------------------------------------------------------------------------
+
+    def owned_job(self, tenant: Tenant, job_id: str) -> dict[str, Any]:
+        """The tenant's job; NotFound for another tenant's, a deleted or an unknown one."""
+        job = self.jobs.get(job_id) if re.fullmatch(r"[0-9a-f]{32}", job_id) else None
+        if job is None or job.get("tenant_id", "default") != tenant.tenant_id:
+            raise problems.NotFound(f"No transcription {job_id!r}.")
+        if job.get("status") == JobStatus.DELETED.value:
+            raise problems.NotFound(f"No transcription {job_id!r}: it was deleted.")
+        return job
+
+    def view(self, job: dict[str, Any], *, with_transcript: bool = False) -> dict[str, Any]:
+        fields = (
+            "job_id", "status", "filename", "size", "chunks_done", "chunks_total", "language",
+            "duration", "callback_url", "created_at", "updated_at", "started_at", "completed_at",
+            "failed_at", "reason_code", "error_message", "duplicate_of",
+        )  # fmt: skip
+        view: dict[str, Any] = {name: job.get(name) for name in fields}
+        view["filename"] = view["filename"] or job.get("key", "").rsplit("/", 1)[-1]
+        view["progress"] = int(job.get("progress") or 0)
+        view["options"] = job.get("options") or {}
+        view["attempts"] = int(job.get("attempts") or 0)
+        view["links"] = {"self": f"/v1/transcriptions/{job['job_id']}"}
+        if with_transcript and job.get("status") == JobStatus.COMPLETED.value:
+            document = self._transcript_document(job)
+            view["transcript"] = {
+                "text": document.get("transcript", ""),
+                "language": document.get("language"),
+                "duration": document.get("duration"),
+                "segments": document.get("segments", []),
+            }
+        return view
+
+    def get(self, tenant: Tenant, job_id: str) -> dict[str, Any]:
+        return self.view(self.owned_job(tenant, job_id), with_transcript=True)
+
+    def list(
+        self, tenant: Tenant, *, status: str | None, limit: int | None, cursor: str | None
+    ) -> dict[str, Any]:
+        wanted = JobStatus(status) if status else None
+        size = min(max(limit or DEFAULT_PAGE, 1), MAX_PAGE)
+        position = decode_cursor(cursor, tenant.tenant_id) if cursor else None
+        items: list[dict[str, Any]] = []
+        # A status filter may leave a page short: read on until it is full or the jobs run out.
+        while True:
+            page, position = self.jobs.for_tenant(
+                tenant.tenant_id, limit=size - len(items), status=wanted, start_after=position
+            )
+            items.extend(page)
+            if position is None or len(items) >= size:
+                break
+        return {
+            "items": [self.view(job) for job in items],
+            "next_cursor": encode_cursor(position) if position else None,
+        }
+
+    def segments(self, tenant: Tenant, job_id: str, query: str | None) -> dict[str, Any]:
+        job = self._completed(tenant, job_id)
+        found = matching_segments(self._transcript_document(job).get("segments", []), query)
+        return {"job_id": job_id, "count": len(found), "segments": found}
+
+    def download(self, tenant: Tenant, job_id: str, fmt: str) -> Download:
+        job = self._completed(tenant, job_id)
+        if fmt not in OUTPUT_FORMATS:
+            raise problems.Unprocessable(f"format must be one of {', '.join(OUTPUT_FORMATS)}.")
+        body = self._output(job, fmt)
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", str(self.view(job)["filename"]).rsplit(".", 1)[0])[:80]
+        return Download(filename=f"{stem or job_id}.{fmt}", content_type=CONTENT_TYPES[fmt], body=body)
+
+    def _completed(self, tenant: Tenant, job_id: str) -> dict[str, Any]:
+        job = self.owned_job(tenant, job_id)
+        if job.get("status") != JobStatus.COMPLETED.value:
+            raise problems.Conflict(
+                f"Transcription {job_id} is {job.get('status')}; its transcript exists once it is COMPLETED."
+            )
+        return job
+
+    def _output(self, job: dict[str, Any], fmt: str) -> str:
+        uri = (job.get("outputs") or {}).get(fmt)
+        text = self.objects.get_text(*_split_uri(uri)) if uri else None
+        if text is None:
+            raise problems.NotFound(
+                f"The {fmt} transcript of {job['job_id']} is gone (its source job was deleted); "
+                "retry is not possible, upload the audio again."
+            )
+        return text
+
+    def _transcript_document(self, job: dict[str, Any]) -> dict[str, Any]:
+        document = json.loads(self._output(job, "json"))
+        return document if isinstance(document, dict) else {}
+
+    # Change -----------------------------------------------------------------------------------
+
+    def delete(self, tenant: Tenant, job_id: str) -> None:
+        """Stop the job's run, leave a tombstone, then delete its audio, chunks and outputs."""
+        job = self.owned_job(tenant, job_id)
+        if job.get("status") in (JobStatus.PENDING.value, JobStatus.PROCESSING.value):
+            self.runs.stop(latest_execution_name(job), cause="Deleted by its owner through the API")
+        self.jobs.mark_deleted(job_id)
+        if job.get("bucket") == self.input_bucket and job.get("key"):
+            self.objects.delete(self.input_bucket, str(job["key"]))
+        self.objects.delete_prefix(self.results_bucket, f"{WORK_PREFIX}/{job_id}/")
+        # Only the job's own outputs: a duplicate points to another job's, which are not its to delete.
+        self.objects.delete_prefix(self.results_bucket, f"{TRANSCRIPTS_PREFIX}/{job_id}/")
+
+    def retry(self, tenant: Tenant, job_id: str) -> dict[str, Any]:
+        self.owned_job(tenant, job_id)
+        try:
+            retry_job(job_id, jobs=self.jobs, executions=self.runs)
+        except PipelineError as err:
+            raise problems.problem_for(err) from err
+        return self.view(self.owned_job(tenant, job_id))
