@@ -59,6 +59,8 @@ class StackOutputs:
     event_bus: str
     state_machine_arn: str
     sweeper_function: str
+    api_function: str
+    tenants_table: str
 
     @classmethod
     def from_cloudformation(cls, outputs: list[dict[str, str]]) -> StackOutputs:
@@ -70,6 +72,8 @@ class StackOutputs:
             event_bus=values["EventBusName"],
             state_machine_arn=values["StateMachineArn"],
             sweeper_function=values["SweeperFunctionName"],
+            api_function=values["ApiFunctionName"],
+            tenants_table=values["TenantsTableName"],
         )
 
 
@@ -276,7 +280,8 @@ class LocalAws:
                 raise RuntimeError(f"image asset {image_hash} has no ImageConfig.Command to run locally")
 
     def _set_local_overrides(self, stack_name: str, template: dict[str, Any]) -> None:
-        """Threads per speech worker: the cores are shared by ``concurrency`` local workers."""
+        """Local mode for every function; threads per speech worker: the cores are shared by
+        ``concurrency`` local workers."""
         image_ids = {
             logical
             for logical, r in template["Resources"].items()
@@ -289,11 +294,14 @@ class LocalAws:
         threads = str(self.threads_per_worker or max(1, (os.cpu_count() or 2) // self.concurrency))
 
         def overrides(function_name: str) -> dict[str, str]:
+            # Only here, never in AWS: webhooks may go to http://localhost (transcriber/settings.py).
+            local = {"TRANSCRIBER_LOCAL_MODE": "1"}
             if function_name not in image_functions:
-                return {}
+                return local
             # OpenMP and BLAS pools default to one thread per core in every worker process: with
             # several workers on the same cores they would fight over them.
             return {
+                **local,
                 "WHISPER_CPU_THREADS": threads,
                 "OMP_NUM_THREADS": threads,
                 "OPENBLAS_NUM_THREADS": threads,
