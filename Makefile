@@ -1,6 +1,7 @@
 # Two commands for a fresh machine (see README.md):
 #   make run  [FILE=path/to/audio.ext] [OUT=dir]   set up, then transcribe through the local pipeline
 #   make test                                       set up, then run the whole test suite
+#   make serve [PORT=8080]                          the local stack with its HTTP API
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -17,7 +18,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup run test lint synth bench quality clean
+.PHONY: setup run serve openapi test lint synth bench quality clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@echo "Setting up $(VENV) (first run only: dependencies, Whisper weights, CDK cache)..."
@@ -33,15 +34,24 @@ setup: $(STAMP)
 run: setup
 	@$(PY) -m localrun.cli "$(FILE)" --out "$(OUT)"
 
+# The local stack with its HTTP API on 127.0.0.1 (prints the base URL and a development key)
+PORT ?= 8080
+serve: setup
+	@$(PY) -m localrun.serve --port $(PORT)
+
+# The HTTP API's OpenAPI document, committed as docs/openapi.json (a test checks it is current)
+openapi: setup
+	@$(PY) -m functions.api.openapi > docs/openapi.json
+
 test: setup
 	@$(PY) -m ruff check .
-	@$(PY) -m mypy transcriber functions infra localrun layers bench tests
+	@$(PY) -m mypy transcriber functions infra localrun layers bench client tests
 	@$(PY) -m pytest
 
 lint: setup
 	@$(PY) -m ruff check .
 	@$(PY) -m ruff format --check .
-	@$(PY) -m mypy transcriber functions infra localrun layers bench tests
+	@$(PY) -m mypy transcriber functions infra localrun layers bench client tests
 
 # The CDK CLI (from npm) for synth/diff/deploy against a real account: make synth ENV=prod
 synth: setup

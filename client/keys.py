@@ -1,0 +1,160 @@
+"""``transcriber keys``: create, list and revoke API keys (an operator's command, not a tenant's).
+
+Keys live in the stack's tenants table, hashed; this command writes there directly with AWS
+credentials, so it needs boto3 (the SDK itself does not). The table is found from
+``--table``, from ``--stack`` (its ``TenantsTableName`` output), or, when ``make serve`` is
+running, from .local/serve.json (the local stack's table and endpoint).
+
+    transcriber keys create acme [--jobs-per-day 500] [--requests-per-minute 120]
+    transcriber keys list [--tenant acme]
+    transcriber keys revoke KEY_ID
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+SERVE_FILE = Path(".local") / "serve.json"
+
+
+class KeysUsageError(Exception):
+    """The table cannot be found, or an argument is wrong: exit code 2."""
+
+
+def _local_settings() -> dict[str, Any]:
+    path = Path(os.environ.get("TRANSCRIBER_SERVE_FILE", SERVE_FILE))
+    return dict(json.loads(path.read_text())) if path.exists() else {}
+
+
+def tenants_repository(args: argparse.Namespace) -> Any:
+    """The tenants table named by the arguments, or by a running ``make serve``."""
+    import boto3
+
+    from transcriber.adapters.tenants_table import TenantRepository
+
+    local = _local_settings()
+    endpoint = args.endpoint_url or (None if (args.table or args.stack) else local.get("aws_endpoint_url"))
+    session = boto3.Session(region_name=args.region) if args.region else boto3.Session()
+    if endpoint and not session.get_credentials():
+        # the embedded AWS of `make serve` accepts any credentials
+        session = boto3.Session(
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name=args.region or "us-east-1",
+        )
+    table = args.table
+    if not table and args.stack:
+        outputs = (
+            session.client("cloudformation", endpoint_url=endpoint)
+            .describe_stacks(StackName=args.stack)["Stacks"][0]
+            .get("Outputs", [])
+        )
+        table = next((o["OutputValue"] for o in outputs if o["OutputKey"] == "TenantsTableName"), None)
+        if not table:
+            raise KeysUsageError(f"stack {args.stack} has no TenantsTableName output")
+    table = table or local.get("tenants_table")
+    if not table:
+        raise KeysUsageError(
+            "no tenants table: pass --stack NAME (e.g. Transcriber-prod) or --table NAME, "
+            "or start the local stack with `make serve`"
+        )
+    return TenantRepository(table, resource=session.resource("dynamodb", endpoint_url=endpoint))
+
+
+def _key_view(key: Any) -> dict[str, Any]:
+    return {
+        "key_id": key.key_id,
+        "tenant_id": key.tenant_id,
+        "created_at": key.created_at,
+        "revoked_at": key.revoked_at,
+    }
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from client.cli import EXIT_ERROR, EXIT_OK, UsageError, emit_json
+
+    try:
+        tenants = tenants_repository(args)
+        if args.keys_command == "create":
+            try:
+                api_key, key, tenant = tenants.create_key(
+                    args.tenant,
+                    jobs_per_day=args.jobs_per_day,
+                    requests_per_minute=args.requests_per_minute,
+                )
+            except ValueError as err:
+                raise KeysUsageError(str(err)) from err
+            result = {
+                **_key_view(key),
+                "api_key": api_key,
+                "webhook_secret": tenant.webhook_secret,
+                "jobs_per_day": tenant.jobs_per_day,
+                "requests_per_minute": tenant.requests_per_minute,
+            }
+            if args.json:
+                emit_json(result)
+            else:
+                print(api_key)
+                print(
+                    f"key {key.key_id} for tenant {tenant.tenant_id} ({tenant.jobs_per_day} jobs/day, "
+                    f"{tenant.requests_per_minute} requests/min); webhook secret {tenant.webhook_secret}. "
+                    "The key is shown only now: store it.",
+                    file=sys.stderr,
+                )
+            return EXIT_OK
+        if args.keys_command == "list":
+            keys = tenants.list_keys(args.tenant)
+            if args.json:
+                emit_json([_key_view(k) for k in keys])
+            else:
+                for k in keys:
+                    state = f"revoked {k.revoked_at}" if k.revoked_at else "active"
+                    print(f"{k.key_id}  {k.tenant_id:<24} created {k.created_at}  {state}")
+            return EXIT_OK
+        revoked = tenants.revoke_key(args.key_id)
+        if revoked is None:
+            raise KeysUsageError(f"no API key with id {args.key_id!r}; `transcriber keys list` shows them")
+        if args.json:
+            emit_json(_key_view(revoked))
+        else:
+            print(f"key {revoked.key_id} of tenant {revoked.tenant_id} revoked at {revoked.revoked_at}")
+        return EXIT_OK
+    except KeysUsageError as err:
+        raise UsageError(str(err)) from err
+    except Exception as err:  # AWS errors: credentials, a missing table, the network
+        if getattr(args, "debug", False):
+            raise
+        print(f"transcriber: error: {type(err).__name__}: {err}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def register_keys_command(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    keys: argparse.ArgumentParser = subparsers.add_parser(
+        "keys",
+        parents=[common],
+        help="create, list and revoke API keys (operators; needs AWS credentials)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    where = keys.add_argument_group("which stack")
+    where.add_argument("--stack", metavar="NAME", help="the stack whose TenantsTableName output to use")
+    where.add_argument("--table", metavar="NAME", help="the tenants table itself")
+    where.add_argument("--region", metavar="REGION", help="AWS region (default: your AWS configuration's)")
+    where.add_argument("--endpoint-url", metavar="URL", help="an AWS endpoint (default: AWS itself)")
+    keys.set_defaults(handler=cmd_keys)
+    actions = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    create = actions.add_parser("create", help="a new key for a tenant (created if new)")
+    create.add_argument("tenant", metavar="TENANT", help="tenant id: lower-case letters, digits, hyphens")
+    create.add_argument("--jobs-per-day", type=int, metavar="N", help="daily job quota (default 500)")
+    create.add_argument(
+        "--requests-per-minute", type=int, metavar="N", help="rate limit (default 120 requests/min)"
+    )
+    listing = actions.add_parser("list", help="keys and their state (never the keys themselves)")
+    listing.add_argument("--tenant", metavar="TENANT", help="only this tenant's keys")
+    revoke = actions.add_parser("revoke", help="revoke a key by its id: it stops working at once")
+    revoke.add_argument("key_id", metavar="KEY_ID")
