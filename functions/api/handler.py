@@ -1,7 +1,7 @@
 """The HTTP API (``/v1``) behind API Gateway: Powertools' REST resolver, validation and OpenAPI.
 
-Thin: authenticate the Bearer key and count the request against the tenant's rate limit (a
-middleware), validate the request (pydantic models in transcriber/api/models.py), call
+Thin: authenticate the Bearer key and count the request against the tenant's rate limit,
+validate the request (pydantic models in transcriber/api/models.py), call
 :class:`transcriber.api.service.TranscriptionService`, and shape the answer. Every error leaves
 as problem JSON. The OpenAPI document is served at ``/v1/openapi.json`` (no key needed) and
 committed as docs/openapi.json.
@@ -15,8 +15,10 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
@@ -75,6 +77,15 @@ def _problems(*statuses: int) -> dict[int, OpenAPIResponse]:
     }
 
 
+def _responses(
+    status: int, model: Any, description: str, *problem_statuses: int
+) -> dict[int, OpenAPIResponse]:
+    """The success answer and the problems of a route (given ``responses``, Powertools documents
+    only those, so the success answer must be among them)."""
+    success: OpenAPIResponse = {"description": description, "content": {"application/json": {"model": model}}}
+    return {status: success, **_problems(*problem_statuses)}
+
+
 def _problem_response(problem: problems.ApiProblem) -> Response[str]:
     return Response(
         status_code=problem.status,
@@ -112,28 +123,22 @@ def _service() -> TranscriptionService:
 
 def _tenant() -> Tenant:
     tenant = app.context.get("tenant")
-    if not isinstance(tenant, Tenant):  # the middleware runs before every route but the document's
+    if not isinstance(tenant, Tenant):  # authenticate() runs before every route but the document
         raise problems.Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
     return tenant
 
 
-def authenticate(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
-    """Who is calling (a hashed-key lookup) and whether they are within their rate limit."""
-    if app.current_event.path == OPENAPI_PATH:
-        return next_middleware(app)
-    headers = app.current_event.headers or {}
+def authenticate(event: dict[str, Any]) -> Tenant:
+    """Who is calling (a hashed-key lookup) and whether they are within their rate limit.
+
+    Runs before the resolver: Powertools validates a request before any middleware, and a
+    caller without a valid key must learn that (401), not what their body lacks (422).
+    """
+    headers = event.get("headers") or {}
     authorization = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
-    try:
-        tenant = _tenants().authenticate(api_key_from_header(authorization))
-        _tenants().count_request(tenant)
-    except PipelineError as err:
-        return _problem_response(problems.problem_for(err))
-    logger.append_keys(tenant_id=tenant.tenant_id)
-    app.append_context(tenant=tenant)
-    return next_middleware(app)
-
-
-app.use(middlewares=[authenticate])
+    tenant = _tenants().authenticate(api_key_from_header(authorization))
+    _tenants().count_request(tenant)
+    return tenant
 
 
 @app.exception_handler(problems.ApiProblem)
@@ -144,6 +149,18 @@ def _api_problem(err: problems.ApiProblem) -> Response[str]:
 @app.exception_handler(PipelineError)
 def _pipeline_error(err: PipelineError) -> Response[str]:
     return _problem_response(problems.problem_for(err))
+
+
+@app.exception_handler(RequestUnsupportedContentType)
+def _not_json(_: RequestUnsupportedContentType) -> Response[str]:
+    return _problem_response(
+        problems.UnsupportedMediaType("Send the request body as JSON, with 'Content-Type: application/json'.")
+    )
+
+
+@app.exception_handler(UnicodeDecodeError)
+def _not_text(_: UnicodeDecodeError) -> Response[str]:
+    return _problem_response(problems.BadRequest("The request body is not UTF-8 text; send JSON."))
 
 
 @app.exception_handler(RequestValidationError)
@@ -167,13 +184,19 @@ def _no_route(_: Exception) -> Response[str]:
     "/v1/transcriptions",
     summary="Create a transcription",
     status_code=201,
-    responses=_problems(400, 413, 415, 422),
+    responses=_responses(
+        201, CreatedTranscription, "Created; PUT the file to upload_url", 400, 413, 415, 422
+    ),
 )
 def create_transcription(request: CreateTranscription) -> CreatedTranscription:
     return CreatedTranscription.model_validate(_service().create(_tenant(), request))
 
 
-@app.get("/v1/transcriptions", summary="List transcriptions, newest first", responses=_problems(400, 422))
+@app.get(
+    "/v1/transcriptions",
+    summary="List transcriptions, newest first",
+    responses=_responses(200, TranscriptionPage, "A page of transcriptions", 400, 422),
+)
 def list_transcriptions(
     status: Annotated[JobStatusName | None, Query()] = None,
     limit: Annotated[int | None, Query(ge=1, le=100)] = None,
@@ -184,7 +207,9 @@ def list_transcriptions(
 
 
 @app.get(
-    "/v1/transcriptions/<job_id>", summary="Status, progress and transcript", responses=_problems(404, 422)
+    "/v1/transcriptions/<job_id>",
+    summary="Status, progress and transcript",
+    responses=_responses(200, Transcription, "The transcription", 404, 422),
 )
 def get_transcription(job_id: JOB_ID) -> Transcription:
     return Transcription.model_validate(_service().get(_tenant(), job_id))
@@ -193,7 +218,7 @@ def get_transcription(job_id: JOB_ID) -> Transcription:
 @app.get(
     "/v1/transcriptions/<job_id>/segments",
     summary="Timed segments, optionally only those containing every word of q",
-    responses=_problems(404, 409, 422),
+    responses=_responses(200, SegmentList, "The matching segments", 404, 409, 422),
 )
 def transcription_segments(
     job_id: JOB_ID, q: Annotated[str | None, Query(max_length=200)] = None
@@ -239,7 +264,7 @@ def delete_transcription(job_id: JOB_ID) -> Response[str]:
     "/v1/transcriptions/<job_id>/retry",
     summary="Run a FAILED job again; finished chunks are reused",
     status_code=202,
-    responses=_problems(404, 409, 422),
+    responses=_responses(202, Transcription, "Accepted: the job runs again", 404, 409, 422),
 )
 def retry_transcription(job_id: JOB_ID) -> Transcription:
     return Transcription.model_validate(_service().retry(_tenant(), job_id))
@@ -259,4 +284,17 @@ def openapi() -> Response[str]:
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if event.get("path") != OPENAPI_PATH:
+        try:
+            tenant = authenticate(event)
+        except PipelineError as err:
+            problem = problems.problem_for(err)
+            return {
+                "statusCode": problem.status,
+                "headers": {"Content-Type": problems.PROBLEM_CONTENT_TYPE, **problem.headers},
+                "body": json.dumps(problem.body()),
+                "isBase64Encoded": False,
+            }
+        logger.append_keys(tenant_id=tenant.tenant_id)
+        app.append_context(tenant=tenant)
     return app.resolve(event, context)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from localrun.pipeline import LocalPipeline
+from localrun.serve import ApiServer
+from transcriber.adapters.tenants_table import TenantRepository
 from transcriber.domain.jobs import EVENT_SOURCE
 
 
@@ -56,3 +61,83 @@ class EventTap:
 @pytest.fixture(scope="session")
 def event_tap(pipeline: LocalPipeline) -> EventTap:
     return EventTap(pipeline)
+
+
+# The HTTP API ---------------------------------------------------------------------------------
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Http:
+    """A plain HTTP client for the tests: what curl would send, nothing the SDK adds."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        key: str | None = None,
+        json_body: Any = None,
+        data: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> HttpResponse:
+        url = path if path.startswith("http") else self.base_url + path
+        sent = dict(headers or {})
+        if key is not None:
+            sent["Authorization"] = f"Bearer {key}"
+        if json_body is not None:
+            data = json.dumps(json_body).encode()
+            sent.setdefault("Content-Type", "application/json")
+        elif data is not None:
+            sent.setdefault("Content-Type", "application/octet-stream")
+        req = urllib.request.Request(url, data=data, method=method, headers=sent)
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                return HttpResponse(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read())
+        except urllib.error.HTTPError as err:
+            return HttpResponse(err.code, {k.lower(): v for k, v in err.headers.items()}, err.read())
+
+
+@dataclass
+class ApiTenant:
+    tenant_id: str
+    key: str
+    webhook_secret: str
+
+
+@dataclass
+class Api:
+    server: ApiServer
+    http: Http
+    tenants: TenantRepository
+
+    def tenant(
+        self, tenant_id: str, *, jobs_per_day: int = 10_000, requests_per_minute: int = 100_000
+    ) -> ApiTenant:
+        api_key, _, tenant = self.tenants.create_key(
+            tenant_id, jobs_per_day=jobs_per_day, requests_per_minute=requests_per_minute
+        )
+        return ApiTenant(tenant_id, api_key, tenant.webhook_secret)
+
+
+@pytest.fixture(scope="session")
+def api(pipeline: LocalPipeline) -> Iterator[Api]:
+    """``make serve``'s server on the session's stack: HTTP in, API Gateway proxy events out."""
+    server = ApiServer(pipeline)
+    server.start()
+    tenants = TenantRepository(pipeline.stack.tenants_table, resource=pipeline.aws.resource("dynamodb"))
+    try:
+        yield Api(server=server, http=Http(server.base_url), tenants=tenants)
+    finally:
+        server.stop()
