@@ -133,6 +133,14 @@ def cmd_keys(args: argparse.Namespace) -> int:
         return EXIT_ERROR
 
 
+def _add_stack_options(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_argument_group("which stack")
+    where.add_argument("--stack", metavar="NAME", help="the stack whose TenantsTableName output to use")
+    where.add_argument("--table", metavar="NAME", help="the tenants table itself")
+    where.add_argument("--region", metavar="REGION", help="AWS region (default: your AWS configuration's)")
+    where.add_argument("--endpoint-url", metavar="URL", help="an AWS endpoint (default: AWS itself)")
+
+
 def register_keys_command(subparsers: Any, common: argparse.ArgumentParser) -> None:
     keys: argparse.ArgumentParser = subparsers.add_parser(
         "keys",
@@ -141,20 +149,23 @@ def register_keys_command(subparsers: Any, common: argparse.ArgumentParser) -> N
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    where = keys.add_argument_group("which stack")
-    where.add_argument("--stack", metavar="NAME", help="the stack whose TenantsTableName output to use")
-    where.add_argument("--table", metavar="NAME", help="the tenants table itself")
-    where.add_argument("--region", metavar="REGION", help="AWS region (default: your AWS configuration's)")
-    where.add_argument("--endpoint-url", metavar="URL", help="an AWS endpoint (default: AWS itself)")
     keys.set_defaults(handler=cmd_keys)
     actions = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
-    create = actions.add_parser("create", help="a new key for a tenant (created if new)")
+
+    def action(name: str, help_text: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = actions.add_parser(
+            name, parents=[common], help=help_text, description=help_text
+        )
+        _add_stack_options(parser)
+        return parser
+
+    create = action("create", "a new key for a tenant (created if new)")
     create.add_argument("tenant", metavar="TENANT", help="tenant id: lower-case letters, digits, hyphens")
     create.add_argument("--jobs-per-day", type=int, metavar="N", help="daily job quota (default 500)")
     create.add_argument(
         "--requests-per-minute", type=int, metavar="N", help="rate limit (default 120 requests/min)"
     )
-    listing = actions.add_parser("list", help="keys and their state (never the keys themselves)")
+    listing = action("list", "keys and their state (never the keys themselves)")
     listing.add_argument("--tenant", metavar="TENANT", help="only this tenant's keys")
-    revoke = actions.add_parser("revoke", help="revoke a key by its id: it stops working at once")
+    revoke = action("revoke", "revoke a key by its id: it stops working at once")
     revoke.add_argument("key_id", metavar="KEY_ID")

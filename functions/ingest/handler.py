@@ -112,6 +112,11 @@ def ingest_object(
     if created:
         metrics.add_metric(name="JobsCreated", unit=MetricUnit.Count, value=1)
         events.publish(EVENT_JOB_CREATED, _created_detail(job, JobStatus.PENDING))
+    elif reserved:
+        # The reservation changed under us (a concurrent delivery claimed it and starts it, or
+        # the sweeper gave up on the upload): not ours to start.
+        logger.info("Reserved job already claimed or ended")
+        return {"job_id": job_id, "status": reserved["status"], "started": False}
     else:
         logger.info("Repeated event for an existing job")
     # Always try: the execution name is the job id, so a repeat cannot start a second run, and a

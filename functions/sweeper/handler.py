@@ -5,7 +5,8 @@ reaching the state machine's Catch and whose status-change event the fail functi
 or a crash between recording a job and starting its run. The sweeper finds such jobs through the
 jobs table's (status, updated_at) index, checks that their latest execution is not running, and
 requeues them (the new run transcribes only the chunks without a stored result) or, once the
-retry budget is spent, fails them with ``STALLED`` (see transcriber/domain/recovery.py).
+retry budget is spent, fails them with ``STALLED`` (see transcriber/domain/recovery.py). Jobs the
+HTTP API created whose upload never arrived are failed with ``UPLOAD_NOT_RECEIVED``.
 """
 
 from __future__ import annotations
@@ -47,13 +48,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             extra={"job_id": requeued.job_id, "attempt": requeued.attempt, "execution": requeued.execution},
         )
     publisher = EventPublisher(settings.event_bus_name)
-    for job, message in report.failed:
-        logger.warning("Stalled job failed", extra={"job_id": job["job_id"], "reason_code": recovery.STALLED})
+    for job, reason_code, message in report.failed:
+        logger.warning("Job failed by the sweep", extra={"job_id": job["job_id"], "reason_code": reason_code})
         publisher.publish(
             EVENT_JOB_FAILED,
-            failed_event_detail(job["job_id"], job.get("bucket"), job.get("key"), recovery.STALLED, message),
+            failed_event_detail(job["job_id"], job.get("bucket"), job.get("key"), reason_code, message),
         )
-        count_failure(metrics, recovery.STALLED)
+        count_failure(metrics, reason_code)
     metrics.add_metric(name="JobsRequeued", unit=MetricUnit.Count, value=len(report.requeued))
     logger.info("Sweep done", extra=report.to_dict())
     return report.to_dict()

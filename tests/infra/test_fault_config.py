@@ -75,7 +75,16 @@ def _fault_settings(tmp_path: Any, overrides: dict[str, Any] | None = None) -> d
 
 def test_without_a_fault_rate_no_function_carries_fault_settings(tmp_path: Any) -> None:
     settings = _fault_settings(tmp_path)
-    assert sorted(settings) == ["aggregate", "api", "chunk", "fail", "ingest", "notifier", "sweeper", "transcribe"]
+    assert sorted(settings) == [
+        "aggregate",
+        "api",
+        "chunk",
+        "fail",
+        "ingest",
+        "notifier",
+        "sweeper",
+        "transcribe",
+    ]
     assert all(not variables for variables in settings.values())
 
 

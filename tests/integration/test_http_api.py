@@ -423,15 +423,15 @@ def test_the_keys_command_creates_lists_and_revokes_keys(
 
     where = ["--table", pipeline.stack.tenants_table, "--endpoint-url", pipeline.aws.endpoint]
     tenant_id = f"cli-{uuid.uuid4().hex[:6]}"
-    assert main(["keys", *where, "--json", "create", tenant_id, "--requests-per-minute", "50"]) == 0
+    assert main(["keys", "create", tenant_id, "--requests-per-minute", "50", "--json", *where]) == 0
     created = json.loads(capsys.readouterr().out)
     assert created["tenant_id"] == tenant_id and created["requests_per_minute"] == 50
     assert api.http.request("GET", "/v1/transcriptions", key=created["api_key"]).status == 200
-    assert main(["keys", *where, "--json", "list", "--tenant", tenant_id]) == 0
+    assert main(["keys", "list", "--tenant", tenant_id, "--json", *where]) == 0
     (listed,) = json.loads(capsys.readouterr().out)
     assert listed["key_id"] == created["key_id"] and "api_key" not in listed and listed["revoked_at"] is None
-    assert main(["keys", *where, "revoke", created["key_id"]]) == 0
+    assert main(["keys", "revoke", created["key_id"], *where]) == 0
     capsys.readouterr()
     _problem(api.http.request("GET", "/v1/transcriptions", key=created["api_key"]), 401)
-    assert main(["keys", *where, "revoke", "00000000"]) == 2
-    assert main(["keys", *where, "create", "Not A Tenant"]) == 2
+    assert main(["keys", "revoke", "00000000", *where]) == 2
+    assert main(["keys", "create", "Not A Tenant", *where]) == 2

@@ -14,6 +14,8 @@ from transcriber.domain.recovery import (
     RETRY_BUDGET,
     STALE_AFTER,
     STALLED,
+    UPLOAD_ABANDONED_AFTER,
+    UPLOAD_NOT_RECEIVED,
     Action,
     RetryRefusedError,
     decide,
@@ -196,7 +198,8 @@ def test_a_sweep_requeues_stalled_jobs_fails_spent_ones_and_leaves_the_rest() ->
     assert [(r.job_id, r.attempt, r.execution) for r in report.requeued] == [("s" * 32, 2, "s" * 32 + "-r2")]
     assert executions.started == [("s" * 32 + "-r2", execution_input(stalled))]
     assert jobs.items["s" * 32]["status"] == "PENDING"
-    ((failed, message),) = report.failed
+    ((failed, reason_code, message),) = report.failed
+    assert reason_code == STALLED
     assert failed["job_id"] == "f" * 32
     assert jobs.items["f" * 32]["reason_code"] == STALLED and jobs.items["f" * 32]["error_message"] == message
     assert "Upload the file again" in message and "4 times" in message
@@ -224,3 +227,20 @@ def test_a_job_that_moved_between_the_query_and_the_update_is_not_requeued() -> 
     jobs.get = get_then_progress  # type: ignore[method-assign]
     report = sweep(jobs=jobs, executions=executions, now=NOW)
     assert report.requeued == [] and executions.started == []
+
+
+def test_sweep_fails_api_jobs_whose_upload_never_arrived() -> None:
+    abandoned = {
+        "job_id": "a" * 32,
+        "status": JobStatus.AWAITING_UPLOAD.value,
+        "updated_at": _iso(NOW - UPLOAD_ABANDONED_AFTER - timedelta(minutes=1)),
+    }
+    waiting = {"job_id": "b" * 32, "status": JobStatus.AWAITING_UPLOAD.value, "updated_at": RECENT}
+    jobs = FakeJobs(abandoned, waiting)
+    executions = FakeExecutions()
+    report = sweep(jobs=jobs, executions=executions, now=NOW)
+    assert [(job["job_id"], reason) for job, reason, _ in report.failed] == [("a" * 32, UPLOAD_NOT_RECEIVED)]
+    assert jobs.items["a" * 32]["reason_code"] == UPLOAD_NOT_RECEIVED
+    assert "upload_url" in jobs.items["a" * 32]["error_message"]
+    assert jobs.items["b" * 32]["status"] == JobStatus.AWAITING_UPLOAD.value
+    assert executions.started == []

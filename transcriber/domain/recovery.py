@@ -40,6 +40,10 @@ STALE_AFTER = timedelta(minutes=30)
 ACTIVE_STATUSES: tuple[JobStatus, ...] = (JobStatus.PENDING, JobStatus.PROCESSING)
 STALLED = "STALLED"
 RUNNING = "RUNNING"
+#: A job the HTTP API created whose audio never arrived: its upload URL lasts 15 minutes, and an
+#: upload begun just before that may take a while; after this long the job is failed.
+UPLOAD_ABANDONED_AFTER = timedelta(hours=2)
+UPLOAD_NOT_RECEIVED = "UPLOAD_NOT_RECEIVED"
 
 #: Failures caused by the uploaded object itself: the same object fails the same way every time,
 #: so these jobs are not retried (the user must upload a fixed file).
@@ -210,8 +214,8 @@ def stalled_message(job: Mapping[str, Any], stale_after: timedelta = STALE_AFTER
 class SweepReport:
     examined: int = 0
     requeued: list[Requeued] = field(default_factory=list)
-    #: (job, message) of each job the sweep failed; the caller announces them
-    failed: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+    #: (job, reason code, message) of each job the sweep failed; the caller announces them
+    failed: list[tuple[dict[str, Any], str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -219,7 +223,7 @@ class SweepReport:
             "requeued": [
                 {"job_id": r.job_id, "attempt": r.attempt, "execution": r.execution} for r in self.requeued
             ],
-            "failed": [job["job_id"] for job, _ in self.failed],
+            "failed": [job["job_id"] for job, _, _ in self.failed],
         }
 
 
@@ -231,8 +235,20 @@ def sweep(
     stale_after: timedelta = STALE_AFTER,
     budget: int = RETRY_BUDGET,
 ) -> SweepReport:
-    """Requeue or fail every stalled job (see :func:`decide`)."""
+    """Requeue or fail every stalled job (see :func:`decide`), and fail the jobs whose upload
+    never arrived (see :data:`UPLOAD_ABANDONED_AFTER`)."""
     report = SweepReport()
+    for job_id in jobs.not_updated_since(JobStatus.AWAITING_UPLOAD, now - UPLOAD_ABANDONED_AFTER):
+        job = jobs.get(job_id)
+        if job is None or job.get("status") != JobStatus.AWAITING_UPLOAD.value:
+            continue
+        report.examined += 1
+        message = (
+            "No audio arrived for this transcription before its upload URL expired. Create a new "
+            "transcription and PUT the file to its upload_url within 15 minutes."
+        )
+        if jobs.mark_failed(job_id, reason_code=UPLOAD_NOT_RECEIVED, message=message):
+            report.failed.append((job, UPLOAD_NOT_RECEIVED, message))
     for status in ACTIVE_STATUSES:
         for job_id in jobs.not_updated_since(status, now - stale_after):
             # The index is eventually consistent: decide on the job as it is now.
@@ -260,5 +276,5 @@ def sweep(
             elif action is Action.FAIL:
                 message = stalled_message(job, stale_after)
                 if jobs.mark_failed(job_id, reason_code=STALLED, message=message):
-                    report.failed.append((job, message))
+                    report.failed.append((job, STALLED, message))
     return report
