@@ -209,3 +209,67 @@ def test_no_reuse_outside_the_window(
     _complete(aws, second["job_id"])
     (third,) = ingest.handler(_upload(aws, "newer.flac", sample_flac.read_bytes()), context)["jobs"]
     assert third["status"] == "PENDING"
+
+
+def test_an_upload_for_a_job_the_api_created_completes_that_job(
+    aws: Aws, context: FakeContext, sample_flac: Path
+) -> None:
+    jobs = JobRepository("jobs")
+    job_id = "f" * 32
+    key = f"tenants/acme/jobs/{job_id}/talk.flac"
+    jobs.create(
+        {
+            "job_id": job_id,
+            "tenant_id": "acme",
+            "status": "AWAITING_UPLOAD",
+            "bucket": "uploads",
+            "key": key,
+            "options": {"language": "de"},
+            "callback_url": "https://hooks.example.com/t",
+        }
+    )
+    event = _upload(aws, key, sample_flac.read_bytes())
+    for _ in range(2):  # a repeated delivery changes nothing
+        (result,) = ingest.handler(event, context)["jobs"]
+        assert result["job_id"] == job_id
+    job = jobs.get(job_id)
+    assert job is not None
+    assert (
+        job["status"] == "PENDING"
+        and job["tenant_id"] == "acme"
+        and job["size"] == sample_flac.stat().st_size
+    )
+    assert job["options"] == {"language": "de"}  # from the reservation, not the object's metadata
+    assert job["callback_url"] == "https://hooks.example.com/t"
+    (execution,) = aws.sfn.list_executions(stateMachineArn=aws.state_machine_arn)["executions"]
+    assert execution["name"] == job_id
+    started = aws.sfn.describe_execution(executionArn=execution["executionArn"])
+    assert json.loads(started["input"])["options"] == {"language": "de"}
+    assert aws.table.scan()["Count"] == 1
+
+
+def test_a_reserved_job_keeps_its_first_upload_and_other_keys_name_their_tenant(
+    aws: Aws, context: FakeContext, sample_flac: Path
+) -> None:
+    jobs = JobRepository("jobs")
+    job_id = "e" * 32
+    key = f"tenants/acme/jobs/{job_id}/talk.flac"
+    jobs.create(
+        {"job_id": job_id, "tenant_id": "acme", "status": "AWAITING_UPLOAD", "bucket": "uploads", "key": key}
+    )
+    ingest.handler(_upload(aws, key, sample_flac.read_bytes()), context)
+    # A second PUT to the same URL (new content, new ETag) starts nothing new.
+    ingest.handler(_upload(aws, key, sample_flac.read_bytes() + b"\0"), context)
+    assert len(aws.sfn.list_executions(stateMachineArn=aws.state_machine_arn)["executions"]) == 1
+    # A file dropped into the bucket belongs to the tenant its key names, or to the default one.
+    (named,) = ingest.handler(_upload(aws, "tenants/globex/in/a.flac", sample_flac.read_bytes()), context)[
+        "jobs"
+    ]
+    (plain,) = ingest.handler(_upload(aws, "inbox/b.flac", sample_flac.read_bytes()), context)["jobs"]
+    named_job, plain_job = jobs.get(named["job_id"]), jobs.get(plain["job_id"])
+    assert named_job is not None and named_job["tenant_id"] == "globex"
+    assert plain_job is not None and plain_job["tenant_id"] == "default"
+    # A key that looks like a reservation but names no existing job is an ordinary upload.
+    ghost = f"tenants/acme/jobs/{'d' * 32}/x.flac"
+    (ordinary,) = ingest.handler(_upload(aws, ghost, sample_flac.read_bytes()), context)["jobs"]
+    assert ordinary["job_id"] != "d" * 32

@@ -60,6 +60,15 @@ def _applied(write: Callable[..., Any], **request: Any) -> bool:
     return True
 
 
+def _set_fields(fields: dict[str, Any]) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """``SET`` of the given fields and ``updated_at``: the expression, its names and values."""
+    fields = {**fields, "updated_at": utc_now()}
+    names = {f"#f{i}": name for i, name in enumerate(fields)}
+    values = {f":v{i}": _to_dynamo(value) for i, value in enumerate(fields.values())}
+    assignments = ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+    return f"SET {assignments}", names, values
+
+
 class JobRepository:
     def __init__(self, table_name: str, resource: Any | None = None) -> None:
         self._table = (resource or _dynamodb()).Table(table_name)
@@ -80,15 +89,11 @@ class JobRepository:
         Conditional on the job still awaiting exactly this key, so a repeated event, a second
         upload to the same URL or an upload for someone else's job changes nothing (False).
         """
-        fields = {**fields, "updated_at": utc_now()}
-        fields.pop("job_id", None)
-        names = {f"#f{i}": name for i, name in enumerate(fields)}
-        values = {f":v{i}": _to_dynamo(value) for i, value in enumerate(fields.values())}
-        assignments = ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+        expression, names, values = _set_fields({k: v for k, v in fields.items() if k != "job_id"})
         return _applied(
             self._table.update_item,
             Key={"job_id": job_id},
-            UpdateExpression=f"SET {assignments}",
+            UpdateExpression=expression,
             ConditionExpression="#status = :awaiting AND #key = :key",
             ExpressionAttributeNames={**names, "#status": "status", "#key": "key"},
             ExpressionAttributeValues={**values, ":awaiting": JobStatus.AWAITING_UPLOAD.value, ":key": key},
@@ -155,14 +160,11 @@ class JobRepository:
         return _from_dynamo(item) if item else None
 
     def _update_unless_terminal(self, job_id: str, fields: dict[str, Any]) -> bool:
-        fields = {**fields, "updated_at": utc_now()}
-        names = {f"#f{i}": name for i, name in enumerate(fields)}
-        values = {f":v{i}": _to_dynamo(value) for i, value in enumerate(fields.values())}
-        assignments = ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+        expression, names, values = _set_fields(fields)
         return _applied(
             self._table.update_item,
             Key={"job_id": job_id},
-            UpdateExpression=f"SET {assignments}",
+            UpdateExpression=expression,
             ConditionExpression="attribute_exists(job_id) AND NOT #status IN (:done, :failed, :deleted)",
             ExpressionAttributeNames={**names, "#status": "status"},
             ExpressionAttributeValues={
