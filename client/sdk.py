@@ -695,7 +695,10 @@ class Client:
         query: Mapping[str, Any] | None = None,
         payload: Any = None,
         accept: str = "application/json",
+        follow_see_other: bool = False,
     ) -> _Response:
+        """One API call (GETs ride out 429s). ``follow_see_other``: a 303 (a transcript too large
+        for one API response) is fetched from its presigned Location, without the API key."""
         url = self._url(path, query)
         headers = {
             "Authorization": f"Bearer {self._api_key}",
@@ -712,6 +715,12 @@ class Client:
             response = self._send(method, url, body, headers)
             if 200 <= response.status < 300:
                 return response
+            location = response.headers.get("Location")
+            if follow_see_other and response.status == 303 and location:
+                fetched = self._send("GET", location, None, {"User-Agent": self._user_agent})
+                if 200 <= fetched.status < 300:
+                    return fetched
+                response = fetched
             error = _error_for(response, what)
             retryable = response.status == 429 or (
                 response.status == 503 and response.headers.get("Retry-After") is not None
@@ -971,6 +980,7 @@ class Client:
             what=f"Downloading job {job_id} as {fmt}",
             query={"format": fmt},
             accept="application/json, text/plain, application/x-subrip, text/vtt, */*",
+            follow_see_other=True,
         )
         return response.text()
 

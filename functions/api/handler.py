@@ -234,6 +234,7 @@ def transcription_segments(
             "description": "The transcript",
             "content": {ct.split(";")[0]: {"schema": {"type": "string"}} for ct in CONTENT_TYPES.values()},
         },
+        303: {"description": "Too large for one response: fetch it from the presigned URL in Location"},
         **_problems(404, 409, 422),
     },
 )
@@ -241,6 +242,8 @@ def download_transcription(
     job_id: JOB_ID, format: Annotated[OutputFormat, Query()] = "json"
 ) -> Response[str]:
     download = _service().download(_tenant(), job_id, format)
+    if download.redirect_url:  # over Lambda's response limit: S3 serves it
+        return Response(status_code=303, body="", headers={"Location": download.redirect_url})
     return Response(
         status_code=200,
         content_type=download.content_type,

@@ -279,6 +279,10 @@ class _Handler(BaseHTTPRequestHandler):
             if parts.path.startswith("/upload/"):
                 self._upload(request)
                 return
+            if parts.path.startswith("/blob/"):  # stands in for a presigned S3 GET
+                text, ctype = render(parts.path.rsplit(".", 1)[-1])
+                self._send(200, text.encode("utf-8"), ctype)
+                return
             if not parts.path.startswith("/v1/"):
                 self._problem(404, f"no route {parts.path}")
                 return
@@ -359,6 +363,11 @@ class _Handler(BaseHTTPRequestHandler):
             if job.status != "COMPLETED":
                 self._problem(
                     409, f"job {job.job_id} is {job.status}, not COMPLETED", reason_code="NOT_READY"
+                )
+                return
+            if job.filename.startswith("huge"):  # too large for one API response: from "S3"
+                self._send(
+                    303, b"", "text/plain", {"Location": f"{self.fake.base_url}/blob/{job.job_id}.{fmt}"}
                 )
                 return
             text, ctype = render(fmt)

@@ -185,6 +185,16 @@ def test_download_each_format(api: Client, fake: FakeApi, fmt: str, expected: st
     assert fake.requests[-1].query == {"format": fmt}
 
 
+def test_a_download_too_large_for_the_api_is_fetched_from_its_location_without_the_key(
+    api: Client, fake: FakeApi
+) -> None:
+    job_id = fake.add_job("huge-meeting.mp3")
+    assert "-->" in api.download(job_id, format="srt")
+    (blob,) = fake.calls("GET", "/blob/")
+    assert blob.path == f"/blob/{job_id}.srt"
+    assert not any(name.lower() == "authorization" for name in blob.headers)
+
+
 def test_download_refuses_an_unknown_format_locally(api: Client, fake: FakeApi) -> None:
     with pytest.raises(ValidationError, match="json, srt, vtt, txt"):
         api.download(fake.add_job(), format="docx")

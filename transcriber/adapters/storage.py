@@ -16,6 +16,14 @@ from transcriber.adapters.retry import translate_client_errors
 from transcriber.faults import with_s3_faults
 
 
+class ObjectTooLargeError(Exception):
+    """The object is larger than the caller can take in one piece (``size`` bytes)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"object of {size} bytes")
+        self.size = size
+
+
 @dataclass(frozen=True)
 class ObjectHead:
     """The start of an object and its user metadata (``x-amz-meta-*``, keys lower-cased by S3)."""
@@ -93,14 +101,32 @@ class ObjectStore:
         self._client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
 
     @translate_client_errors
-    def get_text(self, bucket: str, key: str) -> str | None:
-        """The object as UTF-8 text; None when it does not exist."""
+    def get_text(self, bucket: str, key: str, *, max_bytes: int | None = None) -> str | None:
+        """The object as UTF-8 text; None when it does not exist; ObjectTooLargeError past ``max_bytes``."""
         try:
-            return str(self._client.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8"))
+            resp = self._client.get_object(Bucket=bucket, Key=key)
         except ClientError as err:
             if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return None
             raise
+        if max_bytes is not None and int(resp.get("ContentLength") or 0) > max_bytes:
+            resp["Body"].close()
+            raise ObjectTooLargeError(int(resp["ContentLength"]))
+        return str(resp["Body"].read().decode("utf-8"))
+
+    def presigned_get(self, bucket: str, key: str, *, expires_s: int, filename: str) -> str:
+        """A URL that downloads the object, as ``filename``, until it expires (signed locally)."""
+        return str(
+            self._client.generate_presigned_url(
+                "get_object",
+                Params={
+                    "Bucket": bucket,
+                    "Key": key,
+                    "ResponseContentDisposition": f'attachment; filename="{filename}"',
+                },
+                ExpiresIn=expires_s,
+            )
+        )
 
     def presigned_put(self, bucket: str, key: str, *, size: int, expires_s: int) -> str:
         """A URL that lets its holder PUT exactly ``size`` bytes at ``key`` until it expires.

@@ -63,6 +63,9 @@ class CreateTranscription(BaseModel):
 
 class Links(BaseModel):
     self: str
+    transcript: str | None = Field(
+        None, description="Set instead of an inline transcript when it is too large for one response"
+    )
 
 
 class Word(BaseModel):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from transcriber.adapters.storage import ObjectTooLargeError
 from transcriber.api import problems
 from transcriber.api.models import INLINE_MAX_BYTES, CreateTranscription
 from transcriber.domain import intake
@@ -36,6 +37,9 @@ from transcriber.domain.tenants import Tenant, upload_key
 from transcriber.domain.webhooks import check_callback_url
 
 MAX_PAGE = 100
+#: Lambda returns at most 6 MB through API Gateway: larger transcripts are fetched from S3.
+RESPONSE_MAX_BYTES = 5 * 1024 * 1024
+DOWNLOAD_URL_EXPIRY_S = 900
 DEFAULT_PAGE = 20
 #: Declared content types that are plainly not audio are refused before any upload (415).
 _AUDIO_TYPES = re.compile(r"^(audio/[\w.+-]+|video/[\w.+-]+|application/(ogg|octet-stream))(;.*)?$", re.I)
@@ -69,7 +73,9 @@ class Objects(Protocol):
 
     def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str) -> None: ...
 
-    def get_text(self, bucket: str, key: str) -> str | None: ...
+    def get_text(self, bucket: str, key: str, *, max_bytes: int | None = None) -> str | None: ...
+
+    def presigned_get(self, bucket: str, key: str, *, expires_s: int, filename: str) -> str: ...
 
     def presigned_put(self, bucket: str, key: str, *, size: int, expires_s: int) -> str: ...
 
@@ -88,9 +94,12 @@ class Limits(Protocol):
 
 @dataclass(frozen=True)
 class Download:
+    """A transcript file: its text, or (too large for one Lambda response) where to fetch it."""
+
     filename: str
     content_type: str
-    body: str
+    body: str = ""
+    redirect_url: str | None = None
 
 
 def _split_uri(uri: str) -> tuple[str, str]:
@@ -254,7 +263,12 @@ class TranscriptionService:
         view["attempts"] = int(job.get("attempts") or 0)
         view["links"] = {"self": f"/v1/transcriptions/{job['job_id']}"}
         if with_transcript and job.get("status") == JobStatus.COMPLETED.value:
-            document = self._transcript_document(job)
+            try:
+                document = self._transcript_document(job, max_bytes=RESPONSE_MAX_BYTES)
+            except ObjectTooLargeError:
+                # Too long for one response (hours of speech with word times): download it instead.
+                view["links"]["transcript"] = f"/v1/transcriptions/{job['job_id']}/download?format=json"
+                return view
             view["transcript"] = {
                 "text": document.get("transcript", ""),
                 "language": document.get("language"),
@@ -295,9 +309,16 @@ class TranscriptionService:
         job = self._completed(tenant, job_id)
         if fmt not in OUTPUT_FORMATS:
             raise problems.Unprocessable(f"format must be one of {', '.join(OUTPUT_FORMATS)}.")
-        body = self._output(job, fmt)
         stem = re.sub(r"[^A-Za-z0-9._-]+", "_", str(self.view(job)["filename"]).rsplit(".", 1)[0])[:80]
-        return Download(filename=f"{stem or job_id}.{fmt}", content_type=CONTENT_TYPES[fmt], body=body)
+        filename = f"{stem or job_id}.{fmt}"
+        try:
+            body = self._output(job, fmt, max_bytes=RESPONSE_MAX_BYTES)
+        except ObjectTooLargeError:
+            url = self.objects.presigned_get(
+                *_split_uri(job["outputs"][fmt]), expires_s=DOWNLOAD_URL_EXPIRY_S, filename=filename
+            )
+            return Download(filename=filename, content_type=CONTENT_TYPES[fmt], redirect_url=url)
+        return Download(filename=filename, content_type=CONTENT_TYPES[fmt], body=body)
 
     def _completed(self, tenant: Tenant, job_id: str) -> dict[str, Any]:
         job = self.owned_job(tenant, job_id)
@@ -307,9 +328,9 @@ class TranscriptionService:
             )
         return job
 
-    def _output(self, job: dict[str, Any], fmt: str) -> str:
+    def _output(self, job: dict[str, Any], fmt: str, *, max_bytes: int | None = None) -> str:
         uri = (job.get("outputs") or {}).get(fmt)
-        text = self.objects.get_text(*_split_uri(uri)) if uri else None
+        text = self.objects.get_text(*_split_uri(uri), max_bytes=max_bytes) if uri else None
         if text is None:
             raise problems.NotFound(
                 f"The {fmt} transcript of {job['job_id']} is gone (its source job was deleted); "
@@ -317,8 +338,8 @@ class TranscriptionService:
             )
         return text
 
-    def _transcript_document(self, job: dict[str, Any]) -> dict[str, Any]:
-        document = json.loads(self._output(job, "json"))
+    def _transcript_document(self, job: dict[str, Any], *, max_bytes: int | None = None) -> dict[str, Any]:
+        document = json.loads(self._output(job, "json", max_bytes=max_bytes))
         return document if isinstance(document, dict) else {}
 
     # Change -----------------------------------------------------------------------------------
