@@ -468,11 +468,10 @@ def test_abnormal_executions_mark_their_job_failed(template: Template) -> None:
     )
 
 
-def test_example_consumer_queues_outcomes_with_a_dlq(template: Template) -> None:
+def _outcomes_rule_target(template: Template, rule_prefix: str) -> dict[str, Any]:
+    """The one target of the rule that takes completed and failed jobs off the jobs bus."""
     (rule,) = [
-        r
-        for name, r in template.find_resources("AWS::Events::Rule").items()
-        if name.startswith("JobOutcomesRule")
+        r for name, r in template.find_resources("AWS::Events::Rule").items() if name.startswith(rule_prefix)
     ]
     props = rule["Properties"]
     assert props["EventBusName"] == "Transcriber-dev-jobs"
@@ -481,22 +480,18 @@ def test_example_consumer_queues_outcomes_with_a_dlq(template: Template) -> None
         "Transcription Job Failed",
     ]
     (target,) = props["Targets"]
+    return dict(target)
+
+
+def test_example_consumer_queues_outcomes_with_a_dlq(template: Template) -> None:
+    target = _outcomes_rule_target(template, "JobOutcomesRule")
     assert target["Arn"]["Fn::GetAtt"][0].startswith("JobOutcomesQueue")
     assert target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0].startswith("JobOutcomesDeadLetterQueue")
 
 
 def test_webhooks_flow_from_the_bus_through_a_queue_to_the_notifier(template: Template) -> None:
     """Completed and failed jobs reach the notifier through SQS (retries, then a DLQ)."""
-    (rule,) = [
-        r for name, r in template.find_resources("AWS::Events::Rule").items() if name.startswith("Webhooks")
-    ]
-    props = rule["Properties"]
-    assert props["EventBusName"] == "Transcriber-dev-jobs"
-    assert props["EventPattern"]["detail-type"] == [
-        "Transcription Job Completed",
-        "Transcription Job Failed",
-    ]
-    (target,) = props["Targets"]
+    target = _outcomes_rule_target(template, "Webhooks")
     assert "DeadLetterConfig" in target
     queue_id = target["Arn"]["Fn::GetAtt"][0]
     queue = template.find_resources("AWS::SQS::Queue")[queue_id]["Properties"]
