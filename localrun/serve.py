@@ -84,7 +84,6 @@ class ApiServer:
         self.pipeline = pipeline
         self.function_name = pipeline.stack.api_function
         self._lambda = pipeline.aws.client("lambda")
-        self._lock = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):

@@ -84,12 +84,6 @@ def queue_url(event_source_arn: str) -> str:
     return f"https://sqs.{region}.{domain}/{account}/{name}"
 
 
-def callback_url_of(job: dict[str, Any]) -> str | None:
-    """The job's callback URL: on the record itself, or among its options."""
-    url = job.get("callback_url") or (job.get("options") or {}).get("callback_url")
-    return str(url) if url else None
-
-
 @tracer.capture_method
 def notify(event: dict[str, Any], *, delivery_id: str) -> str:
     """Deliver one job event to its job's callback URL; returns what happened.
@@ -105,7 +99,7 @@ def notify(event: dict[str, Any], *, delivery_id: str) -> str:
     logger.append_keys(job_id=job_id, delivery_id=delivery_id)
     settings = Settings.from_env()
     job = JobRepository(settings.jobs_table).get(str(job_id))
-    url = callback_url_of(job) if job else None
+    url = str(job.get("callback_url") or "") if job else ""
     if job is None or not url:
         return NOTHING_TO_SEND
     if not settings.tenants_table:

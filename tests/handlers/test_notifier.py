@@ -213,7 +213,7 @@ def test_a_completed_job_is_posted_signed_to_its_callback_url(
 def test_a_failed_job_of_the_default_tenant_is_posted_with_its_reason(
     webhooks: Webhooks, receiver: Receiver, context: FakeContext
 ) -> None:
-    webhooks.add_job(JOB_A, tenant_id=None, status="FAILED", options={"callback_url": receiver.url()})
+    webhooks.add_job(JOB_A, tenant_id=None, status="FAILED", callback_url=receiver.url())
     webhooks.publish(JOB_A, EVENT_JOB_FAILED, reason_code="CORRUPT_AUDIO", message="Not audio.")
 
     assert notifier.handler(webhooks.lambda_event(), context) == {"batchItemFailures": []}

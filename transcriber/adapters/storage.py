@@ -32,6 +32,11 @@ class ObjectHead:
     metadata: dict[str, str]
 
 
+def _is_missing(err: ClientError) -> bool:
+    """S3's answer for an object that does not exist (GET says NoSuchKey, HEAD a bare 404)."""
+    return err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
+
+
 @cache
 def _s3() -> Any:
     # boto3 honours AWS_ENDPOINT_URL, which is how the local runtime points handlers at moto.
@@ -91,7 +96,7 @@ class ObjectStore:
         try:
             self._client.head_object(Bucket=bucket, Key=key)
         except ClientError as err:
-            if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if _is_missing(err):
                 return False
             raise
         return True
@@ -106,7 +111,7 @@ class ObjectStore:
         try:
             resp = self._client.get_object(Bucket=bucket, Key=key)
         except ClientError as err:
-            if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if _is_missing(err):
                 return None
             raise
         if max_bytes is not None and int(resp.get("ContentLength") or 0) > max_bytes:

@@ -9,13 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from transcriber.domain.errors import (
-    EmptyFileError,
-    InvalidOptionsError,
-    PipelineError,
-    TooLargeError,
-    UnsupportedFormatError,
-)
+from transcriber.domain.errors import PipelineError, TooLargeError, UnsupportedFormatError
 from transcriber.domain.recovery import RetryRefusedError
 from transcriber.domain.tenants import AuthenticationError, LimitExceededError
 
@@ -113,7 +107,7 @@ def problem_for(err: PipelineError) -> ApiProblem:
         return PayloadTooLarge(err.message, reason_code=code)
     if isinstance(err, RetryRefusedError):
         return Conflict(err.message, reason_code=code)
-    if isinstance(err, InvalidOptionsError | EmptyFileError) or not err.retryable:
+    if not err.retryable:  # invalid options, an empty file, a bad callback URL, ...
         return Unprocessable(err.message, reason_code=code)
     problem = ApiProblem("A service the API depends on is busy; try again in a moment.", reason_code=code)
     problem.status, problem.title, problem.slug = 503, "Service unavailable", "service-unavailable"

@@ -107,6 +107,11 @@ def _split_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
+def _filename(job: dict[str, Any]) -> str:
+    """The name the client gave the file; for a job dropped into the bucket, its key's last part."""
+    return str(job.get("filename") or str(job.get("key", "")).rsplit("/", 1)[-1])
+
+
 def encode_cursor(position: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(position, sort_keys=True).encode()).decode().rstrip("=")
 
@@ -257,7 +262,7 @@ class TranscriptionService:
             "failed_at", "reason_code", "error_message", "duplicate_of",
         )  # fmt: skip
         view: dict[str, Any] = {name: job.get(name) for name in fields}
-        view["filename"] = view["filename"] or job.get("key", "").rsplit("/", 1)[-1]
+        view["filename"] = _filename(job)
         view["progress"] = int(job.get("progress") or 0)
         view["options"] = job.get("options") or {}
         view["attempts"] = int(job.get("attempts") or 0)
@@ -309,7 +314,7 @@ class TranscriptionService:
         job = self._completed(tenant, job_id)
         if fmt not in OUTPUT_FORMATS:
             raise problems.Unprocessable(f"format must be one of {', '.join(OUTPUT_FORMATS)}.")
-        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", str(self.view(job)["filename"]).rsplit(".", 1)[0])[:80]
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", _filename(job).rsplit(".", 1)[0])[:80]
         filename = f"{stem or job_id}.{fmt}"
         try:
             body = self._output(job, fmt, max_bytes=RESPONSE_MAX_BYTES)

@@ -186,9 +186,8 @@ _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 one stands for (mapped, 6to4, NAT64), if any."""
-    if address.ipv4_mapped is not None:
-        return address.ipv4_mapped
+    """The IPv4 address an IPv6 one carries (6to4, NAT64), if any; mapped addresses are
+    handled by the caller, which judges them as the IPv4 address itself."""
     if address.sixtofour is not None:
         return address.sixtofour
     if address in _NAT64:
