@@ -30,6 +30,8 @@ from typing import Any
 
 from bench import cost, long_audio
 from bench.scoring import start_errors, wer
+from transcriber.domain.jobs import parse_timestamp
+from transcriber.engines.faster_whisper_engine import BATCH_SIZE
 
 BEAM = 5
 
@@ -49,9 +51,13 @@ def _vm_hwm_mb(pid: int | str = "self") -> float:
     return 0.0
 
 
-def _direct(path: str, threads: int) -> DirectResult:
-    """faster-whisper on its own, with exactly the decode options of FasterWhisperEngine."""
-    from faster_whisper import WhisperModel
+def _direct(path: str, threads: int, batched: bool) -> DirectResult:
+    """faster-whisper on its own, with exactly the decode options of FasterWhisperEngine.
+
+    ``batched``: faster-whisper's BatchedInferencePipeline (the mode the engine decodes chunks in)
+    over the whole file, instead of the plain sequential ``WhisperModel.transcribe``.
+    """
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
 
     from transcriber.engines.weights import model_dir
 
@@ -60,24 +66,28 @@ def _direct(path: str, threads: int) -> DirectResult:
         str(model_dir()), device="cpu", compute_type="int8", cpu_threads=threads, num_workers=1
     )
     t1 = time.perf_counter()
-    segments, _ = model.transcribe(
-        path,
-        beam_size=BEAM,
-        vad_filter=True,
-        condition_on_previous_text=False,
-        word_timestamps=True,
-        no_speech_threshold=0.6,
-        log_prob_threshold=-1.0,
-        compression_ratio_threshold=2.4,
-        hallucination_silence_threshold=2.0,
-    )
+    options: dict[str, Any] = {
+        "beam_size": BEAM,
+        "vad_filter": True,
+        "condition_on_previous_text": False,
+        "word_timestamps": True,
+        "no_speech_threshold": 0.6,
+        "log_prob_threshold": -1.0,
+        "compression_ratio_threshold": 2.4,
+    }
+    if batched:
+        segments, _ = BatchedInferencePipeline(model).transcribe(
+            path, batch_size=BATCH_SIZE, without_timestamps=True, **options
+        )
+    else:
+        segments, _ = model.transcribe(path, hallucination_silence_threshold=2.0, **options)
     text = " ".join(s.text.strip() for s in segments)
     return DirectResult(load_s=t1 - t0, wall_s=time.perf_counter() - t1, text=text, peak_mb=_vm_hwm_mb())
 
 
-def run_direct(path: Path, threads: int) -> DirectResult:
+def run_direct(path: Path, threads: int, batched: bool = False) -> DirectResult:
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(_direct, (str(path), threads))
+        return pool.apply(_direct, (str(path), threads, batched))
 
 
 # --- the pipeline's time, taken apart ----------------------------------------------------------
@@ -153,9 +163,11 @@ def run_pipeline(pipeline: Any, item: long_audio.LongInput, max_chunk_s: float) 
     submission = pipeline.submit(item.path)
     # Polling costs CPU in this process, beside the workers: every 0.5 s is 1% of a 50 s run.
     job = pipeline.wait(submission.job_id, poll_s=0.5)
-    t1 = time.time()
     if job["status"] != "COMPLETED":
         raise SystemExit(f"job failed: {job.get('reason_code')}: {job.get('error_message')}")
+    # The end is the record's own COMPLETED time (milliseconds, written after the outputs), not
+    # the moment this process's polling noticed it.
+    t1 = parse_timestamp(job["completed_at"]).timestamp()
     document = json.loads(pipeline.read_outputs(job)["json"])
 
     runs: dict[str, list[tuple[float, float]]] = {}
@@ -200,7 +212,11 @@ def _memory_by_role(template: dict[str, Any]) -> dict[str, int]:
 
 
 def _print_run(
-    minutes: float, item: long_audio.LongInput, direct: DirectResult | None, r: dict[str, Any]
+    minutes: float,
+    item: long_audio.LongInput,
+    direct: DirectResult | None,
+    r: dict[str, Any],
+    batched: DirectResult | None = None,
 ) -> str:
     """Print one length's comparison and breakdown; returns its scaling row."""
     w, inv, steps = r["wall"], r["invocation"], r["steps"]
@@ -216,6 +232,12 @@ def _print_run(
         f"pipeline               {w:7.1f} s   WER {wer(item.reference, r['text']):.3f}   (upload to outputs)"
     )
     print(f"ratio pipeline/direct  {ratio:7.2f}")
+    if batched:
+        print(
+            f"faster-whisper batched {batched.wall_s:7.1f} s   WER {wer(item.reference, batched.text):.3f}"
+            f"   (BatchedInferencePipeline, batch {BATCH_SIZE}, whole file; ratio pipeline/batched "
+            f"{w / batched.wall_s:.2f})"
+        )
     errors = start_errors(item.starts, r["segments"])
     if errors:
         tenth = max(1, len(errors) // 10)
@@ -259,6 +281,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="speech threads per transcribe worker")
     parser.add_argument("--max-chunk-seconds", type=float, default=None)
     parser.add_argument("--skip-direct", action="store_true")
+    parser.add_argument(
+        "--batched-direct",
+        action="store_true",
+        help="also time faster-whisper's batched mode called directly on the whole file",
+    )
     args = parser.parse_args()
     minutes = list(args.minutes) + ([60] if args.long else []) + ([240] if args.four_hours else [])
     cores = os.cpu_count() or 2
@@ -303,8 +330,9 @@ def main() -> None:
             for m in minutes:
                 item = long_audio.build(m, Path(tmp), clips)
                 direct = None if args.skip_direct else run_direct(item.path, cores)
+                batched = run_direct(item.path, cores, batched=True) if args.batched_direct else None
                 result = run_pipeline(pipeline, item, max_chunk_s)
-                rows.append(_print_run(m, item, direct, result))
+                rows.append(_print_run(m, item, direct, result, batched))
             for name in set(runtime.stats.runs) | set(runtime.stats.inits):
                 role = _role(name)
                 if role:

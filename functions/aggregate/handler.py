@@ -47,10 +47,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     store = ObjectStore()
     jobs = JobRepository(settings.jobs_table)
     bucket = settings.results_bucket
-    partials = [
-        ChunkTranscript.from_dict(store.get_json(bucket, partial_key(job_id, int(chunk["index"]))))
-        for chunk in event["chunks"]
-    ]
+    keys = [partial_key(job_id, int(chunk["index"])) for chunk in event["chunks"]]
+    partials = [ChunkTranscript.from_dict(data) for data in store.get_json_many(bucket, keys)]
     engines = {p.engine for p in partials if p.engine}
     decision = event.get("language") or {}
     transcript = merge_chunks(
@@ -60,11 +58,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         engine=",".join(sorted(engines)),
         language=decision.get("language"),
     )
-    outputs: dict[str, str] = {}
-    for fmt, body in render_all(transcript).items():
-        key = output_key(job_id, fmt)
-        store.put_text(bucket, key, body, CONTENT_TYPES[fmt])
-        outputs[fmt] = f"s3://{bucket}/{key}"
+    rendered = render_all(transcript)
+    store.put_texts(
+        bucket, [(output_key(job_id, fmt), body, CONTENT_TYPES[fmt]) for fmt, body in rendered.items()]
+    )
+    outputs = {fmt: f"s3://{bucket}/{output_key(job_id, fmt)}" for fmt in rendered}
 
     job = jobs.get(job_id) or {}
     processing_time = _seconds_since(job.get("created_at"))

@@ -45,11 +45,15 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         # The object key never becomes a local path: the download gets a fixed name.
         source = store.download(bucket, key, workdir / "source")
         prepared = prepare_chunks(source, workdir, config=config, max_duration_s=settings.max_duration_s)
-        chunks = []
-        for spec, path in prepared.chunks:
-            ref_key = chunk_key(job_id, spec.index)
-            store.upload(path, settings.results_bucket, ref_key, content_type="audio/wav")
-            chunks.append({**spec.to_dict(), "key": ref_key})
+        keys = [chunk_key(job_id, spec.index) for spec, _ in prepared.chunks]
+        store.upload_many(
+            [(path, key) for (_, path), key in zip(prepared.chunks, keys, strict=True)],
+            settings.results_bucket,
+            content_type="audio/wav",
+        )
+        chunks = [
+            {**spec.to_dict(), "key": key} for (spec, _), key in zip(prepared.chunks, keys, strict=True)
+        ]
     duration = prepared.info.duration_s
     started = JobRepository(settings.jobs_table).mark_processing(
         job_id, duration=duration, chunks_total=len(chunks)

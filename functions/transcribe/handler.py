@@ -3,8 +3,8 @@
 Two actions share this function because both need the loaded model, and one warm pool of
 workers holding it is cheaper than two:
 
-- ``detect_language``: listens to a few chunks spread over the file and votes (runs once per
-  job, before the fan-out, unless the job asked for a language);
+- ``detect_language``: listens to a few chunks spread over the file and votes, or to one when
+  it is decisive (runs once per job, before the fan-out, unless the job asked for a language);
 - ``transcribe`` (the default): one chunk in the pinned language; the result is checkpointed in
   S3, and a chunk whose result is already stored is not transcribed again, so retries and
   resumed jobs only pay for the chunks that are missing.
@@ -64,11 +64,11 @@ def detect_language(event: dict[str, Any], settings: Settings) -> dict[str, Any]
     store = ObjectStore()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="detect-") as tmp:
-        wavs = [
-            (spec, store.download(settings.results_bucket, keys[spec.index], Path(tmp) / f"{spec.index}.wav"))
-            for spec in samples
-        ]
-        decision = detect_job_language(engine, wavs)
+
+        def fetch(spec: ChunkSpec) -> Path:
+            return store.download(settings.results_bucket, keys[spec.index], Path(tmp) / f"{spec.index}.wav")
+
+        decision = detect_job_language(engine, samples, fetch)
     elapsed = time.perf_counter() - started
     metrics.add_metric(name="LanguageDetectionLatency", unit=MetricUnit.Seconds, value=elapsed)
     logger.info("Language decided", extra={**decision.to_dict(), "seconds": round(elapsed, 3)})

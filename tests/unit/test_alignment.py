@@ -1,6 +1,13 @@
 from __future__ import annotations
 
-from transcriber.domain.alignment import pauses, refine_segments, snap_words, split_at_pauses
+from transcriber.domain.alignment import (
+    pauses,
+    refine_segments,
+    sentence_segments,
+    snap_words,
+    split_at_pauses,
+    split_sentences,
+)
 from transcriber.domain.models import Segment, Word
 
 
@@ -37,6 +44,23 @@ def test_words_inside_speech_keep_their_times() -> None:
 def test_split_at_long_pauses() -> None:
     words = [_w(0.0, 0.5, " a"), _w(0.6, 1.0, " b"), _w(2.5, 3.0, " c")]
     assert [[w.text for w in g] for g in split_at_pauses(words)] == [[" a", " b"], [" c"]]
+
+
+def test_long_runs_split_after_sentence_ends_short_ones_stay_whole() -> None:
+    words = [_w(i * 1.0, i * 1.0 + 0.8, f" w{i}." if i in (3, 6) else f" w{i}") for i in range(10)]
+    assert [len(g) for g in split_sentences(words)] == [4, 3, 3]
+    assert [len(g) for g in split_sentences(words[:5])] == [5]  # 4.8 s: one segment
+    assert split_sentences([]) == []
+
+
+def test_a_batched_segment_becomes_sentences() -> None:
+    """Batched decoding gives one segment per stretch of speech; the transcript wants sentences."""
+    words = tuple(_w(i * 0.5, i * 0.5 + 0.4, " end." if i in (9, 19) else " word") for i in range(24))
+    segment = Segment(start=0.0, end=11.9, text="", words=words)
+    split = sentence_segments(segment)
+    assert [(s.start, len(s.words)) for s in split] == [(0.0, 10), (5.0, 10), (10.0, 4)]
+    assert split[0].text.endswith("end.") and split[0].end == 4.9
+    assert sentence_segments(Segment(start=0.0, end=1.0, text="no words")) == [Segment(0.0, 1.0, "no words")]
 
 
 def test_refine_splits_a_segment_that_spans_two_utterances() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,8 @@ from transcriber.domain.errors import TransientEngineError
 from transcriber.domain.language import (
     LanguageSample,
     detection_samples,
+    is_decisive,
+    listening_order,
     vote,
 )
 from transcriber.domain.models import ChunkSpec
@@ -74,8 +77,53 @@ def test_a_sample_the_engine_fails_on_transiently_does_not_vote(tmp_path: Path) 
                 raise TransientEngineError(f"out of memory on {wav.name}")
             return LanguageGuess({"de": 0.9}, speech_seconds=20.0)
 
-    samples = [(spec, tmp_path / f"{spec.index}.wav") for spec in _chunks([30.0, 30.0, 30.0])]
-    decision = detect_job_language(FlakyEngine({"1.wav"}), samples)  # type: ignore[arg-type]
+    samples = _chunks([30.0, 30.0, 30.0])
+    decision = detect_job_language(FlakyEngine({"1.wav"}), samples, _fetch(tmp_path))  # type: ignore[arg-type]
     assert decision.language == "de" and decision.samples == 2
     with pytest.raises(TransientEngineError):
-        detect_job_language(FlakyEngine({"0.wav", "1.wav", "2.wav"}), samples)  # type: ignore[arg-type]
+        detect_job_language(FlakyEngine({"0.wav", "1.wav", "2.wav"}), samples, _fetch(tmp_path))  # type: ignore[arg-type]
+
+
+class ScriptedEngine:
+    """Hears the given guess in each chunk file and records which files it was asked about."""
+
+    name = "scripted"
+
+    def __init__(self, guesses: dict[str, LanguageGuess]) -> None:
+        self.guesses = guesses
+        self.heard: list[str] = []
+
+    def detect_language(self, wav: Path) -> LanguageGuess:
+        self.heard.append(wav.name)
+        return self.guesses[wav.name]
+
+
+def _fetch(folder: Path) -> Callable[[ChunkSpec], Path]:
+    return lambda spec: folder / f"{spec.index}.wav"
+
+
+def test_a_decisive_middle_sample_ends_the_vote(tmp_path: Path) -> None:
+    sure = LanguageGuess({"fr": 0.98, "en": 0.01}, speech_seconds=25.0)
+    engine = ScriptedEngine({"0.wav": sure, "1.wav": sure, "2.wav": sure})
+    decision = detect_job_language(engine, _chunks([30.0, 30.0, 30.0]), _fetch(tmp_path))  # type: ignore[arg-type]
+    assert engine.heard == ["1.wav"]
+    assert decision.language == "fr" and decision.samples == 1
+
+
+def test_an_unsure_or_short_sample_asks_the_others(tmp_path: Path) -> None:
+    unsure = LanguageGuess({"nl": 0.6, "de": 0.4}, speech_seconds=25.0)
+    short = LanguageGuess({"de": 0.99}, speech_seconds=4.0)
+    german = LanguageGuess({"de": 0.97}, speech_seconds=25.0)
+    for middle in (unsure, short):
+        engine = ScriptedEngine({"0.wav": german, "1.wav": middle, "2.wav": german})
+        decision = detect_job_language(engine, _chunks([30.0, 30.0, 30.0]), _fetch(tmp_path))  # type: ignore[arg-type]
+        assert engine.heard == ["1.wav", "0.wav", "2.wav"]  # the middle first, then the others
+        assert decision.language == "de" and decision.samples == 3
+
+
+def test_listening_starts_in_the_middle() -> None:
+    specs = _chunks([30.0] * 5)
+    assert [c.index for c in listening_order(specs)] == [2, 0, 1, 3, 4]
+    assert listening_order([]) == []
+    assert is_decisive(LanguageSample(0, {"en": 0.95}, 10.0))
+    assert not is_decisive(LanguageSample(0, {"en": 0.94}, 30.0))

@@ -87,3 +87,40 @@ def test_whisper_bad_input_is_a_permanent_error(engine: FasterWhisperEngine, tmp
 def test_whisper_missing_model_is_a_permanent_error(sample_wav: Path, tmp_path: Path) -> None:
     with pytest.raises(EngineError, match="cannot load Whisper model"):
         FasterWhisperEngine(model_dir=tmp_path).transcribe(sample_wav)
+
+
+def test_whisper_suspect_batched_output_is_decoded_again_sequentially(
+    engine: FasterWhisperEngine,
+    result: EngineResult,
+    sample_wav: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Batched mode has no temperature fallback; output that would need one takes the sequential path."""
+    from transcriber.engines import faster_whisper_engine
+
+    monkeypatch.setattr(faster_whisper_engine, "_needs_fallback", lambda raw: True)
+    with caplog.at_level("WARNING", logger=faster_whisper_engine.__name__):
+        again = engine.transcribe(sample_wav)
+    assert "decoding it again sequentially" in caplog.text
+    assert jiwer.wer(_normalise(SAMPLE_TEXT), _normalise(again.text)) < 0.15
+    assert len(again.segments) >= 3 and all(s.words for s in again.segments)
+
+
+def test_whisper_fallback_rule_follows_whisper_thresholds() -> None:
+    from types import SimpleNamespace
+
+    from transcriber.engines.faster_whisper_engine import _needs_fallback
+
+    def raw(compression: float, logprob: float, no_speech: float) -> SimpleNamespace:
+        return SimpleNamespace(compression_ratio=compression, avg_logprob=logprob, no_speech_prob=no_speech)
+
+    assert not _needs_fallback(raw(1.5, -0.3, 0.01))  # ordinary speech
+    assert _needs_fallback(raw(3.1, -0.3, 0.01))  # "the the the the ..."
+    assert _needs_fallback(raw(1.5, -1.4, 0.2))  # improbable words over speech
+    assert not _needs_fallback(raw(1.5, -1.4, 0.9))  # silence: dropped, not retried
+
+
+def test_whisper_silence_gives_no_segments(engine: FasterWhisperEngine, tmp_path: Path) -> None:
+    silent = engine.transcribe(write_empty_wav(tmp_path / "silence.wav"))
+    assert silent.segments == ()

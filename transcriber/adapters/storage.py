@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from botocore.exceptions import ClientError
@@ -41,6 +43,21 @@ def _is_missing(err: ClientError) -> bool:
 def _s3() -> Any:
     # boto3 honours AWS_ENDPOINT_URL, which is how the local runtime points handlers at moto.
     return boto3.client("s3")
+
+
+T = TypeVar("T")
+
+#: Concurrent requests for the calls that move many objects: S3 calls are network-bound, and a job's
+#: chunks or partial transcripts one after another add up on the critical path.
+IO_THREADS = 8
+
+
+def _concurrently(call: Callable[..., T], calls: Sequence[tuple[Any, ...]]) -> list[T]:
+    """``call(*args)`` for each args, on a thread pool, results in order; the first error is raised."""
+    if len(calls) <= 1:
+        return [call(*args) for args in calls]
+    with ThreadPoolExecutor(max_workers=min(IO_THREADS, len(calls)), thread_name_prefix="s3") as pool:
+        return list(pool.map(lambda args: call(*args), calls))
 
 
 class ObjectStore:
@@ -80,6 +97,10 @@ class ObjectStore:
     ) -> None:
         self._client.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": content_type})
 
+    def upload_many(self, files: Sequence[tuple[Path, str]], bucket: str, content_type: str) -> None:
+        """Upload each (path, key) pair, several at a time."""
+        _concurrently(self.upload, [(path, bucket, key, content_type) for path, key in files])
+
     @translate_client_errors
     def put_text(self, bucket: str, key: str, text: str, content_type: str) -> None:
         self._client.put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"), ContentType=content_type)
@@ -90,6 +111,14 @@ class ObjectStore:
     @translate_client_errors
     def get_json(self, bucket: str, key: str) -> Any:
         return json.loads(self._client.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+    def get_json_many(self, bucket: str, keys: Sequence[str]) -> list[Any]:
+        """``get_json`` of each key, several at a time, in the order of ``keys``."""
+        return _concurrently(self.get_json, [(bucket, key) for key in keys])
+
+    def put_texts(self, bucket: str, texts: Sequence[tuple[str, str, str]]) -> None:
+        """``put_text`` of each (key, text, content type), several at a time."""
+        _concurrently(self.put_text, [(bucket, key, text, content_type) for key, text, content_type in texts])
 
     @translate_client_errors
     def exists(self, bucket: str, key: str) -> bool:

@@ -4,7 +4,9 @@ Whisper's word timestamps come from cross-attention and drift at pauses: the fir
 pause often "starts" where the previous word ended, swallowing the pause, and two utterances
 separated by a long pause can land in one segment. The audio itself says where the pauses are
 (energy below a threshold), so a word whose opening part is a pause is moved to just before the
-speech that follows it, and segments are split where the words leave a long pause.
+speech that follows it, and segments are split where the words leave a long pause. A long run of
+words is split where sentences end (batched decoding gives one segment per stretch of speech of
+up to 30 seconds, too coarse for a transcript).
 Plain functions of numbers: no engine, no audio library.
 """
 
@@ -14,7 +16,7 @@ from collections.abc import Sequence
 from itertools import pairwise
 
 from transcriber.domain.models import Segment, Word
-from transcriber.domain.subtitles import join_words
+from transcriber.domain.subtitles import SENTENCE_END, join_words
 
 Span = tuple[float, float]  # [start, end) of detected speech, in seconds
 
@@ -24,6 +26,8 @@ MIN_PAUSE_S = 0.3
 LEAD_S = 0.2
 #: A pause between two words at least this long ends a segment.
 SEGMENT_PAUSE_S = 1.0
+#: A segment longer than this is split after each word that ends a sentence.
+SENTENCE_SPLIT_S = 8.0
 
 
 def pauses(speech: Sequence[Span], min_pause_s: float = MIN_PAUSE_S) -> list[Span]:
@@ -71,6 +75,26 @@ def split_at_pauses(words: Sequence[Word], pause_s: float = SEGMENT_PAUSE_S) -> 
         else:
             groups[-1].append(after)
     return groups
+
+
+def sentence_segments(segment: Segment, longer_than_s: float = SENTENCE_SPLIT_S) -> list[Segment]:
+    """``segment`` split after each word that ends a sentence, if it lasts over ``longer_than_s``."""
+    groups = split_sentences(segment.words, longer_than_s)
+    if len(groups) < 2:
+        return [segment]
+    return [Segment(start=g[0].start, end=g[-1].end, text=join_words(g), words=tuple(g)) for g in groups]
+
+
+def split_sentences(words: Sequence[Word], longer_than_s: float = SENTENCE_SPLIT_S) -> list[list[Word]]:
+    """Split a run of words longer than ``longer_than_s`` seconds after each sentence end."""
+    if not words or words[-1].end - words[0].start <= longer_than_s:
+        return [list(words)] if words else []
+    groups: list[list[Word]] = [[]]
+    for word in words:
+        groups[-1].append(word)
+        if word.text.strip().endswith(SENTENCE_END):
+            groups.append([])
+    return [group for group in groups if group]
 
 
 def refine_segments(segments: Sequence[Segment], speech: Sequence[Span]) -> list[Segment]:

@@ -4,7 +4,9 @@ Whisper guesses the language from the first 30 seconds it is given. Left to itse
 would guess on its own: a quiet or ambiguous chunk can come out in the wrong language (and be
 transcribed, or translated, in it), and every chunk pays for the guess. Instead a few chunks
 spread over the whole file each give a probability for every language; the votes are weighted
-by how much speech each sample held, and the winner is given to every chunk.
+by how much speech each sample held, and the winner is given to every chunk. The vote sits on
+the critical path (before the fan-out), so it stops early: when the first sample heard (the
+middle one: intros, jingles and greetings sit at the start) is decisive, the others are skipped.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from transcriber.domain.models import ChunkSpec
 DETECTION_SAMPLES = 3
 #: Shorter chunks are a last resort for detection: a second or two of speech is a weak witness.
 MIN_SAMPLE_SECONDS = 5.0
+#: One sample settles the vote when Whisper gives one language this much probability ...
+DECISIVE_PROBABILITY = 0.95
+#: ... over at least this much speech.
+DECISIVE_SPEECH_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,21 @@ def detection_samples(chunks: Sequence[ChunkSpec], count: int = DETECTION_SAMPLE
     step = (len(candidates) - 1) / (count - 1) if count > 1 else 0.0
     picked = {round(i * step) for i in range(count)}
     return [candidates[i] for i in sorted(picked)]
+
+
+def listening_order(samples: Sequence[ChunkSpec]) -> list[ChunkSpec]:
+    """The middle sample first, then the rest in file order."""
+    if not samples:
+        return []
+    middle = len(samples) // 2
+    return [samples[middle], *samples[:middle], *samples[middle + 1 :]]
+
+
+def is_decisive(sample: LanguageSample) -> bool:
+    """Whether this one sample is sure enough that the others would not change the outcome."""
+    return sample.speech_seconds >= DECISIVE_SPEECH_S and any(
+        p >= DECISIVE_PROBABILITY for p in sample.probabilities.values()
+    )
 
 
 def vote(samples: Sequence[LanguageSample]) -> LanguageDecision:

@@ -5,7 +5,7 @@ Timestamps are checked against the audio itself, and the language is decided onc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pydub import AudioSegment
@@ -13,7 +13,7 @@ from pydub import AudioSegment
 from transcriber.domain.alignment import refine_segments
 from transcriber.domain.chunking import ChunkingConfig, speech_spans
 from transcriber.domain.errors import TransientEngineError
-from transcriber.domain.language import LanguageDecision, LanguageSample, vote
+from transcriber.domain.language import LanguageDecision, LanguageSample, is_decisive, listening_order, vote
 from transcriber.domain.models import ChunkSpec, ChunkTranscript
 from transcriber.domain.options import JobOptions
 from transcriber.engines.base import SpeechEngine
@@ -22,21 +22,27 @@ from transcriber.engines.base import SpeechEngine
 PAUSE_MIN_SILENCE_MS = 300
 
 
-def detect_job_language(engine: SpeechEngine, samples: Sequence[tuple[ChunkSpec, Path]]) -> LanguageDecision:
-    """Ask the engine about each sample chunk and vote (see transcriber.domain.language).
+def detect_job_language(
+    engine: SpeechEngine, samples: Sequence[ChunkSpec], fetch: Callable[[ChunkSpec], Path]
+) -> LanguageDecision:
+    """Ask the engine about sample chunks and vote (see transcriber.domain.language).
 
-    A sample the engine fails on transiently does not vote; only when every sample fails does
-    the error go up, for the state machine to retry the whole step.
+    ``fetch`` gives a sample's WAV file, so that samples skipped after a decisive one are not
+    even downloaded. A sample the engine fails on transiently does not vote; only when every
+    sample fails does the error go up, for the state machine to retry the whole step.
     """
-    guesses = []
+    guesses: list[LanguageSample] = []
     failure: TransientEngineError | None = None
-    for spec, wav in samples:
+    for spec in listening_order(samples):
         try:
-            guess = engine.detect_language(wav)
+            guess = engine.detect_language(fetch(spec))
         except TransientEngineError as err:
             failure = err
             continue
-        guesses.append(LanguageSample(spec.index, guess.probabilities, guess.speech_seconds))
+        sample = LanguageSample(spec.index, guess.probabilities, guess.speech_seconds)
+        guesses.append(sample)
+        if len(guesses) == 1 and is_decisive(sample):
+            break
     if failure is not None and not guesses:
         raise failure
     return vote(guesses)

@@ -18,7 +18,7 @@ MAX_LINES = 2
 MAX_CUE_S = 7.0
 #: A pause between words at least this long starts a new cue.
 CUE_PAUSE_S = 0.5
-_SENTENCE_END = (".", "?", "!", "\u2026", "\u3002", "\uff1f", "\uff01")  # and ellipsis, CJK full stops
+SENTENCE_END = (".", "?", "!", "\u2026", "\u3002", "\uff1f", "\uff01")  # and ellipsis, CJK full stops
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def _segment_cues(segment: Segment) -> list[Cue]:
             if paused or too_long or wrap(join_words([*current, word])) is None:
                 close()
         current.append(word)
-        if word.text.strip().endswith(_SENTENCE_END):
+        if word.text.strip().endswith(SENTENCE_END):
             close()
     close()
     if cues:  # the segment's own bounds frame its first and last cue

@@ -3,10 +3,18 @@
 int8 on CPU keeps a Lambda worker at about 0.5 GB and well under real time; the model loads
 lazily, once per instance, so a warm worker pays for it once. Failures are mapped to the
 pipeline's error classes so Step Functions retries only what a retry can fix.
+
+With word timestamps (the default) a chunk is decoded in faster-whisper's batched mode: one pass
+per stretch of speech of up to 30 s, text tokens only, the words timed by alignment. On the
+pipeline's chunks that is about 18% less compute than the sequential decoder at the same WER
+(``python -m bench.compare``). Batched mode has no temperature fallback, so a chunk whose output
+looks like a hallucination (repetitive, or improbable without being silence) is decoded again
+sequentially, with the fallback.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import wave
@@ -15,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from transcriber.domain.alignment import sentence_segments
 from transcriber.domain.errors import EngineError, TransientEngineError
 from transcriber.domain.models import Segment, Word
 from transcriber.engines.base import EngineResult, LanguageGuess
@@ -29,6 +38,15 @@ SAMPLE_RATE = 16_000
 DETECTION_WINDOW_S = 30
 #: Languages kept from a detection: the rest carry almost no probability.
 DETECTION_TOP_LANGUAGES = 5
+
+#: Whisper's own guards against hallucinated output, the same in both decoding modes.
+NO_SPEECH_THRESHOLD = 0.6
+LOG_PROB_THRESHOLD = -1.0
+COMPRESSION_RATIO_THRESHOLD = 2.4
+#: Stretches of speech decoded together in batched mode (a chunk holds one or two).
+BATCH_SIZE = 8
+
+logger = logging.getLogger(__name__)
 
 #: Substrings of CTranslate2/onnxruntime messages that mean "short of memory right now".
 _OOM_MARKERS = ("out of memory", "bad_alloc", "cannot allocate", "failed to allocate", "oom")
@@ -153,33 +171,71 @@ class FasterWhisperEngine:
         """Transcribe one 16 kHz mono WAV; segment and word times are seconds from its start."""
         duration = _wav_duration(wav_path)
         model = self._load()
+        beam = beam_size or self.beam_size
         try:
-            raw_segments, info = model.transcribe(
-                str(wav_path),
-                language=language,
-                beam_size=beam_size or self.beam_size,
-                vad_filter=True,
-                condition_on_previous_text=False,  # Stops one hallucination seeding the next.
-                word_timestamps=word_timestamps,
-                no_speech_threshold=0.6,
-                log_prob_threshold=-1.0,
-                compression_ratio_threshold=2.4,  # Repetitive output: retry hotter, then drop.
-                hallucination_silence_threshold=2.0,
-            )
-            segments = tuple(s for s in (_segment(raw) for raw in raw_segments) if s is not None)
+            raw_segments, detected = self._decode(model, wav_path, language, beam, word_timestamps)
+            kept = (s for s in (_segment(raw) for raw in raw_segments) if s is not None)
+            segments = tuple(sentence for segment in kept for sentence in sentence_segments(segment))
         except (MemoryError, RuntimeError) as exc:
             # CTranslate2 reports allocation failures and other runtime faults as RuntimeError.
             kind = "out of memory" if _is_oom(exc) else "runtime error"
             raise TransientEngineError(f"Whisper {kind} on {wav_path.name}: {exc}") from exc
         except Exception as exc:
             raise EngineError(f"Whisper failed on {wav_path.name}: {type(exc).__name__}: {exc}") from exc
-        return EngineResult(language=info.language, segments=segments, duration=round(duration, 3))
+        return EngineResult(language=detected, segments=segments, duration=round(duration, 3))
+
+    def _decode(
+        self, model: WhisperModel, wav_path: Path, language: str | None, beam: int, word_timestamps: bool
+    ) -> tuple[list[Any], str]:
+        """Batched when words are wanted (they cut the segments), else or on suspect output sequential."""
+        common: dict[str, Any] = {
+            "language": language,
+            "beam_size": beam,
+            "vad_filter": True,
+            "condition_on_previous_text": False,  # Stops one hallucination seeding the next.
+            "word_timestamps": word_timestamps,
+            "no_speech_threshold": NO_SPEECH_THRESHOLD,
+            "log_prob_threshold": LOG_PROB_THRESHOLD,
+            "compression_ratio_threshold": COMPRESSION_RATIO_THRESHOLD,
+        }
+        if word_timestamps:
+            from faster_whisper import BatchedInferencePipeline
+
+            batched, info = BatchedInferencePipeline(model).transcribe(
+                str(wav_path), batch_size=BATCH_SIZE, without_timestamps=True, **common
+            )
+            raw = list(batched)
+            suspect = [r for r in raw if _needs_fallback(r)]
+            if not suspect:
+                return raw, info.language
+            logger.warning(
+                "Batched output of %s looks like a hallucination (%r); decoding it again sequentially",
+                wav_path.name,
+                suspect[0].text[:80],
+            )
+            # The detected language is kept: a second detection could disagree with the first.
+            common["language"] = language or info.language
+        # Repetitive or improbable output is retried at higher temperatures, then dropped.
+        sequential, info = model.transcribe(str(wav_path), hallucination_silence_threshold=2.0, **common)
+        return list(sequential), info.language
+
+
+def _is_silence(raw: Any) -> bool:
+    """Whisper's rule: probably no speech, and the text it produced anyway is improbable."""
+    return bool(raw.no_speech_prob > NO_SPEECH_THRESHOLD and raw.avg_logprob < LOG_PROB_THRESHOLD)
+
+
+def _needs_fallback(raw: Any) -> bool:
+    """The sequential decoder's conditions for retrying hotter: repetitive or improbable speech."""
+    if _is_silence(raw):
+        return False
+    return bool(raw.compression_ratio > COMPRESSION_RATIO_THRESHOLD or raw.avg_logprob < LOG_PROB_THRESHOLD)
 
 
 def _segment(raw: Any) -> Segment | None:
     """Convert a faster-whisper segment; drop empty text and likely-silence hallucinations."""
     text = str(raw.text).strip()
-    if not text or (raw.no_speech_prob > 0.6 and raw.avg_logprob < -1.0):
+    if not text or _is_silence(raw):
         return None
     words = tuple(
         Word(
