@@ -201,6 +201,19 @@ def run_pipeline(pipeline: Any, item: long_audio.LongInput, max_chunk_s: float) 
     }
 
 
+Trial = tuple[DirectResult | None, DirectResult | None, dict[str, Any]]
+
+
+def _median_trial(trials: list[Trial]) -> Trial:
+    """The trial with the median pipeline/direct ratio (the median pipeline wall without direct)."""
+
+    def key(trial: Trial) -> float:
+        direct, _, result = trial
+        return float(result["wall"] / direct.wall_s if direct else result["wall"])
+
+    return sorted(trials, key=key)[(len(trials) - 1) // 2]
+
+
 def _memory_by_role(template: dict[str, Any]) -> dict[str, int]:
     memory: dict[str, int] = {}
     for logical, resource in template["Resources"].items():
@@ -279,8 +292,11 @@ def main() -> None:
     parser.add_argument("--four-hours", action="store_true", help="add the 240-minute input (slow)")
     parser.add_argument("--workers", type=int, default=None, help="local workers per function")
     parser.add_argument("--threads", type=int, default=None, help="speech threads per transcribe worker")
-    parser.add_argument("--max-chunk-seconds", type=float, default=None)
+    parser.add_argument("--max-chunk-seconds", type=int, default=None)
     parser.add_argument("--skip-direct", action="store_true")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="alternating direct/pipeline trials per length (median shown)"
+    )
     parser.add_argument(
         "--batched-direct",
         action="store_true",
@@ -329,10 +345,22 @@ def main() -> None:
             )
             for m in minutes:
                 item = long_audio.build(m, Path(tmp), clips)
-                direct = None if args.skip_direct else run_direct(item.path, cores)
-                batched = run_direct(item.path, cores, batched=True) if args.batched_direct else None
-                result = run_pipeline(pipeline, item, max_chunk_s)
+                # Direct and pipeline alternate, so that a slow spell of a shared machine hits both.
+                trials = []
+                for _ in range(args.repeat):
+                    direct = None if args.skip_direct else run_direct(item.path, cores)
+                    batched = run_direct(item.path, cores, batched=True) if args.batched_direct else None
+                    trials.append((direct, batched, run_pipeline(pipeline, item, max_chunk_s)))
+                direct, batched, result = _median_trial(trials)
                 rows.append(_print_run(m, item, direct, result, batched))
+                if len(trials) > 1:
+                    print(f"  {len(trials)} alternating trials (the median one is shown above):")
+                    for d, _, r in trials:
+                        d_wall, p_wall = (d.wall_s if d else float("nan")), r["wall"]
+                        print(
+                            f"    direct {d_wall:6.1f} s  pipeline {p_wall:6.1f} s"
+                            f"  ratio {p_wall / d_wall:.2f}"
+                        )
             for name in set(runtime.stats.runs) | set(runtime.stats.inits):
                 role = _role(name)
                 if role:
