@@ -31,6 +31,7 @@ from typing import Any
 from bench import cost, long_audio
 from bench.scoring import start_errors, wer
 from transcriber.domain.jobs import parse_timestamp
+from transcriber.domain.options import JobOptions
 from transcriber.engines.faster_whisper_engine import BATCH_SIZE
 
 BEAM = 5
@@ -160,7 +161,8 @@ def _role(function_name: str) -> str | None:
 def run_pipeline(pipeline: Any, item: long_audio.LongInput, max_chunk_s: float) -> dict[str, Any]:
     runtime = pipeline.aws.runtime
     t0 = time.time()
-    submission = pipeline.submit(item.path)
+    # Every trial transcribes: without this a repeated trial would reuse the first one's result.
+    submission = pipeline.submit(item.path, options=JobOptions(dedupe=False))
     # Polling costs CPU in this process, beside the workers: every 0.5 s is 1% of a 50 s run.
     job = pipeline.wait(submission.job_id, poll_s=0.5)
     if job["status"] != "COMPLETED":

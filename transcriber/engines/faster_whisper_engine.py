@@ -5,11 +5,12 @@ lazily, once per instance, so a warm worker pays for it once. Failures are mappe
 pipeline's error classes so Step Functions retries only what a retry can fix.
 
 With word timestamps (the default) a chunk is decoded in faster-whisper's batched mode: one pass
-per stretch of speech of up to 30 s, text tokens only, the words timed by alignment. On the
-pipeline's chunks that is about 18% less compute than the sequential decoder at the same WER
-(``python -m bench.compare``). Batched mode has no temperature fallback, so a chunk whose output
-looks like a hallucination (repetitive, or improbable without being silence) is decoded again
-sequentially, with the fallback.
+per stretch of speech of up to 30 s, text tokens only, the words timed by alignment. On the 22
+chunks of the benchmark's 10-minute input, one after another on one thread, that took 68.9 s
+against 84.2 s for the sequential decoder, WER 0.082 against 0.084 (one measurement on a shared
+machine). Batched mode has no temperature fallback, so a chunk whose output looks like a
+hallucination (repetitive, or improbable without being silence) is decoded again sequentially,
+with the fallback. Segments are then split at sentence ends (batched mode gives one per stretch).
 """
 
 from __future__ import annotations
