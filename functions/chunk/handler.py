@@ -1,6 +1,7 @@
 """Chunk: convert the upload to 16 kHz mono WAV, split it, and store the chunks in S3.
 
-Only references (keys, offsets, durations) go back into the state, never audio.
+Only references (keys, offsets, durations) go back into the state, never audio, listed longest
+first for the Map (the merge orders chunks by index, not by list position).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from transcriber.adapters.events import EventPublisher
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.storage import ObjectStore
-from transcriber.domain.chunking import ChunkingConfig
+from transcriber.domain.chunking import ChunkingConfig, longest_first
 from transcriber.domain.jobs import EVENT_JOB_STARTED, JobStatus, chunk_key
 from transcriber.domain.options import JobOptions
 from transcriber.domain.preparation import prepare_chunks
@@ -45,15 +46,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         # The object key never becomes a local path: the download gets a fixed name.
         source = store.download(bucket, key, workdir / "source")
         prepared = prepare_chunks(source, workdir, config=config, max_duration_s=settings.max_duration_s)
-        keys = [chunk_key(job_id, spec.index) for spec, _ in prepared.chunks]
         store.upload_many(
-            [(path, key) for (_, path), key in zip(prepared.chunks, keys, strict=True)],
+            [(path, chunk_key(job_id, spec.index)) for spec, path in prepared.chunks],
             settings.results_bucket,
             content_type="audio/wav",
         )
-        chunks = [
-            {**spec.to_dict(), "key": key} for (spec, _), key in zip(prepared.chunks, keys, strict=True)
-        ]
+        # The Map starts items in list order: longest first, so that the workers finish together.
+        specs = longest_first([spec for spec, _ in prepared.chunks])
+        chunks = [{**spec.to_dict(), "key": chunk_key(job_id, spec.index)} for spec in specs]
     duration = prepared.info.duration_s
     started = JobRepository(settings.jobs_table).mark_processing(
         job_id, duration=duration, chunks_total=len(chunks)

@@ -17,6 +17,7 @@ from transcriber.domain.chunking import (
     ChunkingConfig,
     export_chunks,
     export_chunks_from_file,
+    longest_first,
     plan_chunks,
     plan_chunks_from_file,
     speech_spans,
@@ -268,3 +269,14 @@ def test_export_from_file_refuses_audio_not_yet_converted(tmp_path: Path) -> Non
     path = write_wav(tmp_path / "audio.wav", stereo_44k(), 44_100, 2)
     with pytest.raises(ValueError, match="16000 Hz mono"):
         export_chunks_from_file(path, [ChunkSpec(index=0, offset=0.0, duration=1.0)], tmp_path / "chunks")
+
+
+def test_the_map_gets_the_longest_chunks_first_ties_in_file_order() -> None:
+    specs = [
+        ChunkSpec(index=0, offset=0.0, duration=12.0),
+        ChunkSpec(index=1, offset=13.0, duration=29.5),
+        ChunkSpec(index=2, offset=43.0, duration=12.0),
+        ChunkSpec(index=3, offset=56.0, duration=3.0),
+    ]
+    assert [s.index for s in longest_first(specs)] == [1, 0, 2, 3]
+    assert longest_first([]) == []

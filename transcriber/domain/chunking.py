@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 import wave
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import pairwise
@@ -332,6 +332,16 @@ def plan_from_speech(
         )
         for i, (start, end, lead) in enumerate(spans)
     ]
+
+
+def longest_first(specs: Sequence[ChunkSpec]) -> list[ChunkSpec]:
+    """The order to hand chunks to the Map in: longest first, ties in file order.
+
+    The Map starts its items in list order as workers free up. With the long chunks first and the
+    short ones last, the workers run out of work at nearly the same time (longest processing time
+    first), rather than one worker decoding a long last chunk alone while the others wait.
+    """
+    return sorted(specs, key=lambda spec: (-spec.duration, spec.index))
 
 
 def plan_chunks(audio: AudioSegment, config: ChunkingConfig | None = None) -> list[ChunkSpec]:
