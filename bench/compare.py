@@ -32,7 +32,12 @@ from bench import cost, long_audio
 from bench.scoring import start_errors, wer
 from transcriber.domain.jobs import parse_timestamp
 from transcriber.domain.options import JobOptions
-from transcriber.engines.faster_whisper_engine import BATCH_SIZE
+from transcriber.engines.faster_whisper_engine import (
+    BATCH_SIZE,
+    BATCHED_OPTIONS,
+    SEQUENTIAL_OPTIONS,
+    decode_options,
+)
 
 BEAM = 5
 
@@ -67,21 +72,11 @@ def _direct(path: str, threads: int, batched: bool) -> DirectResult:
         str(model_dir()), device="cpu", compute_type="int8", cpu_threads=threads, num_workers=1
     )
     t1 = time.perf_counter()
-    options: dict[str, Any] = {
-        "beam_size": BEAM,
-        "vad_filter": True,
-        "condition_on_previous_text": False,
-        "word_timestamps": True,
-        "no_speech_threshold": 0.6,
-        "log_prob_threshold": -1.0,
-        "compression_ratio_threshold": 2.4,
-    }
+    options = decode_options(language=None, beam_size=BEAM, word_timestamps=True)
     if batched:
-        segments, _ = BatchedInferencePipeline(model).transcribe(
-            path, batch_size=BATCH_SIZE, without_timestamps=True, **options
-        )
+        segments, _ = BatchedInferencePipeline(model).transcribe(path, **BATCHED_OPTIONS, **options)
     else:
-        segments, _ = model.transcribe(path, hallucination_silence_threshold=2.0, **options)
+        segments, _ = model.transcribe(path, **SEQUENTIAL_OPTIONS, **options)
     text = " ".join(s.text.strip() for s in segments)
     return DirectResult(load_s=t1 - t0, wall_s=time.perf_counter() - t1, text=text, peak_mb=_vm_hwm_mb())
 

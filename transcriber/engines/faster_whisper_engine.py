@@ -46,6 +46,10 @@ LOG_PROB_THRESHOLD = -1.0
 COMPRESSION_RATIO_THRESHOLD = 2.4
 #: Stretches of speech decoded together in batched mode (a chunk holds one or two).
 BATCH_SIZE = 8
+#: Batched mode: text tokens only (the words are timed by alignment and cut the segments).
+BATCHED_OPTIONS: dict[str, Any] = {"batch_size": BATCH_SIZE, "without_timestamps": True}
+#: Sequential mode only: skip silences of 2 s or more around a likely hallucination.
+SEQUENTIAL_OPTIONS: dict[str, Any] = {"hallucination_silence_threshold": 2.0}
 
 logger = logging.getLogger(__name__)
 
@@ -189,21 +193,12 @@ class FasterWhisperEngine:
         self, model: WhisperModel, wav_path: Path, language: str | None, beam: int, word_timestamps: bool
     ) -> tuple[list[Any], str]:
         """Batched when words are wanted (they cut the segments), else or on suspect output sequential."""
-        common: dict[str, Any] = {
-            "language": language,
-            "beam_size": beam,
-            "vad_filter": True,
-            "condition_on_previous_text": False,  # Stops one hallucination seeding the next.
-            "word_timestamps": word_timestamps,
-            "no_speech_threshold": NO_SPEECH_THRESHOLD,
-            "log_prob_threshold": LOG_PROB_THRESHOLD,
-            "compression_ratio_threshold": COMPRESSION_RATIO_THRESHOLD,
-        }
+        common = decode_options(language=language, beam_size=beam, word_timestamps=word_timestamps)
         if word_timestamps:
             from faster_whisper import BatchedInferencePipeline
 
             batched, info = BatchedInferencePipeline(model).transcribe(
-                str(wav_path), batch_size=BATCH_SIZE, without_timestamps=True, **common
+                str(wav_path), **BATCHED_OPTIONS, **common
             )
             raw = list(batched)
             suspect = [r for r in raw if _needs_fallback(r)]
@@ -217,8 +212,22 @@ class FasterWhisperEngine:
             # The detected language is kept: a second detection could disagree with the first.
             common["language"] = language or info.language
         # Repetitive or improbable output is retried at higher temperatures, then dropped.
-        sequential, info = model.transcribe(str(wav_path), hallucination_silence_threshold=2.0, **common)
+        sequential, info = model.transcribe(str(wav_path), **SEQUENTIAL_OPTIONS, **common)
         return list(sequential), info.language
+
+
+def decode_options(*, language: str | None, beam_size: int, word_timestamps: bool) -> dict[str, Any]:
+    """The options both decoding modes share (``bench.compare`` calls faster-whisper with them too)."""
+    return {
+        "language": language,
+        "beam_size": beam_size,
+        "vad_filter": True,
+        "condition_on_previous_text": False,  # Stops one hallucination seeding the next.
+        "word_timestamps": word_timestamps,
+        "no_speech_threshold": NO_SPEECH_THRESHOLD,
+        "log_prob_threshold": LOG_PROB_THRESHOLD,
+        "compression_ratio_threshold": COMPRESSION_RATIO_THRESHOLD,
+    }
 
 
 def _is_silence(raw: Any) -> bool:
