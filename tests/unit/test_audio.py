@@ -18,13 +18,16 @@ from transcriber.domain.audio import (
     ffmpeg_path,
     sniff_format,
     sniff_header,
+    target_wav_info,
 )
+from transcriber.domain.chunking import ChunkingConfig
 from transcriber.domain.errors import (
     CorruptAudioError,
     EmptyFileError,
     NoAudioStreamError,
     UnsupportedFormatError,
 )
+from transcriber.domain.preparation import prepare_chunks
 
 CLIP_S = 4.0
 
@@ -220,3 +223,38 @@ def test_supported_extensions_cover_the_common_uploads() -> None:
         "wma",
         "webm",
     } <= SUPPORTED_EXTENSIONS
+
+
+# --- a file that already is 16 kHz mono PCM WAV is used as it is ---------------------------------
+
+
+def test_a_16k_mono_pcm_wav_needs_no_conversion(sample_wav: Path) -> None:
+    info = target_wav_info(sample_wav)
+    assert info is not None
+    assert (info.sample_rate, info.channels, info.format) == (16000, 1, "wav")
+    assert info.duration_s == pytest.approx(_wav_params(sample_wav)[3], abs=0.001)
+
+
+def test_other_wavs_and_truncated_or_empty_ones_go_to_ffmpeg(
+    encoded: dict[str, Path], sample_wav: Path, tmp_path: Path
+) -> None:
+    assert target_wav_info(encoded["stereo44k.wav"]) is None  # another rate and layout
+    assert target_wav_info(encoded["clip.mp3"]) is None  # not a WAV at all
+    assert target_wav_info(write_empty_wav(tmp_path / "empty.wav")) is None  # no samples
+    truncated = tmp_path / "truncated.wav"
+    truncated.write_bytes(sample_wav.read_bytes()[:20_000])  # the header promises the whole clip
+    assert target_wav_info(truncated) is None
+    converted = tmp_path / "out.wav"
+    assert convert_to_wav(truncated, converted).duration_s < 1  # ffmpeg decodes what is there
+
+
+def test_preparing_a_16k_mono_wav_runs_no_decoder(
+    sample_wav: Path, sample_flac: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FFMPEG_PATH", str(tmp_path / "no-such-ffmpeg"))  # any ffmpeg run would fail
+    prepared = prepare_chunks(sample_wav, tmp_path, config=ChunkingConfig(max_chunk_s=8), max_duration_s=600)
+    assert prepared.info.duration_s == pytest.approx(_wav_params(sample_wav)[3], abs=0.001)
+    assert len(prepared.chunks) == 4
+    assert sample_wav.exists()  # the upload itself is left alone
+    with pytest.raises(FileNotFoundError):  # while anything else still needs ffmpeg
+        prepare_chunks(sample_flac, tmp_path, config=ChunkingConfig(), max_duration_s=600)

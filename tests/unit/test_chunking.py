@@ -40,14 +40,18 @@ def silence(ms: int) -> AudioSegment:
 
 def check_invariants(specs: list[ChunkSpec], audio: AudioSegment, config: ChunkingConfig) -> None:
     """Indexes from 0, ordered, overlapping only where declared, within the audio, no longer than
-    allowed, all speech kept."""
+    allowed (longer than ``max_chunk_s`` only with pauses, holding no more speech than allowed),
+    all speech kept."""
     assert [s.index for s in specs] == list(range(len(specs)))
+    speech = detect_nonsilent(audio, config.min_silence_ms, config.silence_thresh_dbfs, seek_step=10)
     for spec in specs:
         assert 0 <= spec.offset < spec.end <= len(audio) / 1000 + 1e-9
-        assert spec.duration <= config.max_chunk_s + 1e-9
+        assert spec.duration <= 2 * config.max_chunk_s + 1e-9
+        if spec.duration > config.max_chunk_s + 1e-9:
+            held = sum(max(0.0, min(e / 1000, spec.end) - max(s / 1000, spec.offset)) for s, e in speech)
+            assert held <= config.max_speech_ms / 1000
     for before, after in pairwise(specs):
         assert before.end <= after.offset + after.overlap + 1e-9
-    speech = detect_nonsilent(audio, config.min_silence_ms, config.silence_thresh_dbfs, seek_step=10)
     for start, end in speech:
         covered = sum(
             max(0.0, min(end / 1000, s.end) - max(start / 1000, s.offset + s.overlap)) for s in specs
@@ -77,6 +81,38 @@ def test_short_pieces_are_grouped_up_to_the_maximum() -> None:
     assert specs[0].offset == pytest.approx(0.5, abs=0.011)
     assert specs[-1].end == pytest.approx(0.7 + 5 * 1.6 + 1.0 + 0.2, abs=0.011)  # trailing silence left out
     assert len(plan_chunks(audio, ChunkingConfig(max_chunk_s=60))) == 1
+
+
+def test_pauses_let_a_chunk_span_more_than_the_maximum_while_its_speech_fits() -> None:
+    # Tones of 0.8 s, 1.5 s apart: 1.2 s of padded speech every 2.3 s. By length alone two fit in
+    # 5 s; by speech three fit in 4.25 s (85% of 5 s), spanning 5.8 s, and Whisper's VAD drops
+    # the pauses, so three make one window instead of one and a half.
+    audio = silence(700) + (tone(800) + silence(1500)) * 6
+    config = ChunkingConfig(max_chunk_s=5)
+    specs = plan_chunks(audio, config)
+    check_invariants(specs, audio, config)
+    assert len(specs) == 2
+    assert all(spec.duration == pytest.approx(5.8, abs=0.011) for spec in specs)
+    by_length_alone = plan_chunks(audio, ChunkingConfig(max_chunk_s=5, speech_share=0.01))
+    assert len(by_length_alone) == 3 and all(s.duration <= 5 for s in by_length_alone)
+
+
+def test_packing_by_speech_never_makes_more_chunks() -> None:
+    """The speech rule only ever joins more pieces: the 256 KB state bound set by length holds."""
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        spans, start = [], int(rng.integers(0, 2_000))
+        for _ in range(int(rng.integers(1, 60))):
+            end = start + int(rng.integers(200, 40_000))
+            spans.append((start, end))
+            start = end + int(rng.integers(500, 8_000))
+        for max_chunk_s in (20.0, 30.0):
+            packed = chunking.plan_from_speech(spans, start, ChunkingConfig(max_chunk_s=max_chunk_s))
+            by_length = chunking.plan_from_speech(
+                spans, start, ChunkingConfig(max_chunk_s=max_chunk_s, speech_share=0.001)
+            )
+            assert len(packed) <= len(by_length)
+            assert all(spec.duration <= 2 * max_chunk_s + 1e-9 for spec in packed)
 
 
 def test_speech_longer_than_a_chunk_falls_back_to_fixed_length() -> None:

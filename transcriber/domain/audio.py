@@ -176,6 +176,35 @@ def read_wav_info(path: Path, fmt: str = "wav") -> AudioInfo:
     return AudioInfo(duration_s=duration, sample_rate=rate, channels=channels, format=fmt)
 
 
+#: Bytes of a canonical WAV header: a file shorter than this plus its samples is truncated.
+_WAV_HEADER_BYTES = 44
+
+
+def target_wav_info(path: Path) -> AudioInfo | None:
+    """The facts of a file that already is what conversion produces, else None.
+
+    A complete 16 kHz mono 16-bit PCM WAV (what the bench and many recorders write) is used as it
+    is: decoding it and writing the same samples again would only cost time and disk. Anything
+    else, including a header that promises more samples than the file holds, goes to ffmpeg.
+    """
+    try:
+        with wave.open(str(path), "rb") as wav:
+            params = wav.getparams()
+    except (wave.Error, EOFError, OSError):
+        return None
+    target = (TARGET_RATE, TARGET_CHANNELS, TARGET_SAMPLE_WIDTH, "NONE")
+    if (params.framerate, params.nchannels, params.sampwidth, params.comptype) != target:
+        return None
+    if params.nframes == 0 or path.stat().st_size < _WAV_HEADER_BYTES + params.nframes * params.sampwidth:
+        return None
+    return AudioInfo(
+        duration_s=round(params.nframes / params.framerate, 3),
+        sample_rate=params.framerate,
+        channels=params.nchannels,
+        format="wav",
+    )
+
+
 def convert_to_wav(src: Path, dst: Path, *, timeout_s: float = 900) -> AudioInfo:
     """Decode any supported upload into 16 kHz mono 16-bit PCM WAV at ``dst``.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from transcriber.domain.audio import AudioInfo, convert_to_wav, sniff_format
+from transcriber.domain.audio import AudioInfo, convert_to_wav, sniff_format, target_wav_info
 from transcriber.domain.chunking import ChunkingConfig, export_chunks_from_file, plan_chunks_from_file
 from transcriber.domain.errors import TooLongError
 from transcriber.domain.models import ChunkSpec
@@ -20,14 +20,18 @@ class PreparedAudio:
 def prepare_chunks(
     source: Path, workdir: Path, *, config: ChunkingConfig, max_duration_s: float
 ) -> PreparedAudio:
-    """Sniff, convert to 16 kHz mono WAV, check the duration, plan and export the chunks.
+    """Sniff, convert to 16 kHz mono WAV (unless it is one), check the duration, plan and export.
 
     The converted WAV is read a few seconds at a time, never loaded whole (4 hours of it is about
     460 MB), so the chunk step's memory stays flat whatever the length of the upload.
     """
     sniff_format(source)
-    wav = workdir / "converted.wav"
-    info = convert_to_wav(source, wav)
+    converted = workdir / "converted.wav"
+    info = target_wav_info(source)
+    wav = source
+    if info is None:
+        info = convert_to_wav(source, converted)
+        wav = converted
     if info.duration_s > max_duration_s:
         raise TooLongError(
             f"The audio lasts {info.duration_s / 60:.1f} minutes, over the "
@@ -35,5 +39,5 @@ def prepare_chunks(
         )
     specs = plan_chunks_from_file(wav, config)
     paths = export_chunks_from_file(wav, specs, workdir / "chunks")
-    wav.unlink(missing_ok=True)
+    converted.unlink(missing_ok=True)
     return PreparedAudio(info=info, chunks=list(zip(specs, paths, strict=True)))
