@@ -179,6 +179,12 @@ def run_pipeline(pipeline: Any, item: long_audio.LongInput, max_chunk_s: float) 
         (_timestamp(r) - float(r["seconds"]), _timestamp(r))
         for r in _log_records(log_dir, "TranscribeFunction", submission.job_id, "Chunk transcribed")
     ]
+    # The language vote: Whisper's encoder on a sample chunk before the fan-out (the direct call
+    # detects the language too, inside its own wall time).
+    identification = [
+        (_timestamp(r) - float(r["seconds"]), _timestamp(r))
+        for r in _log_records(log_dir, "TranscribeFunction", submission.job_id, "Language decided")
+    ]
     wall = t1 - t0
     steps = _local_chunk_steps(item.path, max_chunk_s)
     invocation = {role: sum(e - s for s, e in spans) for role, spans in runs.items()}
@@ -194,6 +200,8 @@ def run_pipeline(pipeline: Any, item: long_audio.LongInput, max_chunk_s: float) 
         "counts": {role: len(spans) for role, spans in runs.items()},
         "asr_sum": asr_sum,
         "asr_covered": asr_covered,
+        "identification": sum(e - s for s, e in identification),
+        "model_covered": _union(asr + identification, t0, t1),
         "no_lambda": wall - _union(all_runs, t0, t1),
         "steps": steps,
         "peak_parallel": runtime.stats.busiest("TranscribeFunction")[0],
@@ -259,8 +267,17 @@ def _print_run(
             f"{statistics.median(errors[-tenth:]):.3f} s, last {errors[-1]:.3f} s"
         )
     non_asr = w - r["asr_covered"]
+    non_model = w - r["model_covered"]
     chunk_io = inv.get("chunk", 0) - steps["conversion"] - steps["planning"] - steps["export"]
-    print(f"time outside ASR       {non_asr:7.2f} s = {100 * non_asr / w:.1f}% of wall (no worker decoding)")
+    print(
+        f"time outside ASR       {non_model:7.2f} s = {100 * non_model / w:.1f}% of wall "
+        "(Whisper neither decoding nor identifying the language)"
+    )
+    print(
+        f"  outside decoding     {non_asr:7.2f} s = {100 * non_asr / w:.1f}% of wall "
+        f"(language identification {r['identification']:.2f} s, its sample's download included, "
+        "counted as overhead)"
+    )
     print(f"  conversion           {steps['conversion']:7.2f} s   (ffmpeg; none for a 16 kHz mono WAV)")
     print(f"  chunk planning       {steps['planning']:7.2f} s   (+ export {steps['export']:.2f} s)")
     print(f"  chunk step S3/DDB    {chunk_io:7.2f} s   (invocation {inv.get('chunk', 0):.2f} s less those)")
