@@ -357,7 +357,8 @@ def main() -> None:
             print(
                 f"pipeline             {workers} warm workers per function"
                 f" x {pipeline.aws.threads_per_worker or max(1, cores // workers)} thread(s); "
-                f"chunks <= {max_chunk_s:g} s; start + deploy {deploy_s:.1f} s (not counted below)"
+                f"chunks <= {max_chunk_s:g} s (<= {2 * max_chunk_s:g} s with pauses); "
+                f"start + deploy {deploy_s:.1f} s (not counted below)"
             )
             for m in minutes:
                 item = long_audio.build(m, Path(tmp), clips)
