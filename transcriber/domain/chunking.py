@@ -53,8 +53,8 @@ class ChunkingConfig:
     keep_silence_ms: int = 200
     #: Whisper decodes 30-second windows: a chunk of at most 30 s (or, with pauses, of at most that
     #: much speech; see ``speech_share``), cut in a pause, is decoded in one window that starts and
-    #: ends between sentences. On the long-form eval file this gives the
-    #: WER of one whole-file pass (0.081 against 0.094 with 60 s chunks).
+    #: ends between sentences. On the long-form eval file this gives the WER of one whole-file
+    #: pass (0.081 against 0.094 with 60 s chunks).
     max_chunk_s: float = 30.0
     min_chunk_s: float = 1.0
     #: Where a cut must fall inside speech, the next chunk repeats this much before the cut.
