@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
+import wave
 from pathlib import Path
 
 import jiwer
+import numpy as np
 import pytest
 
 from tests.conftest import SAMPLE_TEXT, write_empty_wav
 from transcriber.domain.errors import EngineError
 from transcriber.engines.base import EngineResult
-from transcriber.engines.faster_whisper_engine import FasterWhisperEngine
+from transcriber.engines.faster_whisper_engine import FasterWhisperEngine, _edge_in_speech
 from transcriber.engines.weights import model_dir
 
 pytestmark = pytest.mark.slow
@@ -93,15 +95,22 @@ def test_whisper_suspect_batched_output_is_decoded_again_sequentially(
     engine: FasterWhisperEngine,
     result: EngineResult,
     sample_wav: Path,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Batched mode has no temperature fallback; output that would need one takes the sequential path."""
     from transcriber.engines import faster_whisper_engine
 
+    # The sample starts with a word at once; a chunk the planner cuts has a pause at each edge
+    # (a chunk with sound at an edge is decoded sequentially from the start).
+    with wave.open(str(sample_wav), "rb") as wav:
+        speech = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+    padded = _wav(tmp_path / "padded.wav", np.concatenate([np.zeros(3200, dtype=np.int16), speech]))
+    assert not _edge_in_speech(padded) and _edge_in_speech(sample_wav)
     monkeypatch.setattr(faster_whisper_engine, "_needs_fallback", lambda raw: True)
     with caplog.at_level("WARNING", logger=faster_whisper_engine.__name__):
-        again = engine.transcribe(sample_wav)
+        again = engine.transcribe(padded)
     assert "decoding it again sequentially" in caplog.text
     assert jiwer.wer(_normalise(SAMPLE_TEXT), _normalise(again.text)) < 0.15
     assert len(again.segments) >= 3 and all(s.words for s in again.segments)
@@ -124,3 +133,24 @@ def test_whisper_fallback_rule_follows_whisper_thresholds() -> None:
 def test_whisper_silence_gives_no_segments(engine: FasterWhisperEngine, tmp_path: Path) -> None:
     silent = engine.transcribe(write_empty_wav(tmp_path / "silence.wav"))
     assert silent.segments == ()
+
+
+def _wav(path: Path, samples: np.ndarray) -> Path:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes(samples.astype("<i2").tobytes())
+    return path
+
+
+def test_a_chunk_cut_inside_speech_is_recognised_by_its_edges(tmp_path: Path) -> None:
+    """Planned chunks start and end in a pause; a forced cut leaves sound at an edge."""
+    tone = (8000 * np.sin(2 * np.pi * 220 * np.arange(16000) / 16000)).astype(np.int16)
+    pause = np.zeros(3200, dtype=np.int16)  # 200 ms, what the planner keeps around speech
+    quiet = (30 * np.sin(2 * np.pi * 220 * np.arange(3200) / 16000)).astype(np.int16)  # about -61 dBFS
+    assert not _edge_in_speech(_wav(tmp_path / "planned.wav", np.concatenate([pause, tone, pause])))
+    assert not _edge_in_speech(_wav(tmp_path / "hum.wav", np.concatenate([quiet, tone, quiet])))
+    assert _edge_in_speech(_wav(tmp_path / "cut-start.wav", np.concatenate([tone, pause])))
+    assert _edge_in_speech(_wav(tmp_path / "cut-end.wav", np.concatenate([pause, tone])))
+    assert not _edge_in_speech(write_empty_wav(tmp_path / "empty.wav"))

@@ -11,6 +11,8 @@ against 84.2 s for the sequential decoder, WER 0.082 against 0.084 (one measurem
 machine). Batched mode has no temperature fallback, so a chunk whose output looks like a
 hallucination (repetitive, or improbable without being silence) is decoded again sequentially,
 with the fallback. Segments are then split at sentence ends (batched mode gives one per stretch).
+A chunk with sound at either edge (a cut inside speech, or a file that starts or ends with a word)
+is decoded sequentially from the start: batched mode lost words at such cuts.
 """
 
 from __future__ import annotations
@@ -192,9 +194,10 @@ class FasterWhisperEngine:
     def _decode(
         self, model: WhisperModel, wav_path: Path, language: str | None, beam: int, word_timestamps: bool
     ) -> tuple[list[Any], str]:
-        """Batched when words are wanted (they cut the segments), else or on suspect output sequential."""
+        """Batched when words are wanted (they cut the segments) and the chunk was cut in pauses;
+        sequential otherwise, and on suspect output."""
         common = decode_options(language=language, beam_size=beam, word_timestamps=word_timestamps)
-        if word_timestamps:
+        if word_timestamps and not _edge_in_speech(wav_path):
             from faster_whisper import BatchedInferencePipeline
 
             batched, info = BatchedInferencePipeline(model).transcribe(
@@ -228,6 +231,34 @@ def decode_options(*, language: str | None, beam_size: int, word_timestamps: boo
         "log_prob_threshold": LOG_PROB_THRESHOLD,
         "compression_ratio_threshold": COMPRESSION_RATIO_THRESHOLD,
     }
+
+
+#: A chunk edge louder than this (the chunk planner's silence threshold) was cut inside speech.
+EDGE_SPEECH_DBFS = -40.0
+#: How much of each edge is looked at.
+EDGE_WINDOW_S = 0.05
+
+
+def _edge_in_speech(wav_path: Path) -> bool:
+    """Whether the chunk starts or ends inside speech: a cut the planner had to force.
+
+    Planned chunks begin and end in a pause. Where speech ran on longer than a chunk, the cut
+    falls inside a word, and there batched mode (its VAD trims speech it hears as cut off) lost
+    words that the sequential decoder keeps: on ``bench/seams.py``'s continuous speech cut every
+    7 s, 19 and 38 words (without and with overlap) against 4 and 2. Such chunks are decoded
+    sequentially.
+    """
+    with wave.open(str(wav_path), "rb") as wav:
+        frames, rate = wav.getnframes(), wav.getframerate()
+        if wav.getsampwidth() != 2 or wav.getnchannels() != 1 or frames == 0:
+            return False
+        window = max(1, min(frames, int(rate * EDGE_WINDOW_S)))
+        head = np.frombuffer(wav.readframes(window), dtype="<i2")
+        wav.setpos(frames - window)
+        tail = np.frombuffer(wav.readframes(window), dtype="<i2")
+    threshold = 32768.0 * 10 ** (EDGE_SPEECH_DBFS / 20)
+    rms = [float(np.sqrt(np.mean(edge.astype(np.float64) ** 2))) for edge in (head, tail) if edge.size]
+    return any(level > threshold for level in rms)
 
 
 def _is_silence(raw: Any) -> bool:
