@@ -175,16 +175,16 @@ def run_pipeline(pipeline: Any, item: long_audio.LongInput, max_chunk_s: float) 
         if role:
             runs.setdefault(role, []).extend((s, e) for _, s, e in entries if s >= t0 - 1 and e <= t1 + 1)
     log_dir = runtime.work_dir / "logs"
-    asr = [
-        (_timestamp(r) - float(r["seconds"]), _timestamp(r))
-        for r in _log_records(log_dir, "TranscribeFunction", submission.job_id, "Chunk transcribed")
-    ]
+
+    def logged(message: str) -> list[tuple[float, float]]:
+        """(start, end) of the transcribe handler's timed steps: end = log time, start = end - seconds."""
+        records = _log_records(log_dir, "TranscribeFunction", submission.job_id, message)
+        return [(_timestamp(r) - float(r["seconds"]), _timestamp(r)) for r in records]
+
+    asr = logged("Chunk transcribed")
     # The language vote: Whisper's encoder on a sample chunk before the fan-out (the direct call
     # detects the language too, inside its own wall time).
-    identification = [
-        (_timestamp(r) - float(r["seconds"]), _timestamp(r))
-        for r in _log_records(log_dir, "TranscribeFunction", submission.job_id, "Language decided")
-    ]
+    identification = logged("Language decided")
     wall = t1 - t0
     steps = _local_chunk_steps(item.path, max_chunk_s)
     invocation = {role: sum(e - s for s, e in spans) for role, spans in runs.items()}

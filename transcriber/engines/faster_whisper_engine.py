@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pydub.utils import db_to_float
 
 from transcriber.domain.alignment import sentence_segments
+from transcriber.domain.chunking import ChunkingConfig
 from transcriber.domain.errors import EngineError, TransientEngineError
 from transcriber.domain.models import Segment, Word
 from transcriber.engines.base import EngineResult, LanguageGuess
@@ -233,8 +235,8 @@ def decode_options(*, language: str | None, beam_size: int, word_timestamps: boo
     }
 
 
-#: A chunk edge louder than this (the chunk planner's silence threshold) was cut inside speech.
-EDGE_SPEECH_DBFS = -40.0
+#: A chunk edge louder than the chunk planner's silence threshold was cut inside speech.
+EDGE_SPEECH_DBFS = ChunkingConfig().silence_thresh_dbfs
 #: How much of each edge is looked at.
 EDGE_WINDOW_S = 0.05
 
@@ -256,7 +258,7 @@ def _edge_in_speech(wav_path: Path) -> bool:
         head = np.frombuffer(wav.readframes(window), dtype="<i2")
         wav.setpos(frames - window)
         tail = np.frombuffer(wav.readframes(window), dtype="<i2")
-    threshold = 32768.0 * 10 ** (EDGE_SPEECH_DBFS / 20)
+    threshold = db_to_float(EDGE_SPEECH_DBFS) * 2**15  # dBFS of 16-bit samples, as the planner reads them
     rms = [float(np.sqrt(np.mean(edge.astype(np.float64) ** 2))) for edge in (head, tail) if edge.size]
     return any(level > threshold for level in rms)
 
