@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 import warnings
 import zipfile
@@ -41,14 +42,43 @@ def _configure_moto(port: int) -> None:
     from moto import settings
     from moto.core.config import default_user_config
     from moto.stepfunctions import models as sfn_models
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
     # CloudFormation creates state machines in the backend that does not execute them.
     sfn_models.stepfunctions_backends = stepfunctions_parser_backends  # type: ignore[assignment]
+    # The ASL interpreter builds a new boto3 client for every Lambda task (about 30 ms of CPU in
+    # this process, on the path of every chunk); AWS's service calls Lambda without such a cost.
+    if not isinstance(lambda_eval_utils.boto_client_for, _ReusedClients):
+        lambda_eval_utils.boto_client_for = _ReusedClients(lambda_eval_utils.boto_client_for)
     # Custom resources must answer on this machine's loopback, not host.docker.internal.
     settings.moto_server_host = lambda: "http://127.0.0.1"  # type: ignore[assignment]
     os.environ["MOTO_PORT"] = str(port)
+
+
+class _ReusedClients:
+    """Wraps moto's ``boto_client_for``: one client per region, service and moto port, reused.
+
+    boto3 clients are thread-safe, so the Map state's parallel iterations can share one. The
+    interpreter's clients differ only by those three (its credentials are fixed dummies).
+    """
+
+    def __init__(self, build: Any) -> None:
+        self._build = build
+        self._clients: dict[tuple[str, str, int], Any] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, region: str, service: str, state_credentials: Any = None) -> Any:
+        from moto.settings import moto_server_port
+
+        key = (region, service, int(moto_server_port()))
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = self._build(
+                    region=region, service=service, state_credentials=state_credentials
+                )
+            return self._clients[key]
 
 
 @dataclass
@@ -99,15 +129,30 @@ class LocalAws:
         self.s3_notifications: AsyncS3Notifications | None = None
         #: function name -> its dead-letter queue's ARN (moto keeps no DeadLetterConfig)
         self.dead_letter_queues: dict[str, str] = {}
+        # One session and one client per service: a new session reloads botocore's service data
+        # (about 0.1 s of CPU in this process, beside the workers), and polling asks often.
+        self._boto_session: boto3.Session | None = None
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
 
     def _session(self) -> boto3.Session:
-        return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
+        if self._boto_session is None:
+            self._boto_session = boto3.Session(
+                aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+            )
+        return self._boto_session
 
     def client(self, service: str) -> Any:
-        return self._session().client(service, endpoint_url=self.endpoint)
+        """The shared client of ``service`` (boto3 clients are thread-safe)."""
+        with self._clients_lock:
+            if service not in self._clients:
+                self._clients[service] = self._session().client(service, endpoint_url=self.endpoint)
+            return self._clients[service]
 
     def resource(self, service: str) -> Any:
-        return self._session().resource(service, endpoint_url=self.endpoint)
+        """A new resource (they are not thread-safe), built from the shared session's loaded data."""
+        with self._clients_lock:
+            return self._session().resource(service, endpoint_url=self.endpoint)
 
     def start(self) -> None:
         from moto.core.base_backend import BackendDict

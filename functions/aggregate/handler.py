@@ -9,6 +9,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from transcriber.adapters import aws_clients
 from transcriber.adapters.events import EventPublisher
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.storage import ObjectStore
@@ -21,6 +22,8 @@ from transcriber.settings import Settings
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+# Init phase: build the SDK clients once per execution environment, before the first event.
+aws_clients.build_now(clients=("s3", "events"), resources=("dynamodb",))
 
 CONTENT_TYPES = {
     "json": "application/json",

@@ -25,6 +25,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from transcriber.adapters import aws_clients
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.storage import ObjectStore
 from transcriber.adapters.tenants_table import TenantRepository
@@ -48,6 +49,8 @@ from transcriber.settings import Settings
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+# Init phase: build the SDK clients once per execution environment, before the first event.
+aws_clients.build_now(clients=("s3", "stepfunctions"), resources=("dynamodb",))
 
 API_VERSION = "1.0.0"
 OPENAPI_PATH = "/v1/openapi.json"

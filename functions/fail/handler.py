@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from transcriber.adapters import aws_clients
 from transcriber.adapters.events import EventPublisher
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.domain.errors import reason_for_error_name
@@ -18,6 +19,8 @@ from transcriber.settings import Settings
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+# Init phase: build the SDK clients once per execution environment, before the first event.
+aws_clients.build_now(clients=("events",), resources=("dynamodb",))
 
 
 def describe_failure(error: dict[str, Any]) -> tuple[str, str]:

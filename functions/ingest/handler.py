@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from transcriber.adapters import aws_clients
 from transcriber.adapters.events import EventPublisher
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.storage import ObjectStore
@@ -49,6 +50,8 @@ from transcriber.settings import Settings
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+# Init phase: build the SDK clients once per execution environment, before the first event.
+aws_clients.build_now(clients=("s3", "events", "stepfunctions", "dynamodb"), resources=("dynamodb",))
 #: Longer than S3's redelivery horizon and Lambda's async retries (up to 6 hours).
 IDEMPOTENCY_TTL_S = 24 * 3600
 idempotency_config = IdempotencyConfig(expires_after_seconds=IDEMPOTENCY_TTL_S)
@@ -242,7 +245,7 @@ def _complete_as_duplicate(
 @cache
 def _idempotent_ingest(table_name: str) -> Any:
     """``ingest_object`` guarded by Powertools Idempotency, keyed on the upload's identity."""
-    persistence = DynamoDBPersistenceLayer(table_name=table_name)
+    persistence = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=aws_clients.client("dynamodb"))
 
     @idempotent_function(
         data_keyword_argument="upload", persistence_store=persistence, config=idempotency_config

@@ -25,10 +25,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -36,6 +34,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
+from transcriber.adapters import aws_clients
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.tenants_table import TenantRepository
 from transcriber.adapters.webhook_sender import DEFAULT_TIMEOUT_S, WebhookRetryableError, post_webhook
@@ -57,6 +56,8 @@ from transcriber.settings import Settings
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+# Init phase: build the SDK clients once per execution environment, before the first event.
+aws_clients.build_now(clients=("sqs",), resources=("dynamodb",))
 # An entirely failed batch is reported item by item too (not raised): each message keeps the
 # visibility timeout its backoff set.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -67,11 +68,6 @@ TIME_PER_DELIVERY_MS = int((DEFAULT_TIMEOUT_S + 5) * 1000)
 DELIVERED = "delivered"
 NOTHING_TO_SEND = "nothing_to_send"
 REJECTED = "rejected"
-
-
-@cache
-def _sqs() -> Any:
-    return boto3.client("sqs")
 
 
 def queue_url(event_source_arn: str) -> str:
@@ -144,7 +140,7 @@ def notify(event: dict[str, Any], *, delivery_id: str) -> str:
 def postpone(record: SQSRecord, delay_s: int) -> None:
     """Let SQS hand the message out again in ``delay_s`` seconds (its visibility timeout)."""
     try:
-        _sqs().change_message_visibility(
+        aws_clients.client("sqs").change_message_visibility(
             QueueUrl=queue_url(record.event_source_arn),
             ReceiptHandle=record.receipt_handle,
             VisibilityTimeout=delay_s,

@@ -18,6 +18,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from transcriber.adapters import aws_clients
 from transcriber.adapters.events import EventPublisher
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.workflow import Workflow
@@ -29,6 +30,8 @@ from transcriber.settings import Settings
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+# Init phase: build the SDK clients once per execution environment, before the first event.
+aws_clients.build_now(clients=("events", "stepfunctions"), resources=("dynamodb",))
 
 
 @metrics.log_metrics

@@ -156,7 +156,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
 def _clear_client_caches() -> None:
     """The adapters cache their boto3 clients per process; each moto context needs fresh ones."""
     from functions.ingest.handler import _idempotent_ingest
-    from transcriber.adapters import events, jobs_table, storage, workflow
+    from transcriber.adapters import aws_clients
 
-    for fn in (storage._s3, jobs_table._dynamodb, events._events, workflow._sfn, _idempotent_ingest):
-        fn.cache_clear()
+    aws_clients.forget()
+    _idempotent_ingest.cache_clear()

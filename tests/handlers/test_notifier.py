@@ -20,7 +20,7 @@ import pytest
 
 from functions.notifier import handler as notifier
 from tests.handlers.conftest import Aws, FakeContext
-from transcriber.adapters import tenants_table
+from transcriber.adapters import aws_clients
 from transcriber.domain.jobs import EVENT_JOB_COMPLETED, EVENT_JOB_FAILED, EVENT_SOURCE
 from transcriber.domain.webhooks import (
     DELIVERY_HEADER,
@@ -130,15 +130,10 @@ class Webhooks:
         }
 
 
-def _clear_caches() -> None:
-    notifier._sqs.cache_clear()
-    tenants_table._dynamodb.cache_clear()
-
-
 @pytest.fixture
 def webhooks(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Webhooks]:
     """A tenants table with two tenants, and the rule -> queue the notifier reads from."""
-    _clear_caches()
+    aws_clients.forget()
     monkeypatch.setenv("TENANTS_TABLE", "webhook-tenants")
     monkeypatch.setenv("TRANSCRIBER_LOCAL_MODE", "1")
     monkeypatch.delenv("QUEUE_URL", raising=False)  # derived from the records' source ARN
@@ -175,11 +170,11 @@ def webhooks(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Webhooks]:
     )
     events.put_targets(Rule="webhooks", EventBusName="jobs-bus", Targets=[{"Id": "q", "Arn": queue_arn}])
     changes: list[dict[str, Any]] = []
-    notifier._sqs().meta.events.register(
+    aws_clients.client("sqs").meta.events.register(
         "provide-client-params.sqs.ChangeMessageVisibility", lambda params, **_: changes.append(dict(params))
     )
     yield Webhooks(aws, queue_url, queue_arn, tenants, changes)
-    _clear_caches()
+    aws_clients.forget()
 
 
 def test_a_completed_job_is_posted_signed_to_its_callback_url(

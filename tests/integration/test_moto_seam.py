@@ -1,4 +1,6 @@
-"""The local runtime depends on one private moto method; this fails loudly if moto moves it.
+"""The local runtime depends on two moto internals; these fail loudly if moto moves them.
+
+They are the Lambda invocation seam and the ASL interpreter's client factory for Lambda tasks.
 
 The check reads moto's own source rather than the class attribute: while a local stack runs in
 this process (the session fixture), the attribute is the runtime's replacement.
@@ -30,3 +32,25 @@ def test_the_invocation_seam_exists_with_the_expected_signature() -> None:
     # It must still return (payload, errored, logs): the runtime returns the same shape.
     returns = methods[SEAM_NAME].returns
     assert returns is not None and ast.unparse(returns) == "tuple[str, bool, str]"
+
+
+def test_lambda_tasks_reuse_one_client_per_service_and_port() -> None:
+    """The ASL interpreter gets its Lambda clients from ``boto_client_for``, which the local
+    stack wraps so that every task of every execution shares one client per moto port."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    from localrun.environment import _ReusedClients
+
+    source = inspect.getsource(lambda_eval_utils)
+    assert source.count("boto_client_for(") >= 2, "moto's Lambda tasks no longer build clients here"
+    built: list[tuple[str, str]] = []
+
+    def build(region: str, service: str, state_credentials: object = None) -> object:
+        built.append((region, service))
+        return object()
+
+    reused = _ReusedClients(build)
+    first = reused(region="us-east-1", service="lambda", state_credentials=None)
+    assert reused("us-east-1", "lambda") is first
+    assert reused(region="eu-west-1", service="lambda") is not first
+    assert built == [("us-east-1", "lambda"), ("eu-west-1", "lambda")]

@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import json
-from functools import cache
 from typing import Any
 
-import boto3
-
+from transcriber.adapters import aws_clients
 from transcriber.adapters.retry import translate_client_errors
 from transcriber.domain.errors import RetryableError
 from transcriber.domain.jobs import EVENT_SOURCE, utc_now
 
 
-@cache
-def _events() -> Any:
-    return boto3.client("events")
-
-
 class EventPublisher:
     def __init__(self, bus_name: str, client: Any | None = None, source: str = EVENT_SOURCE) -> None:
         self._bus_name = bus_name
-        self._client = client or _events()
+        self._client = client or aws_clients.client("events")
         self._source = source
 
     @translate_client_errors

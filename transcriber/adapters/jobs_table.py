@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from decimal import Decimal
-from functools import cache
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
+from transcriber.adapters import aws_clients
 from transcriber.adapters.retry import translate_client_errors
 from transcriber.domain.jobs import CONTENT_INDEX, TENANT_INDEX, JobStatus, iso_timestamp, utc_now
 from transcriber.domain.recovery import STATUS_INDEX
@@ -38,11 +37,6 @@ def _from_dynamo(value: Any) -> Any:
     if isinstance(value, list):
         return [_from_dynamo(v) for v in value]
     return value
-
-
-@cache
-def _dynamodb() -> Any:
-    return boto3.resource("dynamodb")
 
 
 def _is_condition_failure(err: ClientError) -> bool:
@@ -71,7 +65,7 @@ def _set_fields(fields: dict[str, Any]) -> tuple[str, dict[str, str], dict[str, 
 
 class JobRepository:
     def __init__(self, table_name: str, resource: Any | None = None) -> None:
-        self._table = (resource or _dynamodb()).Table(table_name)
+        self._table = (resource or aws_clients.resource("dynamodb")).Table(table_name)
 
     @translate_client_errors
     def create(self, job: dict[str, Any]) -> bool:

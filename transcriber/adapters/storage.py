@@ -7,13 +7,12 @@ import json
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-import boto3
 from botocore.exceptions import ClientError
 
+from transcriber.adapters import aws_clients
 from transcriber.adapters.retry import translate_client_errors
 from transcriber.faults import with_s3_faults
 
@@ -39,12 +38,6 @@ def _is_missing(err: ClientError) -> bool:
     return err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
 
 
-@cache
-def _s3() -> Any:
-    # boto3 honours AWS_ENDPOINT_URL, which is how the local runtime points handlers at moto.
-    return boto3.client("s3")
-
-
 T = TypeVar("T")
 
 #: Concurrent requests for the calls that move many objects: S3 calls are network-bound, and a job's
@@ -68,7 +61,7 @@ class ObjectStore:
     """
 
     def __init__(self, client: Any | None = None) -> None:
-        self._client = with_s3_faults(client or _s3())
+        self._client = with_s3_faults(client or aws_clients.client("s3"))
 
     @translate_client_errors
     def read_head(self, bucket: str, key: str, length: int = 64) -> ObjectHead:

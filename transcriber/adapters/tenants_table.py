@@ -8,12 +8,11 @@ the table's TTL attribute ``expires_at`` once their window is long past).
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
+from transcriber.adapters import aws_clients
 from transcriber.adapters.retry import translate_client_errors
 from transcriber.domain.jobs import utc_now
 from transcriber.domain.tenants import (
@@ -34,11 +33,6 @@ from transcriber.domain.tenants import (
 
 #: Counters are kept a day past their window, then DynamoDB's TTL removes them.
 _COUNTER_GRACE = timedelta(days=1)
-
-
-@cache
-def _dynamodb() -> Any:
-    return boto3.resource("dynamodb")
 
 
 def _tenant_from_item(item: dict[str, Any]) -> Tenant:
@@ -62,7 +56,7 @@ def _key_from_item(item: dict[str, Any]) -> ApiKey:
 
 class TenantRepository:
     def __init__(self, table_name: str, resource: Any | None = None) -> None:
-        self._table = (resource or _dynamodb()).Table(table_name)
+        self._table = (resource or aws_clients.resource("dynamodb")).Table(table_name)
 
     # Tenants ----------------------------------------------------------------------------------
 

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import json
-from functools import cache
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
+from transcriber.adapters import aws_clients
 from transcriber.adapters.retry import translate_client_errors
-
-
-@cache
-def _sfn() -> Any:
-    return boto3.client("stepfunctions")
 
 
 class Workflow:
@@ -22,7 +16,7 @@ class Workflow:
         self._arn = state_machine_arn
         # arn:aws:states:<region>:<account>:stateMachine:<name> -> ...:execution:<name>:<execution>
         self._execution_prefix = state_machine_arn.replace(":stateMachine:", ":execution:", 1)
-        self._client = client or _sfn()
+        self._client = client or aws_clients.client("stepfunctions")
 
     @translate_client_errors
     def start(self, name: str, payload: dict[str, Any]) -> bool:
