@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import SAMPLE_TEXT, write_empty_wav
 from transcriber.domain.errors import EngineError
 from transcriber.engines.base import EngineResult
-from transcriber.engines.faster_whisper_engine import FasterWhisperEngine, _edge_in_speech
+from transcriber.engines.faster_whisper_engine import FasterWhisperEngine, _edge_in_speech, _read_samples
 from transcriber.engines.weights import model_dir
 
 pytestmark = pytest.mark.slow
@@ -107,7 +107,7 @@ def test_whisper_suspect_batched_output_is_decoded_again_sequentially(
     with wave.open(str(sample_wav), "rb") as wav:
         speech = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
     padded = _wav(tmp_path / "padded.wav", np.concatenate([np.zeros(3200, dtype=np.int16), speech]))
-    assert not _edge_in_speech(padded) and _edge_in_speech(sample_wav)
+    assert not _edge_in_speech(_read_samples(padded)) and _edge_in_speech(_read_samples(sample_wav))
     monkeypatch.setattr(faster_whisper_engine, "_needs_fallback", lambda raw: True)
     with caplog.at_level("WARNING", logger=faster_whisper_engine.__name__):
         again = engine.transcribe(padded)
@@ -149,8 +149,29 @@ def test_a_chunk_cut_inside_speech_is_recognised_by_its_edges(tmp_path: Path) ->
     tone = (8000 * np.sin(2 * np.pi * 220 * np.arange(16000) / 16000)).astype(np.int16)
     pause = np.zeros(3200, dtype=np.int16)  # 200 ms, what the planner keeps around speech
     quiet = (30 * np.sin(2 * np.pi * 220 * np.arange(3200) / 16000)).astype(np.int16)  # about -61 dBFS
-    assert not _edge_in_speech(_wav(tmp_path / "planned.wav", np.concatenate([pause, tone, pause])))
-    assert not _edge_in_speech(_wav(tmp_path / "hum.wav", np.concatenate([quiet, tone, quiet])))
-    assert _edge_in_speech(_wav(tmp_path / "cut-start.wav", np.concatenate([tone, pause])))
-    assert _edge_in_speech(_wav(tmp_path / "cut-end.wav", np.concatenate([pause, tone])))
-    assert not _edge_in_speech(write_empty_wav(tmp_path / "empty.wav"))
+
+    def edge(name: str, *parts: np.ndarray) -> bool:
+        return _edge_in_speech(_read_samples(_wav(tmp_path / name, np.concatenate(parts))))
+
+    assert not edge("planned.wav", pause, tone, pause)
+    assert not edge("hum.wav", quiet, tone, quiet)
+    assert edge("cut-start.wav", tone, pause)
+    assert edge("cut-end.wav", pause, tone)
+    assert not _edge_in_speech(_read_samples(write_empty_wav(tmp_path / "empty.wav")))
+
+
+def test_a_chunk_wav_is_read_as_faster_whisper_would_decode_it(sample_wav: Path, tmp_path: Path) -> None:
+    """The chunk step's WAVs skip faster-whisper's decoder; the samples must be the same."""
+    from faster_whisper.audio import decode_audio
+
+    ours = _read_samples(sample_wav)
+    assert ours.dtype == np.float32
+    np.testing.assert_array_equal(ours, decode_audio(str(sample_wav), sampling_rate=16000))
+    # Any other WAV (here 44.1 kHz stereo) still goes through faster-whisper's decoder.
+    stereo = tmp_path / "stereo.wav"
+    with wave.open(str(stereo), "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(44100)
+        out.writeframes(np.zeros(2 * 44100, dtype="<i2").tobytes())
+    assert _read_samples(stereo).shape == (16000,)
