@@ -132,8 +132,11 @@ class Webhooks:
 
 @pytest.fixture
 def webhooks(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Webhooks]:
-    """A tenants table with two tenants, and the rule -> queue the notifier reads from."""
-    aws_clients.forget()
+    """A tenants table with two tenants, and the rule -> queue the notifier reads from.
+
+    The ``aws`` fixture drops the cached SDK clients before and after, so the notifier's are
+    built against this moto context.
+    """
     monkeypatch.setenv("TENANTS_TABLE", "webhook-tenants")
     monkeypatch.setenv("TRANSCRIBER_LOCAL_MODE", "1")
     monkeypatch.delenv("QUEUE_URL", raising=False)  # derived from the records' source ARN
@@ -174,7 +177,6 @@ def webhooks(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Webhooks]:
         "provide-client-params.sqs.ChangeMessageVisibility", lambda params, **_: changes.append(dict(params))
     )
     yield Webhooks(aws, queue_url, queue_arn, tenants, changes)
-    aws_clients.forget()
 
 
 def test_a_completed_job_is_posted_signed_to_its_callback_url(

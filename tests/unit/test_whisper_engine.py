@@ -135,11 +135,12 @@ def test_whisper_silence_gives_no_segments(engine: FasterWhisperEngine, tmp_path
     assert silent.segments == ()
 
 
-def _wav(path: Path, samples: np.ndarray) -> Path:
+def _wav(path: Path, samples: np.ndarray, *, channels: int = 1, rate: int = 16000) -> Path:
+    """16-bit PCM WAV of ``samples`` (interleaved when ``channels`` > 1)."""
     with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
+        out.setnchannels(channels)
         out.setsampwidth(2)
-        out.setframerate(16000)
+        out.setframerate(rate)
         out.writeframes(samples.astype("<i2").tobytes())
     return path
 
@@ -168,10 +169,5 @@ def test_a_chunk_wav_is_read_as_faster_whisper_would_decode_it(sample_wav: Path,
     assert ours.dtype == np.float32
     np.testing.assert_array_equal(ours, decode_audio(str(sample_wav), sampling_rate=16000))
     # Any other WAV (here 44.1 kHz stereo) still goes through faster-whisper's decoder.
-    stereo = tmp_path / "stereo.wav"
-    with wave.open(str(stereo), "wb") as out:
-        out.setnchannels(2)
-        out.setsampwidth(2)
-        out.setframerate(44100)
-        out.writeframes(np.zeros(2 * 44100, dtype="<i2").tobytes())
+    stereo = _wav(tmp_path / "stereo.wav", np.zeros(2 * 44100, dtype=np.int16), channels=2, rate=44100)
     assert _read_samples(stereo).shape == (16000,)
