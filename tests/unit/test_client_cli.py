@@ -239,3 +239,11 @@ def test_server_error_exits_1(fake: FakeApi, capsys: pytest.CaptureFixture[str])
     fake.inject(503, detail="maintenance")
     code, _, err = run(capsys, "list")
     assert code == 1 and "maintenance" in one_error_line(err)
+
+
+def test_keys_without_a_tenants_table_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TRANSCRIBER_SERVE_FILE", str(tmp_path / "no-serve.json"))
+    code, _, err = run(capsys, "keys", "list")
+    assert code == 2 and "no tenants table" in one_error_line(err)
