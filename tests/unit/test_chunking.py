@@ -23,6 +23,7 @@ from transcriber.domain.chunking import (
     speech_spans,
 )
 from transcriber.domain.models import ChunkSpec
+from transcriber.env import ChunkEnv
 
 RATE = 16000
 _TONE_1S = Sine(440, sample_rate=RATE).to_audio_segment(duration=1000, volume=-10)
@@ -161,15 +162,17 @@ def test_the_sample_splits_between_sentences(sample_wav: Path) -> None:
 
 
 def test_config_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert ChunkingConfig.from_env() == ChunkingConfig()
+    for name, value in {"JOBS_TABLE": "jobs", "RESULTS_BUCKET": "results", "EVENT_BUS_NAME": "bus"}.items():
+        monkeypatch.setenv(name, value)
+    assert ChunkEnv().chunking() == ChunkingConfig()
     monkeypatch.setenv("CHUNK_MIN_SILENCE_MS", "300")
     monkeypatch.setenv("CHUNK_SILENCE_THRESH_DBFS", "-35.5")
     monkeypatch.setenv("CHUNK_KEEP_SILENCE_MS", "100")
     monkeypatch.setenv("MAX_CHUNK_SECONDS", "8")
-    assert ChunkingConfig.from_env() == ChunkingConfig(300, -35.5, 100, 8.0, 1.0)
+    assert ChunkEnv().chunking() == ChunkingConfig(300, -35.5, 100, 8.0, 1.0)
     monkeypatch.setenv("MAX_CHUNK_SECONDS", "eight")
     with pytest.raises(ValueError, match="MAX_CHUNK_SECONDS"):
-        ChunkingConfig.from_env()
+        ChunkEnv()
     with pytest.raises(ValueError):
         ChunkingConfig(max_chunk_seconds=0)
 

@@ -12,7 +12,6 @@ chunk step's memory does not grow with the file beyond one small value per 10 ms
 from __future__ import annotations
 
 import math
-import os
 import wave
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -89,31 +88,6 @@ class ChunkingConfig:
     def overlap_ms(self) -> int:
         """The seam overlap actually used: at most a quarter of a chunk, so chunks still advance."""
         return round(min(self.seam_overlap_s, self.max_chunk_seconds / 4) * 1000)
-
-    @classmethod
-    def from_env(cls) -> ChunkingConfig:
-        """Read ``CHUNK_*`` variables so that operators can tune chunking without a deploy."""
-        default = cls()
-
-        def read(name: str, fallback: float) -> float:
-            raw = os.environ.get(name, "").strip()
-            if not raw:
-                return fallback
-            try:
-                return float(raw)
-            except ValueError as exc:
-                raise ValueError(f"{name}={raw!r} is not a number") from exc
-
-        max_chunk_seconds = read("MAX_CHUNK_SECONDS", default.max_chunk_seconds)
-        return cls(
-            min_silence_ms=int(read("CHUNK_MIN_SILENCE_MS", default.min_silence_ms)),
-            silence_thresh_dbfs=read("CHUNK_SILENCE_THRESH_DBFS", default.silence_thresh_dbfs),
-            keep_silence_ms=int(read("CHUNK_KEEP_SILENCE_MS", default.keep_silence_ms)),
-            max_chunk_seconds=max_chunk_seconds,
-            min_chunk_s=min(read("CHUNK_MIN_SECONDS", default.min_chunk_s), max_chunk_seconds),
-            seam_overlap_s=read("CHUNK_SEAM_OVERLAP_SECONDS", default.seam_overlap_s),
-            speech_share=read("CHUNK_SPEECH_SHARE", default.speech_share),
-        )
 
 
 def _fixed_pieces(span: Span, max_ms: int, overlap_ms: int = 0) -> list[Piece]:

@@ -13,9 +13,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_serializer, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    ValidationInfo,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from pydantic.json_schema import GenerateJsonSchema
 
 from transcriber.domain.jobs import (
@@ -100,6 +109,16 @@ class ExecutionInput(WithOptions):
 # Step requests and responses ------------------------------------------------------------------
 
 
+class Upload(Message):
+    """Ingest's input: one object that arrived in the input bucket (key already URL-decoded)."""
+
+    bucket: str
+    key: str
+    size: int
+    etag: str | None = None
+    version_id: str | None = None
+
+
 class ChunkRequest(ExecutionInput):
     """ChunkAudio's input: the execution input as it is."""
 
@@ -156,6 +175,18 @@ class TranscribeRequest(WithOptions):
     chunk: ChunkRef
     #: empty or null: the engine detects the language on this chunk
     language: str | None = None
+
+
+class TranscribeFunctionRequest(
+    RootModel[Annotated[LanguageRequest | TranscribeRequest, Field(discriminator="action")]]
+):
+    """What the transcribe function receives: the language vote, or a Map item (``action``
+    defaults to transcribe: the Map's items carry none)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_action(cls, value: Any) -> Any:
+        return {"action": "transcribe", **value} if isinstance(value, dict) else value
 
 
 class TranscribeResponse(Message):
