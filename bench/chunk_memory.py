@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from transcriber.domain.audio import ffmpeg_path
+from transcriber.adapters.ffmpeg import ffmpeg_path
 
 RATE = 16_000
 STATE_PAYLOAD_LIMIT = 262_144  # bytes
@@ -94,6 +94,7 @@ def state_payload_bytes(chunks: list[dict[str, object]], duration_s: float) -> i
 
 def _chunk_step(source: str, max_chunk_seconds: float) -> ChunkStepRun:
     """One chunk step, in a fresh process: its VmHWM is this run's own peak."""
+    from transcriber.adapters.ffmpeg import convert_to_wav
     from transcriber.domain.chunking import ChunkingConfig
     from transcriber.domain.jobs import chunk_key
     from transcriber.domain.preparation import prepare_chunks
@@ -106,6 +107,7 @@ def _chunk_step(source: str, max_chunk_seconds: float) -> ChunkStepRun:
             Path(tmp),
             config=ChunkingConfig(max_chunk_seconds=max_chunk_seconds),
             max_duration_s=1e9,
+            convert=convert_to_wav,
         )
         wall = time.perf_counter() - started
     refs: list[dict[str, object]] = [

@@ -116,7 +116,8 @@ def _local_chunk_steps(path: Path, max_chunk_seconds: float) -> dict[str, float]
     """The chunk step's domain work, timed piece by piece in this process (same code, same file)."""
     from pydub import AudioSegment
 
-    from transcriber.domain.audio import convert_to_wav, target_wav_info
+    from transcriber.adapters.ffmpeg import convert_to_wav
+    from transcriber.domain.audio import target_wav_info
     from transcriber.domain.chunking import (
         ChunkingConfig,
         export_chunks_from_file,

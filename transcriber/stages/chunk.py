@@ -13,6 +13,7 @@ from pathlib import Path
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from transcriber.adapters.ffmpeg import convert_to_wav
 from transcriber.domain.chunking import ChunkingConfig, longest_first
 from transcriber.domain.jobs import chunk_key
 from transcriber.domain.messages import ChunkRef, ChunkRequest, ChunkResponse, JobStarted
@@ -35,7 +36,9 @@ def chunk_audio(
         workdir = Path(tmp)
         # The object key never becomes a local path: the download gets a fixed name.
         source = store.download(request.bucket, request.key, workdir / "source")
-        prepared = prepare_chunks(source, workdir, config=config, max_duration_s=max_duration_s)
+        prepared = prepare_chunks(
+            source, workdir, config=config, max_duration_s=max_duration_s, convert=convert_to_wav
+        )
         store.upload_many(
             [(path, chunk_key(job_id, spec.index)) for spec, path in prepared.chunks],
             bucket,
