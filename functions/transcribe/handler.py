@@ -15,6 +15,7 @@ from transcriber.adapters import aws_clients
 from transcriber.domain.messages import LanguageRequest, TranscribeFunctionRequest
 from transcriber.engines.factory import engine_from_env
 from transcriber.env import TranscribeEnv
+from transcriber.faults import with_engine_faults
 from transcriber.stages.language import vote_language
 from transcriber.stages.transcribe import transcribe_one
 
@@ -24,7 +25,7 @@ metrics = Metrics()
 TranscribeEnv()  # init phase: a missing or malformed variable fails here, naming it
 aws_clients.build_now(clients=("s3", "events"), resources=("dynamodb",))
 # Init phase: the model loads once per execution environment, before the first request.
-engine = engine_from_env()
+engine = with_engine_faults(engine_from_env())  # FAULT_RATE: transient errors for soak runs
 engine.load()
 
 
