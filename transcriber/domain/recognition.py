@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
 
 from pydub import AudioSegment
 
@@ -15,55 +14,16 @@ from transcriber.domain.alignment import refine_segments
 from transcriber.domain.chunking import ChunkingConfig, speech_spans
 from transcriber.domain.errors import TransientEngineError
 from transcriber.domain.language import LanguageDecision, LanguageSample, is_decisive, listening_order, vote
-from transcriber.domain.models import ChunkSpec, ChunkTranscript, Segment
+from transcriber.domain.models import ChunkSpec, ChunkTranscript
 from transcriber.domain.options import JobOptions
-
-
-class Heard(Protocol):
-    """What an engine heard in one chunk (transcriber.engines.base.EngineResult)."""
-
-    @property
-    def language(self) -> str | None: ...
-
-    @property
-    def segments(self) -> tuple[Segment, ...]: ...
-
-
-class LanguageHeard(Protocol):
-    """An engine's language probabilities (transcriber.engines.base.LanguageGuess)."""
-
-    @property
-    def probabilities(self) -> dict[str, float]: ...
-
-    @property
-    def speech_seconds(self) -> float: ...
-
-
-class Recognizer(Protocol):
-    """What recognition needs of a speech engine; the domain owns it so that it does not depend
-    on transcriber.engines (whose SpeechEngine satisfies it)."""
-
-    @property
-    def name(self) -> str: ...
-
-    def transcribe(
-        self,
-        wav_path: Path,
-        *,
-        language: str | None = None,
-        beam_size: int | None = None,
-        word_timestamps: bool = True,
-    ) -> Heard: ...
-
-    def detect_language(self, wav_path: Path) -> LanguageHeard: ...
-
+from transcriber.domain.speech import SpeechEngine
 
 #: Finer than chunk planning: pauses between sentences, not only between paragraphs.
 PAUSE_MIN_SILENCE_MS = 300
 
 
 def detect_job_language(
-    engine: Recognizer, samples: Sequence[ChunkSpec], fetch: Callable[[ChunkSpec], Path]
+    engine: SpeechEngine, samples: Sequence[ChunkSpec], fetch: Callable[[ChunkSpec], Path]
 ) -> LanguageDecision:
     """Ask the engine about sample chunks and vote (see transcriber.domain.language).
 
@@ -89,7 +49,7 @@ def detect_job_language(
 
 
 def transcribe_chunk(
-    engine: Recognizer,
+    engine: SpeechEngine,
     wav: Path,
     spec: ChunkSpec,
     *,

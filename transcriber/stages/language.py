@@ -13,7 +13,7 @@ from transcriber.domain.language import LanguageDecision, detection_samples
 from transcriber.domain.messages import LanguageRequest
 from transcriber.domain.models import ChunkSpec
 from transcriber.domain.recognition import detect_job_language
-from transcriber.engines.base import SpeechEngine
+from transcriber.domain.speech import SpeechEngine
 from transcriber.stages.ports import StagePorts
 
 logger = Logger(child=True)

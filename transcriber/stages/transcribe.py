@@ -17,7 +17,7 @@ from transcriber.domain.chunking import ChunkingConfig
 from transcriber.domain.jobs import crosses_progress_step, partial_key
 from transcriber.domain.messages import JobProgress, TranscribeRequest, TranscribeResponse
 from transcriber.domain.recognition import transcribe_chunk
-from transcriber.engines.base import SpeechEngine
+from transcriber.domain.speech import SpeechEngine
 from transcriber.stages.ports import StagePorts
 
 logger = Logger(child=True)
