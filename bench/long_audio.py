@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from transcriber.domain.audio import ffmpeg_path
+from transcriber.adapters.ffmpeg import ffmpeg_path
 
 EVAL_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
 RATE = 16_000

@@ -36,7 +36,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from localrun.pipeline import LocalPipeline, Submission
-from transcriber.domain.audio import ffmpeg_path
+from transcriber.adapters.ffmpeg import ffmpeg_path
 from transcriber.domain.jobs import JobStatus
 from transcriber.domain.options import JobOptions
 from transcriber.faults import LOG_EVENT, MESSAGE_PREFIX

@@ -15,8 +15,6 @@ import threading
 import time
 import warnings
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -364,13 +362,3 @@ def _zip_folder(source: Path, archive: Path) -> None:
                 with path.open("rb") as fh:
                     zf.writestr(info, fh.read(), compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
     partial.replace(archive)
-
-
-@contextmanager
-def local_aws(work_dir: Path, concurrency: int | None = None) -> Iterator[LocalAws]:
-    env = LocalAws(work_dir=work_dir, concurrency=concurrency)
-    env.start()
-    try:
-        yield env
-    finally:
-        env.stop()

@@ -32,6 +32,8 @@ ENV = {
     "IDEMPOTENCY_TABLE": "idempotency",
     "RESULTS_BUCKET": "results",
     "EVENT_BUS_NAME": "jobs-bus",
+    # the handlers check their environment at import; the aws fixture sets moto's real ARN
+    "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:pipeline",
     "TRANSCRIBE_ENGINE": "pocketsphinx",
 }
 os.environ.update(ENV)  # before the handlers are imported: Powertools reads them at import
@@ -155,8 +157,6 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
 
 def _clear_client_caches() -> None:
     """The adapters cache their boto3 clients per process; each moto context needs fresh ones."""
-    from functions.ingest.handler import _idempotent_ingest
-    from transcriber.adapters import aws_clients
+    from transcriber import wiring
 
-    aws_clients.forget()
-    _idempotent_ingest.cache_clear()
+    wiring.forget()

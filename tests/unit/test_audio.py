@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ffmpeg, write_empty_wav
-from transcriber.domain import audio
+from transcriber.adapters import ffmpeg as audio
+from transcriber.adapters.ffmpeg import convert_to_wav, ffmpeg_path
 from transcriber.domain.audio import (
     SUPPORTED_EXTENSIONS,
     AudioInfo,
-    convert_to_wav,
-    ffmpeg_path,
     sniff_format,
     sniff_header,
     target_wav_info,
@@ -252,9 +251,17 @@ def test_preparing_a_16k_mono_wav_runs_no_decoder(
     sample_wav: Path, sample_flac: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FFMPEG_PATH", str(tmp_path / "no-such-ffmpeg"))  # any ffmpeg run would fail
-    prepared = prepare_chunks(sample_wav, tmp_path, config=ChunkingConfig(max_chunk_s=8), max_duration_s=600)
+    prepared = prepare_chunks(
+        sample_wav,
+        tmp_path,
+        config=ChunkingConfig(max_chunk_seconds=8),
+        max_duration_s=600,
+        convert=convert_to_wav,
+    )
     assert prepared.info.duration_s == pytest.approx(_wav_params(sample_wav)[3], abs=0.001)
     assert len(prepared.chunks) == 4
     assert sample_wav.exists()  # the upload itself is left alone
     with pytest.raises(FileNotFoundError):  # while anything else still needs ffmpeg
-        prepare_chunks(sample_flac, tmp_path, config=ChunkingConfig(), max_duration_s=600)
+        prepare_chunks(
+            sample_flac, tmp_path, config=ChunkingConfig(), max_duration_s=600, convert=convert_to_wav
+        )

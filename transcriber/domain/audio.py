@@ -1,29 +1,20 @@
 """Recognise an upload's real container and convert it to the 16 kHz mono WAV the engines expect.
 
-Plain Python with no AWS, so it runs the same in Lambda and in tests. Only the ``ffmpeg`` binary is
-needed (there is no ffprobe in the Lambda layer, nor in imageio-ffmpeg): what ffprobe would report
-is read back from the WAV that ffmpeg writes.
+Plain Python without I/O beyond reading the file it is given; running ffmpeg is the adapter's
+(transcriber/adapters/ffmpeg.py). There is no ffprobe in the Lambda layer, nor in imageio-ffmpeg:
+what ffprobe would report is read back from the WAV that ffmpeg writes.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
-import subprocess
 import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 from transcriber.domain.errors import (
-    CorruptAudioError,
     EmptyFileError,
-    NoAudioStreamError,
     UnsupportedFormatError,
 )
-
-#: Where the Lambda layer puts its static ffmpeg build.
-LAYER_FFMPEG = Path("/opt/bin/ffmpeg")
 
 #: Sample rate, channel count and sample width (bytes) of every converted file.
 TARGET_RATE = 16_000
@@ -43,8 +34,6 @@ ACCEPTED_DESCRIPTION = "WAV, MP3, AAC (ADTS), M4A/MP4, FLAC, Ogg (Vorbis/Opus), 
 
 _ASF_GUID = bytes.fromhex("3026B2758E66CF11")
 _EBML = bytes.fromhex("1A45DFA3")
-#: ffmpeg's "[in#0 @ 0x55d7...]" log prefixes: noise in a message meant for users.
-_CONTEXT_PREFIX = re.compile(r"\[[^\]]*@ 0x[0-9a-f]+\]\s*")
 
 
 @dataclass(frozen=True)
@@ -55,25 +44,6 @@ class AudioInfo:
     sample_rate: int
     channels: int
     format: str
-
-
-def ffmpeg_path() -> str:
-    """Locate ffmpeg: ``FFMPEG_PATH``, then the Lambda layer, then imageio-ffmpeg, then ``PATH``."""
-    configured = os.environ.get("FFMPEG_PATH")
-    if configured:
-        return configured
-    if LAYER_FFMPEG.exists():
-        return str(LAYER_FFMPEG)
-    try:
-        import imageio_ffmpeg  # local/dev only: not installed in Lambda
-    except ImportError:
-        pass
-    else:
-        return str(imageio_ffmpeg.get_ffmpeg_exe())
-    found = shutil.which("ffmpeg")
-    if found:
-        return found
-    raise RuntimeError("ffmpeg not found: set FFMPEG_PATH, add the ffmpeg layer, or install imageio-ffmpeg")
 
 
 def _is_mpeg_audio_frame(head: bytes) -> bool:
@@ -151,23 +121,6 @@ def sniff_format(path: Path) -> str:
         return sniff_header(handle.read(64))
 
 
-def _classify_failure(stderr: str) -> Exception:
-    """Turn ffmpeg's complaint into a permanent error the user can act on."""
-    lowered = stderr.lower()
-    lines = [_CONTEXT_PREFIX.sub("", line).strip() for line in stderr.splitlines()]
-    detail = next((line for line in lines if line), "no details")
-    if "does not contain any stream" in lowered or "matches no streams" in lowered:
-        return NoAudioStreamError("The file has no audio track; upload a file that contains sound.")
-    if "protocol not on whitelist" in lowered or "not on whitelist" in lowered:
-        return UnsupportedFormatError(
-            "The file refers to other files or URLs (e.g. a playlist); upload the audio itself."
-        )
-    return CorruptAudioError(
-        f"The audio could not be decoded ({detail[:200]}); the file may be damaged or truncated. "
-        "Re-export or re-upload it."
-    )
-
-
 def read_wav_info(path: Path, fmt: str = "wav") -> AudioInfo:
     """Duration, rate and channels of a PCM WAV, from its header."""
     with wave.open(str(path), "rb") as wav:
@@ -203,42 +156,3 @@ def target_wav_info(path: Path) -> AudioInfo | None:
         channels=params.nchannels,
         format="wav",
     )
-
-
-def convert_to_wav(src: Path, dst: Path, *, timeout_s: float = 900) -> AudioInfo:
-    """Decode any supported upload into 16 kHz mono 16-bit PCM WAV at ``dst``.
-
-    The argument list (no shell), the ``file:`` prefix on an absolute path and the ``file``-only
-    protocol whitelist stop a crafted name or container from making ffmpeg read anything else.
-    ``AudioInfo.format`` is the sniffed source container.
-    """
-    fmt = sniff_format(src)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    command = [
-        ffmpeg_path(), "-nostdin", "-hide_banner", "-nostats", "-loglevel", "error",
-        "-protocol_whitelist", "file", "-i", f"file:{src.resolve()}",
-        "-vn", "-ac", str(TARGET_CHANNELS), "-ar", str(TARGET_RATE), "-sample_fmt", "s16",
-        "-f", "wav", "-y", f"file:{dst.resolve()}",
-    ]  # fmt: skip
-    try:
-        result = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
-    except subprocess.TimeoutExpired as exc:
-        dst.unlink(missing_ok=True)
-        raise CorruptAudioError(
-            f"Decoding the audio took longer than {timeout_s:g} s and was stopped; the file may be "
-            "damaged, or too long to process: split it into shorter files."
-        ) from exc
-    if result.returncode != 0:
-        dst.unlink(missing_ok=True)
-        raise _classify_failure(result.stderr.decode("utf-8", "replace"))
-    try:
-        info = read_wav_info(dst, fmt)
-    except (wave.Error, EOFError) as exc:
-        dst.unlink(missing_ok=True)
-        raise CorruptAudioError(f"The decoded audio is unreadable ({exc}); re-export the file.") from exc
-    if info.duration_s <= 0:
-        dst.unlink(missing_ok=True)
-        raise NoAudioStreamError(
-            "The file's audio track holds no samples; upload a file that contains sound."
-        )
-    return info

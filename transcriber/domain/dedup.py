@@ -17,8 +17,6 @@ from transcriber.domain.jobs import JobStatus
 from transcriber.domain.options import JobOptions
 from transcriber.domain.tenants import DEFAULT_TENANT
 
-DEFAULT_WINDOW_HOURS = 24.0
-
 #: What a duplicate takes over from the job whose result it reuses.
 COPIED_FIELDS = (
     "duration",

@@ -15,6 +15,13 @@ from typing import Any
 WORK_PREFIX = "work"
 TRANSCRIPTS_PREFIX = "transcripts"
 OUTPUT_FORMATS: tuple[str, ...] = ("json", "srt", "vtt", "txt")
+#: The Content-Type each output format is stored (and served) with.
+OUTPUT_CONTENT_TYPES: dict[str, str] = {
+    "json": "application/json",
+    "srt": "application/x-subrip",
+    "vtt": "text/vtt",
+    "txt": "text/plain; charset=utf-8",
+}
 
 EVENT_SOURCE = "audio.transcriber"
 EVENT_JOB_CREATED = "Transcription Job Created"

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from transcriber.domain.audio import AudioInfo, convert_to_wav, sniff_format, target_wav_info
+from transcriber.domain.audio import AudioInfo, sniff_format, target_wav_info
 from transcriber.domain.chunking import ChunkingConfig, export_chunks_from_file, plan_chunks_from_file
 from transcriber.domain.errors import TooLongError
 from transcriber.domain.models import ChunkSpec
+
+#: Decodes an upload into 16 kHz mono WAV at the second path (transcriber.adapters.ffmpeg.convert_to_wav).
+Convert = Callable[[Path, Path], AudioInfo]
 
 
 @dataclass(frozen=True)
@@ -18,7 +22,7 @@ class PreparedAudio:
 
 
 def prepare_chunks(
-    source: Path, workdir: Path, *, config: ChunkingConfig, max_duration_s: float
+    source: Path, workdir: Path, *, config: ChunkingConfig, max_duration_s: float, convert: Convert
 ) -> PreparedAudio:
     """Sniff, convert to 16 kHz mono WAV (unless it is one), check the duration, plan and export.
 
@@ -30,7 +34,7 @@ def prepare_chunks(
     info = target_wav_info(source)
     wav = source
     if info is None:
-        info = convert_to_wav(source, converted)
+        info = convert(source, converted)
         wav = converted
     if info.duration_s > max_duration_s:
         raise TooLongError(

@@ -16,7 +16,7 @@ from transcriber.domain.errors import TransientEngineError
 from transcriber.domain.language import LanguageDecision, LanguageSample, is_decisive, listening_order, vote
 from transcriber.domain.models import ChunkSpec, ChunkTranscript
 from transcriber.domain.options import JobOptions
-from transcriber.engines.base import SpeechEngine
+from transcriber.domain.speech import SpeechEngine
 
 #: Finer than chunk planning: pauses between sentences, not only between paragraphs.
 PAUSE_MIN_SILENCE_MS = 300

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from transcriber.domain.errors import INPUT_ERRORS, PermanentError
 from transcriber.domain.jobs import JobStatus, parse_timestamp
+from transcriber.domain.messages import ExecutionInput
 
 #: Jobs table index on (status, updated_at): finds jobs that have not moved, without a scan.
 STATUS_INDEX = "by_status"
@@ -94,12 +95,7 @@ def latest_execution_name(job: Mapping[str, Any]) -> str:
 
 def execution_input(job: Mapping[str, Any]) -> dict[str, Any]:
     """The execution input of a new run: the same as ingest gives the first one."""
-    return {
-        "job_id": job["job_id"],
-        "bucket": job["bucket"],
-        "key": job["key"],
-        "options": dict(job.get("options") or {}),
-    }
+    return ExecutionInput.model_validate(dict(job)).to_wire()
 
 
 def check_retryable(job: Mapping[str, Any] | None, *, budget: int = RETRY_BUDGET) -> Mapping[str, Any]:

@@ -1,0 +1,66 @@
+"""Chunk: convert the upload to 16 kHz mono WAV, split it, and store the chunks in S3.
+
+Only references (keys, offsets, durations) go back into the state, never audio, listed longest
+first for the Map (the merge orders chunks by index, not by list position).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from transcriber.adapters.ffmpeg import convert_to_wav
+from transcriber.domain.chunking import ChunkingConfig, longest_first
+from transcriber.domain.jobs import chunk_key
+from transcriber.domain.messages import ChunkRef, ChunkRequest, ChunkResponse, JobStarted
+from transcriber.domain.preparation import prepare_chunks
+from transcriber.stages.ports import StagePorts
+
+logger = Logger(child=True)
+metrics = Metrics()
+
+
+def chunk_audio(
+    request: ChunkRequest, *, ports: StagePorts, config: ChunkingConfig, max_duration_s: float
+) -> ChunkResponse:
+    """Prepare and store the job's chunks, mark the job PROCESSING and announce it (once)."""
+    job_id = request.job_id
+    if request.options.max_chunk_seconds is not None:
+        config = replace(config, max_chunk_seconds=request.options.max_chunk_seconds)
+    store, bucket = ports.store, ports.results_bucket
+    with tempfile.TemporaryDirectory(prefix="chunk-") as tmp:
+        workdir = Path(tmp)
+        # The object key never becomes a local path: the download gets a fixed name.
+        source = store.download(request.bucket, request.key, workdir / "source")
+        prepared = prepare_chunks(
+            source, workdir, config=config, max_duration_s=max_duration_s, convert=convert_to_wav
+        )
+        store.upload_many(
+            [(path, chunk_key(job_id, spec.index)) for spec, path in prepared.chunks],
+            bucket,
+            content_type="audio/wav",
+        )
+        # The Map starts items in list order: longest first, so that the workers finish together.
+        specs = longest_first([spec for spec, _ in prepared.chunks])
+        chunks = [ChunkRef.of(spec, chunk_key(job_id, spec.index)) for spec in specs]
+    duration = prepared.info.duration_s
+    if ports.jobs.mark_processing(job_id, duration=duration, chunks_total=len(chunks)):
+        # A chunk step retried after this point marks the job PROCESSING again, so a consumer may see
+        # "started" twice for one job; EventBridge delivers at least once anyway: key on job_id.
+        ports.events.emit(
+            JobStarted(
+                job_id=job_id,
+                bucket=request.bucket,
+                key=request.key,
+                duration=duration,
+                chunks_total=len(chunks),
+            )
+        )
+    metrics.add_metric(name="AudioSeconds", unit=MetricUnit.Seconds, value=duration)
+    metrics.add_metric(name="Chunks", unit=MetricUnit.Count, value=len(chunks))
+    logger.info("Audio chunked", extra={"duration_s": duration, "chunks": len(chunks)})
+    return ChunkResponse(job_id=job_id, duration=duration, chunks=chunks)

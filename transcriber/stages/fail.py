@@ -1,0 +1,76 @@
+"""Mark failed: a job ends FAILED with a reason code, from the state machine's Catch or from an
+execution that ended without reaching it (the status-change rule)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+
+from transcriber.domain.errors import reason_for_error_name
+from transcriber.domain.messages import FailRequest, FailResponse, JobFailed, StepError
+from transcriber.observability import count_failure
+from transcriber.stages.ports import StagePorts
+
+logger = Logger(child=True)
+metrics = Metrics()
+
+# What an execution that ended without reaching the Catch reports: no error name for an abort,
+# and a timeout's error is States.Timeout (reason TIMEOUT).
+_STATUS_ERRORS = {"TIMED_OUT": "States.Timeout", "ABORTED": "States.Aborted", "FAILED": "States.Runtime"}
+
+
+def describe_failure(error: StepError) -> tuple[str, str]:
+    """Reason code and user-facing message from a Step Functions ``{Error, Cause}`` pair."""
+    message = error.cause
+    try:
+        parsed = json.loads(error.cause)
+        if isinstance(parsed, dict):
+            message = str(parsed.get("errorMessage") or error.cause)
+    except (TypeError, ValueError):
+        pass
+    return reason_for_error_name(error.error), message or f"The job failed with {error.error}."
+
+
+def from_execution_status(detail: dict[str, Any]) -> FailRequest:
+    """The Catch-shaped request from an "Execution Status Change" event's detail.
+
+    The job id and the source object come from the execution's input (a retried job's execution
+    is named ``<job_id>-r<n>``, so the name alone is not the job id; it is the fallback). An abort
+    carries no error, so its status stands in for one.
+    """
+    status = str(detail.get("status") or "FAILED")
+    try:
+        started_with = json.loads(detail.get("input") or "{}")
+    except ValueError:
+        started_with = {}
+    if not isinstance(started_with, dict):
+        started_with = {}
+    return FailRequest(
+        job_id=started_with.get("job_id") or detail["name"],
+        bucket=started_with.get("bucket"),
+        key=started_with.get("key"),
+        error=StepError(
+            Error=detail.get("error") or _STATUS_ERRORS.get(status, "States.Runtime"),
+            Cause=detail.get("cause") or f"The execution ended {status}.",
+        ),
+    )
+
+
+def mark_failed(request: FailRequest, *, ports: StagePorts) -> FailResponse:
+    """Record the job FAILED (unless it already ended) and announce it once."""
+    reason_code, message = describe_failure(request.error)
+    if ports.jobs.mark_failed(request.job_id, reason_code=reason_code, message=message):
+        ports.events.emit(
+            JobFailed(
+                job_id=request.job_id,
+                bucket=request.bucket,
+                key=request.key,
+                reason_code=reason_code,
+                message=message,
+            )
+        )
+        count_failure(metrics, reason_code)
+    logger.warning("Job failed", extra={"reason_code": reason_code, "error": message})
+    return FailResponse(job_id=request.job_id, reason_code=reason_code)

@@ -1,0 +1,197 @@
+"""Ingest: one upload becomes a validated job and exactly one execution.
+
+S3 delivers events at least once, sometimes several times at once. Two guards make a repeat
+harmless: the handler's Powertools Idempotency (a repeat gets the first delivery's answer) and
+the job id as execution name (Step Functions refuses a second execution of the same name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from transcriber.adapters.events import EventPublisher
+from transcriber.adapters.jobs_table import JobRepository
+from transcriber.adapters.storage import ObjectStore
+from transcriber.adapters.workflow import Workflow
+from transcriber.domain import dedup, intake
+from transcriber.domain.errors import PermanentError
+from transcriber.domain.jobs import JobStatus, iso_timestamp, job_id_for, utc_now
+from transcriber.domain.messages import Job, JobCompleted, JobCreated, JobFailed, Upload
+from transcriber.domain.options import JobOptions
+from transcriber.domain.tenants import reserved_job_of_key, tenant_of_key
+from transcriber.observability import count_failure
+
+logger = Logger(child=True)
+metrics = Metrics()
+#: Records a job once: a conditional create, or the claim of a job the API created
+SaveJob = Callable[[dict[str, Any]], bool]
+
+
+@dataclass(frozen=True)
+class IngestPolicy:
+    max_upload_bytes: int
+    #: how long a transcript is reused for the same audio and options (0 turns reuse off)
+    dedup_window_hours: float
+
+
+@dataclass(frozen=True)
+class IngestPorts:
+    store: ObjectStore
+    jobs: JobRepository
+    events: EventPublisher
+    workflow: Workflow
+
+
+def ingest_object(upload: Upload, *, policy: IngestPolicy, ports: IngestPorts) -> dict[str, Any]:
+    """Validate one upload, record its job and start its execution (each at most once).
+
+    An object uploaded for a job the HTTP API created (``tenants/<tenant>/jobs/<job id>/...``)
+    completes that job; any other object is a new job of the tenant its key names.
+    """
+    jobs, events = ports.jobs, ports.events
+    reserved = _reserved_job(upload.key, jobs)
+    if reserved is not None and reserved.status != JobStatus.AWAITING_UPLOAD:
+        return _repeated_upload(reserved, workflow=ports.workflow)
+    job_id = (
+        reserved.job_id if reserved else job_id_for(upload.bucket, upload.key, upload.etag, upload.version_id)
+    )
+    logger.append_keys(job_id=job_id)
+
+    def save(fields: dict[str, Any]) -> bool:
+        """Record the job: complete the API's reservation, or create it (once per upload)."""
+        return jobs.claim_upload(job_id, upload.key, fields) if reserved else jobs.create(fields)
+
+    record: dict[str, Any] = {
+        "job_id": job_id,
+        "bucket": upload.bucket,
+        "key": upload.key,
+        "size": upload.size,
+        "tenant_id": reserved.tenant_id if reserved else tenant_of_key(upload.key),
+    }
+    try:
+        record["format"] = intake.check_name_and_size(upload.key, upload.size, policy.max_upload_bytes)
+        head = ports.store.read_head(upload.bucket, upload.key, intake.SNIFF_BYTES)
+        record["format"] = intake.check_content(head.data)
+        # The API validated a reservation's options when it created the job.
+        options = reserved.options if reserved else JobOptions.from_metadata(head.metadata)
+        record["options"] = options.to_dict()
+        record["sha256"] = ports.store.sha256(upload.bucket, upload.key)
+    except PermanentError as err:
+        return _reject(record, err, save=save, events=events)
+
+    original = _reusable_result(record, options, policy=policy, jobs=jobs)
+    if original is not None:
+        return _complete_as_duplicate(record, original, save=save, events=events)
+
+    created = save({**record, "status": JobStatus.PENDING.value})
+    if created:
+        metrics.add_metric(name="JobsCreated", unit=MetricUnit.Count, value=1)
+        events.emit(JobCreated(**_source(record), size=record["size"], sha256=record["sha256"]))
+    elif reserved:
+        # The reservation changed under us (a concurrent delivery claimed it and starts it, or
+        # the sweeper gave up on the upload): not ours to start.
+        logger.info("Reserved job already claimed or ended")
+        return {"job_id": job_id, "status": reserved.status.value, "started": False}
+    else:
+        logger.info("Repeated event for an existing job")
+    # Always try: the execution name is the job id, so a repeat cannot start a second run, and a
+    # crash between recording the job and starting it is healed by the redelivered event.
+    job = Job.model_validate({**record, "status": JobStatus.PENDING})
+    started = ports.workflow.start(job_id, job.execution_input().to_wire())
+    logger.info("Execution start", extra={"started": started, "new_job": created})
+    return {"job_id": job_id, "status": JobStatus.PENDING.value, "started": started}
+
+
+def _source(record: dict[str, Any]) -> dict[str, Any]:
+    return {"job_id": record["job_id"], "bucket": record["bucket"], "key": record["key"]}
+
+
+def _reserved_job(key: str, jobs: JobRepository) -> Job | None:
+    """The API-created job this object was uploaded for, if its key names one that exists."""
+    reservation = reserved_job_of_key(key)
+    if reservation is None:
+        return None
+    tenant_id, job_id = reservation
+    found = jobs.get(job_id)
+    job = Job.model_validate(found) if found is not None else None
+    if job is None or job.key != key or job.tenant_id != tenant_id:
+        return None
+    return job
+
+
+def _repeated_upload(job: Job, *, workflow: Workflow) -> dict[str, Any]:
+    """A reserved job that already has its audio: a repeated event, or a second PUT to its URL.
+
+    The job keeps the upload it was claimed with. A PENDING job's execution is started again
+    (a no-op when it exists), which heals a crash between the claim and the start.
+    """
+    logger.append_keys(job_id=job.job_id)
+    logger.info("Upload for a job that already has its audio", extra={"status": job.status.value})
+    started = False
+    if job.status == JobStatus.PENDING and not job.attempts:
+        started = workflow.start(job.job_id, job.execution_input().to_wire())
+    return {"job_id": job.job_id, "status": job.status.value, "started": started}
+
+
+def _reject(
+    record: dict[str, Any], err: PermanentError, *, save: SaveJob, events: EventPublisher
+) -> dict[str, Any]:
+    """Record the job FAILED with the reason the user can act on; no execution is started."""
+    failed = {
+        **record,
+        "status": JobStatus.FAILED.value,
+        "reason_code": err.reason_code,
+        "error_message": err.message,
+    }
+    if save(failed):
+        logger.warning("Upload rejected", extra={"reason_code": err.reason_code, "error": err.message})
+        metrics.add_metric(name="JobsRejected", unit=MetricUnit.Count, value=1)
+        count_failure(metrics, err.reason_code)
+        events.emit(JobFailed(**_source(record), reason_code=err.reason_code, message=err.message))
+    return {"job_id": record["job_id"], "status": JobStatus.FAILED.value, "reason_code": err.reason_code}
+
+
+def _reusable_result(
+    record: dict[str, Any], options: JobOptions, *, policy: IngestPolicy, jobs: JobRepository
+) -> dict[str, Any] | None:
+    if not options.dedupe or policy.dedup_window_hours <= 0:
+        return None
+    since = iso_timestamp(dedup.window_start(datetime.now(UTC), policy.dedup_window_hours))
+    candidates = jobs.recent_with_content(record["sha256"], since)
+    return dedup.reusable_job(candidates, options, tenant_id=record["tenant_id"])
+
+
+def _complete_as_duplicate(
+    record: dict[str, Any], original: dict[str, Any], *, save: SaveJob, events: EventPublisher
+) -> dict[str, Any]:
+    """A new job, complete at once, pointing to the outputs of the same audio's earlier job."""
+    fields = dedup.duplicate_fields(original)
+    if save({**record, **fields, "completed_at": utc_now()}):
+        logger.info(
+            "Same audio transcribed recently: reusing its result",
+            extra={"duplicate_of": fields["duplicate_of"]},
+        )
+        metrics.add_metric(name="JobsDeduplicated", unit=MetricUnit.Count, value=1)
+        events.emit(
+            JobCreated(**_source(record), status="COMPLETED", size=record["size"], sha256=record["sha256"])
+        )
+        events.emit(
+            JobCompleted(
+                **_source(record),
+                language=fields.get("language"),
+                duration=fields.get("duration", 0),
+                segments=fields.get("segments", 0),
+                outputs=fields["outputs"],
+            )
+        )
+    return {
+        "job_id": record["job_id"],
+        "status": JobStatus.COMPLETED.value,
+        "duplicate_of": fields["duplicate_of"],
+    }

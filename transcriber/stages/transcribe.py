@@ -1,0 +1,70 @@
+"""Transcribe: one chunk in the job's pinned language, checkpointed in S3.
+
+A chunk whose result is already stored is not transcribed again, so retries and resumed jobs
+only pay for the chunks that are missing.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from transcriber.domain.chunking import ChunkingConfig
+from transcriber.domain.jobs import crosses_progress_step, partial_key
+from transcriber.domain.messages import JobProgress, TranscribeRequest, TranscribeResponse
+from transcriber.domain.recognition import transcribe_chunk
+from transcriber.domain.speech import SpeechEngine
+from transcriber.stages.ports import StagePorts
+
+logger = Logger(child=True)
+metrics = Metrics()
+
+
+def transcribe_one(
+    request: TranscribeRequest, *, engine: SpeechEngine, ports: StagePorts, config: ChunkingConfig
+) -> TranscribeResponse:
+    """Transcribe one chunk (unless its checkpoint exists) and count it on the job."""
+    job_id, spec = request.job_id, request.chunk.spec()
+    logger.append_keys(chunk=spec.index)
+    store, bucket = ports.store, ports.results_bucket
+    result_key = partial_key(job_id, spec.index)
+    if store.exists(bucket, result_key):
+        logger.info("Chunk already transcribed; reusing the checkpoint")
+        return TranscribeResponse(index=spec.index, key=result_key, reused=True)
+
+    with tempfile.TemporaryDirectory(prefix="transcribe-") as tmp:
+        wav = store.download(bucket, request.chunk.key, Path(tmp) / "chunk.wav")
+        started = time.perf_counter()
+        transcript = transcribe_chunk(
+            engine,
+            wav,
+            spec,
+            language=request.language or None,  # empty or null: the engine detects it
+            options=request.options,
+            config=config,
+        )
+        elapsed = time.perf_counter() - started
+    store.put_json(bucket, result_key, transcript.to_dict())
+    progress = ports.jobs.record_chunk_done(job_id)
+    if crosses_progress_step(progress["chunks_done"], progress["chunks_total"]):
+        # One event per 10% band of chunks; the source object comes from the job.
+        ports.events.emit(
+            JobProgress(
+                job_id=job_id,
+                bucket=progress["bucket"],
+                key=progress["key"],
+                progress=progress["progress"],
+                chunks_done=progress["chunks_done"],
+                chunks_total=progress["chunks_total"],
+            )
+        )
+    metrics.add_metric(name="ChunkLatency", unit=MetricUnit.Seconds, value=elapsed)
+    if spec.duration > 0:
+        metrics.add_metric(name="RealTimeFactor", unit=MetricUnit.Count, value=elapsed / spec.duration)
+    counters = {k: progress[k] for k in ("chunks_done", "chunks_total", "progress")}
+    logger.info("Chunk transcribed", extra={"seconds": round(elapsed, 3), **counters})
+    return TranscribeResponse(index=spec.index, key=result_key, reused=False)
