@@ -34,7 +34,7 @@ from transcriber.domain.jobs import (
 from transcriber.domain.options import JobOptions
 from transcriber.domain.recovery import Executions, JobStore, latest_execution_name, retry_job
 from transcriber.domain.tenants import Tenant, upload_key
-from transcriber.domain.webhooks import check_callback_url
+from transcriber.domain.webhooks import Resolver, check_callback_url
 
 MAX_PAGE = 100
 #: Lambda returns at most 6 MB through API Gateway: larger transcripts are fetched from S3.
@@ -152,6 +152,7 @@ class TranscriptionService:
         input_bucket: str,
         results_bucket: str,
         max_upload_bytes: int,
+        resolve: Resolver,
         upload_url_expiry_s: int = 900,
         local_mode: bool = False,
     ) -> None:
@@ -164,6 +165,8 @@ class TranscriptionService:
         self.max_upload_bytes = max_upload_bytes
         self.upload_url_expiry_s = min(upload_url_expiry_s, 900)
         self.local_mode = local_mode
+        #: DNS for callback URLs (transcriber/adapters/resolver.py), passed in to keep I/O out
+        self.resolve = resolve
 
     # Create -----------------------------------------------------------------------------------
 
@@ -177,7 +180,7 @@ class TranscriptionService:
             callback_url = raw_options.pop("callback_url", None)
             options = JobOptions.parse(raw_options)
             if callback_url:
-                check_callback_url(callback_url, local_mode=self.local_mode)
+                check_callback_url(callback_url, local_mode=self.local_mode, resolve=self.resolve)
         except PipelineError as err:
             raise problems.problem_for(err) from err
         if request.content_type and not _AUDIO_TYPES.match(request.content_type):
