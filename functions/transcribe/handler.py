@@ -32,6 +32,7 @@ from transcriber.domain.models import ChunkSpec
 from transcriber.domain.options import JobOptions
 from transcriber.domain.recognition import detect_job_language, transcribe_chunk
 from transcriber.engines.factory import engine_from_env
+from transcriber.faults import with_engine_faults
 from transcriber.settings import Settings
 
 logger = Logger()
@@ -40,7 +41,7 @@ metrics = Metrics()
 # Init phase: build the SDK clients once per execution environment, before the first event.
 aws_clients.build_now(clients=("s3", "events"), resources=("dynamodb",))
 # Init phase: the model loads once per execution environment, before the first request.
-engine = engine_from_env()
+engine = with_engine_faults(engine_from_env())  # FAULT_RATE: transient errors for soak runs
 engine.load()
 
 
