@@ -92,7 +92,7 @@ def state_payload_bytes(chunks: list[dict[str, object]], duration_s: float) -> i
     return len(json.dumps({"job_id": JOB_ID, "duration": duration_s, "chunks": chunks}).encode())
 
 
-def _chunk_step(source: str, max_chunk_s: float) -> ChunkStepRun:
+def _chunk_step(source: str, max_chunk_seconds: float) -> ChunkStepRun:
     """One chunk step, in a fresh process: its VmHWM is this run's own peak."""
     from transcriber.domain.chunking import ChunkingConfig
     from transcriber.domain.jobs import chunk_key
@@ -102,7 +102,10 @@ def _chunk_step(source: str, max_chunk_s: float) -> ChunkStepRun:
     with tempfile.TemporaryDirectory(prefix="chunk-bench-") as tmp:
         started = time.perf_counter()
         prepared = prepare_chunks(
-            Path(source), Path(tmp), config=ChunkingConfig(max_chunk_s=max_chunk_s), max_duration_s=1e9
+            Path(source),
+            Path(tmp),
+            config=ChunkingConfig(max_chunk_seconds=max_chunk_seconds),
+            max_duration_s=1e9,
         )
         wall = time.perf_counter() - started
     refs: list[dict[str, object]] = [
@@ -119,9 +122,9 @@ def _chunk_step(source: str, max_chunk_s: float) -> ChunkStepRun:
     )
 
 
-def run_chunk_step(source: Path, max_chunk_s: float) -> ChunkStepRun:
+def run_chunk_step(source: Path, max_chunk_seconds: float) -> ChunkStepRun:
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(_chunk_step, (str(source), max_chunk_s))
+        return pool.apply(_chunk_step, (str(source), max_chunk_seconds))
 
 
 def main() -> None:
@@ -142,10 +145,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="chunk-memory-") as tmp:
             source = Path(tmp) / f"speech_{minutes:g}min.flac"
             write_flac(source, minutes)
-            for max_chunk_s in args.max_chunk_seconds:
-                run = run_chunk_step(source, max_chunk_s)
+            for seconds in args.max_chunk_seconds:
+                run = run_chunk_step(source, seconds)
                 print(
-                    f"{run.audio_s / 60:>7.1f}  {max_chunk_s:>7g} s  {run.chunks:>6}  {run.wall_s:>6.1f}  "
+                    f"{run.audio_s / 60:>7.1f}  {seconds:>7g} s  {run.chunks:>6}  {run.wall_s:>6.1f}  "
                     f"{run.rss_before_mb:>6.0f} MiB  {run.peak_rss_mb:>4.0f} MiB  "
                     f"{run.ffmpeg_peak_mb:>7.0f} MiB  {run.payload_bytes:>7,} bytes  "
                     f"{run.payload_bytes / STATE_PAYLOAD_LIMIT:>8.1%}",

@@ -112,7 +112,7 @@ def _union(intervals: list[tuple[float, float]], lo: float, hi: float) -> float:
     return covered
 
 
-def _local_chunk_steps(path: Path, max_chunk_s: float) -> dict[str, float]:
+def _local_chunk_steps(path: Path, max_chunk_seconds: float) -> dict[str, float]:
     """The chunk step's domain work, timed piece by piece in this process (same code, same file)."""
     from pydub import AudioSegment
 
@@ -132,7 +132,7 @@ def _local_chunk_steps(path: Path, max_chunk_s: float) -> dict[str, float]:
             wav = Path(tmp) / "converted.wav"
             convert_to_wav(path, wav)
         t1 = time.perf_counter()
-        specs = plan_chunks_from_file(wav, ChunkingConfig(max_chunk_s=max_chunk_s))
+        specs = plan_chunks_from_file(wav, ChunkingConfig(max_chunk_seconds=max_chunk_seconds))
         t2 = time.perf_counter()
         paths = export_chunks_from_file(wav, specs, Path(tmp) / "chunks")
         t3 = time.perf_counter()
@@ -155,7 +155,7 @@ def _role(function_name: str) -> str | None:
     return None
 
 
-def run_pipeline(pipeline: Any, item: long_audio.LongInput, max_chunk_s: float) -> dict[str, Any]:
+def run_pipeline(pipeline: Any, item: long_audio.LongInput, max_chunk_seconds: float) -> dict[str, Any]:
     runtime = pipeline.aws.runtime
     t0 = time.time()
     # Every trial transcribes: without this a repeated trial would reuse the first one's result.
@@ -186,7 +186,7 @@ def run_pipeline(pipeline: Any, item: long_audio.LongInput, max_chunk_s: float) 
     # detects the language too, inside its own wall time).
     identification = logged("Language decided")
     wall = t1 - t0
-    steps = _local_chunk_steps(item.path, max_chunk_s)
+    steps = _local_chunk_steps(item.path, max_chunk_seconds)
     invocation = {role: sum(e - s for s, e in spans) for role, spans in runs.items()}
     asr_sum = sum(e - s for s, e in asr) - steps["pause scan"]
     all_runs = [span for spans in runs.values() for span in spans]
@@ -327,14 +327,14 @@ def main() -> None:
 
     overrides: dict[str, Any] = {"engine": "faster-whisper"}
     if args.max_chunk_seconds:
-        overrides["chunk_max_seconds"] = args.max_chunk_seconds
+        overrides["max_chunk_seconds"] = args.max_chunk_seconds
     assembly, stack_name = synthesize("dev", overrides)
     template = json.loads((assembly / f"{stack_name}.template.json").read_text())
-    max_chunk_s = float(
+    max_chunk_seconds = float(
         next(
-            r["Properties"]["Environment"]["Variables"]["CHUNK_MAX_SECONDS"]
+            r["Properties"]["Environment"]["Variables"]["MAX_CHUNK_SECONDS"]
             for r in template["Resources"].values()
-            if "CHUNK_MAX_SECONDS" in r.get("Properties", {}).get("Environment", {}).get("Variables", {})
+            if "MAX_CHUNK_SECONDS" in r.get("Properties", {}).get("Environment", {}).get("Variables", {})
         )
     )
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
@@ -357,7 +357,7 @@ def main() -> None:
             print(
                 f"pipeline             {workers} warm workers per function"
                 f" x {pipeline.aws.threads_per_worker or max(1, cores // workers)} thread(s); "
-                f"chunks <= {max_chunk_s:g} s (<= {2 * max_chunk_s:g} s with pauses); "
+                f"chunks <= {max_chunk_seconds:g} s (<= {2 * max_chunk_seconds:g} s with pauses); "
                 f"start + deploy {deploy_s:.1f} s (not counted below)"
             )
             for m in minutes:
@@ -367,7 +367,7 @@ def main() -> None:
                 for _ in range(args.repeat):
                     direct = None if args.skip_direct else run_direct(item.path, cores)
                     batched = run_direct(item.path, cores, batched=True) if args.batched_direct else None
-                    trials.append((direct, batched, run_pipeline(pipeline, item, max_chunk_s)))
+                    trials.append((direct, batched, run_pipeline(pipeline, item, max_chunk_seconds)))
                 direct, batched, result = _median_trial(trials)
                 rows.append(_print_run(m, item, direct, result, batched))
                 if len(trials) > 1:

@@ -37,7 +37,7 @@ def main() -> None:
 
     overrides: dict[str, Any] = {"engine": args.engine}
     if args.max_chunk_seconds:
-        overrides["chunk_max_seconds"] = args.max_chunk_seconds
+        overrides["max_chunk_seconds"] = args.max_chunk_seconds
     if args.workers:
         overrides["map_max_concurrency"] = args.workers
     t0 = time.perf_counter()

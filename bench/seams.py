@@ -116,7 +116,7 @@ def measure(minutes: float = 2.0, chunk_seconds: float = 7.0) -> SeamReport:
             # Silence detection off (a silence longer than the file): every cut is inside speech.
             config = ChunkingConfig(
                 min_silence_ms=int(duration * 1000) + 1,
-                max_chunk_s=chunk_seconds,
+                max_chunk_seconds=chunk_seconds,
                 seam_overlap_s=overlap,
             )
             specs = plan_chunks(audio, config)

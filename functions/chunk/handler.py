@@ -42,7 +42,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     options = JobOptions.parse(event.get("options"))
     config = ChunkingConfig.from_env()
     if options.max_chunk_seconds is not None:
-        config = replace(config, max_chunk_s=options.max_chunk_seconds)
+        config = replace(config, max_chunk_seconds=options.max_chunk_seconds)
     store = ObjectStore()
     with tempfile.TemporaryDirectory(prefix="chunk-") as tmp:
         workdir = Path(tmp)

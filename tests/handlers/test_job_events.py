@@ -73,7 +73,7 @@ def pending_job(aws: Aws, sample_flac: Path) -> dict[str, Any]:
 def test_chunk_then_transcribe_emit_started_and_progress(
     aws: Aws, context: FakeContext, pending_job: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("CHUNK_MAX_SECONDS", "8")
+    monkeypatch.setenv("MAX_CHUNK_SECONDS", "8")
     prepared = chunk.handler(pending_job, context)
     (started,) = aws.events()
     assert_valid(started)

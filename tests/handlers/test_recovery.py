@@ -53,7 +53,7 @@ def counting_engine(monkeypatch: pytest.MonkeyPatch) -> CountingEngine:
 
 @pytest.fixture
 def job(aws: Aws, sample_flac: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    monkeypatch.setenv("CHUNK_MAX_SECONDS", "8")  # the 22.6 s sample in at least three chunks
+    monkeypatch.setenv("MAX_CHUNK_SECONDS", "8")  # the 22.6 s sample in at least three chunks
     aws.s3.put_object(Bucket="uploads", Key="in/sample.flac", Body=sample_flac.read_bytes())
     record = {
         "job_id": JOB_ID,

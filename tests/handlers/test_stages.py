@@ -34,7 +34,7 @@ def pending_job(aws: Aws, sample_flac: Path) -> dict:
 def test_chunk_stores_chunks_and_returns_only_references(
     aws: Aws, context: FakeContext, pending_job: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("CHUNK_MAX_SECONDS", "8")
+    monkeypatch.setenv("MAX_CHUNK_SECONDS", "8")
     out = chunk.handler(pending_job, context)
     assert out["duration"] == pytest.approx(22.56, abs=0.05)
     chunks = out["chunks"]

@@ -252,7 +252,9 @@ def test_preparing_a_16k_mono_wav_runs_no_decoder(
     sample_wav: Path, sample_flac: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FFMPEG_PATH", str(tmp_path / "no-such-ffmpeg"))  # any ffmpeg run would fail
-    prepared = prepare_chunks(sample_wav, tmp_path, config=ChunkingConfig(max_chunk_s=8), max_duration_s=600)
+    prepared = prepare_chunks(
+        sample_wav, tmp_path, config=ChunkingConfig(max_chunk_seconds=8), max_duration_s=600
+    )
     assert prepared.info.duration_s == pytest.approx(_wav_params(sample_wav)[3], abs=0.001)
     assert len(prepared.chunks) == 4
     assert sample_wav.exists()  # the upload itself is left alone

@@ -47,22 +47,24 @@ def conversation(seed: int = 3) -> list[Span]:
         start = end + rng.randint(300, 3_000)
 
 
-@pytest.mark.parametrize("max_chunk_s", [MAX_CHUNK_SECONDS_RANGE[0], ChunkingConfig().max_chunk_s])
+@pytest.mark.parametrize(
+    "max_chunk_seconds", [MAX_CHUNK_SECONDS_RANGE[0], ChunkingConfig().max_chunk_seconds]
+)
 @pytest.mark.parametrize(
     "pattern",
     ["conversation", "continuous", "runs-just-over-half", "runs-just-over-one"],
 )
-def test_a_four_hour_plan_fits_the_state_payload_limit(pattern: str, max_chunk_s: float) -> None:
+def test_a_four_hour_plan_fits_the_state_payload_limit(pattern: str, max_chunk_seconds: float) -> None:
     """At the shortest chunk a job may ask for, and at the default, with the worst speech patterns."""
-    max_ms = int(max_chunk_s * 1000)
+    max_ms = int(max_chunk_seconds * 1000)
     speech = {
         "conversation": conversation(),
         "continuous": [(0, FOUR_HOURS_MS)],  # no pause at all: fixed cuts with overlap
         "runs-just-over-half": runs(max_ms // 2 + 500, 600),  # two runs never share a chunk
         "runs-just-over-one": runs(max_ms + 500, 600),  # each run needs two overlapping pieces
     }[pattern]
-    specs = plan_from_speech(speech, FOUR_HOURS_MS, ChunkingConfig(max_chunk_s=max_chunk_s))
-    assert len(specs) >= FOUR_HOURS_MS / 1000 / max_chunk_s  # the pattern really makes this many
+    specs = plan_from_speech(speech, FOUR_HOURS_MS, ChunkingConfig(max_chunk_seconds=max_chunk_seconds))
+    assert len(specs) >= FOUR_HOURS_MS / 1000 / max_chunk_seconds  # the pattern really makes this many
     # The whole state after the chunk step: the execution input (with a 1,024-character key, the
     # longest S3 allows), the chunk list and the language decision. The Map's results are dropped.
     execution_input = {

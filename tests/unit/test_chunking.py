@@ -40,14 +40,14 @@ def silence(ms: int) -> AudioSegment:
 
 def check_invariants(specs: list[ChunkSpec], audio: AudioSegment, config: ChunkingConfig) -> None:
     """Indexes from 0, ordered, overlapping only where declared, within the audio, no longer than
-    allowed (longer than ``max_chunk_s`` only with pauses, holding no more speech than allowed),
+    allowed (longer than ``max_chunk_seconds`` only with pauses, holding no more speech than allowed),
     all speech kept."""
     assert [s.index for s in specs] == list(range(len(specs)))
     speech = detect_nonsilent(audio, config.min_silence_ms, config.silence_thresh_dbfs, seek_step=10)
     for spec in specs:
         assert 0 <= spec.offset < spec.end <= len(audio) / 1000 + 1e-9
-        assert spec.duration <= 2 * config.max_chunk_s + 1e-9
-        if spec.duration > config.max_chunk_s + 1e-9:
+        assert spec.duration <= 2 * config.max_chunk_seconds + 1e-9
+        if spec.duration > config.max_chunk_seconds + 1e-9:
             held = sum(max(0.0, min(e / 1000, spec.end) - max(s / 1000, spec.offset)) for s, e in speech)
             assert held <= config.max_speech_ms / 1000
     for before, after in pairwise(specs):
@@ -61,7 +61,7 @@ def check_invariants(specs: list[ChunkSpec], audio: AudioSegment, config: Chunki
 
 def test_cuts_fall_inside_the_silences_with_true_offsets() -> None:
     audio = tone(3000) + silence(1000) + tone(3000) + silence(1000) + tone(3000)
-    config = ChunkingConfig(max_chunk_s=4)
+    config = ChunkingConfig(max_chunk_seconds=4)
     specs = plan_chunks(audio, config)
     check_invariants(specs, audio, config)
     # Each tone plus 200 ms of kept silence either side, clamped to the audio.
@@ -74,13 +74,13 @@ def test_cuts_fall_inside_the_silences_with_true_offsets() -> None:
 
 def test_short_pieces_are_grouped_up_to_the_maximum() -> None:
     audio = silence(700) + (tone(1000) + silence(600)) * 6 + silence(2000)
-    config = ChunkingConfig(max_chunk_s=5)
+    config = ChunkingConfig(max_chunk_seconds=5)
     specs = plan_chunks(audio, config)
     check_invariants(specs, audio, config)
     assert len(specs) == 2  # 6 tones of 1 s, 1.6 s apart: three fit in 5 s
     assert specs[0].offset == pytest.approx(0.5, abs=0.011)
     assert specs[-1].end == pytest.approx(0.7 + 5 * 1.6 + 1.0 + 0.2, abs=0.011)  # trailing silence left out
-    assert len(plan_chunks(audio, ChunkingConfig(max_chunk_s=60))) == 1
+    assert len(plan_chunks(audio, ChunkingConfig(max_chunk_seconds=60))) == 1
 
 
 def test_pauses_let_a_chunk_span_more_than_the_maximum_while_its_speech_fits() -> None:
@@ -88,12 +88,12 @@ def test_pauses_let_a_chunk_span_more_than_the_maximum_while_its_speech_fits() -
     # 5 s; by speech three fit in 4.25 s (85% of 5 s), spanning 5.8 s, and Whisper's VAD drops
     # the pauses, so three make one window instead of one and a half.
     audio = silence(700) + (tone(800) + silence(1500)) * 6
-    config = ChunkingConfig(max_chunk_s=5)
+    config = ChunkingConfig(max_chunk_seconds=5)
     specs = plan_chunks(audio, config)
     check_invariants(specs, audio, config)
     assert len(specs) == 2
     assert all(spec.duration == pytest.approx(5.8, abs=0.011) for spec in specs)
-    by_length_alone = plan_chunks(audio, ChunkingConfig(max_chunk_s=5, speech_share=0.01))
+    by_length_alone = plan_chunks(audio, ChunkingConfig(max_chunk_seconds=5, speech_share=0.01))
     assert len(by_length_alone) == 3 and all(s.duration <= 5 for s in by_length_alone)
 
 
@@ -106,18 +106,20 @@ def test_packing_by_speech_never_makes_more_chunks() -> None:
             end = start + int(rng.integers(200, 40_000))
             spans.append((start, end))
             start = end + int(rng.integers(500, 8_000))
-        for max_chunk_s in (20.0, 30.0):
-            packed = chunking.plan_from_speech(spans, start, ChunkingConfig(max_chunk_s=max_chunk_s))
+        for max_chunk_seconds in (20.0, 30.0):
+            packed = chunking.plan_from_speech(
+                spans, start, ChunkingConfig(max_chunk_seconds=max_chunk_seconds)
+            )
             by_length = chunking.plan_from_speech(
-                spans, start, ChunkingConfig(max_chunk_s=max_chunk_s, speech_share=0.001)
+                spans, start, ChunkingConfig(max_chunk_seconds=max_chunk_seconds, speech_share=0.001)
             )
             assert len(packed) <= len(by_length)
-            assert all(spec.duration <= 2 * max_chunk_s + 1e-9 for spec in packed)
+            assert all(spec.duration <= 2 * max_chunk_seconds + 1e-9 for spec in packed)
 
 
 def test_speech_longer_than_a_chunk_falls_back_to_fixed_length() -> None:
     audio = silence(1000) + tone(5000) + silence(1000)
-    config = ChunkingConfig(max_chunk_s=2)
+    config = ChunkingConfig(max_chunk_seconds=2)
     specs = plan_chunks(audio, config)
     check_invariants(specs, audio, config)
     assert len(specs) == 4
@@ -132,7 +134,7 @@ def test_speech_longer_than_a_chunk_falls_back_to_fixed_length() -> None:
 
 def test_no_overlap_when_asked_for_none() -> None:
     audio = silence(1000) + tone(5000) + silence(1000)
-    specs = plan_chunks(audio, ChunkingConfig(max_chunk_s=2, seam_overlap_s=0))
+    specs = plan_chunks(audio, ChunkingConfig(max_chunk_seconds=2, seam_overlap_s=0))
     assert len(specs) == 3 and all(s.overlap == 0 for s in specs)
     for before, after in pairwise(specs):
         assert before.end == pytest.approx(after.offset, abs=0.001)
@@ -140,7 +142,7 @@ def test_no_overlap_when_asked_for_none() -> None:
 
 def test_silent_audio_is_covered_end_to_end() -> None:
     audio = silence(5000)
-    specs = plan_chunks(audio, ChunkingConfig(max_chunk_s=2))
+    specs = plan_chunks(audio, ChunkingConfig(max_chunk_seconds=2))
     assert specs[0].offset == 0 and specs[-1].end == pytest.approx(5.0)
     assert sum(s.duration - s.overlap for s in specs) == pytest.approx(5.0)
     assert all(s.duration <= 2 for s in specs)
@@ -152,7 +154,7 @@ def test_empty_audio_has_no_chunks() -> None:
 
 def test_the_sample_splits_between_sentences(sample_wav: Path) -> None:
     audio = AudioSegment.from_wav(str(sample_wav))
-    config = ChunkingConfig(max_chunk_s=8)
+    config = ChunkingConfig(max_chunk_seconds=8)
     specs = plan_chunks(audio, config)
     check_invariants(specs, audio, config)
     assert len(specs) == 4  # four sentences, each under 8 s, with 0.8 s pauses between
@@ -163,18 +165,18 @@ def test_config_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHUNK_MIN_SILENCE_MS", "300")
     monkeypatch.setenv("CHUNK_SILENCE_THRESH_DBFS", "-35.5")
     monkeypatch.setenv("CHUNK_KEEP_SILENCE_MS", "100")
-    monkeypatch.setenv("CHUNK_MAX_SECONDS", "8")
+    monkeypatch.setenv("MAX_CHUNK_SECONDS", "8")
     assert ChunkingConfig.from_env() == ChunkingConfig(300, -35.5, 100, 8.0, 1.0)
-    monkeypatch.setenv("CHUNK_MAX_SECONDS", "eight")
-    with pytest.raises(ValueError, match="CHUNK_MAX_SECONDS"):
+    monkeypatch.setenv("MAX_CHUNK_SECONDS", "eight")
+    with pytest.raises(ValueError, match="MAX_CHUNK_SECONDS"):
         ChunkingConfig.from_env()
     with pytest.raises(ValueError):
-        ChunkingConfig(max_chunk_s=0)
+        ChunkingConfig(max_chunk_seconds=0)
 
 
 def test_export_writes_16k_mono_wavs_of_the_planned_length(tmp_path: Path) -> None:
     stereo = (tone(1500) + silence(1000) + tone(1500)).set_channels(2).set_frame_rate(44100)
-    specs = plan_chunks(stereo, ChunkingConfig(max_chunk_s=2))
+    specs = plan_chunks(stereo, ChunkingConfig(max_chunk_seconds=2))
     paths = export_chunks(stereo, specs, tmp_path / "chunks")
     assert [p.name for p in paths] == ["chunk-0000.wav", "chunk-0001.wav"]
     for spec, path in zip(specs, paths, strict=True):
@@ -270,9 +272,9 @@ def test_silence_scan_matches_pydub_exactly(
     "config",
     [
         ChunkingConfig(),
-        ChunkingConfig(max_chunk_s=4),
-        ChunkingConfig(max_chunk_s=2, min_silence_ms=255, keep_silence_ms=150),
-        ChunkingConfig(max_chunk_s=3, silence_thresh_dbfs=-25, seam_overlap_s=0),
+        ChunkingConfig(max_chunk_seconds=4),
+        ChunkingConfig(max_chunk_seconds=2, min_silence_ms=255, keep_silence_ms=150),
+        ChunkingConfig(max_chunk_seconds=3, silence_thresh_dbfs=-25, seam_overlap_s=0),
     ],
 )
 def test_plan_from_file_equals_plan_in_memory(
@@ -288,7 +290,7 @@ def test_export_from_file_writes_exactly_the_samples_of_pydub_slices(
 ) -> None:
     path = write_wav(tmp_path / "audio.wav", speech_like(extra_frames=9))
     audio = AudioSegment.from_wav(str(path))
-    specs = plan_chunks(audio, ChunkingConfig(max_chunk_s=2))
+    specs = plan_chunks(audio, ChunkingConfig(max_chunk_seconds=2))
     # The last chunk ends at pydub's rounded length, past the data: its tail is padded.
     assert round(specs[-1].end * 1000) == len(audio) and len(audio) * 16 > int(audio.frame_count())
     from_file = export_chunks_from_file(path, specs, tmp_path / "from-file")

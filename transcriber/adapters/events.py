@@ -9,6 +9,7 @@ from transcriber.adapters import aws_clients
 from transcriber.adapters.retry import translate_client_errors
 from transcriber.domain.errors import RetryableError
 from transcriber.domain.jobs import EVENT_SOURCE, utc_now
+from transcriber.domain.messages import JobEvent
 
 
 class EventPublisher:
@@ -16,6 +17,10 @@ class EventPublisher:
         self._bus_name = bus_name
         self._client = client or aws_clients.client("events")
         self._source = source
+
+    def emit(self, event: JobEvent) -> None:
+        """Put one job event (transcriber.domain.messages) on the bus."""
+        self.publish(event.detail_type, event.to_wire())
 
     @translate_client_errors
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None:

@@ -55,12 +55,12 @@ class ChunkingConfig:
     #: much speech; see ``speech_share``), cut in a pause, is decoded in one window that starts and
     #: ends between sentences. On the long-form eval file this gives the WER of one whole-file
     #: pass (0.081 against 0.094 with 60 s chunks).
-    max_chunk_s: float = 30.0
+    max_chunk_seconds: float = 30.0
     min_chunk_s: float = 1.0
     #: Where a cut must fall inside speech, the next chunk repeats this much before the cut.
     seam_overlap_s: float = 2.0
     #: Whisper's VAD drops a chunk's pauses before decoding, so a chunk with pauses may span up to
-    #: twice ``max_chunk_s`` as long as its speech (the planner's own measure) stays within this
+    #: twice ``max_chunk_seconds`` as long as its speech (the planner's own measure) stays within this
     #: share of it. The share leaves room for the VAD's wider padding around each stretch of
     #: speech: at 0.85 every chunk of the benchmark's 10- and 60-minute inputs still decodes in one
     #: window, and there are 12-14% fewer windows to decode (19 against 22 at 10 minutes).
@@ -71,24 +71,24 @@ class ChunkingConfig:
             raise ValueError("min_silence_ms must be positive")
         if self.keep_silence_ms < 0:
             raise ValueError("keep_silence_ms must not be negative")
-        if self.max_chunk_s <= 0:
-            raise ValueError("max_chunk_s must be positive")
+        if self.max_chunk_seconds <= 0:
+            raise ValueError("max_chunk_seconds must be positive")
         if not 0 < self.speech_share <= 1:
             raise ValueError("speech_share must lie in (0, 1]")
-        if not 0 <= self.min_chunk_s <= self.max_chunk_s:
-            raise ValueError("min_chunk_s must lie between 0 and max_chunk_s")
+        if not 0 <= self.min_chunk_s <= self.max_chunk_seconds:
+            raise ValueError("min_chunk_s must lie between 0 and max_chunk_seconds")
         if self.seam_overlap_s < 0:
             raise ValueError("seam_overlap_s must not be negative")
 
     @property
     def max_speech_ms(self) -> int:
-        """The most speech a chunk longer than ``max_chunk_s`` may hold, in milliseconds."""
-        return round(self.max_chunk_s * self.speech_share * 1000)
+        """The most speech a chunk longer than ``max_chunk_seconds`` may hold, in milliseconds."""
+        return round(self.max_chunk_seconds * self.speech_share * 1000)
 
     @property
     def overlap_ms(self) -> int:
         """The seam overlap actually used: at most a quarter of a chunk, so chunks still advance."""
-        return round(min(self.seam_overlap_s, self.max_chunk_s / 4) * 1000)
+        return round(min(self.seam_overlap_s, self.max_chunk_seconds / 4) * 1000)
 
     @classmethod
     def from_env(cls) -> ChunkingConfig:
@@ -104,13 +104,13 @@ class ChunkingConfig:
             except ValueError as exc:
                 raise ValueError(f"{name}={raw!r} is not a number") from exc
 
-        max_chunk_s = read("CHUNK_MAX_SECONDS", default.max_chunk_s)
+        max_chunk_seconds = read("MAX_CHUNK_SECONDS", default.max_chunk_seconds)
         return cls(
             min_silence_ms=int(read("CHUNK_MIN_SILENCE_MS", default.min_silence_ms)),
             silence_thresh_dbfs=read("CHUNK_SILENCE_THRESH_DBFS", default.silence_thresh_dbfs),
             keep_silence_ms=int(read("CHUNK_KEEP_SILENCE_MS", default.keep_silence_ms)),
-            max_chunk_s=max_chunk_s,
-            min_chunk_s=min(read("CHUNK_MIN_SECONDS", default.min_chunk_s), max_chunk_s),
+            max_chunk_seconds=max_chunk_seconds,
+            min_chunk_s=min(read("CHUNK_MIN_SECONDS", default.min_chunk_s), max_chunk_seconds),
             seam_overlap_s=read("CHUNK_SEAM_OVERLAP_SECONDS", default.seam_overlap_s),
             speech_share=read("CHUNK_SPEECH_SHARE", default.speech_share),
         )
@@ -332,15 +332,15 @@ def plan_from_speech(
     """Plan ordered chunks that cover all ``speech`` (ms spans) in audio of ``duration_ms``.
 
     Cuts fall inside silences; long silences between chunks are left out (they cost engine time
-    and invite hallucinated text); pauses inside a chunk may stretch it to twice ``max_chunk_s``
+    and invite hallucinated text); pauses inside a chunk may stretch it to twice ``max_chunk_seconds``
     while its speech fits one window (see :func:`_group`); a speech run longer than
-    ``max_chunk_s`` is cut into equal pieces that overlap where declared, and audio with no speech
+    ``max_chunk_seconds`` is cut into equal pieces that overlap where declared, and audio with no speech
     found is covered end to end the same way, so nothing is ever dropped.
     """
     config = config or ChunkingConfig()
     if duration_ms <= 0:
         return []
-    max_ms = max(1, round(config.max_chunk_s * 1000))
+    max_ms = max(1, round(config.max_chunk_seconds * 1000))
     overlap = config.overlap_ms
     if not speech:
         # No silence found (noise, music, or no speech at all): every cut may fall inside speech.

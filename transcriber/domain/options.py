@@ -10,8 +10,9 @@ accepted, before any audio is converted.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
 
 from transcriber.domain.errors import InvalidOptionsError
 
@@ -39,8 +40,7 @@ _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
 
-@dataclass(frozen=True)
-class JobOptions:
+class JobOptions(BaseModel):
     """Choices for one job; ``None`` means "the deployment's default".
 
     - ``language``: ISO 639-1 code; skips detection and is used for every chunk.
@@ -50,7 +50,12 @@ class JobOptions:
     - ``max_chunk_seconds``: longest chunk the audio is cut into.
     - ``dedupe``: reuse the result of the same audio with the same options transcribed recently
       (see transcriber.domain.dedup); off forces a fresh transcription.
+
+    Validation raises :class:`InvalidOptionsError` itself (not pydantic's ValidationError) so that
+    every entry point (API, S3 metadata, execution input, CLIs) refuses with the same message.
     """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     language: str | None = None
     beam_size: int | None = None
@@ -58,24 +63,40 @@ class JobOptions:
     max_chunk_seconds: float | None = None
     dedupe: bool = True
 
+    @model_validator(mode="before")
     @classmethod
-    def parse(cls, raw: Mapping[str, Any] | None) -> JobOptions:
-        """Validate options given as JSON-like values (execution input, API body)."""
-        raw = dict(raw or {})
-        unknown = sorted(set(raw) - set(OPTION_NAMES))
+    def _known_names(cls, raw: Any) -> Any:
+        unknown = sorted(set(raw) - set(OPTION_NAMES)) if isinstance(raw, Mapping) else []
         if unknown:
             raise InvalidOptionsError(
                 f"Unknown option(s): {', '.join(unknown)}. Accepted: {', '.join(OPTION_NAMES)}."
             )
-        return cls(
-            language=_language(raw.get("language")),
-            beam_size=_bounded_int("beam_size", raw.get("beam_size"), BEAM_SIZE_RANGE),
-            word_timestamps=_boolean("word_timestamps", raw.get("word_timestamps", True)),
-            max_chunk_seconds=_bounded_float(
-                "max_chunk_seconds", raw.get("max_chunk_seconds"), MAX_CHUNK_SECONDS_RANGE
-            ),
-            dedupe=_boolean("dedupe", raw.get("dedupe", True)),
-        )
+        return raw
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _language(cls, value: Any) -> str | None:
+        return _language(value)
+
+    @field_validator("beam_size", mode="before")
+    @classmethod
+    def _beam_size(cls, value: Any) -> int | None:
+        return _bounded_int("beam_size", value, BEAM_SIZE_RANGE)
+
+    @field_validator("max_chunk_seconds", mode="before")
+    @classmethod
+    def _max_chunk_seconds(cls, value: Any) -> float | None:
+        return _bounded_float("max_chunk_seconds", value, MAX_CHUNK_SECONDS_RANGE)
+
+    @field_validator("word_timestamps", "dedupe", mode="before")
+    @classmethod
+    def _flags(cls, value: Any, info: ValidationInfo) -> bool:
+        return _boolean(str(info.field_name), value)
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any] | None) -> JobOptions:
+        """Validate options given as JSON-like values (execution input, API body)."""
+        return cls.model_validate(dict(raw or {}))
 
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, str]) -> JobOptions:
@@ -95,18 +116,7 @@ class JobOptions:
 
     def to_dict(self) -> dict[str, Any]:
         """Only what differs from the defaults, so an empty dict means "all defaults"."""
-        data: dict[str, Any] = {}
-        if self.language is not None:
-            data["language"] = self.language
-        if self.beam_size is not None:
-            data["beam_size"] = self.beam_size
-        if not self.word_timestamps:
-            data["word_timestamps"] = False
-        if self.max_chunk_seconds is not None:
-            data["max_chunk_seconds"] = self.max_chunk_seconds
-        if not self.dedupe:
-            data["dedupe"] = False
-        return data
+        return self.model_dump(exclude_defaults=True)
 
     def affecting_the_transcript(self) -> dict[str, Any]:
         """The options that change what a transcription produces (not how it is scheduled)."""

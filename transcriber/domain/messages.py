@@ -1,0 +1,375 @@
+"""Typed messages of the pipeline (pydantic): the job record, the execution input, each step's
+request and response, and the five job events.
+
+The state machine in infra/ passes JSON between steps; these models are that JSON, so a handler
+parses its event into one and a stage never reads an untyped dict. Field names and values on the
+wire are exactly what the steps exchanged before the models existed: the models describe the
+contract, they do not change it. ``python -m transcriber.domain.messages`` writes the event
+schemas in docs/events/ from the event models (a unit test keeps the committed files current).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_serializer, field_validator
+from pydantic.json_schema import GenerateJsonSchema
+
+from transcriber.domain.jobs import (
+    EVENT_JOB_COMPLETED,
+    EVENT_JOB_CREATED,
+    EVENT_JOB_FAILED,
+    EVENT_JOB_PROGRESS,
+    EVENT_JOB_STARTED,
+    EVENT_SOURCE,
+    JobStatus,
+    utc_now,
+)
+from transcriber.domain.models import ChunkSpec
+from transcriber.domain.options import JobOptions
+
+
+class Message(BaseModel):
+    """A step's JSON: keys the state machine adds for other steps are ignored, not refused."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON-ready dict a step returns or sends."""
+        return self.model_dump(mode="json")
+
+
+class WithOptions(Message):
+    """A message carrying a job's options; on the wire only what differs from the defaults."""
+
+    options: JobOptions = JobOptions()
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _absent_means_defaults(cls, value: Any) -> Any:
+        return value if isinstance(value, JobOptions) else JobOptions.parse(value)
+
+    @field_serializer("options")
+    def _only_chosen(self, options: JobOptions) -> dict[str, Any]:
+        return options.to_dict()
+
+
+# The job record -------------------------------------------------------------------------------
+
+
+class Job(WithOptions):
+    """One row of the jobs table (fields a stage does not know are kept, not dropped)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    job_id: str
+    status: JobStatus
+    bucket: str | None = None
+    key: str | None = None
+    tenant_id: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+    #: how many times the job was requeued (absent on its first run)
+    attempts: int = 0
+    created_at: str | None = None
+    updated_at: str | None = None
+
+    @field_validator("attempts", mode="before")
+    @classmethod
+    def _no_attempts_yet(cls, value: Any) -> Any:
+        return value or 0
+
+    def execution_input(self) -> ExecutionInput:
+        """What a run of this job starts with (first run, retry or requeue alike)."""
+        return ExecutionInput(
+            job_id=self.job_id, bucket=self.bucket or "", key=self.key or "", options=self.options
+        )
+
+
+class ExecutionInput(WithOptions):
+    """The input of one state machine execution: the only place it is built."""
+
+    job_id: str
+    bucket: str
+    key: str
+
+
+# Step requests and responses ------------------------------------------------------------------
+
+
+class ChunkRequest(ExecutionInput):
+    """ChunkAudio's input: the execution input as it is."""
+
+
+class ChunkRef(Message):
+    """One chunk in the state: where it lies in the audio and where its WAV is stored."""
+
+    index: int
+    offset: float
+    duration: float
+    overlap: float = 0.0
+    key: str
+
+    @classmethod
+    def of(cls, spec: ChunkSpec, key: str) -> ChunkRef:
+        return cls(
+            index=spec.index, offset=spec.offset, duration=spec.duration, overlap=spec.overlap, key=key
+        )
+
+    def spec(self) -> ChunkSpec:
+        return ChunkSpec(index=self.index, offset=self.offset, duration=self.duration, overlap=self.overlap)
+
+
+class ChunkResponse(Message):
+    """ChunkAudio's answer (at ``$.audio``): references only, never audio."""
+
+    job_id: str
+    duration: float
+    chunks: list[ChunkRef]
+
+
+class LanguageRequest(Message):
+    """DetectLanguage's input."""
+
+    action: Literal["detect_language"] = "detect_language"
+    job_id: str
+    chunks: list[ChunkRef]
+
+
+class LanguageVote(Message):
+    """The job's language (at ``$.language``): requested, voted on, or "" to detect per chunk."""
+
+    language: str | None = None
+    source: str | None = None
+    confidence: float | None = None
+    samples: int | None = None
+
+
+class TranscribeRequest(WithOptions):
+    """One Map item: a chunk to transcribe in the job's pinned language."""
+
+    action: Literal["transcribe"] = "transcribe"
+    job_id: str
+    chunk: ChunkRef
+    #: empty or null: the engine detects the language on this chunk
+    language: str | None = None
+
+
+class TranscribeResponse(Message):
+    index: int
+    key: str
+    #: the chunk's checkpoint already existed: nothing was transcribed again
+    reused: bool
+
+
+class AggregateRequest(Message):
+    job_id: str
+    bucket: str
+    key: str
+    duration: float
+    language: LanguageVote = LanguageVote()
+    chunks: list[ChunkRef]
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _absent_means_unknown(cls, value: Any) -> Any:
+        return value or {}
+
+
+class AggregateResponse(Message):
+    job_id: str
+    status: Literal["COMPLETED"] = "COMPLETED"
+    outputs: dict[str, str]
+
+
+class StepError(Message):
+    """What a state's Catch puts at ``$.error``."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    error: str = Field("States.TaskFailed", alias="Error")
+    cause: str = Field("", alias="Cause")
+
+    @field_validator("error", "cause", mode="before")
+    @classmethod
+    def _null_means_unknown(cls, value: Any, info: ValidationInfo) -> Any:
+        if value:
+            return str(value)
+        return "States.TaskFailed" if info.field_name == "error" else ""
+
+
+class FailRequest(Message):
+    """MarkFailed's input: from the Catch, or built from an execution's status-change event."""
+
+    job_id: str
+    bucket: str | None = None
+    key: str | None = None
+    error: StepError = StepError()
+
+    @field_validator("error", mode="before")
+    @classmethod
+    def _absent_means_unknown(cls, value: Any) -> Any:
+        return value or {}
+
+
+class FailResponse(Message):
+    job_id: str
+    status: Literal["FAILED"] = "FAILED"
+    reason_code: str
+
+
+# Job events -----------------------------------------------------------------------------------
+
+_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$"
+_JOB_ID = r"^[0-9a-f]{32}$"
+_S3_URI = r"^s3://[^/]+/.+$"
+
+
+def _documented(pattern: str | None = None, description: str | None = None, **schema: Any) -> Any:
+    """A field whose pattern is part of the published schema but not re-checked on send: an event
+    carries what the job record holds, and refusing to announce a transition would lose it."""
+    extra = {"pattern": pattern} if pattern else {}
+    return Field(description=description, json_schema_extra={**extra, **schema})
+
+
+class JobEvent(Message):
+    """The detail of one job event on the bus (source ``audio.transcriber``)."""
+
+    #: every field is always sent, defaults included: the schema requires them all
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
+    detail_type: ClassVar[str]
+    schema_name: ClassVar[str]
+
+    occurred_at: str = Field(
+        default_factory=utc_now,
+        description="When the transition happened (UTC, ISO 8601, milliseconds).",
+        json_schema_extra={"pattern": _TIMESTAMP},
+    )
+    job_id: str = _documented(
+        _JOB_ID, "Stable id of one upload (bucket, key, ETag, version); the Step Functions execution name."
+    )
+    bucket: str = _documented(None, "Input bucket of the upload.", minLength=3)
+    key: str = _documented(None, "Object key of the upload (untrusted: any characters).", minLength=1)
+
+
+class JobCreated(JobEvent):
+    """An upload passed intake checks; its job is recorded PENDING and its execution started
+    (or COMPLETED at once, reusing the result of the same audio transcribed recently)."""
+
+    detail_type = EVENT_JOB_CREATED
+    schema_name = "job-created"
+    status: Literal["PENDING", "COMPLETED"] = Field("PENDING", description="Job status after this event.")
+    size: int = _documented(None, "Upload size in bytes.", minimum=0)
+    sha256: str = _documented(r"^[0-9a-f]{64}$", "SHA-256 of the upload.")
+
+
+class JobStarted(JobEvent):
+    """The audio was converted and split; the job is PROCESSING."""
+
+    detail_type = EVENT_JOB_STARTED
+    schema_name = "job-started"
+    status: Literal["PROCESSING"] = Field("PROCESSING", description="Job status after this event.")
+    duration: float = _documented(None, "Audio duration in seconds.", minimum=0)
+    chunks_total: int = _documented(None, "Number of chunks to transcribe.", minimum=1)
+    progress: Literal[0] = Field(0, description="Percentage of chunks done.")
+
+
+class JobProgress(JobEvent):
+    """Chunks finished; sent at most once per 10% band of chunks."""
+
+    detail_type = EVENT_JOB_PROGRESS
+    schema_name = "job-progress"
+    status: Literal["PROCESSING"] = Field("PROCESSING", description="Job status after this event.")
+    progress: int = _documented(None, "Percentage of chunks done (floor).", minimum=1, maximum=100)
+    chunks_done: int = _documented(None, None, minimum=1)
+    chunks_total: int = _documented(None, None, minimum=1)
+
+
+class JobCompleted(JobEvent):
+    """The transcript is written in four formats; the job is COMPLETED."""
+
+    detail_type = EVENT_JOB_COMPLETED
+    schema_name = "job-completed"
+    status: Literal["COMPLETED"] = Field("COMPLETED", description="Job status after this event.")
+    language: str | None = Field(description="Detected language (ISO 639-1) or null.")
+    duration: float = _documented(None, "Audio duration in seconds.", minimum=0)
+    segments: int = _documented(None, "Number of transcript segments.", minimum=0)
+    outputs: dict[str, str] = _documented(
+        None,
+        "S3 URIs of the transcript, one per format.",
+        properties={fmt: {"type": "string", "pattern": _S3_URI} for fmt in ("json", "srt", "vtt", "txt")},
+        required=["json", "srt", "vtt", "txt"],
+        additionalProperties=False,
+    )
+
+
+class JobFailed(JobEvent):
+    """The job ended FAILED (rejected at intake, failed in a step, or its execution failed, timed
+    out or was aborted)."""
+
+    detail_type = EVENT_JOB_FAILED
+    schema_name = "job-failed"
+    status: Literal["FAILED"] = Field("FAILED", description="Job status after this event.")
+    bucket: str | None = Field(  # type: ignore[assignment]
+        description="Input bucket of the upload (null only if the execution input was unreadable)."
+    )
+    key: str | None = Field(  # type: ignore[assignment]
+        description="Object key of the upload (null only if the execution input was unreadable)."
+    )
+    reason_code: str = _documented(
+        r"^[A-Z][A-Z_]*$",
+        "Machine-readable reason, e.g. UNSUPPORTED_FORMAT, CORRUPT_AUDIO, TOO_LONG, TIMEOUT, INTERNAL_ERROR.",
+    )
+    message: str = Field(description="What went wrong, for a person.")
+
+
+JOB_EVENTS: tuple[type[JobEvent], ...] = (JobCreated, JobStarted, JobProgress, JobCompleted, JobFailed)
+
+
+class _NoTitles(GenerateJsonSchema):
+    """Schemas without pydantic's generated titles: the descriptions say what a field is."""
+
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
+
+
+def event_schema(event: type[JobEvent]) -> dict[str, Any]:
+    """The JSON Schema of a whole EventBridge event (envelope and detail) of this type."""
+    detail = event.model_json_schema(schema_generator=_NoTitles, mode="serialization")
+    detail.pop("title", None)
+    summary = " ".join((event.__doc__ or "").split())
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"urn:audio-transcriber:events:{event.schema_name}:v1",
+        "title": event.detail_type,
+        "description": (
+            f"{summary} Source '{EVENT_SOURCE}', on the stack's jobs bus. Fields are only ever added in "
+            "a new schema version; none carries transcript text."
+        ),
+        "type": "object",
+        "required": ["source", "detail-type", "detail"],
+        "properties": {
+            "source": {"const": EVENT_SOURCE},
+            "detail-type": {"const": event.detail_type},
+            "time": {"type": "string"},
+            "detail": {key: value for key, value in detail.items() if key != "description"},
+        },
+    }
+
+
+def event_schema_files() -> dict[str, str]:
+    """File name -> text of every event schema, as committed under docs/events/."""
+    return {
+        f"{event.schema_name}.schema.json": json.dumps(event_schema(event), indent=2) + "\n"
+        for event in JOB_EVENTS
+    }
+
+
+if __name__ == "__main__":  # python -m transcriber.domain.messages [folder]
+    folder = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/events")
+    for name, text in event_schema_files().items():
+        (folder / name).write_text(text)
+        print(folder / name)
