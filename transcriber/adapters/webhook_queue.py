@@ -9,7 +9,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from transcriber.adapters import aws_clients
 
-logger = Logger(child=True)
+logger = Logger()
 
 
 def queue_url(event_source_arn: str, configured: str | None = None) -> str:

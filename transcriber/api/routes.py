@@ -38,7 +38,7 @@ from transcriber.api.service import CONTENT_TYPES, TranscriptionService
 from transcriber.domain.errors import PipelineError
 from transcriber.domain.tenants import Tenant, api_key_from_header
 
-logger = Logger(child=True)
+logger = Logger()
 
 API_VERSION = "1.0.0"
 OPENAPI_PATH = "/v1/openapi.json"

@@ -31,7 +31,6 @@ from transcriber.domain.jobs import (
     JobStatus,
     iso_timestamp,
 )
-from transcriber.domain.options import JobOptions
 from transcriber.domain.recovery import Executions, JobStore, latest_execution_name, retry_job
 from transcriber.domain.tenants import Tenant, upload_key
 from transcriber.domain.webhooks import Resolver, check_callback_url
@@ -176,9 +175,8 @@ class TranscriptionService:
         size = len(content) if content is not None else int(request.size or 0)
         try:
             intake.check_name_and_size(request.filename, size, self.max_upload_bytes)
-            raw_options = request.options.model_dump(exclude_none=True)
-            callback_url = raw_options.pop("callback_url", None)
-            options = JobOptions.parse(raw_options)
+            options = request.options.job_options()
+            callback_url = request.options.callback_url
             if callback_url:
                 check_callback_url(callback_url, local_mode=self.local_mode, resolve=self.resolve)
         except PipelineError as err:

@@ -54,7 +54,7 @@ from transcriber.domain.webhooks import (
     sign,
 )
 
-logger = Logger(child=True)
+logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 
