@@ -20,6 +20,7 @@ from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.resolver import resolve_host
 from transcriber.adapters.tenants_table import TenantRepository
 from transcriber.adapters.webhook_queue import WebhookQueue
+from transcriber.adapters.webhook_sender import post_webhook
 from transcriber.api.env import NotifierEnv
 from transcriber.stages.notify import Notifier, QueuedEvent
 
@@ -34,7 +35,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 def wire(env: NotifierEnv) -> tuple[Notifier, WebhookQueue]:
     """The stage and the queue, built once per execution environment (Lambda's init phase)."""
     jobs, tenants = JobRepository(env.jobs_table), TenantRepository(env.tenants_table)
-    stage = Notifier(jobs=jobs, tenants=tenants, resolve=resolve_host, local_mode=env.local_mode)
+    stage = Notifier(jobs, tenants, resolve=resolve_host, send=post_webhook, local_mode=env.local_mode)
     return stage, WebhookQueue(env.queue_url)
 
 

@@ -36,7 +36,6 @@ from transcriber.adapters.webhook_sender import (
     DEFAULT_TIMEOUT_S,
     Delivered,
     WebhookRetryableError,
-    post_webhook,
 )
 from transcriber.domain.errors import PermanentError, RetryableError
 from transcriber.domain.tenants import DEFAULT_TENANT, Tenant
@@ -114,11 +113,14 @@ class OutOfTimeError(RetryableError):
 
 @dataclass(frozen=True)
 class Notifier:
+    """The use case over its ports; built once per execution environment (functions/notifier)."""
+
     jobs: Jobs
     tenants: Tenants
     #: DNS for the callback URL's host (transcriber/adapters/resolver.py)
     resolve: Resolver
-    send: Sender = post_webhook
+    #: the POST (transcriber/adapters/webhook_sender.py's post_webhook)
+    send: Sender
     #: local runtime only (never in AWS): http://localhost callback URLs allowed
     local_mode: bool = False
 
