@@ -1,306 +1,58 @@
-"""The HTTP API (``/v1``) behind API Gateway: Powertools' REST resolver, validation and OpenAPI.
+"""The HTTP API (``/v1``) behind API Gateway.
 
-Thin: authenticate the Bearer key and count the request against the tenant's rate limit,
-validate the request (pydantic models in transcriber/api/models.py), call
-:class:`transcriber.api.service.TranscriptionService`, and shape the answer. Every error leaves
-as problem JSON. The OpenAPI document is served at ``/v1/openapi.json`` (no key needed) and
-committed as docs/openapi.json.
+Thin: the routes, authentication and problem JSON live in transcriber/api/routes.py, the use
+cases in transcriber/api/service.py; this module builds them once per execution environment
+from the function's environment (transcriber/api/env.py) and resolves each request.
 """
 
 from __future__ import annotations
 
-import json
-from functools import cache
-from typing import Annotated, Any
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.openapi.exceptions import (
-    RequestUnsupportedContentType,
-    RequestValidationError,
-)
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from transcriber.adapters import aws_clients
 from transcriber.adapters.jobs_table import JobRepository
+from transcriber.adapters.resolver import resolve_host
 from transcriber.adapters.storage import ObjectStore
 from transcriber.adapters.tenants_table import TenantRepository
 from transcriber.adapters.workflow import Workflow
-from transcriber.api import problems
-from transcriber.api.models import (
-    CreatedTranscription,
-    CreateTranscription,
-    JobStatusName,
-    OutputFormat,
-    Problem,
-    SegmentList,
-    Transcription,
-    TranscriptionPage,
-)
-from transcriber.api.service import CONTENT_TYPES, TranscriptionService
-from transcriber.domain.errors import PipelineError
-from transcriber.domain.tenants import Tenant, api_key_from_header
-from transcriber.settings import Settings
+from transcriber.api.env import ApiEnv
+from transcriber.api.routes import HttpApi
+from transcriber.api.service import TranscriptionService
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-# Init phase: build the SDK clients once per execution environment, before the first event.
-aws_clients.build_now(clients=("s3", "stepfunctions"), resources=("dynamodb",))
-
-API_VERSION = "1.0.0"
-OPENAPI_PATH = "/v1/openapi.json"
-JOB_ID = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="The job id")]
-
-app = APIGatewayRestResolver(enable_validation=True)
-app.configure_openapi(
-    title="Audio Transcriber API",
-    version=API_VERSION,
-    description=(
-        "Create a transcription, PUT the audio to the returned upload_url (or send files up to 4 MiB "
-        "inline), then poll or receive a signed webhook. Errors are RFC 9457 problem details."
-    ),
-    security_schemes={"bearerAuth": HTTPBearer(description="An API key: 'Authorization: Bearer trk_...'")},
-    security=[{"bearerAuth": []}],
-)
 
 
-def _problems(*statuses: int) -> dict[int, OpenAPIResponse]:
-    """OpenAPI entries for the problems a route may answer (401 and 429 apply to every route)."""
-    return {
-        status: {
-            "description": problems.DOCUMENTED[status].title,
-            "content": {problems.PROBLEM_CONTENT_TYPE: {"model": Problem}},
-        }
-        for status in sorted({401, 429, *statuses})
-    }
-
-
-def _responses(
-    status: int, model: Any, description: str, *problem_statuses: int
-) -> dict[int, OpenAPIResponse]:
-    """The success answer and the problems of a route (given ``responses``, Powertools documents
-    only those, so the success answer must be among them)."""
-    success: OpenAPIResponse = {"description": description, "content": {"application/json": {"model": model}}}
-    return {status: success, **_problems(*problem_statuses)}
-
-
-def _problem_response(problem: problems.ApiProblem) -> Response[str]:
-    return Response(
-        status_code=problem.status,
-        content_type=problems.PROBLEM_CONTENT_TYPE,
-        body=json.dumps(problem.body()),
-        headers=problem.headers,
-    )
-
-
-@cache
-def _settings() -> Settings:
-    return Settings.from_env()
-
-
-@cache
-def _tenants() -> TenantRepository:
-    return TenantRepository(_settings().tenants_table)
-
-
-@cache
-def _service() -> TranscriptionService:
-    settings = _settings()
-    return TranscriptionService(
-        jobs=JobRepository(settings.jobs_table),
+def wire(env: ApiEnv) -> HttpApi:
+    """The API's service and authentication over the real adapters."""
+    tenants = TenantRepository(env.tenants_table)
+    service = TranscriptionService(
+        jobs=JobRepository(env.jobs_table),
         objects=ObjectStore(),
-        runs=Workflow(settings.state_machine_arn),
-        limits=_tenants(),
-        input_bucket=settings.input_bucket,
-        results_bucket=settings.results_bucket,
-        max_upload_bytes=settings.max_upload_bytes,
-        upload_url_expiry_s=settings.upload_url_expiry_s,
-        local_mode=settings.local_mode,
+        runs=Workflow(env.state_machine_arn),
+        limits=tenants,
+        resolve=resolve_host,
+        input_bucket=env.input_bucket,
+        results_bucket=env.results_bucket,
+        max_upload_bytes=env.max_upload_bytes,
+        upload_url_expiry_s=env.upload_url_expiry_s,
+        local_mode=env.local_mode,
     )
+    return HttpApi(service=service, tenants=tenants)
 
 
-def _tenant() -> Tenant:
-    tenant = app.context.get("tenant")
-    if not isinstance(tenant, Tenant):  # authenticate() runs before every route but the document
-        raise problems.Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
-    return tenant
-
-
-def authenticate(event: dict[str, Any]) -> Tenant:
-    """Who is calling (a hashed-key lookup) and whether they are within their rate limit.
-
-    Runs before the resolver: Powertools validates a request before any middleware, and a
-    caller without a valid key must learn that (401), not what their body lacks (422).
-    """
-    headers = event.get("headers") or {}
-    authorization = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
-    tenant = _tenants().authenticate(api_key_from_header(authorization))
-    _tenants().count_request(tenant)
-    return tenant
-
-
-@app.exception_handler(problems.ApiProblem)
-def _api_problem(err: problems.ApiProblem) -> Response[str]:
-    return _problem_response(err)
-
-
-@app.exception_handler(PipelineError)
-def _pipeline_error(err: PipelineError) -> Response[str]:
-    return _problem_response(problems.problem_for(err))
-
-
-@app.exception_handler(RequestUnsupportedContentType)
-def _not_json(_: RequestUnsupportedContentType) -> Response[str]:
-    return _problem_response(
-        problems.UnsupportedMediaType("Send the request body as JSON, with 'Content-Type: application/json'.")
-    )
-
-
-@app.exception_handler(UnicodeDecodeError)
-def _not_text(_: UnicodeDecodeError) -> Response[str]:
-    return _problem_response(problems.BadRequest("The request body is not UTF-8 text; send JSON."))
-
-
-@app.exception_handler(RequestValidationError)
-def _invalid_request(err: RequestValidationError) -> Response[str]:
-    errors = err.errors()
-    if any(e.get("type") == "json_invalid" for e in errors):
-        return _problem_response(problems.BadRequest("The request body is not valid JSON."))
-    details = "; ".join(
-        f"{'.'.join(str(part) for part in e.get('loc', ()) if part != 'body') or 'body'}: {e.get('msg')}"
-        for e in errors
-    )
-    return _problem_response(problems.Unprocessable(details or "The request is not valid."))
-
-
-@app.not_found
-def _no_route(_: Exception) -> Response[str]:
-    return _problem_response(problems.NotFound("No such endpoint; see /v1/openapi.json."))
-
-
-@app.post(
-    "/v1/transcriptions",
-    summary="Create a transcription",
-    status_code=201,
-    responses=_responses(
-        201, CreatedTranscription, "Created; PUT the file to upload_url", 400, 413, 415, 422
-    ),
-)
-def create_transcription(request: CreateTranscription) -> CreatedTranscription:
-    return CreatedTranscription.model_validate(_service().create(_tenant(), request))
-
-
-@app.get(
-    "/v1/transcriptions",
-    summary="List transcriptions, newest first",
-    responses=_responses(200, TranscriptionPage, "A page of transcriptions", 400, 422),
-)
-def list_transcriptions(
-    status: Annotated[JobStatusName | None, Query()] = None,
-    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
-) -> TranscriptionPage:
-    page = _service().list(_tenant(), status=status, limit=limit, cursor=cursor)
-    return TranscriptionPage.model_validate(page)
-
-
-@app.get(
-    "/v1/transcriptions/<job_id>",
-    summary="Status, progress and transcript",
-    responses=_responses(200, Transcription, "The transcription", 404, 422),
-)
-def get_transcription(job_id: JOB_ID) -> Transcription:
-    return Transcription.model_validate(_service().get(_tenant(), job_id))
-
-
-@app.get(
-    "/v1/transcriptions/<job_id>/segments",
-    summary="Timed segments, optionally only those containing every word of q",
-    responses=_responses(200, SegmentList, "The matching segments", 404, 409, 422),
-)
-def transcription_segments(
-    job_id: JOB_ID, q: Annotated[str | None, Query(max_length=200)] = None
-) -> SegmentList:
-    return SegmentList.model_validate(_service().segments(_tenant(), job_id, q))
-
-
-@app.get(
-    "/v1/transcriptions/<job_id>/download",
-    summary="The transcript as a file",
-    responses={
-        200: {
-            "description": "The transcript",
-            "content": {ct.split(";")[0]: {"schema": {"type": "string"}} for ct in CONTENT_TYPES.values()},
-        },
-        303: {"description": "Too large for one response: fetch it from the presigned URL in Location"},
-        **_problems(404, 409, 422),
-    },
-)
-def download_transcription(
-    job_id: JOB_ID, format: Annotated[OutputFormat, Query()] = "json"
-) -> Response[str]:
-    download = _service().download(_tenant(), job_id, format)
-    if download.redirect_url:  # over Lambda's response limit: S3 serves it
-        return Response(status_code=303, body="", headers={"Location": download.redirect_url})
-    return Response(
-        status_code=200,
-        content_type=download.content_type,
-        body=download.body,
-        headers={"Content-Disposition": f'attachment; filename="{download.filename}"'},
-    )
-
-
-@app.delete(
-    "/v1/transcriptions/<job_id>",
-    summary="Stop the job and delete its audio, chunks and outputs",
-    status_code=204,
-    responses={204: {"description": "Deleted"}, **_problems(404, 422)},
-)
-def delete_transcription(job_id: JOB_ID) -> Response[str]:
-    _service().delete(_tenant(), job_id)
-    return Response(status_code=204, body="")
-
-
-@app.post(
-    "/v1/transcriptions/<job_id>/retry",
-    summary="Run a FAILED job again; finished chunks are reused",
-    status_code=202,
-    responses=_responses(202, Transcription, "Accepted: the job runs again", 404, 409, 422),
-)
-def retry_transcription(job_id: JOB_ID) -> Transcription:
-    return Transcription.model_validate(_service().retry(_tenant(), job_id))
-
-
-def openapi_document() -> dict[str, Any]:
-    """The OpenAPI document of this API, as served and as committed under docs/."""
-    return dict(json.loads(app.get_openapi_json_schema()))
-
-
-@app.get(OPENAPI_PATH, summary="This API's OpenAPI document", include_in_schema=False, security=[])
-def openapi() -> Response[str]:
-    return Response(status_code=200, content_type="application/json", body=json.dumps(openapi_document()))
+# Init phase: the environment checked and the SDK clients built once, before the first event.
+aws_clients.build_now(clients=("s3", "stepfunctions"), resources=("dynamodb",))
+api = wire(ApiEnv.from_env())
 
 
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if event.get("path") != OPENAPI_PATH:
-        try:
-            tenant = authenticate(event)
-        except PipelineError as err:
-            problem = problems.problem_for(err)
-            return {
-                "statusCode": problem.status,
-                "headers": {"Content-Type": problems.PROBLEM_CONTENT_TYPE, **problem.headers},
-                "body": json.dumps(problem.body()),
-                "isBase64Encoded": False,
-            }
-        logger.append_keys(tenant_id=tenant.tenant_id)
-        app.append_context(tenant=tenant)
-    return app.resolve(event, context)
+    return api.handle(event, context)

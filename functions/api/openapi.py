@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from functions.api.handler import openapi_document
+from transcriber.api.routes import openapi_document
 
 if __name__ == "__main__":
     print(json.dumps(openapi_document(), indent=2, sort_keys=True))

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from tests.handlers.conftest import Aws
 from transcriber.adapters.jobs_table import JobRepository
+from transcriber.adapters.resolver import resolve_host
 from transcriber.adapters.storage import ObjectStore
 from transcriber.api.service import RESPONSE_MAX_BYTES, TranscriptionService
 from transcriber.domain.tenants import Tenant
@@ -39,6 +40,7 @@ def _service() -> TranscriptionService:
         input_bucket="uploads",
         results_bucket="results",
         max_upload_bytes=500 * 1024 * 1024,
+        resolve=resolve_host,
     )
 
 

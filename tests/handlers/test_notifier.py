@@ -8,6 +8,7 @@ drops partial batch responses, so the test plays Lambda's part).
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -18,9 +19,14 @@ from typing import Any
 import boto3
 import pytest
 
-from functions.notifier import handler as notifier
 from tests.handlers.conftest import Aws, FakeContext
+
+os.environ.setdefault("TENANTS_TABLE", "webhook-tenants")  # the handler reads its env at import
+
+from functions.notifier import handler as notifier
 from transcriber.adapters import aws_clients
+from transcriber.adapters.webhook_queue import queue_url
+from transcriber.api.env import NotifierEnv
 from transcriber.domain.jobs import EVENT_JOB_COMPLETED, EVENT_JOB_FAILED, EVENT_SOURCE
 from transcriber.domain.webhooks import (
     DELIVERY_HEADER,
@@ -29,6 +35,7 @@ from transcriber.domain.webhooks import (
     SIGNATURE_HEADER,
     verify,
 )
+from transcriber.stages import notify as notify_stage
 
 SECRET = "whsec_" + "5e" * 32
 OTHER_SECRET = "whsec_" + "07" * 32
@@ -130,6 +137,14 @@ class Webhooks:
         }
 
 
+def rewire(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Build the handler's stage and queue again, as its init phase would, from the environment
+    as this test set it and against this moto context."""
+    stage, queue = notifier.wire(NotifierEnv.from_env())
+    monkeypatch.setattr(notifier, "stage", stage)
+    monkeypatch.setattr(notifier, "queue", queue)
+
+
 @pytest.fixture
 def webhooks(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Webhooks]:
     """A tenants table with two tenants, and the rule -> queue the notifier reads from.
@@ -140,6 +155,7 @@ def webhooks(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Webhooks]:
     monkeypatch.setenv("TENANTS_TABLE", "webhook-tenants")
     monkeypatch.setenv("TRANSCRIBER_LOCAL_MODE", "1")
     monkeypatch.delenv("QUEUE_URL", raising=False)  # derived from the records' source ARN
+    rewire(monkeypatch)
     ddb = boto3.resource("dynamodb")
     tenants = ddb.create_table(
         TableName="webhook-tenants",
@@ -263,7 +279,7 @@ def test_a_postponed_message_comes_back_and_is_delivered(
     receiver.statuses["/hook"] = 503
     webhooks.add_job(JOB_A, callback_url=receiver.url())
     webhooks.publish(JOB_A)
-    monkeypatch.setattr(notifier, "retry_delay_s", lambda attempt: 0)  # visible again at once
+    monkeypatch.setattr(notify_stage, "retry_delay_s", lambda attempt: 0)  # visible again at once
     first = webhooks.lambda_event()
     assert notifier.handler(first, context)["batchItemFailures"]
 
@@ -304,6 +320,7 @@ def test_outside_local_mode_a_loopback_url_is_refused_at_delivery(
     webhooks: Webhooks, receiver: Receiver, context: FakeContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("TRANSCRIBER_LOCAL_MODE")
+    rewire(monkeypatch)
     webhooks.add_job(JOB_A, callback_url=receiver.url())
     webhooks.publish(JOB_A)
     assert notifier.handler(webhooks.lambda_event(), context) == {"batchItemFailures": []}
@@ -338,9 +355,7 @@ def test_messages_are_handed_back_untried_when_the_invocation_runs_out_of_time(
     assert [c["VisibilityTimeout"] for c in webhooks.visibility_changes] == [0]
 
 
-def test_queue_url_is_configured_or_derived(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_queue_url_is_configured_or_derived() -> None:
     arn = "arn:aws:sqs:eu-west-1:123456789012:webhooks"
-    monkeypatch.delenv("QUEUE_URL", raising=False)
-    assert notifier.queue_url(arn) == "https://sqs.eu-west-1.amazonaws.com/123456789012/webhooks"
-    monkeypatch.setenv("QUEUE_URL", "https://sqs.eu-west-1.amazonaws.com/123456789012/other")
-    assert notifier.queue_url(arn).endswith("/other")
+    assert queue_url(arn) == "https://sqs.eu-west-1.amazonaws.com/123456789012/webhooks"
+    assert queue_url(arn, "https://sqs.eu-west-1.amazonaws.com/123456789012/other").endswith("/other")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -183,18 +185,29 @@ def test_engine_faults_leave_the_engine_alone_when_only_s3_is_targeted() -> None
     assert faults.with_engine_faults(engine, FaultInjector(rate=1.0, targets=frozenset({"s3"}))) is engine
 
 
-def test_the_factory_wraps_its_engine_when_the_environment_sets_a_rate(
+def test_the_wired_engine_is_wrapped_when_the_environment_sets_a_rate(
     clean_environment: pytest.MonkeyPatch,
 ) -> None:
+    """The transcribe handler wires ``with_engine_faults(engine_from_env())``."""
     clean_environment.setenv("TRANSCRIBE_ENGINE", "pocketsphinx")
     clean_environment.setenv("FAULT_RATE", "1")
     faults.reset_fault_injector()
-    engine = factory.engine_from_env()
+    engine = faults.with_engine_faults(factory.engine_from_env())
     assert isinstance(engine, FaultyEngine)
     assert engine.name == "pocketsphinx"
-    assert factory.engine_from_env() is engine  # still one per process
+    assert engine.wrapped is factory.engine_from_env()  # still one engine per process
     with pytest.raises(TransientEngineError):
         engine.detect_language(Path("never-read.wav"))
+
+
+def test_the_engine_factory_does_not_import_the_fault_injector() -> None:
+    """Engines are production code: the factory loads neither test tooling nor botocore."""
+    code = (
+        "import sys, transcriber.engines.factory; "
+        "print(sorted(m for m in ('transcriber.faults', 'botocore') if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"
 
 
 # S3 ------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from transcriber.adapters.resolver import resolve_host
 from transcriber.domain.errors import PermanentError
 from transcriber.domain.jobs import EVENT_JOB_COMPLETED, EVENT_JOB_FAILED
 from transcriber.domain.webhooks import (
@@ -23,7 +24,6 @@ from transcriber.domain.webhooks import (
     is_public_address,
     parse_callback_url,
     payload_for,
-    resolve_host,
     retry_delay_s,
     sign,
     verify,
@@ -196,7 +196,7 @@ def test_one_private_answer_among_public_ones_is_refused() -> None:
 )
 def test_loopback_in_any_spelling_is_refused_by_the_real_resolver(url: str) -> None:
     with pytest.raises(InvalidCallbackUrlError):
-        check_callback_url(url, local_mode=False)
+        check_callback_url(url, local_mode=False, resolve=resolve_host)
 
 
 def test_an_unresolvable_host_is_refused_as_host_not_found() -> None:

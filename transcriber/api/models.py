@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from transcriber.domain.options import BEAM_SIZE_RANGE, MAX_CHUNK_SECONDS_RANGE
+from transcriber.domain.options import BEAM_SIZE_RANGE, MAX_CHUNK_SECONDS_RANGE, JobOptions
 
 #: Files up to this size may be sent inside the create request instead of through an upload URL.
 #: Base64 makes 4 MiB about 5.6 MB of JSON, under Lambda's 6 MB limit on a request payload.
@@ -18,27 +19,49 @@ JobStatusName = Literal["AWAITING_UPLOAD", "PENDING", "PROCESSING", "COMPLETED",
 OutputFormat = Literal["json", "srt", "vtt", "txt"]
 
 
-class CreateOptions(BaseModel):
-    """Per-job options; what is left out takes the pipeline's default."""
+class CreateOptions(JobOptions):
+    """Per-job options; what is left out (or null) takes the pipeline's default."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The options are JobOptions itself (the pipeline's one model, its validators and messages):
+    # an invalid one raises InvalidOptionsError, answered 422 with reason INVALID_OPTIONS. The
+    # fields are declared again only to describe them in the OpenAPI document.
 
     language: str | None = Field(
-        None, max_length=16, description="ISO 639-1 code such as 'en' or 'de'; detected when left out"
+        None, description="ISO 639-1 code such as 'en' or 'de'; detected when left out"
     )
-    word_timestamps: bool | None = Field(None, description="Word-level times in the JSON (default true)")
-    beam_size: int | None = Field(None, ge=BEAM_SIZE_RANGE[0], le=BEAM_SIZE_RANGE[1])
+    word_timestamps: bool = Field(True, description="Word-level times in the JSON")
+    beam_size: int | None = Field(
+        None,
+        description="Decoder beam; 1 is fastest (default: the engine's, 5)",
+        json_schema_extra={"minimum": BEAM_SIZE_RANGE[0], "maximum": BEAM_SIZE_RANGE[1]},
+    )
     max_chunk_seconds: float | None = Field(
-        None, ge=MAX_CHUNK_SECONDS_RANGE[0], le=MAX_CHUNK_SECONDS_RANGE[1]
+        None,
+        description="Longest chunk the audio is cut into, in seconds",
+        json_schema_extra={"minimum": MAX_CHUNK_SECONDS_RANGE[0], "maximum": MAX_CHUNK_SECONDS_RANGE[1]},
     )
-    dedupe: bool | None = Field(
-        None, description="Reuse a recent transcript of the same audio (default true)"
-    )
+    dedupe: bool = Field(True, description="Reuse a recent transcript of the same audio")
     callback_url: str | None = Field(
         None,
         max_length=2048,
         description="https URL that receives a signed POST when the job completes or fails",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_names(cls, raw: Any) -> Any:
+        """JobOptions' check of the option names, with callback_url beside them; a null option
+        means its default, as it did before options had one model."""
+        if not isinstance(raw, Mapping):
+            return raw
+        options = {name: value for name, value in raw.items() if name != "callback_url"}
+        # A pydantic validator is a plain classmethod at run time; mypy's plugin sees its proxy.
+        JobOptions._known_names(options)  # type: ignore[operator]
+        return {name: value for name, value in raw.items() if value is not None}
+
+    def job_options(self) -> JobOptions:
+        """The options alone, as the pipeline takes them."""
+        return JobOptions.model_validate(self.model_dump(exclude={"callback_url"}))
 
 
 class CreateTranscription(BaseModel):

@@ -31,10 +31,9 @@ from transcriber.domain.jobs import (
     JobStatus,
     iso_timestamp,
 )
-from transcriber.domain.options import JobOptions
 from transcriber.domain.recovery import Executions, JobStore, latest_execution_name, retry_job
 from transcriber.domain.tenants import Tenant, upload_key
-from transcriber.domain.webhooks import check_callback_url
+from transcriber.domain.webhooks import Resolver, check_callback_url
 
 MAX_PAGE = 100
 #: Lambda returns at most 6 MB through API Gateway: larger transcripts are fetched from S3.
@@ -152,6 +151,7 @@ class TranscriptionService:
         input_bucket: str,
         results_bucket: str,
         max_upload_bytes: int,
+        resolve: Resolver,
         upload_url_expiry_s: int = 900,
         local_mode: bool = False,
     ) -> None:
@@ -164,6 +164,8 @@ class TranscriptionService:
         self.max_upload_bytes = max_upload_bytes
         self.upload_url_expiry_s = min(upload_url_expiry_s, 900)
         self.local_mode = local_mode
+        #: DNS for callback URLs (transcriber/adapters/resolver.py), passed in to keep I/O out
+        self.resolve = resolve
 
     # Create -----------------------------------------------------------------------------------
 
@@ -173,11 +175,10 @@ class TranscriptionService:
         size = len(content) if content is not None else int(request.size or 0)
         try:
             intake.check_name_and_size(request.filename, size, self.max_upload_bytes)
-            raw_options = request.options.model_dump(exclude_none=True)
-            callback_url = raw_options.pop("callback_url", None)
-            options = JobOptions.parse(raw_options)
+            options = request.options.job_options()
+            callback_url = request.options.callback_url
             if callback_url:
-                check_callback_url(callback_url, local_mode=self.local_mode)
+                check_callback_url(callback_url, local_mode=self.local_mode, resolve=self.resolve)
         except PipelineError as err:
             raise problems.problem_for(err) from err
         if request.content_type and not _AUDIO_TYPES.match(request.content_type):

@@ -1,6 +1,7 @@
 """Webhooks: what a finished job POSTs to its ``callback_url``, how it is signed, and which URLs
-may receive it. Plain Python, no AWS: the API checks a URL here when a job is created, and the
-notifier (functions/notifier) checks it again, signs and builds the body here at delivery.
+may receive it. Plain Python, no I/O: the API checks a URL here when a job is created, and the
+notify stage (transcriber/stages/notify.py) checks it again, signs and builds the body here at
+delivery. Resolving the host is the caller's: it passes a resolver (transcriber/adapters/resolver.py).
 
 **Signature.** Every POST carries ``X-Transcriber-Signature: t=<unix seconds>,v1=<hex>``, where
 ``<hex>`` is HMAC-SHA256 with the tenant's webhook secret over ``"<t>." + body`` (the raw bytes
@@ -24,7 +25,6 @@ import hashlib
 import hmac
 import ipaddress
 import random
-import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -165,23 +165,6 @@ def parse_callback_url(url: str, *, local_mode: bool) -> CallbackTarget:
     return CallbackTarget(scheme=scheme, host=host, port=port or _DEFAULT_PORTS[scheme], path=path)
 
 
-def resolve_host(host: str, port: int) -> list[IPAddress]:
-    """Every TCP address ``host`` resolves to (IP literals resolve to themselves), in the order
-    the system resolver gives; raises :class:`CallbackHostNotFoundError` when there is none."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError) as err:
-        raise CallbackHostNotFoundError(
-            f"callback_url's host {host!r} could not be resolved ({err}); check the name."
-        ) from None
-    found: list[IPAddress] = []
-    for _family, _type, _proto, _canon, sockaddr in infos:
-        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
-        if address not in found:
-            found.append(address)
-    return found
-
-
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
@@ -216,11 +199,12 @@ def is_public_address(address: IPAddress) -> bool:
     )
 
 
-def check_callback_url(url: str, *, local_mode: bool, resolve: Resolver = resolve_host) -> list[IPAddress]:
+def check_callback_url(url: str, *, local_mode: bool, resolve: Resolver) -> list[IPAddress]:
     """Check that ``url`` may receive webhooks; returns the addresses to connect to.
 
     Raises :class:`InvalidCallbackUrlError` (reason ``INVALID_CALLBACK_URL``) with a message the
-    user can act on. Outside local mode every address the host resolves to must be public: one
+    user can act on. ``resolve`` asks DNS (transcriber/adapters/resolver.py in AWS; fixed answers
+    in tests). Outside local mode every address the host resolves to must be public: one
     private answer among public ones is refused too, as the client could be steered to it.
     """
     target = parse_callback_url(url, local_mode=local_mode)

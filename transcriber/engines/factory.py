@@ -1,7 +1,8 @@
 """Pick the speech engine from ``TRANSCRIBE_ENGINE``; one instance per process.
 
 A warm Lambda worker keeps its engine (and the loaded model) between invocations, so the
-model load is paid once per worker rather than once per chunk.
+model load is paid once per worker rather than once per chunk. Test tooling stays out: fault
+injection (transcriber/faults.py) wraps the engine where a handler wires it, not here.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import threading
 from collections.abc import Callable
 
 from transcriber.engines.base import SpeechEngine
-from transcriber.faults import with_engine_faults
 
 DEFAULT_ENGINE = "faster-whisper"
 
@@ -39,18 +39,14 @@ _lock = threading.Lock()
 
 
 def engine_from_env() -> SpeechEngine:
-    """The engine named by ``TRANSCRIBE_ENGINE`` (default faster-whisper), cached per process.
-
-    With ``FAULT_RATE`` set (see :mod:`transcriber.faults`) it comes wrapped so that its calls may
-    fail with a transient error; without it, it is the engine itself.
-    """
+    """The engine named by ``TRANSCRIBE_ENGINE`` (default faster-whisper), cached per process."""
     name = (os.environ.get("TRANSCRIBE_ENGINE") or DEFAULT_ENGINE).strip().lower()
     factory = ENGINES.get(name)
     if factory is None:
         raise ValueError(f"unknown TRANSCRIBE_ENGINE {name!r}; valid names: {', '.join(sorted(ENGINES))}")
     with _lock:
         if name not in _instances:
-            _instances[name] = with_engine_faults(factory())
+            _instances[name] = factory()
         return _instances[name]
 
 

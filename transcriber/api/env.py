@@ -1,0 +1,52 @@
+"""The environment of the HTTP API and notifier functions, one pydantic model per handler.
+
+Each handler validates its model in Lambda's init phase, so a missing or malformed variable
+fails the deployment's first invocation with the variable's name, never a request later on.
+The variable names are the ones infra/ sets (see infra/stack.py and infra/webhooks.py).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Annotated, Self
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+#: ``TRANSCRIBER_LOCAL_MODE=1`` is set by the local runtime only (never in AWS).
+LocalMode = Annotated[bool, BeforeValidator(lambda raw: str(raw).strip() == "1")]
+Name = Annotated[str, Field(min_length=1)]
+
+
+class _FunctionEnv(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """The model read from ``environ`` (default: the process environment); raises
+        pydantic's ValidationError naming each missing or invalid variable."""
+        return cls.model_validate(dict(os.environ if environ is None else environ))
+
+
+class ApiEnv(_FunctionEnv):
+    """functions/api: the tables, buckets and state machine the HTTP API works with."""
+
+    jobs_table: Name = Field(alias="JOBS_TABLE")
+    tenants_table: Name = Field(alias="TENANTS_TABLE")
+    input_bucket: Name = Field(alias="INPUT_BUCKET")
+    results_bucket: Name = Field(alias="RESULTS_BUCKET")
+    state_machine_arn: Name = Field(alias="STATE_MACHINE_ARN")
+    max_upload_bytes: int = Field(default=500 * 1024 * 1024, alias="MAX_UPLOAD_BYTES", gt=0)
+    #: longer values are cut to 15 minutes by the service
+    upload_url_expiry_s: int = Field(default=900, alias="UPLOAD_URL_EXPIRY_S", gt=0)
+    local_mode: LocalMode = Field(default=False, alias="TRANSCRIBER_LOCAL_MODE")
+
+
+class NotifierEnv(_FunctionEnv):
+    """functions/notifier: where jobs and tenants' webhook secrets are, and the queue it reads."""
+
+    jobs_table: Name = Field(alias="JOBS_TABLE")
+    tenants_table: Name = Field(alias="TENANTS_TABLE")
+    #: set by infra; without it the URL is derived from each record's source ARN
+    queue_url: str | None = Field(default=None, alias="QUEUE_URL")
+    local_mode: LocalMode = Field(default=False, alias="TRANSCRIBER_LOCAL_MODE")
