@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -45,6 +46,7 @@ def record_handler(record: SQSRecord) -> str:
         index=index,
         results_bucket=os.environ["RESULTS_BUCKET"],
     )
+    metrics.add_metric(name="SearchIndexUpdates", unit=MetricUnit.Count, value=1)
     logger.info("Search index updated", extra={"job_id": event.detail.job_id, "outcome": outcome})
     return outcome
 
@@ -53,8 +55,5 @@ def record_handler(record: SQSRecord) -> str:
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return dict(
-        process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
-        )
-    )
+    response = process_partial_response(event, record_handler, processor, context)
+    return dict(response)
