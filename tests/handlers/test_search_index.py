@@ -353,3 +353,20 @@ def test_the_indexer_applies_completions_and_deletions_and_reports_failures_per_
     assert result == {"batchItemFailures": [{"itemIdentifier": failing}]}
     hits = index.search(tenant, parse_query('"violet submarine"')).hits
     assert [h.job_id for h in hits] == [first]
+
+
+def test_maintenance_folds_new_rows_into_the_index_without_changing_answers(index: SearchIndex) -> None:
+    index.replace_job(_document("t1", _job_id(), "before the index existed"))
+    index.optimize()
+    late = _job_id()
+    index.replace_job(_document("t1", late, "added after the index", "two more rows"))
+    assert index.unindexed_rows() == 2
+    before = index.search("t1", parse_query("index"))
+
+    search.maintain(index=index)
+
+    assert index.unindexed_rows() == 0
+    after = index.search("t1", parse_query("index"))
+    # the same hits (their order may change: BM25 statistics are recomputed for the merged index)
+    assert {(h.job_id, h.segment_id) for h in after.hits} == {(h.job_id, h.segment_id) for h in before.hits}
+    assert len(after.hits) == 2

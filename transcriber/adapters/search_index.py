@@ -74,10 +74,10 @@ SCHEMA = pa.schema(
         pa.field(PLAIN_COLUMN, pa.string()),
     ]
 )
+#: Only what a hit shows: each column of each hit is one more ranged read from S3.
 _HIT_COLUMNS = [
     "job_id",
     "filename",
-    "language",
     "segment_id",
     "start_seconds",
     "end_seconds",
@@ -194,6 +194,17 @@ class SearchIndex:
         rows = _rows(document)
         self._merge(rows, col("job_id") == lit(document.job_id))
 
+    def replace_jobs(self, documents: list[JobDocument]) -> None:
+        """:meth:`replace_job` for many jobs in one commit (bulk loads; jobs without text are removed)."""
+        if not documents:
+            return
+        rows = [row for document in documents for row in _rows(document)]
+        scope = col("job_id").isin([document.job_id for document in documents])
+        if rows:
+            self._merge(rows, scope)
+        else:
+            self._delete(scope)
+
     def replace_tenant(self, tenant: str, documents: list[JobDocument]) -> None:
         """Make the index hold exactly ``documents`` for ``tenant`` (rebuild), in one commit."""
         rows = [row for document in documents for row in _rows(document) if document.tenant == tenant]
@@ -233,13 +244,15 @@ class SearchIndex:
                 raise RetryableError(f"search index commit conflict: {err}") from err
             raise
 
-    def optimize(self) -> None:
+    def optimize(self, *, cleanup_older_than: timedelta | None = None) -> None:
         """Fold recently added rows into the full-text indices and compact small files.
 
         New rows are searchable at once (scanned beside the index); this keeps that scan short.
-        Run it on a schedule or after a batch, not per job.
+        Run it on a schedule or after a batch, not per job. ``cleanup_older_than`` removes the
+        files of older table versions (Lance's default keeps a week of them); zero is only safe
+        with no other reader or writer at work.
         """
-        self._segments().optimize()
+        self._segments().optimize(cleanup_older_than=cleanup_older_than)
 
     def unindexed_rows(self) -> int:
         table = self._segments()
