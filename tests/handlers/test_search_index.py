@@ -370,3 +370,15 @@ def test_maintenance_folds_new_rows_into_the_index_without_changing_answers(inde
     # the same hits (their order may change: BM25 statistics are recomputed for the merged index)
     assert {(h.job_id, h.segment_id) for h in after.hits} == {(h.job_id, h.segment_id) for h in before.hits}
     assert len(after.hits) == 2
+
+
+def test_the_speaker_filter_keeps_one_speakers_segments(index: SearchIndex) -> None:
+    job = _job_id()
+    segments = (
+        IndexedSegment(1, 0.0, 1.0, "we should ship on friday", speaker="SPEAKER_00"),
+        IndexedSegment(2, 1.0, 2.0, "friday is too early", speaker="SPEAKER_01"),
+    )
+    index.replace_job(JobDocument("t1", job, "standup.wav", "en", CREATED, segments))
+    hits = index.search("t1", parse_query("friday", speaker="SPEAKER_01")).hits
+    assert [(h.segment_id, h.start) for h in hits] == [(2, 1.0)]
+    assert index.search("t1", parse_query("friday", speaker="SPEAKER_02")).hits == ()
