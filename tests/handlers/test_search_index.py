@@ -1,0 +1,384 @@
+"""The search index against moto in server mode: LanceDB writes real objects to moto's S3.
+
+LanceDB talks to S3 through its own (Rust) client, which in-process mocking cannot reach, so
+these tests start a moto server, as the local stack does (localrun/environment.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from tests.handlers.conftest import FakeContext
+from transcriber.adapters import aws_clients
+from transcriber.adapters.jobs_table import JobRepository
+from transcriber.adapters.search_index import INDEX_URI_ENV, SearchIndex, storage_options_from_environment
+from transcriber.adapters.storage import ObjectStore
+from transcriber.domain.jobs import EVENT_JOB_COMPLETED, EVENT_SOURCE, TENANT_INDEX, JobStatus, output_key
+from transcriber.domain.search import (
+    EVENT_JOB_DELETED,
+    IndexedSegment,
+    InvalidSearchQueryError,
+    JobDocument,
+    parse_query,
+)
+from transcriber.stages import search
+
+RESULTS = "search-results"
+INDEX_BUCKET = "search-index"
+JOBS_TABLE = "search-jobs"
+CREATED = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def _job_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _document(tenant: str, job_id: str, *texts: str, language: str | None = "en") -> JobDocument:
+    segments = tuple(
+        IndexedSegment(segment_id=n, start=2.0 * (n - 1), end=2.0 * n - 0.5, text=text)
+        for n, text in enumerate(texts, start=1)
+    )
+    return JobDocument(tenant, job_id, f"{job_id[:6]}.wav", language, CREATED, segments)
+
+
+@dataclass
+class Server:
+    endpoint: str
+    s3: Any
+    dynamodb: Any
+
+    def index(self, prefix: str) -> SearchIndex:
+        """A new connection, as another Lambda execution environment would open."""
+        return SearchIndex(
+            f"s3://{INDEX_BUCKET}/{prefix}", storage_options=storage_options_from_environment()
+        )
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    moto.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    s3 = boto3.client("s3", endpoint_url=endpoint)
+    for bucket in (RESULTS, INDEX_BUCKET):
+        s3.create_bucket(Bucket=bucket)
+    dynamodb = boto3.resource("dynamodb", endpoint_url=endpoint)
+    dynamodb.create_table(
+        TableName=JOBS_TABLE,
+        KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": name, "AttributeType": "S"} for name in ("job_id", "tenant_id", "created_at")
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": TENANT_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "tenant_id", "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    yield Server(endpoint=endpoint, s3=s3, dynamodb=dynamodb)
+    moto.stop()
+
+
+@pytest.fixture
+def env(server: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+    """The environment a search function gets: the endpoint of the local AWS, the index URI."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", server.endpoint)
+    monkeypatch.setenv(INDEX_URI_ENV, f"s3://{INDEX_BUCKET}/handler")
+    monkeypatch.setenv("JOBS_TABLE", JOBS_TABLE)
+    monkeypatch.setenv("RESULTS_BUCKET", RESULTS)
+    aws_clients.forget()
+    yield server
+    aws_clients.forget()
+
+
+@pytest.fixture
+def index(env: Server) -> SearchIndex:
+    """An empty index of its own (a fresh prefix) for each test."""
+    return env.index(uuid.uuid4().hex[:8])
+
+
+def test_a_phrase_is_found_in_the_job_that_said_it_with_the_segments_times(
+    env: Server, index: SearchIndex
+) -> None:
+    said, other = _job_id(), _job_id()
+    index.replace_job(_document("t1", said, "good morning everyone", "the quarterly budget was approved"))
+    index.replace_job(_document("t1", other, "the budget was quarterly", "approved the plan"))
+
+    page = env.index(index_prefix(index)).search("t1", parse_query('"quarterly budget"'))
+
+    assert [(h.job_id, h.segment_id, h.start, h.end) for h in page.hits] == [(said, 2, 2.0, 3.5)]
+    (hit,) = page.hits
+    assert hit.text == "the quarterly budget was approved"
+    assert hit.highlight == "the <mark>quarterly</mark> <mark>budget</mark> was approved"
+    assert hit.filename == f"{said[:6]}.wav"
+    assert hit.score > 0
+    # Terms (not a phrase) match both jobs, stemmed: "approve" finds "approved".
+    both = index.search("t1", parse_query("budget approve"))
+    assert {h.job_id for h in both.hits} == {said}  # only `said` has both words in one segment
+    assert {h.job_id for h in index.search("t1", parse_query("budgets")).hits} == {said, other}
+
+
+def index_prefix(index: SearchIndex) -> str:
+    return str(index._db.uri).rstrip("/").rsplit("/", 1)[-1]
+
+
+def test_another_tenant_finds_nothing_and_cannot_widen_its_filter(index: SearchIndex) -> None:
+    index.replace_job(_document("t1", _job_id(), "confidential merger talks"))
+    assert len(index.search("t1", parse_query("merger")).hits) == 1
+    assert index.search("t2", parse_query("merger")).hits == ()
+    for hostile in ("t2' OR tenant = 't1", "t2' OR '1'='1", "%", "*"):
+        assert index.search(hostile, parse_query("merger")).hits == ()
+
+
+def test_after_delete_the_job_is_gone_for_every_reader(env: Server, index: SearchIndex) -> None:
+    gone, kept = _job_id(), _job_id()
+    index.replace_job(_document("t1", gone, "erase my words please"))
+    index.replace_job(_document("t1", kept, "keep my words please"))
+    reader = env.index(index_prefix(index))
+    assert {h.job_id for h in reader.search("t1", parse_query("words")).hits} == {gone, kept}
+
+    index.delete_job("t1", gone)
+
+    assert {h.job_id for h in reader.search("t1", parse_query("words")).hits} == {kept}
+    assert reader.search("t1", parse_query("erase")).hits == ()
+
+
+def test_reindexing_a_job_replaces_its_segments(index: SearchIndex) -> None:
+    job = _job_id()
+    index.replace_job(_document("t1", job, "first draft words", "second segment"))
+    index.replace_job(_document("t1", job, "final wording"))
+    assert index.search("t1", parse_query("draft")).hits == ()
+    assert index.search("t1", parse_query("segment")).hits == ()
+    assert [h.segment_id for h in index.search("t1", parse_query("final")).hits] == [1]
+    index.replace_job(_document("t1", job))  # a transcript with no text: nothing stays
+    assert index.search("t1", parse_query("final")).hits == ()
+
+
+def test_concurrent_writers_lose_no_update(env: Server, index: SearchIndex) -> None:
+    prefix = index_prefix(index)
+    index.replace_job(_document("t1", _job_id(), "warm up the table"))
+    jobs = [_job_id() for _ in range(24)]
+
+    def write(job_id: str) -> None:
+        env.index(prefix).replace_job(_document("t1", job_id, f"concurrent entry {job_id}", "shared words"))
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        list(pool.map(write, jobs))
+
+    page = env.index(prefix).search("t1", parse_query('"shared words"', limit=100))
+    assert {h.job_id for h in page.hits} == set(jobs)
+    for job_id in jobs[:3]:
+        (hit,) = index.search("t1", parse_query(job_id)).hits
+        assert hit.job_id == job_id
+
+
+def test_filters_narrow_the_hits(index: SearchIndex) -> None:
+    english, german = _job_id(), _job_id()
+    index.replace_job(_document("t1", english, "running late today"))
+    index.replace_job(_document("t1", german, "running spät heute", language="de"))
+    assert {h.job_id for h in index.search("t1", parse_query("running")).hits} == {english, german}
+    assert {h.job_id for h in index.search("t1", parse_query("running", language="de")).hits} == {german}
+    assert {h.job_id for h in index.search("t1", parse_query("run", language="en")).hits} == {english}
+    assert index.search("t1", parse_query("run", language="de")).hits == ()  # not stemmed
+    assert {h.job_id for h in index.search("t1", parse_query("running", job_id=german)).hits} == {german}
+    before = parse_query("running", created_before="2026-11-01T11:00:00Z")
+    after = parse_query("running", created_after="2026-11-01T11:00:00Z")
+    assert index.search("t1", before).hits == ()
+    assert len(index.search("t1", after).hits) == 2
+
+
+def test_pages_follow_each_other_without_repeats(index: SearchIndex) -> None:
+    for _ in range(5):
+        index.replace_job(_document("t1", _job_id(), "repeated phrase here"))
+    first = index.search("t1", parse_query("repeated", limit=2))
+    seen = [h.job_id for h in first.hits]
+    cursor = first.next_cursor
+    while cursor:
+        page = index.search("t1", parse_query("repeated", limit=2, cursor=cursor))
+        seen.extend(h.job_id for h in page.hits)
+        cursor = page.next_cursor
+    assert len(seen) == 5
+    assert len(set(seen)) == 5
+
+
+@pytest.mark.parametrize("text", ["", "x" * 513, '"open', "!!!"])
+def test_bad_queries_raise_the_validation_error(text: str) -> None:
+    with pytest.raises(InvalidSearchQueryError):
+        parse_query(text)
+
+
+# -- the use cases and the indexer, through the jobs table and the results bucket ---------------
+
+
+def _complete_job(server: Server, tenant: str, texts: list[str], *, status: str = "COMPLETED") -> str:
+    job_id = _job_id()
+    JobRepository(JOBS_TABLE, resource=server.dynamodb).create(
+        {
+            "job_id": job_id,
+            "tenant_id": tenant,
+            "status": status,
+            "key": f"tenants/{tenant}/{job_id}/meeting.mp3",
+            "filename": "meeting.mp3",
+        }
+    )
+    transcript = {
+        "job_id": job_id,
+        "language": "en",
+        "segments": [
+            {"id": n, "start": float(n), "end": n + 0.75, "text": text}
+            for n, text in enumerate(texts, start=1)
+        ],
+    }
+    ObjectStore(server.s3).put_json(RESULTS, output_key(job_id, "json"), transcript)
+    return job_id
+
+
+def _ports(server: Server) -> dict[str, Any]:
+    return {
+        "jobs": JobRepository(JOBS_TABLE, resource=server.dynamodb),
+        "transcripts": ObjectStore(server.s3),
+        "results_bucket": RESULTS,
+    }
+
+
+def test_index_job_reads_the_transcript_and_skips_jobs_that_are_not_completed(
+    env: Server, index: SearchIndex
+) -> None:
+    done = _complete_job(env, "t-stage", ["an orange elephant", "walked slowly"])
+    deleted = _complete_job(env, "t-stage", ["an orange tiger"], status=JobStatus.DELETED.value)
+    index.replace_job(_document("t-stage", deleted, "an orange tiger"))  # indexed before its deletion
+
+    assert search.index_job(done, index=index, **_ports(env)) == search.INDEXED
+    assert search.index_job(deleted, index=index, **_ports(env)) == search.REMOVED
+
+    (hit,) = search.search("t-stage", parse_query("orange"), index=index).hits
+    assert (hit.job_id, hit.filename, hit.start, hit.end) == (done, "meeting.mp3", 1.0, 1.75)
+
+
+def test_reindex_tenant_rebuilds_from_the_transcripts_in_s3(env: Server, index: SearchIndex) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:6]}"
+    jobs = [_complete_job(env, tenant, [f"rebuild number {n}", "common ground"]) for n in range(3)]
+    stale = _job_id()
+    index.replace_job(_document(tenant, stale, "common ground stale"))  # no longer a completed job
+    index.replace_job(_document("bystander", _job_id(), "common ground"))
+
+    assert search.reindex_tenant(tenant, index=index, **_ports(env)) == 3
+
+    hits = index.search(tenant, parse_query('"common ground"')).hits
+    assert {h.job_id for h in hits} == set(jobs)
+    assert len(index.search("bystander", parse_query("common")).hits) == 1
+
+
+def _lambda_event(server: Server, events: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """The events put on a bus, through a rule, to a queue, as Lambda's SQS source hands them over."""
+    bus, name = "search-bus", uuid.uuid4().hex[:8]
+    eventbridge = boto3.client("events", endpoint_url=server.endpoint)
+    sqs = boto3.client("sqs", endpoint_url=server.endpoint)
+    if bus not in [b["Name"] for b in eventbridge.list_event_buses()["EventBuses"]]:
+        eventbridge.create_event_bus(Name=bus)
+    queue = sqs.create_queue(QueueName=f"index-{name}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    pattern = {"source": [EVENT_SOURCE], "detail-type": [EVENT_JOB_COMPLETED, EVENT_JOB_DELETED]}
+    eventbridge.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(pattern))
+    eventbridge.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
+    eventbridge.put_events(
+        Entries=[
+            {"Source": EVENT_SOURCE, "DetailType": kind, "Detail": json.dumps(detail), "EventBusName": bus}
+            for kind, detail in events
+        ]
+    )
+    messages = sqs.receive_message(
+        QueueUrl=queue, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+    )
+    records = [
+        {
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "attributes": m["Attributes"],
+            "messageAttributes": {},
+            "md5OfBody": m["MD5OfBody"],
+            "eventSource": "aws:sqs",
+            "eventSourceARN": arn,
+            "awsRegion": "us-east-1",
+        }
+        for m in messages.get("Messages", [])
+    ]
+    assert len(records) == len(events)
+    return {"Records": records}
+
+
+def test_the_indexer_applies_completions_and_deletions_and_reports_failures_per_message(env: Server) -> None:
+    from functions.indexer.handler import handler, index
+
+    tenant = f"t-{uuid.uuid4().hex[:6]}"
+    first = _complete_job(env, tenant, ["violet submarine surfaced"])
+    second = _complete_job(env, tenant, ["violet submarine dived"])
+    index.replace_job(_document(tenant, second, "violet submarine dived"))
+    missing = _job_id()
+    event = _lambda_event(
+        env,
+        [
+            (EVENT_JOB_COMPLETED, {"job_id": first, "status": "COMPLETED"}),
+            (EVENT_JOB_DELETED, {"job_id": second, "tenant_id": tenant}),
+            (EVENT_JOB_COMPLETED, {"job_id": missing, "status": "COMPLETED"}),
+        ],
+    )
+    failing = next(r["messageId"] for r in event["Records"] if missing in r["body"])
+
+    result = handler(event, FakeContext())
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": failing}]}
+    hits = index.search(tenant, parse_query('"violet submarine"')).hits
+    assert [h.job_id for h in hits] == [first]
+
+
+def test_maintenance_folds_new_rows_into_the_index_without_changing_answers(index: SearchIndex) -> None:
+    index.replace_job(_document("t1", _job_id(), "before the index existed"))
+    index.optimize()
+    late = _job_id()
+    index.replace_job(_document("t1", late, "added after the index", "two more rows"))
+    assert index.unindexed_rows() == 2
+    before = index.search("t1", parse_query("index"))
+
+    search.maintain(index=index)
+
+    assert index.unindexed_rows() == 0
+    after = index.search("t1", parse_query("index"))
+    # the same hits (their order may change: BM25 statistics are recomputed for the merged index)
+    assert {(h.job_id, h.segment_id) for h in after.hits} == {(h.job_id, h.segment_id) for h in before.hits}
+    assert len(after.hits) == 2
+
+
+def test_the_speaker_filter_keeps_one_speakers_segments(index: SearchIndex) -> None:
+    job = _job_id()
+    segments = (
+        IndexedSegment(1, 0.0, 1.0, "we should ship on friday", speaker="SPEAKER_00"),
+        IndexedSegment(2, 1.0, 2.0, "friday is too early", speaker="SPEAKER_01"),
+    )
+    index.replace_job(JobDocument("t1", job, "standup.wav", "en", CREATED, segments))
+    hits = index.search("t1", parse_query("friday", speaker="SPEAKER_01")).hits
+    assert [(h.segment_id, h.start) for h in hits] == [(2, 1.0)]
+    assert index.search("t1", parse_query("friday", speaker="SPEAKER_02")).hits == ()
