@@ -150,3 +150,15 @@ def test_two_real_speakers_get_two_labels_that_match_who_spoke() -> None:
     expected = ["spk_0", "spk_1", "spk_0"]
     for (start, end), speaker in zip(itertools.pairwise(bounds), expected, strict=True):
         assert speaker_at(start + 0.5, end - 0.5, turns) == speaker
+
+
+def test_long_jobs_cluster_a_sample_and_assign_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past MAX_CLUSTERED_WINDOWS the pairwise matrix is bounded; every window still gets its voice."""
+    import transcriber.domain.diarization as diarization
+
+    monkeypatch.setattr(diarization, "MAX_CLUSTERED_WINDOWS", 50)
+    voices = ["a", "b", "c"] * 60
+    emb = _embeddings([(i * 5.0, i * 5.0 + 4.0, v) for i, v in enumerate(voices)], step=2.0)
+    assert len(emb) == 360
+    turns = diarize(emb)
+    assert [t.speaker for t in turns] == ["spk_0", "spk_1", "spk_2"] * 60

@@ -357,16 +357,22 @@ def shared_encoder() -> SpeakerEncoder:
 
 # ------------------------------------------------------------------------- per-chunk embedding
 #: Silero settings for speaker windows: a pause of 0.3 s ends a region (turns change at short
-#: pauses in conversation), where transcription keeps faster-whisper's 2 s.
+#: pauses in conversation), where transcription keeps faster-whisper's 2 s; a lower threshold
+#: than its 0.5 and 0.1 s of padding keep quiet speakers' speech (bench: missed 4.8% -> 3.8%).
 SPEAKER_VAD_MIN_SILENCE_MS = 300
-SPEAKER_VAD_PAD_MS = 30
+SPEAKER_VAD_PAD_MS = 100
+SPEAKER_VAD_THRESHOLD = 0.35
 
 
 def speech_regions(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> list[tuple[float, float]]:
     """Speech regions (seconds) from the Silero VAD that faster-whisper ships (no torch)."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    options = VadOptions(min_silence_duration_ms=SPEAKER_VAD_MIN_SILENCE_MS, speech_pad_ms=SPEAKER_VAD_PAD_MS)
+    options = VadOptions(
+        threshold=SPEAKER_VAD_THRESHOLD,
+        min_silence_duration_ms=SPEAKER_VAD_MIN_SILENCE_MS,
+        speech_pad_ms=SPEAKER_VAD_PAD_MS,
+    )
     stamps = get_speech_timestamps(np.asarray(samples, dtype=np.float32), options, sampling_rate=sample_rate)
     return [(s["start"] / sample_rate, s["end"] / sample_rate) for s in stamps]
 
