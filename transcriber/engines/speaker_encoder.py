@@ -14,6 +14,12 @@ a linear layer, relu and L2 norm; in numpy that is about forty lines with no bui
 through in one batch (the time is in the 256x1024 matmuls either way). The features follow
 resemblyzer: 16 kHz, volume raised to -30 dBFS, long silences trimmed with webrtcvad, a power
 (not log) mel spectrogram with librosa's default filterbank, 160-frame partials.
+
+Checked once in a throwaway environment (2026-12-04, torch itself could not be loaded here: the
+PyPI build needs CUDA libraries): this LSTM against onnxruntime's LSTM operator fed the same
+weights, max difference 4.9e-7 on real partials; the mel spectrogram against librosa 0.11,
+9.5e-7 (filterbank 9.3e-10); :func:`preprocess` against resemblyzer's ``preprocess_wav``,
+identical samples. Same-speaker cosine on VCTK p225 is 0.73, as NOTES.md reports for resemblyzer.
 """
 
 from __future__ import annotations
