@@ -67,6 +67,12 @@ def test_embed_windows_gives_absolute_times_and_drops_unvoiced() -> None:
     assert list(emb.starts) == [101.0, 102.0] and list(emb.ends) == [102.0, 103.0]
 
 
+def test_a_chunks_overlap_with_the_previous_chunk_is_not_embedded_twice() -> None:
+    samples = np.zeros(16_000 * 6, np.float32)
+    emb = embed_windows(samples, [(0.0, 6.0)], lambda s: [VOICES["a"]] * len(s), offset=60.0, overlap=2.0)
+    assert list(emb.starts) == [62.0, 63.0, 64.0, 65.0]
+
+
 def test_speakers_are_labelled_in_order_of_first_appearance() -> None:
     emb = _embeddings([(0, 4, "b"), (4.5, 8, "a"), (8.5, 12, "b"), (12.5, 16, "c")])
     turns = diarize(emb)

@@ -145,14 +145,17 @@ def embed_windows(
     offset: float = 0.0,
     sample_rate: int = 16_000,
     step_s: float = DEFAULT_STEP_S,
+    overlap: float = 0.0,
 ) -> SpeakerEmbeddings:
     """Embed the speech of one chunk; ``regions`` are chunk-relative seconds, the result is absolute.
 
     Each window is embedded from ``EMBED_SPAN_S`` of audio centred on it, kept inside its speech
     region, so neighbouring speech of the same region gives context but a pause never does.
+    Windows centred in the first ``overlap`` seconds (the chunk's repeat of the previous chunk's
+    end, see ``ChunkSpec.overlap``) are left out: the previous chunk embeds that speech already.
     """
     region_list = list(regions)
-    windows = plan_windows(region_list, step_s)
+    windows = [w for w in plan_windows(region_list, step_s) if (w[1] + w[2]) / 2 >= overlap]
     snippets = []
     for number, start, end in windows:
         region_start, region_end = region_list[number]

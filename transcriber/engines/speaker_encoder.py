@@ -389,8 +389,11 @@ def embed_chunk(
     offset: float = 0.0,
     encoder: SpeakerEncoder | None = None,
     step_s: float = DEFAULT_STEP_S,
+    overlap: float = 0.0,
 ) -> SpeakerEmbeddings:
     """The speaker embeddings of one chunk's 16 kHz samples, times made absolute by ``offset``.
+
+    ``overlap`` is the chunk's ``ChunkSpec.overlap``: windows there belong to the previous chunk.
 
     Windows are level-normalised but not silence-trimmed: Silero already chose the speech, and
     trimming a 1.6-s window would only shorten it.
@@ -400,4 +403,5 @@ def embed_chunk(
     def embed(snippets: list[np.ndarray]) -> list[np.ndarray | None]:
         return model.embed_utterances([normalise_volume(s) for s in snippets], preprocessed=True)
 
-    return embed_windows(samples, speech_regions(samples), embed, offset=offset, step_s=step_s)
+    regions = speech_regions(samples)
+    return embed_windows(samples, regions, embed, offset=offset, step_s=step_s, overlap=overlap)
