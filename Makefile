@@ -25,6 +25,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --upgrade "pip>=24"
 	@$(PY) -m pip install --quiet -c requirements.lock -e ".[engines,local,infra,dev]"
+	@$(PY) -m pip install --quiet --no-deps resemblyzer==0.1.4
 	@$(PY) -m transcriber.engines.weights >/dev/null
 	@$(PY) -c "import aws_cdk" 2>/dev/null
 	@touch $@

@@ -18,9 +18,14 @@ class Word:
     end: float
     text: str
     probability: float | None = None
+    #: Speaker label (``spk_0``...) once speakers are labelled; absent from the JSON until then.
+    speaker: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if self.speaker is None:
+            del data["speaker"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Word:
@@ -29,6 +34,7 @@ class Word:
             end=float(data["end"]),
             text=str(data["text"]),
             probability=None if data.get("probability") is None else float(data["probability"]),
+            speaker=None if data.get("speaker") is None else str(data["speaker"]),
         )
 
 
@@ -40,6 +46,10 @@ class Segment:
     end: float
     text: str
     words: tuple[Word, ...] = ()
+    #: Speaker label once speakers are labelled (a segment never spans two speakers).
+    speaker: str | None = None
+    #: Source channel (0-based) with channel identification.
+    channel: int | None = None
 
     def shifted(self, offset: float) -> Segment:
         """The same segment with every time moved by ``offset`` seconds."""
@@ -48,15 +58,21 @@ class Segment:
             end=round(self.end + offset, 3),
             text=self.text,
             words=tuple(
-                Word(round(w.start + offset, 3), round(w.end + offset, 3), w.text, w.probability)
+                Word(round(w.start + offset, 3), round(w.end + offset, 3), w.text, w.probability, w.speaker)
                 for w in self.words
             ),
+            speaker=self.speaker,
+            channel=self.channel,
         )
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"start": self.start, "end": self.end, "text": self.text}
         if self.words:
             data["words"] = [w.to_dict() for w in self.words]
+        if self.speaker is not None:
+            data["speaker"] = self.speaker
+        if self.channel is not None:
+            data["channel"] = self.channel
         return data
 
     @classmethod
@@ -66,6 +82,8 @@ class Segment:
             end=float(data["end"]),
             text=str(data["text"]),
             words=tuple(Word.from_dict(w) for w in data.get("words", [])),
+            speaker=None if data.get("speaker") is None else str(data["speaker"]),
+            channel=None if data.get("channel") is None else int(data["channel"]),
         )
 
 

@@ -8,7 +8,7 @@ length, which keeps the same rules for every engine.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from transcriber.domain.models import Segment, Word
@@ -26,6 +26,8 @@ class Cue:
     start: float
     end: float
     lines: tuple[str, ...]
+    #: The segment's speaker label, if speakers were labelled.
+    speaker: str | None = None
 
     @property
     def text(self) -> str:
@@ -80,16 +82,21 @@ def _pseudo_words(segment: Segment) -> list[Word]:
     return words
 
 
-def _segment_cues(segment: Segment) -> list[Cue]:
+def _segment_cues(segment: Segment, prefix: str | None = None) -> list[Cue]:
+    """Cues of one segment; ``prefix`` (``"spk_0:"``) goes before its first word, inside the line limits."""
     words = list(segment.words) if segment.words else _pseudo_words(segment)
     words = [w for w in words if w.text.strip()]
+    if prefix and words:
+        spaced = any(w.text[:1].isspace() for w in words)
+        words.insert(0, Word(words[0].start, words[0].start, (" " if spaced else "") + prefix))
     cues: list[Cue] = []
     current: list[Word] = []
 
     def close() -> None:
         if current:
             lines = wrap(join_words(current)) or (join_words(current),)
-            cues.append(Cue(start=current[0].start, end=max(current[-1].end, current[0].start), lines=lines))
+            end = max(current[-1].end, current[0].start)
+            cues.append(Cue(start=current[0].start, end=end, lines=lines, speaker=segment.speaker))
             current.clear()
 
     for word in words:
@@ -103,15 +110,29 @@ def _segment_cues(segment: Segment) -> list[Cue]:
             close()
     close()
     if cues:  # the segment's own bounds frame its first and last cue
-        cues[0] = Cue(start=min(cues[0].start, segment.start), end=cues[0].end, lines=cues[0].lines)
-        cues[-1] = Cue(start=cues[-1].start, end=max(cues[-1].end, segment.end), lines=cues[-1].lines)
+        first, last = cues[0], cues[-1]
+        cues[0] = Cue(min(first.start, segment.start), first.end, first.lines, segment.speaker)
+        cues[-1] = Cue(cues[-1].start, max(last.end, segment.end), cues[-1].lines, segment.speaker)
     return cues
 
 
-def subtitle_cues(segments: Iterable[Segment]) -> list[Cue]:
-    """Cues for a whole transcript, in order, never overlapping the next cue."""
-    cues = [cue for segment in segments for cue in _segment_cues(segment)]
+def subtitle_cues(
+    segments: Iterable[Segment], speaker_prefix: Callable[[str], str] | None = None
+) -> list[Cue]:
+    """Cues for a whole transcript, in order, never overlapping the next cue.
+
+    With ``speaker_prefix``, the first cue of each speaker turn starts with its result (for
+    example ``"Alice:"``); the prefix counts towards the line limits like any word.
+    """
+    cues: list[Cue] = []
+    previous: str | None = None
+    for segment in segments:
+        turn = speaker_prefix is not None and segment.speaker is not None and segment.speaker != previous
+        prefix = speaker_prefix(segment.speaker) if turn and speaker_prefix and segment.speaker else None
+        previous = segment.speaker if segment.speaker is not None else previous
+        cues.extend(_segment_cues(segment, prefix))
     for i in range(len(cues) - 1):
         if cues[i].end > cues[i + 1].start:
-            cues[i] = Cue(start=cues[i].start, end=max(cues[i].start, cues[i + 1].start), lines=cues[i].lines)
+            cue = cues[i]
+            cues[i] = Cue(cue.start, max(cue.start, cues[i + 1].start), cue.lines, cue.speaker)
     return cues
