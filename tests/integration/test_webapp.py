@@ -1,0 +1,211 @@
+"""The web app in a real browser (Debian's chromium driven by Playwright), and the JavaScript SDK's
+``npm test``, against the session's local stack with the HTTP API and the app served side by side.
+
+Needs ``make browser`` (chromium) and node 20+; both are part of the project's setup.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localrun import webapp
+from localrun.pipeline import LocalPipeline
+from localrun.serve import ApiServer
+from tests.integration.conftest import Api, ApiTenant
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "samples" / "sample.flac"
+SCREENSHOTS = REPO / "docs" / "screenshots"
+HOSTILE_NAME = "<script>window.__pwned=1</script><img src=x onerror=window.__pwned=2>.flac"
+AUDIO_PATH = "/v1/transcriptions/{job_id}/audio"
+
+if shutil.which("chromium") is None:  # pragma: no cover - a setup problem, said loudly
+    pytest.fail("chromium is not installed: run `make browser` (apt-get install chromium)", pytrace=False)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra: make setup")
+
+
+class AppServer(ApiServer):
+    """``make serve``'s server with the web app at ``/``: what localrun/serve.py does once wired."""
+
+    def forward(self, request: BaseHTTPRequestHandler) -> None:
+        if not webapp.is_app_path(request.path):
+            super().forward(request)
+            return
+        status, headers, body = webapp.respond(
+            request.path, method=request.command, storage_origins=[self.pipeline.aws.endpoint]
+        )
+        request.send_response(status)
+        for name, value in headers:
+            request.send_header(name, value)
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)
+
+
+@pytest.fixture(scope="module")
+def app_server(pipeline: LocalPipeline) -> Iterator[AppServer]:
+    server = AppServer(pipeline)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def carol(api: Api) -> ApiTenant:
+    return api.tenant(f"carol-{int(time.time() * 1000) % 10**8}")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=shutil.which("chromium"),
+            headless=True,
+            args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
+        )
+        yield chromium
+        chromium.close()
+
+
+def _signed_in(browser: Any, base_url: str, key: str, **context: Any) -> Any:
+    page = browser.new_context(accept_downloads=True, **context).new_page()
+    page.goto(base_url + "/")
+    page.fill("#api-key", key)
+    page.click("#sign-in-form button[type=submit]")
+    page.wait_for_selector("#workspace", state="visible")
+    return page
+
+
+def _has_audio_endpoint(base_url: str) -> bool:
+    with urllib.request.urlopen(base_url + "/v1/openapi.json", timeout=30) as resp:
+        return AUDIO_PATH in json.load(resp).get("paths", {})
+
+
+def test_sign_in_upload_watch_read_and_download(
+    browser: Any, app_server: AppServer, carol: ApiTenant
+) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_context(accept_downloads=True).new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda err: problems.append(str(err)))
+    page.on(
+        "console",
+        lambda msg: problems.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
+    page.goto(app_server.base_url + "/")
+    page.screenshot(path=str(SCREENSHOTS / "sign-in.png"))
+
+    # A wrong key: the API's own message, and no way in.
+    page.fill("#api-key", "trk_nobody_wrong")
+    page.click("#sign-in-form button[type=submit]")
+    page.wait_for_selector("#error", state="visible")
+    assert page.locator("#workspace").is_hidden()
+
+    page.fill("#api-key", carol.key)
+    page.click("#sign-in-form button[type=submit]")
+    page.wait_for_selector("#workspace", state="visible")
+    assert page.locator("#error").is_hidden()
+    assert page.evaluate("sessionStorage.getItem('transcriber.apiKey')") == carol.key
+    assert page.evaluate("localStorage.length") == 0
+    page.evaluate("window.__sameDocument = true")
+
+    audio = SAMPLE.read_bytes()
+    page.set_input_files(
+        "#files",
+        [
+            {"name": "sample.flac", "mimeType": "audio/flac", "buffer": audio},
+            {"name": HOSTILE_NAME, "mimeType": "audio/flac", "buffer": audio},
+        ],
+    )
+    sample = page.locator(".uploads li", has=page.locator(".name", has_text="sample.flac")).first
+    hostile = page.locator(".uploads li", has=page.locator(".name", has_text="<script>")).first
+    for item in (sample, hostile):
+        item.and_(page.locator("[data-status=COMPLETED]")).wait_for(timeout=180_000)
+        assert item.locator("progress").evaluate("bar => bar.value") == 100
+    assert page.evaluate("window.__sameDocument") is True  # no reload happened on the way
+
+    # The hostile name is text everywhere it shows, and nothing of it ran.
+    assert hostile.locator(".name").text_content() == HOSTILE_NAME
+    job_row = page.locator("#jobs tbody tr", has=page.locator("td.name", has_text="<script>"))
+    job_row.wait_for()
+    assert job_row.locator("td.name").text_content() == HOSTILE_NAME
+    assert page.locator("main script, main img").count() == 0
+    assert page.evaluate("window.__pwned") is None
+    row = page.locator("#jobs tbody tr", has=page.locator("td.name", has_text="sample.flac"))
+    row.locator(".status-COMPLETED").wait_for()
+    assert row.locator("td").nth(2).text_content() == "0:23"  # duration of the 22.6 s sample
+    assert row.locator("td").nth(3).text_content() == "en"
+    page.screenshot(path=str(SCREENSHOTS / "jobs.png"), full_page=True)
+
+    row.get_by_role("button", name="Open the transcript of sample.flac").click()
+    page.wait_for_selector("#viewer", state="visible")
+    words = page.locator("#transcript .word")
+    assert words.count() > 20
+    text = " ".join(t.strip() for t in words.all_text_contents()).lower()
+    assert "transcription" in text and "subtitles" in text, text
+    # No audio endpoint: the player is hidden and says why; with one, it has a source.
+    audio_endpoint = _has_audio_endpoint(app_server.base_url)
+    assert page.locator("#player").is_visible() is audio_endpoint
+    page.screenshot(path=str(SCREENSHOTS / "transcript.png"), full_page=True)
+
+    with page.expect_download() as download_info:
+        page.click(".downloads button[data-format=srt]")
+    download = download_info.value
+    assert download.suggested_filename == "sample.srt"
+    srt = Path(download.path()).read_text(encoding="utf-8")
+    assert srt.startswith("1\n00:00:0") and " --> " in srt
+
+    # Delete through the app: gone from the table, and the API says 404.
+    page.once("dialog", lambda dialog: dialog.accept())  # "Delete ...?"
+    job_row.get_by_role("button", name="Delete").click()
+    job_row.wait_for(state="detached")
+    assert problems == []
+
+
+def test_the_app_is_readable_on_a_phone(browser: Any, app_server: AppServer, carol: ApiTenant) -> None:
+    page = _signed_in(
+        browser, app_server.base_url, carol.key, viewport={"width": 390, "height": 844}, is_mobile=True
+    )
+    page.locator("#jobs tbody tr").first.wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(SCREENSHOTS / "phone.png"), full_page=True)
+
+
+def test_clicking_a_word_seeks_the_player(browser: Any, app_server: AppServer, carol: ApiTenant) -> None:
+    if not _has_audio_endpoint(app_server.base_url):
+        pytest.skip(f"the API has no GET {AUDIO_PATH} yet: the app hides the player until it exists")
+    page = _signed_in(browser, app_server.base_url, carol.key)
+    row = page.locator("#jobs tbody tr", has=page.locator(".status-COMPLETED")).first
+    row.get_by_role("button", name="Open", exact=False).first.click()
+    page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=30_000)
+    word = page.locator("#transcript .word").nth(10)
+    start = float(word.get_attribute("data-start") or "nan")
+    word.click()
+    position = page.evaluate("document.getElementById('player').currentTime")
+    assert abs(position - start) < 0.3, (position, start)
+    assert "current" in (word.get_attribute("class") or "")
+
+
+def test_the_javascript_sdk_against_the_stack(api: Api, carol: ApiTenant) -> None:
+    npm = shutil.which("npm")
+    assert npm, "node 20+ with npm is needed for the JavaScript SDK's tests"
+    env = {**os.environ, "TRANSCRIBER_API_URL": api.server.base_url, "TRANSCRIBER_API_KEY": carol.key}
+    run = subprocess.run(
+        [npm, "test", "--prefix", str(REPO / "sdk-js")], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert re.search(r"\bskipped 0\b", run.stdout) and re.search(r"\bfail 0\b", run.stdout), run.stdout[-2000:]
