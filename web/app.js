@@ -114,9 +114,10 @@ function fillRow(/** @type {HTMLElement} */ row, /** @type {import('/sdk-js/src/
   if (job.status === 'COMPLETED') actions.append(el('button', { type: 'button', 'data-action': 'open', 'aria-label': `Open the transcript of ${name}` }, 'Open'));
   actions.append(el('button', { type: 'button', 'data-action': 'retry', 'aria-label': `Retry ${name}` }, 'Retry'));
   actions.append(el('button', { type: 'button', 'data-action': 'delete', 'aria-label': `Delete ${name}` }, 'Delete'));
+  statusCell.dataset.label = 'Status';
   row.replaceChildren(
-    el('td', { class: 'name' }, name), statusCell, el('td', {}, fmtDuration(job.duration)),
-    el('td', {}, job.language ?? ''), el('td', {}, fmtCreated(job.createdAt)), actions,
+    el('td', { class: 'name' }, name), statusCell, el('td', { 'data-label': 'Duration' }, fmtDuration(job.duration)),
+    el('td', { 'data-label': 'Language' }, job.language ?? ''), el('td', { 'data-label': 'Created' }, fmtCreated(job.createdAt)), actions,
   );
 }
 
@@ -240,9 +241,9 @@ function renderTranscript(/** @type {readonly import('/sdk-js/src/index.js').Seg
     if (segment.words.length) {
       for (const word of segment.words) {
         const start = word.start ?? segment.start;
-        const span = el('span', { class: 'word', 'data-start': String(start) }, word.text);
+        const span = el('span', { class: 'word', 'data-start': String(start) }, word.text.trim());
         timeline.push({ start, end: word.end ?? start, node: span });
-        p.append(span);
+        p.append(span, ' '); // word texts may or may not carry their own spaces
       }
     } else {
       p.append(el('span', { class: 'word', 'data-start': String(segment.start) }, segment.text));
