@@ -90,6 +90,30 @@ def _signed_in(browser: Any, base_url: str, key: str, **context: Any) -> Any:
     return page
 
 
+def _first_seconds(path: Path, seconds: float) -> bytes:
+    """The start of a recording as FLAC: a second, shorter upload (one chunk) beside the sample."""
+    import imageio_ffmpeg
+
+    run = subprocess.run(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-t",
+            str(seconds),
+            "-f",
+            "flac",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    return run.stdout
+
+
 def _has_audio_endpoint(base_url: str) -> bool:
     with urllib.request.urlopen(base_url + "/v1/openapi.json", timeout=30) as resp:
         return AUDIO_PATH in json.load(resp).get("paths", {})
@@ -123,12 +147,11 @@ def test_sign_in_upload_watch_read_and_download(
     assert page.evaluate("localStorage.length") == 0
     page.evaluate("window.__sameDocument = true")
 
-    audio = SAMPLE.read_bytes()
     page.set_input_files(
         "#files",
         [
-            {"name": "sample.flac", "mimeType": "audio/flac", "buffer": audio},
-            {"name": HOSTILE_NAME, "mimeType": "audio/flac", "buffer": audio},
+            {"name": "sample.flac", "mimeType": "audio/flac", "buffer": SAMPLE.read_bytes()},
+            {"name": HOSTILE_NAME, "mimeType": "audio/flac", "buffer": _first_seconds(SAMPLE, 4)},
         ],
     )
     sample = page.locator(".uploads li", has=page.locator(".name", has_text="sample.flac")).first
@@ -188,19 +211,80 @@ def test_the_app_is_readable_on_a_phone(browser: Any, app_server: AppServer, car
     page.screenshot(path=str(SCREENSHOTS / "phone.png"), full_page=True)
 
 
-def test_clicking_a_word_seeks_the_player(browser: Any, app_server: AppServer, carol: ApiTenant) -> None:
-    if not _has_audio_endpoint(app_server.base_url):
-        pytest.skip(f"the API has no GET {AUDIO_PATH} yet: the app hides the player until it exists")
-    page = _signed_in(browser, app_server.base_url, carol.key)
+def _poll(page: Any, expression: str, arg: Any = None, timeout_s: float = 30) -> None:
+    """Wait until a JS expression is truthy. (Playwright's wait_for_function evaluates strings with
+    eval, which the app's CSP refuses; evaluate goes through the debugger protocol instead.)"""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression, arg):
+        assert time.monotonic() < deadline, f"still false after {timeout_s} s: {expression}"
+        time.sleep(0.05)
+
+
+def _check_seeking(page: Any) -> None:
+    """Open a finished job; a click on a word, or Enter on a segment's time, moves the player there,
+    and the highlight follows playback."""
     row = page.locator("#jobs tbody tr", has=page.locator(".status-COMPLETED")).first
-    row.get_by_role("button", name="Open", exact=False).first.click()
-    page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=30_000)
+    row.get_by_role("button", name="Open", exact=False).click()
+    _poll(page, "() => document.getElementById('player').readyState >= 1")
     word = page.locator("#transcript .word").nth(10)
     start = float(word.get_attribute("data-start") or "nan")
     word.click()
     position = page.evaluate("document.getElementById('player').currentTime")
     assert abs(position - start) < 0.3, (position, start)
     assert "current" in (word.get_attribute("class") or "")
+    # Playing on: a later word takes the highlight.
+    _poll(page, "start => Number(document.querySelector('.word.current')?.dataset.start) > start", start, 10)
+    segment = page.locator("#transcript .time").nth(2)
+    segment_start = float(segment.get_attribute("data-start") or "nan")
+    segment.focus()
+    page.keyboard.press("Enter")
+    position = page.evaluate("document.getElementById('player').currentTime")
+    assert abs(position - segment_start) < 0.3, (position, segment_start)
+
+
+def test_clicking_a_word_seeks_the_player(browser: Any, app_server: AppServer, carol: ApiTenant) -> None:
+    if not _has_audio_endpoint(app_server.base_url):
+        pytest.skip(f"the API has no GET {AUDIO_PATH} yet: the app hides the player until it exists")
+    page = _signed_in(browser, app_server.base_url, carol.key)
+    _check_seeking(page)
+
+
+def test_seeking_with_a_stand_in_audio_endpoint(
+    browser: Any, app_server: AppServer, carol: ApiTenant, pipeline: LocalPipeline
+) -> None:
+    """Until the API has the audio endpoint, the browser is given one (Playwright routes): the
+    OpenAPI document lists it and it answers with a presigned GET of the sample in the local S3.
+    The player, the seeking and the highlight are the app's real code."""
+    s3 = pipeline.aws.client("s3")
+    key = "webapp-test/sample.flac"
+    s3.put_object(
+        Bucket=pipeline.stack.results_bucket, Key=key, Body=SAMPLE.read_bytes(), ContentType="audio/flac"
+    )
+    recording = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": pipeline.stack.results_bucket, "Key": key}, ExpiresIn=600
+    )
+    context = browser.new_context()
+
+    def openapi_with_audio(route: Any) -> None:
+        document = route.fetch().json()
+        document["paths"][AUDIO_PATH] = {"get": {"summary": "stand-in"}}
+        route.fulfill(json=document)
+
+    context.route(f"{app_server.base_url}/v1/openapi.json", openapi_with_audio)
+    context.route(
+        f"{app_server.base_url}/v1/transcriptions/*/audio",
+        lambda route: route.fulfill(json={"url": recording}),
+    )
+    page = context.new_page()
+    page.goto(app_server.base_url + "/")
+    page.fill("#api-key", carol.key)
+    page.click("#sign-in-form button[type=submit]")
+    page.wait_for_selector("#workspace", state="visible")
+    _check_seeking(page)
+    assert page.locator("#no-audio").is_hidden()
+    page.screenshot(path=str(SCREENSHOTS / "transcript-player.png"), full_page=True)
+    context.unroute_all(behavior="ignoreErrors")
+    context.close()
 
 
 def test_the_javascript_sdk_against_the_stack(api: Api, carol: ApiTenant) -> None:
@@ -212,4 +296,5 @@ def test_the_javascript_sdk_against_the_stack(api: Api, carol: ApiTenant) -> Non
     )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     summary = run.stdout[-2000:]
+    print(run.stdout)  # the per-test times, for pytest -rP
     assert re.search(r"\bskipped 0\b", summary) and re.search(r"\bfail 0\b", summary), summary
