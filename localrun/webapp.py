@@ -1,6 +1,6 @@
 """The web app's static files for ``make serve``: ``web/`` at ``/`` and the JavaScript SDK it imports
-at ``/sdk-js/src/``. The HTTP server asks :func:`respond` first and forwards everything else
-(``/v1/...``) to the API function.
+at ``/sdk-js/src/``. The HTTP server calls :func:`serve` first, which answers
+everything outside ``/v1``; the rest goes on to the API function.
 
 Only files under those two folders with a known type are served; anything else is a 404, so a
 path that climbs out (``..``, encoded or not) or names a dotfile never reaches the disk. Every
@@ -11,6 +11,7 @@ answer carries the security headers CloudFront adds in AWS: a CSP with no inline
 from __future__ import annotations
 
 from collections.abc import Sequence
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
@@ -100,3 +101,17 @@ def respond(target: str, *, method: str = "GET", storage_origins: Sequence[str] 
         [*headers, ("Content-Type", CONTENT_TYPES[file.suffix]), ("Cache-Control", "no-cache")],
         body if method == "GET" else b"",
     )
+
+
+def serve(request: BaseHTTPRequestHandler, *, storage_origins: Sequence[str] = ()) -> bool:
+    """Answer ``request`` if it is for the web app (True); False leaves it to the API."""
+    if not is_app_path(request.path):
+        return False
+    status, headers, body = respond(request.path, method=request.command, storage_origins=storage_origins)
+    request.send_response(status)
+    for name, value in headers:
+        request.send_header(name, value)
+    request.send_header("Content-Length", str(len(body)))
+    request.end_headers()
+    request.wfile.write(body)
+    return True

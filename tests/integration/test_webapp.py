@@ -42,18 +42,8 @@ class AppServer(ApiServer):
     """``make serve``'s server with the web app at ``/``: what localrun/serve.py does once wired."""
 
     def forward(self, request: BaseHTTPRequestHandler) -> None:
-        if not webapp.is_app_path(request.path):
+        if not webapp.serve(request, storage_origins=[self.pipeline.aws.endpoint]):
             super().forward(request)
-            return
-        status, headers, body = webapp.respond(
-            request.path, method=request.command, storage_origins=[self.pipeline.aws.endpoint]
-        )
-        request.send_response(status)
-        for name, value in headers:
-            request.send_header(name, value)
-        request.send_header("Content-Length", str(len(body)))
-        request.end_headers()
-        request.wfile.write(body)
 
 
 @pytest.fixture(scope="module")

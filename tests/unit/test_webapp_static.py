@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 
-from localrun.webapp import is_app_path, respond
+from localrun.webapp import is_app_path, respond, serve
 
 
 def _headers(target: str, **kwargs: object) -> tuple[int, dict[str, str], bytes]:
@@ -64,3 +70,34 @@ def test_the_api_keeps_v1() -> None:
     assert not is_app_path("/v1/transcriptions?limit=1")
     assert not is_app_path("/v1")
     assert is_app_path("/") and is_app_path("/v1x.js") and is_app_path("/sdk-js/src/index.js")
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    """An HTTP server that asks the web app first and answers 418 for the rest (the API's part)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if not serve(self, storage_origins=["http://127.0.0.1:5000"]):
+                self.send_response(418)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_serve_answers_the_app_over_http_and_leaves_v1_to_the_api(server: str) -> None:
+    with urllib.request.urlopen(server + "/") as resp:
+        assert resp.status == 200 and resp.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+        assert int(resp.headers["Content-Length"]) == len(resp.read())
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(server + "/v1/transcriptions")
+    assert refused.value.code == 418
