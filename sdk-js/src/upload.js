@@ -62,7 +62,7 @@ function isBytes(source) {
 async function putFromBrowser(url, source, headers, opts) {
   let blob;
   if (isBlob(source)) blob = source;
-  else if (isBytes(source)) blob = new Blob([source]);
+  else if (isBytes(source)) blob = new Blob([/** @type {BlobPart} */ (source)]);
   else if (source && typeof source.getReader === 'function') blob = await new Response(source).blob();
   else throw new UploadError('In a browser, upload a File, a Blob, bytes or a ReadableStream.');
   const total = blob.size;
@@ -117,19 +117,20 @@ async function putFromNode(url, source, headers, opts) {
   } else {
     throw new UploadError('Upload a file path, a Blob, bytes, or a stream with {size}.');
   }
+  /** @type {typeof import('node:http')} */
   const http = await import(url.protocol === 'https:' ? 'node:https' : 'node:http');
   return new Promise((resolve, reject) => {
     const request = http.request(
       url,
       { method: 'PUT', headers: { ...headers, 'Content-Length': String(total) }, signal: opts.signal },
-      (response) => {
+      (/** @type {import('node:http').IncomingMessage} */ response) => {
         let body = '';
         response.setEncoding('utf8');
-        response.on('data', (part) => { body += part; });
+        response.on('data', (/** @type {string} */ part) => { body += part; });
         response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
       },
     );
-    request.on('error', (err) =>
+    request.on('error', (/** @type {Error} */ err) =>
       reject(new UploadError(`Uploading the audio for ${job} failed: ${err.message}. Check the network and try again.`, { cause: err })));
     (async () => {
       let loaded = 0;
