@@ -18,7 +18,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup run serve openapi test lint synth bench quality clean browser test-js
+.PHONY: setup run serve openapi test lint synth bench quality clean browser test-js screenshots
 
 $(STAMP): pyproject.toml requirements.lock
 	@echo "Setting up $(VENV) (first run only: dependencies, Whisper weights, CDK cache)..."
@@ -59,6 +59,10 @@ browser:
 # TRANSCRIBER_API_KEY name a stack (make serve prints both; pytest runs them against its own stack)
 test-js:
 	@npm test --prefix sdk-js
+
+# The README's screenshots of the web app (docs/screenshots/), from the browser tests
+screenshots: setup browser
+	@UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/integration/test_webapp.py -q
 
 lint: setup
 	@$(PY) -m ruff check .

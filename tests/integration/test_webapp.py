@@ -29,7 +29,9 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "samples" / "sample.flac"
+# The README's screenshots are rewritten only on request (their dates change every run).
 SCREENSHOTS = REPO / "docs" / "screenshots"
+UPDATE_SCREENSHOTS = os.environ.get("UPDATE_SCREENSHOTS") == "1"
 HOSTILE_NAME = "<script>window.__pwned=1</script><img src=x onerror=window.__pwned=2>.flac"
 AUDIO_PATH = "/v1/transcriptions/{job_id}/audio"
 
@@ -52,6 +54,14 @@ def app_server(pipeline: LocalPipeline) -> Iterator[AppServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where screenshots go: docs/screenshots with UPDATE_SCREENSHOTS=1, else a temporary folder."""
+    folder = SCREENSHOTS if UPDATE_SCREENSHOTS else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -110,9 +120,8 @@ def _has_audio_endpoint(base_url: str) -> bool:
 
 
 def test_sign_in_upload_watch_read_and_download(
-    browser: Any, app_server: AppServer, carol: ApiTenant
+    browser: Any, app_server: AppServer, carol: ApiTenant, shots: Path
 ) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_context(accept_downloads=True).new_page()
     problems: list[str] = []
     page.on("pageerror", lambda err: problems.append(str(err)))
@@ -121,7 +130,7 @@ def test_sign_in_upload_watch_read_and_download(
         lambda msg: problems.append(msg.text) if "Content Security Policy" in msg.text else None,
     )
     page.goto(app_server.base_url + "/")
-    page.screenshot(path=str(SCREENSHOTS / "sign-in.png"))
+    page.screenshot(path=str(shots / "sign-in.png"))
 
     # A wrong key: the API's own message, and no way in.
     page.fill("#api-key", "trk_nobody_wrong")
@@ -162,7 +171,7 @@ def test_sign_in_upload_watch_read_and_download(
     row.locator(".status-COMPLETED").wait_for()
     assert row.locator("td").nth(2).text_content() == "0:23"  # duration of the 22.6 s sample
     assert row.locator("td").nth(3).text_content() == "en"
-    page.screenshot(path=str(SCREENSHOTS / "jobs.png"), full_page=True)
+    page.screenshot(path=str(shots / "jobs.png"), full_page=True)
 
     row.get_by_role("button", name="Open the transcript of sample.flac").click()
     page.wait_for_selector("#viewer", state="visible")
@@ -173,7 +182,7 @@ def test_sign_in_upload_watch_read_and_download(
     # No audio endpoint: the player is hidden and says why; with one, it has a source.
     audio_endpoint = _has_audio_endpoint(app_server.base_url)
     assert page.locator("#player").is_visible() is audio_endpoint
-    page.screenshot(path=str(SCREENSHOTS / "transcript.png"), full_page=True)
+    page.screenshot(path=str(shots / "transcript.png"), full_page=True)
 
     with page.expect_download() as download_info:
         page.click(".downloads button[data-format=srt]")
@@ -189,7 +198,9 @@ def test_sign_in_upload_watch_read_and_download(
     assert problems == []
 
 
-def test_the_app_is_readable_on_a_phone(browser: Any, app_server: AppServer, carol: ApiTenant) -> None:
+def test_the_app_is_readable_on_a_phone(
+    browser: Any, app_server: AppServer, carol: ApiTenant, shots: Path
+) -> None:
     page = _signed_in(
         browser, app_server.base_url, carol.key, viewport={"width": 390, "height": 844}, is_mobile=True
     )
@@ -198,7 +209,7 @@ def test_the_app_is_readable_on_a_phone(browser: Any, app_server: AppServer, car
     for button in page.locator("#jobs button").all():  # every action reachable without scrolling sideways
         box = button.bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
-    page.screenshot(path=str(SCREENSHOTS / "phone.png"), full_page=True)
+    page.screenshot(path=str(shots / "phone.png"), full_page=True)
 
 
 def _poll(page: Any, expression: str, arg: Any = None, timeout_s: float = 30) -> None:
@@ -240,7 +251,7 @@ def test_clicking_a_word_seeks_the_player(browser: Any, app_server: AppServer, c
 
 
 def test_seeking_with_a_stand_in_audio_endpoint(
-    browser: Any, app_server: AppServer, carol: ApiTenant, pipeline: LocalPipeline
+    browser: Any, app_server: AppServer, carol: ApiTenant, pipeline: LocalPipeline, shots: Path
 ) -> None:
     """Until the API has the audio endpoint, the browser is given one (Playwright routes): the
     OpenAPI document lists it and it answers with a presigned GET of the sample in the local S3.
@@ -272,7 +283,7 @@ def test_seeking_with_a_stand_in_audio_endpoint(
     page.wait_for_selector("#workspace", state="visible")
     _check_seeking(page)
     assert page.locator("#no-audio").is_hidden()
-    page.screenshot(path=str(SCREENSHOTS / "transcript-player.png"), full_page=True)
+    page.screenshot(path=str(shots / "transcript-player.png"), full_page=True)
     context.unroute_all(behavior="ignoreErrors")
     context.close()
 
