@@ -18,7 +18,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup run serve openapi test lint synth bench quality clean
+.PHONY: setup run serve openapi test lint synth bench quality clean browser test-js screenshots
 
 $(STAMP): pyproject.toml requirements.lock
 	@echo "Setting up $(VENV) (first run only: dependencies, Whisper weights, CDK cache)..."
@@ -48,6 +48,22 @@ test: setup
 	@$(PY) -m ruff check .
 	@$(PY) -m mypy transcriber functions infra localrun layers bench client tests
 	@$(PY) -m pytest
+
+# Debian's chromium for the web app's browser tests (Playwright drives it; its own browser download
+# does not work offline). Installed only when missing.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@command -v chromium >/dev/null || { echo "Installing chromium (Debian) for the browser tests..."; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+# The JavaScript SDK's tests: offline ones, plus live ones when TRANSCRIBER_API_URL and
+# TRANSCRIBER_API_KEY name a stack (make serve prints both; pytest runs them against its own stack)
+test-js:
+	@npm test --prefix sdk-js
+
+# The README's screenshots of the web app (docs/screenshots/), from the browser tests
+screenshots: setup browser
+	@UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/integration/test_webapp.py -q
 
 lint: setup
 	@$(PY) -m ruff check .

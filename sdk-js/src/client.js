@@ -1,0 +1,456 @@
+// The transcription API (/v1) as JavaScript calls, on the platform's fetch only.
+import {
+  APIConnectionError, AuthenticationError, RateLimitedError, TranscriberError, TranscriptionFailedError,
+  UnsupportedError, UploadError, ValidationError, WaitTimeoutError, errorFor, parseRetryAfter,
+} from './errors.js';
+import {
+  COMPLETED, DOWNLOAD_FORMATS, FAILED, guessContentType, toPage, toSegments, toSubmission, toTranscription,
+} from './models.js';
+import { putAudio } from './upload.js';
+
+export const VERSION = '0.1.0';
+/** Files up to this size may be sent inside the create request (`inline`). */
+export const INLINE_LIMIT_BYTES = 4 * 1024 * 1024;
+const AUDIO_PATH = '/v1/transcriptions/{job_id}/audio';
+
+/** @param {number} ms @param {AbortSignal} [signal] */
+function sleep(ms, signal) {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(resolve, Math.max(0, ms));
+    signal?.addEventListener('abort', () => { clearTimeout(timer); reject(signal.reason); }, { once: true });
+  });
+}
+
+const inNode = () => typeof process !== 'undefined' && !!process.versions?.node;
+
+/** @param {Uint8Array} bytes */
+function base64(bytes) {
+  if (typeof Buffer !== 'undefined') return Buffer.from(bytes).toString('base64');
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+export class Client {
+  /**
+   * @param {string} baseUrl  the API's address (http://127.0.0.1:8080, or a stage URL); /v1 is added
+   * @param {string} apiKey
+   * @param {import('./index.js').ClientOptions} [options]
+   */
+  constructor(baseUrl, apiKey, options = {}) {
+    const root = String(baseUrl ?? '').trim();
+    let parsed;
+    try {
+      parsed = new URL(root);
+    } catch {
+      parsed = null;
+    }
+    if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+      throw new ValidationError(
+        `Invalid API base URL ${JSON.stringify(baseUrl)}: it must start with http:// or https://, e.g. http://127.0.0.1:8080.`,
+      );
+    }
+    if (!apiKey || !String(apiKey).trim()) {
+      throw new AuthenticationError('No API key: pass the key you were given (make serve prints a development key).');
+    }
+    this.baseUrl = root.replace(/\/+$/, '').replace(/\/v1$/, '');
+    /** @type {string} */
+    this.#apiKey = String(apiKey).trim();
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.maxRetries = Math.max(0, options.maxRetries ?? 3);
+    this.maxRetryWaitMs = options.maxRetryWaitMs ?? 60_000;
+    this.websocketUrl = options.websocketUrl ?? null;
+    this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.#WebSocket = options.WebSocket ?? globalThis.WebSocket ?? null;
+    this.#sleep = options.sleep ?? sleep;
+  }
+
+  #apiKey;
+  #fetch;
+  #WebSocket;
+  #sleep;
+  /** @type {Promise<any>|null} */
+  #openapi = null;
+
+  /** A client from TRANSCRIBER_API_URL and TRANSCRIBER_API_KEY (Node). @param {import('./index.js').ClientOptions} [options] */
+  static fromEnv(options) {
+    const env = inNode() ? process.env : {};
+    return new Client(env.TRANSCRIBER_API_URL ?? '', env.TRANSCRIBER_API_KEY ?? '', options);
+  }
+
+  toJSON() { return { baseUrl: this.baseUrl }; } // never shows the key
+
+  // ---- HTTP plumbing ------------------------------------------------------------------------
+
+  /** @param {string} path @param {Record<string, unknown>} [query] */
+  url(path, query = {}) {
+    const url = new URL(`${this.baseUrl}/v1${path}`);
+    for (const [k, v] of Object.entries(query)) if (v !== null && v !== undefined) url.searchParams.set(k, String(v));
+    return url.toString();
+  }
+
+  /**
+   * @param {string} url
+   * @param {RequestInit} init
+   * @param {AbortSignal} [signal]
+   */
+  async #send(url, init, signal) {
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    try {
+      return await this.#fetch(url, { ...init, signal: combined });
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      if (timeout.aborted) {
+        throw new APIConnectionError(`The API at ${this.baseUrl} did not answer within ${this.timeoutMs / 1000} s. Try again, or pass a larger timeoutMs.`, { cause: err });
+      }
+      throw new APIConnectionError(
+        `Could not reach the API at ${this.baseUrl}: ${/** @type {Error} */ (err).message}. Check the base URL and that the server is running (make serve prints the address).`,
+        { cause: err },
+      );
+    }
+  }
+
+  /**
+   * One API call; GET and DELETE ride out a 429 (or 503) with Retry-After, a bounded number of times.
+   * @param {string} method
+   * @param {string} path
+   * @param {{what: string, query?: Record<string, unknown>, payload?: unknown, accept?: string,
+   *          followSeeOther?: boolean, signal?: AbortSignal}} opts
+   * @returns {Promise<Response>}
+   */
+  async request(method, path, opts) {
+    const url = this.url(path, opts.query);
+    /** @type {Record<string, string>} */
+    const headers = {
+      Authorization: `Bearer ${this.#apiKey}`,
+      Accept: `${opts.accept ?? 'application/json'}, application/problem+json`,
+    };
+    let body;
+    if (opts.payload !== undefined) {
+      body = JSON.stringify(opts.payload);
+      headers['Content-Type'] = 'application/json';
+    }
+    const idempotent = method === 'GET' || method === 'HEAD' || method === 'DELETE';
+    // Node: never follow a redirect with the key; a browser drops Authorization on cross-origin redirects itself.
+    const redirect = inNode() ? 'manual' : 'follow';
+    for (let attempt = 0; ; attempt += 1) {
+      let response = await this.#send(url, { method, headers, body, redirect }, opts.signal);
+      if (response.ok) return response;
+      const location = response.headers.get('Location');
+      if (opts.followSeeOther && response.status === 303 && location) {
+        response = await this.#send(location, { method: 'GET' }, opts.signal);
+        if (response.ok) return response;
+      }
+      const error = errorFor(response.status, await problemOf(response), response.headers, opts.what);
+      const retryable = response.status === 429 || (response.status === 503 && response.headers.get('Retry-After') !== null);
+      if (!(idempotent && retryable && attempt < this.maxRetries)) throw error;
+      const waitMs = parseRetryAfter(response.headers.get('Retry-After')) * 1000;
+      if (waitMs > this.maxRetryWaitMs) throw error;
+      await this.#sleep(waitMs, opts.signal);
+    }
+  }
+
+  /** @param {string} method @param {string} path @param {Parameters<Client['request']>[2]} opts */
+  async #json(method, path, opts) {
+    const response = await this.request(method, path, opts);
+    let data;
+    try {
+      data = await response.json();
+    } catch (err) {
+      throw new TranscriberError(`${opts.what}: the server answered HTTP ${response.status} with something that is not JSON. Check that ${this.baseUrl} is the transcription API.`, { status: response.status, cause: err });
+    }
+    if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+      throw new TranscriberError(`${opts.what}: expected a JSON object from the API. Check that ${this.baseUrl} is the transcription API.`, { status: response.status });
+    }
+    return data;
+  }
+
+  /** @param {string} jobId @param {string} [suffix] */
+  static jobPath(jobId, suffix = '') {
+    if (!jobId || !String(jobId).trim()) throw new ValidationError('A job id is required (create() or list() gives them).');
+    return `/transcriptions/${encodeURIComponent(String(jobId).trim())}${suffix}`;
+  }
+
+  // ---- creating jobs ------------------------------------------------------------------------
+
+  /**
+   * Create a job (POST /v1/transcriptions); PUT the audio to its uploadUrl next (or pass `content`, up to 4 MiB).
+   * @param {string} filename
+   * @param {number} size
+   * @param {{options?: Record<string, unknown>, contentType?: string|null, content?: Uint8Array, signal?: AbortSignal}} [opts]
+   */
+  async create(filename, size, opts = {}) {
+    /** @type {Record<string, unknown>} */
+    const payload = { filename: String(filename), size: Number(size) };
+    if (opts.contentType) payload.content_type = opts.contentType;
+    payload.options = Object.fromEntries(Object.entries(opts.options ?? {}).filter(([, v]) => v !== null && v !== undefined));
+    if (opts.content !== undefined) {
+      if (opts.content.byteLength > INLINE_LIMIT_BYTES) {
+        throw new ValidationError(`${filename} is ${opts.content.byteLength} bytes; only files up to 4 MiB can be sent inline. Leave inline off to use the upload URL.`);
+      }
+      payload.content_base64 = base64(opts.content);
+    }
+    return toSubmission(await this.#json('POST', '/transcriptions', { what: `Creating a job for ${filename}`, payload, signal: opts.signal }));
+  }
+
+  /**
+   * PUT the audio to a job's presigned uploadUrl; no API key is sent there.
+   * @param {import('./index.js').Submission} submission
+   * @param {import('./index.js').UploadSource} source
+   * @param {import('./index.js').UploadOptions} [opts]
+   */
+  async upload(submission, source, opts = {}) {
+    if (!submission.uploadUrl) throw new UploadError(`${submission.jobId} has no upload URL (was the audio sent inline?); nothing to upload.`);
+    await putAudio(submission.uploadUrl, source, { ...opts, headers: submission.uploadHeaders, job: submission.jobId });
+  }
+
+  /**
+   * Create a job for a file (a path on Node, a File/Blob, bytes, or a stream with {filename, size}) and upload it.
+   * @param {import('./index.js').UploadSource} source
+   * @param {import('./index.js').SubmitOptions} [opts]
+   */
+  async submit(source, opts = {}) {
+    let filename = opts.filename;
+    let size = opts.size ?? null;
+    if (typeof source === 'string') {
+      if (!inNode()) throw new ValidationError('A file path can only be uploaded from Node; in a browser pass a File.');
+      const fs = await import('node:fs');
+      const path = await import('node:path');
+      let stat;
+      try {
+        stat = await fs.promises.stat(source);
+      } catch {
+        throw new ValidationError(`${source} does not exist: give the path of an audio file (WAV, MP3, FLAC, ...).`);
+      }
+      if (!stat.isFile()) throw new ValidationError(`${source} is not a file: give the path of an audio file.`);
+      size = stat.size;
+      filename ??= path.basename(source);
+    } else if (typeof Blob !== 'undefined' && source instanceof Blob) {
+      size = source.size;
+      filename ??= /** @type {any} */ (source).name;
+    } else if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
+      size = source.byteLength;
+    }
+    if (!filename) throw new ValidationError('Give the file name ({filename}): the API keeps it and checks its extension.');
+    if (size === null) throw new ValidationError('Uploading a stream needs its size in bytes: pass {size}.');
+    const blobType = typeof Blob !== 'undefined' && source instanceof Blob ? source.type : '';
+    const contentType = opts.contentType || guessContentType(filename) || (blobType.startsWith('audio/') ? blobType : null);
+    const submission = await this.create(filename, size, { options: opts.options, contentType, signal: opts.signal });
+    if (submission.uploadUrl) {
+      await this.upload(submission, source, { contentType, size, onProgress: opts.onUploadProgress, signal: opts.signal });
+    }
+    return submission;
+  }
+
+  /**
+   * Submit a file and wait until it is COMPLETED (or throw).
+   * @param {import('./index.js').UploadSource} source
+   * @param {import('./index.js').SubmitOptions & import('./index.js').WaitOptions} [opts]
+   */
+  async transcribe(source, opts = {}) {
+    const submission = await this.submit(source, opts);
+    return this.wait(submission.jobId, opts);
+  }
+
+  // ---- reading jobs -------------------------------------------------------------------------
+
+  /** Status, progress, timings, and the transcript once COMPLETED. @param {string} jobId @param {{signal?: AbortSignal}} [opts] */
+  async get(jobId, opts = {}) {
+    return toTranscription(await this.#json('GET', Client.jobPath(jobId), { what: `Getting job ${jobId}`, signal: opts.signal }));
+  }
+
+  /** One page of jobs, newest first. @param {{status?: string, limit?: number, cursor?: string|null, signal?: AbortSignal}} [opts] */
+  async list(opts = {}) {
+    const query = { status: opts.status ? opts.status.toUpperCase() : null, limit: opts.limit ?? null, cursor: opts.cursor ?? null };
+    return toPage(await this.#json('GET', '/transcriptions', { what: 'Listing jobs', query, signal: opts.signal }));
+  }
+
+  /** Every job (optionally of one status), newest first, following the cursors. @param {{status?: string, pageSize?: number}} [opts] */
+  async *iterAll(opts = {}) {
+    /** @type {string|null} */
+    let cursor = null;
+    const seen = new Set();
+    for (;;) {
+      const page = await this.list({ status: opts.status, limit: opts.pageSize, cursor });
+      yield* page.items;
+      if (!page.nextCursor || seen.has(page.nextCursor)) return;
+      seen.add(page.nextCursor);
+      cursor = page.nextCursor;
+    }
+  }
+
+  /** The segments of a COMPLETED job, only those containing every word of q if given. @param {string} jobId @param {string|null} [q] */
+  async segments(jobId, q = null) {
+    const data = await this.#json('GET', Client.jobPath(jobId, '/segments'), { what: `Getting the segments of job ${jobId}`, query: { q } });
+    return toSegments(data.segments);
+  }
+
+  /** The transcript of a COMPLETED job as json, srt, vtt or txt text. @param {string} jobId @param {string} [format] */
+  async download(jobId, format = 'srt') {
+    const fmt = String(format).toLowerCase().replace(/^\./, '');
+    if (!DOWNLOAD_FORMATS.includes(fmt)) throw new ValidationError(`Unknown download format ${JSON.stringify(format)}: use one of ${DOWNLOAD_FORMATS.join(', ')}.`);
+    const response = await this.request('GET', Client.jobPath(jobId, '/download'), {
+      what: `Downloading job ${jobId} as ${fmt}`,
+      query: { format: fmt },
+      accept: 'application/json, text/plain, application/x-subrip, text/vtt, */*',
+      followSeeOther: true,
+    });
+    return response.text();
+  }
+
+  /**
+   * What this server offers beyond the basics, from its OpenAPI document (fetched once):
+   * `audio` (GET .../audio for the original recording) and `live` (a WebSocket URL is known).
+   */
+  async capabilities() {
+    this.#openapi ??= this.#fetch(`${this.baseUrl}/v1/openapi.json`, { headers: { Accept: 'application/json' } })
+      .then((r) => (r.ok ? r.json() : {}))
+      .catch(() => ({}));
+    const doc = await this.#openapi;
+    const paths = (doc && doc.paths) || {};
+    return { audio: Boolean(paths[AUDIO_PATH]?.get), live: this.canSubscribe };
+  }
+
+  /**
+   * A presigned GET URL for a job's original recording, or null when this server has no audio endpoint.
+   * @param {string} jobId
+   * @returns {Promise<string|null>}
+   */
+  async audioUrl(jobId) {
+    if (!(await this.capabilities()).audio) return null;
+    const response = await this.request('GET', Client.jobPath(jobId, '/audio'), { what: `Getting the audio of job ${jobId}` })
+      .catch((err) => {
+        if (err instanceof TranscriberError && err.status === 303 && err.location) return err.location;
+        throw err;
+      });
+    if (typeof response === 'string') return response;
+    if (response.redirected) return response.url; // a browser followed the 303 to the recording
+    const data = await response.json().catch(() => ({}));
+    return typeof data.url === 'string' ? data.url : null;
+  }
+
+  // ---- live updates -------------------------------------------------------------------------
+
+  /** True when a WebSocket URL is configured and the platform has WebSocket. */
+  get canSubscribe() {
+    return Boolean(this.websocketUrl && this.#WebSocket);
+  }
+
+  /**
+   * Live job views pushed over the WebSocket: `{"action": "subscribe", "job_id": ...}` (or every job
+   * of the tenant without jobId). The key travels as a subprotocol (browsers cannot set headers).
+   * @param {string|null} jobId
+   * @param {(job: import('./index.js').Transcription) => void} onUpdate
+   * @param {{onClose?: (err: Error|null) => void}} [opts]
+   * @returns {Promise<import('./index.js').Subscription>}
+   */
+  subscribe(jobId, onUpdate, opts = {}) {
+    if (!this.canSubscribe) {
+      return Promise.reject(new UnsupportedError('Live updates need a WebSocket URL (websocketUrl) and a platform with WebSocket; use wait(), which polls.'));
+    }
+    const Socket = /** @type {typeof WebSocket} */ (this.#WebSocket);
+    return new Promise((resolve, reject) => {
+      const socket = new Socket(/** @type {string} */ (this.websocketUrl), ['transcriber.v1', `key.${this.#apiKey}`]);
+      let opened = false;
+      socket.onopen = () => {
+        opened = true;
+        socket.send(JSON.stringify(jobId ? { action: 'subscribe', job_id: jobId } : { action: 'subscribe' }));
+        resolve({ close: () => socket.close() });
+      };
+      socket.onmessage = (event) => {
+        try {
+          const data = JSON.parse(String(event.data));
+          if (data && typeof data === 'object' && data.job_id) onUpdate(toTranscription(data));
+        } catch { /* not a job view: ignore */ }
+      };
+      socket.onerror = () => {
+        if (!opened) reject(new APIConnectionError(`Could not open the live connection at ${this.websocketUrl}.`));
+      };
+      socket.onclose = (event) => opts.onClose?.(event.code === 1000 ? null : new APIConnectionError(`The live connection closed (${event.code}).`));
+    });
+  }
+
+  /**
+   * Wait until a job is COMPLETED or FAILED, calling onProgress on every change. Uses live pushes
+   * when subscribe() is available and falls back to polling (every pollMs) when it is not or it drops.
+   * @param {string} jobId
+   * @param {import('./index.js').WaitOptions} [opts]
+   */
+  async wait(jobId, opts = {}) {
+    const pollMs = opts.pollMs ?? 1000;
+    const timeoutMs = opts.timeoutMs ?? 3_600_000;
+    const started = Date.now();
+    const finish = (/** @type {import('./index.js').Transcription} */ job) => {
+      if (job.status === FAILED && (opts.raiseOnFailure ?? true)) throw new TranscriptionFailedError(job);
+      return job;
+    };
+    if (opts.live !== false && this.canSubscribe) {
+      const pushed = await this.#waitLive(jobId, opts, started + timeoutMs).catch(() => null);
+      if (pushed) return finish(pushed);
+    }
+    for (;;) {
+      let job;
+      try {
+        job = await this.get(jobId, { signal: opts.signal });
+      } catch (err) {
+        if (!(err instanceof RateLimitedError)) throw err;
+        const pause = Math.max(pollMs, err.retryAfter * 1000);
+        if (Date.now() + pause > started + timeoutMs) throw err;
+        await this.#sleep(pause, opts.signal);
+        continue;
+      }
+      opts.onProgress?.(job);
+      if (job.status === COMPLETED || job.status === FAILED) return finish(job);
+      const remaining = started + timeoutMs - Date.now();
+      if (remaining <= 0) throw new WaitTimeoutError(job, Date.now() - started);
+      await this.#sleep(Math.min(pollMs, remaining), opts.signal);
+    }
+  }
+
+  /**
+   * Pushes until the job is done; then GET once for the full view. Null when the connection fails (poll instead).
+   * @param {string} jobId @param {import('./index.js').WaitOptions} opts @param {number} deadline
+   * @returns {Promise<import('./index.js').Transcription|null>}
+   */
+  async #waitLive(jobId, opts, deadline) {
+    /** @type {(v: boolean) => void} */
+    let settle = () => {};
+    const ended = new Promise((resolve) => { settle = resolve; });
+    const subscription = await this.subscribe(jobId, (job) => {
+      opts.onProgress?.(job);
+      if (job.done) settle(true);
+    }, { onClose: () => settle(false) });
+    const current = await this.get(jobId); // a change before the subscription started is not pushed
+    opts.onProgress?.(current);
+    if (current.done) { subscription.close(); return current; }
+    const timer = setTimeout(() => settle(false), Math.max(0, deadline - Date.now()));
+    const done = await ended;
+    clearTimeout(timer);
+    subscription.close();
+    return done ? this.get(jobId) : null;
+  }
+
+  // ---- changing jobs ------------------------------------------------------------------------
+
+  /** Stop the job if it runs, delete its audio and outputs. @param {string} jobId */
+  async delete(jobId) {
+    await this.request('DELETE', Client.jobPath(jobId), { what: `Deleting job ${jobId}` });
+  }
+
+  /** Start a FAILED job again (finished chunks are reused); ConflictError if it is not FAILED. @param {string} jobId */
+  async retry(jobId) {
+    return toTranscription(await this.#json('POST', Client.jobPath(jobId, '/retry'), { what: `Retrying job ${jobId}` }));
+  }
+}
+
+/** The problem JSON of an error answer, or {detail: text}. @param {Response} response */
+async function problemOf(response) {
+  const text = await response.text().catch(() => '');
+  try {
+    const data = JSON.parse(text);
+    if (data && typeof data === 'object' && !Array.isArray(data)) return data;
+  } catch { /* not JSON */ }
+  return text.trim() ? { detail: text.trim().slice(0, 300) } : {};
+}

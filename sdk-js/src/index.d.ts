@@ -1,0 +1,226 @@
+// Types of @audio-transcriber/sdk (hand-written; the sources are JSDoc-typed ES modules).
+
+export const VERSION: string;
+export const INLINE_LIMIT_BYTES: number;
+export const BINARY: 'application/octet-stream';
+export const AWAITING_UPLOAD: 'AWAITING_UPLOAD';
+export const PENDING: 'PENDING';
+export const PROCESSING: 'PROCESSING';
+export const COMPLETED: 'COMPLETED';
+export const FAILED: 'FAILED';
+export const TERMINAL_STATES: readonly ['COMPLETED', 'FAILED'];
+export const DOWNLOAD_FORMATS: readonly ['json', 'srt', 'vtt', 'txt'];
+export type JobStatus = 'AWAITING_UPLOAD' | 'PENDING' | 'PROCESSING' | 'COMPLETED' | 'FAILED' | string;
+export type DownloadFormat = 'json' | 'srt' | 'vtt' | 'txt';
+
+export interface Word {
+  readonly text: string;
+  readonly start: number | null;
+  readonly end: number | null;
+  readonly probability: number | null;
+  readonly speaker: string | null;
+}
+export interface Segment {
+  readonly id: number | null;
+  readonly start: number;
+  readonly end: number;
+  readonly text: string;
+  readonly speaker: string | null;
+  readonly words: readonly Word[];
+  readonly raw: Record<string, unknown>;
+}
+export interface Transcript {
+  readonly text: string;
+  readonly language: string | null;
+  readonly duration: number | null;
+  readonly segments: readonly Segment[];
+  readonly raw: Record<string, unknown>;
+}
+export interface Transcription {
+  readonly jobId: string;
+  readonly status: JobStatus;
+  readonly filename: string | null;
+  readonly size: number | null;
+  /** 0-100 */
+  readonly progress: number;
+  readonly chunksDone: number | null;
+  readonly chunksTotal: number | null;
+  readonly language: string | null;
+  readonly duration: number | null;
+  readonly options: Record<string, unknown>;
+  readonly createdAt: string | null;
+  readonly updatedAt: string | null;
+  readonly startedAt: string | null;
+  readonly completedAt: string | null;
+  readonly failedAt: string | null;
+  readonly reasonCode: string | null;
+  readonly errorMessage: string | null;
+  readonly duplicateOf: string | null;
+  /** COMPLETED or FAILED */
+  readonly done: boolean;
+  readonly transcript: Transcript | null;
+  readonly raw: Record<string, unknown>;
+}
+export interface Page {
+  readonly items: readonly Transcription[];
+  readonly nextCursor: string | null;
+  readonly raw: Record<string, unknown>;
+}
+export interface Submission {
+  readonly jobId: string;
+  readonly status: JobStatus;
+  readonly uploadUrl: string | null;
+  readonly uploadMethod: string;
+  readonly uploadExpiresAt: string | null;
+  readonly uploadHeaders: Record<string, string>;
+  readonly raw: Record<string, unknown>;
+}
+export interface UploadProgress {
+  loaded: number;
+  total: number | null;
+}
+/** A file path (Node), a File/Blob, bytes, or a stream (give its size). */
+export type UploadSource =
+  | string
+  | Blob
+  | ArrayBuffer
+  | ArrayBufferView
+  | ReadableStream<Uint8Array>
+  | AsyncIterable<Uint8Array>;
+export interface UploadOptions {
+  contentType?: string | null;
+  size?: number | null;
+  onProgress?: (progress: UploadProgress) => void;
+  signal?: AbortSignal;
+}
+export interface SubmitOptions {
+  filename?: string;
+  size?: number;
+  options?: Record<string, unknown>;
+  contentType?: string | null;
+  onUploadProgress?: (progress: UploadProgress) => void;
+  signal?: AbortSignal;
+}
+export interface WaitOptions {
+  pollMs?: number;
+  timeoutMs?: number;
+  onProgress?: (job: Transcription) => void;
+  raiseOnFailure?: boolean;
+  /** false: poll even when live updates are available */
+  live?: boolean;
+  signal?: AbortSignal;
+}
+export interface ClientOptions {
+  timeoutMs?: number;
+  maxRetries?: number;
+  maxRetryWaitMs?: number;
+  /** the WebSocket API's URL, for live updates (wait() polls without it) */
+  websocketUrl?: string | null;
+  fetch?: typeof fetch;
+  WebSocket?: typeof WebSocket | null;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+export interface Subscription {
+  close(): void;
+}
+export interface Capabilities {
+  audio: boolean;
+  live: boolean;
+}
+
+export class Client {
+  constructor(baseUrl: string, apiKey: string, options?: ClientOptions);
+  static fromEnv(options?: ClientOptions): Client;
+  static jobPath(jobId: string, suffix?: string): string;
+  readonly baseUrl: string;
+  timeoutMs: number;
+  maxRetries: number;
+  maxRetryWaitMs: number;
+  websocketUrl: string | null;
+  readonly canSubscribe: boolean;
+  url(path: string, query?: Record<string, unknown>): string;
+  request(
+    method: string,
+    path: string,
+    opts: {
+      what: string;
+      query?: Record<string, unknown>;
+      payload?: unknown;
+      accept?: string;
+      followSeeOther?: boolean;
+      signal?: AbortSignal;
+    },
+  ): Promise<Response>;
+  create(
+    filename: string,
+    size: number,
+    opts?: { options?: Record<string, unknown>; contentType?: string | null; content?: Uint8Array; signal?: AbortSignal },
+  ): Promise<Submission>;
+  upload(submission: Submission, source: UploadSource, opts?: UploadOptions): Promise<void>;
+  submit(source: UploadSource, opts?: SubmitOptions): Promise<Submission>;
+  transcribe(source: UploadSource, opts?: SubmitOptions & WaitOptions): Promise<Transcription>;
+  get(jobId: string, opts?: { signal?: AbortSignal }): Promise<Transcription>;
+  list(opts?: { status?: string; limit?: number; cursor?: string | null; signal?: AbortSignal }): Promise<Page>;
+  iterAll(opts?: { status?: string; pageSize?: number }): AsyncGenerator<Transcription, void, undefined>;
+  segments(jobId: string, q?: string | null): Promise<readonly Segment[]>;
+  download(jobId: string, format?: DownloadFormat): Promise<string>;
+  capabilities(): Promise<Capabilities>;
+  audioUrl(jobId: string): Promise<string | null>;
+  subscribe(
+    jobId: string | null,
+    onUpdate: (job: Transcription) => void,
+    opts?: { onClose?: (err: Error | null) => void },
+  ): Promise<Subscription>;
+  wait(jobId: string, opts?: WaitOptions): Promise<Transcription>;
+  delete(jobId: string): Promise<void>;
+  retry(jobId: string): Promise<Transcription>;
+}
+
+export class TranscriberError extends Error {
+  constructor(message: string, init?: { status?: number | null; problem?: Record<string, unknown> | null; cause?: unknown });
+  status: number | null;
+  problem: Record<string, unknown>;
+  location: string | null;
+  readonly title: string | null;
+  readonly detail: string | null;
+  readonly reasonCode: string | null;
+  readonly type: string | null;
+}
+export class APIConnectionError extends TranscriberError {}
+export class AuthenticationError extends TranscriberError {}
+export class NotFoundError extends TranscriberError {}
+export class ConflictError extends TranscriberError {}
+export class ValidationError extends TranscriberError {}
+export class ServerError extends TranscriberError {}
+export class UploadError extends TranscriberError {}
+export class UnsupportedError extends TranscriberError {}
+export class RateLimitedError extends TranscriberError {
+  constructor(message: string, init: { retryAfter: number; status?: number | null; problem?: Record<string, unknown> | null });
+  /** seconds */
+  retryAfter: number;
+}
+export class TranscriptionFailedError extends TranscriberError {
+  constructor(transcription: Transcription);
+  transcription: Transcription;
+  jobId: string;
+  errorMessage: string | null;
+}
+export class WaitTimeoutError extends TranscriberError {
+  constructor(transcription: Transcription, waitedMs: number);
+  transcription: Transcription;
+  jobId: string;
+  waitedMs: number;
+}
+export function errorFor(
+  status: number,
+  problem: Record<string, unknown>,
+  headers: { get(name: string): string | null },
+  what: string,
+): TranscriberError;
+export function parseRetryAfter(value: string | null | undefined, fallback?: number, nowMs?: number): number;
+export function guessContentType(filename: string): string | null;
+export function toTranscription(data: Record<string, unknown>): Transcription;
+export function toTranscript(data: Record<string, unknown>): Transcript;
+export function toSegment(data: Record<string, unknown>): Segment;
+export function toPage(data: Record<string, unknown>): Page;
+export function toSubmission(data: Record<string, unknown>): Submission;
