@@ -1,36 +1,57 @@
-"""Python SDK and command-line client for the transcription HTTP API (see ``client.sdk``)."""
+"""Python SDK for the transcription HTTP API (``/v1``), on the standard library only.
 
-from client.sdk import (
-    COMPLETED,
-    DOWNLOAD_FORMATS,
-    FAILED,
-    INLINE_LIMIT_BYTES,
+    from client import Client
+
+    api = Client("http://127.0.0.1:8080", "tk_...")
+    print(api.transcribe("talk.mp3", options={"language": "en"}).text)
+
+Modules: ``resources`` (the :class:`Client`'s operations), ``models`` (what the API returns),
+``errors`` (what it raises), ``transport`` (HTTP: the key, retries of 429, redirects, uploads).
+The ``transcriber`` command line lives in ``client.cli``; its operator command ``keys`` is the only
+part that needs more than the standard library (boto3 and the server package), imported when run.
+"""
+
+from client.errors import (
     APIConnectionError,
     AuthenticationError,
-    Client,
     ConflictError,
     NotFoundError,
-    Page,
     RateLimitedError,
-    Segment,
     ServerError,
-    Submission,
     TranscriberError,
-    Transcript,
-    Transcription,
     TranscriptionFailedError,
     UploadError,
     ValidationError,
     WaitTimeoutError,
-    Word,
-    __version__,
 )
+from client.models import (
+    AWAITING_UPLOAD,
+    COMPLETED,
+    FAILED,
+    PENDING,
+    PROCESSING,
+    STATUSES,
+    TERMINAL_STATES,
+    Page,
+    Segment,
+    Submission,
+    Transcript,
+    Transcription,
+    Word,
+)
+from client.resources import DOWNLOAD_FORMATS, INLINE_LIMIT_BYTES, Client, guess_content_type
+from client.transport import __version__, parse_retry_after
 
 __all__ = [
+    "AWAITING_UPLOAD",
     "COMPLETED",
     "DOWNLOAD_FORMATS",
     "FAILED",
     "INLINE_LIMIT_BYTES",
+    "PENDING",
+    "PROCESSING",
+    "STATUSES",
+    "TERMINAL_STATES",
     "APIConnectionError",
     "AuthenticationError",
     "Client",
@@ -50,4 +71,6 @@ __all__ = [
     "WaitTimeoutError",
     "Word",
     "__version__",
+    "guess_content_type",
+    "parse_retry_after",
 ]

@@ -51,6 +51,17 @@ def test_submit_prints_the_job_id(fake: FakeApi, audio: Path, capsys: pytest.Cap
     assert f"transcriber wait {job_id}" in err
 
 
+def test_max_chunk_seconds_is_a_float_and_the_other_options_are_sent_only_when_given(
+    fake: FakeApi, audio: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "submit", str(audio), "--max-chunk-seconds", "42.5", "--beam-size", "2")
+    assert code == 0
+    assert fake.jobs[out.strip()].options == {"max_chunk_seconds": 42.5, "beam_size": 2}
+    code, out, _ = run(capsys, "submit", str(audio), "--no-dedupe")
+    assert code == 0 and fake.jobs[out.strip()].options == {"dedupe": False}
+    assert run(capsys, "submit", str(audio), "--max-chunk-seconds", "long")[0] == 2
+
+
 def test_submit_json(fake: FakeApi, audio: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--json", "submit", str(audio), "--callback-url", "http://127.0.0.1:9/hook")
     assert code == 0
@@ -228,3 +239,11 @@ def test_server_error_exits_1(fake: FakeApi, capsys: pytest.CaptureFixture[str])
     fake.inject(503, detail="maintenance")
     code, _, err = run(capsys, "list")
     assert code == 1 and "maintenance" in one_error_line(err)
+
+
+def test_keys_without_a_tenants_table_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TRANSCRIBER_SERVE_FILE", str(tmp_path / "no-serve.json"))
+    code, _, err = run(capsys, "keys", "list")
+    assert code == 2 and "no tenants table" in one_error_line(err)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import json
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,13 +21,15 @@ from client import (
     Page,
     RateLimitedError,
     ServerError,
+    Submission,
     Transcription,
     TranscriptionFailedError,
     UploadError,
     ValidationError,
     WaitTimeoutError,
+    parse_retry_after,
 )
-from client.sdk import Submission, parse_retry_after
+from tests.conftest import REPO_ROOT
 from tests.unit.fake_api import API_KEY, OTHER_KEY, SEGMENTS, TEXT, FakeApi
 
 AUDIO = b"RIFF fake audio bytes " * 64
@@ -360,3 +365,30 @@ def test_inline_content_is_base64_in_the_request(api: Client, fake: FakeApi) -> 
     api.create("a.wav", 3, content=b"abc")
     body = fake.calls("POST")[0].body
     assert base64.b64encode(b"abc").decode() in body.decode()
+
+
+# ---- dependencies ----------------------------------------------------------------------------
+
+# Imports the SDK and builds the CLI's parser (the keys command included) in a fresh interpreter
+# started without site-packages (-S), then lists every imported top-level module that is not
+# part of the standard library.
+_IMPORT_PROBE = """
+import json, sys
+import client, client.cli
+client.cli.build_parser()
+names = {name.partition(".")[0] for name in sys.modules}
+print(json.dumps(sorted(names - set(sys.stdlib_module_names) - {"client", "__main__"})))
+"""
+
+
+def test_the_sdk_and_the_cli_import_only_the_standard_library() -> None:
+    probe = subprocess.run(
+        [sys.executable, "-S", "-c", _IMPORT_PROBE],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert json.loads(probe.stdout) == []

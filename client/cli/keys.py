@@ -1,9 +1,9 @@
 """``transcriber keys``: create, list and revoke API keys (an operator's command, not a tenant's).
 
 Keys live in the stack's tenants table, hashed; this command writes there directly with AWS
-credentials, so it needs boto3 (the SDK itself does not). The table is found from
-``--table``, from ``--stack`` (its ``TenantsTableName`` output), or, when ``make serve`` is
-running, from .local/serve.json (the local stack's table and endpoint).
+credentials, so it needs boto3 and the server package (the SDK and the other commands do not).
+The table is found from ``--table``, from ``--stack`` (its ``TenantsTableName`` output), or, when
+``make serve`` is running, from .local/serve.json (the local stack's table and endpoint).
 
     transcriber keys create acme [--jobs-per-day 500] [--requests-per-minute 120]
     transcriber keys list [--tenant acme]
@@ -17,13 +17,15 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from client.cli.common import EXIT_ERROR, EXIT_OK, UsageError, emit_json, print_error
+
+if TYPE_CHECKING:
+    from transcriber.adapters.tenants_table import TenantRepository
+    from transcriber.domain.tenants import ApiKey
 
 SERVE_FILE = Path(".local") / "serve.json"
-
-
-class KeysUsageError(Exception):
-    """The table cannot be found, or an argument is wrong: exit code 2."""
 
 
 def _local_settings() -> dict[str, Any]:
@@ -31,11 +33,21 @@ def _local_settings() -> dict[str, Any]:
     return dict(json.loads(path.read_text())) if path.exists() else {}
 
 
-def tenants_repository(args: argparse.Namespace) -> Any:
-    """The tenants table named by the arguments, or by a running ``make serve``."""
-    import boto3
+def tenants_repository(args: argparse.Namespace) -> TenantRepository:
+    """The tenants table named by the arguments, or by a running ``make serve``.
 
-    from transcriber.adapters.tenants_table import TenantRepository
+    boto3 and the server package are imported here, when the command runs, so that importing
+    the CLI (and the SDK under it) needs nothing beyond the standard library.
+    """
+    try:
+        import boto3
+
+        from transcriber.adapters.tenants_table import TenantRepository
+    except ImportError as err:
+        raise UsageError(
+            f"the keys command needs boto3 and the server package ({err.name} is missing): run it "
+            "from the project's checkout with its virtualenv"
+        ) from err
 
     local = _local_settings()
     endpoint = args.endpoint_url or (None if (args.table or args.stack) else local.get("aws_endpoint_url"))
@@ -56,17 +68,17 @@ def tenants_repository(args: argparse.Namespace) -> Any:
         )
         table = next((o["OutputValue"] for o in outputs if o["OutputKey"] == "TenantsTableName"), None)
         if not table:
-            raise KeysUsageError(f"stack {args.stack} has no TenantsTableName output")
+            raise UsageError(f"stack {args.stack} has no TenantsTableName output")
     table = table or local.get("tenants_table")
     if not table:
-        raise KeysUsageError(
+        raise UsageError(
             "no tenants table: pass --stack NAME (e.g. Transcriber-prod) or --table NAME, "
             "or start the local stack with `make serve`"
         )
     return TenantRepository(table, resource=session.resource("dynamodb", endpoint_url=endpoint))
 
 
-def _key_view(key: Any) -> dict[str, Any]:
+def _key_view(key: ApiKey) -> dict[str, Any]:
     return {
         "key_id": key.key_id,
         "tenant_id": key.tenant_id,
@@ -75,62 +87,67 @@ def _key_view(key: Any) -> dict[str, Any]:
     }
 
 
-def cmd_keys(args: argparse.Namespace) -> int:
-    from client.cli import EXIT_ERROR, EXIT_OK, UsageError, emit_json
-
+def _create(tenants: TenantRepository, args: argparse.Namespace) -> None:
     try:
-        tenants = tenants_repository(args)
-        if args.keys_command == "create":
-            try:
-                api_key, key, tenant = tenants.create_key(
-                    args.tenant,
-                    jobs_per_day=args.jobs_per_day,
-                    requests_per_minute=args.requests_per_minute,
-                )
-            except ValueError as err:
-                raise KeysUsageError(str(err)) from err
-            result = {
+        api_key, key, tenant = tenants.create_key(
+            args.tenant, jobs_per_day=args.jobs_per_day, requests_per_minute=args.requests_per_minute
+        )
+    except ValueError as err:  # an invalid tenant id or quota
+        raise UsageError(str(err)) from err
+    if args.json:
+        emit_json(
+            {
                 **_key_view(key),
                 "api_key": api_key,
                 "webhook_secret": tenant.webhook_secret,
                 "jobs_per_day": tenant.jobs_per_day,
                 "requests_per_minute": tenant.requests_per_minute,
             }
-            if args.json:
-                emit_json(result)
-            else:
-                print(api_key)
-                print(
-                    f"key {key.key_id} for tenant {tenant.tenant_id} ({tenant.jobs_per_day} jobs/day, "
-                    f"{tenant.requests_per_minute} requests/min); webhook secret {tenant.webhook_secret}. "
-                    "The key is shown only now: store it.",
-                    file=sys.stderr,
-                )
-            return EXIT_OK
-        if args.keys_command == "list":
-            keys = tenants.list_keys(args.tenant)
-            if args.json:
-                emit_json([_key_view(k) for k in keys])
-            else:
-                for k in keys:
-                    state = f"revoked {k.revoked_at}" if k.revoked_at else "active"
-                    print(f"{k.key_id}  {k.tenant_id:<24} created {k.created_at}  {state}")
-            return EXIT_OK
-        revoked = tenants.revoke_key(args.key_id)
-        if revoked is None:
-            raise KeysUsageError(f"no API key with id {args.key_id!r}; `transcriber keys list` shows them")
-        if args.json:
-            emit_json(_key_view(revoked))
-        else:
-            print(f"key {revoked.key_id} of tenant {revoked.tenant_id} revoked at {revoked.revoked_at}")
-        return EXIT_OK
-    except KeysUsageError as err:
-        raise UsageError(str(err)) from err
+        )
+        return
+    print(api_key)
+    print(
+        f"key {key.key_id} for tenant {tenant.tenant_id} ({tenant.jobs_per_day} jobs/day, "
+        f"{tenant.requests_per_minute} requests/min); webhook secret {tenant.webhook_secret}. "
+        "The key is shown only now: store it.",
+        file=sys.stderr,
+    )
+
+
+def _list(tenants: TenantRepository, args: argparse.Namespace) -> None:
+    keys = tenants.list_keys(args.tenant)
+    if args.json:
+        emit_json([_key_view(k) for k in keys])
+        return
+    for k in keys:
+        state = f"revoked {k.revoked_at}" if k.revoked_at else "active"
+        print(f"{k.key_id}  {k.tenant_id:<24} created {k.created_at}  {state}")
+
+
+def _revoke(tenants: TenantRepository, args: argparse.Namespace) -> None:
+    revoked = tenants.revoke_key(args.key_id)
+    if revoked is None:
+        raise UsageError(f"no API key with id {args.key_id!r}; `transcriber keys list` shows them")
+    if args.json:
+        emit_json(_key_view(revoked))
+    else:
+        print(f"key {revoked.key_id} of tenant {revoked.tenant_id} revoked at {revoked.revoked_at}")
+
+
+_ACTIONS = {"create": _create, "list": _list, "revoke": _revoke}
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    try:
+        _ACTIONS[args.keys_command](tenants_repository(args), args)
+    except UsageError:
+        raise
     except Exception as err:  # AWS errors: credentials, a missing table, the network
         if getattr(args, "debug", False):
             raise
-        print(f"transcriber: error: {type(err).__name__}: {err}", file=sys.stderr)
+        print_error(f"{type(err).__name__}: {err}")
         return EXIT_ERROR
+    return EXIT_OK
 
 
 def _add_stack_options(parser: argparse.ArgumentParser) -> None:
