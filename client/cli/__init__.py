@@ -35,6 +35,7 @@ from client.cli.common import (
 )
 from client.cli.jobs import register_job_commands
 from client.cli.keys import register_keys_command
+from client.cli.terminal import escaped_output
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # argparse: --help (0) or a usage error (2, already printed)
         return exit_.code if isinstance(exit_.code, int) else (EXIT_OK if exit_.code is None else EXIT_USAGE)
+    with escaped_output():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)

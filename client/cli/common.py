@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from client import Client, TranscriberError
+from client.cli.terminal import field
 
 PROG = "transcriber"
 ENV_URL = "TRANSCRIBER_API_URL"
@@ -53,7 +54,7 @@ def one_line(text: str) -> str:
 
 def print_error(message: str) -> None:
     """Errors are one line on stderr, prefixed like argparse's own."""
-    print(f"{PROG}: error: {one_line(message)}", file=sys.stderr)
+    print(f"{PROG}: error: {field(one_line(message))}", file=sys.stderr)
 
 
 def info(message: str, args: argparse.Namespace) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from client import AWAITING_UPLOAD, COMPLETED, FAILED, Client, Transcription
 from client.cli.common import PROG, emit_json, info, one_line
+from client.cli.terminal import field, file_name
 
 
 def human_size(size: int | None) -> str:
@@ -91,8 +92,9 @@ def wait_and_show(client: Client, job_id: str, label: str, args: argparse.Namesp
 
 
 def _stem(job: Transcription) -> str:
+    """The job's file name without its extension, safe to suggest in a shell command."""
     name = job.filename or job.job_id
-    return name.rsplit(".", 1)[0] if "." in name else name
+    return file_name(name.rsplit(".", 1)[0] if "." in name else name, default=job.job_id)
 
 
 def print_job(job: Transcription) -> None:
@@ -124,7 +126,7 @@ def print_job(job: Transcription) -> None:
         rows.append(("text", text if len(text) <= 200 else text[:197] + "..."))
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+        print(f"{name:<{width}}  {field(value)}")
     if job.status == FAILED:
         print(f"\nStart it again with: {PROG} retry {job.job_id}")
     elif job.status == COMPLETED:
@@ -135,10 +137,19 @@ def print_table(jobs: list[Transcription]) -> None:
     if not jobs:
         print("No jobs.")
         return
-    rows = [("JOB ID", "STATUS", "PROGRESS", "CREATED", "FILE")]
+    rows: list[tuple[str, ...]] = [("JOB ID", "STATUS", "PROGRESS", "CREATED", "FILE")]
     for job in jobs:
         rows.append(
-            (job.job_id, job.status, f"{job.progress:.0f}%", job.created_at or "-", job.filename or "-")
+            tuple(
+                field(cell)
+                for cell in (
+                    job.job_id,
+                    job.status,
+                    f"{job.progress:.0f}%",
+                    job.created_at or "-",
+                    job.filename or "-",
+                )
+            )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:

@@ -247,3 +247,31 @@ def test_keys_without_a_tenants_table_is_a_usage_error(
     monkeypatch.setenv("TRANSCRIBER_SERVE_FILE", str(tmp_path / "no-serve.json"))
     code, _, err = run(capsys, "keys", "list")
     assert code == 2 and "no tenants table" in one_error_line(err)
+
+
+# ---- other people's text reaches the terminal escaped (security hole 4) ---------------------
+
+HOSTILE_NAME = "x\x1b[2J\rFORGED 00000000 COMPLETED\n\u202eevil; rm -rf ~.mp3"
+
+
+def test_list_escapes_control_characters_in_file_names(
+    fake: FakeApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.add_job(HOSTILE_NAME)
+    fake.add_job("plain.mp3")
+    code, out, _ = run(capsys, "list")
+    assert code == 0
+    assert not any(ch in out for ch in ("\x1b", "\r", "\u202e"))
+    assert len(out.splitlines()) == 3  # the header and two jobs: no forged row
+    assert "\\x1b[2J\\rFORGED" in out  # shown, as escapes
+
+
+def test_status_escapes_the_name_and_suggests_a_safe_file_name(
+    fake: FakeApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job_id = fake.add_job(HOSTILE_NAME)
+    code, out, _ = run(capsys, "status", job_id)
+    assert code == 0
+    assert not any(ch in out for ch in ("\x1b", "\r", "\u202e"))
+    suggestion = next(line for line in out.splitlines() if "download" in line)
+    assert suggestion.endswith(".srt") and ";" not in suggestion and "~" not in suggestion
