@@ -1,4 +1,4 @@
-"""The HTTP API's front door: an API Gateway REST API proxying every request to the API function.
+"""The HTTP API: the API function, its permissions, and API Gateway's REST API in front of it.
 
 API Gateway only throttles the stage and logs; everything else is the function's: routing
 (``/v1/...``), request validation, authentication (``Authorization: Bearer`` keys, stored hashed
@@ -13,11 +13,22 @@ import json
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.config import ApiSettings
+from infra.config import ApiSettings, EnvironmentConfig
+from infra.constructs.concern import Concern
+from infra.constructs.functions import Functions
+from infra.constructs.storage import Storage
+from infra.constructs.tables import Tables
+from transcriber.domain.jobs import TENANT_INDEX, TRANSCRIPTS_PREFIX, WORK_PREFIX
+from transcriber.domain.tenants import TENANTS_PREFIX
+
+#: Lifetime of a presigned upload URL (the API's contract: at most 15 minutes).
+UPLOAD_URL_EXPIRY_S = 900
 
 # One JSON line per request. No header or body is logged, so neither is an API key.
 ACCESS_LOG_FIELDS = {
@@ -107,3 +118,86 @@ class HttpApi(Construct):
         self.url = (
             f"https://{self.rest_api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}/{stage_name}/"
         )
+
+
+class ApiService(Concern):
+    """The API function (jobs, tenants, uploads) behind :class:`HttpApi`, with least permissions."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        functions: Functions,
+        storage: Storage,
+        tables: Tables,
+        state_machine: sfn.StateMachine,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.function = functions.zip_function(
+            "api",
+            env={
+                "TENANTS_TABLE": tables.tenants.table_name,
+                "INPUT_BUCKET": storage.input_bucket.bucket_name,
+                "STATE_MACHINE_ARN": state_machine.state_machine_arn,
+                "MAX_UPLOAD_BYTES": str(config.max_upload_mb * 1024 * 1024),
+                "UPLOAD_URL_EXPIRY_S": str(UPLOAD_URL_EXPIRY_S),
+            },
+        )
+        self.http_api = HttpApi(
+            self,
+            "Api",
+            function=self.function,
+            settings=config.api,
+            stage_name=config.name,
+            api_name=f"{config.stack_name}-api",
+            log_retention=config.log_retention,
+            removal_policy=config.removal_policy,
+        )
+        self._grant(storage, tables, state_machine)
+
+    def _grant(self, storage: Storage, tables: Tables, state_machine: sfn.StateMachine) -> None:
+        """Jobs and tenants records, uploads, deletes, retries and stops: only the actions the
+        handler calls, on the narrowest resource (see Pipeline._grant for why not ``grant_*``)."""
+        fn = self.function
+        jobs_arn, input_bucket, results = tables.jobs.table_arn, storage.input_bucket, storage.results_bucket
+        statements = [
+            # Job records: read, create, update (status, deletion); a tenant's list via its index.
+            (["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], [jobs_arn]),
+            (["dynamodb:Query"], [f"{jobs_arn}/index/{TENANT_INDEX}"]),
+            # Keys (looked up by hash), tenant settings, rate and quota counters (conditional updates).
+            (["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], [tables.tenants.table_arn]),
+            # Presigned and inline uploads, only under tenants/<tenant id>/ (upload_key in
+            # transcriber/domain/tenants.py); a multipart upload needs its abort.
+            (
+                ["s3:PutObject", "s3:AbortMultipartUpload"],
+                [input_bucket.arn_for_objects(f"{TENANTS_PREFIX}/*")],
+            ),
+            # Deleting a job deletes its audio, which a bucket-dropped job may have under any key.
+            (["s3:DeleteObject"], [input_bucket.arn_for_objects("*")]),
+            # Transcripts to return; a deleted job's intermediate files and outputs.
+            (["s3:GetObject"], [results.arn_for_objects(f"{TRANSCRIPTS_PREFIX}/*")]),
+            (
+                ["s3:DeleteObject"],
+                [
+                    results.arn_for_objects(f"{WORK_PREFIX}/*"),
+                    results.arn_for_objects(f"{TRANSCRIPTS_PREFIX}/*"),
+                ],
+            ),
+        ]
+        for actions, resources in statements:
+            fn.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))
+        # Listing a job's objects to delete them (and a 404 rather than a 403 for a missing
+        # transcript), only under the prefixes it may delete from.
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[results.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{WORK_PREFIX}/*", f"{TRANSCRIPTS_PREFIX}/*"]}},
+            )
+        )
+        # Retry starts a new execution; delete stops a running one after reading its status.
+        state_machine.grant_start_execution(fn)
+        state_machine.grant_execution(fn, "states:StopExecution", "states:DescribeExecution")
+        storage.grant_key(fn, encrypt=True)
