@@ -11,7 +11,7 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.constructs.api import ApiService
-from infra.constructs.concern import ConcernLogicalIds
+from infra.constructs.concern import keep_flat_logical_ids
 from infra.constructs.events import JobEvents
 from infra.constructs.functions import METRICS_NAMESPACE, Functions
 from infra.constructs.monitoring import Monitoring
@@ -27,7 +27,6 @@ class TranscriptionStack(cdk.Stack):
         self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs: object
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
-        self._logical_ids = ConcernLogicalIds(self)
         self.config = config
         storage = Storage(self, "Storage", config=config)
         tables = Tables(self, "Tables", config=config, data_key=storage.data_key)
@@ -64,6 +63,7 @@ class TranscriptionStack(cdk.Stack):
             self,
             "ApiService",
             config=config,
+            rest_api_scope=self,
             functions=functions,
             storage=storage,
             tables=tables,
@@ -124,7 +124,7 @@ class TranscriptionStack(cdk.Stack):
             topic_key=self.data_key,
         )
         self._outputs()
-        self._logical_ids.freeze()
+        keep_flat_logical_ids(self)
 
     def _outputs(self) -> None:
         outputs = {
@@ -144,7 +144,3 @@ class TranscriptionStack(cdk.Stack):
         }
         for output_id, value in outputs.items():
             cdk.CfnOutput(self, output_id, value=value)
-
-    def _allocate_logical_id(self, cfn_element: cdk.CfnElement) -> str:
-        """Logical ids as if the concern constructs were not there (infra/constructs/concern.py)."""
-        return self._logical_ids.allocate(cfn_element)

@@ -121,7 +121,9 @@ class HttpApi(Construct):
 
 
 class ApiService(Concern):
-    """The API function (jobs, tenants, uploads) behind :class:`HttpApi`, with least permissions."""
+    """The API function (jobs, tenants, uploads), with least permissions, and :class:`HttpApi` in
+    front of it. The REST API is made in ``rest_api_scope`` (the stack): its deployment's logical id
+    is made from its construct path, which must not include a concern."""
 
     def __init__(
         self,
@@ -129,6 +131,7 @@ class ApiService(Concern):
         construct_id: str,
         *,
         config: EnvironmentConfig,
+        rest_api_scope: Construct,
         functions: Functions,
         storage: Storage,
         tables: Tables,
@@ -146,7 +149,7 @@ class ApiService(Concern):
             },
         )
         self.http_api = HttpApi(
-            self,
+            rest_api_scope,
             "Api",
             function=self.function,
             settings=config.api,
