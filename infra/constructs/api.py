@@ -22,6 +22,7 @@ from constructs import Construct
 from infra.config import ApiSettings, EnvironmentConfig
 from infra.constructs.concern import Concern
 from infra.constructs.functions import Functions
+from infra.constructs.pipeline import PUT_OBJECT, SINGLE_ITEM_ACTIONS
 from infra.constructs.storage import Storage
 from infra.constructs.tables import Tables
 from transcriber.domain.jobs import TENANT_INDEX, TRANSCRIPTS_PREFIX, WORK_PREFIX
@@ -167,14 +168,14 @@ class ApiService(Concern):
         jobs_arn, input_bucket, results = tables.jobs.table_arn, storage.input_bucket, storage.results_bucket
         statements = [
             # Job records: read, create, update (status, deletion); a tenant's list via its index.
-            (["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], [jobs_arn]),
+            (SINGLE_ITEM_ACTIONS, [jobs_arn]),
             (["dynamodb:Query"], [f"{jobs_arn}/index/{TENANT_INDEX}"]),
             # Keys (looked up by hash), tenant settings, rate and quota counters (conditional updates).
-            (["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], [tables.tenants.table_arn]),
+            (SINGLE_ITEM_ACTIONS, [tables.tenants.table_arn]),
             # Presigned and inline uploads, only under tenants/<tenant id>/ (upload_key in
             # transcriber/domain/tenants.py); a multipart upload needs its abort.
             (
-                ["s3:PutObject", "s3:AbortMultipartUpload"],
+                PUT_OBJECT,
                 [input_bucket.arn_for_objects(f"{TENANTS_PREFIX}/*")],
             ),
             # Deleting a job deletes its audio, which a bucket-dropped job may have under any key.

@@ -25,8 +25,8 @@ from transcriber.domain.jobs import CONTENT_INDEX, TRANSCRIPTS_PREFIX, WORK_PREF
 ABNORMAL_EXECUTION_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
 #: Multipart uploads (boto3 switches to them above 8 MB) need AbortMultipartUpload on failure.
 PUT_OBJECT = ["s3:PutObject", "s3:AbortMultipartUpload"]
-#: What the job repository calls: gets, puts (conditional create) and updates of single items.
-JOB_RECORD_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+#: What the repositories (jobs, tenants) call: gets, puts (conditional creates) and updates of one item.
+SINGLE_ITEM_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
 
 
 class Pipeline(Concern):
@@ -137,7 +137,7 @@ class Pipeline(Concern):
             for actions, resource in statements:
                 fn.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=[resource]))
             fn.add_to_role_policy(
-                iam.PolicyStatement(actions=JOB_RECORD_ACTIONS, resources=[tables.jobs.table_arn])
+                iam.PolicyStatement(actions=SINGLE_ITEM_ACTIONS, resources=[tables.jobs.table_arn])
             )
             storage.grant_key(fn, encrypt=True)
         # The checkpoint test is a HEAD on a partial that may not exist yet: without ListBucket S3
@@ -163,7 +163,7 @@ class Pipeline(Concern):
         # What Powertools Idempotency calls on its table.
         self.ingest_fn.add_to_role_policy(
             iam.PolicyStatement(
-                actions=[*JOB_RECORD_ACTIONS, "dynamodb:DeleteItem"],
+                actions=[*SINGLE_ITEM_ACTIONS, "dynamodb:DeleteItem"],
                 resources=[tables.idempotency.table_arn],
             )
         )
