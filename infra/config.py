@@ -1,138 +1,107 @@
 """Per-environment settings, read from ``cdk.json`` context (``-c env=dev|staging|prod``).
 
-Everything that differs between environments lives here, typed and checked before any construct
-is created: a misspelt environment, key or value fails the synth with a message that names it,
-instead of silently falling back to a default that would only show up in the deployed account.
+Everything that differs between environments lives here, typed and checked (pydantic, strict)
+before any construct is created: a misspelt environment, key or value fails the synth with a
+message that names it, instead of silently falling back to a default that would only show up in
+the deployed account.
 """
 
 from __future__ import annotations
 
-import types
-import typing
-from dataclasses import dataclass, fields
-from typing import Any, TypeVar
+from typing import Any, Literal, Self
 
-ARCHITECTURES = ("arm64", "x86_64")
+import aws_cdk as cdk
+from aws_cdk import aws_logs as logs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
+
 FUNCTIONS = ("ingest", "chunk", "transcribe", "aggregate", "fail", "api", "notifier")
 #: API Gateway gives up on a Lambda integration after 29 s: the API function must answer sooner.
 API_INTEGRATION_TIMEOUT_S = 29
 #: The production environment: no test-only setting (fault injection) may be turned on there.
 PROD = "prod"
-# The retention periods CloudWatch Logs accepts (aws_logs.RetentionDays); 0 keeps logs forever.
-LOG_RETENTION_DAYS = (
-    0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
-)  # fmt: skip
-
-_T = TypeVar("_T")
-
-
-def _check_type(where: str, value: Any, expected: Any) -> None:
-    options = typing.get_args(expected) if isinstance(expected, types.UnionType) else (expected,)
-    for option in options:
-        if option is type(None) and value is None:
-            return
-        # bool is an int in Python; a JSON true where a number belongs is still a mistake.
-        if option is int and isinstance(value, int) and not isinstance(value, bool):
-            return
-        if option is float and isinstance(value, int | float) and not isinstance(value, bool):
-            return
-        if option in (str, bool) and isinstance(value, option):
-            return
-    raise ValueError(f"{where} must be {expected}, not {value!r}")
-
-
-def _build(cls: type[_T], values: Any, where: str, *, nested: dict[str, Any] | None = None) -> _T:
-    """Instantiate a settings dataclass from plain JSON, naming unknown, missing or mistyped keys."""
-    if not isinstance(values, dict):
-        raise ValueError(f"{where} must be an object, not {values!r}")
-    hints = typing.get_type_hints(cls)
-    expected = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-    unknown, missing = set(values) - expected, expected - set(values)
-    if unknown or missing:
-        raise ValueError(f"{where}: unknown keys {sorted(unknown)}, missing {sorted(missing)}")
-    built: dict[str, Any] = {}
-    for name, value in values.items():
-        if nested and name in nested:
-            built[name] = nested[name]
-            continue
-        _check_type(f"{where}.{name}", value, hints[name])
-        built[name] = value
-    return cls(**built)
+#: The retention periods CloudWatch Logs accepts, in days (0 keeps logs forever): the one table
+#: that both checks ``log_retention_days`` and gives the log groups their retention.
+LOG_RETENTION: dict[int, logs.RetentionDays] = {
+    0: logs.RetentionDays.INFINITE,
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+LOG_RETENTION_DAYS = tuple(LOG_RETENTION)
 
 
-@dataclass(frozen=True)
-class FunctionSizing:
-    """Memory and timeout of one Lambda function."""
+class _Settings(BaseModel):
+    """Strict JSON settings: no unknown key, no missing key, no coercion (``"1"`` is not 1)."""
 
-    memory_mb: int
-    timeout_s: int
-
-    def __post_init__(self) -> None:
-        if not 128 <= self.memory_mb <= 10240:
-            raise ValueError(f"memory_mb must be within 128..10240, not {self.memory_mb}")
-        if not 1 <= self.timeout_s <= 900:
-            raise ValueError(f"timeout_s must be within 1..900 (Lambda's limit), not {self.timeout_s}")
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-@dataclass(frozen=True)
-class Lifecycle:
+class FunctionSizing(_Settings):
+    """Memory and timeout of one Lambda function (Lambda's limits)."""
+
+    memory_mb: int = Field(ge=128, le=10240)
+    timeout_s: int = Field(ge=1, le=900)
+
+
+class Lifecycle(_Settings):
     """Object lifecycle: intermediate audio expires; raw uploads may move to Glacier; results stay."""
 
-    work_expiry_days: int
-    raw_to_glacier_days: int | None
-
-    def __post_init__(self) -> None:
-        if self.work_expiry_days < 1:
-            raise ValueError("work_expiry_days must be at least 1")
-        if self.raw_to_glacier_days is not None and self.raw_to_glacier_days < 1:
-            raise ValueError("raw_to_glacier_days must be at least 1, or null to keep uploads in Standard")
+    work_expiry_days: int = Field(ge=1)
+    #: null keeps uploads in S3 Standard
+    raw_to_glacier_days: int | None = Field(ge=1)
 
 
-@dataclass(frozen=True)
-class AlarmThresholds:
+class AlarmThresholds(_Settings):
     """Alarm thresholds; counts are per five-minute period, the duration is the hourly p95."""
 
-    failed_executions: int
-    throttles: int
-    transcribe_errors: int
-    p95_job_duration_s: int
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            if getattr(self, f.name) < 1:
-                raise ValueError(f"alarms.{f.name} must be at least 1")
+    failed_executions: int = Field(ge=1)
+    throttles: int = Field(ge=1)
+    transcribe_errors: int = Field(ge=1)
+    p95_job_duration_s: int = Field(ge=1)
 
 
-@dataclass(frozen=True)
-class ApiSettings:
+class ApiSettings(_Settings):
     """The HTTP API stage's throttling: requests per second (steady) and the burst above it.
 
     Per stage, for all tenants together; each tenant's own rate limit and quota are enforced by the
     API function (tenants table), below these.
     """
 
-    throttle_rate_per_s: float
-    throttle_burst: int
-
-    def __post_init__(self) -> None:
-        if not self.throttle_rate_per_s > 0:
-            raise ValueError(f"api.throttle_rate_per_s must be above 0, not {self.throttle_rate_per_s}")
-        if self.throttle_burst < 1:
-            raise ValueError(f"api.throttle_burst must be at least 1, not {self.throttle_burst}")
+    throttle_rate_per_s: float = Field(gt=0)
+    throttle_burst: int = Field(ge=1)
 
 
-@dataclass(frozen=True)
-class EnvironmentConfig:
+class EnvironmentConfig(_Settings):
     name: str
     stack_name: str
-    architecture: str
-    map_max_concurrency: int
-    max_upload_mb: int
-    max_duration_minutes: int
-    chunk_max_seconds: int
+    architecture: Literal["arm64", "x86_64"]
+    map_max_concurrency: int = Field(ge=1)
+    max_upload_mb: int = Field(ge=1)
+    max_duration_minutes: int = Field(ge=1)
+    #: the longest chunk, in seconds (MAX_CHUNK_SECONDS of the chunk function)
+    max_chunk_seconds: int = Field(ge=1)
     #: hours a transcript is reused for the same audio and options (0: never)
-    dedup_window_hours: float
+    dedup_window_hours: float = Field(ge=0, le=24 * 365)
     engine: str
     #: probability that one engine or S3 call fails on purpose (transcriber/faults.py): tests and
     #: soak runs only; 0 turns it off, and the prod environment refuses anything else
@@ -146,18 +115,30 @@ class EnvironmentConfig:
     alarms: AlarmThresholds
     api: ApiSettings
 
-    def __post_init__(self) -> None:
-        if self.architecture not in ARCHITECTURES:
-            raise ValueError(f"architecture must be one of {ARCHITECTURES}, not {self.architecture!r}")
-        if self.map_max_concurrency < 1:
-            raise ValueError("map_max_concurrency must be at least 1")
-        for name in ("max_upload_mb", "max_duration_minutes", "chunk_max_seconds"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
-        if not 0 <= self.dedup_window_hours <= 24 * 365:
-            raise ValueError("dedup_window_hours must lie between 0 and 8760")
-        if not 0 <= self.fault_rate <= 1:
-            raise ValueError(f"fault_rate must lie between 0 and 1, not {self.fault_rate}")
+    @field_validator("fault_rate")
+    @classmethod
+    def _a_probability(cls, rate: float) -> float:
+        if not 0 <= rate <= 1:
+            raise ValueError(f"must lie between 0 and 1, not {rate}")
+        return rate
+
+    @field_validator("functions", mode="before")
+    @classmethod
+    def _every_function_sized(cls, sizing: Any) -> Any:
+        if not isinstance(sizing, dict) or set(sizing) != set(FUNCTIONS):
+            found = sorted(sizing) if isinstance(sizing, dict) else sizing
+            raise ValueError(f"must set exactly {list(FUNCTIONS)}, not {found}")
+        return sizing
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _a_retention_logs_accept(cls, days: int) -> int:
+        if days not in LOG_RETENTION:
+            raise ValueError(f"must be one of {LOG_RETENTION_DAYS}, not {days}")
+        return days
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
         if self.name == PROD and self.fault_rate != 0:
             raise ValueError(
                 f"fault_rate must be 0 in {PROD!r} (fault injection is for tests), not {self.fault_rate}"
@@ -168,13 +149,19 @@ class EnvironmentConfig:
                 f"functions.api.timeout_s must be at most {API_INTEGRATION_TIMEOUT_S} (API Gateway's "
                 f"integration timeout), not {api_timeout}"
             )
-        if self.log_retention_days not in LOG_RETENTION_DAYS:
-            raise ValueError(
-                f"log_retention_days must be one of {LOG_RETENTION_DAYS}, not {self.log_retention_days}"
-            )
+        return self
 
     def function(self, name: str) -> FunctionSizing:
         return self.functions[name]
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        return LOG_RETENTION[self.log_retention_days]
+
+    @property
+    def removal_policy(self) -> cdk.RemovalPolicy:
+        """What deleting the stack does to its data: kept where ``retain_data`` (prod)."""
+        return cdk.RemovalPolicy.RETAIN if self.retain_data else cdk.RemovalPolicy.DESTROY
 
     @classmethod
     def from_context(
@@ -187,19 +174,61 @@ class EnvironmentConfig:
             )
         values = {**environments[env_name], **(overrides or {}), "name": env_name}
         where = f"environment {env_name!r}"
-        nested: dict[str, Any] = {}
-        sizing = values.get("functions")
-        if "functions" in values:
-            if not isinstance(sizing, dict) or set(sizing) != set(FUNCTIONS):
-                found = sorted(sizing) if isinstance(sizing, dict) else sizing
-                raise ValueError(f"{where}.functions must set exactly {list(FUNCTIONS)}, not {found}")
-            nested["functions"] = {
-                fn: _build(FunctionSizing, sizing[fn], f"{where}.functions.{fn}") for fn in FUNCTIONS
-            }
-        if "lifecycle" in values:
-            nested["lifecycle"] = _build(Lifecycle, values["lifecycle"], f"{where}.lifecycle")
-        if "alarms" in values:
-            nested["alarms"] = _build(AlarmThresholds, values["alarms"], f"{where}.alarms")
-        if "api" in values:
-            nested["api"] = _build(ApiSettings, values["api"], f"{where}.api")
-        return _build(cls, values, where, nested=nested)
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            raise ValueError("; ".join(_explain(error, where))) from None
+
+
+_EXPECTED = {
+    "int_type": "an integer",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "dict_type": "an object",
+    "model_type": "an object",
+}
+
+
+def _explain(error: ValidationError, where: str) -> list[str]:
+    """One message per mistake, each naming its key: ``environment 'dev'.lifecycle.x must be ...``.
+
+    Unknown and missing keys of one object are reported together, as
+    ``<object>: unknown keys [...], missing [...]``.
+    """
+    messages: list[str] = []
+    unknown: dict[str, list[str]] = {}
+    missing: dict[str, list[str]] = {}
+
+    def path(parts: tuple[int | str, ...]) -> str:
+        return ".".join([where, *map(str, parts)])
+
+    details: list[ErrorDetails] = error.errors(include_url=False)
+    for detail in details:
+        *parent, key = detail["loc"] or ("",)
+        kind, value = detail["type"], detail["input"]
+        if kind in ("extra_forbidden", "missing"):
+            (unknown if kind == "extra_forbidden" else missing).setdefault(path(tuple(parent)), []).append(
+                str(key)
+            )
+            continue
+        at = path(detail["loc"])
+        context = detail.get("ctx", {})
+        if kind == "value_error":
+            reason = str(context.get("error", detail["msg"]))
+            messages.append(f"{at} {reason}" if detail["loc"] else f"{where}: {reason}")
+        elif kind == "greater_than_equal":
+            messages.append(f"{at} must be at least {context['ge']}, not {value!r}")
+        elif kind == "greater_than":
+            messages.append(f"{at} must be above {context['gt']}, not {value!r}")
+        elif kind == "less_than_equal":
+            messages.append(f"{at} must be at most {context['le']}, not {value!r}")
+        elif kind == "literal_error":
+            messages.append(f"{at} must be one of {context['expected']}, not {value!r}")
+        else:
+            messages.append(f"{at} must be {_EXPECTED.get(kind, detail['msg'])}, not {value!r}")
+    for at in sorted({*unknown, *missing}):
+        messages.append(
+            f"{at}: unknown keys {sorted(unknown.get(at, []))}, missing {sorted(missing.get(at, []))}"
+        )
+    return messages

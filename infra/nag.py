@@ -134,7 +134,8 @@ def acknowledge_findings(stack: TranscriptionStack) -> list[Accepted]:
     def logical_id(construct: IConstruct) -> str:
         default = construct.node.default_child
         assert isinstance(default, cdk.CfnElement)
-        return stack.get_logical_id(default)
+        # Resolved, not get_logical_id(): that ignores the overrides that keep the ids flat.
+        return str(stack.resolve(default.logical_id))
 
     input_arn = f"<{logical_id(stack.input_bucket)}.Arn>"
     results_arn = f"<{logical_id(stack.results_bucket)}.Arn>"

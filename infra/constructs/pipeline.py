@@ -1,0 +1,172 @@
+"""The pipeline: ingest (S3 upload -> job -> execution), the step functions and the state machine,
+each function's least permissions, and the rule that fails the job of an abnormal execution."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from constructs import Construct
+
+from infra.config import EnvironmentConfig
+from infra.constructs.concern import Concern
+from infra.constructs.events import JobEvents
+from infra.constructs.functions import Functions, env_number
+from infra.constructs.state_machine import StepFunctions, transcription_state_machine
+from infra.constructs.storage import Storage
+from infra.constructs.tables import Tables
+from transcriber.domain.jobs import CONTENT_INDEX, TRANSCRIPTS_PREFIX, WORK_PREFIX
+
+# Step Functions reports these terminal statuses on the default bus; each must leave its job FAILED.
+ABNORMAL_EXECUTION_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
+#: Multipart uploads (boto3 switches to them above 8 MB) need AbortMultipartUpload on failure.
+PUT_OBJECT = ["s3:PutObject", "s3:AbortMultipartUpload"]
+#: What the repositories (jobs, tenants) call: gets, puts (conditional creates) and updates of one item.
+SINGLE_ITEM_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+
+
+class Pipeline(Concern):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        storage: Storage,
+        tables: Tables,
+        job_events: JobEvents,
+        functions: Functions,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.ingest_dlq = storage.queue(self, "IngestDeadLetterQueue")
+        chunk_env = {
+            "MAX_DURATION_SECONDS": str(config.max_duration_minutes * 60),
+            "MAX_CHUNK_SECONDS": str(config.max_chunk_seconds),
+            **functions.fault_env,
+        }
+        self.chunk_fn = functions.zip_function("chunk", env=chunk_env, with_ffmpeg=True)
+        self.aggregate_fn = functions.zip_function("aggregate", env=functions.fault_env)
+        self.fail_fn = functions.zip_function("fail")
+        self.transcribe_fn = functions.transcribe_function()
+        self.state_machine = transcription_state_machine(
+            self,
+            functions=StepFunctions(
+                chunk=self.chunk_fn,
+                transcribe=self.transcribe_fn,
+                aggregate=self.aggregate_fn,
+                fail=self.fail_fn,
+            ),
+            map_max_concurrency=config.map_max_concurrency,
+            log_group=functions.log_group(self, "StateMachineLogs"),
+        )
+        self.ingest_fn = functions.zip_function(
+            "ingest",
+            env={
+                "STATE_MACHINE_ARN": self.state_machine.state_machine_arn,
+                "MAX_UPLOAD_BYTES": str(config.max_upload_mb * 1024 * 1024),
+                "IDEMPOTENCY_TABLE": tables.idempotency.table_name,
+                "DEDUP_WINDOW_HOURS": env_number(config.dedup_window_hours),
+            },
+        )
+        self.ingest_fn.configure_async_invoke(retry_attempts=2)
+        # Events S3 could not deliver after Lambda's async retries are kept, not lost.
+        cfn_ingest = self.ingest_fn.node.default_child
+        assert isinstance(cfn_ingest, lambda_.CfnFunction)
+        cfn_ingest.dead_letter_config = lambda_.CfnFunction.DeadLetterConfigProperty(
+            target_arn=self.ingest_dlq.queue_arn
+        )
+        storage.input_bucket.add_event_notification(
+            s3.EventType.OBJECT_CREATED, s3n.LambdaDestination(self.ingest_fn)
+        )
+        self.execution_failures_dlq = storage.queue(self, "ExecutionFailuresDeadLetterQueue")
+        self._abnormal_executions_rule()
+        self._grant(storage, tables, job_events)
+
+    def _abnormal_executions_rule(self) -> None:
+        """Executions that end FAILED, TIMED_OUT or ABORTED mark their job FAILED (default bus).
+
+        The state machine's Catch already handles task errors; this covers what it cannot: the
+        execution timeout, an operator's StopExecution and failures outside any Catch. The fail
+        function ignores jobs that are already terminal, so a Catch-handled failure is not
+        reported twice. Events it cannot take after EventBridge's retries go to a DLQ.
+        """
+        events.Rule(
+            self,
+            "AbnormalExecutionsRule",
+            description="Mark the job FAILED when its execution fails, times out or is aborted",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={
+                    "status": list(ABNORMAL_EXECUTION_STATUSES),
+                    "stateMachineArn": [self.state_machine.state_machine_arn],
+                },
+            ),
+            targets=[
+                targets.LambdaFunction(
+                    self.fail_fn,
+                    dead_letter_queue=self.execution_failures_dlq,
+                    retry_attempts=8,
+                    max_event_age=cdk.Duration.hours(24),
+                )
+            ],
+        )
+
+    def _grant(self, storage: Storage, tables: Tables, job_events: JobEvents) -> None:
+        """One role per function, each with the prefixes and actions its handler really calls.
+
+        Written out rather than through ``grant_read``/``grant_read_write_data``: those add wildcard
+        actions (``s3:GetObject*``, ``s3:List*``, ``dynamodb:Batch*``, ``kms:ReEncrypt*``) that no
+        handler uses.
+        """
+        input_objects = storage.input_bucket.arn_for_objects("*")
+        work_objects = storage.results_bucket.arn_for_objects(f"{WORK_PREFIX}/*")
+        transcripts = storage.results_bucket.arn_for_objects(f"{TRANSCRIPTS_PREFIX}/*")
+        s3_access: dict[lambda_.IFunction, list[tuple[list[str], str]]] = {
+            self.ingest_fn: [(["s3:GetObject"], input_objects)],
+            self.chunk_fn: [(["s3:GetObject"], input_objects), (PUT_OBJECT, work_objects)],
+            self.transcribe_fn: [(["s3:GetObject", *PUT_OBJECT], work_objects)],
+            self.aggregate_fn: [(["s3:GetObject"], work_objects), (PUT_OBJECT, transcripts)],
+            self.fail_fn: [],
+        }
+        for fn, statements in s3_access.items():
+            for actions, resource in statements:
+                fn.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=[resource]))
+            fn.add_to_role_policy(
+                iam.PolicyStatement(actions=SINGLE_ITEM_ACTIONS, resources=[tables.jobs.table_arn])
+            )
+            storage.grant_key(fn, encrypt=True)
+        # The checkpoint test is a HEAD on a partial that may not exist yet: without ListBucket S3
+        # answers 403 instead of 404. Limited to the work/ prefix.
+        self.transcribe_fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[storage.results_bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{WORK_PREFIX}/*"]}},
+            )
+        )
+        # Who publishes what: ingest (created, or failed at intake), chunk (started), transcribe
+        # (progress), aggregate (completed), fail (failed); the sweeper is granted in its construct.
+        for fn in s3_access:
+            job_events.bus.grant_put_events_to(fn)
+        self.state_machine.grant_start_execution(self.ingest_fn)
+        # Content reuse: recent jobs of the same audio, through the index only.
+        self.ingest_fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:Query"], resources=[f"{tables.jobs.table_arn}/index/{CONTENT_INDEX}"]
+            )
+        )
+        # What Powertools Idempotency calls on its table.
+        self.ingest_fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=[*SINGLE_ITEM_ACTIONS, "dynamodb:DeleteItem"],
+                resources=[tables.idempotency.table_arn],
+            )
+        )
+        self.ingest_fn.add_to_role_policy(
+            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.ingest_dlq.queue_arn])
+        )

@@ -1,0 +1,191 @@
+"""The transcription workflow: chunk -> language (asked for, voted on, or detected) -> a Map of
+transcribe tasks -> aggregate, with retries on retryable errors and every failure to MarkFailed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from transcriber.domain.errors import RETRYABLE_ERROR_NAMES
+
+
+@dataclass(frozen=True)
+class StepFunctions:
+    """The Lambda function behind each step."""
+
+    chunk: lambda_.IFunction
+    transcribe: lambda_.IFunction
+    aggregate: lambda_.IFunction
+    fail: lambda_.IFunction
+
+
+def transcription_state_machine(
+    scope: Construct,
+    *,
+    functions: StepFunctions,
+    map_max_concurrency: int,
+    log_group: logs.ILogGroup,
+) -> sfn.StateMachine:
+    retryable = list(RETRYABLE_ERROR_NAMES)
+    mark_failed = tasks.LambdaInvoke(
+        scope,
+        "MarkFailed",
+        lambda_function=functions.fail,
+        payload=sfn.TaskInput.from_object(
+            {
+                "job_id": sfn.JsonPath.string_at("$.job_id"),
+                "bucket": sfn.JsonPath.string_at("$.bucket"),
+                "key": sfn.JsonPath.string_at("$.key"),
+                "error": sfn.JsonPath.object_at("$.error"),
+            }
+        ),
+        payload_response_only=True,
+        result_path=sfn.JsonPath.DISCARD,
+        retry_on_service_exceptions=True,
+    ).next(
+        sfn.Fail(scope, "JobFailed", error="TranscriptionFailed", cause="See the job record for the reason")
+    )
+
+    def step(
+        name: str, function: lambda_.IFunction, payload: dict[str, Any], result_path: str | None
+    ) -> tasks.LambdaInvoke:
+        """One Lambda task: its payload out, its answer at ``result_path``; retried only on
+        retryable errors (backoff and full jitter), anything else to MarkFailed."""
+        task = tasks.LambdaInvoke(
+            scope,
+            name,
+            lambda_function=function,
+            payload=sfn.TaskInput.from_object(payload),
+            payload_response_only=True,
+            result_path=result_path,
+            retry_on_service_exceptions=False,
+        )
+        task.add_retry(
+            errors=retryable,
+            interval=cdk.Duration.seconds(2),
+            max_attempts=3,
+            backoff_rate=2.0,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        task.add_catch(mark_failed, errors=["States.ALL"], result_path="$.error")
+        return task
+
+    chunk = step(
+        "ChunkAudio",
+        functions.chunk,
+        {
+            "job_id": sfn.JsonPath.string_at("$.job_id"),
+            "bucket": sfn.JsonPath.string_at("$.bucket"),
+            "key": sfn.JsonPath.string_at("$.key"),
+            "options": sfn.JsonPath.object_at("$.options"),
+        },
+        result_path="$.audio",
+    )
+
+    # The job's language is decided once and pinned for every chunk: asked for, or voted on
+    # by a few chunks spread over the file (see transcriber/domain/language.py).
+    requested_language = sfn.Pass(
+        scope,
+        "UseRequestedLanguage",
+        parameters={
+            "language": sfn.JsonPath.string_at("$.options.language"),
+            "source": "requested",
+            "confidence": 1,
+            "samples": 0,
+        },
+        result_path="$.language",
+    )
+    detect_language = step(
+        "DetectLanguage",
+        functions.transcribe,
+        {
+            "action": "detect_language",
+            "job_id": sfn.JsonPath.string_at("$.job_id"),
+            "chunks": sfn.JsonPath.list_at("$.audio.chunks"),
+        },
+        result_path="$.language",
+    )
+    # One chunk needs no vote: the engine detects on it while transcribing, at no extra cost.
+    # ("" rather than null: CDK drops null values from a state's parameters.)
+    single_chunk = sfn.Pass(
+        scope,
+        "DetectWhileTranscribing",
+        parameters={"language": "", "source": "detected", "samples": 1},
+        result_path="$.language",
+    )
+    language = (
+        sfn.Choice(scope, "LanguageRequested")
+        .when(sfn.Condition.is_present("$.options.language"), requested_language)
+        .when(sfn.Condition.is_not_present("$.audio.chunks[1]"), single_chunk)
+        .otherwise(detect_language)
+    )
+
+    transcribe = tasks.LambdaInvoke(
+        scope,
+        "TranscribeChunk",
+        lambda_function=functions.transcribe,
+        payload_response_only=True,
+        retry_on_service_exceptions=False,
+    )
+    transcribe.add_retry(
+        errors=retryable,
+        interval=cdk.Duration.seconds(2),
+        max_attempts=4,
+        backoff_rate=2.0,
+        jitter_strategy=sfn.JitterType.FULL,
+    )
+    fan_out = sfn.Map(
+        scope,
+        "TranscribeChunks",
+        items_path="$.audio.chunks",
+        item_selector={
+            "job_id": sfn.JsonPath.string_at("$.job_id"),
+            "chunk": sfn.JsonPath.object_at("$$.Map.Item.Value"),
+            "language": sfn.JsonPath.string_at("$.language.language"),
+            "options": sfn.JsonPath.object_at("$.options"),
+        },
+        max_concurrency=map_max_concurrency,
+        # Each chunk's transcript is in S3 under a key derived from the job and chunk index, so
+        # the Map's results are dropped: a 4-hour job's state holds one list, not two.
+        result_path=sfn.JsonPath.DISCARD,
+    )
+    fan_out.item_processor(transcribe)
+    fan_out.add_catch(mark_failed, errors=["States.ALL"], result_path="$.error")
+
+    aggregate = step(
+        "AggregateTranscript",
+        functions.aggregate,
+        {
+            "job_id": sfn.JsonPath.string_at("$.job_id"),
+            "bucket": sfn.JsonPath.string_at("$.bucket"),
+            "key": sfn.JsonPath.string_at("$.key"),
+            "duration": sfn.JsonPath.number_at("$.audio.duration"),
+            "language": sfn.JsonPath.object_at("$.language"),
+            "chunks": sfn.JsonPath.list_at("$.audio.chunks"),
+        },
+        result_path=None,
+    )
+
+    requested_language.next(fan_out)
+    single_chunk.next(fan_out)
+    detect_language.next(fan_out)
+    fan_out.next(aggregate).next(sfn.Succeed(scope, "JobCompleted"))
+    definition = chunk.next(language)
+    return sfn.StateMachine(
+        scope,
+        "TranscriptionStateMachine",
+        definition_body=sfn.DefinitionBody.from_chainable(definition),
+        state_machine_type=sfn.StateMachineType.STANDARD,
+        timeout=cdk.Duration.hours(6),
+        tracing_enabled=True,
+        # Every state transition, without its input and output: the history is there to follow
+        # a job, and the payloads (object keys, chunk lists) stay out of the logs.
+        logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+    )

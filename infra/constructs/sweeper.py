@@ -1,0 +1,71 @@
+"""The sweeper: every five minutes, jobs that stopped moving are requeued or failed."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra.config import FunctionSizing
+from infra.constructs.concern import Concern
+from infra.constructs.events import JobEvents
+from infra.constructs.functions import Functions
+from infra.constructs.storage import Storage
+from infra.constructs.tables import Tables
+from transcriber.domain.recovery import STATUS_INDEX
+
+# The sweeper (functions/sweeper) is small and the same in every environment: no cdk.json entry.
+SWEEPER_SIZING = FunctionSizing(memory_mb=256, timeout_s=120)
+SWEEP_EVERY = cdk.Duration.minutes(5)
+
+
+class Sweeper(Concern):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: Functions,
+        state_machine: sfn.StateMachine,
+        storage: Storage,
+        tables: Tables,
+        job_events: JobEvents,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.function = functions.zip_function(
+            "sweeper", env={"STATE_MACHINE_ARN": state_machine.state_machine_arn}, sizing=SWEEPER_SIZING
+        )
+        self._schedule()
+        # Stale jobs through their index, each read and updated (requeued or failed) on the table,
+        # its latest execution's status, a new execution for a requeued job, and a Failed event.
+        fn = self.function
+        job_events.bus.grant_put_events_to(fn)
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:Query"], resources=[f"{tables.jobs.table_arn}/index/{STATUS_INDEX}"]
+            )
+        )
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem", "dynamodb:UpdateItem"], resources=[tables.jobs.table_arn]
+            )
+        )
+        state_machine.grant_execution(fn, "states:DescribeExecution")
+        state_machine.grant_start_execution(fn)
+        storage.grant_key(fn, encrypt=True)
+
+    def _schedule(self) -> None:
+        """A missed sweep is harmless (the next one finds the same jobs), so a failed invocation is
+        retried twice and then dropped, with no dead-letter queue to watch."""
+        events.Rule(
+            self,
+            "SweeperSchedule",
+            description="Requeue or fail transcription jobs that stopped making progress",
+            schedule=events.Schedule.rate(SWEEP_EVERY),
+            targets=[
+                targets.LambdaFunction(self.function, retry_attempts=2, max_event_age=cdk.Duration.minutes(5))
+            ],
+        )
