@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import ffmpeg
 from transcriber.adapters.ffmpeg import split_channels
 from transcriber.domain.audio import AudioInfo
-from transcriber.domain.channels import MONO_NOTE, merge_by_channel, prepare_channel_chunks
+from transcriber.domain.channels import MONO_NOTE, SplitChannels, merge_by_channel, prepare_channel_chunks
 from transcriber.domain.chunking import ChunkingConfig
 from transcriber.domain.errors import TooLongError, UnsupportedFormatError
 from transcriber.domain.formats import transcript_to_dict
@@ -87,7 +87,7 @@ def test_split_channels_refuses_more_channels_than_allowed(tmp_path: Path) -> No
 # Planning per channel ---------------------------------------------------------------------------
 
 
-def fake_split(channel_signals: list[np.ndarray]):  # type: ignore[no-untyped-def]
+def fake_split(channel_signals: list[np.ndarray]) -> SplitChannels:
     def split(source: Path, out_dir: Path) -> tuple[AudioInfo, list[Path]]:
         out_dir.mkdir(parents=True, exist_ok=True)
         paths = [write_wav(out_dir / f"channel-{i}.wav", [s]) for i, s in enumerate(channel_signals)]
@@ -111,7 +111,7 @@ def test_each_channel_is_planned_on_its_own_with_indexes_running_on(tmp_path: Pa
     )
     specs = [spec for spec, _ in prepared.chunks]
     assert [spec.index for spec in specs] == list(range(len(specs)))
-    channels = [spec.channel for spec in specs]
+    channels = [spec.channel or 0 for spec in specs]
     assert channels == sorted(channels) and set(channels) == {0, 1}
     # Right-channel chunks cover its own speech only (the left's bursts are not on its timeline).
     right_specs = [spec for spec in specs if spec.channel == 1]
