@@ -10,9 +10,10 @@ phone line leaks. Whole clips only, so every turn has its reference text; fixed 
 
 It runs the chunk stage's domain code and the real engine (faster-whisper, Whisper base int8, the
 weights assembled in the local cache) without the local stack: ffmpeg splits the stereo FLAC per
-channel, each channel is planned and cut, every chunk is transcribed, and the channels are merged
-and interleaved (transcriber.domain.channels). For comparison the same file runs without channel
-identification (ffmpeg's mono downmix), scored on the time-ordered text of both people.
+channel, leaked speech is muted, each channel is planned and cut, every chunk is transcribed, and
+the channels are merged and interleaved (transcriber.domain.channels). For comparison the same
+file runs without channel identification (ffmpeg's mono downmix), scored on the time-ordered
+text of both people.
 Figures: WER per channel, words attributed to the wrong channel, wall time of each phase.
 """
 

@@ -12,7 +12,13 @@ import pytest
 from tests.conftest import ffmpeg
 from transcriber.adapters.ffmpeg import split_channels
 from transcriber.domain.audio import AudioInfo
-from transcriber.domain.channels import MONO_NOTE, SplitChannels, merge_by_channel, prepare_channel_chunks
+from transcriber.domain.channels import (
+    MONO_NOTE,
+    SplitChannels,
+    merge_by_channel,
+    prepare_channel_chunks,
+    suppress_crosstalk,
+)
 from transcriber.domain.chunking import ChunkingConfig
 from transcriber.domain.errors import TooLongError, UnsupportedFormatError
 from transcriber.domain.formats import transcript_to_dict
@@ -203,3 +209,20 @@ def test_chunk_references_carry_the_channel_only_when_there_is_one() -> None:
     assert ChunkRef.model_validate(wire["chunks"][1]).spec() == ChunkSpec(1, 0.0, 5.0, channel=1)
     assert ChunkSpec.from_dict(ChunkSpec(1, 0.0, 5.0, channel=1).to_dict()).channel == 1
     assert "channel" not in ChunkSpec(0, 0.0, 1.0).to_dict()
+
+
+def test_crosstalk_is_muted_where_the_other_channel_is_much_louder(tmp_path: Path) -> None:
+    """Leaked speech 30 dB down is silenced; overlapping talk and a channel's own quiet speech stay."""
+    agent = bursts(3.0, [(0.0, 1.0), (2.0, 3.0)])
+    customer = 0.25 * bursts(3.0, [(1.0, 2.5)], freq=300.0)  # 12 dB quieter, overlaps 2.0-2.5
+    left = write_wav(tmp_path / "l.wav", [agent + 10 ** (-30 / 20) * customer])
+    right = write_wav(tmp_path / "r.wav", [customer + 10 ** (-30 / 20) * agent])
+    suppress_crosstalk([left, right])
+    left_out, right_out = read_mono(left), read_mono(right)
+    second = slice(int(1.1 * RATE), int(1.9 * RATE))  # the customer alone
+    assert np.abs(left_out[second]).max() == 0  # the leak of the customer is gone from the agent's channel
+    assert np.abs(right_out[: int(0.9 * RATE)]).max() == 0  # and the agent's from the customer's
+    assert np.abs(right_out[second]).mean() > 0.05 and np.abs(left_out[: RATE // 2]).mean() > 0.2
+    both = slice(int(2.1 * RATE), int(2.4 * RATE))  # both talk: both kept
+    assert np.abs(left_out[both]).mean() > 0.2 and np.abs(right_out[both]).mean() > 0.05
+    assert len(left_out) == len(right_out) == 3 * RATE

@@ -2,7 +2,8 @@
 
 Call recordings keep one party per channel (agent left, customer right), so the channel says who
 spoke more reliably than any voice model. The chunk stage splits the upload into one mono WAV per
-channel and plans each channel into chunks of its own (:func:`prepare_channel_chunks`); chunk
+channel, mutes on each channel the other party's leaked speech (:func:`suppress_crosstalk`: the
+engine would transcribe it), and plans each channel into chunks of its own; chunk
 indexes run on across channels so every chunk keeps one S3 key, and each ChunkSpec knows its
 channel. The Map transcribes them like any other chunks. :func:`merge_by_channel` then merges each
 channel alone (seams and overlaps are a channel's own business) and interleaves the channels by
@@ -11,9 +12,14 @@ time, every segment and word labelled ``ch_<channel>``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import struct
+import wave
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
 
 from transcriber.domain.audio import AudioInfo, sniff_format
 from transcriber.domain.chunking import ChunkingConfig, export_chunks_from_file, plan_chunks_from_file
@@ -23,6 +29,10 @@ from transcriber.domain.models import ChunkSpec, ChunkTranscript, Segment, Trans
 
 #: More channels than this is a surround mix or a multitrack session, not a call; refused.
 MAX_CHANNELS = 8
+#: A channel is muted where another is louder by this much: what it holds there is leaked speech
+#: (headsets and phone lines leak the other party 20-40 dB down), which the engine would transcribe.
+CROSSTALK_MARGIN_DB = 15.0
+CROSSTALK_FRAME_S = 0.02
 #: On the job record when the upload has a single channel.
 MONO_NOTE = "The recording has one channel: channel identification labelled all of it ch_0."
 
@@ -67,6 +77,8 @@ def prepare_channel_chunks(
             f"{max_duration_s / 60:.0f}-minute limit; split it into shorter files, or submit it "
             "without channel identification."
         )
+    if len(channel_wavs) > 1:
+        suppress_crosstalk(channel_wavs)
     chunks: list[tuple[ChunkSpec, Path]] = []
     for channel, wav in enumerate(channel_wavs):
         planned = plan_chunks_from_file(wav, config)
@@ -76,6 +88,60 @@ def prepare_channel_chunks(
         chunks.extend(zip(specs, paths, strict=True))
         wav.unlink(missing_ok=True)  # keep /tmp to one channel's audio plus the chunks
     return ChannelChunks(info=info, channels=len(channel_wavs), chunks=chunks)
+
+
+def _frame_db(samples: np.ndarray, frame: int) -> np.ndarray:
+    frames = samples[: len(samples) // frame * frame].astype(np.float64).reshape(-1, frame)
+    return 10 * np.log10(np.mean(frames**2, axis=1) + 1.0)  # +1: digital silence is 0 dB, not -inf
+
+
+def suppress_crosstalk(channel_wavs: Sequence[Path], margin_db: float = CROSSTALK_MARGIN_DB) -> None:
+    """Mute, in place, each 16-bit mono WAV's frames where another channel is ``margin_db`` louder.
+
+    Where both parties talk at once both channels are loud and both are kept. Read and written a
+    block at a time (the files are equally long: one upload split per channel).
+    """
+    frame = round(CROSSTALK_FRAME_S * 16_000)
+    block = frame * 500  # 10 s
+    handles = [path.open("r+b") for path in channel_wavs]
+    try:
+        offsets = [_data_offset(handle) for handle in handles]
+        position = 0
+        while True:
+            blocks = []
+            for handle, offset in zip(handles, offsets, strict=True):
+                handle.seek(offset + position * 2)
+                blocks.append(np.frombuffer(handle.read(block * 2), dtype="<i2").copy())
+            length = min(len(b) for b in blocks) // frame * frame
+            if length == 0:
+                return
+            levels = np.stack([_frame_db(b[:length], frame) for b in blocks])
+            for channel, (handle, offset) in enumerate(zip(handles, offsets, strict=True)):
+                others = np.delete(levels, channel, axis=0).max(axis=0)
+                muted = np.repeat(others - levels[channel] > margin_db, frame)
+                if muted.any():
+                    samples = blocks[channel][:length]
+                    samples[muted] = 0
+                    handle.seek(offset + position * 2)
+                    handle.write(samples.astype("<i2").tobytes())
+            position += length
+    finally:
+        for handle in handles:
+            handle.close()
+
+
+def _data_offset(handle: BinaryIO) -> int:
+    """Byte offset of the samples in a PCM WAV (after its ``data`` chunk header)."""
+    with wave.open(handle, "rb") as wav:  # checks the format; the handle stays open
+        if wav.getsampwidth() != 2 or wav.getnchannels() != 1:
+            raise ValueError("crosstalk suppression takes 16-bit mono WAV")
+    handle.seek(12)
+    while header := handle.read(8):
+        name, size = struct.unpack("<4sI", header)
+        if name == b"data":
+            return handle.tell()
+        handle.seek(size + size % 2, 1)
+    raise ValueError("no data chunk")
 
 
 def _labelled(segment: Segment, channel: int) -> Segment:
