@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 import wave
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +21,10 @@ from transcriber.domain.channels import (
     prepare_channel_chunks,
     suppress_crosstalk,
 )
-from transcriber.domain.chunking import ChunkingConfig
+from transcriber.domain.chunking import ChunkingConfig, plan_from_speech
 from transcriber.domain.errors import TooLongError, UnsupportedFormatError
 from transcriber.domain.formats import transcript_to_dict
+from transcriber.domain.jobs import chunk_key
 from transcriber.domain.messages import ChunkRef, ChunkResponse
 from transcriber.domain.models import ChunkSpec, ChunkTranscript, Segment, Word
 from transcriber.domain.options import JobOptions
@@ -226,3 +229,23 @@ def test_crosstalk_is_muted_where_the_other_channel_is_much_louder(tmp_path: Pat
     both = slice(int(2.1 * RATE), int(2.4 * RATE))  # both talk: both kept
     assert np.abs(left_out[both]).mean() > 0.2 and np.abs(right_out[both]).mean() > 0.05
     assert len(left_out) == len(right_out) == 3 * RATE
+
+
+@pytest.mark.parametrize("channels", [2, 4])
+def test_a_multichannel_plan_within_the_duration_limit_fits_the_state(channels: int) -> None:
+    """The limit counts every channel (four hours in all); the references carry their channel."""
+    from tests.unit.test_chunk_payload import FOUR_HOURS_MS, STATE_PAYLOAD_LIMIT, runs
+
+    config = ChunkingConfig(max_chunk_seconds=20)
+    per_channel_ms = FOUR_HOURS_MS // channels
+    speech = [(s, e) for s, e in runs(20_500, 600) if e <= per_channel_ms]  # the worst pattern
+    specs: list[ChunkSpec] = []
+    for channel in range(channels):
+        planned = plan_from_speech(speech, per_channel_ms, config)
+        specs += [replace(s, index=len(specs) + s.index, channel=channel) for s in planned]
+    refs = [ChunkRef.of(spec, chunk_key("0" * 32, spec.index)) for spec in specs]
+    state = ChunkResponse(job_id="0" * 32, duration=per_channel_ms / 1000, chunks=refs).to_wire()
+    execution_input = {"job_id": "0" * 32, "bucket": "b" * 63, "key": "k" * 1024}
+    options = {"options": {"language": "de", "channel_identification": True}}
+    size = len(json.dumps({**execution_input, **options, "audio": state}).encode())
+    assert size < STATE_PAYLOAD_LIMIT
