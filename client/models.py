@@ -162,6 +162,9 @@ class Transcription:
     reason_code: str | None = None
     error_message: str | None = None
     duplicate_of: str | None = None
+    #: with the channel_identification option: the recording's channels, and a note for a mono one
+    channels: int | None = None
+    channel_note: str | None = None
     transcript: Transcript | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 

@@ -2,7 +2,7 @@
 
     python -m localrun.cli [FILE] [--out DIR] [--engine faster-whisper|pocketsphinx]
                            [--language CODE] [--beam-size N] [--no-word-timestamps]
-                           [--max-chunk-seconds S] [--no-dedupe]
+                           [--max-chunk-seconds S] [--no-dedupe] [--channel-identification]
 
 Exit codes: 0 done; 2 the job failed (the reason is printed); 1 the tool itself could not run.
 Failures print one paragraph, never a traceback (``--debug`` shows it).
@@ -71,6 +71,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     job.add_argument(
         "--max-chunk-seconds", type=float, default=None, help="longest chunk, 20-600 (default: the env's, 30)"
     )
+    job.add_argument(
+        "--channel-identification",
+        action="store_true",
+        help="transcribe each channel on its own, labelled ch_0, ch_1 (call recordings)",
+    )
     parser.add_argument("--timeout", type=float, default=3600, help="give up after this many seconds")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -107,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
                 "word_timestamps": args.word_timestamps,
                 "max_chunk_seconds": args.max_chunk_seconds,
                 "dedupe": args.dedupe,
+                "channel_identification": args.channel_identification,
             }
         )
     except InvalidOptionsError as err:

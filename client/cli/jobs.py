@@ -23,6 +23,7 @@ from client.cli.output import human_size, print_job, print_table, wait_and_show
 #: The per-job options the submit command sends, by their API names (the flags spell them with
 #: dashes). A flag left out stays None and is not sent: the server's default applies.
 JOB_OPTIONS = ("language", "word_timestamps", "beam_size", "max_chunk_seconds", "dedupe", "callback_url")
+JOB_OPTIONS += ("channel_identification",)  # type: ignore[assignment]
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -152,6 +153,12 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
         help="transcribe even if the same audio was transcribed recently with the same options",
     )
     options.add_argument("--callback-url", metavar="URL", help="POST the result to this webhook when done")
+    options.add_argument(
+        "--channel-identification",
+        action="store_const",
+        const=True,
+        help="transcribe each channel on its own, labelled ch_0, ch_1 (call recordings)",
+    )
 
 
 def register_job_commands(subparsers: Any, common: argparse.ArgumentParser) -> None:

@@ -26,6 +26,8 @@ export interface Segment {
   readonly end: number;
   readonly text: string;
   readonly speaker: string | null;
+  /** 0-based source channel, with the channel_identification option */
+  readonly channel: number | null;
   readonly words: readonly Word[];
   readonly raw: Record<string, unknown>;
 }
@@ -56,6 +58,9 @@ export interface Transcription {
   readonly reasonCode: string | null;
   readonly errorMessage: string | null;
   readonly duplicateOf: string | null;
+  /** with channel_identification: the recording's channel count, and a note when it had one */
+  readonly channels: number | null;
+  readonly channelNote: string | null;
   /** COMPLETED or FAILED */
   readonly done: boolean;
   readonly transcript: Transcript | null;

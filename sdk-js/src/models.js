@@ -39,6 +39,7 @@ export function toSegment(data) {
     end: optNumber(data.end) ?? 0,
     text: String(data.text ?? ''),
     speaker: optString(data.speaker),
+    channel: optNumber(data.channel),
     words: Object.freeze(words),
     raw: data,
   });
@@ -93,6 +94,8 @@ export function toTranscription(data) {
     reasonCode: optString(data.reason_code),
     errorMessage: optString(data.error_message),
     duplicateOf: optString(data.duplicate_of),
+    channels: optNumber(data.channels),
+    channelNote: optString(data.channel_note),
     done: TERMINAL_STATES.includes(status),
     transcript,
     raw: data,

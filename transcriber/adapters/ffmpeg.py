@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import struct
 import subprocess
 import wave
 from pathlib import Path
@@ -96,3 +97,102 @@ def convert_to_wav(src: Path, dst: Path, *, timeout_s: float = 900) -> AudioInfo
             "The file's audio track holds no samples; upload a file that contains sound."
         )
     return info
+
+
+def _run(command: list[str], timeout_s: float, outputs: list[Path]) -> None:
+    """Run ffmpeg; on failure remove what it half-wrote and raise the classified error."""
+    try:
+        result = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired as exc:
+        for path in outputs:
+            path.unlink(missing_ok=True)
+        raise CorruptAudioError(
+            f"Decoding the audio took longer than {timeout_s:g} s and was stopped; the file may be "
+            "damaged, or too long to process: split it into shorter files."
+        ) from exc
+    if result.returncode != 0:
+        for path in outputs:
+            path.unlink(missing_ok=True)
+        raise _classify_failure(result.stderr.decode("utf-8", "replace"))
+
+
+def _multichannel_wav_info(path: Path, fmt: str) -> AudioInfo:
+    """Rate, channels and duration from a WAV's ``fmt `` and ``data`` chunks.
+
+    ffmpeg writes WAVE_FORMAT_EXTENSIBLE above two channels, which Python 3.11's ``wave`` refuses.
+    """
+    with path.open("rb") as handle:
+        if handle.read(12)[8:12] != b"WAVE":
+            raise ValueError("not a WAV file")
+        channels = rate = block_align = 0
+        while header := handle.read(8):
+            name, size = struct.unpack("<4sI", header)
+            if name == b"fmt ":
+                _, channels, rate, _, block_align = struct.unpack("<HHIIH", handle.read(14))
+                handle.seek(size - 14 + size % 2, 1)
+            elif name == b"data":
+                if not (channels and rate and block_align):
+                    raise ValueError("data before its format")
+                frames = min(size, path.stat().st_size - handle.tell()) // block_align
+                return AudioInfo(
+                    duration_s=round(frames / rate, 3), sample_rate=rate, channels=channels, format=fmt
+                )
+            else:
+                handle.seek(size + size % 2, 1)
+    raise ValueError("no audio data")
+
+
+def split_channels(
+    src: Path, out_dir: Path, *, max_channels: int, timeout_s: float = 900
+) -> tuple[AudioInfo, list[Path]]:
+    """Decode an upload into one 16 kHz mono WAV per channel (channel identification).
+
+    ffmpeg first decodes to 16 kHz keeping every channel (its WAV header tells how many: there is
+    no ffprobe), then a ``pan`` filter per channel writes each one out; the same safe argument
+    lists and ``file``-only whitelist as :func:`convert_to_wav`. ``AudioInfo.channels`` is the
+    upload's channel count; a mono upload gives one file.
+    """
+    fmt = sniff_format(src)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    multi = out_dir / "all-channels.wav"
+    base = [
+        ffmpeg_path(),
+        "-nostdin",
+        "-hide_banner",
+        "-nostats",
+        "-loglevel",
+        "error",
+        "-protocol_whitelist",
+        "file",
+    ]
+    _run(
+        [*base, "-i", f"file:{src.resolve()}", "-vn", "-ar", str(TARGET_RATE), "-sample_fmt", "s16",
+         "-f", "wav", "-y", f"file:{multi.resolve()}"],
+        timeout_s, [multi],
+    )  # fmt: skip
+    try:
+        info = _multichannel_wav_info(multi, fmt)
+    except (ValueError, struct.error) as exc:
+        multi.unlink(missing_ok=True)
+        raise CorruptAudioError(f"The decoded audio is unreadable ({exc}); re-export the file.") from exc
+    if info.duration_s <= 0:
+        multi.unlink(missing_ok=True)
+        raise NoAudioStreamError(
+            "The file's audio track holds no samples; upload a file that contains sound."
+        )
+    if info.channels > max_channels:
+        multi.unlink(missing_ok=True)
+        raise UnsupportedFormatError(
+            f"The audio has {info.channels} channels; channel identification handles up to {max_channels}. "
+            "Mix it down to fewer channels, or submit it without channel identification."
+        )
+    if info.channels == 1:
+        return info, [multi]
+    outputs = [out_dir / f"channel-{channel}.wav" for channel in range(info.channels)]
+    command = [*base, "-i", f"file:{multi.resolve()}"]
+    for channel, path in enumerate(outputs):
+        command += ["-map", "0:a:0", "-af", f"pan=mono|c0=c{channel}", "-sample_fmt", "s16", "-f", "wav",
+                    "-y", f"file:{path.resolve()}"]  # fmt: skip
+    _run(command, timeout_s, [multi, *outputs])
+    multi.unlink(missing_ok=True)
+    return info, outputs

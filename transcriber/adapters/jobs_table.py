@@ -6,7 +6,7 @@ terminal state, and progress is an atomic counter so parallel chunk workers neve
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -170,7 +170,10 @@ class JobRepository:
         )
 
     @translate_client_errors
-    def mark_processing(self, job_id: str, *, duration: float, chunks_total: int) -> bool:
+    def mark_processing(
+        self, job_id: str, *, duration: float, chunks_total: int, extra: Mapping[str, Any] | None = None
+    ) -> bool:
+        """``extra``: more facts the chunk step learnt (e.g. ``channels``)."""
         return self._update_unless_terminal(
             job_id,
             {
@@ -180,6 +183,7 @@ class JobRepository:
                 "chunks_total": chunks_total,
                 "chunks_done": 0,
                 "progress": 0,
+                **(extra or {}),
             },
         )
 

@@ -41,6 +41,9 @@ class CreateOptions(JobOptions):
         json_schema_extra={"minimum": MAX_CHUNK_SECONDS_RANGE[0], "maximum": MAX_CHUNK_SECONDS_RANGE[1]},
     )
     dedupe: bool = Field(True, description="Reuse a recent transcript of the same audio")
+    channel_identification: bool = Field(
+        False, description="Transcribe each channel on its own; segments get channel and speaker ch_N"
+    )
     callback_url: str | None = Field(
         None,
         max_length=2048,
@@ -135,6 +138,8 @@ class Transcription(BaseModel):
     reason_code: str | None = None
     error_message: str | None = None
     duplicate_of: str | None = None
+    channels: int | None = Field(None, description="With channel identification: the recording's channels")
+    channel_note: str | None = None
     attempts: int = 0
     transcript: Transcript | None = None
     links: Links

@@ -267,6 +267,8 @@ class TranscriptionService:
         view["progress"] = int(job.get("progress") or 0)
         view["options"] = job.get("options") or {}
         view["attempts"] = int(job.get("attempts") or 0)
+        if job.get("channels") is not None:  # channel identification
+            view["channels"], view["channel_note"] = int(job["channels"]), job.get("channel_note")
         view["links"] = {"self": f"/v1/transcriptions/{job['job_id']}"}
         if with_transcript and job.get("status") == JobStatus.COMPLETED.value:
             try:

@@ -26,6 +26,8 @@ COPIED_FIELDS = (
     "segments",
     "outputs",
     "engine",
+    "channels",
+    "channel_note",
 )
 
 

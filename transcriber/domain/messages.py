@@ -20,9 +20,11 @@ from pydantic import (
     ConfigDict,
     Field,
     RootModel,
+    SerializerFunctionWrapHandler,
     ValidationInfo,
     field_serializer,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic.json_schema import GenerateJsonSchema
@@ -131,15 +133,35 @@ class ChunkRef(Message):
     duration: float
     overlap: float = 0.0
     key: str
+    #: with channel identification only (absent otherwise, so the state stays as small as before)
+    channel: int | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_absent_channel(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("channel") is None:
+            data.pop("channel", None)
+        return data
 
     @classmethod
     def of(cls, spec: ChunkSpec, key: str) -> ChunkRef:
         return cls(
-            index=spec.index, offset=spec.offset, duration=spec.duration, overlap=spec.overlap, key=key
+            index=spec.index,
+            offset=spec.offset,
+            duration=spec.duration,
+            overlap=spec.overlap,
+            key=key,
+            channel=spec.channel,
         )
 
     def spec(self) -> ChunkSpec:
-        return ChunkSpec(index=self.index, offset=self.offset, duration=self.duration, overlap=self.overlap)
+        return ChunkSpec(
+            index=self.index,
+            offset=self.offset,
+            duration=self.duration,
+            overlap=self.overlap,
+            channel=self.channel,
+        )
 
 
 class ChunkResponse(Message):

@@ -99,13 +99,18 @@ class ChunkSpec:
     offset: float
     duration: float
     overlap: float = 0.0
+    #: Source channel (0-based) with channel identification; offsets are on that channel's timeline.
+    channel: int | None = None
 
     @property
     def end(self) -> float:
         return self.offset + self.duration
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if self.channel is None:
+            del data["channel"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ChunkSpec:
@@ -114,6 +119,7 @@ class ChunkSpec:
             offset=float(data["offset"]),
             duration=float(data["duration"]),
             overlap=float(data.get("overlap", 0.0)),
+            channel=None if data.get("channel") is None else int(data["channel"]),
         )
 
 

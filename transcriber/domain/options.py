@@ -29,7 +29,8 @@ WHISPER_LANGUAGES: frozenset[str] = frozenset((
 ))
 # fmt: on
 
-OPTION_NAMES = ("language", "beam_size", "word_timestamps", "max_chunk_seconds", "dedupe")
+OPTION_NAMES: tuple[str, ...] = ("language", "beam_size", "word_timestamps", "max_chunk_seconds", "dedupe")
+OPTION_NAMES += ("channel_identification",)
 BEAM_SIZE_RANGE = (1, 10)
 #: At 15 s a 4-hour job of the worst speech pattern fills 95% of the 256 KB state limit; 20 s keeps ~70%.
 MAX_CHUNK_SECONDS_RANGE = (20.0, 600.0)
@@ -50,6 +51,8 @@ class JobOptions(BaseModel):
     - ``max_chunk_seconds``: longest chunk the audio is cut into.
     - ``dedupe``: reuse the result of the same audio with the same options transcribed recently
       (see transcriber.domain.dedup); off forces a fresh transcription.
+    - ``channel_identification``: transcribe each channel on its own, labelled ``ch_0``, ``ch_1``...
+      (call recordings keep one party per channel); see transcriber.domain.channels.
 
     Validation raises :class:`InvalidOptionsError` itself (not pydantic's ValidationError) so that
     every entry point (API, S3 metadata, execution input, CLIs) refuses with the same message.
@@ -62,6 +65,7 @@ class JobOptions(BaseModel):
     word_timestamps: bool = True
     max_chunk_seconds: float | None = None
     dedupe: bool = True
+    channel_identification: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -88,7 +92,7 @@ class JobOptions(BaseModel):
     def _max_chunk_seconds(cls, value: Any) -> float | None:
         return _bounded_float("max_chunk_seconds", value, MAX_CHUNK_SECONDS_RANGE)
 
-    @field_validator("word_timestamps", "dedupe", mode="before")
+    @field_validator("word_timestamps", "dedupe", "channel_identification", mode="before")
     @classmethod
     def _flags(cls, value: Any, info: ValidationInfo) -> bool:
         return _boolean(str(info.field_name), value)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from transcriber.domain.channels import merge_by_channel
 from transcriber.domain.formats import render_all
 from transcriber.domain.jobs import OUTPUT_CONTENT_TYPES, output_key, parse_timestamp, partial_key
 from transcriber.domain.merge import merge_chunks
@@ -31,7 +33,9 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
     partials = [ChunkTranscript.from_dict(data) for data in store.get_json_many(bucket, keys)]
     engines = {p.engine for p in partials if p.engine}
     decision = request.language
-    transcript = merge_chunks(
+    channel_of = {chunk.index: chunk.channel for chunk in request.chunks if chunk.channel is not None}
+    merge = partial(merge_by_channel, channel_of=channel_of) if channel_of else merge_chunks
+    transcript = merge(
         job_id, partials, request.duration, engine=",".join(sorted(engines)), language=decision.language
     )
     rendered = render_all(transcript)

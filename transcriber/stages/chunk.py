@@ -1,4 +1,5 @@
-"""Chunk: convert the upload to 16 kHz mono WAV, split it, and store the chunks in S3.
+"""Chunk: convert the upload to 16 kHz mono WAV (one per channel with channel identification),
+split it, and store the chunks in S3.
 
 Only references (keys, offsets, durations) go back into the state, never audio, listed longest
 first for the Map (the merge orders chunks by index, not by list position).
@@ -8,16 +9,18 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from transcriber.adapters.ffmpeg import convert_to_wav
+from transcriber.adapters.ffmpeg import convert_to_wav, split_channels
+from transcriber.domain.channels import MAX_CHANNELS, prepare_channel_chunks
 from transcriber.domain.chunking import ChunkingConfig, longest_first
 from transcriber.domain.jobs import chunk_key
 from transcriber.domain.messages import ChunkRef, ChunkRequest, ChunkResponse, JobStarted
-from transcriber.domain.preparation import prepare_chunks
+from transcriber.domain.preparation import PreparedAudio, prepare_chunks
 from transcriber.stages.ports import StagePorts
 
 logger = Logger(child=True)
@@ -36,9 +39,17 @@ def chunk_audio(
         workdir = Path(tmp)
         # The object key never becomes a local path: the download gets a fixed name.
         source = store.download(request.bucket, request.key, workdir / "source")
-        prepared = prepare_chunks(
-            source, workdir, config=config, max_duration_s=max_duration_s, convert=convert_to_wav
-        )
+        job_fields: dict[str, object] = {}
+        if request.options.channel_identification:
+            split = partial(split_channels, max_channels=MAX_CHANNELS)
+            by_channel = prepare_channel_chunks(
+                source, workdir, config=config, max_duration_s=max_duration_s, split=split
+            )
+            prepared, job_fields = PreparedAudio(by_channel.info, by_channel.chunks), by_channel.job_fields()
+        else:
+            prepared = prepare_chunks(
+                source, workdir, config=config, max_duration_s=max_duration_s, convert=convert_to_wav
+            )
         store.upload_many(
             [(path, chunk_key(job_id, spec.index)) for spec, path in prepared.chunks],
             bucket,
@@ -48,7 +59,7 @@ def chunk_audio(
         specs = longest_first([spec for spec, _ in prepared.chunks])
         chunks = [ChunkRef.of(spec, chunk_key(job_id, spec.index)) for spec in specs]
     duration = prepared.info.duration_s
-    if ports.jobs.mark_processing(job_id, duration=duration, chunks_total=len(chunks)):
+    if ports.jobs.mark_processing(job_id, duration=duration, chunks_total=len(chunks), extra=job_fields):
         # A chunk step retried after this point marks the job PROCESSING again, so a consumer may see
         # "started" twice for one job; EventBridge delivers at least once anyway: key on job_id.
         ports.events.emit(
