@@ -89,6 +89,8 @@ class ApiSettings(_Settings):
 
     throttle_rate_per_s: float = Field(gt=0)
     throttle_burst: int = Field(ge=1)
+    #: the longest audio /v1/audio/* answers synchronously, within the API function's timeout
+    sync_max_audio_s: int = Field(default=120, ge=1)
 
 
 class EnvironmentConfig(_Settings):

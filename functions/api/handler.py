@@ -42,6 +42,8 @@ def wire(env: ApiEnv) -> HttpApi:
         max_upload_bytes=env.max_upload_bytes,
         upload_url_expiry_s=env.upload_url_expiry_s,
         local_mode=env.local_mode,
+        engine=env.engine,
+        sync_max_audio_s=env.sync_max_audio_s,
     )
     return HttpApi(service=service, tenants=tenants)
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from transcriber.domain.options import BEAM_SIZE_RANGE, MAX_CHUNK_SECONDS_RANGE, JobOptions
+from transcriber.domain.options import BEAM_SIZE_RANGE, MAX_CHUNK_SECONDS_RANGE, PROMPT_MAX_CHARS, JobOptions
 
 #: Files up to this size may be sent inside the create request instead of through an upload URL.
 #: Base64 makes 4 MiB about 5.6 MB of JSON, under Lambda's 6 MB limit on a request payload.
@@ -41,6 +41,12 @@ class CreateOptions(JobOptions):
         json_schema_extra={"minimum": MAX_CHUNK_SECONDS_RANGE[0], "maximum": MAX_CHUNK_SECONDS_RANGE[1]},
     )
     dedupe: bool = Field(True, description="Reuse a recent transcript of the same audio")
+    task: Literal["transcribe", "translate"] = Field(
+        "transcribe", description="translate: write it in English"
+    )
+    prompt: str | None = Field(
+        None, max_length=PROMPT_MAX_CHARS, description="Text that primes every chunk (names, spelling)"
+    )
     callback_url: str | None = Field(
         None,
         max_length=2048,

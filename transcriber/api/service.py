@@ -154,6 +154,8 @@ class TranscriptionService:
         resolve: Resolver,
         upload_url_expiry_s: int = 900,
         local_mode: bool = False,
+        engine: str = "faster-whisper",
+        sync_max_audio_s: float = 120.0,
     ) -> None:
         self.jobs = jobs
         self.objects = objects
@@ -164,6 +166,10 @@ class TranscriptionService:
         self.max_upload_bytes = max_upload_bytes
         self.upload_url_expiry_s = min(upload_url_expiry_s, 900)
         self.local_mode = local_mode
+        #: the deployment's engine (a model name the OpenAI-compatible routes accept) and the
+        #: longest audio they answer synchronously (transcriber/api/openai_routes.py)
+        self.engine = engine
+        self.sync_max_audio_s = sync_max_audio_s
         #: DNS for callback URLs (transcriber/adapters/resolver.py), passed in to keep I/O out
         self.resolve = resolve
 

@@ -29,7 +29,11 @@ WHISPER_LANGUAGES: frozenset[str] = frozenset((
 ))
 # fmt: on
 
-OPTION_NAMES = ("language", "beam_size", "word_timestamps", "max_chunk_seconds", "dedupe")
+OPTION_NAMES = ("language", "beam_size", "word_timestamps", "max_chunk_seconds", "dedupe", "task", "prompt")
+#: ``translate`` is Whisper's own task: speech in any language written in English.
+TASKS = ("transcribe", "translate")
+#: Whisper reads at most 224 prompt tokens (about 900 characters of English); longer is cut by it.
+PROMPT_MAX_CHARS = 900
 BEAM_SIZE_RANGE = (1, 10)
 #: At 15 s a 4-hour job of the worst speech pattern fills 95% of the 256 KB state limit; 20 s keeps ~70%.
 MAX_CHUNK_SECONDS_RANGE = (20.0, 600.0)
@@ -48,6 +52,9 @@ class JobOptions(BaseModel):
     - ``word_timestamps``: word-level times in the JSON. Off is faster, but seams between chunks
       are then reconciled per segment rather than per word.
     - ``max_chunk_seconds``: longest chunk the audio is cut into.
+    - ``task``: ``transcribe`` (default) or ``translate`` (into English; the job still records
+      the detected source language).
+    - ``prompt``: text given to the engine before every chunk (names, spelling, style).
     - ``dedupe``: reuse the result of the same audio with the same options transcribed recently
       (see transcriber.domain.dedup); off forces a fresh transcription.
 
@@ -62,6 +69,8 @@ class JobOptions(BaseModel):
     word_timestamps: bool = True
     max_chunk_seconds: float | None = None
     dedupe: bool = True
+    task: str = "transcribe"
+    prompt: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -87,6 +96,24 @@ class JobOptions(BaseModel):
     @classmethod
     def _max_chunk_seconds(cls, value: Any) -> float | None:
         return _bounded_float("max_chunk_seconds", value, MAX_CHUNK_SECONDS_RANGE)
+
+    @field_validator("task", mode="before")
+    @classmethod
+    def _task(cls, value: Any) -> str:
+        task = "transcribe" if value is None or value == "" else str(value).strip().lower()
+        if task not in TASKS:
+            raise InvalidOptionsError(
+                f"Option task must be one of {', '.join(TASKS)}, not {str(value)[:20]!r}."
+            )
+        return task
+
+    @field_validator("prompt", mode="before")
+    @classmethod
+    def _prompt(cls, value: Any) -> str | None:
+        text = " ".join(str(value).split()) if value is not None else ""
+        if len(text) > PROMPT_MAX_CHARS:
+            raise InvalidOptionsError(f"Option prompt may be at most {PROMPT_MAX_CHARS} characters long.")
+        return text or None
 
     @field_validator("word_timestamps", "dedupe", mode="before")
     @classmethod
