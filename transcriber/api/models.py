@@ -82,11 +82,26 @@ class CreateTranscription(BaseModel):
         max_length=INLINE_MAX_BASE64,
         description="The whole file, base64-encoded, for files up to 4 MiB: then no upload step follows",
     )
+    source_url: str | None = Field(
+        None, max_length=2048, description="An https URL the service fetches the file from (no upload step)"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_from_url(cls, raw: Any) -> Any:
+        """With a source_url the file name is optional: the URL's (fixed after the fetch, by content)."""
+        if isinstance(raw, Mapping) and raw.get("source_url") and not raw.get("filename"):
+            return {**raw, "filename": "media"}
+        return raw
 
     @model_validator(mode="after")
     def _size_or_content(self) -> CreateTranscription:
-        if self.size is None and self.content_base64 is None:
-            raise ValueError("send the file's size (then PUT it to upload_url) or the file in content_base64")
+        if self.size is None and self.content_base64 is None and self.source_url is None:
+            raise ValueError(
+                "send the file's size (then PUT it to upload_url), content_base64 or a source_url"
+            )
+        if self.source_url is not None and (self.size is not None or self.content_base64 is not None):
+            raise ValueError("send either a source_url or the file (size or content_base64), not both")
         return self
 
 
