@@ -4,8 +4,8 @@ Each request becomes an ordinary job (inline upload, visible in ``GET /v1/transc
 by the same pipeline; the function then waits for it inside its own time budget and answers in
 the requested format. Audio longer than ``SYNC_MAX_AUDIO_S`` (cdk.json ``api.sync_max_audio_s``),
 or a job not done before the budget runs out, gets an error naming the job to poll instead.
-Errors are 4xx in OpenAI's shape, never 5xx: OpenAI's clients retry 5xx answers, which would
-start the same job again.
+Errors are in OpenAI's shape; bad input and the time limit are 4xx, not 5xx: OpenAI's clients
+retry 5xx answers, which would start the same job again (only a busy dependency is a 503).
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ import time
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+from pydantic import BaseModel
 
 from transcriber.api import problems
 from transcriber.api.models import INLINE_MAX_BYTES, CreateOptions, CreateTranscription
@@ -32,6 +34,42 @@ POLL_INTERVAL_S = 0.5
 #: Left of the function's time for answering after the wait.
 ANSWER_MARGIN_S = 2.0
 _TEXT = "text/plain; charset=utf-8"
+_FORM = (
+    " Send multipart/form-data: file (up to 4 MiB), model ('whisper-1' or the engine's name), "
+    "language, prompt, response_format (json, text, srt, verbose_json, vtt), temperature (0-1; the "
+    "engine keeps its own schedule) and timestamp_granularities[] (word, segment; verbose_json only). "
+    "The job is listed under /v1/transcriptions."
+)
+
+
+class OpenAIErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class OpenAIErrorBody(BaseModel):
+    """OpenAI's error shape."""
+
+    error: OpenAIErrorDetail
+
+
+_ERRORS = {400: "Bad request", 401: "No or bad key", 413: "Too long to answer synchronously, or too large",
+           415: "Not audio", 422: "Unprocessable file", 429: "Over the rate limit or quota"}  # fmt: skip
+AUDIO_RESPONSES: dict[int, OpenAPIResponse] = {
+    200: {
+        "description": "The transcript: JSON for json and verbose_json, text for text, srt and vtt",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "text/plain": {"schema": {"type": "string"}},
+        },
+    },
+    **{
+        status: {"description": text, "content": {"application/json": {"model": OpenAIErrorBody}}}
+        for status, text in _ERRORS.items()
+    },
+}
 
 
 def error_response(err: OpenAIError) -> dict[str, Any]:
@@ -63,12 +101,22 @@ def _openai_error(err: OpenAIError) -> Response[str]:
     )
 
 
-@router.post("/v1/audio/transcriptions", summary="OpenAI-compatible transcription (multipart form)")
+@router.post(
+    "/v1/audio/transcriptions",
+    summary="OpenAI-compatible transcription (multipart form)",
+    description="Transcribe a file and answer when done, as OpenAI's endpoint does." + _FORM,
+    responses=AUDIO_RESPONSES,
+)
 def audio_transcriptions() -> Response[str]:
     return _answer("transcribe")
 
 
-@router.post("/v1/audio/translations", summary="OpenAI-compatible translation into English (multipart form)")
+@router.post(
+    "/v1/audio/translations",
+    summary="OpenAI-compatible translation into English (multipart form)",
+    description="Translate a file's speech into English text (Whisper's own task)." + _FORM,
+    responses=AUDIO_RESPONSES,
+)
 def audio_translations() -> Response[str]:
     return _answer("translate")
 
