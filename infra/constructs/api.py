@@ -150,7 +150,7 @@ class ApiService(Concern):
                 "MAX_UPLOAD_BYTES": str(config.max_upload_mb * 1024 * 1024),
                 "UPLOAD_URL_EXPIRY_S": str(UPLOAD_URL_EXPIRY_S),
                 "TRANSCRIBE_ENGINE": config.engine,
-                "SYNC_MAX_AUDIO_S": str(config.api.sync_max_audio_s),
+                "SYNC_MAX_AUDIO_S": str(config.sync_max_audio_s),
             },
         )
         self.http_api = HttpApi(
