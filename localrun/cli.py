@@ -71,6 +71,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     job.add_argument(
         "--max-chunk-seconds", type=float, default=None, help="longest chunk, 20-600 (default: the env's, 30)"
     )
+    job.add_argument("--task", choices=("transcribe", "translate"), help="translate: into English")
+    job.add_argument("--prompt", default=None, help="text that primes every chunk (names, spelling)")
     parser.add_argument("--timeout", type=float, default=3600, help="give up after this many seconds")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -107,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
                 "word_timestamps": args.word_timestamps,
                 "max_chunk_seconds": args.max_chunk_seconds,
                 "dedupe": args.dedupe,
+                "task": args.task,
+                "prompt": args.prompt,
             }
         )
     except InvalidOptionsError as err:

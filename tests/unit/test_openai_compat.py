@@ -103,5 +103,8 @@ def test_task_and_prompt_options() -> None:
         "prompt": "Names:\\n Dashwood",
     }
     assert JobOptions.from_metadata({"transcribe-task": "translate"}).task == "translate"
+    accented = JobOptions.parse({"prompt": "Zürich, 50% off"})
+    assert accented.to_metadata()["transcribe-prompt"].isascii()
+    assert JobOptions.from_metadata(accented.to_metadata()) == accented
     with pytest.raises(InvalidOptionsError, match="task must be one of transcribe, translate"):
         JobOptions.parse({"task": "summarise"})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote, unquote
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
 
@@ -133,12 +134,15 @@ class JobOptions(BaseModel):
             for key, value in metadata.items()
             if key.lower().startswith(METADATA_PREFIX)
         }
+        if isinstance(ours.get("prompt"), str):  # percent-encoded by to_metadata (S3 metadata is ASCII)
+            ours["prompt"] = unquote(ours["prompt"])
         return cls.parse(ours)
 
     def to_metadata(self) -> dict[str, str]:
         """The S3 user metadata that carries these options with an upload."""
         return {
-            f"{METADATA_PREFIX}{key.replace('_', '-')}": _text(value) for key, value in self.to_dict().items()
+            f"{METADATA_PREFIX}{key.replace('_', '-')}": quote(value) if key == "prompt" else _text(value)
+            for key, value in self.to_dict().items()
         }
 
     def to_dict(self) -> dict[str, Any]:
