@@ -106,6 +106,9 @@ def test_translation_runs_as_a_job_with_task_translate(
     assert translated.text.strip()
     jobs = api.http.request("GET", "/v1/transcriptions", key=carol.key).json()["items"]
     assert any(job["options"].get("task") == "translate" and job["language"] == "en" for job in jobs)
+    other = api.tenant(f"erin-{uuid.uuid4().hex[:6]}")  # another tenant sees none of them
+    assert api.http.request("GET", "/v1/transcriptions", key=other.key).json()["items"] == []
+    assert api.http.request("GET", f"/v1/transcriptions/{jobs[0]['job_id']}", key=other.key).status == 404
 
 
 def test_bad_requests_get_openai_shaped_4xx(api: Api, client: openai.OpenAI, clip: Path) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from types import SimpleNamespace
+
 import pytest
 
 from transcriber.api.multipart import Form, FormFile
 from transcriber.api.openai_compat import OpenAIError, parse_request, verbose_json
+from transcriber.api.openai_routes import _wait
 from transcriber.domain.errors import InvalidOptionsError
 from transcriber.domain.options import PROMPT_MAX_CHARS, JobOptions
 
@@ -108,3 +112,33 @@ def test_task_and_prompt_options() -> None:
     assert JobOptions.from_metadata(accented.to_metadata()) == accented
     with pytest.raises(InvalidOptionsError, match="task must be one of transcribe, translate"):
         JobOptions.parse({"task": "summarise"})
+
+
+class _Jobs:
+    def __init__(self, *records: dict[str, object]) -> None:
+        self.records = list(records)
+
+    def get(self, job_id: str) -> dict[str, object]:
+        return self.records.pop(0) if len(self.records) > 1 else self.records[0]
+
+
+def _waiting_on(*records: dict[str, object], deadline_in: float = 5.0) -> OpenAIError:
+    service = SimpleNamespace(jobs=_Jobs(*records), sync_max_audio_s=120.0)
+    with pytest.raises(OpenAIError) as raised:
+        _wait(service, "j" * 32, time.monotonic() + deadline_in)  # type: ignore[arg-type]
+    return raised.value
+
+
+def test_audio_over_the_synchronous_limit_is_413_naming_the_job() -> None:
+    err = _waiting_on({"status": "PENDING"}, {"status": "PROCESSING", "duration": 600.0})
+    assert err.status == 413 and err.code == "audio_too_long"
+    assert "GET /v1/transcriptions/" + "j" * 32 in err.message
+
+
+def test_a_job_not_done_in_time_is_413_and_a_failed_one_400_with_its_reason() -> None:
+    late = _waiting_on({"status": "PROCESSING", "duration": 30.0}, deadline_in=0.0)
+    assert late.status == 413 and late.code == "sync_time_limit"
+    failed = _waiting_on(
+        {"status": "FAILED", "reason_code": "UNSUPPORTED_FORMAT", "error_message": "Not audio."}
+    )
+    assert (failed.status, failed.code, failed.message) == (400, "unsupported_format", "Not audio.")
