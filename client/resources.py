@@ -147,7 +147,8 @@ class Client:
 
         With ``content`` (at most 4 MiB) the audio travels inside the request and there is no
         upload step. Options: ``language``, ``word_timestamps``, ``beam_size``,
-        ``max_chunk_seconds``, ``dedupe``, ``callback_url``, ``channel_identification``.
+        ``max_chunk_seconds``, ``dedupe``, ``task`` (``translate``: into English), ``prompt``,
+        ``channel_identification``, ``callback_url``.
         """
         payload: dict[str, Any] = {"filename": str(filename), "size": int(size)}
         if content_type:
@@ -178,6 +179,18 @@ class Client:
         if content_type:
             headers = {"Content-Type": content_type, **headers}
         self._http.put(url, source, headers=headers, job=job)
+
+    def submit_url(
+        self, source_url: str, *, options: Mapping[str, Any] | None = None, filename: str | None = None
+    ) -> Submission:
+        """Create a job the service fetches itself from ``source_url`` (https); no upload step."""
+        payload: dict[str, Any] = {"source_url": str(source_url), "options": _clean_options(options)}
+        if filename:
+            payload["filename"] = filename
+        data = self._http.json(
+            "POST", "/transcriptions", what=f"Creating a job for {source_url}", payload=payload
+        )
+        return Submission.from_dict(data)
 
     def submit(
         self,

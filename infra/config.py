@@ -98,6 +98,8 @@ class EnvironmentConfig(_Settings):
     map_max_concurrency: int = Field(ge=1)
     max_upload_mb: int = Field(ge=1)
     max_duration_minutes: int = Field(ge=1)
+    #: the longest audio /v1/audio/* answers synchronously, within the API function's timeout
+    sync_max_audio_s: int = Field(default=120, ge=1)
     #: the longest chunk, in seconds (MAX_CHUNK_SECONDS of the chunk function)
     max_chunk_seconds: int = Field(ge=1)
     #: hours a transcript is reused for the same audio and options (0: never)

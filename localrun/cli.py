@@ -76,6 +76,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="transcribe each channel on its own, labelled ch_0, ch_1 (call recordings)",
     )
+    job.add_argument("--task", choices=("transcribe", "translate"), help="translate: into English")
+    job.add_argument("--prompt", default=None, help="text that primes every chunk (names, spelling)")
     parser.add_argument("--timeout", type=float, default=3600, help="give up after this many seconds")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -113,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
                 "max_chunk_seconds": args.max_chunk_seconds,
                 "dedupe": args.dedupe,
                 "channel_identification": args.channel_identification,
+                "task": args.task,
+                "prompt": args.prompt,
             }
         )
     except InvalidOptionsError as err:

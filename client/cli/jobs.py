@@ -22,23 +22,34 @@ from client.cli.output import human_size, print_job, print_table, wait_and_show
 
 #: The per-job options the submit command sends, by their API names (the flags spell them with
 #: dashes). A flag left out stays None and is not sent: the server's default applies.
-JOB_OPTIONS = ("language", "word_timestamps", "beam_size", "max_chunk_seconds", "dedupe", "callback_url")
-JOB_OPTIONS += ("channel_identification",)  # type: ignore[assignment]
+JOB_OPTIONS = (
+    "language", "word_timestamps", "beam_size", "max_chunk_seconds", "dedupe", "callback_url",
+    "task", "prompt", "channel_identification",
+)  # fmt: skip
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    path: Path = args.file
+    options: dict[str, Any] = {name: getattr(args, name) for name in JOB_OPTIONS}
+    if str(args.file).startswith(("https://", "http://")):  # fetched by the service (source_url)
+        client = make_client(args)
+        submission = client.submit_url(str(args.file), options=options)
+        info(f"Submitted {args.file} as job {submission.job_id}", args)
+        return _after_submit(client, submission.job_id, str(args.file), args)
+    path = Path(args.file)
     if not path.is_file():
         what = "does not exist" if not path.exists() else "is not a file"
         raise UsageError(f"{path} {what}; give the path of an audio file (WAV, MP3, M4A, FLAC, OGG, ...)")
     client = make_client(args)
-    options: dict[str, Any] = {name: getattr(args, name) for name in JOB_OPTIONS}
     submission = client.submit(path, options=options, inline=args.inline)
     info(f"Uploaded {path.name} ({human_size(path.stat().st_size)}) as job {submission.job_id}", args)
+    return _after_submit(client, submission.job_id, path.name, args)
+
+
+def _after_submit(client: Any, job_id: str, name: str, args: argparse.Namespace) -> int:
     if args.wait:
-        wait_and_show(client, submission.job_id, f"Transcribing {path.name}", args)
+        wait_and_show(client, job_id, f"Transcribing {name}", args)
         return EXIT_OK
-    job = client.get(submission.job_id)
+    job = client.get(job_id)
     if args.json:
         emit_json(job.raw)
     else:
@@ -159,6 +170,8 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
         const=True,
         help="transcribe each channel on its own, labelled ch_0, ch_1 (call recordings)",
     )
+    options.add_argument("--task", choices=("transcribe", "translate"), help="translate: write it in English")
+    options.add_argument("--prompt", metavar="TEXT", help="text that primes every chunk (names, spelling)")
 
 
 def register_job_commands(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -177,7 +190,11 @@ def register_job_commands(subparsers: Any, common: argparse.ArgumentParser) -> N
         return parser
 
     submit = add("submit", cmd_submit, "upload an audio file for transcription")
-    submit.add_argument("file", type=Path, metavar="FILE", help="audio file (WAV, MP3, M4A, FLAC, OGG, ...)")
+    submit.add_argument(
+        "file",
+        metavar="FILE",
+        help="audio file (WAV, MP3, M4A, FLAC, OGG, ...), or an https URL the service fetches",
+    )
     _add_job_options(submit)
     submit.add_argument(
         "--inline", action="store_true", help="send the file inside the request (up to 4 MiB)"

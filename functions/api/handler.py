@@ -1,9 +1,5 @@
-"""The HTTP API (``/v1``) behind API Gateway.
-
-Thin: the routes, authentication and problem JSON live in transcriber/api/routes.py, the use
-cases in transcriber/api/service.py; this module builds them once per execution environment
-from the function's environment (transcriber/api/env.py) and resolves each request.
-"""
+"""The HTTP API (``/v1``) behind API Gateway. Thin: routes and authentication in
+transcriber/api/routes.py, use cases in .../service.py, built once from transcriber/api/env.py."""
 
 from __future__ import annotations
 
@@ -15,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from transcriber.adapters import aws_clients
 from transcriber.adapters.jobs_table import JobRepository
+from transcriber.adapters.media_fetch import fetch_media
 from transcriber.adapters.resolver import resolve_host
 from transcriber.adapters.storage import ObjectStore
 from transcriber.adapters.tenants_table import TenantRepository
@@ -42,6 +39,9 @@ def wire(env: ApiEnv) -> HttpApi:
         max_upload_bytes=env.max_upload_bytes,
         upload_url_expiry_s=env.upload_url_expiry_s,
         local_mode=env.local_mode,
+        engine=env.engine,
+        sync_max_audio_s=env.sync_max_audio_s,
+        fetch_media=fetch_media,
     )
     return HttpApi(service=service, tenants=tenants)
 

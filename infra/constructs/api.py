@@ -85,6 +85,8 @@ class HttpApi(Construct):
             rest_api_name=api_name,
             description=f"{api_name}: transcription jobs (/v1/...), authenticated by the API function",
             endpoint_types=[apigateway.EndpointType.REGIONAL],
+            # Forms (uploads, /v1/audio/*) reach the function base64-encoded, their bytes intact.
+            binary_media_types=["multipart/form-data"],
             # Access and execution logs need API Gateway's account-wide CloudWatch role. It is
             # kept when the stack is deleted: other stacks' APIs in the account log through it.
             cloud_watch_role=True,
@@ -147,6 +149,8 @@ class ApiService(Concern):
                 "STATE_MACHINE_ARN": state_machine.state_machine_arn,
                 "MAX_UPLOAD_BYTES": str(config.max_upload_mb * 1024 * 1024),
                 "UPLOAD_URL_EXPIRY_S": str(UPLOAD_URL_EXPIRY_S),
+                "TRANSCRIBE_ENGINE": config.engine,
+                "SYNC_MAX_AUDIO_S": str(config.sync_max_audio_s),
             },
         )
         self.http_api = HttpApi(

@@ -196,6 +196,20 @@ export class Client {
   }
 
   /**
+   * Create a job the service fetches itself from `sourceUrl` (https; no upload step). Options
+   * include `task` ('translate': into English) and `prompt`.
+   * @param {string} sourceUrl
+   * @param {{options?: Record<string, unknown>, filename?: string, signal?: AbortSignal}} [opts]
+   */
+  async submitUrl(sourceUrl, opts = {}) {
+    /** @type {Record<string, unknown>} */
+    const payload = { source_url: String(sourceUrl) };
+    if (opts.filename) payload.filename = opts.filename;
+    payload.options = Object.fromEntries(Object.entries(opts.options ?? {}).filter(([, v]) => v !== null && v !== undefined));
+    return toSubmission(await this.#json('POST', '/transcriptions', { what: `Creating a job for ${sourceUrl}`, payload, signal: opts.signal }));
+  }
+
+  /**
    * PUT the audio to a job's presigned uploadUrl; no API key is sent there.
    * @param {import('./index.js').Submission} submission
    * @param {import('./index.js').UploadSource} source

@@ -161,6 +161,10 @@ export class Client {
     size: number,
     opts?: { options?: Record<string, unknown>; contentType?: string | null; content?: Uint8Array; signal?: AbortSignal },
   ): Promise<Submission>;
+  submitUrl(
+    sourceUrl: string,
+    opts?: { options?: Record<string, unknown>; filename?: string; signal?: AbortSignal },
+  ): Promise<Submission>;
   upload(submission: Submission, source: UploadSource, opts?: UploadOptions): Promise<void>;
   submit(source: UploadSource, opts?: SubmitOptions): Promise<Submission>;
   transcribe(source: UploadSource, opts?: SubmitOptions & WaitOptions): Promise<Transcription>;

@@ -225,3 +225,14 @@ test('a refused upload says the URL probably expired', async () => {
     store.close();
   }
 });
+
+test('submitUrl sends source_url and the options, with no upload step', async () => {
+  const created = { job_id: 'j1', status: 'AWAITING_UPLOAD', upload_url: null, upload_method: 'PUT', links: { self: '/v1/transcriptions/j1' } };
+  const fetch = fakeFetch([[201, created]]);
+  const client = new Client('http://api', 'key', { fetch, sleep: noSleep });
+  const submission = await client.submitUrl('https://media.example.com/a.mp3', { options: { task: 'translate', prompt: 'Norland', language: null } });
+  assert.equal(submission.jobId, 'j1');
+  assert.equal(submission.uploadUrl, null);
+  const sent = JSON.parse(fetch.calls[0].init.body);
+  assert.deepEqual(sent, { source_url: 'https://media.example.com/a.mp3', options: { task: 'translate', prompt: 'Norland' } });
+});

@@ -26,6 +26,7 @@ MAX_SIZE = 100 * 1024 * 1024
 INLINE_MAX = 5 * 1024 * 1024
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".m4a", ".flac", ".ogg", ".opus", ".aac", ".wma", ".webm")
 KNOWN_OPTIONS = {"language", "word_timestamps", "beam_size", "max_chunk_seconds", "dedupe", "callback_url"}
+KNOWN_OPTIONS |= {"task", "prompt"}
 STATUSES = {"AWAITING_UPLOAD", "PENDING", "PROCESSING", "COMPLETED", "FAILED"}
 SEGMENTS: list[dict[str, Any]] = [
     {
@@ -386,6 +387,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._problem(400, "the body must be a JSON object")
             return
         filename, size, options = data.get("filename"), data.get("size"), data.get("options") or {}
+        if isinstance(data.get("source_url"), str):  # fetched by "the service": name and size from the URL
+            filename, size = filename or str(data["source_url"]).rsplit("/", 1)[-1], 4321
         if not isinstance(filename, str) or not filename:
             self._problem(422, "filename: a non-empty string is required")
             return

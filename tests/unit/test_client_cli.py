@@ -51,6 +51,17 @@ def test_submit_prints_the_job_id(fake: FakeApi, audio: Path, capsys: pytest.Cap
     assert f"transcriber wait {job_id}" in err
 
 
+def test_submit_a_url_sends_it_as_source_url_with_task_and_prompt(
+    fake: FakeApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = "https://media.example.com/talks/keynote.mp3"
+    code, out, _ = run(capsys, "submit", url, "--task", "translate", "--prompt", "Dashwood, Norland")
+    assert code == 0
+    job = fake.jobs[out.strip()]
+    assert job.filename == "keynote.mp3" and job.uploaded is None
+    assert job.options == {"task": "translate", "prompt": "Dashwood, Norland"}
+
+
 def test_max_chunk_seconds_is_a_float_and_the_other_options_are_sent_only_when_given(
     fake: FakeApi, audio: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

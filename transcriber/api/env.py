@@ -40,6 +40,8 @@ class ApiEnv(_FunctionEnv):
     #: longer values are cut to 15 minutes by the service
     upload_url_expiry_s: int = Field(default=900, alias="UPLOAD_URL_EXPIRY_S", gt=0)
     local_mode: LocalMode = Field(default=False, alias="TRANSCRIBER_LOCAL_MODE")
+    engine: str = Field(default="faster-whisper", alias="TRANSCRIBE_ENGINE")
+    sync_max_audio_s: float = Field(default=120.0, alias="SYNC_MAX_AUDIO_S", gt=0)
 
 
 class NotifierEnv(_FunctionEnv):

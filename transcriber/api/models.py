@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from transcriber.domain.options import BEAM_SIZE_RANGE, MAX_CHUNK_SECONDS_RANGE, JobOptions
+from transcriber.domain.options import BEAM_SIZE_RANGE, MAX_CHUNK_SECONDS_RANGE, PROMPT_MAX_CHARS, JobOptions
 
 #: Files up to this size may be sent inside the create request instead of through an upload URL.
 #: Base64 makes 4 MiB about 5.6 MB of JSON, under Lambda's 6 MB limit on a request payload.
@@ -44,6 +44,12 @@ class CreateOptions(JobOptions):
     channel_identification: bool = Field(
         False, description="Transcribe each channel on its own; segments get channel and speaker ch_N"
     )
+    task: Literal["transcribe", "translate"] = Field(
+        "transcribe", description="translate: write it in English"
+    )
+    prompt: str | None = Field(
+        None, max_length=PROMPT_MAX_CHARS, description="Text that primes every chunk (names, spelling)"
+    )
     callback_url: str | None = Field(
         None,
         max_length=2048,
@@ -79,11 +85,26 @@ class CreateTranscription(BaseModel):
         max_length=INLINE_MAX_BASE64,
         description="The whole file, base64-encoded, for files up to 4 MiB: then no upload step follows",
     )
+    source_url: str | None = Field(
+        None, max_length=2048, description="An https URL the service fetches the file from (no upload step)"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_from_url(cls, raw: Any) -> Any:
+        """With a source_url the file name is optional: the URL's (fixed after the fetch, by content)."""
+        if isinstance(raw, Mapping) and raw.get("source_url") and not raw.get("filename"):
+            return {**raw, "filename": "media"}
+        return raw
 
     @model_validator(mode="after")
     def _size_or_content(self) -> CreateTranscription:
-        if self.size is None and self.content_base64 is None:
-            raise ValueError("send the file's size (then PUT it to upload_url) or the file in content_base64")
+        if self.size is None and self.content_base64 is None and self.source_url is None:
+            raise ValueError(
+                "send the file's size (then PUT it to upload_url), content_base64 or a source_url"
+            )
+        if self.source_url is not None and (self.size is not None or self.content_base64 is not None):
+            raise ValueError("send either a source_url or the file (size or content_base64), not both")
         return self
 
 

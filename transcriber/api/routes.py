@@ -23,7 +23,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from transcriber.api import problems
+from transcriber.api import problems, uploads
 from transcriber.api.models import (
     CreatedTranscription,
     CreateTranscription,
@@ -34,6 +34,8 @@ from transcriber.api.models import (
     Transcription,
     TranscriptionPage,
 )
+from transcriber.api.openai_routes import AUDIO_PREFIX, error_response, from_problem
+from transcriber.api.openai_routes import router as openai_router
 from transcriber.api.service import CONTENT_TYPES, TranscriptionService
 from transcriber.domain.errors import PipelineError
 from transcriber.domain.tenants import Tenant, api_key_from_header
@@ -55,6 +57,7 @@ app.configure_openapi(
     security_schemes={"bearerAuth": HTTPBearer(description="An API key: 'Authorization: Bearer trk_...'")},
     security=[{"bearerAuth": []}],
 )
+app.include_router(openai_router)
 
 
 def _problems(*statuses: int) -> dict[int, OpenAPIResponse]:
@@ -276,6 +279,8 @@ class HttpApi:
                 tenant = self.authenticate(event)
             except PipelineError as err:
                 problem = problems.problem_for(err)
+                if str(event.get("path", "")).startswith(AUDIO_PREFIX):
+                    return error_response(from_problem(problem))
                 return {
                     "statusCode": problem.status,
                     "headers": {"Content-Type": problems.PROBLEM_CONTENT_TYPE, **problem.headers},
@@ -285,4 +290,13 @@ class HttpApi:
             logger.append_keys(tenant_id=tenant.tenant_id)
             app.append_context(tenant=tenant)
         app.append_context(service=self.service)
+        try:
+            event = uploads.form_as_json(event)  # a multipart POST /v1/transcriptions
+        except problems.ApiProblem as problem:
+            return {
+                "statusCode": problem.status,
+                "headers": {"Content-Type": problems.PROBLEM_CONTENT_TYPE},
+                "body": json.dumps(problem.body()),
+                "isBase64Encoded": False,
+            }
         return app.resolve(event, context)

@@ -14,16 +14,20 @@ import base64
 import binascii
 import json
 import re
+import tempfile
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from pathlib import Path
+from typing import IO, Any, Protocol
 
 from transcriber.adapters.storage import ObjectTooLargeError
 from transcriber.api import problems
 from transcriber.api.models import INLINE_MAX_BYTES, CreateTranscription
 from transcriber.domain import intake
 from transcriber.domain.errors import PipelineError
+from transcriber.domain.intake import SNIFF_BYTES
 from transcriber.domain.jobs import (
     OUTPUT_FORMATS,
     TRANSCRIPTS_PREFIX,
@@ -31,6 +35,7 @@ from transcriber.domain.jobs import (
     JobStatus,
     iso_timestamp,
 )
+from transcriber.domain.media_url import check_source_url
 from transcriber.domain.recovery import Executions, JobStore, latest_execution_name, retry_job
 from transcriber.domain.tenants import Tenant, upload_key
 from transcriber.domain.webhooks import Resolver, check_callback_url
@@ -71,6 +76,8 @@ class Objects(Protocol):
     """S3 as the API uses it (``transcriber.adapters.storage.ObjectStore``)."""
 
     def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str) -> None: ...
+
+    def upload(self, path: Path, bucket: str, key: str, content_type: str = ...) -> None: ...
 
     def get_text(self, bucket: str, key: str, *, max_bytes: int | None = None) -> str | None: ...
 
@@ -154,6 +161,9 @@ class TranscriptionService:
         resolve: Resolver,
         upload_url_expiry_s: int = 900,
         local_mode: bool = False,
+        engine: str = "faster-whisper",
+        sync_max_audio_s: float = 120.0,
+        fetch_media: Callable[..., Any] | None = None,
     ) -> None:
         self.jobs = jobs
         self.objects = objects
@@ -164,6 +174,12 @@ class TranscriptionService:
         self.max_upload_bytes = max_upload_bytes
         self.upload_url_expiry_s = min(upload_url_expiry_s, 900)
         self.local_mode = local_mode
+        #: the deployment's engine (a model name the OpenAI-compatible routes accept) and the
+        #: longest audio they answer synchronously (transcriber/api/openai_routes.py)
+        self.engine = engine
+        self.sync_max_audio_s = sync_max_audio_s
+        #: fetches a source_url into a file (transcriber/adapters/media_fetch.py), passed in to keep I/O out
+        self.fetch_media = fetch_media
         #: DNS for callback URLs (transcriber/adapters/resolver.py), passed in to keep I/O out
         self.resolve = resolve
 
@@ -174,11 +190,15 @@ class TranscriptionService:
         content = self._inline_content(request)
         size = len(content) if content is not None else int(request.size or 0)
         try:
-            intake.check_name_and_size(request.filename, size, self.max_upload_bytes)
-            options = request.options.job_options()
-            callback_url = request.options.callback_url
-            if callback_url:
-                check_callback_url(callback_url, local_mode=self.local_mode, resolve=self.resolve)
+            if request.source_url:  # its name and size are known once it is fetched
+                check_source_url(request.source_url, local_mode=self.local_mode, resolve=self.resolve)
+            else:
+                intake.check_name_and_size(request.filename, size, self.max_upload_bytes)
+            request.options.job_options()
+            if request.options.callback_url:
+                check_callback_url(
+                    request.options.callback_url, local_mode=self.local_mode, resolve=self.resolve
+                )
         except PipelineError as err:
             raise problems.problem_for(err) from err
         if request.content_type and not _AUDIO_TYPES.match(request.content_type):
@@ -191,8 +211,44 @@ class TranscriptionService:
         except PipelineError as err:
             raise problems.problem_for(err) from err
 
+        if not request.source_url:
+            return self._record(tenant, request, content, request.filename, size, None)
+        with tempfile.NamedTemporaryFile(prefix="source-") as spool:
+            filename, size = self._fetch(request.source_url, spool)
+            return self._record(tenant, request, content, filename, size, Path(spool.name))
+
+    def _fetch(self, url: str, sink: IO[bytes]) -> tuple[str, int]:
+        """Fetch ``url`` into ``sink``: its file name and size; the fetch's errors as problems."""
+        if self.fetch_media is None:
+            raise problems.Unprocessable(
+                "This deployment does not fetch source_url; upload the file instead."
+            )
+        try:
+            fetched = self.fetch_media(
+                url, sink, local_mode=self.local_mode, resolve=self.resolve, max_bytes=self.max_upload_bytes
+            )
+            sink.flush()
+            sink.seek(0)
+            intake.check_name_and_size(fetched.filename, fetched.size, self.max_upload_bytes)
+            intake.check_content(sink.read(SNIFF_BYTES))
+        except PipelineError as err:
+            raise problems.problem_for(err) from err
+        return str(fetched.filename), int(fetched.size)
+
+    def _record(
+        self,
+        tenant: Tenant,
+        request: CreateTranscription,
+        content: bytes | None,
+        filename: str,
+        size: int,
+        fetched: Path | None,
+    ) -> dict[str, Any]:
+        """The job record, and its audio stored (inline or fetched) or an upload URL handed out."""
+        options = request.options.job_options()
+        callback_url = request.options.callback_url
         job_id = uuid.uuid4().hex
-        key = upload_key(tenant.tenant_id, job_id, request.filename)
+        key = upload_key(tenant.tenant_id, job_id, filename)
         expires_at = iso_timestamp(datetime.now(UTC) + timedelta(seconds=self.upload_url_expiry_s))
         job: dict[str, Any] = {
             "job_id": job_id,
@@ -201,15 +257,19 @@ class TranscriptionService:
             "source": "api",
             "bucket": self.input_bucket,
             "key": key,
-            "filename": request.filename,
+            "filename": filename,
             "size": size,
             "options": options.to_dict(),
             "callback_url": callback_url,
-            "upload_expires_at": None if content is not None else expires_at,
+            "upload_expires_at": None if content is not None or fetched is not None else expires_at,
         }
+        if request.source_url:
+            job["source_url"] = request.source_url
         self.jobs.create(job)
         upload_url = None
-        if content is not None:
+        if fetched is not None:
+            self.objects.upload(fetched, self.input_bucket, key, "application/octet-stream")
+        elif content is not None:
             self.objects.put_bytes(
                 self.input_bucket, key, content, request.content_type or "application/octet-stream"
             )

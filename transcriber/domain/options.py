@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote, unquote
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
 
@@ -29,8 +30,14 @@ WHISPER_LANGUAGES: frozenset[str] = frozenset((
 ))
 # fmt: on
 
-OPTION_NAMES: tuple[str, ...] = ("language", "beam_size", "word_timestamps", "max_chunk_seconds", "dedupe")
-OPTION_NAMES += ("channel_identification",)
+OPTION_NAMES: tuple[str, ...] = (
+    "language", "beam_size", "word_timestamps", "max_chunk_seconds", "dedupe", "task", "prompt",
+    "channel_identification",
+)  # fmt: skip
+#: ``translate`` is Whisper's own task: speech in any language written in English.
+TASKS = ("transcribe", "translate")
+#: Whisper reads at most 224 prompt tokens (about 900 characters of English); longer is cut by it.
+PROMPT_MAX_CHARS = 900
 BEAM_SIZE_RANGE = (1, 10)
 #: At 15 s a 4-hour job of the worst speech pattern fills 95% of the 256 KB state limit; 20 s keeps ~70%.
 MAX_CHUNK_SECONDS_RANGE = (20.0, 600.0)
@@ -49,6 +56,9 @@ class JobOptions(BaseModel):
     - ``word_timestamps``: word-level times in the JSON. Off is faster, but seams between chunks
       are then reconciled per segment rather than per word.
     - ``max_chunk_seconds``: longest chunk the audio is cut into.
+    - ``task``: ``transcribe`` (default) or ``translate`` (into English; the job still records
+      the detected source language).
+    - ``prompt``: text given to the engine before every chunk (names, spelling, style).
     - ``dedupe``: reuse the result of the same audio with the same options transcribed recently
       (see transcriber.domain.dedup); off forces a fresh transcription.
     - ``channel_identification``: transcribe each channel on its own, labelled ``ch_0``, ``ch_1``...
@@ -66,6 +76,8 @@ class JobOptions(BaseModel):
     max_chunk_seconds: float | None = None
     dedupe: bool = True
     channel_identification: bool = False
+    task: str = "transcribe"
+    prompt: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -92,6 +104,24 @@ class JobOptions(BaseModel):
     def _max_chunk_seconds(cls, value: Any) -> float | None:
         return _bounded_float("max_chunk_seconds", value, MAX_CHUNK_SECONDS_RANGE)
 
+    @field_validator("task", mode="before")
+    @classmethod
+    def _task(cls, value: Any) -> str:
+        task = "transcribe" if value is None or value == "" else str(value).strip().lower()
+        if task not in TASKS:
+            raise InvalidOptionsError(
+                f"Option task must be one of {', '.join(TASKS)}, not {str(value)[:20]!r}."
+            )
+        return task
+
+    @field_validator("prompt", mode="before")
+    @classmethod
+    def _prompt(cls, value: Any) -> str | None:
+        text = " ".join(str(value).split()) if value is not None else ""
+        if len(text) > PROMPT_MAX_CHARS:
+            raise InvalidOptionsError(f"Option prompt may be at most {PROMPT_MAX_CHARS} characters long.")
+        return text or None
+
     @field_validator("word_timestamps", "dedupe", "channel_identification", mode="before")
     @classmethod
     def _flags(cls, value: Any, info: ValidationInfo) -> bool:
@@ -110,12 +140,15 @@ class JobOptions(BaseModel):
             for key, value in metadata.items()
             if key.lower().startswith(METADATA_PREFIX)
         }
+        if isinstance(ours.get("prompt"), str):  # percent-encoded by to_metadata (S3 metadata is ASCII)
+            ours["prompt"] = unquote(ours["prompt"])
         return cls.parse(ours)
 
     def to_metadata(self) -> dict[str, str]:
         """The S3 user metadata that carries these options with an upload."""
         return {
-            f"{METADATA_PREFIX}{key.replace('_', '-')}": _text(value) for key, value in self.to_dict().items()
+            f"{METADATA_PREFIX}{key.replace('_', '-')}": quote(value) if key == "prompt" else _text(value)
+            for key, value in self.to_dict().items()
         }
 
     def to_dict(self) -> dict[str, Any]:

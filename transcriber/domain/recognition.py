@@ -61,7 +61,12 @@ def transcribe_chunk(
     config = config or ChunkingConfig()
     options = options or JobOptions()
     result = engine.transcribe(
-        wav, language=language, beam_size=options.beam_size, word_timestamps=options.word_timestamps
+        wav,
+        language=language,
+        beam_size=options.beam_size,
+        word_timestamps=options.word_timestamps,
+        task=options.task,
+        prompt=options.prompt,
     )
     speech = speech_spans(
         AudioSegment.from_wav(str(wav)),

@@ -57,11 +57,14 @@ class SpeechEngine(Protocol):
         language: str | None = None,
         beam_size: int | None = None,
         word_timestamps: bool = True,
+        task: str = "transcribe",
+        prompt: str | None = None,
     ) -> EngineResult:
         """Transcribe ``wav_path``; ``language`` (ISO 639-1) skips detection when given.
 
         ``beam_size`` ``None`` means the engine's default; without ``word_timestamps`` segments
-        carry no words (faster, coarser).
+        carry no words (faster, coarser). ``task`` ``translate`` writes the speech in English
+        (engines that hear English only transcribe it); ``prompt`` primes every decode.
         """
         ...
 

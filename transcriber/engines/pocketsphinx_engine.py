@@ -63,6 +63,8 @@ class PocketsphinxEngine:
         language: str | None = None,
         beam_size: int | None = None,
         word_timestamps: bool = True,
+        task: str = "transcribe",
+        prompt: str | None = None,
     ) -> EngineResult:
         """Decode the file utterance by utterance, then split the words into segments at pauses."""
         if language not in (None, "en"):
