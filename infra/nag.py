@@ -81,11 +81,14 @@ REASONS = {
         "OpenAPI schema (Powertools' resolver) and answers 400/413/415/422 as problem JSON; an API "
         "Gateway request validator could only check the parameters the proxy resource declares, none."
     ),
-    "api-waf": (
-        "No WAFv2 web ACL: the stage is throttled (cdk.json api.throttle_rate_per_s and throttle_burst), "
-        "every request needs a valid tenant key checked by the API function, and each tenant's rate "
-        "limit and quota are enforced in DynamoDB; a web ACL (charged per ACL, rule and request) can be "
-        "associated with the stage later without changing anything else in the stack."
+    "guardduty-objects": (
+        "GuardDuty Malware Protection for S3 scans and tags every new object of the input bucket, whose "
+        "keys are known only at upload: the read and tag actions GuardDuty documents, on that bucket only."
+    ),
+    "guardduty-rule": (
+        "GuardDuty manages its own EventBridge rule, named by AWS with the documented prefix "
+        "DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3 and a suffix it chooses; only rule actions, only "
+        "rules with that prefix, and (for changes) only rules managed by GuardDuty."
     ),
     "apigw-cloudwatch-role": (
         "API Gateway's account-level CloudWatch role, which the stage's access and execution logs need, "
@@ -198,7 +201,6 @@ def acknowledge_findings(stack: TranscriptionStack) -> list[Accepted]:
     _accept(rest_api, "AwsSolutions-APIG2", "api-validation", "Api/RestApi", accepted)
     for finding in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
         _accept(rest_api.root, finding, "api-authentication", "Api/RestApi methods", accepted)
-    _accept(rest_api.deployment_stage, "AwsSolutions-APIG3", "api-waf", "Api/RestApi stage", accepted)
     cloud_watch_role = rest_api.node.find_child("CloudWatchRole")
     _accept(
         cloud_watch_role,
@@ -225,6 +227,17 @@ def acknowledge_findings(stack: TranscriptionStack) -> list[Accepted]:
         "ExecutionFailuresDeadLetterQueue",
         accepted,
     )
+    protection = stack.malware_protection
+    if protection is not None:
+        role = protection.node.find_child("PlanRole")
+        _accept(
+            role, f"AwsSolutions-IAM5[Resource::{input_arn}/*]", "guardduty-objects", "PlanRole", accepted
+        )
+        rule = (
+            "arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:rule/"
+            "DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3*"
+        )
+        _accept(role, f"AwsSolutions-IAM5[Resource::{rule}]", "guardduty-rule", "PlanRole", accepted)
     handler = stack.node.try_find_child("BucketNotificationsHandler050a0587b7544547bf325f094a3db834")
     if handler is not None:
         _accept(

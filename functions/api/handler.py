@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from transcriber.adapters import aws_clients
 from transcriber.adapters.jobs_table import JobRepository
+from transcriber.adapters.jwt_verifier import JwtVerifier
 from transcriber.adapters.resolver import resolve_host
 from transcriber.adapters.storage import ObjectStore
 from transcriber.adapters.tenants_table import TenantRepository
@@ -43,7 +44,8 @@ def wire(env: ApiEnv) -> HttpApi:
         upload_url_expiry_s=env.upload_url_expiry_s,
         local_mode=env.local_mode,
     )
-    return HttpApi(service=service, tenants=tenants)
+    tokens = JwtVerifier(env.jwt) if env.jwt.enabled else None
+    return HttpApi(service=service, tenants=tenants, tokens=tokens)
 
 
 # Init phase: the environment checked and the SDK clients built once, before the first event.

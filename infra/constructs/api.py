@@ -116,6 +116,11 @@ class HttpApi(Construct):
         )
         self.rest_api.deployment_stage.node.add_dependency(self.execution_logs)
         stack = cdk.Stack.of(self)
+        # Built from strings, like ``url``: the stage's own ARN is a Ref moto cannot resolve.
+        self.stage_arn = (
+            f"arn:{stack.partition}:apigateway:{stack.region}::/restapis/{self.rest_api.rest_api_id}"
+            f"/stages/{stage_name}"
+        )
         self.url = (
             f"https://{self.rest_api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}/{stage_name}/"
         )
@@ -137,6 +142,7 @@ class ApiService(Concern):
         storage: Storage,
         tables: Tables,
         state_machine: sfn.StateMachine,
+        issuer_env: dict[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.function = functions.zip_function(
@@ -147,6 +153,7 @@ class ApiService(Concern):
                 "STATE_MACHINE_ARN": state_machine.state_machine_arn,
                 "MAX_UPLOAD_BYTES": str(config.max_upload_mb * 1024 * 1024),
                 "UPLOAD_URL_EXPIRY_S": str(UPLOAD_URL_EXPIRY_S),
+                **(issuer_env or {}),  # bearer JWTs: infra/constructs/identity.py
             },
         )
         self.http_api = HttpApi(

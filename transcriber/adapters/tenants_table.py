@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from transcriber.adapters import aws_clients
 from transcriber.adapters.retry import translate_client_errors
 from transcriber.domain.jobs import utc_now
+from transcriber.domain.rate_limits import RateLimitStatus
 from transcriber.domain.tenants import (
     DEFAULT_JOBS_PER_DAY,
     DEFAULT_REQUESTS_PER_MINUTE,
@@ -184,8 +185,12 @@ class TenantRepository:
     # Limits -----------------------------------------------------------------------------------
 
     def _count(self, tenant_id: str, window: Window, limit: int) -> bool:
+        return self._count_used(tenant_id, window, limit) is not None
+
+    def _count_used(self, tenant_id: str, window: Window, limit: int) -> int | None:
+        """Count one use in the window: the uses so far, or None when the limit is reached."""
         try:
-            self._table.update_item(
+            resp = self._table.update_item(
                 Key={"pk": f"usage#{tenant_id}#{window.name}"},
                 UpdateExpression="ADD used :one SET expires_at = if_not_exists(expires_at, :expires)",
                 ConditionExpression="attribute_not_exists(used) OR used < :limit",
@@ -194,23 +199,34 @@ class TenantRepository:
                     ":limit": limit,
                     ":expires": int((window.ends_at + _COUNTER_GRACE).timestamp()),
                 },
+                ReturnValues="UPDATED_NEW",
             )
         except ClientError as err:
             if err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
+                return None
             raise
-        return True
+        return int(resp.get("Attributes", {}).get("used", limit))
 
     @translate_client_errors
-    def count_request(self, tenant: Tenant, now: datetime | None = None) -> None:
-        """Count one API request; LimitExceededError (429) past the tenant's per-minute limit."""
+    def count_request(self, tenant: Tenant, now: datetime | None = None) -> RateLimitStatus:
+        """Count one API request: what is left of the minute's limit (``X-RateLimit-*``);
+        LimitExceededError (429) past the tenant's per-minute limit."""
         now = now or datetime.now(UTC)
         window = minute_window(now)
-        if not self._count(tenant.tenant_id, window, tenant.requests_per_minute):
-            raise LimitExceededError(
+        used = self._count_used(tenant.tenant_id, window, tenant.requests_per_minute)
+        status = RateLimitStatus(
+            limit=tenant.requests_per_minute,
+            remaining=tenant.requests_per_minute - (used or tenant.requests_per_minute),
+            reset_s=window.seconds_left(now),
+        )
+        if used is None:
+            error = LimitExceededError(
                 f"More than {tenant.requests_per_minute} requests in a minute; slow down.",
                 retry_after_s=window.seconds_left(now),
             )
+            error.rate_limit = status
+            raise error
+        return status
 
     @translate_client_errors
     def count_job(self, tenant: Tenant, now: datetime | None = None) -> None:
