@@ -81,6 +81,11 @@ REASONS = {
         "OpenAPI schema (Powertools' resolver) and answers 400/413/415/422 as problem JSON; an API "
         "Gateway request validator could only check the parameters the proxy resource declares, none."
     ),
+    "audio-after-transcript": (
+        "A tenant whose retention is 'audio: after-transcript' keeps no audio once it is transcribed: "
+        "the aggregate stage deletes the job's upload, whose key is known only per job; only DeleteObject "
+        "on the input bucket, no read or list."
+    ),
     "guardduty-objects": (
         "GuardDuty Malware Protection for S3 scans and tags every new object of the input bucket, whose "
         "keys are known only at upload: the read and tag actions GuardDuty documents, on that bucket only."
@@ -159,6 +164,13 @@ def acknowledge_findings(stack: TranscriptionStack) -> list[Accepted]:
         _accept(fn, "AwsSolutions-L1", "runtime", name, accepted)
     for fn, name in ((stack.ingest_fn, "IngestFunction"), (stack.chunk_fn, "ChunkFunction")):
         _accept(fn, f"AwsSolutions-IAM5[Resource::{input_arn}/*]", "input-objects", name, accepted)
+    _accept(
+        stack.aggregate_fn,
+        f"AwsSolutions-IAM5[Resource::{input_arn}/*]",
+        "audio-after-transcript",
+        "AggregateFunction",
+        accepted,
+    )
     for fn, name in (
         (stack.chunk_fn, "ChunkFunction"),
         (stack.transcribe_fn, "TranscribeFunction"),

@@ -150,7 +150,12 @@ class Pipeline(Concern):
             self.ingest_fn: [(["s3:GetObject"], input_objects)],
             self.chunk_fn: [(["s3:GetObject"], input_objects), (PUT_OBJECT, work_objects)],
             self.transcribe_fn: [(["s3:GetObject", *PUT_OBJECT], work_objects)],
-            self.aggregate_fn: [(["s3:GetObject"], work_objects), (PUT_OBJECT, transcripts)],
+            # DeleteObject on uploads: a tenant's "audio: after-transcript" retention.
+            self.aggregate_fn: [
+                (["s3:GetObject"], work_objects),
+                (PUT_OBJECT, transcripts),
+                (["s3:DeleteObject"], input_objects),
+            ],
             self.fail_fn: [],
         }
         for fn, statements in s3_access.items():

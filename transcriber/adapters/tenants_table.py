@@ -16,6 +16,7 @@ from transcriber.adapters import aws_clients
 from transcriber.adapters.retry import translate_client_errors
 from transcriber.domain.jobs import utc_now
 from transcriber.domain.rate_limits import RateLimitStatus
+from transcriber.domain.retention import Retention
 from transcriber.domain.tenants import (
     DEFAULT_JOBS_PER_DAY,
     DEFAULT_REQUESTS_PER_MINUTE,
@@ -43,6 +44,7 @@ def _tenant_from_item(item: dict[str, Any]) -> Tenant:
         jobs_per_day=int(item["jobs_per_day"]),
         requests_per_minute=int(item["requests_per_minute"]),
         created_at=str(item.get("created_at", "")),
+        retention=Retention.from_record(item),
     )
 
 
@@ -73,8 +75,10 @@ class TenantRepository:
         *,
         jobs_per_day: int | None = None,
         requests_per_minute: int | None = None,
+        retention: Retention | None = None,
     ) -> Tenant:
-        """The tenant, created with the given (or default) limits if new; given limits replace old ones."""
+        """The tenant, created with the given (or default) limits if new; given limits (and a given
+        retention, both of its periods) replace old ones."""
         check_tenant_id(tenant_id)
         for name, limit in (("jobs_per_day", jobs_per_day), ("requests_per_minute", requests_per_minute)):
             if limit is not None and limit < 1:
@@ -89,17 +93,20 @@ class TenantRepository:
                     "jobs_per_day": jobs_per_day or DEFAULT_JOBS_PER_DAY,
                     "requests_per_minute": requests_per_minute or DEFAULT_REQUESTS_PER_MINUTE,
                     "created_at": utc_now(),
+                    "retention": (retention or Retention()).to_record(),
                 },
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as err:
             if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
-            changes = {
+            changes: dict[str, Any] = {
                 k: v
                 for k, v in (("jobs_per_day", jobs_per_day), ("requests_per_minute", requests_per_minute))
                 if v is not None
             }
+            if retention is not None:
+                changes["retention"] = retention.to_record()
             if changes:
                 self._table.update_item(
                     Key={"pk": f"tenant#{tenant_id}"},
@@ -119,10 +126,11 @@ class TenantRepository:
         *,
         jobs_per_day: int | None = None,
         requests_per_minute: int | None = None,
+        retention: Retention | None = None,
     ) -> tuple[str, ApiKey, Tenant]:
         """A new API key for the tenant (created if new). The key itself is returned only here."""
         tenant = self.ensure_tenant(
-            tenant_id, jobs_per_day=jobs_per_day, requests_per_minute=requests_per_minute
+            tenant_id, jobs_per_day=jobs_per_day, requests_per_minute=requests_per_minute, retention=retention
         )
         api_key, key_id = new_api_key()
         record = ApiKey(key_id=key_id, tenant_id=tenant_id, created_at=utc_now())

@@ -37,6 +37,7 @@ from transcriber.api.models import (
     TranscriptionPage,
 )
 from transcriber.api.service import CONTENT_TYPES, TranscriptionService
+from transcriber.api.tenant_settings import TenantSettings, settings_of
 from transcriber.domain.errors import PipelineError
 from transcriber.domain.rate_limits import RateLimitStatus
 from transcriber.domain.tenants import Tenant
@@ -237,6 +238,15 @@ def delete_transcription(job_id: JOB_ID) -> Response[str]:
 )
 def retry_transcription(job_id: JOB_ID) -> Transcription:
     return Transcription.model_validate(_service().retry(_tenant(), job_id))
+
+
+@app.get(
+    "/v1/tenant",
+    summary="Your tenant's settings: limits and data retention",
+    responses=_responses(200, TenantSettings, "The caller's tenant"),
+)
+def tenant_settings() -> TenantSettings:
+    return settings_of(_tenant())
 
 
 def openapi_document() -> dict[str, Any]:

@@ -206,6 +206,7 @@ class TranscriptionService:
             "options": options.to_dict(),
             "callback_url": callback_url,
             "upload_expires_at": None if content is not None else expires_at,
+            **tenant.retention.upload_fields(datetime.now(UTC)),  # transcriber/domain/retention.py
         }
         self.jobs.create(job)
         upload_url = None

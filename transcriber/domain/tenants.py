@@ -18,12 +18,13 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from transcriber.domain.errors import PermanentError
 from transcriber.domain.jobs import extension_of, safe_stem
 from transcriber.domain.rate_limits import RateLimitStatus
+from transcriber.domain.retention import Retention
 
 DEFAULT_TENANT = "default"
 #: Object keys under this prefix name their tenant: ``tenants/<tenant id>/...``
@@ -62,6 +63,8 @@ class Tenant:
     jobs_per_day: int
     requests_per_minute: int
     created_at: str = ""
+    #: how long the tenant's audio and transcripts are kept (transcriber/domain/retention.py)
+    retention: Retention = field(default_factory=Retention)
 
 
 @dataclass(frozen=True)
