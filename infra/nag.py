@@ -86,6 +86,11 @@ REASONS = {
         "the aggregate stage deletes the job's upload, whose key is known only per job; only DeleteObject "
         "on the input bucket, no read or list."
     ),
+    "retention-sweep": (
+        "The sweeper deletes what a tenant's retention no longer allows: a job's audio (any key of the "
+        "input bucket), its transcripts/<job id>/ and work/<job id>/ files, known only per job; only "
+        "DeleteObject (and ListBucket limited to those two prefixes), no read."
+    ),
     "guardduty-objects": (
         "GuardDuty Malware Protection for S3 scans and tags every new object of the input bucket, whose "
         "keys are known only at upload: the read and tag actions GuardDuty documents, on that bucket only."
@@ -171,6 +176,14 @@ def acknowledge_findings(stack: TranscriptionStack) -> list[Accepted]:
         "AggregateFunction",
         accepted,
     )
+    for finding in (f"{input_arn}/*", f"{results_arn}/transcripts/*", f"{results_arn}/work/*"):
+        _accept(
+            stack.sweeper_fn,
+            f"AwsSolutions-IAM5[Resource::{finding}]",
+            "retention-sweep",
+            "SweeperFunction",
+            accepted,
+        )
     for fn, name in (
         (stack.chunk_fn, "ChunkFunction"),
         (stack.transcribe_fn, "TranscribeFunction"),

@@ -10,6 +10,9 @@ creates, so the stages that enforce it need no tenants table:
   (``audio_expires_at``, ``transcript_expires_at``) for the sweeper, and ``expires_at`` (DynamoDB TTL
   on the jobs table) removes the record a day after the transcript's expiry.
 - ``keep`` (the default): the bucket's own lifecycle rules apply.
+
+A job with a pending deletion carries its next deadline (``retention_due_at``) in a sparse index
+that the sweeper reads every few minutes (transcriber/stages/expire.py).
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from typing import Any
 
 from transcriber.domain.jobs import iso_timestamp
 
+#: A sparse index of the jobs table: only jobs with a pending deletion carry its keys.
+RETENTION_INDEX = "by_retention_due"
+DUE = "due"
 KEEP = "keep"
 AFTER_TRANSCRIPT = "after-transcript"
 #: The job record outlives its transcript by this much, so the sweeper can delete its objects first.
@@ -89,15 +95,16 @@ class Retention:
         transcripts = KEEP if self.transcript_days is None else f"{self.transcript_days} days"
         return {"audio": audio, "transcripts": transcripts}
 
-    def completion_fields(self, completed_at: datetime) -> dict[str, Any]:
+    def completion_fields(self, completed_at: datetime, job: dict[str, Any] | None = None) -> dict[str, Any]:
         """What the aggregate stage adds to a completed job: when its transcript expires."""
         if self.transcript_days is None:
             return {}
         expiry = completed_at + timedelta(days=self.transcript_days)
-        return {
+        fields = {
             "transcript_expires_at": iso_timestamp(expiry),
             "expires_at": int((expiry + RECORD_GRACE).timestamp()),
         }
+        return {**fields, **due_fields(next_deadline({**(job or {}), **fields}))}
 
     def upload_fields(self, uploaded_at: datetime) -> dict[str, Any]:
         """What the API adds to a new job: its retention, and when its audio expires."""
@@ -105,4 +112,18 @@ class Retention:
         if self.audio_days:
             expiry = uploaded_at + timedelta(days=self.audio_days)
             fields["audio_expires_at"] = iso_timestamp(expiry)
+            fields.update(due_fields(fields["audio_expires_at"]))
         return fields
+
+
+def next_deadline(job: dict[str, Any]) -> str | None:
+    """The job's next pending deletion (an ISO timestamp), or None when nothing is left to delete."""
+    pending = [str(job["transcript_expires_at"])] if job.get("transcript_expires_at") else []
+    if job.get("audio_expires_at") and not job.get("audio_deleted_at"):
+        pending.append(str(job["audio_expires_at"]))
+    return min(pending) if pending else None
+
+
+def due_fields(deadline: str | None) -> dict[str, str]:
+    """The sparse index's keys for a deadline (none: the job leaves the index)."""
+    return {"retention_due": DUE, "retention_due_at": deadline} if deadline else {}

@@ -59,7 +59,7 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
         "processing_time_s": processing_time,
         "outputs": outputs,
         "engine": transcript.engine,
-        **retention.completion_fields(datetime.now(UTC)),
+        **retention.completion_fields(datetime.now(UTC), found),
         **({"audio_deleted_at": utc_now()} if retention.audio_after_transcript else {}),
     }
     ports.jobs.mark_completed(job_id, fields)
