@@ -66,7 +66,6 @@ class UserDirectory(Construct):
             standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
             removal_policy=config.removal_policy,
         )
-        standard = cognito.StandardAttributesMask(email=True, email_verified=True)
         self.client = self.user_pool.add_client(
             "ApiClient",
             auth_flows=cognito.AuthFlow(user_srp=True),
@@ -78,7 +77,7 @@ class UserDirectory(Construct):
             .with_standard_attributes(email=True, email_verified=True)
             .with_custom_attributes(tenant_attribute),
             # The tenant is never writable by the user through this client.
-            write_attributes=cognito.ClientAttributes().with_standard_attributes(email=standard.email),
+            write_attributes=cognito.ClientAttributes().with_standard_attributes(email=True),
         )
 
 
