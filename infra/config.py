@@ -91,6 +91,34 @@ class ApiSettings(_Settings):
     throttle_burst: int = Field(ge=1)
 
 
+class WafSettings(_Settings):
+    """The API's web ACL: requests per source IP per 5 minutes (WAF's window; 100 is WAF's
+    minimum) and the blocked requests per 5 minutes that raise the alarm."""
+
+    requests_per_5_min_per_ip: int = Field(ge=100, le=2_000_000_000)
+    blocked_alarm_threshold: int = Field(ge=1)
+
+
+class JwtIssuerSettings(_Settings):
+    """Who may sign bearer JWTs for the API. ``issuer`` null: the stack's own Cognito user pool
+    (its ID tokens, whose ``aud`` is the pool's app client); otherwise an external OIDC issuer,
+    whose JWKS is ``<issuer>/.well-known/jwks.json``, for ``audience``."""
+
+    issuer: str | None
+    audience: str | None
+    tenant_claim: str = Field(min_length=1)
+    #: the issuer's key set inline (the local stack's signing key, localrun/tokens.py); null: fetched
+    jwks_json: str | None = None
+
+    @model_validator(mode="after")
+    def _audience_with_issuer(self) -> Self:
+        if self.issuer is not None and not self.issuer.startswith("https://"):
+            raise ValueError(f"jwt.issuer must be an https:// URL, not {self.issuer!r}")
+        if (self.issuer is None) != (self.audience is None):
+            raise ValueError("jwt.issuer and jwt.audience are given together (or both null: Cognito)")
+        return self
+
+
 class EnvironmentConfig(_Settings):
     name: str
     stack_name: str
@@ -116,6 +144,10 @@ class EnvironmentConfig(_Settings):
     lifecycle: Lifecycle
     alarms: AlarmThresholds
     api: ApiSettings
+    waf: WafSettings
+    jwt: JwtIssuerSettings
+    #: GuardDuty Malware Protection for S3 on the input bucket; on, only clean uploads start jobs
+    malware_scanning: bool
 
     @field_validator("fault_rate")
     @classmethod

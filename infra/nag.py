@@ -81,11 +81,24 @@ REASONS = {
         "OpenAPI schema (Powertools' resolver) and answers 400/413/415/422 as problem JSON; an API "
         "Gateway request validator could only check the parameters the proxy resource declares, none."
     ),
-    "api-waf": (
-        "No WAFv2 web ACL: the stage is throttled (cdk.json api.throttle_rate_per_s and throttle_burst), "
-        "every request needs a valid tenant key checked by the API function, and each tenant's rate "
-        "limit and quota are enforced in DynamoDB; a web ACL (charged per ACL, rule and request) can be "
-        "associated with the stage later without changing anything else in the stack."
+    "audio-after-transcript": (
+        "A tenant whose retention is 'audio: after-transcript' keeps no audio once it is transcribed: "
+        "the aggregate stage deletes the job's upload, whose key is known only per job; only DeleteObject "
+        "on the input bucket, no read or list."
+    ),
+    "retention-sweep": (
+        "The sweeper deletes what a tenant's retention no longer allows: a job's audio (any key of the "
+        "input bucket), its transcripts/<job id>/ and work/<job id>/ files, known only per job; only "
+        "DeleteObject (and ListBucket limited to those two prefixes), no read."
+    ),
+    "guardduty-objects": (
+        "GuardDuty Malware Protection for S3 scans and tags every new object of the input bucket, whose "
+        "keys are known only at upload: the read and tag actions GuardDuty documents, on that bucket only."
+    ),
+    "guardduty-rule": (
+        "GuardDuty manages its own EventBridge rule, named by AWS with the documented prefix "
+        "DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3 and a suffix it chooses; only rule actions, only "
+        "rules with that prefix, and (for changes) only rules managed by GuardDuty."
     ),
     "apigw-cloudwatch-role": (
         "API Gateway's account-level CloudWatch role, which the stage's access and execution logs need, "
@@ -156,6 +169,21 @@ def acknowledge_findings(stack: TranscriptionStack) -> list[Accepted]:
         _accept(fn, "AwsSolutions-L1", "runtime", name, accepted)
     for fn, name in ((stack.ingest_fn, "IngestFunction"), (stack.chunk_fn, "ChunkFunction")):
         _accept(fn, f"AwsSolutions-IAM5[Resource::{input_arn}/*]", "input-objects", name, accepted)
+    _accept(
+        stack.aggregate_fn,
+        f"AwsSolutions-IAM5[Resource::{input_arn}/*]",
+        "audio-after-transcript",
+        "AggregateFunction",
+        accepted,
+    )
+    for finding in (f"{input_arn}/*", f"{results_arn}/transcripts/*", f"{results_arn}/work/*"):
+        _accept(
+            stack.sweeper_fn,
+            f"AwsSolutions-IAM5[Resource::{finding}]",
+            "retention-sweep",
+            "SweeperFunction",
+            accepted,
+        )
     for fn, name in (
         (stack.chunk_fn, "ChunkFunction"),
         (stack.transcribe_fn, "TranscribeFunction"),
@@ -198,7 +226,6 @@ def acknowledge_findings(stack: TranscriptionStack) -> list[Accepted]:
     _accept(rest_api, "AwsSolutions-APIG2", "api-validation", "Api/RestApi", accepted)
     for finding in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
         _accept(rest_api.root, finding, "api-authentication", "Api/RestApi methods", accepted)
-    _accept(rest_api.deployment_stage, "AwsSolutions-APIG3", "api-waf", "Api/RestApi stage", accepted)
     cloud_watch_role = rest_api.node.find_child("CloudWatchRole")
     _accept(
         cloud_watch_role,
@@ -225,6 +252,17 @@ def acknowledge_findings(stack: TranscriptionStack) -> list[Accepted]:
         "ExecutionFailuresDeadLetterQueue",
         accepted,
     )
+    protection = stack.malware_protection
+    if protection is not None:
+        role = protection.node.find_child("PlanRole")
+        _accept(
+            role, f"AwsSolutions-IAM5[Resource::{input_arn}/*]", "guardduty-objects", "PlanRole", accepted
+        )
+        rule = (
+            "arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:rule/"
+            "DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3*"
+        )
+        _accept(role, f"AwsSolutions-IAM5[Resource::{rule}]", "guardduty-rule", "PlanRole", accepted)
     handler = stack.node.try_find_child("BucketNotificationsHandler050a0587b7544547bf325f094a3db834")
     if handler is not None:
         _accept(

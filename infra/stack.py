@@ -7,13 +7,16 @@ infra/constructs/concern.py), so a deployment made before the split is updated i
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch_actions as cw_actions
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.constructs.api import ApiService
 from infra.constructs.concern import keep_flat_logical_ids
 from infra.constructs.events import JobEvents
+from infra.constructs.firewall import ApiFirewall
 from infra.constructs.functions import METRICS_NAMESPACE, Functions
+from infra.constructs.identity import trusted_issuer
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.pipeline import Pipeline
 from infra.constructs.storage import Storage
@@ -59,6 +62,7 @@ class TranscriptionStack(cdk.Stack):
             tables=tables,
             job_events=job_events,
         )
+        issuer, self.users = trusted_issuer(self, config)
         api = ApiService(
             self,
             "ApiService",
@@ -68,7 +72,17 @@ class TranscriptionStack(cdk.Stack):
             storage=storage,
             tables=tables,
             state_machine=pipeline.state_machine,
+            issuer_env=issuer.env(),
         )
+        self.firewall = ApiFirewall(
+            self,
+            "ApiFirewall",
+            stage_arn=api.http_api.stage_arn,
+            name_prefix=config.stack_name,
+            requests_per_5_min_per_ip=config.waf.requests_per_5_min_per_ip,
+            blocked_alarm_threshold=config.waf.blocked_alarm_threshold,
+        )
+        self.firewall.node.add_dependency(api.http_api.rest_api.deployment_stage)
         # Webhooks: job outcomes POSTed, signed, to their callback_url (functions/notifier).
         self.webhooks = Webhooks(
             self,
@@ -91,6 +105,7 @@ class TranscriptionStack(cdk.Stack):
         self.ingest_fn, self.chunk_fn = pipeline.ingest_fn, pipeline.chunk_fn
         self.transcribe_fn, self.aggregate_fn = pipeline.transcribe_fn, pipeline.aggregate_fn
         self.fail_fn, self.sweeper_fn = pipeline.fail_fn, sweeper.function
+        self.malware_protection = pipeline.malware_protection
         self.api_fn, self.api = api.function, api.http_api
         self.notifier_fn = self.webhooks.function
         self.ingest_dlq, self.execution_failures_dlq = pipeline.ingest_dlq, pipeline.execution_failures_dlq
@@ -123,6 +138,7 @@ class TranscriptionStack(cdk.Stack):
             metrics_namespace=METRICS_NAMESPACE,
             topic_key=self.data_key,
         )
+        self.firewall.blocked_alarm.add_alarm_action(cw_actions.SnsAction(self.monitoring.topic))
         self._outputs()
         keep_flat_logical_ids(self)
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from localrun.environment import REPO_ROOT, LocalAws, StackOutputs
 from localrun.synth import synthesize
+from localrun.tokens import local_trust
 from transcriber.domain.jobs import OUTPUT_FORMATS, JobStatus, job_id_for
 from transcriber.domain.options import JobOptions
 from transcriber.domain.recovery import Requeued, latest_execution_name, retry_job
@@ -48,7 +49,8 @@ class LocalPipeline:
         work_dir: Path | None = None,
     ) -> None:
         self.env_name = env_name
-        self.overrides = overrides or {}
+        # The local stack trusts the local JWT issuer (localrun/tokens.py), not a Cognito pool.
+        self.overrides = {"jwt": local_trust(), **(overrides or {})}
         self.work_dir = work_dir or REPO_ROOT / ".local" / "runtime" / uuid.uuid4().hex[:8]
         self.aws = LocalAws(
             work_dir=self.work_dir, concurrency=concurrency, threads_per_worker=threads_per_worker

@@ -187,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"API:      {base_url}/v1  (OpenAPI: {base_url}/v1/openapi.json)")
         print(f"API key:  {api_key}  (tenant {DEV_TENANT!r})")
         print(f"Try:      curl -H 'Authorization: Bearer {api_key}' {base_url}/v1/transcriptions")
+        mint = f"python -m localrun.tokens mint --tenant {DEV_TENANT}"
+        print(f'JWT:      curl -H "Authorization: Bearer $({mint})" {base_url}/v1/transcriptions')
         print(f"Settings: {Path(SERVE_FILE).relative_to(REPO_ROOT)}; Ctrl-C stops the stack.", flush=True)
         stopped = threading.Event()
 

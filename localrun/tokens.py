@@ -7,7 +7,9 @@ account. The key is made once per checkout and kept under .local/ (never committ
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -21,6 +23,8 @@ LOCAL_ISSUER = "https://issuer.transcriber.local"
 LOCAL_AUDIENCE = "transcriber-api"
 TENANT_CLAIM = "custom:tenant_id"
 KEY_ID = "local-1"
+#: The local signing key, per checkout (.local/ is never committed).
+KEY_PATH = Path(__file__).resolve().parents[1] / ".local" / "jwt-signing-key.pem"
 
 
 class LocalIssuer:
@@ -67,3 +71,36 @@ class LocalIssuer:
             **(extra or {}),
         }
         return jwt.encode(claims, self._private, algorithm="RS256", headers={"kid": KEY_ID})  # type: ignore[arg-type]
+
+
+def local_trust(key_path: Path = KEY_PATH) -> dict[str, Any]:
+    """The ``jwt`` settings (cdk.json's shape) by which a local stack trusts this issuer: its JWKS
+    inline in the API function's environment, since there is no URL to fetch it from."""
+    return {
+        "issuer": LOCAL_ISSUER,
+        "audience": LOCAL_AUDIENCE,
+        "tenant_claim": TENANT_CLAIM,
+        "jwks_json": json.dumps(LocalIssuer(key_path).jwks(), separators=(",", ":")),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="localrun.tokens", description="The local stack's JWT issuer.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    mint = commands.add_parser("mint", help="print a token for a tenant of the local stack")
+    mint.add_argument(
+        "--tenant", required=True, help="the tenant id (it must exist: `make serve` makes 'dev')"
+    )
+    mint.add_argument("--ttl", type=int, default=3600, help="seconds the token is valid (default 3600)")
+    commands.add_parser("jwks", help="print the public key set")
+    args = parser.parse_args(argv)
+    issuer = LocalIssuer(KEY_PATH)
+    if args.command == "mint":
+        print(issuer.mint(args.tenant, ttl_s=args.ttl))
+    else:
+        print(json.dumps(issuer.jwks(), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

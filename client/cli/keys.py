@@ -6,6 +6,7 @@ The table is found from ``--table``, from ``--stack`` (its ``TenantsTableName`` 
 ``make serve`` is running, from .local/serve.json (the local stack's table and endpoint).
 
     transcriber keys create acme [--jobs-per-day 500] [--requests-per-minute 120]
+        [--audio-retention after-transcript|N|keep] [--transcript-retention-days N]
     transcriber keys list [--tenant acme]
     transcriber keys revoke KEY_ID
 """
@@ -88,11 +89,19 @@ def _key_view(key: ApiKey) -> dict[str, Any]:
 
 
 def _create(tenants: TenantRepository, args: argparse.Namespace) -> None:
+    from transcriber.domain.retention import Retention
+
     try:
+        retention = None
+        if args.audio_retention is not None or args.transcript_retention_days is not None:
+            retention = Retention.parse(args.audio_retention, args.transcript_retention_days)
         api_key, key, tenant = tenants.create_key(
-            args.tenant, jobs_per_day=args.jobs_per_day, requests_per_minute=args.requests_per_minute
+            args.tenant,
+            jobs_per_day=args.jobs_per_day,
+            requests_per_minute=args.requests_per_minute,
+            retention=retention,
         )
-    except ValueError as err:  # an invalid tenant id or quota
+    except ValueError as err:  # an invalid tenant id, quota or retention
         raise UsageError(str(err)) from err
     if args.json:
         emit_json(
@@ -102,13 +111,15 @@ def _create(tenants: TenantRepository, args: argparse.Namespace) -> None:
                 "webhook_secret": tenant.webhook_secret,
                 "jobs_per_day": tenant.jobs_per_day,
                 "requests_per_minute": tenant.requests_per_minute,
+                "retention": tenant.retention.describe(),
             }
         )
         return
     print(api_key)
     print(
         f"key {key.key_id} for tenant {tenant.tenant_id} ({tenant.jobs_per_day} jobs/day, "
-        f"{tenant.requests_per_minute} requests/min); webhook secret {tenant.webhook_secret}. "
+        f"{tenant.requests_per_minute} requests/min; retention {tenant.retention.describe()}); "
+        f"webhook secret {tenant.webhook_secret}. "
         "The key is shown only now: store it.",
         file=sys.stderr,
     )
@@ -181,6 +192,17 @@ def register_keys_command(subparsers: Any, common: argparse.ArgumentParser) -> N
     create.add_argument("--jobs-per-day", type=int, metavar="N", help="daily job quota (default 500)")
     create.add_argument(
         "--requests-per-minute", type=int, metavar="N", help="rate limit (default 120 requests/min)"
+    )
+    create.add_argument(
+        "--audio-retention",
+        metavar="WHEN",
+        help="'after-transcript' (delete the audio as soon as the transcript exists), N days, or 'keep'",
+    )
+    create.add_argument(
+        "--transcript-retention-days",
+        type=int,
+        metavar="N",
+        help="delete transcripts N days after completion",
     )
     listing = action("list", "keys and their state (never the keys themselves)")
     listing.add_argument("--tenant", metavar="TENANT", help="only this tenant's keys")

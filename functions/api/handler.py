@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from transcriber.adapters import aws_clients
 from transcriber.adapters.jobs_table import JobRepository
+from transcriber.adapters.jwt_verifier import JwtVerifier
 from transcriber.adapters.media_fetch import fetch_media
 from transcriber.adapters.resolver import resolve_host
 from transcriber.adapters.storage import ObjectStore
@@ -43,7 +44,8 @@ def wire(env: ApiEnv) -> HttpApi:
         sync_max_audio_s=env.sync_max_audio_s,
         fetch_media=fetch_media,
     )
-    return HttpApi(service=service, tenants=tenants)
+    tokens = JwtVerifier(env.jwt) if env.jwt.enabled else None
+    return HttpApi(service=service, tenants=tenants, tokens=tokens)
 
 
 # Init phase: the environment checked and the SDK clients built once, before the first event.

@@ -1,5 +1,6 @@
-"""Ingest: an S3 ObjectCreated event becomes a validated job and exactly one execution
-(transcriber/stages/ingest.py); each record is guarded by Powertools Idempotency."""
+"""Ingest: an S3 ObjectCreated event, or where malware scanning is on GuardDuty's scan verdict,
+becomes a validated job and exactly one execution (transcriber/stages/ingest.py, scan_verdict.py);
+each upload is guarded by Powertools Idempotency."""
 
 from __future__ import annotations
 
@@ -7,14 +8,18 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
+from aws_lambda_powertools.utilities.data_classes import S3Event
+from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from transcriber import wiring
 from transcriber.adapters import aws_clients
+from transcriber.domain.errors import PermanentError
+from transcriber.domain.malware import SCAN_RESULT_DETAIL_TYPE
 from transcriber.domain.messages import Upload
 from transcriber.env import IngestEnv
 from transcriber.stages.ingest import ingest_object
+from transcriber.stages.scan_verdict import ScanResultEvent, ingest_verdict
 
 logger = Logger()
 tracer = Tracer()
@@ -23,20 +28,24 @@ IngestEnv()  # init phase: a missing or malformed variable fails here, naming it
 aws_clients.build_now(clients=("s3", "events", "stepfunctions", "dynamodb"), resources=("dynamodb",))
 
 
-def _ingest(*, upload: Upload) -> dict[str, Any]:
+def _ingest(*, upload: Upload, refused: PermanentError | None = None) -> dict[str, Any]:
     env = IngestEnv()
-    return ingest_object(upload, policy=wiring.ingest_policy(env), ports=wiring.ingest_ports(env))
+    ports = wiring.ingest_ports(env)
+    return ingest_object(upload, policy=wiring.ingest_policy(env), ports=ports, refused=refused)
 
 
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context
-@event_source(data_class=S3Event)
-def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     wiring.idempotency_config.register_lambda_context(context)
-    ingest_once = wiring.once_per_upload(IngestEnv().idempotency_table, _ingest)
+    env = IngestEnv()
+    ingest_once = wiring.once_per_upload(env.idempotency_table, _ingest)
+    if event.get("detail-type") == SCAN_RESULT_DETAIL_TYPE:
+        verdict = parse(event=event, model=ScanResultEvent).detail
+        return {"jobs": [ingest_verdict(verdict, store=wiring.ingest_ports(env).store, ingest=ingest_once)]}
     results = []
-    for record in event.records:
+    for record in S3Event(event).records:
         obj = record.s3.get_object
         upload = Upload(
             bucket=record.s3.bucket.name,

@@ -118,6 +118,11 @@ class HttpApi(Construct):
         )
         self.rest_api.deployment_stage.node.add_dependency(self.execution_logs)
         stack = cdk.Stack.of(self)
+        # Built from strings, like ``url``: the stage's own ARN is a Ref moto cannot resolve.
+        self.stage_arn = (
+            f"arn:{stack.partition}:apigateway:{stack.region}::/restapis/{self.rest_api.rest_api_id}"
+            f"/stages/{stage_name}"
+        )
         self.url = (
             f"https://{self.rest_api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}/{stage_name}/"
         )
@@ -139,6 +144,7 @@ class ApiService(Concern):
         storage: Storage,
         tables: Tables,
         state_machine: sfn.StateMachine,
+        issuer_env: dict[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.function = functions.zip_function(
@@ -151,6 +157,7 @@ class ApiService(Concern):
                 "UPLOAD_URL_EXPIRY_S": str(UPLOAD_URL_EXPIRY_S),
                 "TRANSCRIBE_ENGINE": config.engine,
                 "SYNC_MAX_AUDIO_S": str(config.sync_max_audio_s),
+                **(issuer_env or {}),  # bearer JWTs: infra/constructs/identity.py
             },
         )
         self.http_api = HttpApi(

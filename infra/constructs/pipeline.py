@@ -16,6 +16,7 @@ from infra.config import EnvironmentConfig
 from infra.constructs.concern import Concern
 from infra.constructs.events import JobEvents
 from infra.constructs.functions import Functions, env_number
+from infra.constructs.malware_protection import InputMalwareProtection
 from infra.constructs.state_machine import StepFunctions, transcription_state_machine
 from infra.constructs.storage import Storage
 from infra.constructs.tables import Tables
@@ -79,9 +80,28 @@ class Pipeline(Concern):
         cfn_ingest.dead_letter_config = lambda_.CfnFunction.DeadLetterConfigProperty(
             target_arn=self.ingest_dlq.queue_arn
         )
-        storage.input_bucket.add_event_notification(
-            s3.EventType.OBJECT_CREATED, s3n.LambdaDestination(self.ingest_fn)
-        )
+        self.malware_protection: InputMalwareProtection | None = None
+        if config.malware_scanning:
+            # Uploads reach ingest only through GuardDuty's verdict, never straight from S3.
+            self.malware_protection = InputMalwareProtection(
+                self,
+                "MalwareProtection",
+                bucket=storage.input_bucket,
+                ingest=self.ingest_fn,
+                dead_letter_queue=self.ingest_dlq,
+                key=storage.data_key,
+            )
+            # A threat's object is deleted (transcriber/stages/ingest.py: refuse_scanned_object).
+            self.ingest_fn.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["s3:DeleteObject", "s3:DeleteObjectVersion"],
+                    resources=[storage.input_bucket.arn_for_objects("*")],
+                )
+            )
+        else:
+            storage.input_bucket.add_event_notification(
+                s3.EventType.OBJECT_CREATED, s3n.LambdaDestination(self.ingest_fn)
+            )
         self.execution_failures_dlq = storage.queue(self, "ExecutionFailuresDeadLetterQueue")
         self._abnormal_executions_rule()
         self._grant(storage, tables, job_events)
@@ -130,7 +150,12 @@ class Pipeline(Concern):
             self.ingest_fn: [(["s3:GetObject"], input_objects)],
             self.chunk_fn: [(["s3:GetObject"], input_objects), (PUT_OBJECT, work_objects)],
             self.transcribe_fn: [(["s3:GetObject", *PUT_OBJECT], work_objects)],
-            self.aggregate_fn: [(["s3:GetObject"], work_objects), (PUT_OBJECT, transcripts)],
+            # DeleteObject on uploads: a tenant's "audio: after-transcript" retention.
+            self.aggregate_fn: [
+                (["s3:GetObject"], work_objects),
+                (PUT_OBJECT, transcripts),
+                (["s3:DeleteObject"], input_objects),
+            ],
             self.fail_fn: [],
         }
         for fn, statements in s3_access.items():

@@ -15,7 +15,9 @@ from infra.constructs.events import JobEvents
 from infra.constructs.functions import Functions
 from infra.constructs.storage import Storage
 from infra.constructs.tables import Tables
+from transcriber.domain.jobs import TRANSCRIPTS_PREFIX, WORK_PREFIX
 from transcriber.domain.recovery import STATUS_INDEX
+from transcriber.domain.retention import RETENTION_INDEX
 
 # The sweeper (functions/sweeper) is small and the same in every environment: no cdk.json entry.
 SWEEPER_SIZING = FunctionSizing(memory_mb=256, timeout_s=120)
@@ -53,9 +55,31 @@ class Sweeper(Concern):
                 actions=["dynamodb:GetItem", "dynamodb:UpdateItem"], resources=[tables.jobs.table_arn]
             )
         )
+        self._grant_retention(storage, tables)
         state_machine.grant_execution(fn, "states:DescribeExecution")
         state_machine.grant_start_execution(fn)
         storage.grant_key(fn, encrypt=True)
+
+    def _grant_retention(self, storage: Storage, tables: Tables) -> None:
+        """Tenants' retention (transcriber/stages/expire.py): due jobs through their sparse index,
+        their audio, transcripts and work files deleted, then their record."""
+        fn, results = self.function, storage.results_bucket
+        prefixes = [f"{TRANSCRIPTS_PREFIX}/*", f"{WORK_PREFIX}/*"]
+        statements = [
+            (["dynamodb:Query"], [f"{tables.jobs.table_arn}/index/{RETENTION_INDEX}"]),
+            (["dynamodb:DeleteItem"], [tables.jobs.table_arn]),
+            (["s3:DeleteObject"], [storage.input_bucket.arn_for_objects("*")]),
+            (["s3:DeleteObject"], [results.arn_for_objects(p) for p in prefixes]),
+        ]
+        for actions, resources in statements:
+            fn.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[results.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": prefixes}},
+            )
+        )
 
     def _schedule(self) -> None:
         """A missed sweep is harmless (the next one finds the same jobs), so a failed invocation is

@@ -10,6 +10,7 @@ from infra.config import EnvironmentConfig
 from infra.constructs.concern import Concern
 from transcriber.domain.jobs import CONTENT_INDEX, TENANT_INDEX
 from transcriber.domain.recovery import STATUS_INDEX
+from transcriber.domain.retention import RETENTION_INDEX
 
 
 def _string(name: str) -> dynamodb.Attribute:
@@ -23,7 +24,8 @@ class Tables(Concern):
         super().__init__(scope, construct_id)
         self._config = config
         self._data_key = data_key
-        self.jobs = self._table("JobsTable", _string("job_id"))
+        # ``expires_at``: a tenant's transcript retention ends the record (transcriber/domain/retention.py).
+        self.jobs = self._table("JobsTable", _string("job_id"), time_to_live_attribute="expires_at")
         # Recent jobs of the same audio, for reusing a transcript (transcriber/domain/dedup.py).
         self.jobs.add_global_secondary_index(
             index_name=CONTENT_INDEX,
@@ -45,6 +47,13 @@ class Tables(Concern):
             partition_key=_string("tenant_id"),
             sort_key=_string("created_at"),
             projection_type=dynamodb.ProjectionType.ALL,
+        )
+        # Jobs with a pending retention deletion (sparse), for the sweeper (transcriber/domain/retention.py).
+        self.jobs.add_global_secondary_index(
+            index_name=RETENTION_INDEX,
+            partition_key=_string("retention_due"),
+            sort_key=_string("retention_due_at"),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
         )
         # The HTTP API's tenants: ``key#<sha256 of an API key>`` (keys are stored hashed only),
         # ``tenant#<id>`` (settings, webhook secret) and ``usage#...`` counters, which expire.

@@ -17,6 +17,7 @@ from moto import mock_aws
 
 from transcriber.domain.jobs import CONTENT_INDEX
 from transcriber.domain.recovery import STATUS_INDEX
+from transcriber.domain.retention import RETENTION_INDEX
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
@@ -105,7 +106,15 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
             KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
             AttributeDefinitions=[
                 {"AttributeName": name, "AttributeType": "S"}
-                for name in ("job_id", "sha256", "created_at", "status", "updated_at")
+                for name in (
+                    "job_id",
+                    "sha256",
+                    "created_at",
+                    "status",
+                    "updated_at",
+                    "retention_due",
+                    "retention_due_at",
+                )
             ],
             GlobalSecondaryIndexes=[
                 {
@@ -121,6 +130,14 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
                     "KeySchema": [
                         {"AttributeName": "status", "KeyType": "HASH"},
                         {"AttributeName": "updated_at", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                },
+                {  # as infra/constructs/tables.py: jobs with a pending retention deletion
+                    "IndexName": RETENTION_INDEX,
+                    "KeySchema": [
+                        {"AttributeName": "retention_due", "KeyType": "HASH"},
+                        {"AttributeName": "retention_due_at", "KeyType": "RANGE"},
                     ],
                     "Projection": {"ProjectionType": "KEYS_ONLY"},
                 },

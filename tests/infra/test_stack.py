@@ -565,9 +565,18 @@ def test_the_sweeper_may_do_only_what_it_does(template: Template) -> None:
         "dynamodb:UpdateItem",
         "states:DescribeExecution",
         "states:StartExecution",
+        # Tenants' retention (transcriber/stages/expire.py): delete due audio, transcripts and records.
+        "dynamodb:DeleteItem",
+        "s3:DeleteObject",
+        "s3:ListBucket",
     }
-    (query,) = by_action["dynamodb:Query"]
-    assert "/index/by_status" in query and "by_content" not in query
+    status_query, retention_query = sorted(by_action["dynamodb:Query"], key=lambda r: "by_retention" in r)
+    assert "/index/by_status" in status_query and "by_content" not in status_query
+    assert "/index/by_retention_due" in retention_query
+    (delete_item,) = by_action["dynamodb:DeleteItem"]
+    assert json.loads(delete_item)["Fn::GetAtt"][0].startswith("JobsTable")
+    deletes = " ".join(by_action["s3:DeleteObject"])
+    assert "InputBucket" in deletes and "/transcripts/*" in deletes and "/work/*" in deletes
     for action in ("dynamodb:GetItem", "dynamodb:UpdateItem"):
         (resource,) = by_action[action]
         assert json.loads(resource)["Fn::GetAtt"][0].startswith("JobsTable")  # the table, not an index

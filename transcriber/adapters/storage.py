@@ -171,9 +171,22 @@ class ObjectStore:
         )
 
     @translate_client_errors
-    def delete(self, bucket: str, key: str) -> None:
-        """Delete one object (S3 answers success for a key that is already gone)."""
-        self._client.delete_object(Bucket=bucket, Key=key)
+    def delete(self, bucket: str, key: str, version_id: str | None = None) -> None:
+        """Delete one object, or one version of it for good (S3 answers success for a key that is
+        already gone)."""
+        self._client.delete_object(
+            Bucket=bucket, Key=key, **({"VersionId": version_id} if version_id else {})
+        )
+
+    @translate_client_errors
+    def size(self, bucket: str, key: str) -> int | None:
+        """The object's size in bytes, or None when it does not exist."""
+        try:
+            return int(self._client.head_object(Bucket=bucket, Key=key)["ContentLength"])
+        except ClientError as err:
+            if _is_missing(err):
+                return None
+            raise
 
     @translate_client_errors
     def delete_prefix(self, bucket: str, prefix: str) -> int:

@@ -15,6 +15,8 @@ from botocore.exceptions import ClientError
 from transcriber.adapters import aws_clients
 from transcriber.adapters.retry import translate_client_errors
 from transcriber.domain.jobs import utc_now
+from transcriber.domain.rate_limits import RateLimitStatus
+from transcriber.domain.retention import Retention
 from transcriber.domain.tenants import (
     DEFAULT_JOBS_PER_DAY,
     DEFAULT_REQUESTS_PER_MINUTE,
@@ -42,6 +44,7 @@ def _tenant_from_item(item: dict[str, Any]) -> Tenant:
         jobs_per_day=int(item["jobs_per_day"]),
         requests_per_minute=int(item["requests_per_minute"]),
         created_at=str(item.get("created_at", "")),
+        retention=Retention.from_record(item),
     )
 
 
@@ -72,8 +75,10 @@ class TenantRepository:
         *,
         jobs_per_day: int | None = None,
         requests_per_minute: int | None = None,
+        retention: Retention | None = None,
     ) -> Tenant:
-        """The tenant, created with the given (or default) limits if new; given limits replace old ones."""
+        """The tenant, created with the given (or default) limits if new; given limits (and a given
+        retention, both of its periods) replace old ones."""
         check_tenant_id(tenant_id)
         for name, limit in (("jobs_per_day", jobs_per_day), ("requests_per_minute", requests_per_minute)):
             if limit is not None and limit < 1:
@@ -88,17 +93,20 @@ class TenantRepository:
                     "jobs_per_day": jobs_per_day or DEFAULT_JOBS_PER_DAY,
                     "requests_per_minute": requests_per_minute or DEFAULT_REQUESTS_PER_MINUTE,
                     "created_at": utc_now(),
+                    "retention": (retention or Retention()).to_record(),
                 },
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as err:
             if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
-            changes = {
+            changes: dict[str, Any] = {
                 k: v
                 for k, v in (("jobs_per_day", jobs_per_day), ("requests_per_minute", requests_per_minute))
                 if v is not None
             }
+            if retention is not None:
+                changes["retention"] = retention.to_record()
             if changes:
                 self._table.update_item(
                     Key={"pk": f"tenant#{tenant_id}"},
@@ -118,10 +126,11 @@ class TenantRepository:
         *,
         jobs_per_day: int | None = None,
         requests_per_minute: int | None = None,
+        retention: Retention | None = None,
     ) -> tuple[str, ApiKey, Tenant]:
         """A new API key for the tenant (created if new). The key itself is returned only here."""
         tenant = self.ensure_tenant(
-            tenant_id, jobs_per_day=jobs_per_day, requests_per_minute=requests_per_minute
+            tenant_id, jobs_per_day=jobs_per_day, requests_per_minute=requests_per_minute, retention=retention
         )
         api_key, key_id = new_api_key()
         record = ApiKey(key_id=key_id, tenant_id=tenant_id, created_at=utc_now())
@@ -184,8 +193,12 @@ class TenantRepository:
     # Limits -----------------------------------------------------------------------------------
 
     def _count(self, tenant_id: str, window: Window, limit: int) -> bool:
+        return self._count_used(tenant_id, window, limit) is not None
+
+    def _count_used(self, tenant_id: str, window: Window, limit: int) -> int | None:
+        """Count one use in the window: the uses so far, or None when the limit is reached."""
         try:
-            self._table.update_item(
+            resp = self._table.update_item(
                 Key={"pk": f"usage#{tenant_id}#{window.name}"},
                 UpdateExpression="ADD used :one SET expires_at = if_not_exists(expires_at, :expires)",
                 ConditionExpression="attribute_not_exists(used) OR used < :limit",
@@ -194,23 +207,34 @@ class TenantRepository:
                     ":limit": limit,
                     ":expires": int((window.ends_at + _COUNTER_GRACE).timestamp()),
                 },
+                ReturnValues="UPDATED_NEW",
             )
         except ClientError as err:
             if err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
+                return None
             raise
-        return True
+        return int(resp.get("Attributes", {}).get("used", limit))
 
     @translate_client_errors
-    def count_request(self, tenant: Tenant, now: datetime | None = None) -> None:
-        """Count one API request; LimitExceededError (429) past the tenant's per-minute limit."""
+    def count_request(self, tenant: Tenant, now: datetime | None = None) -> RateLimitStatus:
+        """Count one API request: what is left of the minute's limit (``X-RateLimit-*``);
+        LimitExceededError (429) past the tenant's per-minute limit."""
         now = now or datetime.now(UTC)
         window = minute_window(now)
-        if not self._count(tenant.tenant_id, window, tenant.requests_per_minute):
-            raise LimitExceededError(
+        used = self._count_used(tenant.tenant_id, window, tenant.requests_per_minute)
+        status = RateLimitStatus(
+            limit=tenant.requests_per_minute,
+            remaining=tenant.requests_per_minute - (used or tenant.requests_per_minute),
+            reset_s=window.seconds_left(now),
+        )
+        if used is None:
+            error = LimitExceededError(
                 f"More than {tenant.requests_per_minute} requests in a minute; slow down.",
                 retry_after_s=window.seconds_left(now),
             )
+            error.rate_limit = status
+            raise error
+        return status
 
     @translate_client_errors
     def count_job(self, tenant: Tenant, now: datetime | None = None) -> None:

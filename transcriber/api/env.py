@@ -13,6 +13,8 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from transcriber.adapters.jwt_verifier import JwtSettings
+
 #: ``TRANSCRIBER_LOCAL_MODE=1`` is set by the local runtime only (never in AWS).
 LocalMode = Annotated[bool, BeforeValidator(lambda raw: str(raw).strip() == "1")]
 Name = Annotated[str, Field(min_length=1)]
@@ -42,6 +44,22 @@ class ApiEnv(_FunctionEnv):
     local_mode: LocalMode = Field(default=False, alias="TRANSCRIBER_LOCAL_MODE")
     engine: str = Field(default="faster-whisper", alias="TRANSCRIBE_ENGINE")
     sync_max_audio_s: float = Field(default=120.0, alias="SYNC_MAX_AUDIO_S", gt=0)
+    #: bearer JWTs (infra/constructs/identity.py); no issuer: API keys only
+    jwt_issuer: str = Field(default="", alias="JWT_ISSUER")
+    jwt_audience: str = Field(default="", alias="JWT_AUDIENCE")
+    jwt_tenant_claim: str = Field(default="custom:tenant_id", alias="JWT_TENANT_CLAIM")
+    jwt_jwks_url: str = Field(default="", alias="JWT_JWKS_URL")
+    jwt_jwks_json: str = Field(default="", alias="JWT_JWKS_JSON")
+
+    @property
+    def jwt(self) -> JwtSettings:
+        return JwtSettings(
+            issuer=self.jwt_issuer,
+            audience=self.jwt_audience,
+            tenant_claim=self.jwt_tenant_claim,
+            jwks_url=self.jwt_jwks_url,
+            jwks_json=self.jwt_jwks_json,
+        )
 
 
 class NotifierEnv(_FunctionEnv):

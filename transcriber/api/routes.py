@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -23,7 +23,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from transcriber.adapters.jwt_verifier import JwtVerifier
 from transcriber.api import problems, uploads
+from transcriber.api.auth import Authenticator, tenant_of_request
 from transcriber.api.models import (
     CreatedTranscription,
     CreateTranscription,
@@ -37,8 +39,10 @@ from transcriber.api.models import (
 from transcriber.api.openai_routes import AUDIO_PREFIX, error_response, from_problem
 from transcriber.api.openai_routes import router as openai_router
 from transcriber.api.service import CONTENT_TYPES, TranscriptionService
+from transcriber.api.tenant_settings import TenantSettings, settings_of
 from transcriber.domain.errors import PipelineError
-from transcriber.domain.tenants import Tenant, api_key_from_header
+from transcriber.domain.rate_limits import RateLimitStatus
+from transcriber.domain.tenants import Tenant
 
 logger = Logger()
 
@@ -54,7 +58,11 @@ app.configure_openapi(
         "Create a transcription, PUT the audio to the returned upload_url (or send files up to 4 MiB "
         "inline), then poll or receive a signed webhook. Errors are RFC 9457 problem details."
     ),
-    security_schemes={"bearerAuth": HTTPBearer(description="An API key: 'Authorization: Bearer trk_...'")},
+    security_schemes={
+        "bearerAuth": HTTPBearer(
+            description="An API key ('Authorization: Bearer trk_...') or, where configured, an issuer's JWT"
+        )
+    },
     security=[{"bearerAuth": []}],
 )
 app.include_router(openai_router)
@@ -235,6 +243,15 @@ def retry_transcription(job_id: JOB_ID) -> Transcription:
     return Transcription.model_validate(_service().retry(_tenant(), job_id))
 
 
+@app.get(
+    "/v1/tenant",
+    summary="Your tenant's settings: limits and data retention",
+    responses=_responses(200, TenantSettings, "The caller's tenant"),
+)
+def tenant_settings() -> TenantSettings:
+    return settings_of(_tenant())
+
+
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI document of this API, as served and as committed under docs/."""
     return dict(json.loads(app.get_openapi_json_schema()))
@@ -245,22 +262,16 @@ def openapi() -> Response[str]:
     return Response(status_code=200, content_type="application/json", body=json.dumps(openapi_document()))
 
 
-class Authenticator(Protocol):
-    """The tenants table as authentication uses it (``TenantRepository``)."""
-
-    def authenticate(self, api_key: str) -> Tenant: ...
-
-    def count_request(self, tenant: Tenant) -> None: ...
-
-
 @dataclass(frozen=True)
 class HttpApi:
     """The API for one execution environment: its service and who may call it."""
 
     service: TranscriptionService
     tenants: Authenticator
+    #: bearer JWTs, where the environment trusts an issuer (transcriber/api/auth.py)
+    tokens: JwtVerifier | None = None
 
-    def authenticate(self, event: dict[str, Any]) -> Tenant:
+    def authenticate(self, event: dict[str, Any]) -> tuple[Tenant, RateLimitStatus | None]:
         """Who is calling (a hashed-key lookup) and whether they are within their rate limit.
 
         Runs before the resolver: Powertools validates a request before any middleware, and a
@@ -268,22 +279,27 @@ class HttpApi:
         """
         headers = event.get("headers") or {}
         authorization = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
-        tenant = self.tenants.authenticate(api_key_from_header(authorization))
-        self.tenants.count_request(tenant)
-        return tenant
+        tenant = tenant_of_request(authorization, self.tenants, self.tokens)
+        return tenant, self.tenants.count_request(tenant)
 
     def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         """Authenticate (all but the OpenAPI document), then route the request."""
+        rate_limit: RateLimitStatus | None = None
         if event.get("path") != OPENAPI_PATH:
             try:
-                tenant = self.authenticate(event)
+                tenant, rate_limit = self.authenticate(event)
             except PipelineError as err:
                 problem = problems.problem_for(err)
                 if str(event.get("path", "")).startswith(AUDIO_PREFIX):
                     return error_response(from_problem(problem))
+                limit = getattr(err, "rate_limit", None)
                 return {
                     "statusCode": problem.status,
-                    "headers": {"Content-Type": problems.PROBLEM_CONTENT_TYPE, **problem.headers},
+                    "headers": {
+                        "Content-Type": problems.PROBLEM_CONTENT_TYPE,
+                        **problem.headers,
+                        **(limit.headers() if limit else {}),
+                    },
                     "body": json.dumps(problem.body()),
                     "isBase64Encoded": False,
                 }
@@ -299,4 +315,8 @@ class HttpApi:
                 "body": json.dumps(problem.body()),
                 "isBase64Encoded": False,
             }
-        return app.resolve(event, context)
+        answer = app.resolve(event, context)
+        if rate_limit is not None:  # the resolver answers multiValueHeaders
+            headers = answer.setdefault("multiValueHeaders", {})
+            headers.update({name: [value] for name, value in rate_limit.headers().items()})
+        return answer

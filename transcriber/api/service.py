@@ -262,6 +262,7 @@ class TranscriptionService:
             "options": options.to_dict(),
             "callback_url": callback_url,
             "upload_expires_at": None if content is not None or fetched is not None else expires_at,
+            **tenant.retention.upload_fields(datetime.now(UTC)),  # transcriber/domain/retention.py
         }
         if request.source_url:
             job["source_url"] = request.source_url

@@ -18,11 +18,13 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from transcriber.domain.errors import PermanentError
 from transcriber.domain.jobs import extension_of, safe_stem
+from transcriber.domain.rate_limits import RateLimitStatus
+from transcriber.domain.retention import Retention
 
 DEFAULT_TENANT = "default"
 #: Object keys under this prefix name their tenant: ``tenants/<tenant id>/...``
@@ -45,6 +47,8 @@ class LimitExceededError(PermanentError):
     """Over a rate limit or a quota; ``retry_after_s`` says when the window turns."""
 
     reason_code = "RATE_LIMITED"
+    #: the request limit's status, for the ``X-RateLimit-*`` headers of the 429
+    rate_limit: RateLimitStatus | None = None
 
     def __init__(self, message: str, *, retry_after_s: int, reason_code: str | None = None) -> None:
         super().__init__(message, reason_code=reason_code)
@@ -59,6 +63,8 @@ class Tenant:
     jobs_per_day: int
     requests_per_minute: int
     created_at: str = ""
+    #: how long the tenant's audio and transcripts are kept (transcriber/domain/retention.py)
+    retention: Retention = field(default_factory=Retention)
 
 
 @dataclass(frozen=True)

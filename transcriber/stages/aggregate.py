@@ -1,4 +1,5 @@
-"""Aggregate: merge the chunk transcripts, write the four outputs and complete the job."""
+"""Aggregate: merge the chunk transcripts, write the four outputs and complete the job (deleting
+its audio first where the tenant's retention asks for that: transcriber/domain/retention.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from transcriber.domain.channels import merge_by_channel
 from transcriber.domain.formats import render_all
-from transcriber.domain.jobs import OUTPUT_CONTENT_TYPES, output_key, parse_timestamp, partial_key
+from transcriber.domain.jobs import OUTPUT_CONTENT_TYPES, output_key, parse_timestamp, partial_key, utc_now
 from transcriber.domain.merge import merge_chunks
 from transcriber.domain.messages import AggregateRequest, AggregateResponse, Job, JobCompleted
 from transcriber.domain.models import ChunkTranscript
+from transcriber.domain.retention import Retention
 from transcriber.stages.ports import StagePorts
 
 logger = Logger(child=True)
@@ -46,6 +48,10 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
 
     found = ports.jobs.get(job_id)
     processing_time = _seconds_since(Job.model_validate(found).created_at if found else None)
+    retention = Retention.from_record(found)
+    if retention.audio_after_transcript:  # the tenant keeps no audio once it is transcribed
+        store.delete(request.bucket, request.key)
+        logger.info("Audio deleted after its transcript (tenant retention)")
     fields = {
         "duration": transcript.duration,
         "language": transcript.language,
@@ -57,6 +63,8 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
         "processing_time_s": processing_time,
         "outputs": outputs,
         "engine": transcript.engine,
+        **retention.completion_fields(datetime.now(UTC), found),
+        **({"audio_deleted_at": utc_now()} if retention.audio_after_transcript else {}),
     }
     ports.jobs.mark_completed(job_id, fields)
     ports.events.emit(

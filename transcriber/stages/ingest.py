@@ -48,11 +48,14 @@ class IngestPorts:
     workflow: Workflow
 
 
-def ingest_object(upload: Upload, *, policy: IngestPolicy, ports: IngestPorts) -> dict[str, Any]:
+def ingest_object(
+    upload: Upload, *, policy: IngestPolicy, ports: IngestPorts, refused: PermanentError | None = None
+) -> dict[str, Any]:
     """Validate one upload, record its job and start its execution (each at most once).
 
     An object uploaded for a job the HTTP API created (``tenants/<tenant>/jobs/<job id>/...``)
-    completes that job; any other object is a new job of the tenant its key names.
+    completes that job; any other object is a new job of the tenant its key names. ``refused``
+    (a malware verdict: transcriber/stages/scan_verdict.py) fails the job before anything is read.
     """
     jobs, events = ports.jobs, ports.events
     reserved = _reserved_job(upload.key, jobs)
@@ -75,6 +78,8 @@ def ingest_object(upload: Upload, *, policy: IngestPolicy, ports: IngestPorts) -
         "tenant_id": reserved.tenant_id if reserved else tenant_of_key(upload.key),
     }
     try:
+        if refused is not None:
+            raise refused
         record["format"] = intake.check_name_and_size(upload.key, upload.size, policy.max_upload_bytes)
         head = ports.store.read_head(upload.bucket, upload.key, intake.SNIFF_BYTES)
         record["format"] = intake.check_content(head.data)

@@ -1,0 +1,74 @@
+"""The sweeper's side of retention (transcriber/stages/expire.py) on moto: audio past its deadline
+is deleted, a transcript past its deadline takes the job's data and record with it, and jobs
+without a deadline are never touched."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+
+from tests.handlers.conftest import Aws
+from transcriber.adapters.retention_queue import RetentionQueue
+from transcriber.adapters.storage import ObjectStore
+from transcriber.domain.jobs import iso_timestamp
+from transcriber.domain.retention import RETENTION_INDEX, Retention
+from transcriber.stages.expire import expire_retained
+
+NOW = datetime(2026, 12, 4, 12, tzinfo=UTC)
+
+
+def _table() -> Any:
+    return boto3.resource("dynamodb").create_table(
+        TableName="jobs-with-retention",
+        KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": name, "AttributeType": "S"}
+            for name in ("job_id", "retention_due", "retention_due_at")
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": RETENTION_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "retention_due", "KeyType": "HASH"},
+                    {"AttributeName": "retention_due_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def _job(aws: Aws, table: Any, job_id: str, **fields: Any) -> None:
+    key = f"tenants/acme/{job_id}.flac"
+    aws.s3.put_object(Bucket="uploads", Key=key, Body=b"audio")
+    aws.s3.put_object(Bucket="results", Key=f"transcripts/{job_id}/transcript.json", Body=b"{}")
+    table.put_item(Item={"job_id": job_id, "status": "COMPLETED", "bucket": "uploads", "key": key, **fields})
+
+
+def test_deadlines_delete_audio_then_everything(aws: Aws) -> None:
+    table = _table()
+    uploaded = NOW - timedelta(days=3)
+    # Audio kept 2 days, transcripts 30: the audio is due, the transcript is not.
+    created = Retention(2, 30).upload_fields(uploaded)
+    _job(aws, table, "audio-due", **{**created, **Retention(2, 30).completion_fields(uploaded, created)})
+    # Transcripts kept 1 day, completed 3 days ago: everything goes.
+    _job(aws, table, "all-due", **Retention(None, 1).completion_fields(uploaded))
+    _job(aws, table, "kept", **Retention().upload_fields(uploaded))
+    queue = RetentionQueue("jobs-with-retention")
+    report = expire_retained(queue=queue, store=ObjectStore(), results_bucket="results", now=NOW)
+    assert report == {"audio_deleted": 1, "jobs_deleted": 1}
+
+    audio = {o["Key"] for o in aws.s3.list_objects_v2(Bucket="uploads").get("Contents", [])}
+    assert audio == {"tenants/acme/kept.flac"}
+    transcripts = {o["Key"] for o in aws.s3.list_objects_v2(Bucket="results").get("Contents", [])}
+    assert transcripts == {"transcripts/audio-due/transcript.json", "transcripts/kept/transcript.json"}
+    assert "Item" not in table.get_item(Key={"job_id": "all-due"})
+    rescheduled = table.get_item(Key={"job_id": "audio-due"})["Item"]
+    assert rescheduled["audio_deleted_at"] == iso_timestamp(NOW)
+    assert rescheduled["retention_due_at"] == rescheduled["transcript_expires_at"]  # next: the transcript
+    # A second sweep finds nothing new to do.
+    again = expire_retained(queue=queue, store=ObjectStore(), results_bucket="results", now=NOW)
+    assert again == {"audio_deleted": 0, "jobs_deleted": 0}

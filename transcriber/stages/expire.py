@@ -1,0 +1,51 @@
+"""Expire: delete what a tenant's retention no longer allows (transcriber/domain/retention.py).
+
+Run by the sweeper. A job's audio past ``audio_expires_at`` is deleted and the job keeps a note
+of it; a job past ``transcript_expires_at`` loses its transcripts, its intermediate files, its
+audio and then its record. The jobs table's TTL (``expires_at``, a day later) removes a record the
+sweeper could not reach.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from transcriber.adapters.retention_queue import RetentionQueue
+from transcriber.adapters.storage import ObjectStore
+from transcriber.domain.jobs import TRANSCRIPTS_PREFIX, WORK_PREFIX, iso_timestamp
+from transcriber.domain.retention import next_deadline
+
+logger = Logger(child=True)
+
+
+def expire_retained(
+    *, queue: RetentionQueue, store: ObjectStore, results_bucket: str, now: datetime
+) -> dict[str, Any]:
+    moment = iso_timestamp(now)
+    audio_deleted, jobs_deleted = 0, 0
+    for job_id in queue.due_by(moment):
+        job = queue.get(job_id)
+        if job is None:
+            continue
+        transcript_due = job.get("transcript_expires_at") and str(job["transcript_expires_at"]) <= moment
+        audio_due = (
+            job.get("audio_expires_at")
+            and not job.get("audio_deleted_at")
+            and str(job["audio_expires_at"]) <= moment
+        )
+        if (audio_due or transcript_due) and job.get("bucket") and job.get("key"):
+            store.delete(str(job["bucket"]), str(job["key"]))
+        if transcript_due:
+            for prefix in (TRANSCRIPTS_PREFIX, WORK_PREFIX):
+                store.delete_prefix(results_bucket, f"{prefix}/{job_id}/")
+            queue.forget(job_id)
+            jobs_deleted += 1
+            logger.info("Retention ended: job and its data deleted", extra={"job_id": job_id})
+            continue
+        changes = {"audio_deleted_at": moment} if audio_due else {}
+        audio_deleted += bool(audio_due)
+        queue.reschedule(job_id, changes, next_deadline({**job, **changes}))
+    return {"audio_deleted": audio_deleted, "jobs_deleted": jobs_deleted}
