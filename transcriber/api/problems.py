@@ -54,6 +54,10 @@ class NotFound(ApiProblem):
     status, title, slug = 404, "Not found", "not-found"
 
 
+class MethodNotAllowed(ApiProblem):
+    status, title, slug = 405, "Method not allowed", "method-not-allowed"
+
+
 class Conflict(ApiProblem):
     status, title, slug = 409, "Conflict", "conflict"
 

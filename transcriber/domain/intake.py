@@ -10,6 +10,10 @@ from transcriber.domain.jobs import extension_of
 SNIFF_BYTES = 64
 
 
+#: Sizes are told in MiB, as the README and the deployment's max_upload_mb (x 1024 x 1024) count them.
+MIB = 1024 * 1024
+
+
 def check_name_and_size(key: str, size: int, max_bytes: int) -> str:
     """Validate what the object's metadata says; returns the extension."""
     ext = extension_of(key)
@@ -21,7 +25,7 @@ def check_name_and_size(key: str, size: int, max_bytes: int) -> str:
         raise EmptyFileError("The uploaded file is empty (0 bytes); upload the audio again.")
     if size > max_bytes:
         raise TooLargeError(
-            f"The file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit; "
+            f"The file is {size / MIB:.1f} MiB, over the {max_bytes / MIB:g} MiB limit; "
             "split it or compress it before uploading."
         )
     return ext
