@@ -347,7 +347,9 @@ def test_each_function_reaches_only_its_prefixes(template: Template) -> None:
                     out.setdefault(action, set()).add(json.dumps(statement["Resource"]))
         return out
 
-    assert set(s3_resources("ingest")) == {"s3:GetObject"}
+    ingest = s3_resources("ingest")
+    assert set(ingest) == {"s3:GetObject", "s3:DeleteObject"}  # deletes only uploads it refuses
+    assert ingest["s3:DeleteObject"] == ingest["s3:GetObject"] and "InputBucket" in str(ingest)
     assert set(s3_resources("fail")) == set()
     aggregate = s3_resources("aggregate")
     assert all("/work/*" in r for r in aggregate["s3:GetObject"])

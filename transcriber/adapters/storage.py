@@ -158,8 +158,10 @@ class ObjectStore:
     def presigned_put(self, bucket: str, key: str, *, size: int, expires_s: int) -> str:
         """A URL that lets its holder PUT exactly ``size`` bytes at ``key`` until it expires.
 
-        Signed locally (no request to S3). The signed Content-Length makes S3 refuse a body of
-        any other size, so a caller cannot upload more than the job declared.
+        Signed locally (no request to S3) with SigV4 (the s3 client's ``signature_version``, see
+        transcriber/adapters/aws_clients.py): Content-Length is among its signed headers, so S3
+        refuses a body of any other size. The legacy query signature signs no header at all.
+        moto checks no signature, so ingest compares the object's size with the declared one too.
         """
         return str(
             self._client.generate_presigned_url(
@@ -169,6 +171,11 @@ class ObjectStore:
                 HttpMethod="PUT",
             )
         )
+
+    @translate_client_errors
+    def copy(self, bucket: str, key: str, to_bucket: str, to_key: str) -> None:
+        """Copy one object inside S3 (up to 5 GB: transcripts are far smaller)."""
+        self._client.copy_object(Bucket=to_bucket, Key=to_key, CopySource={"Bucket": bucket, "Key": key})
 
     @translate_client_errors
     def delete(self, bucket: str, key: str) -> None:

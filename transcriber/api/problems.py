@@ -78,6 +78,18 @@ class TooManyRequests(ApiProblem):
     status, title, slug = 429, "Too many requests", "too-many-requests"
 
 
+#: API Gateway refuses a body over 10 MB before the function runs: it (a GatewayResponse in
+#: infra/constructs/api.py) and the local server (localrun/serve.py) answer this problem instead.
+REQUEST_TOO_LARGE_DETAIL = (
+    "The request body is over API Gateway's 10 MB limit; send the file's size instead and PUT the "
+    "file to the upload_url you get back."
+)
+
+
+def request_too_large() -> ApiProblem:
+    return PayloadTooLarge(REQUEST_TOO_LARGE_DETAIL)
+
+
 #: Every status the API answers with a problem, for the OpenAPI document.
 DOCUMENTED = {
     cls.status: cls

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from transcriber.domain.audio import SUPPORTED_EXTENSIONS, sniff_header
-from transcriber.domain.errors import EmptyFileError, TooLargeError, UnsupportedFormatError
+from transcriber.domain.errors import EmptyFileError, SizeMismatchError, TooLargeError, UnsupportedFormatError
 from transcriber.domain.jobs import extension_of
 
 #: How many leading bytes the content sniffer needs.
@@ -29,6 +29,15 @@ def check_name_and_size(key: str, size: int, max_bytes: int) -> str:
             "split it or compress it before uploading."
         )
     return ext
+
+
+def check_declared_size(size: int, declared: int | None) -> None:
+    """An upload to a job's URL must have the size the job declared (the URL signs that length)."""
+    if declared is not None and size != declared:
+        raise SizeMismatchError(
+            f"The upload has {size} bytes but the job declared {declared}; create a new transcription "
+            "with the file's exact size and upload it again."
+        )
 
 
 def check_content(head: bytes) -> str:
