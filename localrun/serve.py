@@ -127,8 +127,8 @@ class ApiServer:
     def forward(self, request: BaseHTTPRequestHandler) -> None:
         length = int(request.headers.get("Content-Length") or 0)
         if length > MAX_BODY_BYTES:  # as API Gateway's REQUEST_TOO_LARGE GatewayResponse answers
-            for _ in range(0, length, 1 << 20):  # read and drop it, so the client reads the answer
-                request.rfile.read(min(1 << 20, length))
+            for start in range(0, length, 1 << 20):  # read and drop it, so the client reads the answer
+                request.rfile.read(min(1 << 20, length - start))
             problem, request.close_connection = problems.request_too_large(), True
             headers = {"Content-Type": problems.PROBLEM_CONTENT_TYPE}
             self._reply(request, {"statusCode": 413, "headers": headers, "body": json.dumps(problem.body())})
