@@ -190,8 +190,10 @@ class ApiService(Concern):
                 PUT_OBJECT,
                 [input_bucket.arn_for_objects(f"{TENANTS_PREFIX}/*")],
             ),
-            # Deleting a job deletes its audio, which a bucket-dropped job may have under any key.
-            (["s3:DeleteObject"], [input_bucket.arn_for_objects("*")]),
+            # Deleting a job deletes its audio, which a bucket-dropped job may have under any key,
+            # with every version of it (prod versions the input bucket).
+            (["s3:DeleteObject", "s3:DeleteObjectVersion"], [input_bucket.arn_for_objects("*")]),
+            (["s3:ListBucketVersions"], [input_bucket.bucket_arn]),
             # Transcripts to return; a deleted job's intermediate files and outputs; its outputs
             # copied to the duplicates that reused them (transcriber/api/erasure.py).
             (["s3:GetObject"], [results.arn_for_objects(f"{TRANSCRIPTS_PREFIX}/*")]),

@@ -168,7 +168,14 @@ class Pipeline(Concern):
                 )
             )
         self.ingest_fn.add_to_role_policy(
-            iam.PolicyStatement(actions=["s3:DeleteObject"], resources=[input_objects])
+            iam.PolicyStatement(
+                actions=["s3:DeleteObject", "s3:DeleteObjectVersion"], resources=[input_objects]
+            )
+        )
+        self.ingest_fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucketVersions"], resources=[storage.input_bucket.bucket_arn]
+            )
         )
         # Who publishes what: ingest (created, or failed at intake), chunk (started), transcribe
         # (progress), aggregate (completed), fail (failed); the sweeper is granted in its construct.

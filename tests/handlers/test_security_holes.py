@@ -197,3 +197,17 @@ def test_deleting_an_original_keeps_its_duplicates_whole(
     # The duplicate now owns its copy: deleting it leaves nothing either.
     service.delete(ACME, dup["job_id"])
     assert _keys(aws, "results") == []
+
+
+def test_delete_leaves_no_earlier_version_in_a_versioned_input_bucket(
+    aws: Aws, context: FakeContext, sample_flac: Path
+) -> None:
+    aws.s3.put_bucket_versioning(Bucket="uploads", VersioningConfiguration={"Status": "Enabled"})  # as prod
+    service = _service()
+    created = _create(service, sample_flac.stat().st_size)
+    key = str((service.jobs.get(created["job_id"]) or {})["key"])
+    aws.s3.put_object(Bucket="uploads", Key=key, Body=b"an earlier PUT to the same URL")
+    _put_and_ingest(aws, context, key, sample_flac.read_bytes())
+    service.delete(ACME, created["job_id"])
+    listed = aws.s3.list_object_versions(Bucket="uploads")
+    assert listed.get("Versions", []) == [] and listed.get("DeleteMarkers", []) == []

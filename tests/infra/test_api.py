@@ -121,6 +121,8 @@ def test_the_api_function_may_do_only_what_it_does(template: Template) -> None:
         "s3:DeleteObject",
         "s3:GetObject",
         "s3:ListBucket",
+        "s3:DeleteObjectVersion",
+        "s3:ListBucketVersions",
         "states:StartExecution",
         "states:StopExecution",
         "states:DescribeExecution",
@@ -143,6 +145,10 @@ def test_the_api_function_may_do_only_what_it_does(template: Template) -> None:
     assert len(deletes) == 3
     (input_deletes,) = [json.loads(d) for d in deletes if "InputBucket" in d]
     assert input_deletes["Fn::Join"][1][1] == "/*"  # a bucket-dropped job's audio may have any key
+    # every version of it (prod versions the input bucket), found by listing that bucket's versions
+    assert [json.loads(d) for d in _resources(grants["s3:DeleteObjectVersion"])] == [input_deletes]
+    (versions,) = _resources(grants["s3:ListBucketVersions"])
+    assert json.loads(versions)["Fn::GetAtt"][0].startswith("InputBucket")
     assert sorted(d.rsplit('"/', 1)[1] for d in deletes if "ResultsBucket" in d) == [
         'transcripts/*"]]}',
         'work/*"]]}',

@@ -183,6 +183,21 @@ class ObjectStore:
         self._client.delete_object(Bucket=bucket, Key=key)
 
     @translate_client_errors
+    def delete_every_version(self, bucket: str, key: str) -> int:
+        """Delete the object and, in a versioned bucket, every earlier version and delete marker
+        (a plain delete there only hides it); returns how many versions went."""
+        versions: list[dict[str, str]] = []
+        paginator = self._client.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=bucket, Prefix=key):
+            for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                if entry["Key"] == key:
+                    versions.append({"Key": key, "VersionId": entry["VersionId"]})
+        for start in range(0, len(versions), 1000):
+            batch = versions[start : start + 1000]
+            self._client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+        return len(versions)
+
+    @translate_client_errors
     def delete_prefix(self, bucket: str, prefix: str) -> int:
         """Delete every object under ``prefix``, a listed page (up to 1,000) at a time; returns how many."""
         deleted = 0

@@ -87,6 +87,8 @@ class Objects(Protocol):
 
     def copy(self, bucket: str, key: str, to_bucket: str, to_key: str) -> None: ...
 
+    def delete_every_version(self, bucket: str, key: str) -> int: ...
+
     def delete_prefix(self, bucket: str, prefix: str) -> int: ...
 
 
@@ -365,8 +367,8 @@ class TranscriptionService:
         # The tombstone first: from here no stage writes for the job (transcriber/stages/deleted.py),
         # no upload to its URL becomes a job, and no new upload reuses its transcript.
         self.jobs.mark_deleted(job_id)
-        if job.get("bucket") == self.input_bucket and job.get("key"):
-            self.objects.delete(self.input_bucket, str(job["key"]))
+        if job.get("bucket") == self.input_bucket and job.get("key"):  # prod versions the bucket
+            self.objects.delete_every_version(self.input_bucket, str(job["key"]))
         self.objects.delete_prefix(self.results_bucket, f"{WORK_PREFIX}/{job_id}/")
         # Jobs that reuse these outputs get their own copy first (transcriber/api/erasure.py).
         hand_over_outputs(job, jobs=self.jobs, objects=self.objects, results_bucket=self.results_bucket)

@@ -87,7 +87,7 @@ def ingest_object(upload: Upload, *, policy: IngestPolicy, ports: IngestPorts) -
         record["sha256"] = ports.store.sha256(upload.bucket, upload.key)
     except PermanentError as err:
         if isinstance(err, TooLargeError | SizeMismatchError):  # kept, it would only cost storage
-            ports.store.delete(upload.bucket, upload.key)
+            ports.store.delete_every_version(upload.bucket, upload.key)
         return _reject(record, err, save=save, events=events)
 
     original = _reusable_result(record, options, policy=policy, jobs=jobs)
@@ -135,7 +135,7 @@ def _reserved_job(key: str, jobs: JobRepository) -> Job | None:
 def _upload_for_deleted_job(job: Job, upload: Upload, *, store: ObjectStore) -> dict[str, Any]:
     """A PUT to the upload URL of a job deleted since: no job, and the object goes at once."""
     logger.append_keys(job_id=job.job_id)
-    store.delete(upload.bucket, upload.key)
+    store.delete_every_version(upload.bucket, upload.key)
     logger.warning("Upload for a deleted job: object deleted")
     return {"job_id": job.job_id, "status": JobStatus.DELETED.value, "started": False}
 
