@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from localrun.environment import REPO_ROOT
 from localrun.pipeline import LocalPipeline
+from transcriber.api import problems
 
 #: API Gateway refuses request bodies over 10 MB before the function sees them.
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -125,8 +126,12 @@ class ApiServer:
 
     def forward(self, request: BaseHTTPRequestHandler) -> None:
         length = int(request.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
-            self._reply(request, {"statusCode": 413, "body": json.dumps({"message": "Request Too Long"})})
+        if length > MAX_BODY_BYTES:  # as API Gateway's REQUEST_TOO_LARGE GatewayResponse answers
+            for start in range(0, length, 1 << 20):  # read and drop it, so the client reads the answer
+                request.rfile.read(min(1 << 20, length - start))
+            problem, request.close_connection = problems.request_too_large(), True
+            headers = {"Content-Type": problems.PROBLEM_CONTENT_TYPE}
+            self._reply(request, {"statusCode": 413, "headers": headers, "body": json.dumps(problem.body())})
             return
         body = request.rfile.read(length) if length else b""
         event = proxy_event(

@@ -25,7 +25,8 @@ from infra.constructs.functions import Functions
 from infra.constructs.pipeline import PUT_OBJECT, SINGLE_ITEM_ACTIONS
 from infra.constructs.storage import Storage
 from infra.constructs.tables import Tables
-from transcriber.domain.jobs import TENANT_INDEX, TRANSCRIPTS_PREFIX, WORK_PREFIX
+from transcriber.api import problems
+from transcriber.domain.jobs import CONTENT_INDEX, TENANT_INDEX, TRANSCRIPTS_PREFIX, WORK_PREFIX
 from transcriber.domain.tenants import TENANTS_PREFIX
 
 #: Lifetime of a presigned upload URL (the API's contract: at most 15 minutes).
@@ -104,6 +105,15 @@ class HttpApi(Construct):
                 tracing_enabled=True,
             ),
         )
+        # A body over 10 MB never reaches the function: answer it as the API answers every error.
+        too_large = problems.request_too_large()
+        self.rest_api.add_gateway_response(
+            "RequestTooLarge",
+            type=apigateway.ResponseType.REQUEST_TOO_LARGE,
+            status_code="413",
+            response_headers={"Content-Type": f"'{problems.PROBLEM_CONTENT_TYPE}'"},
+            templates={"application/json": json.dumps(too_large.body())},
+        )
         # CDK's own URL output names the stage by Ref, which moto cannot resolve: the stack's
         # ApiUrl output (built from ``url`` below) replaces it.
         self.rest_api.node.try_remove_child("Endpoint")
@@ -181,6 +191,8 @@ class ApiService(Concern):
             # Job records: read, create, update (status, deletion); a tenant's list via its index.
             (SINGLE_ITEM_ACTIONS, [jobs_arn]),
             (["dynamodb:Query"], [f"{jobs_arn}/index/{TENANT_INDEX}"]),
+            # Deleting an original: the duplicates that reuse its outputs, by content hash.
+            (["dynamodb:Query"], [f"{jobs_arn}/index/{CONTENT_INDEX}"]),
             # Keys (looked up by hash), tenant settings, rate and quota counters (conditional updates).
             (SINGLE_ITEM_ACTIONS, [tables.tenants.table_arn]),
             # Presigned and inline uploads, only under tenants/<tenant id>/ (upload_key in
@@ -189,10 +201,14 @@ class ApiService(Concern):
                 PUT_OBJECT,
                 [input_bucket.arn_for_objects(f"{TENANTS_PREFIX}/*")],
             ),
-            # Deleting a job deletes its audio, which a bucket-dropped job may have under any key.
-            (["s3:DeleteObject"], [input_bucket.arn_for_objects("*")]),
-            # Transcripts to return; a deleted job's intermediate files and outputs.
+            # Deleting a job deletes its audio, which a bucket-dropped job may have under any key,
+            # with every version of it (prod versions the input bucket).
+            (["s3:DeleteObject", "s3:DeleteObjectVersion"], [input_bucket.arn_for_objects("*")]),
+            (["s3:ListBucketVersions"], [input_bucket.bucket_arn]),
+            # Transcripts to return; a deleted job's intermediate files and outputs; its outputs
+            # copied to the duplicates that reused them (transcriber/api/erasure.py).
             (["s3:GetObject"], [results.arn_for_objects(f"{TRANSCRIPTS_PREFIX}/*")]),
+            (PUT_OBJECT, [results.arn_for_objects(f"{TRANSCRIPTS_PREFIX}/*")]),
             (
                 ["s3:DeleteObject"],
                 [

@@ -174,6 +174,34 @@ class Pipeline(Concern):
                 conditions={"StringLike": {"s3:prefix": [f"{WORK_PREFIX}/*"]}},
             )
         )
+        # A job deleted while it runs: the step that wrote for it deletes the job's files
+        # (transcriber/stages/deleted.py); ingest deletes uploads it refuses (a deleted job's, or
+        # not the declared size).
+        erasable = {
+            self.chunk_fn: [WORK_PREFIX],
+            self.transcribe_fn: [WORK_PREFIX],
+            self.aggregate_fn: [WORK_PREFIX, TRANSCRIPTS_PREFIX],
+        }
+        for fn, prefixes in erasable.items():
+            objects = [storage.results_bucket.arn_for_objects(f"{prefix}/*") for prefix in prefixes]
+            fn.add_to_role_policy(iam.PolicyStatement(actions=["s3:DeleteObject"], resources=objects))
+            fn.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["s3:ListBucket"],
+                    resources=[storage.results_bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{prefix}/*" for prefix in prefixes]}},
+                )
+            )
+        self.ingest_fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:DeleteObject", "s3:DeleteObjectVersion"], resources=[input_objects]
+            )
+        )
+        self.ingest_fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucketVersions"], resources=[storage.input_bucket.bucket_arn]
+            )
+        )
         # Who publishes what: ingest (created, or failed at intake), chunk (started), transcribe
         # (progress), aggregate (completed), fail (failed); the sweeper is granted in its construct.
         for fn in s3_access:

@@ -12,6 +12,7 @@ from constructs import Construct
 from infra.config import EnvironmentConfig
 from infra.constructs.concern import Concern
 from transcriber.domain.jobs import WORK_PREFIX
+from transcriber.domain.tenants import TENANTS_PREFIX
 
 
 class Storage(Concern):
@@ -66,7 +67,14 @@ class Storage(Concern):
         input_rules = [
             s3.LifecycleRule(
                 id="abort-multipart", abort_incomplete_multipart_upload_after=cdk.Duration.days(7)
-            )
+            ),
+            # Uploads through the API (tenants/<tenant>/jobs/...) go when the work files do: a
+            # stray upload (a deleted job's, one never ingested) cannot stay forever.
+            s3.LifecycleRule(
+                id="expire-api-uploads",
+                prefix=f"{TENANTS_PREFIX}/",
+                expiration=cdk.Duration.days(config.lifecycle.work_expiry_days),
+            ),
         ]
         if config.lifecycle.raw_to_glacier_days is not None:
             input_rules.append(

@@ -24,7 +24,8 @@ class Tables(Concern):
         super().__init__(scope, construct_id)
         self._config = config
         self._data_key = data_key
-        # ``expires_at``: a tenant's transcript retention ends the record (transcriber/domain/retention.py).
+        # ``expires_at``: a tenant's transcript retention ends the record (transcriber/domain/retention.py),
+        # and a deleted job's tombstone expires (transcriber/adapters/jobs_table.py: TOMBSTONE_TTL).
         self.jobs = self._table("JobsTable", _string("job_id"), time_to_live_attribute="expires_at")
         # Recent jobs of the same audio, for reusing a transcript (transcriber/domain/dedup.py).
         self.jobs.add_global_secondary_index(

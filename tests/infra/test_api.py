@@ -121,6 +121,8 @@ def test_the_api_function_may_do_only_what_it_does(template: Template) -> None:
         "s3:DeleteObject",
         "s3:GetObject",
         "s3:ListBucket",
+        "s3:DeleteObjectVersion",
+        "s3:ListBucketVersions",
         "states:StartExecution",
         "states:StopExecution",
         "states:DescribeExecution",
@@ -130,16 +132,23 @@ def test_the_api_function_may_do_only_what_it_does(template: Template) -> None:
     for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"):
         tables = sorted(json.loads(r)["Fn::GetAtt"][0] for r in _resources(grants[action]))
         assert tables == sorted([jobs, tenants]), action  # the tables themselves, no index
-    (query,) = _resources(grants["dynamodb:Query"])
-    assert query.endswith('"/index/by_tenant"]]}') and jobs in query
+    queries = _resources(grants["dynamodb:Query"])
+    # a tenant's list; and a deleted original's duplicates, by content (transcriber/api/erasure.py)
+    assert sorted(q.rsplit("/index/", 1)[1] for q in queries) == ['by_content"]]}', 'by_tenant"]]}']
+    assert all(jobs in q for q in queries)
 
-    (uploads,) = _resources(grants["s3:PutObject"])
+    uploads, copies = sorted(_resources(grants["s3:PutObject"]), key=lambda r: "ResultsBucket" in r)
     assert "InputBucket" in uploads and '"/tenants/*"' in uploads
-    assert _resources(grants["s3:AbortMultipartUpload"]) == [uploads]
+    assert "ResultsBucket" in copies and '"/transcripts/*"' in copies  # outputs handed to duplicates
+    assert sorted(_resources(grants["s3:AbortMultipartUpload"])) == sorted([uploads, copies])
     deletes = _resources(grants["s3:DeleteObject"])
     assert len(deletes) == 3
     (input_deletes,) = [json.loads(d) for d in deletes if "InputBucket" in d]
     assert input_deletes["Fn::Join"][1][1] == "/*"  # a bucket-dropped job's audio may have any key
+    # every version of it (prod versions the input bucket), found by listing that bucket's versions
+    assert [json.loads(d) for d in _resources(grants["s3:DeleteObjectVersion"])] == [input_deletes]
+    (versions,) = _resources(grants["s3:ListBucketVersions"])
+    assert json.loads(versions)["Fn::GetAtt"][0].startswith("InputBucket")
     assert sorted(d.rsplit('"/', 1)[1] for d in deletes if "ResultsBucket" in d) == [
         'transcripts/*"]]}',
         'work/*"]]}',

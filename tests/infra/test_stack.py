@@ -347,7 +347,16 @@ def test_each_function_reaches_only_its_prefixes(template: Template) -> None:
                     out.setdefault(action, set()).add(json.dumps(statement["Resource"]))
         return out
 
-    assert set(s3_resources("ingest")) == {"s3:GetObject"}
+    ingest = s3_resources("ingest")
+    # deletes only uploads it refuses, with every version of them
+    assert set(ingest) == {
+        "s3:GetObject",
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+        "s3:ListBucketVersions",
+    }
+    assert ingest["s3:DeleteObject"] == ingest["s3:DeleteObjectVersion"] == ingest["s3:GetObject"]
+    assert "InputBucket" in str(ingest) and "ResultsBucket" not in str(ingest)
     assert set(s3_resources("fail")) == set()
     aggregate = s3_resources("aggregate")
     assert all("/work/*" in r for r in aggregate["s3:GetObject"])

@@ -28,12 +28,15 @@ CLIENT_CONFIG = Config(
     connect_timeout=CONNECT_TIMEOUT_S,
     read_timeout=READ_TIMEOUT_S,
 )
+#: S3 signs with SigV4 always, presigned URLs included: botocore may otherwise presign with the
+#: legacy query signature, which covers no header, so an upload URL could not bind Content-Length.
+S3_CONFIG = CLIENT_CONFIG.merge(Config(signature_version="s3v4"))
 
 
 @cache
 def client(service: str) -> Any:
     # boto3 honours AWS_ENDPOINT_URL, which is how the local runtime points handlers at moto.
-    return boto3.client(service, config=CLIENT_CONFIG)
+    return boto3.client(service, config=S3_CONFIG if service == "s3" else CLIENT_CONFIG)
 
 
 @cache

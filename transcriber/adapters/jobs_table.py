@@ -7,7 +7,7 @@ terminal state, and progress is an atomic counter so parallel chunk workers neve
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +17,10 @@ from transcriber.adapters import aws_clients
 from transcriber.adapters.retry import translate_client_errors
 from transcriber.domain.jobs import CONTENT_INDEX, TENANT_INDEX, JobStatus, iso_timestamp, utc_now
 from transcriber.domain.recovery import STATUS_INDEX
+
+#: How long a deleted job's tombstone stays: far longer than an upload URL (15 min), S3's event
+#: redelivery or ingest's idempotency records (a day), so a late upload is still refused.
+TOMBSTONE_TTL = timedelta(days=30)
 
 
 def _to_dynamo(value: Any) -> Any:
@@ -125,15 +129,56 @@ class JobRepository:
         return [_from_dynamo(item) for item in resp.get("Items", [])], resp.get("LastEvaluatedKey")
 
     @translate_client_errors
-    def mark_deleted(self, job_id: str) -> bool:
-        """Leave a tombstone: DELETED from any status, outputs forgotten; False if there is no job."""
+    def mark_deleted(self, job_id: str, now: datetime | None = None) -> bool:
+        """Replace the job with a tombstone; False if there is no job.
+
+        The tombstone keeps only what a late event needs to be refused (the id, the tenant that
+        owned it, DELETED) and what the tenant index sorts on; no file name, hash, key or output.
+        DynamoDB's TTL removes it after :data:`TOMBSTONE_TTL` (``expires_at``, epoch seconds).
+        """
+        found = self._table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
+        if not found:
+            return False
+        moment = now or datetime.now(UTC)
+        stamp = iso_timestamp(moment)
+        tombstone = {
+            "job_id": job_id,
+            "status": JobStatus.DELETED.value,
+            "created_at": found.get("created_at") or stamp,
+            "updated_at": stamp,
+            "deleted_at": stamp,
+            "expires_at": int((moment + TOMBSTONE_TTL).timestamp()),
+        }
+        if found.get("tenant_id"):
+            tombstone["tenant_id"] = found["tenant_id"]
+        return _applied(self._table.put_item, Item=tombstone, ConditionExpression="attribute_exists(job_id)")
+
+    @translate_client_errors
+    def with_content(self, sha256: str) -> list[dict[str, Any]]:
+        """Every job of the same audio (the content index, all pages), for a deletion's heirs."""
+        jobs: list[dict[str, Any]] = []
+        request: dict[str, Any] = {
+            "IndexName": CONTENT_INDEX,
+            "KeyConditionExpression": "sha256 = :h",
+            "ExpressionAttributeValues": {":h": sha256},
+        }
+        while True:
+            resp = self._table.query(**request)
+            jobs += [_from_dynamo(item) for item in resp.get("Items", [])]
+            if "LastEvaluatedKey" not in resp:
+                return jobs
+            request["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    @translate_client_errors
+    def take_over_outputs(self, job_id: str, outputs: dict[str, str]) -> bool:
+        """A COMPLETED duplicate now owns copies of its original's outputs: no longer a duplicate."""
         return _applied(
             self._table.update_item,
             Key={"job_id": job_id},
-            UpdateExpression="SET #status = :deleted, deleted_at = :now, updated_at = :now REMOVE outputs",
-            ConditionExpression="attribute_exists(job_id)",
+            UpdateExpression="SET outputs = :o, updated_at = :now REMOVE duplicate_of",
+            ConditionExpression="#status = :done",
             ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":deleted": JobStatus.DELETED.value, ":now": utc_now()},
+            ExpressionAttributeValues={":o": outputs, ":done": JobStatus.COMPLETED.value, ":now": utc_now()},
         )
 
     @translate_client_errors

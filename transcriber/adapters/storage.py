@@ -158,8 +158,10 @@ class ObjectStore:
     def presigned_put(self, bucket: str, key: str, *, size: int, expires_s: int) -> str:
         """A URL that lets its holder PUT exactly ``size`` bytes at ``key`` until it expires.
 
-        Signed locally (no request to S3). The signed Content-Length makes S3 refuse a body of
-        any other size, so a caller cannot upload more than the job declared.
+        Signed locally (no request to S3) with SigV4 (the s3 client's ``signature_version``, see
+        transcriber/adapters/aws_clients.py): Content-Length is among its signed headers, so S3
+        refuses a body of any other size. The legacy query signature signs no header at all.
+        moto checks no signature, so ingest compares the object's size with the declared one too.
         """
         return str(
             self._client.generate_presigned_url(
@@ -169,6 +171,11 @@ class ObjectStore:
                 HttpMethod="PUT",
             )
         )
+
+    @translate_client_errors
+    def copy(self, bucket: str, key: str, to_bucket: str, to_key: str) -> None:
+        """Copy one object inside S3 (up to 5 GB: transcripts are far smaller)."""
+        self._client.copy_object(Bucket=to_bucket, Key=to_key, CopySource={"Bucket": bucket, "Key": key})
 
     @translate_client_errors
     def delete(self, bucket: str, key: str, version_id: str | None = None) -> None:
@@ -187,6 +194,21 @@ class ObjectStore:
             if _is_missing(err):
                 return None
             raise
+
+    @translate_client_errors
+    def delete_every_version(self, bucket: str, key: str) -> int:
+        """Delete the object and, in a versioned bucket, every earlier version and delete marker
+        (a plain delete there only hides it); returns how many versions went."""
+        versions: list[dict[str, str]] = []
+        paginator = self._client.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=bucket, Prefix=key):
+            for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                if entry["Key"] == key:
+                    versions.append({"Key": key, "VersionId": entry["VersionId"]})
+        for start in range(0, len(versions), 1000):
+            batch = versions[start : start + 1000]
+            self._client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+        return len(versions)
 
     @translate_client_errors
     def delete_prefix(self, bucket: str, prefix: str) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from transcriber.domain.options import BEAM_SIZE_RANGE, MAX_CHUNK_SECONDS_RANGE, PROMPT_MAX_CHARS, JobOptions
 
@@ -77,7 +77,9 @@ class CreateTranscription(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     filename: str = Field(min_length=1, max_length=255, description="The audio file's name, with extension")
-    size: int | None = Field(None, ge=1, description="Bytes; required unless content_base64 is sent")
+    size: StrictInt | None = Field(
+        None, ge=1, description="Bytes, a JSON integer; required unless content_base64 is sent"
+    )
     content_type: str | None = Field(None, max_length=255)
     options: CreateOptions = CreateOptions()  # pydantic copies defaults per instance
     content_base64: str | None = Field(

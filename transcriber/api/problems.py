@@ -54,6 +54,10 @@ class NotFound(ApiProblem):
     status, title, slug = 404, "Not found", "not-found"
 
 
+class MethodNotAllowed(ApiProblem):
+    status, title, slug = 405, "Method not allowed", "method-not-allowed"
+
+
 class Conflict(ApiProblem):
     status, title, slug = 409, "Conflict", "conflict"
 
@@ -72,6 +76,18 @@ class Unprocessable(ApiProblem):
 
 class TooManyRequests(ApiProblem):
     status, title, slug = 429, "Too many requests", "too-many-requests"
+
+
+#: API Gateway refuses a body over 10 MB before the function runs: it (a GatewayResponse in
+#: infra/constructs/api.py) and the local server (localrun/serve.py) answer this problem instead.
+REQUEST_TOO_LARGE_DETAIL = (
+    "The request body is over API Gateway's 10 MB limit; send the file's size instead and PUT the "
+    "file to the upload_url you get back."
+)
+
+
+def request_too_large() -> ApiProblem:
+    return PayloadTooLarge(REQUEST_TOO_LARGE_DETAIL)
 
 
 #: Every status the API answers with a problem, for the OpenAPI document.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from transcriber.adapters.jwt_verifier import JwtVerifier
 from transcriber.api import problems, uploads
+from transcriber.api.audit import AUDIT_MESSAGE, audit_record
 from transcriber.api.auth import Authenticator, tenant_of_request
 from transcriber.api.models import (
     CreatedTranscription,
@@ -50,7 +51,9 @@ API_VERSION = "1.0.0"
 OPENAPI_PATH = "/v1/openapi.json"
 JOB_ID = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="The job id")]
 
-app = APIGatewayRestResolver(enable_validation=True)
+#: Browsers may call the API from any origin: it is authenticated by a bearer key, never a cookie.
+CORS = CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type"], max_age=600)
+app = APIGatewayRestResolver(enable_validation=True, cors=CORS)
 app.configure_openapi(
     title="Audio Transcriber API",
     version=API_VERSION,
@@ -133,6 +136,12 @@ def _not_text(_: UnicodeDecodeError) -> Response[str]:
     return _problem_response(problems.BadRequest("The request body is not UTF-8 text; send JSON."))
 
 
+@app.exception_handler(RecursionError)
+def _too_deep(_: RecursionError) -> Response[str]:
+    # json.loads raises it for bodies like 5,000 nested arrays (10 KB): a bad request, not a crash.
+    return _problem_response(problems.BadRequest("The request body is nested too deeply to be valid JSON."))
+
+
 @app.exception_handler(RequestValidationError)
 def _invalid_request(err: RequestValidationError) -> Response[str]:
     errors = err.errors()
@@ -145,8 +154,23 @@ def _invalid_request(err: RequestValidationError) -> Response[str]:
     return _problem_response(problems.Unprocessable(details or "The request is not valid."))
 
 
+def allowed_methods(path: str) -> list[str]:
+    """The methods some route answers at ``path`` (with OPTIONS, the CORS preflight), sorted."""
+    routes = [*app._static_routes, *app._dynamic_routes]  # Powertools keeps no public list
+    methods = {route.method for route in routes if route.rule.match(path)}
+    return sorted(methods | {"OPTIONS"}) if methods else []
+
+
 @app.not_found
 def _no_route(_: Exception) -> Response[str]:
+    event = app.current_event
+    allowed = allowed_methods(event.path)
+    if allowed:  # the path exists, not with this method
+        problem = problems.MethodNotAllowed(
+            f"{event.http_method} is not allowed on {event.path}; use {', '.join(allowed)}.",
+            headers={"Allow": ", ".join(allowed)},
+        )
+        return _problem_response(problem)
     return _problem_response(problems.NotFound("No such endpoint; see /v1/openapi.json."))
 
 
@@ -283,17 +307,25 @@ class HttpApi:
         return tenant, self.tenants.count_request(tenant)
 
     def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        """Authenticate (all but the OpenAPI document), then route the request."""
+        """Answer the request, then write its audit line (transcriber/api/audit.py)."""
+        logger.remove_keys(["tenant_id"])  # a warm environment must not carry the last caller's
+        answer, tenant = self._answer(event, context)
+        logger.info(AUDIT_MESSAGE, extra=audit_record(event, answer, tenant))
+        return answer
+
+    def _answer(self, event: dict[str, Any], context: LambdaContext) -> tuple[dict[str, Any], Tenant | None]:
+        """Authenticate (all but the OpenAPI document and CORS preflights), then route the request."""
+        tenant: Tenant | None = None
         rate_limit: RateLimitStatus | None = None
-        if event.get("path") != OPENAPI_PATH:
+        if event.get("path") != OPENAPI_PATH and str(event.get("httpMethod")).upper() != "OPTIONS":
             try:
                 tenant, rate_limit = self.authenticate(event)
             except PipelineError as err:
                 problem = problems.problem_for(err)
                 if str(event.get("path", "")).startswith(AUDIO_PREFIX):
-                    return error_response(from_problem(problem))
+                    return error_response(from_problem(problem)), None
                 limit = getattr(err, "rate_limit", None)
-                return {
+                refused = {
                     "statusCode": problem.status,
                     "headers": {
                         "Content-Type": problems.PROBLEM_CONTENT_TYPE,
@@ -303,6 +335,7 @@ class HttpApi:
                     "body": json.dumps(problem.body()),
                     "isBase64Encoded": False,
                 }
+                return refused, None
             logger.append_keys(tenant_id=tenant.tenant_id)
             app.append_context(tenant=tenant)
         app.append_context(service=self.service)
@@ -314,9 +347,9 @@ class HttpApi:
                 "headers": {"Content-Type": problems.PROBLEM_CONTENT_TYPE},
                 "body": json.dumps(problem.body()),
                 "isBase64Encoded": False,
-            }
+            }, tenant
         answer = app.resolve(event, context)
         if rate_limit is not None:  # the resolver answers multiValueHeaders
             headers = answer.setdefault("multiValueHeaders", {})
             headers.update({name: [value] for name, value in rate_limit.headers().items()})
-        return answer
+        return answer, tenant

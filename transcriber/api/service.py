@@ -24,6 +24,7 @@ from typing import IO, Any, Protocol
 
 from transcriber.adapters.storage import ObjectTooLargeError
 from transcriber.api import problems
+from transcriber.api.erasure import hand_over_outputs
 from transcriber.api.models import INLINE_MAX_BYTES, CreateTranscription
 from transcriber.domain import intake
 from transcriber.domain.errors import PipelineError
@@ -71,6 +72,10 @@ class Jobs(JobStore, Protocol):
 
     def mark_deleted(self, job_id: str) -> bool: ...
 
+    def with_content(self, sha256: str) -> list[dict[str, Any]]: ...
+
+    def take_over_outputs(self, job_id: str, outputs: dict[str, str]) -> bool: ...
+
 
 class Objects(Protocol):
     """S3 as the API uses it (``transcriber.adapters.storage.ObjectStore``)."""
@@ -86,6 +91,10 @@ class Objects(Protocol):
     def presigned_put(self, bucket: str, key: str, *, size: int, expires_s: int) -> str: ...
 
     def delete(self, bucket: str, key: str) -> None: ...
+
+    def copy(self, bucket: str, key: str, to_bucket: str, to_key: str) -> None: ...
+
+    def delete_every_version(self, bucket: str, key: str) -> int: ...
 
     def delete_prefix(self, bucket: str, prefix: str) -> int: ...
 
@@ -418,10 +427,14 @@ class TranscriptionService:
         job = self.owned_job(tenant, job_id)
         if job.get("status") in (JobStatus.PENDING.value, JobStatus.PROCESSING.value):
             self.runs.stop(latest_execution_name(job), cause="Deleted by its owner through the API")
+        # The tombstone first: from here no stage writes for the job (transcriber/stages/deleted.py),
+        # no upload to its URL becomes a job, and no new upload reuses its transcript.
         self.jobs.mark_deleted(job_id)
-        if job.get("bucket") == self.input_bucket and job.get("key"):
-            self.objects.delete(self.input_bucket, str(job["key"]))
+        if job.get("bucket") == self.input_bucket and job.get("key"):  # prod versions the bucket
+            self.objects.delete_every_version(self.input_bucket, str(job["key"]))
         self.objects.delete_prefix(self.results_bucket, f"{WORK_PREFIX}/{job_id}/")
+        # Jobs that reuse these outputs get their own copy first (transcriber/api/erasure.py).
+        hand_over_outputs(job, jobs=self.jobs, objects=self.objects, results_bucket=self.results_bucket)
         # Only the job's own outputs: a duplicate points to another job's, which are not its to delete.
         self.objects.delete_prefix(self.results_bucket, f"{TRANSCRIPTS_PREFIX}/{job_id}/")
 

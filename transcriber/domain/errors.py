@@ -54,6 +54,12 @@ class TooLargeError(PermanentError):
     reason_code = "TOO_LARGE"
 
 
+class SizeMismatchError(PermanentError):
+    """The upload's size is not the size its job declared (the upload URL is signed for it)."""
+
+    reason_code = "SIZE_MISMATCH"
+
+
 class TooLongError(PermanentError):
     reason_code = "TOO_LONG"
 

@@ -11,11 +11,20 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from transcriber.domain.channels import merge_by_channel
 from transcriber.domain.formats import render_all
-from transcriber.domain.jobs import OUTPUT_CONTENT_TYPES, output_key, parse_timestamp, partial_key, utc_now
+from transcriber.domain.jobs import (
+    OUTPUT_CONTENT_TYPES,
+    TRANSCRIPTS_PREFIX,
+    WORK_PREFIX,
+    output_key,
+    parse_timestamp,
+    partial_key,
+    utc_now,
+)
 from transcriber.domain.merge import merge_chunks
 from transcriber.domain.messages import AggregateRequest, AggregateResponse, Job, JobCompleted
 from transcriber.domain.models import ChunkTranscript
 from transcriber.domain.retention import Retention
+from transcriber.stages.deleted import refuse_if_deleted
 from transcriber.stages.ports import StagePorts
 
 logger = Logger(child=True)
@@ -44,6 +53,7 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
     store.put_texts(
         bucket, [(output_key(job_id, fmt), body, OUTPUT_CONTENT_TYPES[fmt]) for fmt, body in rendered.items()]
     )
+    refuse_if_deleted(job_id, ports, WORK_PREFIX, TRANSCRIPTS_PREFIX)
     outputs = {fmt: f"s3://{bucket}/{output_key(job_id, fmt)}" for fmt in rendered}
 
     found = ports.jobs.get(job_id)

@@ -21,6 +21,7 @@ from transcriber.domain.chunking import ChunkingConfig, longest_first
 from transcriber.domain.jobs import chunk_key
 from transcriber.domain.messages import ChunkRef, ChunkRequest, ChunkResponse, JobStarted
 from transcriber.domain.preparation import PreparedAudio, prepare_chunks
+from transcriber.stages.deleted import refuse_if_deleted
 from transcriber.stages.ports import StagePorts
 
 logger = Logger(child=True)
@@ -55,6 +56,7 @@ def chunk_audio(
             bucket,
             content_type="audio/wav",
         )
+        refuse_if_deleted(job_id, ports)
         # The Map starts items in list order: longest first, so that the workers finish together.
         specs = longest_first([spec for spec, _ in prepared.chunks])
         chunks = [ChunkRef.of(spec, chunk_key(job_id, spec.index)) for spec in specs]

@@ -20,7 +20,7 @@ from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.storage import ObjectStore
 from transcriber.adapters.workflow import Workflow
 from transcriber.domain import dedup, intake
-from transcriber.domain.errors import PermanentError
+from transcriber.domain.errors import PermanentError, SizeMismatchError, TooLargeError
 from transcriber.domain.jobs import JobStatus, iso_timestamp, job_id_for, utc_now
 from transcriber.domain.messages import Job, JobCompleted, JobCreated, JobFailed, Upload
 from transcriber.domain.options import JobOptions
@@ -59,6 +59,8 @@ def ingest_object(
     """
     jobs, events = ports.jobs, ports.events
     reserved = _reserved_job(upload.key, jobs)
+    if reserved is not None and reserved.status == JobStatus.DELETED:
+        return _upload_for_deleted_job(reserved, upload, store=ports.store)
     if reserved is not None and reserved.status != JobStatus.AWAITING_UPLOAD:
         return _repeated_upload(reserved, workflow=ports.workflow)
     job_id = (
@@ -81,6 +83,7 @@ def ingest_object(
         if refused is not None:
             raise refused
         record["format"] = intake.check_name_and_size(upload.key, upload.size, policy.max_upload_bytes)
+        intake.check_declared_size(upload.size, reserved.size if reserved else None)
         head = ports.store.read_head(upload.bucket, upload.key, intake.SNIFF_BYTES)
         record["format"] = intake.check_content(head.data)
         # The API validated a reservation's options when it created the job.
@@ -88,6 +91,8 @@ def ingest_object(
         record["options"] = options.to_dict()
         record["sha256"] = ports.store.sha256(upload.bucket, upload.key)
     except PermanentError as err:
+        if isinstance(err, TooLargeError | SizeMismatchError):  # kept, it would only cost storage
+            ports.store.delete_every_version(upload.bucket, upload.key)
         return _reject(record, err, save=save, events=events)
 
     original = _reusable_result(record, options, policy=policy, jobs=jobs)
@@ -125,9 +130,19 @@ def _reserved_job(key: str, jobs: JobRepository) -> Job | None:
     tenant_id, job_id = reservation
     found = jobs.get(job_id)
     job = Job.model_validate(found) if found is not None else None
-    if job is None or job.key != key or job.tenant_id != tenant_id:
+    if job is None or job.tenant_id != tenant_id:
+        return None
+    if job.key != key and job.status != JobStatus.DELETED:  # a tombstone keeps no key
         return None
     return job
+
+
+def _upload_for_deleted_job(job: Job, upload: Upload, *, store: ObjectStore) -> dict[str, Any]:
+    """A PUT to the upload URL of a job deleted since: no job, and the object goes at once."""
+    logger.append_keys(job_id=job.job_id)
+    store.delete_every_version(upload.bucket, upload.key)
+    logger.warning("Upload for a deleted job: object deleted")
+    return {"job_id": job.job_id, "status": JobStatus.DELETED.value, "started": False}
 
 
 def _repeated_upload(job: Job, *, workflow: Workflow) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from transcriber.domain.jobs import crosses_progress_step, partial_key
 from transcriber.domain.messages import JobProgress, TranscribeRequest, TranscribeResponse
 from transcriber.domain.recognition import transcribe_chunk
 from transcriber.domain.speech import SpeechEngine
+from transcriber.stages.deleted import refuse_if_deleted
 from transcriber.stages.ports import StagePorts
 
 logger = Logger(child=True)
@@ -49,6 +50,7 @@ def transcribe_one(
         )
         elapsed = time.perf_counter() - started
     store.put_json(bucket, result_key, transcript.to_dict())
+    refuse_if_deleted(job_id, ports)
     progress = ports.jobs.record_chunk_done(job_id)
     if crosses_progress_step(progress["chunks_done"], progress["chunks_total"]):
         # One event per 10% band of chunks; the source object comes from the job.
