@@ -89,6 +89,7 @@ class StackOutputs:
     sweeper_function: str
     api_function: str
     tenants_table: str
+    search_function: str | None = None
 
     @classmethod
     def from_cloudformation(cls, outputs: list[dict[str, str]]) -> StackOutputs:
@@ -102,6 +103,7 @@ class StackOutputs:
             sweeper_function=values["SweeperFunctionName"],
             api_function=values["ApiFunctionName"],
             tenants_table=values["TenantsTableName"],
+            search_function=values.get("SearchFunctionName"),
         )
 
 

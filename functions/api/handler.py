@@ -14,6 +14,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from transcriber.adapters import aws_clients
+from transcriber.adapters.events import EventPublisher
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.resolver import resolve_host
 from transcriber.adapters.storage import ObjectStore
@@ -42,12 +43,13 @@ def wire(env: ApiEnv) -> HttpApi:
         max_upload_bytes=env.max_upload_bytes,
         upload_url_expiry_s=env.upload_url_expiry_s,
         local_mode=env.local_mode,
+        events=EventPublisher(env.event_bus_name) if env.event_bus_name else None,
     )
     return HttpApi(service=service, tenants=tenants)
 
 
 # Init phase: the environment checked and the SDK clients built once, before the first event.
-aws_clients.build_now(clients=("s3", "stepfunctions"), resources=("dynamodb",))
+aws_clients.build_now(clients=("s3", "stepfunctions", "events"), resources=("dynamodb",))
 api = wire(ApiEnv.from_env())
 
 

@@ -40,6 +40,15 @@ class ApiEnv(_FunctionEnv):
     #: longer values are cut to 15 minutes by the service
     upload_url_expiry_s: int = Field(default=900, alias="UPLOAD_URL_EXPIRY_S", gt=0)
     local_mode: LocalMode = Field(default=False, alias="TRANSCRIBER_LOCAL_MODE")
+    #: the jobs bus, where a deletion is announced (the search indexer removes the job)
+    event_bus_name: str | None = Field(default=None, alias="EVENT_BUS_NAME")
+
+
+class SearchEnv(_FunctionEnv):
+    """functions/search: who may search (the tenants table); the index location is the adapter's."""
+
+    tenants_table: Name = Field(alias="TENANTS_TABLE")
+    search_index_uri: Name = Field(alias="SEARCH_INDEX_URI")
 
 
 class NotifierEnv(_FunctionEnv):

@@ -34,6 +34,7 @@ from transcriber.api.models import (
     Transcription,
     TranscriptionPage,
 )
+from transcriber.api.search import SearchResults, SearchService
 from transcriber.api.service import CONTENT_TYPES, TranscriptionService
 from transcriber.domain.errors import PipelineError
 from transcriber.domain.tenants import Tenant, api_key_from_header
@@ -232,6 +233,35 @@ def retry_transcription(job_id: JOB_ID) -> Transcription:
     return Transcription.model_validate(_service().retry(_tenant(), job_id))
 
 
+def _search() -> SearchService:
+    search = app.context.get("search")
+    if not isinstance(search, SearchService):  # API Gateway sends /v1/search to the search function
+        raise problems.NotFound("Search is served by the search function: call /v1/search at the API's URL.")
+    return search
+
+
+@app.get(
+    "/v1/search",
+    summary='Search every transcript of the tenant: words (all must match), "phrases", filters',
+    responses=_responses(200, SearchResults, "Matching segments, best first", 422),
+)
+def search_transcripts(
+    q: Annotated[str | None, Query(description='Words, and "phrases"; at most 512 characters')] = None,
+    language: Annotated[str | None, Query(description="ISO 639-1 code")] = None,
+    created_after: Annotated[str | None, Query(description="ISO 8601 time")] = None,
+    created_before: Annotated[str | None, Query(description="ISO 8601 time")] = None,
+    job_id: Annotated[str | None, Query()] = None,
+    speaker: Annotated[str | None, Query()] = None,
+    limit: Annotated[str | None, Query(description="1 to 100 (default 20)")] = None,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> SearchResults:
+    answer = _search().search(
+        _tenant(), q, language=language, created_after=created_after, created_before=created_before,
+        job_id=job_id, speaker=speaker, limit=limit, cursor=cursor,
+    )  # fmt: skip
+    return SearchResults.model_validate(answer)
+
+
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI document of this API, as served and as committed under docs/."""
     return dict(json.loads(app.get_openapi_json_schema()))
@@ -254,8 +284,9 @@ class Authenticator(Protocol):
 class HttpApi:
     """The API for one execution environment: its service and who may call it."""
 
-    service: TranscriptionService
+    service: TranscriptionService | None  # None in the search function
     tenants: Authenticator
+    search: SearchService | None = None  # only in the search function (it carries the engine)
 
     def authenticate(self, event: dict[str, Any]) -> Tenant:
         """Who is calling (a hashed-key lookup) and whether they are within their rate limit.
@@ -284,5 +315,5 @@ class HttpApi:
                 }
             logger.append_keys(tenant_id=tenant.tenant_id)
             app.append_context(tenant=tenant)
-        app.append_context(service=self.service)
+        app.append_context(service=self.service, search=self.search)
         return app.resolve(event, context)

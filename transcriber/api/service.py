@@ -31,6 +31,7 @@ from transcriber.domain.jobs import (
     JobStatus,
     iso_timestamp,
 )
+from transcriber.domain.messages import JobDeleted, JobEvent
 from transcriber.domain.recovery import Executions, JobStore, latest_execution_name, retry_job
 from transcriber.domain.tenants import Tenant, upload_key
 from transcriber.domain.webhooks import Resolver, check_callback_url
@@ -85,6 +86,10 @@ class Objects(Protocol):
 
 class Runs(Executions, Protocol):
     def stop(self, name: str, *, cause: str) -> bool: ...
+
+
+class JobEventEmitter(Protocol):
+    def emit(self, event: JobEvent) -> None: ...
 
 
 class Limits(Protocol):
@@ -154,6 +159,7 @@ class TranscriptionService:
         resolve: Resolver,
         upload_url_expiry_s: int = 900,
         local_mode: bool = False,
+        events: JobEventEmitter | None = None,
     ) -> None:
         self.jobs = jobs
         self.objects = objects
@@ -166,6 +172,8 @@ class TranscriptionService:
         self.local_mode = local_mode
         #: DNS for callback URLs (transcriber/adapters/resolver.py), passed in to keep I/O out
         self.resolve = resolve
+        #: the jobs bus: a deletion is announced so the search index (and others) forget the job
+        self.events = events
 
     # Create -----------------------------------------------------------------------------------
 
@@ -361,6 +369,15 @@ class TranscriptionService:
         self.objects.delete_prefix(self.results_bucket, f"{WORK_PREFIX}/{job_id}/")
         # Only the job's own outputs: a duplicate points to another job's, which are not its to delete.
         self.objects.delete_prefix(self.results_bucket, f"{TRANSCRIPTS_PREFIX}/{job_id}/")
+        if self.events is not None:
+            self.events.emit(
+                JobDeleted(
+                    job_id=job_id,
+                    bucket=str(job.get("bucket") or self.input_bucket),
+                    key=str(job.get("key") or job_id),
+                    tenant_id=tenant.tenant_id,
+                )
+            )
 
     def retry(self, tenant: Tenant, job_id: str) -> dict[str, Any]:
         self.owned_job(tenant, job_id)
