@@ -20,7 +20,7 @@ def _function(template: Template, service: str) -> tuple[str, dict[str, Any]]:
         if f["Properties"].get("Environment", {}).get("Variables", {}).get("POWERTOOLS_SERVICE_NAME")
         == f"transcriber-{service}"
     ]
-    return logical, fn
+    return logical, dict(fn)
 
 
 def _policy_of(template: Template, function_logical: str) -> list[dict[str, Any]]:
@@ -50,6 +50,10 @@ def test_the_search_functions_are_container_images_with_the_index_location(templ
         assert props["ImageConfig"]["Command"] == [command]
         uri = json.dumps(props["Environment"]["Variables"]["SEARCH_INDEX_URI"])
         assert "s3://" in uri and "/search-index" in uri
+    # Each its own image tag: the local runtime finds a function's handler by it.
+    uris = [json.dumps(_function(template, name)[1]["Properties"]["Code"]["ImageUri"]) for name in
+            ("search", "indexer", "searchmaintenance")]  # fmt: skip
+    assert len(set(uris)) == 3
     _, maintenance = _function(template, "searchmaintenance")
     assert maintenance["Properties"]["ReservedConcurrentExecutions"] == 1  # compaction never races itself
 

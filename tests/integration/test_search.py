@@ -168,6 +168,33 @@ def test_search_needs_a_key(api: Api, indexed: dict[str, Any]) -> None:
     assert api.http.request("GET", "/v1/search?q=fox").status == 401
 
 
+def test_a_reprocessed_job_is_reindexed_on_its_completed_event(
+    pipeline: LocalPipeline, api: Api, indexed: dict[str, Any]
+) -> None:
+    """A retried job writes a new transcript and announces Completed again: its rows are replaced."""
+    owner, job_id = indexed["owner"], indexed["bulk"][0]
+    transcript = {
+        "job_id": job_id,
+        "language": "en",
+        "segments": [{"id": 0, "start": 2.0, "end": 4.5, "text": "reprocessed wording"}],
+    }
+    s3 = pipeline.aws.client("s3")
+    s3.put_object(
+        Bucket=pipeline.stack.results_bucket,
+        Key=output_key(job_id, "json"),
+        Body=json.dumps(transcript).encode(),
+    )
+    announced = time.monotonic()
+    _announce(pipeline, [job_id])
+    _until(lambda: bool(_search(api, owner, q="reprocessed wording").json()["hits"]), timeout_s=60)
+    print(f"\nCompleted event -> searchable (one job): {time.monotonic() - announced:.2f} s")
+    ((hit,),) = [_search(api, owner, q="reprocessed wording").json()["hits"]]
+    assert (hit["job_id"], hit["start"], hit["end"]) == (job_id, 2.0, 4.5)
+    assert job_id not in {
+        h["job_id"] for h in _search(api, owner, q="bulk transcript", limit=100).json()["hits"]
+    }
+
+
 def test_a_deleted_job_is_gone_from_results(api: Api, indexed: dict[str, Any]) -> None:
     owner, dog = indexed["owner"], indexed["dog"]
     assert any(h["job_id"] == dog for h in _search(api, owner, q="sleeps").json()["hits"])
