@@ -358,7 +358,6 @@ class JobFailed(JobEvent):
     message: str = Field(description="What went wrong, for a person.")
 
 
-
 class JobDeleted(JobEvent):
     """The job was deleted by its owner (an erasure request too): consumers drop what they keep
     of it; the search indexer removes its segments. Not in JOB_EVENTS' published schemas yet."""
@@ -366,6 +365,7 @@ class JobDeleted(JobEvent):
     detail_type = EVENT_JOB_DELETED
     schema_name = "job-deleted"
     tenant_id: str = Field(description="The tenant whose job it was.")
+
 
 JOB_EVENTS: tuple[type[JobEvent], ...] = (JobCreated, JobStarted, JobProgress, JobCompleted, JobFailed)
 
