@@ -40,6 +40,7 @@ from client.models import (
     Word,
 )
 from client.resources import DOWNLOAD_FORMATS, INLINE_LIMIT_BYTES, Client, guess_content_type
+from client.search import SearchHit, SearchResults
 from client.transport import __version__, parse_retry_after
 
 __all__ = [
@@ -59,6 +60,8 @@ __all__ = [
     "NotFoundError",
     "Page",
     "RateLimitedError",
+    "SearchHit",
+    "SearchResults",
     "Segment",
     "ServerError",
     "Submission",

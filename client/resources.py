@@ -30,6 +30,7 @@ from client.errors import (
     WaitTimeoutError,
 )
 from client.models import COMPLETED, FAILED, Page, Segment, Submission, Transcription, segments_of
+from client.search import SearchResults
 from client.transport import Transport
 
 #: Files up to this size may be sent inside the create request (``inline=True``).
@@ -323,6 +324,23 @@ class Client:
                 return
             seen.add(page.next_cursor)
             cursor = page.next_cursor
+
+    def search(
+        self,
+        q: str,
+        *,
+        language: str | None = None,
+        created_after: str | None = None,
+        created_before: str | None = None,
+        job_id: str | None = None,
+        speaker: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> SearchResults:
+        """Segments of all your transcripts matching ``q`` (all words; "phrases" quoted), best first."""
+        filters = {"language": language, "created_after": created_after, "created_before": created_before}
+        query = {"q": q, **filters, "job_id": job_id, "speaker": speaker, "limit": limit, "cursor": cursor}
+        return SearchResults.from_dict(self._http.json("GET", "/search", what="Searching", query=query))
 
     # ---- changing jobs ---------------------------------------------------------------------
 

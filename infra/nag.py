@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import aws_cdk as cdk
+from aws_cdk import aws_lambda as lambda_
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
@@ -127,6 +128,10 @@ REASONS = {
         "<job id>-r<n> after a retry); only StopExecution and DescribeExecution, and only executions of "
         "this state machine."
     ),
+    "search-index": (
+        "The search index is LanceDB's files under search-index/ in the results bucket, named at run "
+        "time; the search functions read and write only there (and read transcripts/ to index them)."
+    ),
     "notifications-handler": (
         "CDK's BucketNotificationsHandler custom resource (it configures the input bucket's S3 "
         "notification at deploy time) is created by CDK with AWSLambdaBasicExecutionRole."
@@ -161,7 +166,20 @@ def acknowledge_findings(stack: TranscriptionStack) -> list[Accepted]:
         "ApiFunction": stack.api_fn,
         "NotifierFunction": stack.notifier_fn,
     }
-    functions = {**zip_functions, "TranscribeFunction": stack.transcribe_fn}
+    search = stack.search
+    search_functions: dict[str, lambda_.Function] = {
+        "SearchFunction": search.search_fn,
+        "IndexerFunction": search.indexer_fn,
+        "SearchMaintenanceFunction": search.maintenance_fn,
+    }
+    functions = {**zip_functions, "TranscribeFunction": stack.transcribe_fn, **search_functions}
+    for name, search_fn in search_functions.items():
+        for prefix in ("search-index", "transcripts"):
+            finding = f"AwsSolutions-IAM5[Resource::{results_arn}/{prefix}/*]"
+            if search_fn is not search.search_fn or prefix == "search-index":
+                _accept(search_fn, finding, "search-index", name, accepted)
+    dlq = search.dead_letter_queue
+    _accept(dlq, "AwsSolutions-SQS3", "dlq-of-rule", "SearchIndexDeadLetterQueue", accepted)
     for name, fn in functions.items():
         _accept(fn, LAMBDA_BASIC_EXECUTION, "basic-execution", name, accepted)
         _accept(fn, "AwsSolutions-IAM5[Resource::*]", "xray", name, accepted)

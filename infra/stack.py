@@ -19,6 +19,7 @@ from infra.constructs.functions import METRICS_NAMESPACE, Functions
 from infra.constructs.identity import trusted_issuer
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.pipeline import Pipeline
+from infra.constructs.search import Search
 from infra.constructs.storage import Storage
 from infra.constructs.sweeper import Sweeper
 from infra.constructs.tables import Tables
@@ -94,6 +95,11 @@ class TranscriptionStack(cdk.Stack):
             encryption_key=storage.data_key,
             bus_dependency=job_events.bus,
         )
+        # Search (docs/search.md): the index kept by job events, GET /v1/search, its schedule.
+        self.search = Search(
+            self, "Search", functions=functions, storage=storage, tables=tables, job_events=job_events,
+            api=api,
+        )  # fmt: skip
 
         # What the cdk-nag acknowledgements, the tests and the local runtime refer to.
         self.data_key = storage.data_key
@@ -128,12 +134,16 @@ class TranscriptionStack(cdk.Stack):
                 "sweeper": self.sweeper_fn,
                 "api": self.api_fn,
                 "notifier": self.notifier_fn,
+                "search": self.search.search_fn,
+                "indexer": self.search.indexer_fn,
+                "search-maintenance": self.search.maintenance_fn,
             },
             dead_letter_queues={
                 "ingest": self.ingest_dlq,
                 "execution-failures": self.execution_failures_dlq,
                 "job-outcomes": self.job_outcomes_dlq,
                 "webhooks": self.webhooks.dead_letter_queue,
+                "search-index": self.search.dead_letter_queue,
             },
             metrics_namespace=METRICS_NAMESPACE,
             topic_key=self.data_key,
@@ -157,6 +167,8 @@ class TranscriptionStack(cdk.Stack):
             "TenantsTableName": self.tenants_table.table_name,
             "NotifierFunctionName": self.notifier_fn.function_name,
             "WebhooksDeadLetterQueueUrl": self.webhooks.dead_letter_queue.queue_url,
+            "SearchFunctionName": self.search.search_fn.function_name,
+            "SearchMaintenanceFunctionName": self.search.maintenance_fn.function_name,
         }
         for output_id, value in outputs.items():
             cdk.CfnOutput(self, output_id, value=value)

@@ -89,6 +89,7 @@ class StackOutputs:
     sweeper_function: str
     api_function: str
     tenants_table: str
+    search_function: str | None = None
 
     @classmethod
     def from_cloudformation(cls, outputs: list[dict[str, str]]) -> StackOutputs:
@@ -102,6 +103,7 @@ class StackOutputs:
             sweeper_function=values["SweeperFunctionName"],
             api_function=values["ApiFunctionName"],
             tenants_table=values["TenantsTableName"],
+            search_function=values.get("SearchFunctionName"),
         )
 
 
@@ -257,10 +259,11 @@ class LocalAws:
             props = template["Resources"].get(resource["LogicalResourceId"], {}).get("Properties", {})
             if resource["ResourceType"] != "AWS::Lambda::Function" or "ZipFile" in props.get("Code", {}):
                 continue  # inline helper functions (CDK custom resources) run only at deploy
+            # All the speech workers (each loads the model); one of every other function (search too).
             image = props.get("PackageType") == "Image"
-            self.runtime.prewarm(
-                backend.get_function(resource["PhysicalResourceId"]), workers=self.concurrency if image else 1
-            )
+            speech = image and "transcribe" in json.dumps(props.get("ImageConfig"))
+            function = backend.get_function(resource["PhysicalResourceId"])
+            self.runtime.prewarm(function, workers=self.concurrency if speech else 1)
 
     def _record_dead_letter_queues(self, stack_name: str, template: dict[str, Any]) -> None:
         resources = self.client("cloudformation").list_stack_resources(StackName=stack_name)

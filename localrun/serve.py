@@ -116,8 +116,13 @@ class ApiServer:
         self.httpd.server_close()
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        """Run the API function on one proxy event; a function error is API Gateway's 502."""
-        resp = self._lambda.invoke(FunctionName=self.function_name, Payload=json.dumps(event).encode())
+        """Run the API function on one proxy event; a function error is API Gateway's 502.
+
+        ``/v1/search`` goes to the search function, as API Gateway's ``v1/search`` resource does.
+        """
+        search = self.pipeline.stack.search_function
+        target = search if search and event["path"].rstrip("/") == "/v1/search" else self.function_name
+        resp = self._lambda.invoke(FunctionName=target, Payload=json.dumps(event).encode())
         payload = resp["Payload"].read()
         if resp.get("FunctionError"):
             sys.stderr.write(f"API function error: {payload[:2000]!r}\n")

@@ -7,7 +7,9 @@
     transcriber download JOB_ID --format srt -o talk.srt   the transcript as json, srt, vtt or txt
     transcriber delete JOB_ID                              stop it and delete its audio and outputs
     transcriber retry JOB_ID                               start a FAILED job again
+    transcriber search '"quick fox" lazy'                   time, file and text of matching segments
     transcriber keys create|list|revoke ...                API keys (operators; AWS credentials)
+    transcriber admin reindex --tenant T                   rebuild a tenant's search index (operators)
 
 The API's address and key come from --base-url and --api-key, or from TRANSCRIBER_API_URL and
 TRANSCRIBER_API_KEY (``make serve`` prints both). --json prints the API's JSON instead of text.
@@ -35,6 +37,7 @@ from client.cli.common import (
 )
 from client.cli.jobs import register_job_commands
 from client.cli.keys import register_keys_command
+from client.cli.search import register_search_commands
 from client.cli.terminal import escaped_output
 
 
@@ -49,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_job_commands(subparsers, common)
     # Operators' command: it writes the tenants table with AWS credentials, not through the API.
     register_keys_command(subparsers, common)
+    register_search_commands(subparsers, common)  # search (the API); admin reindex (operators)
     return parser
 
 

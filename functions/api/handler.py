@@ -10,6 +10,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from transcriber.adapters import aws_clients
+from transcriber.adapters.events import EventPublisher
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.jwt_verifier import JwtVerifier
 from transcriber.adapters.media_fetch import fetch_media
@@ -43,13 +44,14 @@ def wire(env: ApiEnv) -> HttpApi:
         engine=env.engine,
         sync_max_audio_s=env.sync_max_audio_s,
         fetch_media=fetch_media,
+        events=EventPublisher(env.event_bus_name) if env.event_bus_name else None,
     )
     tokens = JwtVerifier(env.jwt) if env.jwt.enabled else None
     return HttpApi(service=service, tenants=tenants, tokens=tokens)
 
 
 # Init phase: the environment checked and the SDK clients built once, before the first event.
-aws_clients.build_now(clients=("s3", "stepfunctions"), resources=("dynamodb",))
+aws_clients.build_now(clients=("s3", "stepfunctions", "events"), resources=("dynamodb",))
 api = wire(ApiEnv.from_env())
 
 

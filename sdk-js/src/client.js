@@ -301,6 +301,21 @@ export class Client {
     return toSegments(data.segments);
   }
 
+  /**
+   * Segments of all the tenant's transcripts matching q (every word; "phrases" in double quotes), best first.
+   * @param {string} q
+   * @param {{language?: string, createdAfter?: string, createdBefore?: string, jobId?: string, speaker?: string, limit?: number, cursor?: string | null, signal?: AbortSignal}} [opts]
+   */
+  async search(q, opts = {}) {
+    const query = {
+      q, language: opts.language, created_after: opts.createdAfter, created_before: opts.createdBefore,
+      job_id: opts.jobId, speaker: opts.speaker, limit: opts.limit, cursor: opts.cursor,
+    };
+    const data = await this.#json('GET', '/search', { what: 'Searching', query, signal: opts.signal });
+    const hits = Array.isArray(data.hits) ? data.hits.filter((h) => h && typeof h === 'object').map(toSearchHit) : [];
+    return Object.freeze({ hits: Object.freeze(hits), nextCursor: typeof data.next_cursor === 'string' ? data.next_cursor : null, raw: data });
+  }
+
   /** The transcript of a COMPLETED job as json, srt, vtt or txt text. @param {string} jobId @param {string} [format] */
   async download(jobId, format = 'srt') {
     const fmt = String(format).toLowerCase().replace(/^\./, '');
@@ -467,4 +482,14 @@ async function problemOf(response) {
     if (data && typeof data === 'object' && !Array.isArray(data)) return data;
   } catch { /* not JSON */ }
   return text.trim() ? { detail: text.trim().slice(0, 300) } : {};
+}
+
+/** One search hit (GET /v1/search): which job and file, where in the audio, the text. @param {any} h */
+function toSearchHit(h) {
+  const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+  return Object.freeze({
+    jobId: String(h.job_id ?? ''), filename: String(h.filename ?? ''), segmentId: num(h.segment_id),
+    start: num(h.start), end: num(h.end), text: String(h.text ?? ''), highlight: String(h.highlight ?? ''),
+    score: num(h.score), raw: h,
+  });
 }

@@ -31,6 +31,23 @@ export interface Segment {
   readonly words: readonly Word[];
   readonly raw: Record<string, unknown>;
 }
+export interface SearchHit {
+  readonly jobId: string;
+  readonly filename: string;
+  readonly segmentId: number;
+  readonly start: number;
+  readonly end: number;
+  readonly text: string;
+  /** the text HTML-escaped, matched words in <mark>...</mark> */
+  readonly highlight: string;
+  readonly score: number;
+  readonly raw: Record<string, unknown>;
+}
+export interface SearchResults {
+  readonly hits: readonly SearchHit[];
+  readonly nextCursor: string | null;
+  readonly raw: Record<string, unknown>;
+}
 export interface Transcript {
   readonly text: string;
   readonly language: string | null;
@@ -172,6 +189,13 @@ export class Client {
   list(opts?: { status?: string; limit?: number; cursor?: string | null; signal?: AbortSignal }): Promise<Page>;
   iterAll(opts?: { status?: string; pageSize?: number }): AsyncGenerator<Transcription, void, undefined>;
   segments(jobId: string, q?: string | null): Promise<readonly Segment[]>;
+  search(
+    q: string,
+    opts?: {
+      language?: string; createdAfter?: string; createdBefore?: string; jobId?: string; speaker?: string;
+      limit?: number; cursor?: string | null; signal?: AbortSignal;
+    },
+  ): Promise<SearchResults>;
   download(jobId: string, format?: DownloadFormat): Promise<string>;
   capabilities(): Promise<Capabilities>;
   audioUrl(jobId: string): Promise<string | null>;

@@ -236,3 +236,24 @@ test('submitUrl sends source_url and the options, with no upload step', async ()
   const sent = JSON.parse(fetch.calls[0].init.body);
   assert.deepEqual(sent, { source_url: 'https://media.example.com/a.mp3', options: { task: 'translate', prompt: 'Norland' } });
 });
+
+test('search sends the query and filters, and reads the hits', async () => {
+  const hit = { job_id: 'a'.repeat(32), filename: 'talk.mp3', segment_id: 3, start: 75.5, end: 78, text: 'quick fox', highlight: '<mark>quick</mark> fox', score: 1.5 };
+  const fetch = fakeFetch([[200, { hits: [hit], next_cursor: 'c2' }]]);
+  const client = new Client('http://api', 'key', { fetch });
+  const results = await client.search('"quick fox"', { language: 'en', limit: 5, createdAfter: '2026-01-01T00:00:00Z' });
+  const url = new URL(fetch.calls[0].url);
+  assert.equal(url.pathname, '/v1/search');
+  assert.equal(url.searchParams.get('q'), '"quick fox"');
+  assert.equal(url.searchParams.get('language'), 'en');
+  assert.equal(url.searchParams.get('created_after'), '2026-01-01T00:00:00Z');
+  assert.equal(url.searchParams.get('limit'), '5');
+  assert.equal(url.searchParams.has('cursor'), false);
+  assert.equal(results.nextCursor, 'c2');
+  assert.deepEqual([results.hits[0].jobId, results.hits[0].start, results.hits[0].highlight], [hit.job_id, 75.5, hit.highlight]);
+});
+
+test('a bad search query is a ValidationError with the API detail', async () => {
+  const client = new Client('http://api', 'key', { fetch: fakeFetch([[422, problem(422)]]) });
+  await assert.rejects(client.search(''), (err) => err instanceof ValidationError && err.detail === 'detail 422');
+});

@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
+from pydantic import ValidationError
 
 from tests.handlers.conftest import FakeContext
 from transcriber.adapters import aws_clients
@@ -277,6 +278,26 @@ def test_index_job_reads_the_transcript_and_skips_jobs_that_are_not_completed(
     assert (hit.job_id, hit.filename, hit.start, hit.end) == (done, "meeting.mp3", 1.0, 1.75)
 
 
+def test_a_duplicate_job_is_indexed_from_the_earlier_jobs_transcript_under_its_own_id(
+    env: Server, index: SearchIndex
+) -> None:
+    earlier = _complete_job(env, "t-dup", ["a purple walrus sang"])
+    duplicate = _job_id()
+    outputs = {"json": f"s3://{RESULTS}/{output_key(earlier, 'json')}"}
+    JobRepository(JOBS_TABLE, resource=env.dynamodb).create(
+        {
+            "job_id": duplicate,
+            "tenant_id": "t-dup",
+            "status": "COMPLETED",
+            "key": "k/again.mp3",
+            "outputs": outputs,
+        }
+    )
+    assert search.index_job(duplicate, index=index, **_ports(env)) == search.INDEXED
+    (hit,) = search.search("t-dup", parse_query("walrus"), index=index).hits
+    assert (hit.job_id, hit.filename) == (duplicate, "again.mp3")  # the earlier job is not touched
+
+
 def test_reindex_tenant_rebuilds_from_the_transcripts_in_s3(env: Server, index: SearchIndex) -> None:
     tenant = f"t-{uuid.uuid4().hex[:6]}"
     jobs = [_complete_job(env, tenant, [f"rebuild number {n}", "common ground"]) for n in range(3)]
@@ -382,3 +403,19 @@ def test_the_speaker_filter_keeps_one_speakers_segments(index: SearchIndex) -> N
     hits = index.search("t1", parse_query("friday", speaker="SPEAKER_01")).hits
     assert [(h.segment_id, h.start) for h in hits] == [(2, 1.0)]
     assert index.search("t1", parse_query("friday", speaker="SPEAKER_02")).hits == ()
+
+
+def test_the_operations_function_rebuilds_a_tenant_and_maintains_on_schedule(env: Server) -> None:
+    from functions.indexer.operations import handler, index
+
+    tenant = f"t-{uuid.uuid4().hex[:6]}"
+    jobs = [_complete_job(env, tenant, [f"amber lantern {n}"]) for n in range(3)]
+    index.replace_job(_document(tenant, _job_id(), "amber lantern gone"))  # not a job any more
+    answer = handler({"reindex_tenant": tenant}, FakeContext())
+    assert answer == {"tenant": tenant, "indexed_jobs": 3}
+    hits = search.search(tenant, parse_query("amber lantern", limit=10), index=index).hits
+    assert sorted(hit.job_id for hit in hits) == sorted(jobs)
+    scheduled = {"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}
+    assert handler(scheduled, FakeContext()) == {"maintained": True}
+    with pytest.raises(ValidationError):
+        handler({"reindex_tenant": ""}, FakeContext())

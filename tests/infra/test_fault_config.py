@@ -80,8 +80,11 @@ def test_without_a_fault_rate_no_function_carries_fault_settings(tmp_path: Any) 
         "api",
         "chunk",
         "fail",
+        "indexer",
         "ingest",
         "notifier",
+        "search",
+        "searchmaintenance",
         "sweeper",
         "transcribe",
     ]

@@ -39,6 +39,12 @@ STATEFUL_IDS = {
     "TranscriptionStateMachineDB9F5878",
     "WebhooksDeadLetterQueue1C65998B",
     "WebhooksQueueCBC86013",
+    # search (infra/constructs/search.py)
+    "SearchIndexQueue617A8B0D",
+    "SearchIndexDeadLetterQueueC8467980",
+    "SearchLogsF6BCD1F4",
+    "IndexerLogs04D62BBC",
+    "SearchMaintenanceLogsFACBF170",
 }
 STATEFUL_TYPES = (
     "AWS::S3::Bucket",

@@ -277,7 +277,8 @@ def test_architecture_is_selectable(tmp_path_factory: pytest.TempPathFactory) ->
     )
     functions = Template.from_stack(stack).find_resources("AWS::Lambda::Function")
     ours = [f for f in functions.values() if "Architectures" in f["Properties"]]
-    assert len(ours) == 8  # ingest, chunk, transcribe, aggregate, fail, sweeper, api, notifier
+    # ingest, chunk, transcribe, aggregate, fail, sweeper, api, notifier, search, indexer, search maintenance
+    assert len(ours) == 11
     assert all(f["Properties"]["Architectures"] == ["x86_64"] for f in ours)
 
 
@@ -387,8 +388,9 @@ def test_transcribe_may_list_only_the_work_prefix(template: Template) -> None:
 
 def test_queues_are_encrypted_and_tls_only(template: Template) -> None:
     queues = template.find_resources("AWS::SQS::Queue")
-    # ingest DLQ, execution-failures DLQ, job outcomes and its DLQ, webhooks and their DLQ
-    assert len(queues) == 6
+    # ingest DLQ, execution-failures DLQ, job outcomes and its DLQ, webhooks and their DLQ, the
+    # search index's and its DLQ
+    assert len(queues) == 8
     policies = json.dumps(template.find_resources("AWS::SQS::QueuePolicy"))
     for name in queues:
         assert name in policies
@@ -427,7 +429,8 @@ def test_alarms_notify_the_topic(template: Template) -> None:
     text = json.dumps(alarms)
     for metric in ("ExecutionsFailed", "ExecutionsTimedOut", "ApproximateNumberOfMessagesVisible"):
         assert metric in text
-    assert text.count('"Throttles"') == 8  # one alarm per function (the API's and notifier's included)
+    # one alarm per function (the API's, notifier's and search's included)
+    assert text.count('"Throttles"') == 11
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {"MetricName": "Errors", "Dimensions": [{"Name": "FunctionName", "Value": Match.any_value()}]},
@@ -505,8 +508,8 @@ def test_webhooks_flow_from_the_bus_through_a_queue_to_the_notifier(template: Te
     queue_id = target["Arn"]["Fn::GetAtt"][0]
     queue = template.find_resources("AWS::SQS::Queue")[queue_id]["Properties"]
     assert queue["RedrivePolicy"]["maxReceiveCount"] >= 3
-    (mapping,) = template.find_resources("AWS::Lambda::EventSourceMapping").values()
-    assert mapping["Properties"]["EventSourceArn"]["Fn::GetAtt"][0] == queue_id
+    mappings = template.find_resources("AWS::Lambda::EventSourceMapping").values()
+    (mapping,) = [m for m in mappings if m["Properties"]["EventSourceArn"]["Fn::GetAtt"][0] == queue_id]
     assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     (notifier_id,) = template.find_resources(
         "AWS::Lambda::Function", {"Properties": {"Handler": "functions.notifier.handler.handler"}}
@@ -527,8 +530,8 @@ def _role_statements(template: Template, handler: str) -> list[dict[str, Any]]:
 def test_the_sweeper_runs_every_five_minutes(template: Template) -> None:
     (rule,) = [
         r
-        for r in template.find_resources("AWS::Events::Rule").values()
-        if r["Properties"].get("ScheduleExpression")
+        for name, r in template.find_resources("AWS::Events::Rule").items()
+        if r["Properties"].get("ScheduleExpression") and not name.startswith("SearchMaintenanceSchedule")
     ]
     props = rule["Properties"]
     assert props["ScheduleExpression"] == "rate(5 minutes)" and props["State"] == "ENABLED"

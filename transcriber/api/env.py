@@ -61,6 +61,16 @@ class ApiEnv(_FunctionEnv):
             jwks_json=self.jwt_jwks_json,
         )
 
+    #: the jobs bus, where a deletion is announced (the search indexer removes the job)
+    event_bus_name: str | None = Field(default=None, alias="EVENT_BUS_NAME")
+
+
+class SearchEnv(_FunctionEnv):
+    """functions/search: who may search (the tenants table); the index location is the adapter's."""
+
+    tenants_table: Name = Field(alias="TENANTS_TABLE")
+    search_index_uri: Name = Field(alias="SEARCH_INDEX_URI")
+
 
 class NotifierEnv(_FunctionEnv):
     """functions/notifier: where jobs and tenants' webhook secrets are, and the queue it reads."""

@@ -39,6 +39,7 @@ from transcriber.api.models import (
 )
 from transcriber.api.openai_routes import AUDIO_PREFIX, error_response, from_problem
 from transcriber.api.openai_routes import router as openai_router
+from transcriber.api.search import SearchResults, SearchService
 from transcriber.api.service import CONTENT_TYPES, TranscriptionService
 from transcriber.api.tenant_settings import TenantSettings, settings_of
 from transcriber.domain.errors import PipelineError
@@ -276,6 +277,35 @@ def tenant_settings() -> TenantSettings:
     return settings_of(_tenant())
 
 
+def _search() -> SearchService:
+    search = app.context.get("search")
+    if not isinstance(search, SearchService):  # API Gateway sends /v1/search to the search function
+        raise problems.NotFound("Search is served by the search function: call /v1/search at the API's URL.")
+    return search
+
+
+@app.get(
+    "/v1/search",
+    summary='Search every transcript of the tenant: words (all must match), "phrases", filters',
+    responses=_responses(200, SearchResults, "Matching segments, best first", 422),
+)
+def search_transcripts(
+    q: Annotated[str | None, Query(description='Words, and "phrases"; at most 512 characters')] = None,
+    language: Annotated[str | None, Query(description="ISO 639-1 code")] = None,
+    created_after: Annotated[str | None, Query(description="ISO 8601 time")] = None,
+    created_before: Annotated[str | None, Query(description="ISO 8601 time")] = None,
+    job_id: Annotated[str | None, Query()] = None,
+    speaker: Annotated[str | None, Query()] = None,
+    limit: Annotated[str | None, Query(description="1 to 100 (default 20)")] = None,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> SearchResults:
+    answer = _search().search(
+        _tenant(), q, language=language, created_after=created_after, created_before=created_before,
+        job_id=job_id, speaker=speaker, limit=limit, cursor=cursor,
+    )  # fmt: skip
+    return SearchResults.model_validate(answer)
+
+
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI document of this API, as served and as committed under docs/."""
     return dict(json.loads(app.get_openapi_json_schema()))
@@ -290,10 +320,11 @@ def openapi() -> Response[str]:
 class HttpApi:
     """The API for one execution environment: its service and who may call it."""
 
-    service: TranscriptionService
+    service: TranscriptionService | None  # None in the search function
     tenants: Authenticator
     #: bearer JWTs, where the environment trusts an issuer (transcriber/api/auth.py)
     tokens: JwtVerifier | None = None
+    search: SearchService | None = None  # only in the search function (it carries the engine)
 
     def authenticate(self, event: dict[str, Any]) -> tuple[Tenant, RateLimitStatus | None]:
         """Who is calling (a hashed-key lookup) and whether they are within their rate limit.
@@ -338,7 +369,7 @@ class HttpApi:
                 return refused, None
             logger.append_keys(tenant_id=tenant.tenant_id)
             app.append_context(tenant=tenant)
-        app.append_context(service=self.service)
+        app.append_context(service=self.service, search=self.search)
         try:
             event = uploads.form_as_json(event)  # a multipart POST /v1/transcriptions
         except problems.ApiProblem as problem:

@@ -37,6 +37,7 @@ from transcriber.domain.jobs import (
     iso_timestamp,
 )
 from transcriber.domain.media_url import check_source_url
+from transcriber.domain.messages import JobDeleted, JobEvent
 from transcriber.domain.recovery import Executions, JobStore, latest_execution_name, retry_job
 from transcriber.domain.tenants import Tenant, upload_key
 from transcriber.domain.webhooks import Resolver, check_callback_url
@@ -101,6 +102,10 @@ class Objects(Protocol):
 
 class Runs(Executions, Protocol):
     def stop(self, name: str, *, cause: str) -> bool: ...
+
+
+class JobEventEmitter(Protocol):
+    def emit(self, event: JobEvent) -> None: ...
 
 
 class Limits(Protocol):
@@ -173,6 +178,7 @@ class TranscriptionService:
         engine: str = "faster-whisper",
         sync_max_audio_s: float = 120.0,
         fetch_media: Callable[..., Any] | None = None,
+        events: JobEventEmitter | None = None,
     ) -> None:
         self.jobs = jobs
         self.objects = objects
@@ -191,6 +197,8 @@ class TranscriptionService:
         self.fetch_media = fetch_media
         #: DNS for callback URLs (transcriber/adapters/resolver.py), passed in to keep I/O out
         self.resolve = resolve
+        #: the jobs bus: a deletion is announced so the search index (and others) forget the job
+        self.events = events
 
     # Create -----------------------------------------------------------------------------------
 
@@ -437,6 +445,15 @@ class TranscriptionService:
         hand_over_outputs(job, jobs=self.jobs, objects=self.objects, results_bucket=self.results_bucket)
         # Only the job's own outputs: a duplicate points to another job's, which are not its to delete.
         self.objects.delete_prefix(self.results_bucket, f"{TRANSCRIPTS_PREFIX}/{job_id}/")
+        if self.events is not None:
+            self.events.emit(
+                JobDeleted(
+                    job_id=job_id,
+                    bucket=str(job.get("bucket") or self.input_bucket),
+                    key=str(job.get("key") or job_id),
+                    tenant_id=tenant.tenant_id,
+                )
+            )
 
     def retry(self, tenant: Tenant, job_id: str) -> dict[str, Any]:
         self.owned_job(tenant, job_id)

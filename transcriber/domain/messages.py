@@ -41,6 +41,7 @@ from transcriber.domain.jobs import (
 )
 from transcriber.domain.models import ChunkSpec
 from transcriber.domain.options import JobOptions
+from transcriber.domain.search import EVENT_JOB_DELETED
 
 
 class Message(BaseModel):
@@ -377,6 +378,15 @@ class JobFailed(JobEvent):
         "Machine-readable reason, e.g. UNSUPPORTED_FORMAT, CORRUPT_AUDIO, TOO_LONG, TIMEOUT, INTERNAL_ERROR.",
     )
     message: str = Field(description="What went wrong, for a person.")
+
+
+class JobDeleted(JobEvent):
+    """The job was deleted by its owner (an erasure request too): consumers drop what they keep
+    of it; the search indexer removes its segments. Not in JOB_EVENTS' published schemas yet."""
+
+    detail_type = EVENT_JOB_DELETED
+    schema_name = "job-deleted"
+    tenant_id: str = Field(description="The tenant whose job it was.")
 
 
 JOB_EVENTS: tuple[type[JobEvent], ...] = (JobCreated, JobStarted, JobProgress, JobCompleted, JobFailed)

@@ -52,9 +52,18 @@ def _filename_of(job: dict[str, Any]) -> str:
     return str(job.get("filename") or str(job.get("key", "")).rsplit("/", 1)[-1])
 
 
+def _transcript_location(job: dict[str, Any], results_bucket: str) -> tuple[str, str]:
+    """Where the job's JSON transcript is: its ``outputs`` (a duplicate of recent audio points to
+    the earlier job's), else its own key in the results bucket."""
+    uri = (job.get("outputs") or {}).get("json")
+    if isinstance(uri, str) and uri.startswith(f"s3://{results_bucket}/"):
+        return results_bucket, uri.removeprefix(f"s3://{results_bucket}/")
+    return results_bucket, output_key(str(job["job_id"]), "json")
+
+
 def _document(job: dict[str, Any], transcripts: Transcripts, results_bucket: str) -> JobDocument:
     try:
-        transcript = transcripts.get_json(results_bucket, output_key(str(job["job_id"]), "json"))
+        transcript = transcripts.get_json(*_transcript_location(job, results_bucket))
     except RetryableError:
         raise
     except Exception as err:  # missing or unreadable: the job's outputs are not there (yet)
@@ -62,7 +71,7 @@ def _document(job: dict[str, Any], transcripts: Transcripts, results_bucket: str
             f"transcript of job {job['job_id']} cannot be read: {err}", reason_code="TRANSCRIPT_UNAVAILABLE"
         ) from err
     return job_document(
-        transcript,
+        {**transcript, "job_id": str(job["job_id"])},  # a duplicate's transcript names the earlier job
         tenant=_tenant_of(job),
         filename=_filename_of(job),
         created_at=parse_timestamp(str(job["created_at"])),
