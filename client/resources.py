@@ -147,7 +147,8 @@ class Client:
 
         With ``content`` (at most 4 MiB) the audio travels inside the request and there is no
         upload step. Options: ``language``, ``word_timestamps``, ``beam_size``,
-        ``max_chunk_seconds``, ``dedupe``, ``callback_url``.
+        ``max_chunk_seconds``, ``dedupe``, ``callback_url``, ``speaker_labels``, ``min_speakers``,
+        ``max_speakers``.
         """
         payload: dict[str, Any] = {"filename": str(filename), "size": int(size)}
         if content_type:

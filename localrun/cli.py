@@ -71,6 +71,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     job.add_argument(
         "--max-chunk-seconds", type=float, default=None, help="longest chunk, 20-600 (default: the env's, 30)"
     )
+    job.add_argument("--speaker-labels", action="store_true", help="label who speaks (spk_0, ...)")
+    job.add_argument("--min-speakers", type=int, default=None, help="fewest speakers, 1-30 (implies labels)")
+    job.add_argument("--max-speakers", type=int, default=None, help="most speakers, 1-30 (implies labels)")
     parser.add_argument("--timeout", type=float, default=3600, help="give up after this many seconds")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -107,6 +110,9 @@ def run(args: argparse.Namespace) -> int:
                 "word_timestamps": args.word_timestamps,
                 "max_chunk_seconds": args.max_chunk_seconds,
                 "dedupe": args.dedupe,
+                "speaker_labels": args.speaker_labels,
+                "min_speakers": args.min_speakers,
+                "max_speakers": args.max_speakers,
             }
         )
     except InvalidOptionsError as err:

@@ -23,6 +23,7 @@ from client.cli.output import human_size, print_job, print_table, wait_and_show
 #: The per-job options the submit command sends, by their API names (the flags spell them with
 #: dashes). A flag left out stays None and is not sent: the server's default applies.
 JOB_OPTIONS = ("language", "word_timestamps", "beam_size", "max_chunk_seconds", "dedupe", "callback_url")
+SPEAKER_OPTIONS = ("speaker_labels", "min_speakers", "max_speakers")
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -31,7 +32,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         what = "does not exist" if not path.exists() else "is not a file"
         raise UsageError(f"{path} {what}; give the path of an audio file (WAV, MP3, M4A, FLAC, OGG, ...)")
     client = make_client(args)
-    options: dict[str, Any] = {name: getattr(args, name) for name in JOB_OPTIONS}
+    options: dict[str, Any] = {name: getattr(args, name) for name in (*JOB_OPTIONS, *SPEAKER_OPTIONS)}
     submission = client.submit(path, options=options, inline=args.inline)
     info(f"Uploaded {path.name} ({human_size(path.stat().st_size)}) as job {submission.job_id}", args)
     if args.wait:
@@ -152,6 +153,13 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
         help="transcribe even if the same audio was transcribed recently with the same options",
     )
     options.add_argument("--callback-url", metavar="URL", help="POST the result to this webhook when done")
+    options.add_argument(
+        "--speaker-labels", action="store_const", const=True, help="label who speaks (spk_0, spk_1, ...)"
+    )
+    options.add_argument(
+        "--min-speakers", type=int, metavar="N", help="fewest speakers, 1-30 (implies labels)"
+    )
+    options.add_argument("--max-speakers", type=int, metavar="N", help="most speakers, 1-30 (implies labels)")
 
 
 def register_job_commands(subparsers: Any, common: argparse.ArgumentParser) -> None:

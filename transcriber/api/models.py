@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from transcriber.domain.options import BEAM_SIZE_RANGE, MAX_CHUNK_SECONDS_RANGE, JobOptions
+from transcriber.domain.options import BEAM_SIZE_RANGE, MAX_CHUNK_SECONDS_RANGE, SPEAKERS_RANGE, JobOptions
 
 #: Files up to this size may be sent inside the create request instead of through an upload URL.
 #: Base64 makes 4 MiB about 5.6 MB of JSON, under Lambda's 6 MB limit on a request payload.
@@ -41,6 +41,19 @@ class CreateOptions(JobOptions):
         json_schema_extra={"minimum": MAX_CHUNK_SECONDS_RANGE[0], "maximum": MAX_CHUNK_SECONDS_RANGE[1]},
     )
     dedupe: bool = Field(True, description="Reuse a recent transcript of the same audio")
+    speaker_labels: bool = Field(
+        False, description="Label who speaks: spk_0, spk_1, ... on segments and words"
+    )
+    min_speakers: int | None = Field(
+        None,
+        description="Fewest speakers to label (implies speaker_labels); estimated when left out",
+        json_schema_extra={"minimum": SPEAKERS_RANGE[0], "maximum": SPEAKERS_RANGE[1]},
+    )
+    max_speakers: int | None = Field(
+        None,
+        description="Most speakers to label (implies speaker_labels); estimated when left out",
+        json_schema_extra={"minimum": SPEAKERS_RANGE[0], "maximum": SPEAKERS_RANGE[1]},
+    )
     callback_url: str | None = Field(
         None,
         max_length=2048,

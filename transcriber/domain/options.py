@@ -29,8 +29,13 @@ WHISPER_LANGUAGES: frozenset[str] = frozenset((
 ))
 # fmt: on
 
-OPTION_NAMES = ("language", "beam_size", "word_timestamps", "max_chunk_seconds", "dedupe")
+OPTION_NAMES = (
+    "language", "beam_size", "word_timestamps", "max_chunk_seconds", "dedupe",
+    "speaker_labels", "min_speakers", "max_speakers",
+)  # fmt: skip
 BEAM_SIZE_RANGE = (1, 10)
+#: Speakers a job may ask for (min_speakers / max_speakers); the clustering's own limit.
+SPEAKERS_RANGE = (1, 30)
 #: At 15 s a 4-hour job of the worst speech pattern fills 95% of the 256 KB state limit; 20 s keeps ~70%.
 MAX_CHUNK_SECONDS_RANGE = (20.0, 600.0)
 
@@ -50,6 +55,8 @@ class JobOptions(BaseModel):
     - ``max_chunk_seconds``: longest chunk the audio is cut into.
     - ``dedupe``: reuse the result of the same audio with the same options transcribed recently
       (see transcriber.domain.dedup); off forces a fresh transcription.
+    - ``speaker_labels``: label who speaks (``spk_0``, ...); ``min_speakers`` / ``max_speakers``
+      bound the count (otherwise estimated) and either one turns speaker labels on.
 
     Validation raises :class:`InvalidOptionsError` itself (not pydantic's ValidationError) so that
     every entry point (API, S3 metadata, execution input, CLIs) refuses with the same message.
@@ -62,6 +69,9 @@ class JobOptions(BaseModel):
     word_timestamps: bool = True
     max_chunk_seconds: float | None = None
     dedupe: bool = True
+    speaker_labels: bool = False
+    min_speakers: int | None = None
+    max_speakers: int | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -88,7 +98,25 @@ class JobOptions(BaseModel):
     def _max_chunk_seconds(cls, value: Any) -> float | None:
         return _bounded_float("max_chunk_seconds", value, MAX_CHUNK_SECONDS_RANGE)
 
-    @field_validator("word_timestamps", "dedupe", mode="before")
+    @field_validator("min_speakers", "max_speakers", mode="before")
+    @classmethod
+    def _speakers(cls, value: Any, info: ValidationInfo) -> int | None:
+        return _bounded_int(str(info.field_name), value, SPEAKERS_RANGE)
+
+    @model_validator(mode="after")
+    def _speaker_range(self) -> JobOptions:
+        """A speaker count implies speaker labels; min above max cannot be honoured."""
+        low, high = self.min_speakers, self.max_speakers
+        if low is not None and high is not None and low > high:
+            raise InvalidOptionsError(
+                f"Option min_speakers ({low}) must not exceed max_speakers ({high}); "
+                f"give whole numbers from {SPEAKERS_RANGE[0]} to {SPEAKERS_RANGE[1]} with min <= max."
+            )
+        if (low is not None or high is not None) and not self.speaker_labels:
+            object.__setattr__(self, "speaker_labels", True)  # frozen model: set during validation
+        return self
+
+    @field_validator("word_timestamps", "dedupe", "speaker_labels", mode="before")
     @classmethod
     def _flags(cls, value: Any, info: ValidationInfo) -> bool:
         return _boolean(str(info.field_name), value)

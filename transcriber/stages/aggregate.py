@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from transcriber.domain.formats import render_all
+from transcriber.domain.formats import render_all, speakers_summary
 from transcriber.domain.jobs import OUTPUT_CONTENT_TYPES, output_key, parse_timestamp, partial_key
 from transcriber.domain.merge import merge_chunks
 from transcriber.domain.messages import AggregateRequest, AggregateResponse, Job, JobCompleted
 from transcriber.domain.models import ChunkTranscript
 from transcriber.stages.ports import StagePorts
+from transcriber.stages.speaker_labels import label_transcript
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -34,6 +36,8 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
     transcript = merge_chunks(
         job_id, partials, request.duration, engine=",".join(sorted(engines)), language=decision.language
     )
+    if request.options.speaker_labels:
+        transcript = label_transcript(transcript, job_id, ports=ports)
     rendered = render_all(transcript)
     store.put_texts(
         bucket, [(output_key(job_id, fmt), body, OUTPUT_CONTENT_TYPES[fmt]) for fmt, body in rendered.items()]
@@ -42,7 +46,7 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
 
     found = ports.jobs.get(job_id)
     processing_time = _seconds_since(Job.model_validate(found).created_at if found else None)
-    fields = {
+    fields: dict[str, Any] = {
         "duration": transcript.duration,
         "language": transcript.language,
         "language_source": decision.source,
@@ -54,6 +58,8 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
         "outputs": outputs,
         "engine": transcript.engine,
     }
+    if request.options.speaker_labels:  # jobs without speaker labels keep their record as it was
+        fields["speakers"] = speakers_summary(transcript.segments)
     ports.jobs.mark_completed(job_id, fields)
     ports.events.emit(
         JobCompleted(
