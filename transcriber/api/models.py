@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 
 from transcriber.domain.options import BEAM_SIZE_RANGE, MAX_CHUNK_SECONDS_RANGE, SPEAKERS_RANGE, JobOptions
 
@@ -109,6 +109,7 @@ class Word(BaseModel):
     end: float
     text: str
     probability: float | None = None
+    speaker: str | None = None
 
 
 class Segment(BaseModel):
@@ -117,6 +118,7 @@ class Segment(BaseModel):
     end: float
     text: str
     words: list[Word] | None = None
+    speaker: str | None = Field(None, description="Speaker label (spk_0, ...) with speaker_labels")
 
 
 class Transcript(BaseModel):
@@ -173,6 +175,21 @@ class SegmentList(BaseModel):
     job_id: str
     count: int
     segments: list[Segment]
+
+
+class SpeakerSummary(BaseModel):
+    label: str = Field(description="spk_0, spk_1, ... in order of first appearance")
+    name: str | None = Field(None, description="Display name; null until renamed")
+    seconds: float = Field(description="Seconds of speech")
+
+
+class SpeakerList(BaseModel):
+    job_id: str
+    speakers: list[SpeakerSummary]
+
+
+#: ``PUT .../speakers``: display names by label, ``{"spk_0": "Alice"}`` (1 to 64 printable characters).
+SpeakerNames = RootModel[dict[str, str]]
 
 
 class Problem(BaseModel):

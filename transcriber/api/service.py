@@ -15,12 +15,13 @@ import binascii
 import json
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from transcriber.adapters.storage import ObjectTooLargeError
-from transcriber.api import problems
+from transcriber.api import problems, speakers
 from transcriber.api.models import INLINE_MAX_BYTES, CreateTranscription
 from transcriber.domain import intake
 from transcriber.domain.errors import PipelineError
@@ -66,6 +67,10 @@ class Jobs(JobStore, Protocol):
 
     def mark_deleted(self, job_id: str) -> bool: ...
 
+    def set_speaker_names(
+        self, job_id: str, speakers: list[dict[str, Any]], outputs: dict[str, str]
+    ) -> bool: ...
+
 
 class Objects(Protocol):
     """S3 as the API uses it (``transcriber.adapters.storage.ObjectStore``)."""
@@ -81,6 +86,8 @@ class Objects(Protocol):
     def delete(self, bucket: str, key: str) -> None: ...
 
     def delete_prefix(self, bucket: str, prefix: str) -> int: ...
+
+    def put_texts(self, bucket: str, texts: Sequence[tuple[str, str, str]]) -> None: ...
 
 
 class Runs(Executions, Protocol):
@@ -306,10 +313,21 @@ class TranscriptionService:
             "next_cursor": encode_cursor(position) if position else None,
         }
 
-    def segments(self, tenant: Tenant, job_id: str, query: str | None) -> dict[str, Any]:
+    def segments(
+        self, tenant: Tenant, job_id: str, query: str | None, speaker: str | None = None
+    ) -> dict[str, Any]:
         job = self._completed(tenant, job_id)
-        found = matching_segments(self._transcript_document(job).get("segments", []), query)
+        document = self._transcript_document(job)
+        found = matching_segments(document.get("segments", []), query)
+        found = speakers.filter_by_speaker(document, found, speaker)
         return {"job_id": job_id, "count": len(found), "segments": found}
+
+    def rename_speakers(self, tenant: Tenant, job_id: str, names: Any) -> dict[str, Any]:
+        """Name a COMPLETED job's speakers; all four outputs are rewritten (transcriber/api/speakers.py)."""
+        job = self._completed(tenant, job_id)
+        document = self._transcript_document(job)
+        bucket = self.results_bucket
+        return speakers.rename(job, document, names, jobs=self.jobs, objects=self.objects, bucket=bucket)
 
     def download(self, tenant: Tenant, job_id: str, fmt: str) -> Download:
         job = self._completed(tenant, job_id)
