@@ -128,6 +128,12 @@ class Transcript(BaseModel):
     segments: list[Segment]
 
 
+class SpeakerSummary(BaseModel):
+    label: str = Field(description="spk_0, spk_1, ... in order of first appearance")
+    name: str | None = Field(None, description="Display name; null until renamed")
+    seconds: float = Field(description="Seconds of speech")
+
+
 class Transcription(BaseModel):
     """A job as the API shows it; ``transcript`` only once it is COMPLETED."""
 
@@ -152,6 +158,7 @@ class Transcription(BaseModel):
     duplicate_of: str | None = None
     attempts: int = 0
     transcript: Transcript | None = None
+    speakers: list[SpeakerSummary] | None = Field(None, description="With speaker_labels, once COMPLETED")
     links: Links
 
 
@@ -175,12 +182,6 @@ class SegmentList(BaseModel):
     job_id: str
     count: int
     segments: list[Segment]
-
-
-class SpeakerSummary(BaseModel):
-    label: str = Field(description="spk_0, spk_1, ... in order of first appearance")
-    name: str | None = Field(None, description="Display name; null until renamed")
-    seconds: float = Field(description="Seconds of speech")
 
 
 class SpeakerList(BaseModel):

@@ -275,6 +275,8 @@ class TranscriptionService:
         view["options"] = job.get("options") or {}
         view["attempts"] = int(job.get("attempts") or 0)
         view["links"] = {"self": f"/v1/transcriptions/{job['job_id']}"}
+        if job.get("speakers"):
+            view["speakers"] = job["speakers"]
         if with_transcript and job.get("status") == JobStatus.COMPLETED.value:
             try:
                 document = self._transcript_document(job, max_bytes=RESPONSE_MAX_BYTES)
