@@ -258,13 +258,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=float,
         help="only the local pipeline with and without labels, on this length",
     )
+    parser.add_argument("--pipeline-trials", type=int, default=2, help="runs with and without (default 2)")
     args = parser.parse_args(argv)
 
     clips = load_clips(args.eval_dir)
     if args.pipeline_minutes:
         from bench.speaker_pipeline import run
 
-        run(args.pipeline_minutes, clips, _write_wav)
+        run(args.pipeline_minutes, clips, _write_wav, trials=args.pipeline_trials)
         return 0
     encoder = SpeakerEncoder()
     engine: Any = None

@@ -103,17 +103,24 @@ class JobOptions(BaseModel):
     def _speakers(cls, value: Any, info: ValidationInfo) -> int | None:
         return _bounded_int(str(info.field_name), value, SPEAKERS_RANGE)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _count_implies_labels(cls, raw: Any) -> Any:
+        """A speaker count (min or max) asks for speaker labels."""
+        if isinstance(raw, Mapping) and any(
+            raw.get(n) not in (None, "") for n in ("min_speakers", "max_speakers")
+        ):
+            return {**raw, "speaker_labels": True}
+        return raw
+
     @model_validator(mode="after")
     def _speaker_range(self) -> JobOptions:
-        """A speaker count implies speaker labels; min above max cannot be honoured."""
         low, high = self.min_speakers, self.max_speakers
         if low is not None and high is not None and low > high:
             raise InvalidOptionsError(
                 f"Option min_speakers ({low}) must not exceed max_speakers ({high}); "
                 f"give whole numbers from {SPEAKERS_RANGE[0]} to {SPEAKERS_RANGE[1]} with min <= max."
             )
-        if (low is not None or high is not None) and not self.speaker_labels:
-            object.__setattr__(self, "speaker_labels", True)  # frozen model: set during validation
         return self
 
     @field_validator("word_timestamps", "dedupe", "speaker_labels", mode="before")
