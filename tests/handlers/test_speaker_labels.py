@@ -126,3 +126,16 @@ def test_aggregate_refuses_to_drop_labels_it_was_asked_for(
     assert record["status"] == "COMPLETED" and "speakers" not in record
     document = json.loads(_body(aws, "transcripts/job1/transcript.json"))
     assert "speakers" not in document and all("speaker" not in s for s in document["segments"])
+
+
+def test_a_corrupt_embeddings_file_fails_the_job_as_diarization_failed(
+    aws: Aws, context: FakeContext, conversation_job: tuple[dict[str, Any], Any]
+) -> None:
+    job, _ = conversation_job
+    prepared = chunk.handler(job, context)
+    for ref in prepared["chunks"]:
+        key = f"work/job1/speakers/chunk-{ref['index']:04d}.npz"
+        aws.s3.put_object(Bucket="results", Key=key, Body=b"not an npz")
+    request = {"action": "diarize", "job_id": "job1", "chunks": prepared["chunks"], "options": OPTIONS}
+    with pytest.raises(DiarizationError, match="could not be computed"):
+        transcribe.handler(request, context)

@@ -25,7 +25,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from transcriber.domain.diarization import SpeakerEmbeddings, diarize
-from transcriber.domain.errors import DiarizationError, PipelineError, RetryableError
+from transcriber.domain.errors import DiarizationError, RetryableError
 from transcriber.domain.messages import DiarizeRequest, DiarizeResponse
 from transcriber.domain.models import ChunkSpec
 from transcriber.stages.ports import StagePorts
@@ -93,8 +93,8 @@ def diarize_job(request: DiarizeRequest, *, ports: StagePorts) -> DiarizeRespons
         turns = diarize(embeddings, min_speakers=options.min_speakers, max_speakers=options.max_speakers)
     except (RetryableError, DiarizationError):
         raise
-    except (PipelineError, ValueError, OSError, KeyError) as err:
-        raise DiarizationError(f"speaker labels could not be computed: {err}") from err
+    except Exception as err:  # a corrupt .npz (zipfile, numpy), a clustering failure, a denied read
+        raise DiarizationError(f"speaker labels could not be computed: {type(err).__name__}: {err}") from err
     key = speaker_turns_key(request.job_id)
     ports.store.put_json(ports.results_bucket, key, [dataclasses.asdict(turn) for turn in turns])
     speakers = len({turn.speaker for turn in turns})
