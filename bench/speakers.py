@@ -1,6 +1,8 @@
 """Speaker labels on conversations built from ../shared/eval: DER, speaker count, cpWER, cost.
 
 Run: ``.venv/bin/python -m bench.speakers [--no-asr] [--held-out] [--threshold T] [--step S]``
+and ``--pipeline-minutes 10`` (or 60) for the time and modelled cost that speaker labels add to a
+whole pipeline run (bench/speaker_pipeline.py: the same file with and without, alternating).
 
 Conversations (14: six of 2 speakers, five of 3, three of 4) are built in code from whole eval
 clips of different people (LibriSpeech speakers, the LibriVox reader, VCTK, LJ Speech, TIMIT,
@@ -251,9 +253,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--step", type=float, default=DEFAULT_STEP_S)
     parser.add_argument("--held-out", action="store_true", help="the 20 held-out conversations instead")
     parser.add_argument("--eval-dir", type=Path, default=EVAL_DIR, help=f"default: {EVAL_DIR}")
+    parser.add_argument(
+        "--pipeline-minutes",
+        type=float,
+        help="only the local pipeline with and without labels, on this length",
+    )
+    parser.add_argument("--pipeline-trials", type=int, default=2, help="runs with and without (default 2)")
     args = parser.parse_args(argv)
 
     clips = load_clips(args.eval_dir)
+    if args.pipeline_minutes:
+        from bench.speaker_pipeline import run
+
+        run(args.pipeline_minutes, clips, _write_wav, trials=args.pipeline_trials)
+        return 0
     encoder = SpeakerEncoder()
     engine: Any = None
     if not args.no_asr:

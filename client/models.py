@@ -88,6 +88,8 @@ class Segment:
     id: int | None = None
     words: tuple[Word, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    #: ``spk_0``, ``spk_1``, ... when the job ran with speaker labels
+    speaker: str | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Segment:
@@ -101,6 +103,7 @@ class Segment:
             if isinstance(words, list)
             else (),
             raw=dict(data),
+            speaker=None if data.get("speaker") is None else str(data["speaker"]),
         )
 
 

@@ -149,7 +149,8 @@ class Client:
         With ``content`` (at most 4 MiB) the audio travels inside the request and there is no
         upload step. Options: ``language``, ``word_timestamps``, ``beam_size``,
         ``max_chunk_seconds``, ``dedupe``, ``task`` (``translate``: into English), ``prompt``,
-        ``channel_identification``, ``callback_url``.
+        ``channel_identification``, ``speaker_labels``, ``min_speakers``, ``max_speakers``,
+        ``callback_url``.
         """
         payload: dict[str, Any] = {"filename": str(filename), "size": int(size)}
         if content_type:
@@ -286,15 +287,29 @@ class Client:
                 raise WaitTimeoutError(job, time.monotonic() - started)
             self._sleep(min(max(poll_s, 0.0), remaining))
 
-    def segments(self, job_id: str, q: str | None = None) -> tuple[Segment, ...]:
-        """The segments of a COMPLETED job, only those matching the words of ``q`` if given."""
+    def segments(self, job_id: str, q: str | None = None, speaker: str | None = None) -> tuple[Segment, ...]:
+        """The segments of a COMPLETED job, only those matching the words of ``q`` if given, and
+        only ``speaker``'s (a label such as ``spk_1``) if given."""
         data = self._http.json(
             "GET",
             _job_path(job_id, "/segments"),
             what=f"Getting the segments of job {job_id}",
-            query={"q": q},
+            query={"q": q, "speaker": speaker},
         )
         return segments_of(data.get("segments"))
+
+    def rename_speakers(self, job_id: str, names: Mapping[str, str]) -> list[dict[str, Any]]:
+        """Name a COMPLETED job's speakers (``{"spk_0": "Alice"}``); the server rewrites all four
+        outputs. Returns the speakers: ``[{"label", "name", "seconds"}]``."""
+        if not isinstance(names, Mapping) or not names:
+            raise ValidationError("names must be a non-empty dict such as {'spk_0': 'Alice'}.")
+        data = self._http.json(
+            "PUT",
+            _job_path(job_id, "/speakers"),
+            what=f"Naming the speakers of job {job_id}",
+            payload={str(label): name for label, name in names.items()},
+        )
+        return [dict(s) for s in data.get("speakers") or [] if isinstance(s, Mapping)]
 
     def download(self, job_id: str, format: str = "srt") -> str:
         """The transcript of a COMPLETED job as ``json``, ``srt``, ``vtt`` or ``txt`` text."""

@@ -78,6 +78,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     job.add_argument("--task", choices=("transcribe", "translate"), help="translate: into English")
     job.add_argument("--prompt", default=None, help="text that primes every chunk (names, spelling)")
+    job.add_argument("--speaker-labels", action="store_true", help="label who speaks (spk_0, ...)")
+    job.add_argument("--min-speakers", type=int, default=None, help="fewest speakers, 1-30 (implies labels)")
+    job.add_argument("--max-speakers", type=int, default=None, help="most speakers, 1-30 (implies labels)")
     parser.add_argument("--timeout", type=float, default=3600, help="give up after this many seconds")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -117,6 +120,9 @@ def run(args: argparse.Namespace) -> int:
                 "channel_identification": args.channel_identification,
                 "task": args.task,
                 "prompt": args.prompt,
+                "speaker_labels": args.speaker_labels,
+                "min_speakers": args.min_speakers,
+                "max_speakers": args.max_speakers,
             }
         )
     except InvalidOptionsError as err:

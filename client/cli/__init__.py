@@ -38,6 +38,7 @@ from client.cli.common import (
 from client.cli.jobs import register_job_commands
 from client.cli.keys import register_keys_command
 from client.cli.search import register_search_commands
+from client.cli.speakers import register_speakers_command
 from client.cli.terminal import escaped_output
 
 
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_global_options(common, on_subcommand=True)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     register_job_commands(subparsers, common)
+    register_speakers_command(subparsers, common)
     # Operators' command: it writes the tenants table with AWS credentials, not through the API.
     register_keys_command(subparsers, common)
     register_search_commands(subparsers, common)  # search (the API); admin reindex (operators)

@@ -24,7 +24,7 @@ from client.cli.output import human_size, print_job, print_table, wait_and_show
 #: dashes). A flag left out stays None and is not sent: the server's default applies.
 JOB_OPTIONS = (
     "language", "word_timestamps", "beam_size", "max_chunk_seconds", "dedupe", "callback_url",
-    "task", "prompt", "channel_identification",
+    "task", "prompt", "channel_identification", "speaker_labels", "min_speakers", "max_speakers",
 )  # fmt: skip
 
 
@@ -172,6 +172,13 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
     )
     options.add_argument("--task", choices=("transcribe", "translate"), help="translate: write it in English")
     options.add_argument("--prompt", metavar="TEXT", help="text that primes every chunk (names, spelling)")
+    options.add_argument(
+        "--speaker-labels", action="store_const", const=True, help="label who speaks (spk_0, spk_1, ...)"
+    )
+    options.add_argument(
+        "--min-speakers", type=int, metavar="N", help="fewest speakers, 1-30 (implies labels)"
+    )
+    options.add_argument("--max-speakers", type=int, metavar="N", help="most speakers, 1-30 (implies labels)")
 
 
 def register_job_commands(subparsers: Any, common: argparse.ArgumentParser) -> None:

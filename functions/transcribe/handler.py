@@ -1,6 +1,7 @@
-"""Transcribe: the job's language vote, or one chunk (transcriber/stages/language.py and
-transcribe.py). Both actions share this function because both need the loaded model, and one
-warm pool of workers holding it is cheaper than two."""
+"""Transcribe: the job's language vote, one chunk, or the job's speaker clustering
+(transcriber/stages/language.py, transcribe.py and diarize.py). The actions share this function
+because they need its libraries (the model; onnxruntime and scikit-learn for speakers), and one
+warm pool of workers is cheaper than two."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from transcriber import wiring
 from transcriber.adapters import aws_clients
-from transcriber.domain.messages import LanguageRequest, TranscribeFunctionRequest
+from transcriber.domain.messages import DiarizeRequest, LanguageRequest, TranscribeFunctionRequest
 from transcriber.engines.factory import engine_from_env
 from transcriber.env import TranscribeEnv
 from transcriber.faults import with_engine_faults
+from transcriber.stages.diarize import diarize_job
 from transcriber.stages.language import vote_language
 from transcriber.stages.transcribe import transcribe_one
 
@@ -38,4 +40,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     env = TranscribeEnv()
     if isinstance(request, LanguageRequest):
         return vote_language(request, engine=engine, ports=wiring.ports(env)).to_dict()
+    if isinstance(request, DiarizeRequest):
+        return diarize_job(request, ports=wiring.ports(env)).to_wire()
     return transcribe_one(request, engine=engine, ports=wiring.ports(env), config=env.chunking()).to_wire()

@@ -1,5 +1,6 @@
 """The transcription workflow: chunk -> language (asked for, voted on, or detected) -> a Map of
-transcribe tasks -> aggregate, with retries on retryable errors and every failure to MarkFailed."""
+transcribe tasks -> speaker clustering (when asked for) -> aggregate, with retries on retryable
+errors and every failure to MarkFailed."""
 
 from __future__ import annotations
 
@@ -169,14 +170,41 @@ def transcription_state_machine(
             "duration": sfn.JsonPath.number_at("$.audio.duration"),
             "language": sfn.JsonPath.object_at("$.language"),
             "chunks": sfn.JsonPath.list_at("$.audio.chunks"),
+            "options": sfn.JsonPath.object_at("$.options"),
         },
         result_path=None,
+    )
+    # Speaker labels: one clustering of every chunk's embeddings (stored in S3 by the Map), run
+    # by the transcribe function; its failure fails the job (DIARIZATION_FAILED), never drops labels.
+    diarize = step(
+        "DiarizeSpeakers",
+        functions.transcribe,
+        {
+            "action": "diarize",
+            "job_id": sfn.JsonPath.string_at("$.job_id"),
+            "chunks": sfn.JsonPath.list_at("$.audio.chunks"),
+            "options": sfn.JsonPath.object_at("$.options"),
+        },
+        result_path="$.speakers",
+    )
+    speakers = (
+        sfn.Choice(scope, "SpeakerLabelsRequested")
+        .when(
+            sfn.Condition.and_(
+                sfn.Condition.is_present("$.options.speaker_labels"),
+                sfn.Condition.boolean_equals("$.options.speaker_labels", True),
+            ),
+            diarize,
+        )
+        .otherwise(aggregate)
     )
 
     requested_language.next(fan_out)
     single_chunk.next(fan_out)
     detect_language.next(fan_out)
-    fan_out.next(aggregate).next(sfn.Succeed(scope, "JobCompleted"))
+    aggregate.next(sfn.Succeed(scope, "JobCompleted"))
+    diarize.next(aggregate)
+    fan_out.next(speakers)
     definition = chunk.next(language)
     return sfn.StateMachine(
         scope,

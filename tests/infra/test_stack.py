@@ -43,7 +43,9 @@ def test_state_machine_chunks_fans_out_and_aggregates(template: Template) -> Non
     assert fan_out["Type"] == "Map"
     assert fan_out["MaxConcurrency"] == 4  # dev's map_max_concurrency in cdk.json
     assert fan_out["ItemsPath"] == "$.audio.chunks"
-    assert fan_out["Next"] == "AggregateTranscript"
+    # after the Map: aggregate, unless speaker labels first need their clustering step
+    assert fan_out["Next"] == "SpeakerLabelsRequested"
+    assert states["SpeakerLabelsRequested"]["Default"] == "AggregateTranscript"
     assert "ResultPath" in fan_out and fan_out["ResultPath"] is None  # transcripts are found in S3
     assert states["AggregateTranscript"]["Parameters"]["chunks.$"] == "$.audio.chunks"
     inner = fan_out["ItemProcessor"]["States"]["TranscribeChunk"]

@@ -27,6 +27,7 @@ INLINE_MAX = 5 * 1024 * 1024
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".m4a", ".flac", ".ogg", ".opus", ".aac", ".wma", ".webm")
 KNOWN_OPTIONS = {"language", "word_timestamps", "beam_size", "max_chunk_seconds", "dedupe", "callback_url"}
 KNOWN_OPTIONS |= {"task", "prompt"}
+KNOWN_OPTIONS |= {"speaker_labels", "min_speakers", "max_speakers"}
 STATUSES = {"AWAITING_UPLOAD", "PENDING", "PROCESSING", "COMPLETED", "FAILED"}
 SEGMENTS: list[dict[str, Any]] = [
     {

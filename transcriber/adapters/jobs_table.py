@@ -273,6 +273,19 @@ class JobRepository:
         )
 
     @translate_client_errors
+    def set_speaker_names(self, job_id: str, speakers: list[dict[str, Any]], outputs: dict[str, str]) -> bool:
+        """Record a COMPLETED job's speaker names and its re-rendered outputs (False if not COMPLETED)."""
+        expression, names, values = _set_fields({"speakers": speakers, "outputs": outputs})
+        return _applied(
+            self._table.update_item,
+            Key={"job_id": job_id},
+            UpdateExpression=expression,
+            ConditionExpression="#status = :done",
+            ExpressionAttributeNames={**names, "#status": "status"},
+            ExpressionAttributeValues={**values, ":done": JobStatus.COMPLETED.value},
+        )
+
+    @translate_client_errors
     def mark_failed(self, job_id: str, *, reason_code: str, message: str) -> bool:
         return self._update_unless_terminal(
             job_id,

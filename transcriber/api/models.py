@@ -5,9 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictInt, model_validator
 
-from transcriber.domain.options import BEAM_SIZE_RANGE, MAX_CHUNK_SECONDS_RANGE, PROMPT_MAX_CHARS, JobOptions
+from transcriber.domain.options import (
+    BEAM_SIZE_RANGE,
+    MAX_CHUNK_SECONDS_RANGE,
+    PROMPT_MAX_CHARS,
+    SPEAKERS_RANGE,
+    JobOptions,
+)
 
 #: Files up to this size may be sent inside the create request instead of through an upload URL.
 #: Base64 makes 4 MiB about 5.6 MB of JSON, under Lambda's 6 MB limit on a request payload.
@@ -49,6 +55,19 @@ class CreateOptions(JobOptions):
     )
     prompt: str | None = Field(
         None, max_length=PROMPT_MAX_CHARS, description="Text that primes every chunk (names, spelling)"
+    )
+    speaker_labels: bool = Field(
+        False, description="Label who speaks: spk_0, spk_1, ... on segments and words"
+    )
+    min_speakers: int | None = Field(
+        None,
+        description="Fewest speakers to label (implies speaker_labels); estimated when left out",
+        json_schema_extra={"minimum": SPEAKERS_RANGE[0], "maximum": SPEAKERS_RANGE[1]},
+    )
+    max_speakers: int | None = Field(
+        None,
+        description="Most speakers to label (implies speaker_labels); estimated when left out",
+        json_schema_extra={"minimum": SPEAKERS_RANGE[0], "maximum": SPEAKERS_RANGE[1]},
     )
     callback_url: str | None = Field(
         None,
@@ -122,6 +141,7 @@ class Word(BaseModel):
     end: float
     text: str
     probability: float | None = None
+    speaker: str | None = None
 
 
 class Segment(BaseModel):
@@ -130,6 +150,7 @@ class Segment(BaseModel):
     end: float
     text: str
     words: list[Word] | None = None
+    speaker: str | None = Field(None, description="Speaker label (spk_0, ...) with speaker_labels")
 
 
 class Transcript(BaseModel):
@@ -137,6 +158,12 @@ class Transcript(BaseModel):
     language: str | None = None
     duration: float | None = None
     segments: list[Segment]
+
+
+class SpeakerSummary(BaseModel):
+    label: str = Field(description="spk_0, spk_1, ... in order of first appearance")
+    name: str | None = Field(None, description="Display name; null until renamed")
+    seconds: float = Field(description="Seconds of speech")
 
 
 class Transcription(BaseModel):
@@ -165,6 +192,7 @@ class Transcription(BaseModel):
     channel_note: str | None = None
     attempts: int = 0
     transcript: Transcript | None = None
+    speakers: list[SpeakerSummary] | None = Field(None, description="With speaker_labels, once COMPLETED")
     links: Links
 
 
@@ -188,6 +216,15 @@ class SegmentList(BaseModel):
     job_id: str
     count: int
     segments: list[Segment]
+
+
+class SpeakerList(BaseModel):
+    job_id: str
+    speakers: list[SpeakerSummary]
+
+
+#: ``PUT .../speakers``: display names by label, ``{"spk_0": "Alice"}`` (1 to 64 printable characters).
+SpeakerNames = RootModel[dict[str, str]]
 
 
 class Problem(BaseModel):

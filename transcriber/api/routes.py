@@ -19,7 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -34,6 +34,8 @@ from transcriber.api.models import (
     OutputFormat,
     Problem,
     SegmentList,
+    SpeakerList,
+    SpeakerNames,
     Transcription,
     TranscriptionPage,
 )
@@ -216,9 +218,20 @@ def get_transcription(job_id: JOB_ID) -> Transcription:
     responses=_responses(200, SegmentList, "The matching segments", 404, 409, 422),
 )
 def transcription_segments(
-    job_id: JOB_ID, q: Annotated[str | None, Query(max_length=200)] = None
+    job_id: JOB_ID,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    speaker: Annotated[str | None, Query(max_length=40, description="Only this speaker's (spk_1)")] = None,
 ) -> SegmentList:
-    return SegmentList.model_validate(_service().segments(_tenant(), job_id, q))
+    return SegmentList.model_validate(_service().segments(_tenant(), job_id, q, speaker))
+
+
+@app.put(
+    "/v1/transcriptions/<job_id>/speakers",
+    summary="Name the speakers (spk_0 -> Alice); all four outputs are rewritten",
+    responses=_responses(200, SpeakerList, "The speakers with their names", 400, 404, 409, 422),
+)
+def rename_speakers(job_id: JOB_ID, names: Annotated[SpeakerNames, Body()]) -> SpeakerList:
+    return SpeakerList.model_validate(_service().rename_speakers(_tenant(), job_id, names.root))
 
 
 @app.get(

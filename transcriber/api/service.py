@@ -16,14 +16,14 @@ import json
 import re
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 from transcriber.adapters.storage import ObjectTooLargeError
-from transcriber.api import problems
+from transcriber.api import problems, speakers
 from transcriber.api.erasure import hand_over_outputs
 from transcriber.api.models import INLINE_MAX_BYTES, CreateTranscription
 from transcriber.domain import intake
@@ -77,6 +77,10 @@ class Jobs(JobStore, Protocol):
 
     def take_over_outputs(self, job_id: str, outputs: dict[str, str]) -> bool: ...
 
+    def set_speaker_names(
+        self, job_id: str, speakers: list[dict[str, Any]], outputs: dict[str, str]
+    ) -> bool: ...
+
 
 class Objects(Protocol):
     """S3 as the API uses it (``transcriber.adapters.storage.ObjectStore``)."""
@@ -98,6 +102,8 @@ class Objects(Protocol):
     def delete_every_version(self, bucket: str, key: str) -> int: ...
 
     def delete_prefix(self, bucket: str, prefix: str) -> int: ...
+
+    def put_texts(self, bucket: str, texts: Sequence[tuple[str, str, str]]) -> None: ...
 
 
 class Runs(Executions, Protocol):
@@ -348,6 +354,8 @@ class TranscriptionService:
         if job.get("channels") is not None:  # channel identification
             view["channels"], view["channel_note"] = int(job["channels"]), job.get("channel_note")
         view["links"] = {"self": f"/v1/transcriptions/{job['job_id']}"}
+        if job.get("speakers"):
+            view["speakers"] = job["speakers"]
         if with_transcript and job.get("status") == JobStatus.COMPLETED.value:
             try:
                 document = self._transcript_document(job, max_bytes=RESPONSE_MAX_BYTES)
@@ -386,10 +394,21 @@ class TranscriptionService:
             "next_cursor": encode_cursor(position) if position else None,
         }
 
-    def segments(self, tenant: Tenant, job_id: str, query: str | None) -> dict[str, Any]:
+    def segments(
+        self, tenant: Tenant, job_id: str, query: str | None, speaker: str | None = None
+    ) -> dict[str, Any]:
         job = self._completed(tenant, job_id)
-        found = matching_segments(self._transcript_document(job).get("segments", []), query)
+        document = self._transcript_document(job)
+        found = matching_segments(document.get("segments", []), query)
+        found = speakers.filter_by_speaker(document, found, speaker)
         return {"job_id": job_id, "count": len(found), "segments": found}
+
+    def rename_speakers(self, tenant: Tenant, job_id: str, names: Any) -> dict[str, Any]:
+        """Name a COMPLETED job's speakers; all four outputs are rewritten (transcriber/api/speakers.py)."""
+        job = self._completed(tenant, job_id)
+        document = self._transcript_document(job)
+        bucket = self.results_bucket
+        return speakers.rename(job, document, names, jobs=self.jobs, objects=self.objects, bucket=bucket)
 
     def download(self, tenant: Tenant, job_id: str, fmt: str) -> Download:
         job = self._completed(tenant, job_id)

@@ -23,8 +23,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from transcriber.domain.models import Segment, Word
-from transcriber.domain.subtitles import join_words
+# Labelling words with turns needs neither numpy nor scikit-learn, so it lives apart (aggregate
+# runs as a zip function without them); re-exported here, where the rest of diarization is.
+from transcriber.domain.speaker_turns import SpeakerTurn, label_segments, speaker_at, speaker_seconds
+
+__all__ = ["SpeakerTurn", "label_segments", "speaker_at", "speaker_seconds"]
 
 #: Audio fed to the encoder per window: one 1.6-s partial, the unit the encoder was trained on.
 EMBED_SPAN_S = 1.6
@@ -47,15 +50,6 @@ MAX_CLUSTERED_WINDOWS = 2000
 
 #: Many audio snippets (16 kHz float32) in, one L2-normed vector (or None) per snippet out.
 Embedder = Callable[[list[np.ndarray]], list[np.ndarray | None]]
-
-
-@dataclass(frozen=True)
-class SpeakerTurn:
-    """A stretch of one speaker's speech; absolute seconds."""
-
-    start: float
-    end: float
-    speaker: str
 
 
 @dataclass(frozen=True)
@@ -299,60 +293,3 @@ def diarize(
             turns.append(SpeakerTurn(float(start), float(end), label))
         del region
     return [SpeakerTurn(round(t.start, 3), round(t.end, 3), t.speaker) for t in turns]
-
-
-def speaker_at(start: float, end: float, turns: Sequence[SpeakerTurn]) -> str | None:
-    """The speaker whose turns overlap ``[start, end]`` most; else the nearest turn's speaker."""
-    if not turns:
-        return None
-    overlap: dict[str, float] = {}
-    for turn in turns:
-        shared = min(end, turn.end) - max(start, turn.start)
-        if shared > 0:
-            overlap[turn.speaker] = overlap.get(turn.speaker, 0.0) + shared
-    if overlap:
-        return max(overlap, key=lambda s: overlap[s])
-    middle = (start + end) / 2
-    return min(turns, key=lambda t: max(t.start - middle, middle - t.end, 0.0)).speaker
-
-
-def _with_speaker(word: Word, speaker: str | None) -> Word:
-    return Word(word.start, word.end, word.text, word.probability, speaker=speaker)
-
-
-def label_segments(segments: Iterable[Segment], turns: Sequence[SpeakerTurn]) -> list[Segment]:
-    """Every word gets a speaker; a segment is split wherever the speaker changes.
-
-    The first and last piece keep the segment's own start and end; pieces between take their
-    words' times. A segment without word times is labelled as a whole by overlap.
-    """
-    result: list[Segment] = []
-    for segment in segments:
-        if not segment.words:
-            speaker = speaker_at(segment.start, segment.end, turns)
-            result.append(Segment(segment.start, segment.end, segment.text, (), speaker=speaker))
-            continue
-        words = [_with_speaker(w, speaker_at(w.start, w.end, turns)) for w in segment.words]
-        groups: list[list[Word]] = []
-        for word in words:
-            if groups and groups[-1][-1].speaker == word.speaker:
-                groups[-1].append(word)
-            else:
-                groups.append([word])
-        if len(groups) == 1:
-            result.append(Segment(segment.start, segment.end, segment.text, tuple(words), words[0].speaker))
-            continue
-        for index, group in enumerate(groups):
-            start = segment.start if index == 0 else group[0].start
-            end = segment.end if index == len(groups) - 1 else group[-1].end
-            result.append(Segment(start, end, join_words(group), tuple(group), speaker=group[0].speaker))
-    return result
-
-
-def speaker_seconds(segments: Iterable[Segment]) -> dict[str, float]:
-    """Seconds of speech per label, in order of first appearance (segments' spans)."""
-    totals: dict[str, float] = {}
-    for segment in segments:
-        if segment.speaker is not None:
-            totals[segment.speaker] = totals.get(segment.speaker, 0.0) + max(0.0, segment.end - segment.start)
-    return {label: round(seconds, 3) for label, seconds in totals.items()}

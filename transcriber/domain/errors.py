@@ -78,6 +78,12 @@ class TransientEngineError(RetryableError):
     reason_code = "ENGINE_TRANSIENT"
 
 
+class DiarizationError(PermanentError):
+    """Speaker labels were asked for and cannot be produced: the job fails rather than drop them."""
+
+    reason_code = "DIARIZATION_FAILED"
+
+
 #: Names of the error types Step Functions may retry; everything else fails the job.
 RETRYABLE_ERROR_NAMES: tuple[str, ...] = (
     "RetryableError",
@@ -107,6 +113,7 @@ _KNOWN_ERRORS: tuple[type[PipelineError], ...] = (
     *INPUT_ERRORS,
     EngineError,
     TransientEngineError,
+    DiarizationError,
 )
 _BY_NAME: dict[str, type[PipelineError]] = {cls.__name__: cls for cls in _KNOWN_ERRORS}
 

@@ -200,11 +200,27 @@ class TranscribeRequest(WithOptions):
     language: str | None = None
 
 
+class DiarizeRequest(WithOptions):
+    """DiarizeSpeakers' input (after the Map, when speaker labels are on): cluster the job's
+    per-chunk speaker embeddings once."""
+
+    action: Literal["diarize"] = "diarize"
+    job_id: str
+    chunks: list[ChunkRef]
+
+
+class DiarizeResponse(Message):
+    """DiarizeSpeakers' answer (at ``$.speakers``): where the speaker turns are, and how many speakers."""
+
+    key: str
+    speakers: int
+
+
 class TranscribeFunctionRequest(
-    RootModel[Annotated[LanguageRequest | TranscribeRequest, Field(discriminator="action")]]
+    RootModel[Annotated[LanguageRequest | TranscribeRequest | DiarizeRequest, Field(discriminator="action")]]
 ):
-    """What the transcribe function receives: the language vote, or a Map item (``action``
-    defaults to transcribe: the Map's items carry none)."""
+    """What the transcribe function receives: the language vote, a Map item (``action``
+    defaults to transcribe: the Map's items carry none), or the job's speaker clustering."""
 
     @model_validator(mode="before")
     @classmethod
@@ -219,7 +235,7 @@ class TranscribeResponse(Message):
     reused: bool
 
 
-class AggregateRequest(Message):
+class AggregateRequest(WithOptions):  # options: speaker labels are applied when on
     job_id: str
     bucket: str
     key: str

@@ -32,13 +32,15 @@ WHISPER_LANGUAGES: frozenset[str] = frozenset((
 
 OPTION_NAMES: tuple[str, ...] = (
     "language", "beam_size", "word_timestamps", "max_chunk_seconds", "dedupe", "task", "prompt",
-    "channel_identification",
+    "channel_identification", "speaker_labels", "min_speakers", "max_speakers",
 )  # fmt: skip
 #: ``translate`` is Whisper's own task: speech in any language written in English.
 TASKS = ("transcribe", "translate")
 #: Whisper reads at most 224 prompt tokens (about 900 characters of English); longer is cut by it.
 PROMPT_MAX_CHARS = 900
 BEAM_SIZE_RANGE = (1, 10)
+#: Speakers a job may ask for (min_speakers / max_speakers); the clustering's own limit.
+SPEAKERS_RANGE = (1, 30)
 #: At 15 s a 4-hour job of the worst speech pattern fills 95% of the 256 KB state limit; 20 s keeps ~70%.
 MAX_CHUNK_SECONDS_RANGE = (20.0, 600.0)
 
@@ -63,6 +65,8 @@ class JobOptions(BaseModel):
       (see transcriber.domain.dedup); off forces a fresh transcription.
     - ``channel_identification``: transcribe each channel on its own, labelled ``ch_0``, ``ch_1``...
       (call recordings keep one party per channel); see transcriber.domain.channels.
+    - ``speaker_labels``: label who speaks (``spk_0``, ...); ``min_speakers`` / ``max_speakers``
+      bound the count (otherwise estimated) and either one turns speaker labels on.
 
     Validation raises :class:`InvalidOptionsError` itself (not pydantic's ValidationError) so that
     every entry point (API, S3 metadata, execution input, CLIs) refuses with the same message.
@@ -78,6 +82,9 @@ class JobOptions(BaseModel):
     channel_identification: bool = False
     task: str = "transcribe"
     prompt: str | None = None
+    speaker_labels: bool = False
+    min_speakers: int | None = None
+    max_speakers: int | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -122,7 +129,32 @@ class JobOptions(BaseModel):
             raise InvalidOptionsError(f"Option prompt may be at most {PROMPT_MAX_CHARS} characters long.")
         return text or None
 
-    @field_validator("word_timestamps", "dedupe", "channel_identification", mode="before")
+    @field_validator("min_speakers", "max_speakers", mode="before")
+    @classmethod
+    def _speakers(cls, value: Any, info: ValidationInfo) -> int | None:
+        return _bounded_int(str(info.field_name), value, SPEAKERS_RANGE)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _count_implies_labels(cls, raw: Any) -> Any:
+        """A speaker count (min or max) asks for speaker labels."""
+        if isinstance(raw, Mapping) and any(
+            raw.get(n) not in (None, "") for n in ("min_speakers", "max_speakers")
+        ):
+            return {**raw, "speaker_labels": True}
+        return raw
+
+    @model_validator(mode="after")
+    def _speaker_range(self) -> JobOptions:
+        low, high = self.min_speakers, self.max_speakers
+        if low is not None and high is not None and low > high:
+            raise InvalidOptionsError(
+                f"Option min_speakers ({low}) must not exceed max_speakers ({high}); "
+                f"give whole numbers from {SPEAKERS_RANGE[0]} to {SPEAKERS_RANGE[1]} with min <= max."
+            )
+        return self
+
+    @field_validator("word_timestamps", "dedupe", "channel_identification", "speaker_labels", mode="before")
     @classmethod
     def _flags(cls, value: Any, info: ValidationInfo) -> bool:
         return _boolean(str(info.field_name), value)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from transcriber.domain.channels import merge_by_channel
-from transcriber.domain.formats import render_all
+from transcriber.domain.formats import render_all, speakers_summary
 from transcriber.domain.jobs import (
     OUTPUT_CONTENT_TYPES,
     TRANSCRIPTS_PREFIX,
@@ -26,6 +27,7 @@ from transcriber.domain.models import ChunkTranscript
 from transcriber.domain.retention import Retention
 from transcriber.stages.deleted import refuse_if_deleted
 from transcriber.stages.ports import StagePorts
+from transcriber.stages.speaker_labels import label_transcript
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -49,6 +51,8 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
     transcript = merge(
         job_id, partials, request.duration, engine=",".join(sorted(engines)), language=decision.language
     )
+    if request.options.speaker_labels:
+        transcript = label_transcript(transcript, job_id, ports=ports)
     rendered = render_all(transcript)
     store.put_texts(
         bucket, [(output_key(job_id, fmt), body, OUTPUT_CONTENT_TYPES[fmt]) for fmt, body in rendered.items()]
@@ -62,7 +66,7 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
     if retention.audio_after_transcript:  # the tenant keeps no audio once it is transcribed
         store.delete(request.bucket, request.key)
         logger.info("Audio deleted after its transcript (tenant retention)")
-    fields = {
+    fields: dict[str, Any] = {
         "duration": transcript.duration,
         "language": transcript.language,
         "language_source": decision.source,
@@ -76,6 +80,8 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
         **retention.completion_fields(datetime.now(UTC), found),
         **({"audio_deleted_at": utc_now()} if retention.audio_after_transcript else {}),
     }
+    if request.options.speaker_labels:  # jobs without speaker labels keep their record as it was
+        fields["speakers"] = speakers_summary(transcript.segments)
     ports.jobs.mark_completed(job_id, fields)
     ports.events.emit(
         JobCompleted(

@@ -19,7 +19,9 @@ from transcriber.domain.messages import JobProgress, TranscribeRequest, Transcri
 from transcriber.domain.recognition import transcribe_chunk
 from transcriber.domain.speech import SpeechEngine
 from transcriber.stages.deleted import refuse_if_deleted
+from transcriber.stages.diarize import store_chunk_embeddings
 from transcriber.stages.ports import StagePorts
+from transcriber.stages.speaker_labels import speaker_embeddings_key
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -33,12 +35,21 @@ def transcribe_one(
     logger.append_keys(chunk=spec.index)
     store, bucket = ports.store, ports.results_bucket
     result_key = partial_key(job_id, spec.index)
-    if store.exists(bucket, result_key):
+    # Speaker embeddings have their own checkpoint: a chunk transcribed before they were stored
+    # (a retry after a failure in between) computes only them.
+    embed = request.options.speaker_labels and not store.exists(
+        bucket, speaker_embeddings_key(job_id, spec.index)
+    )
+    if store.exists(bucket, result_key) and not embed:
         logger.info("Chunk already transcribed; reusing the checkpoint")
         return TranscribeResponse(index=spec.index, key=result_key, reused=True)
 
     with tempfile.TemporaryDirectory(prefix="transcribe-") as tmp:
         wav = store.download(bucket, request.chunk.key, Path(tmp) / "chunk.wav")
+        if embed:
+            store_chunk_embeddings(job_id, spec, wav, ports=ports)
+        if store.exists(bucket, result_key):
+            return TranscribeResponse(index=spec.index, key=result_key, reused=True)
         started = time.perf_counter()
         transcript = transcribe_chunk(
             engine,
