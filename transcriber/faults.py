@@ -143,10 +143,12 @@ class FaultyEngine:
         language: str | None = None,
         beam_size: int | None = None,
         word_timestamps: bool = True,
+        hotwords: str | None = None,
     ) -> EngineResult:
         self._injector.maybe_fail("engine", "transcribe")
+        hints = {"hotwords": hotwords} if hotwords else {}
         return self.wrapped.transcribe(
-            wav_path, language=language, beam_size=beam_size, word_timestamps=word_timestamps
+            wav_path, language=language, beam_size=beam_size, word_timestamps=word_timestamps, **hints
         )
 
     def detect_language(self, wav_path: Path) -> LanguageGuess:

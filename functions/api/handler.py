@@ -1,8 +1,7 @@
 """The HTTP API (``/v1``) behind API Gateway.
 
-Thin: the routes, authentication and problem JSON live in transcriber/api/routes.py, the use
-cases in transcriber/api/service.py; this module builds them once per execution environment
-from the function's environment (transcriber/api/env.py) and resolves each request.
+Thin: routes, authentication and problem JSON are in transcriber/api/routes.py, use cases in
+transcriber/api/service.py; built once from the environment (transcriber/api/env.py).
 """
 
 from __future__ import annotations
@@ -18,10 +17,12 @@ from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.resolver import resolve_host
 from transcriber.adapters.storage import ObjectStore
 from transcriber.adapters.tenants_table import TenantRepository
+from transcriber.adapters.vocabularies_table import VocabularyRepository
 from transcriber.adapters.workflow import Workflow
 from transcriber.api.env import ApiEnv
 from transcriber.api.routes import HttpApi
 from transcriber.api.service import TranscriptionService
+from transcriber.api.vocabularies import Vocabularies
 
 logger = Logger()
 tracer = Tracer()
@@ -42,6 +43,7 @@ def wire(env: ApiEnv) -> HttpApi:
         max_upload_bytes=env.max_upload_bytes,
         upload_url_expiry_s=env.upload_url_expiry_s,
         local_mode=env.local_mode,
+        vocabularies=Vocabularies(VocabularyRepository(env.tenants_table)),
     )
     return HttpApi(service=service, tenants=tenants)
 

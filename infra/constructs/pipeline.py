@@ -130,7 +130,11 @@ class Pipeline(Concern):
             self.ingest_fn: [(["s3:GetObject"], input_objects)],
             self.chunk_fn: [(["s3:GetObject"], input_objects), (PUT_OBJECT, work_objects)],
             self.transcribe_fn: [(["s3:GetObject", *PUT_OBJECT], work_objects)],
-            self.aggregate_fn: [(["s3:GetObject"], work_objects), (PUT_OBJECT, transcripts)],
+            # Delete: a redacting job's chunk transcripts (the words as heard) once its outputs exist.
+            self.aggregate_fn: [
+                (["s3:GetObject", "s3:DeleteObject"], work_objects),
+                (PUT_OBJECT, transcripts),
+            ],
             self.fail_fn: [],
         }
         for fn, statements in s3_access.items():

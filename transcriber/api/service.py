@@ -22,8 +22,10 @@ from typing import Any, Protocol
 from transcriber.adapters.storage import ObjectTooLargeError
 from transcriber.api import problems
 from transcriber.api.models import INLINE_MAX_BYTES, CreateTranscription
+from transcriber.api.vocabularies import Vocabularies
 from transcriber.domain import intake
-from transcriber.domain.errors import PipelineError
+from transcriber.domain.errors import InvalidOptionsError, PipelineError
+from transcriber.domain.formats import to_srt, to_vtt, transcript_from_document
 from transcriber.domain.jobs import (
     OUTPUT_FORMATS,
     TRANSCRIPTS_PREFIX,
@@ -31,6 +33,7 @@ from transcriber.domain.jobs import (
     JobStatus,
     iso_timestamp,
 )
+from transcriber.domain.options import JobOptions
 from transcriber.domain.recovery import Executions, JobStore, latest_execution_name, retry_job
 from transcriber.domain.tenants import Tenant, upload_key
 from transcriber.domain.webhooks import Resolver, check_callback_url
@@ -154,6 +157,7 @@ class TranscriptionService:
         resolve: Resolver,
         upload_url_expiry_s: int = 900,
         local_mode: bool = False,
+        vocabularies: Vocabularies | None = None,
     ) -> None:
         self.jobs = jobs
         self.objects = objects
@@ -166,6 +170,8 @@ class TranscriptionService:
         self.local_mode = local_mode
         #: DNS for callback URLs (transcriber/adapters/resolver.py), passed in to keep I/O out
         self.resolve = resolve
+        #: the tenants' custom vocabularies (transcriber/api/vocabularies.py); None: none kept
+        self.vocabularies = vocabularies
 
     # Create -----------------------------------------------------------------------------------
 
@@ -176,6 +182,10 @@ class TranscriptionService:
         try:
             intake.check_name_and_size(request.filename, size, self.max_upload_bytes)
             options = request.options.job_options()
+            if self.vocabularies is not None:
+                options = self.vocabularies.resolve(tenant, options)
+            elif options.vocabulary_name:
+                raise InvalidOptionsError("This deployment keeps no vocabularies; leave vocabulary_name out.")
             callback_url = request.options.callback_url
             if callback_url:
                 check_callback_url(callback_url, local_mode=self.local_mode, resolve=self.resolve)
@@ -260,13 +270,14 @@ class TranscriptionService:
         fields = (
             "job_id", "status", "filename", "size", "chunks_done", "chunks_total", "language",
             "duration", "callback_url", "created_at", "updated_at", "started_at", "completed_at",
-            "failed_at", "reason_code", "error_message", "duplicate_of",
+            "failed_at", "reason_code", "error_message", "duplicate_of", "warnings",
         )  # fmt: skip
         view: dict[str, Any] = {name: job.get(name) for name in fields}
         view["filename"] = _filename(job)
         view["progress"] = int(job.get("progress") or 0)
         view["options"] = job.get("options") or {}
         view["attempts"] = int(job.get("attempts") or 0)
+        view["warnings"] = list(job.get("warnings") or [])
         view["links"] = {"self": f"/v1/transcriptions/{job['job_id']}"}
         if with_transcript and job.get("status") == JobStatus.COMPLETED.value:
             try:
@@ -311,10 +322,16 @@ class TranscriptionService:
         found = matching_segments(self._transcript_document(job).get("segments", []), query)
         return {"job_id": job_id, "count": len(found), "segments": found}
 
-    def download(self, tenant: Tenant, job_id: str, fmt: str) -> Download:
+    def download(
+        self, tenant: Tenant, job_id: str, fmt: str, captions: dict[str, Any] | None = None
+    ) -> Download:
+        """The stored output; subtitles with other ``captions`` limits are rendered again from the JSON."""
         job = self._completed(tenant, job_id)
         if fmt not in OUTPUT_FORMATS:
             raise problems.Unprocessable(f"format must be one of {', '.join(OUTPUT_FORMATS)}.")
+        chosen = {f"caption_max_{k}": v for k, v in (captions or {}).items() if v is not None}
+        if chosen:
+            return self._restyled(job, fmt, chosen)
         stem = re.sub(r"[^A-Za-z0-9._-]+", "_", _filename(job).rsplit(".", 1)[0])[:80]
         filename = f"{stem or job_id}.{fmt}"
         try:
@@ -325,6 +342,18 @@ class TranscriptionService:
             )
             return Download(filename=filename, content_type=CONTENT_TYPES[fmt], redirect_url=url)
         return Download(filename=filename, content_type=CONTENT_TYPES[fmt], body=body)
+
+    def _restyled(self, job: dict[str, Any], fmt: str, chosen: dict[str, Any]) -> Download:
+        if fmt not in ("srt", "vtt"):
+            raise problems.Unprocessable("caption_max_* apply to format=srt and format=vtt only.")
+        try:
+            style = JobOptions.parse({**(job.get("options") or {}), **chosen}).caption_style()
+        except PipelineError as err:
+            raise problems.problem_for(err) from err
+        transcript, names = transcript_from_document(self._transcript_document(job))
+        body = (to_srt if fmt == "srt" else to_vtt)(transcript, names, style)
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", _filename(job).rsplit(".", 1)[0])[:80] or job["job_id"]
+        return Download(filename=f"{stem}.{fmt}", content_type=CONTENT_TYPES[fmt], body=body)
 
     def _completed(self, tenant: Tenant, job_id: str) -> dict[str, Any]:
         job = self.owned_job(tenant, job_id)

@@ -9,11 +9,13 @@ accepted, before any audio is converted.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_serializer, field_validator, model_validator
 
+from transcriber.domain import textopts
 from transcriber.domain.errors import InvalidOptionsError
 
 #: Whisper's language codes (faster_whisper.tokenizer._LANGUAGE_CODES; a unit test keeps the two
@@ -30,6 +32,11 @@ WHISPER_LANGUAGES: frozenset[str] = frozenset((
 # fmt: on
 
 OPTION_NAMES = ("language", "beam_size", "word_timestamps", "max_chunk_seconds", "dedupe")
+#: Text options (transcriber/domain/textopts.py); vocabulary_phrases is filled in by the API.
+TEXT_OPTION_NAMES = (
+    "vocabulary_name", "vocabulary_phrases", "redact_pii", "pii_entity_types", "keep_unredacted",
+    "replacements", "caption_max_line_chars", "caption_max_lines", "caption_max_duration_s",
+)  # fmt: skip
 BEAM_SIZE_RANGE = (1, 10)
 #: At 15 s a 4-hour job of the worst speech pattern fills 95% of the 256 KB state limit; 20 s keeps ~70%.
 MAX_CHUNK_SECONDS_RANGE = (20.0, 600.0)
@@ -62,14 +69,24 @@ class JobOptions(BaseModel):
     word_timestamps: bool = True
     max_chunk_seconds: float | None = None
     dedupe: bool = True
+    vocabulary_name: str | None = None
+    vocabulary_phrases: tuple[str, ...] = ()
+    redact_pii: bool = False
+    pii_entity_types: tuple[str, ...] | None = None
+    keep_unredacted: bool = False
+    replacements: tuple[tuple[str, str], ...] = ()
+    caption_max_line_chars: int | None = None
+    caption_max_lines: int | None = None
+    caption_max_duration_s: float | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _known_names(cls, raw: Any) -> Any:
-        unknown = sorted(set(raw) - set(OPTION_NAMES)) if isinstance(raw, Mapping) else []
+        unknown = sorted(set(raw) - {*OPTION_NAMES, *TEXT_OPTION_NAMES}) if isinstance(raw, Mapping) else []
         if unknown:
             raise InvalidOptionsError(
-                f"Unknown option(s): {', '.join(unknown)}. Accepted: {', '.join(OPTION_NAMES)}."
+                f"Unknown option(s): {', '.join(unknown)}. "
+                f"Accepted: {', '.join((*OPTION_NAMES, *TEXT_OPTION_NAMES[:1], *TEXT_OPTION_NAMES[2:]))}."
             )
         return raw
 
@@ -88,7 +105,61 @@ class JobOptions(BaseModel):
     def _max_chunk_seconds(cls, value: Any) -> float | None:
         return _bounded_float("max_chunk_seconds", value, MAX_CHUNK_SECONDS_RANGE)
 
-    @field_validator("word_timestamps", "dedupe", mode="before")
+    @field_validator("vocabulary_name", mode="before")
+    @classmethod
+    def _vocabulary_name(cls, value: Any) -> str | None:
+        return textopts.check_vocabulary_name(value)
+
+    @field_validator("vocabulary_phrases", mode="before")
+    @classmethod
+    def _phrases(cls, value: Any) -> tuple[str, ...]:
+        return () if value in (None, "", (), []) else textopts.check_phrases(value)
+
+    @field_validator("pii_entity_types", mode="before")
+    @classmethod
+    def _entity_types(cls, value: Any) -> tuple[str, ...] | None:
+        return textopts.check_entity_types(value)
+
+    @field_validator("replacements", mode="before")
+    @classmethod
+    def _replacements(cls, value: Any) -> tuple[tuple[str, str], ...]:
+        return textopts.check_replacements(value)
+
+    @field_validator("caption_max_line_chars", "caption_max_lines", mode="before")
+    @classmethod
+    def _caption_ints(cls, value: Any, info: ValidationInfo) -> int | None:
+        bounds = (
+            textopts.CAPTION_LINES_RANGE
+            if info.field_name == "caption_max_lines"
+            else textopts.CAPTION_LINE_CHARS_RANGE
+        )
+        return _bounded_int(str(info.field_name), value, bounds)
+
+    @field_validator("caption_max_duration_s", mode="before")
+    @classmethod
+    def _caption_duration(cls, value: Any) -> float | None:
+        return _bounded_float("caption_max_duration_s", value, textopts.CAPTION_DURATION_RANGE)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> JobOptions:
+        if (self.pii_entity_types is not None or self.keep_unredacted) and not self.redact_pii:
+            raise InvalidOptionsError("pii_entity_types and keep_unredacted apply with redact_pii: true.")
+        return self
+
+    @field_serializer("replacements")
+    def _pairs(self, pairs: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
+        return [{"from": source, "to": target} for source, target in pairs]
+
+    def caption_style(self) -> textopts.CaptionStyle:
+        """The subtitle limits this job asked for; the conventions where it chose none."""
+        default = textopts.CaptionStyle()
+        return textopts.CaptionStyle(
+            self.caption_max_line_chars or default.max_line_chars,
+            self.caption_max_lines or default.max_lines,
+            self.caption_max_duration_s or default.max_duration_s,
+        )
+
+    @field_validator("word_timestamps", "dedupe", "redact_pii", "keep_unredacted", mode="before")
     @classmethod
     def _flags(cls, value: Any, info: ValidationInfo) -> bool:
         return _boolean(str(info.field_name), value)
@@ -116,7 +187,8 @@ class JobOptions(BaseModel):
 
     def to_dict(self) -> dict[str, Any]:
         """Only what differs from the defaults, so an empty dict means "all defaults"."""
-        return self.model_dump(exclude_defaults=True)
+        chosen = self.model_dump(mode="json", exclude_defaults=True)
+        return {key: value for key, value in chosen.items() if value != []}  # a serialized empty default
 
     def affecting_the_transcript(self) -> dict[str, Any]:
         """The options that change what a transcription produces (not how it is scheduled)."""
@@ -126,6 +198,8 @@ class JobOptions(BaseModel):
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return json.dumps(value)
     return str(value)
 
 

@@ -57,11 +57,13 @@ class SpeechEngine(Protocol):
         language: str | None = None,
         beam_size: int | None = None,
         word_timestamps: bool = True,
+        hotwords: str | None = None,
     ) -> EngineResult:
         """Transcribe ``wav_path``; ``language`` (ISO 639-1) skips detection when given.
 
         ``beam_size`` ``None`` means the engine's default; without ``word_timestamps`` segments
-        carry no words (faster, coarser).
+        carry no words (faster, coarser). ``hotwords``: names and terms to expect (a custom
+        vocabulary), where the engine can use them.
         """
         ...
 

@@ -176,13 +176,17 @@ class FasterWhisperEngine:
         language: str | None = None,
         beam_size: int | None = None,
         word_timestamps: bool = True,
+        hotwords: str | None = None,
     ) -> EngineResult:
-        """Transcribe one 16 kHz mono WAV; segment and word times are seconds from its start."""
+        """Transcribe one 16 kHz mono WAV; segment and word times are seconds from its start.
+
+        ``hotwords`` go before every window as Whisper's previous-text prompt (faster-whisper's
+        ``hotwords``), which makes their spellings likelier."""
         duration = _wav_duration(wav_path)
         model = self._load()
         beam = beam_size or self.beam_size
         try:
-            raw_segments, detected = self._decode(model, wav_path, language, beam, word_timestamps)
+            raw_segments, detected = self._decode(model, wav_path, language, beam, word_timestamps, hotwords)
             kept = (s for s in (_segment(raw) for raw in raw_segments) if s is not None)
             segments = tuple(sentence for segment in kept for sentence in sentence_segments(segment))
         except (MemoryError, RuntimeError) as exc:
@@ -194,11 +198,19 @@ class FasterWhisperEngine:
         return EngineResult(language=detected, segments=segments, duration=round(duration, 3))
 
     def _decode(
-        self, model: WhisperModel, wav_path: Path, language: str | None, beam: int, word_timestamps: bool
+        self,
+        model: WhisperModel,
+        wav_path: Path,
+        language: str | None,
+        beam: int,
+        word_timestamps: bool,
+        hotwords: str | None = None,
     ) -> tuple[list[Any], str]:
         """Batched when words are wanted (they cut the segments) and the chunk was cut in pauses;
         sequential otherwise, and on suspect output."""
         common = decode_options(language=language, beam_size=beam, word_timestamps=word_timestamps)
+        if hotwords:
+            common["hotwords"] = hotwords
         audio = _read_samples(wav_path)
         if word_timestamps and not _edge_in_speech(audio):
             from faster_whisper import BatchedInferencePipeline

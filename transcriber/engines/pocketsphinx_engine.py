@@ -63,6 +63,7 @@ class PocketsphinxEngine:
         language: str | None = None,
         beam_size: int | None = None,
         word_timestamps: bool = True,
+        hotwords: str | None = None,  # not used: its dictionary and language model are fixed
     ) -> EngineResult:
         """Decode the file utterance by utterance, then split the words into segments at pauses."""
         if language not in (None, "en"):

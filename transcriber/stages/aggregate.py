@@ -11,7 +11,9 @@ from transcriber.domain.formats import render_all
 from transcriber.domain.jobs import OUTPUT_CONTENT_TYPES, output_key, parse_timestamp, partial_key
 from transcriber.domain.merge import merge_chunks
 from transcriber.domain.messages import AggregateRequest, AggregateResponse, Job, JobCompleted
-from transcriber.domain.models import ChunkTranscript
+from transcriber.domain.models import ChunkTranscript, Transcript
+from transcriber.domain.options import JobOptions
+from transcriber.domain.textedit import edit_transcript, text_edits
 from transcriber.stages.ports import StagePorts
 
 logger = Logger(child=True)
@@ -24,6 +26,16 @@ def _seconds_since(iso: str | None) -> float | None:
     return round((datetime.now(UTC) - parse_timestamp(iso)).total_seconds(), 3)
 
 
+#: The unredacted JSON, stored only when a job asks for redaction and keep_unredacted.
+UNREDACTED = "unredacted.json"
+NO_SPEECH = "no speech detected"
+
+
+def transcript_warnings(transcript: Transcript) -> list[str]:
+    """What a user should know about a completed transcript (an empty one is not a failure)."""
+    return [] if transcript.text.strip() else [NO_SPEECH]
+
+
 def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateResponse:
     """Merge the job's chunk transcripts, store every output format, and complete the job."""
     job_id, store, bucket = request.job_id, ports.store, ports.results_bucket
@@ -34,14 +46,23 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
     transcript = merge_chunks(
         job_id, partials, request.duration, engine=",".join(sorted(engines)), language=decision.language
     )
-    rendered = render_all(transcript)
+    found = ports.jobs.get(job_id)
+    job = Job.model_validate(found) if found else None
+    options = job.options if job else JobOptions()
+    heard, transcript = transcript, edit_transcript(transcript, text_edits(options))
+    rendered = render_all(transcript, style=options.caption_style())
+    if options.redact_pii and options.keep_unredacted:  # asked for both: the plain text beside it
+        rendered[UNREDACTED] = render_all(edit_transcript(heard, text_edits(options, redact=False)))["json"]
     store.put_texts(
-        bucket, [(output_key(job_id, fmt), body, OUTPUT_CONTENT_TYPES[fmt]) for fmt, body in rendered.items()]
+        bucket,
+        [
+            (output_key(job_id, fmt), body, OUTPUT_CONTENT_TYPES.get(fmt, "application/json"))
+            for fmt, body in rendered.items()
+        ],
     )
     outputs = {fmt: f"s3://{bucket}/{output_key(job_id, fmt)}" for fmt in rendered}
 
-    found = ports.jobs.get(job_id)
-    processing_time = _seconds_since(Job.model_validate(found).created_at if found else None)
+    processing_time = _seconds_since(job.created_at if job else None)
     fields = {
         "duration": transcript.duration,
         "language": transcript.language,
@@ -53,8 +74,13 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
         "processing_time_s": processing_time,
         "outputs": outputs,
         "engine": transcript.engine,
+        "warnings": [*(found or {}).get("warnings", []), *transcript_warnings(transcript)],
     }
     ports.jobs.mark_completed(job_id, fields)
+    if options.redact_pii:
+        # The chunk checkpoints hold the words as heard: not kept once the redacted outputs exist.
+        for key in keys:
+            store.delete(bucket, key)
     ports.events.emit(
         JobCompleted(
             job_id=job_id,
