@@ -288,3 +288,32 @@ def test_a_vocabulary_reaches_the_engine_as_hotwords_on_every_chunk(tmp_path: Pa
         )
     transcribe_chunk(engine, wav, ChunkSpec(2, 2.0, 1.0), options=JobOptions(), config=ChunkingConfig())
     assert [call.get("hotwords") for call in engine.calls] == ["Dashwood, Norland Park"] * 2 + [None]
+
+
+@pytest.mark.parametrize("cut", [0.5, 0.75])
+def test_a_truncated_file_is_transcribed_to_the_cut_with_a_warning(
+    aws: Aws, context: FakeContext, sample_flac: Path, cut: float
+) -> None:
+    from functions.chunk import handler as chunk
+
+    data = sample_flac.read_bytes()
+    aws.s3.put_object(Bucket="uploads", Key="in/cut.flac", Body=data[: int(len(data) * cut)])
+    aws.table.put_item(
+        Item={"job_id": "job2", "status": "PENDING", "bucket": "uploads", "key": "in/cut.flac"}
+    )
+    out = chunk.handler({"job_id": "job2", "bucket": "uploads", "key": "in/cut.flac"}, context)
+    assert 0 < out["duration"] < 22.0
+    job = aws.table.get_item(Key={"job_id": "job2"})["Item"]
+    assert len(job["warnings"]) == 1 and "appears truncated" in job["warnings"][0]
+    assert "of the 22.6 s its header declares" in job["warnings"][0]
+
+
+def test_a_complete_file_has_no_truncation_warning(aws: Aws, context: FakeContext, sample_flac: Path) -> None:
+    from functions.chunk import handler as chunk
+
+    aws.s3.put_object(Bucket="uploads", Key="in/whole.flac", Body=sample_flac.read_bytes())
+    aws.table.put_item(
+        Item={"job_id": "job3", "status": "PENDING", "bucket": "uploads", "key": "in/whole.flac"}
+    )
+    chunk.handler({"job_id": "job3", "bucket": "uploads", "key": "in/whole.flac"}, context)
+    assert "warnings" not in aws.table.get_item(Key={"job_id": "job3"})["Item"]

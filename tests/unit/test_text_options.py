@@ -7,13 +7,14 @@ import pytest
 
 from transcriber.domain.errors import InvalidOptionsError
 from transcriber.domain.formats import parse_srt, render_all, to_srt
+from transcriber.domain.job_warnings import NO_SPEECH
 from transcriber.domain.models import Segment, Transcript, Word
 from transcriber.domain.options import JobOptions
 from transcriber.domain.redaction import find_pii
 from transcriber.domain.subtitles import subtitle_cues
 from transcriber.domain.textedit import edit_transcript, join_hyphens, text_edits
 from transcriber.domain.textopts import PII_TAGS, CaptionStyle
-from transcriber.stages.aggregate import NO_SPEECH, transcript_warnings
+from transcriber.stages.aggregate import transcript_warnings
 
 ALL_PII = tuple(PII_TAGS)
 
@@ -211,3 +212,12 @@ def test_segments_without_word_times_are_edited_through_their_text() -> None:
         t, text_edits(JobOptions.parse({"redact_pii": True, "replacements": [{"from": "tom", "to": "Thom"}]}))
     )
     assert out.segments[0].text == "ring [PHONE] Thom" and out.segments[0].words == ()
+
+
+def test_truncation_is_a_decoded_duration_well_short_of_the_declared_one() -> None:
+    from transcriber.domain.job_warnings import truncation_warning
+
+    assert truncation_warning(None, 10.0) is None
+    assert truncation_warning(60.0, 59.5) is None  # rounding and encoder padding
+    warning = truncation_warning(1200.0, 600.0)
+    assert warning is not None and "transcribed up to 600.0 s of the 1200.0 s" in warning

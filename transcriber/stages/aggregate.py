@@ -8,6 +8,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from transcriber.domain.formats import render_all
+from transcriber.domain.job_warnings import NO_SPEECH
 from transcriber.domain.jobs import OUTPUT_CONTENT_TYPES, output_key, parse_timestamp, partial_key
 from transcriber.domain.merge import merge_chunks
 from transcriber.domain.messages import AggregateRequest, AggregateResponse, Job, JobCompleted
@@ -28,7 +29,6 @@ def _seconds_since(iso: str | None) -> float | None:
 
 #: The unredacted JSON, stored only when a job asks for redaction and keep_unredacted.
 UNREDACTED = "unredacted.json"
-NO_SPEECH = "no speech detected"
 
 
 def transcript_warnings(transcript: Transcript) -> list[str]:
@@ -74,7 +74,9 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
         "processing_time_s": processing_time,
         "outputs": outputs,
         "engine": transcript.engine,
-        "warnings": [*(found or {}).get("warnings", []), *transcript_warnings(transcript)],
+        "warnings": list(
+            dict.fromkeys([*(found or {}).get("warnings", []), *transcript_warnings(transcript)])
+        ),
     }
     ports.jobs.mark_completed(job_id, fields)
     if options.redact_pii:
