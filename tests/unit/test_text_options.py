@@ -221,3 +221,11 @@ def test_truncation_is_a_decoded_duration_well_short_of_the_declared_one() -> No
     assert truncation_warning(60.0, 59.5) is None  # rounding and encoder padding
     warning = truncation_warning(1200.0, 600.0)
     assert warning is not None and "transcribed up to 600.0 s of the 1200.0 s" in warning
+
+
+def test_a_vocabulary_cannot_come_through_s3_metadata() -> None:
+    with pytest.raises(InvalidOptionsError, match="through the API only"):
+        JobOptions.from_metadata({"transcribe-vocabulary-name": "medical"})
+    assert JobOptions.from_metadata(
+        {"transcribe-pii-entity-types": "email,ip_address", "transcribe-redact-pii": "true"}
+    ).pii_entity_types == ("email", "ip_address")

@@ -177,6 +177,10 @@ class JobOptions(BaseModel):
             for key, value in metadata.items()
             if key.lower().startswith(METADATA_PREFIX)
         }
+        if ours.keys() & {"vocabulary_name", "vocabulary_phrases"}:  # kept per tenant, behind the API
+            raise InvalidOptionsError(
+                "vocabulary_name is accepted through the API only (POST /v1/transcriptions)."
+            )
         return cls.parse(ours)
 
     def to_metadata(self) -> dict[str, str]:
