@@ -32,6 +32,13 @@ JOINERS = {"dot": ".", "point": ".", "dash": "", "hyphen": ""}
 _NUMBERISH = re.compile(r"^\+?[\d().\-]*\d[\d().\-]*$")
 #: National ids judged by python-stdnum; 9-digit ids are taken only when spoken as ids would be.
 NATIONAL_IDS = (ssn, sin, nir, aadhaar)
+#: A spoken address ("... at example dot com") must end in one of these, or "look at that dot
+#: on the map" would be one: email-validator checks syntax, and any word is a valid label.
+SPOKEN_TLDS = frozenset((
+    "com", "org", "net", "edu", "gov", "mil", "int", "io", "co", "info", "biz", "me", "ai", "dev",
+    "app", "uk", "de", "fr", "es", "it", "nl", "ca", "au", "us", "eu", "ch", "se", "dk", "jp", "cn",
+    "br", "ru", "pl", "ie", "nz", "za", "mx",
+))  # fmt: skip
 #: Regions tried for numbers without a country code.
 PHONE_REGIONS = ("US", "GB", "DE", "FR", "IN", "CA", "AU")
 
@@ -74,6 +81,8 @@ def classify_number(text: str, words: int = 1) -> str | None:
         return "payment_card_number"
     if any(module.is_valid(digits) for module in NATIONAL_IDS) and len(digits) != 10:
         return "national_id"
+    if words == 1 and text.isdigit() and len(digits) < 10:  # a plain quantity, not a phone number
+        return None
     for region in PHONE_REGIONS:
         try:
             number = phonenumbers.parse(text if text.startswith("+") else digits, region)
@@ -130,7 +139,8 @@ def _emails(words: Sequence[str]) -> list[Match]:
         ):
             local = f"{_bare(words[start - 2])}{'.' if _bare(words[start - 1]) == 'dot' else '_'}{local}"
             start -= 2
-        if "." in domain and local and _is_email(f"{local}@{domain}"):
+        spoken_tld = domain.rsplit(".", 1)[-1] in SPOKEN_TLDS
+        if "." in domain and local and spoken_tld and _is_email(f"{local}@{domain}"):
             found.append(Match(start, end, "email"))
     return found
 
