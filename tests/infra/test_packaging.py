@@ -31,7 +31,11 @@ RUNTIME = {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3",
 #: ffmpeg layer's /opt/bin/ffmpeg is absent (the local runtime).
 LOCAL_ONLY = {"imageio_ffmpeg"}
 #: Import names of the distributions in the dependencies layer.
-IMPORT_NAMES = {"aws-lambda-powertools": "aws_lambda_powertools", "aws-xray-sdk": "aws_xray_sdk"}
+IMPORT_NAMES = {
+    "aws-lambda-powertools": "aws_lambda_powertools",
+    "aws-xray-sdk": "aws_xray_sdk",
+    "python-stdnum": "stdnum",
+}
 
 
 def _layer_modules() -> set[str]:
