@@ -231,3 +231,9 @@ def test_a_vocabulary_cannot_come_through_s3_metadata() -> None:
     assert JobOptions.from_metadata(
         {"transcribe-pii-entity-types": "email,ip_address", "transcribe-redact-pii": "true"}
     ).pii_entity_types == ("email", "ip_address")
+
+
+@pytest.mark.parametrize("item", [1, "ab", ["a", "b"], {"from": 1, "to": "x"}, None])
+def test_a_replacement_must_be_an_object_of_two_strings(item: object) -> None:
+    with pytest.raises(InvalidOptionsError, match="Each replacement"):
+        JobOptions.parse({"replacements": [item]})

@@ -63,7 +63,7 @@ def check_replacements(value: Any) -> tuple[tuple[str, str], ...]:
         )
     pairs = []
     for item in value:
-        pair = (item.get("from"), item.get("to")) if isinstance(item, dict) else tuple(item)
+        pair = (item.get("from"), item.get("to")) if isinstance(item, dict) else (None,)
         if (
             len(pair) != 2
             or not all(isinstance(part, str) for part in pair)
