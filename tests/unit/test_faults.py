@@ -53,6 +53,7 @@ class RecordingEngine:
         language: str | None = None,
         beam_size: int | None = None,
         word_timestamps: bool = True,
+        hotwords: str | None = None,
     ) -> EngineResult:
         self.calls.append(("transcribe", (wav_path, language, beam_size, word_timestamps)))
         return EngineResult(language=language, segments=(Segment(0.0, 1.0, "hello"),), duration=1.0)

@@ -63,20 +63,20 @@ def check_replacements(value: Any) -> tuple[tuple[str, str], ...]:
         )
     pairs = []
     for item in value:
-        pair = (item.get("from"), item.get("to")) if isinstance(item, dict) else (None,)
+        source, target = (item.get("from"), item.get("to")) if isinstance(item, dict) else (None, None)
         if (
-            len(pair) != 2
-            or not all(isinstance(part, str) for part in pair)
-            or not 1 <= len(pair[0].strip()) <= MAX_REPLACEMENT_CHARS
-            or len(pair[1]) > MAX_REPLACEMENT_CHARS
-            or not re.search(r"\w", pair[0])
+            not isinstance(source, str)
+            or not isinstance(target, str)
+            or not 1 <= len(source.strip()) <= MAX_REPLACEMENT_CHARS
+            or len(target) > MAX_REPLACEMENT_CHARS
+            or not re.search(r"\w", source)
         ):
             raise InvalidOptionsError(
                 'Each replacement must be {"from": "words", "to": "text"}: '
                 f'"from" 1 to {MAX_REPLACEMENT_CHARS} characters with a letter or digit, '
                 f'"to" up to {MAX_REPLACEMENT_CHARS}.'
             )
-        pairs.append((" ".join(pair[0].split()), " ".join(pair[1].split())))
+        pairs.append((" ".join(source.split()), " ".join(target.split())))
     return tuple(pairs)
 
 
