@@ -195,6 +195,12 @@ class Transcription:
         )
 
     @property
+    def warnings(self) -> list[str]:
+        """What the service noted about the result, such as "no speech detected"."""
+        found = self.raw.get("warnings")
+        return [str(w) for w in found] if isinstance(found, list) else []
+
+    @property
     def done(self) -> bool:
         """True once the job is COMPLETED or FAILED."""
         return self.status in TERMINAL_STATES

@@ -157,9 +157,9 @@ class LocalAws:
     def start(self) -> None:
         from moto.core.base_backend import BackendDict
         from moto.core.model_instances import reset_model_data
-        from moto.server import ThreadedMotoServer
 
         from localrun.lambda_runtime import LambdaRuntime
+        from localrun.s3_front import S3CompatibleMotoServer
 
         for key, value in {
             "AWS_ACCESS_KEY_ID": "testing",
@@ -182,7 +182,7 @@ class LocalAws:
         # that matter reach the execution history and the job record.
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         warnings.filterwarnings("ignore", message="Tried to parse .* but it's not supported")
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server = S3CompatibleMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         worker_env = {
             "AWS_ENDPOINT_URL": self.endpoint,

@@ -145,8 +145,10 @@ class FaultyEngine:
         word_timestamps: bool = True,
         task: str = "transcribe",
         prompt: str | None = None,
+        hotwords: str | None = None,
     ) -> EngineResult:
         self._injector.maybe_fail("engine", "transcribe")
+        hints = {"hotwords": hotwords} if hotwords else {}
         return self.wrapped.transcribe(
             wav_path,
             language=language,
@@ -154,6 +156,7 @@ class FaultyEngine:
             word_timestamps=word_timestamps,
             task=task,
             prompt=prompt,
+            **hints,
         )
 
     def detect_language(self, wav_path: Path) -> LanguageGuess:

@@ -120,6 +120,8 @@ def print_job(job: Transcription) -> None:
         rows.append(
             ("error", f"{job.reason_code or 'UNKNOWN'}: {job.error_message or 'no message recorded'}")
         )
+    if job.warnings:
+        rows.append(("warnings", "; ".join(job.warnings)))
     if job.transcript is not None:
         rows.append(("segments", str(len(job.transcript.segments))))
         text = one_line(job.transcript.text)
@@ -166,6 +168,8 @@ def _print_done(job: Transcription, args: argparse.Namespace) -> None:
         facts.append(f"language {job.language}")
     if job.transcript is not None:
         facts.append(f"{len(job.transcript.segments)} segments")
+    for warning in job.warnings:  # shown even with --quiet: an empty transcript is not silence
+        print(f"Warning: {warning}.", file=sys.stderr)
     info(
         f"Done: {', '.join(facts)}. Download: {PROG} download {job.job_id} --format srt -o {_stem(job)}.srt",
         args,

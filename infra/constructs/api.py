@@ -195,6 +195,7 @@ class ApiService(Concern):
             (["dynamodb:Query"], [f"{jobs_arn}/index/{CONTENT_INDEX}"]),
             # Keys (looked up by hash), tenant settings, rate and quota counters (conditional updates).
             (SINGLE_ITEM_ACTIONS, [tables.tenants.table_arn]),
+            (["dynamodb:DeleteItem"], [tables.tenants.table_arn]),  # a tenant deleting a vocabulary
             # Presigned and inline uploads, only under tenants/<tenant id>/ (upload_key in
             # transcriber/domain/tenants.py); a multipart upload needs its abort.
             (

@@ -150,9 +150,10 @@ class Pipeline(Concern):
             self.ingest_fn: [(["s3:GetObject"], input_objects)],
             self.chunk_fn: [(["s3:GetObject"], input_objects), (PUT_OBJECT, work_objects)],
             self.transcribe_fn: [(["s3:GetObject", *PUT_OBJECT], work_objects)],
-            # DeleteObject on uploads: a tenant's "audio: after-transcript" retention.
+            # DeleteObject on uploads: a tenant's "audio: after-transcript" retention; on work files:
+            # a redacting job's chunk transcripts (the words as heard) once its outputs exist.
             self.aggregate_fn: [
-                (["s3:GetObject"], work_objects),
+                (["s3:GetObject", "s3:DeleteObject"], work_objects),
                 (PUT_OBJECT, transcripts),
                 (["s3:DeleteObject"], input_objects),
             ],

@@ -115,6 +115,7 @@ def test_the_api_function_may_do_only_what_it_does(template: Template) -> None:
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
         "dynamodb:Query",
         "s3:PutObject",
         "s3:AbortMultipartUpload",
@@ -133,6 +134,8 @@ def test_the_api_function_may_do_only_what_it_does(template: Template) -> None:
     for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"):
         tables = sorted(json.loads(r)["Fn::GetAtt"][0] for r in _resources(grants[action]))
         assert tables == sorted([jobs, tenants]), action  # the tables themselves, no index
+    # Deleting items: only a tenant's vocabulary, in the tenants table; never a job record.
+    assert [json.loads(r)["Fn::GetAtt"][0] for r in _resources(grants["dynamodb:DeleteItem"])] == [tenants]
     queries = _resources(grants["dynamodb:Query"])
     # a tenant's list; and a deleted original's duplicates, by content (transcriber/api/erasure.py)
     assert sorted(q.rsplit("/index/", 1)[1] for q in queries) == ['by_content"]]}', 'by_tenant"]]}']

@@ -35,6 +35,7 @@ IMPORT_NAMES = {
     "aws-lambda-powertools": "aws_lambda_powertools",
     "aws-xray-sdk": "aws_xray_sdk",
     "pyjwt": "jwt",
+    "python-stdnum": "stdnum",
 }
 
 

@@ -55,6 +55,7 @@ class RecordingEngine:
         word_timestamps: bool = True,
         task: str = "transcribe",
         prompt: str | None = None,
+        hotwords: str | None = None,
     ) -> EngineResult:
         self.calls.append(("transcribe", (wav_path, language, beam_size, word_timestamps)))
         return EngineResult(language=language, segments=(Segment(0.0, 1.0, "hello"),), duration=1.0)

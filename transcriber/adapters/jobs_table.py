@@ -233,6 +233,15 @@ class JobRepository:
         )
 
     @translate_client_errors
+    def set_warnings(self, job_id: str, warnings: list[str]) -> None:
+        """What the chunk step noticed about the audio (a truncated file); aggregate adds its own."""
+        self._table.update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="SET warnings = :w, updated_at = :now",
+            ExpressionAttributeValues={":w": warnings, ":now": utc_now()},
+        )
+
+    @translate_client_errors
     def record_chunk_done(self, job_id: str) -> dict[str, Any]:
         """Count one finished chunk and refresh the percentage.
 

@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictInt, model_validator
+from pydantic.json_schema import JsonDict
 
+from transcriber.domain.errors import InvalidOptionsError
 from transcriber.domain.options import (
     BEAM_SIZE_RANGE,
     MAX_CHUNK_SECONDS_RANGE,
@@ -14,6 +16,7 @@ from transcriber.domain.options import (
     SPEAKERS_RANGE,
     JobOptions,
 )
+from transcriber.domain.textopts import MAX_REPLACEMENT_CHARS, MAX_REPLACEMENTS, PII_TAGS
 
 #: Files up to this size may be sent inside the create request instead of through an upload URL.
 #: Base64 makes 4 MiB about 5.6 MB of JSON, under Lambda's 6 MB limit on a request payload.
@@ -23,6 +26,17 @@ INLINE_MAX_BASE64 = 4 * ((INLINE_MAX_BYTES + 2) // 3)
 
 JobStatusName = Literal["AWAITING_UPLOAD", "PENDING", "PROCESSING", "COMPLETED", "FAILED"]
 OutputFormat = Literal["json", "srt", "vtt", "txt"]
+
+
+PII_TYPES = ", ".join(PII_TAGS)
+REPLACEMENT_SCHEMA: JsonDict = {
+    "type": "object",
+    "required": ["from", "to"],
+    "properties": {
+        "from": {"type": "string", "minLength": 1, "maxLength": MAX_REPLACEMENT_CHARS},
+        "to": {"type": "string", "maxLength": MAX_REPLACEMENT_CHARS},
+    },
+}
 
 
 class CreateOptions(JobOptions):
@@ -69,6 +83,26 @@ class CreateOptions(JobOptions):
         description="Most speakers to label (implies speaker_labels); estimated when left out",
         json_schema_extra={"minimum": SPEAKERS_RANGE[0], "maximum": SPEAKERS_RANGE[1]},
     )
+    vocabulary_name: str | None = Field(
+        None, description="A vocabulary of yours (PUT /v1/vocabularies/{name})"
+    )
+    redact_pii: bool = Field(
+        False, description="Replace personal data with [EMAIL], [PHONE], ... in every output"
+    )
+    pii_entity_types: tuple[str, ...] | None = Field(
+        None, description=f"What to redact (default: all): {PII_TYPES}"
+    )
+    keep_unredacted: bool = Field(False, description="Also keep the unredacted JSON (redact_pii only)")
+    replacements: tuple[tuple[str, str], ...] = Field(
+        (),
+        description='Custom spellings, whole words, case-aware: [{"from": "tom", "to": "Thom"}]',
+        json_schema_extra={"items": REPLACEMENT_SCHEMA, "maxItems": MAX_REPLACEMENTS},
+    )
+    caption_max_line_chars: int | None = Field(
+        None, ge=10, le=80, description="SRT/VTT characters a line (42)"
+    )
+    caption_max_lines: int | None = Field(None, ge=1, le=4, description="SRT/VTT lines a cue (2)")
+    caption_max_duration_s: float | None = Field(None, ge=1, le=30, description="SRT/VTT seconds a cue (7)")
     callback_url: str | None = Field(
         None,
         max_length=2048,
@@ -83,13 +117,15 @@ class CreateOptions(JobOptions):
         if not isinstance(raw, Mapping):
             return raw
         options = {name: value for name, value in raw.items() if name != "callback_url"}
+        if "vocabulary_phrases" in options:
+            raise InvalidOptionsError("vocabulary_phrases is set from vocabulary_name; send vocabulary_name.")
         # A pydantic validator is a plain classmethod at run time; mypy's plugin sees its proxy.
         JobOptions._known_names(options)  # type: ignore[operator]
         return {name: value for name, value in raw.items() if value is not None}
 
     def job_options(self) -> JobOptions:
         """The options alone, as the pipeline takes them."""
-        return JobOptions.model_validate(self.model_dump(exclude={"callback_url"}))
+        return JobOptions.model_validate(self.model_dump(mode="json", exclude={"callback_url"}))
 
 
 class CreateTranscription(BaseModel):
@@ -191,6 +227,7 @@ class Transcription(BaseModel):
     channels: int | None = Field(None, description="With channel identification: the recording's channels")
     channel_note: str | None = None
     attempts: int = 0
+    warnings: list[str] = Field(default_factory=list, description='Such as "no speech detected"')
     transcript: Transcript | None = None
     speakers: list[SpeakerSummary] | None = Field(None, description="With speaker_labels, once COMPLETED")
     links: Links

@@ -44,6 +44,7 @@ from transcriber.api.openai_routes import router as openai_router
 from transcriber.api.search import SearchResults, SearchService
 from transcriber.api.service import CONTENT_TYPES, TranscriptionService
 from transcriber.api.tenant_settings import TenantSettings, settings_of
+from transcriber.api.vocabularies import Vocabularies, Vocabulary, VocabularyBody
 from transcriber.domain.errors import PipelineError
 from transcriber.domain.rate_limits import RateLimitStatus
 from transcriber.domain.tenants import Tenant
@@ -53,6 +54,7 @@ logger = Logger()
 API_VERSION = "1.0.0"
 OPENAPI_PATH = "/v1/openapi.json"
 JOB_ID = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="The job id")]
+VOCABULARY_NAME = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="The vocabulary's name")]
 
 #: Browsers may call the API from any origin: it is authenticated by a bearer key, never a cookie.
 CORS = CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type"], max_age=600)
@@ -247,9 +249,18 @@ def rename_speakers(job_id: JOB_ID, names: Annotated[SpeakerNames, Body()]) -> S
     },
 )
 def download_transcription(
-    job_id: JOB_ID, format: Annotated[OutputFormat, Query()] = "json"
+    job_id: JOB_ID,
+    format: Annotated[OutputFormat, Query()] = "json",
+    caption_max_line_chars: Annotated[int | None, Query(ge=10, le=80)] = None,
+    caption_max_lines: Annotated[int | None, Query(ge=1, le=4)] = None,
+    caption_max_duration_s: Annotated[float | None, Query(ge=1, le=30)] = None,
 ) -> Response[str]:
-    download = _service().download(_tenant(), job_id, format)
+    captions = {
+        "line_chars": caption_max_line_chars,
+        "lines": caption_max_lines,
+        "duration_s": caption_max_duration_s,
+    }
+    download = _service().download(_tenant(), job_id, format, captions)
     if download.redirect_url:  # over Lambda's response limit: S3 serves it
         return Response(status_code=303, body="", headers={"Location": download.redirect_url})
     return Response(
@@ -317,6 +328,42 @@ def search_transcripts(
         job_id=job_id, speaker=speaker, limit=limit, cursor=cursor,
     )  # fmt: skip
     return SearchResults.model_validate(answer)
+
+
+def _vocabularies() -> Vocabularies:
+    vocabularies = _service().vocabularies
+    if vocabularies is None:
+        raise problems.NotFound("This deployment keeps no vocabularies.")
+    return vocabularies
+
+
+@app.put(
+    "/v1/vocabularies/<name>",
+    summary="Create or replace a custom vocabulary (names and terms the engine should expect)",
+    responses=_responses(200, Vocabulary, "The vocabulary as stored", 400, 415, 422),
+)
+def put_vocabulary(name: VOCABULARY_NAME, body: VocabularyBody) -> Vocabulary:
+    return _vocabularies().put(_tenant(), name, body)
+
+
+@app.get(
+    "/v1/vocabularies/<name>",
+    summary="One of your vocabularies",
+    responses=_responses(200, Vocabulary, "The vocabulary", 404, 422),
+)
+def get_vocabulary(name: VOCABULARY_NAME) -> Vocabulary:
+    return _vocabularies().get(_tenant(), name)
+
+
+@app.delete(
+    "/v1/vocabularies/<name>",
+    summary="Delete a vocabulary (jobs already created keep its phrases)",
+    status_code=204,
+    responses={204: {"description": "Deleted"}, **_problems(404, 422)},
+)
+def delete_vocabulary(name: VOCABULARY_NAME) -> Response[str]:
+    _vocabularies().delete(_tenant(), name)
+    return Response(status_code=204, body="")
 
 
 def openapi_document() -> dict[str, Any]:

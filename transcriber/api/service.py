@@ -26,8 +26,10 @@ from transcriber.adapters.storage import ObjectTooLargeError
 from transcriber.api import problems, speakers
 from transcriber.api.erasure import hand_over_outputs
 from transcriber.api.models import INLINE_MAX_BYTES, CreateTranscription
+from transcriber.api.vocabularies import Vocabularies
 from transcriber.domain import intake
-from transcriber.domain.errors import PipelineError
+from transcriber.domain.errors import InvalidOptionsError, PipelineError
+from transcriber.domain.formats import to_srt, to_vtt, transcript_from_document
 from transcriber.domain.intake import SNIFF_BYTES
 from transcriber.domain.jobs import (
     OUTPUT_FORMATS,
@@ -38,6 +40,7 @@ from transcriber.domain.jobs import (
 )
 from transcriber.domain.media_url import check_source_url
 from transcriber.domain.messages import JobDeleted, JobEvent
+from transcriber.domain.options import JobOptions
 from transcriber.domain.recovery import Executions, JobStore, latest_execution_name, retry_job
 from transcriber.domain.tenants import Tenant, upload_key
 from transcriber.domain.webhooks import Resolver, check_callback_url
@@ -185,6 +188,7 @@ class TranscriptionService:
         sync_max_audio_s: float = 120.0,
         fetch_media: Callable[..., Any] | None = None,
         events: JobEventEmitter | None = None,
+        vocabularies: Vocabularies | None = None,
     ) -> None:
         self.jobs = jobs
         self.objects = objects
@@ -205,6 +209,8 @@ class TranscriptionService:
         self.resolve = resolve
         #: the jobs bus: a deletion is announced so the search index (and others) forget the job
         self.events = events
+        #: the tenants' custom vocabularies (transcriber/api/vocabularies.py); None: none kept
+        self.vocabularies = vocabularies
 
     # Create -----------------------------------------------------------------------------------
 
@@ -222,6 +228,15 @@ class TranscriptionService:
                 check_callback_url(
                     request.options.callback_url, local_mode=self.local_mode, resolve=self.resolve
                 )
+            intake.check_name_and_size(request.filename, size, self.max_upload_bytes)
+            options = request.options.job_options()
+            if self.vocabularies is not None:
+                options = self.vocabularies.resolve(tenant, options)
+            elif options.vocabulary_name:
+                raise InvalidOptionsError("This deployment keeps no vocabularies; leave vocabulary_name out.")
+            callback_url = request.options.callback_url
+            if callback_url:
+                check_callback_url(callback_url, local_mode=self.local_mode, resolve=self.resolve)
         except PipelineError as err:
             raise problems.problem_for(err) from err
         if request.content_type and not _AUDIO_TYPES.match(request.content_type):
@@ -344,7 +359,7 @@ class TranscriptionService:
         fields = (
             "job_id", "status", "filename", "size", "chunks_done", "chunks_total", "language",
             "duration", "callback_url", "created_at", "updated_at", "started_at", "completed_at",
-            "failed_at", "reason_code", "error_message", "duplicate_of",
+            "failed_at", "reason_code", "error_message", "duplicate_of", "warnings",
         )  # fmt: skip
         view: dict[str, Any] = {name: job.get(name) for name in fields}
         view["filename"] = _filename(job)
@@ -353,6 +368,7 @@ class TranscriptionService:
         view["attempts"] = int(job.get("attempts") or 0)
         if job.get("channels") is not None:  # channel identification
             view["channels"], view["channel_note"] = int(job["channels"]), job.get("channel_note")
+        view["warnings"] = list(job.get("warnings") or [])
         view["links"] = {"self": f"/v1/transcriptions/{job['job_id']}"}
         if job.get("speakers"):
             view["speakers"] = job["speakers"]
@@ -410,10 +426,16 @@ class TranscriptionService:
         bucket = self.results_bucket
         return speakers.rename(job, document, names, jobs=self.jobs, objects=self.objects, bucket=bucket)
 
-    def download(self, tenant: Tenant, job_id: str, fmt: str) -> Download:
+    def download(
+        self, tenant: Tenant, job_id: str, fmt: str, captions: dict[str, Any] | None = None
+    ) -> Download:
+        """The stored output; subtitles with other ``captions`` limits are rendered again from the JSON."""
         job = self._completed(tenant, job_id)
         if fmt not in OUTPUT_FORMATS:
             raise problems.Unprocessable(f"format must be one of {', '.join(OUTPUT_FORMATS)}.")
+        chosen = {f"caption_max_{k}": v for k, v in (captions or {}).items() if v is not None}
+        if chosen:
+            return self._restyled(job, fmt, chosen)
         stem = re.sub(r"[^A-Za-z0-9._-]+", "_", _filename(job).rsplit(".", 1)[0])[:80]
         filename = f"{stem or job_id}.{fmt}"
         try:
@@ -424,6 +446,18 @@ class TranscriptionService:
             )
             return Download(filename=filename, content_type=CONTENT_TYPES[fmt], redirect_url=url)
         return Download(filename=filename, content_type=CONTENT_TYPES[fmt], body=body)
+
+    def _restyled(self, job: dict[str, Any], fmt: str, chosen: dict[str, Any]) -> Download:
+        if fmt not in ("srt", "vtt"):
+            raise problems.Unprocessable("caption_max_* apply to format=srt and format=vtt only.")
+        try:
+            style = JobOptions.parse({**(job.get("options") or {}), **chosen}).caption_style()
+        except PipelineError as err:
+            raise problems.problem_for(err) from err
+        transcript, names = transcript_from_document(self._transcript_document(job))
+        body = (to_srt if fmt == "srt" else to_vtt)(transcript, names, style)
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", _filename(job).rsplit(".", 1)[0])[:80] or job["job_id"]
+        return Download(filename=f"{stem}.{fmt}", content_type=CONTENT_TYPES[fmt], body=body)
 
     def _completed(self, tenant: Tenant, job_id: str) -> dict[str, Any]:
         job = self.owned_job(tenant, job_id)

@@ -16,6 +16,7 @@ from typing import Any
 
 from transcriber.domain.models import Segment, Transcript, Word
 from transcriber.domain.subtitles import subtitle_cues
+from transcriber.domain.textopts import CaptionStyle
 
 #: A pause at least this long between segments starts a new paragraph in the TXT output.
 PARAGRAPH_PAUSE_S = 2.0
@@ -135,9 +136,10 @@ def _subtitle_blocks(
     *,
     prefix: Callable[[str], str] | None = None,
     voice: Callable[[str], str] | None = None,
+    style: CaptionStyle | None = None,
 ) -> list[str]:
     """``prefix`` names the speaker in the text at each turn (SRT); ``voice`` tags every cue (VTT)."""
-    cues = subtitle_cues(t.segments, prefix)
+    cues = subtitle_cues(t.segments, prefix, style)
     blocks = []
     for number, cue in enumerate(cues, start=1):
         start, end = _ms(cue.start), max(_ms(cue.start), _ms(cue.end))
@@ -149,12 +151,15 @@ def _subtitle_blocks(
     return blocks
 
 
-def to_srt(t: Transcript, speaker_names: SpeakerNames | None = None) -> str:
+def to_srt(
+    t: Transcript, speaker_names: SpeakerNames | None = None, style: CaptionStyle | None = None
+) -> str:
     """SubRip: numbered cues (42 characters a line, 2 lines, 7 s at most), a blank line between cues.
 
     With speaker labels, the first cue of each turn starts with ``spk_0:`` (or the display name).
     """
-    return "\n".join(_subtitle_blocks(t, ",", str, prefix=lambda s: f"{_display(speaker_names)(s)}:"))
+    prefix = _display(speaker_names)
+    return "\n".join(_subtitle_blocks(t, ",", str, prefix=lambda s: f"{prefix(s)}:", style=style))
 
 
 def _vtt_escape(text: str) -> str:
@@ -162,12 +167,15 @@ def _vtt_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def to_vtt(t: Transcript, speaker_names: SpeakerNames | None = None) -> str:
+def to_vtt(
+    t: Transcript, speaker_names: SpeakerNames | None = None, style: CaptionStyle | None = None
+) -> str:
     """WebVTT: ``WEBVTT`` header, then the same cues as the SRT, ``HH:MM:SS.mmm`` times.
 
     With speaker labels every cue opens a voice span, ``<v spk_0>`` (or the display name).
     """
-    return "\n".join(["WEBVTT\n", *_subtitle_blocks(t, ".", _vtt_escape, voice=_display(speaker_names))])
+    blocks = _subtitle_blocks(t, ".", _vtt_escape, voice=_display(speaker_names), style=style)
+    return "\n".join(["WEBVTT\n", *blocks])
 
 
 def to_txt(t: Transcript, speaker_names: SpeakerNames | None = None) -> str:
@@ -191,12 +199,14 @@ def to_txt(t: Transcript, speaker_names: SpeakerNames | None = None) -> str:
     return "".join(" ".join(p) + "\n\n" for p in paragraphs).rstrip("\n") + "\n" if paragraphs else ""
 
 
-def render_all(t: Transcript, speaker_names: SpeakerNames | None = None) -> dict[str, str]:
-    """Every output format, keyed by file extension."""
+def render_all(
+    t: Transcript, speaker_names: SpeakerNames | None = None, style: CaptionStyle | None = None
+) -> dict[str, str]:
+    """Every output format, keyed by file extension; ``style`` sets the subtitle limits."""
     return {
         "json": to_json(t, speaker_names),
-        "srt": to_srt(t, speaker_names),
-        "vtt": to_vtt(t, speaker_names),
+        "srt": to_srt(t, speaker_names, style),
+        "vtt": to_vtt(t, speaker_names, style),
         "txt": to_txt(t, speaker_names),
     }
 

@@ -9,12 +9,14 @@ accepted, before any audio is converted.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, unquote
 
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_serializer, field_validator, model_validator
 
+from transcriber.domain import textopts
 from transcriber.domain.errors import InvalidOptionsError
 
 #: Whisper's language codes (faster_whisper.tokenizer._LANGUAGE_CODES; a unit test keeps the two
@@ -38,6 +40,11 @@ OPTION_NAMES: tuple[str, ...] = (
 TASKS = ("transcribe", "translate")
 #: Whisper reads at most 224 prompt tokens (about 900 characters of English); longer is cut by it.
 PROMPT_MAX_CHARS = 900
+#: Text options (transcriber/domain/textopts.py); vocabulary_phrases is filled in by the API.
+TEXT_OPTION_NAMES = (
+    "vocabulary_name", "vocabulary_phrases", "redact_pii", "pii_entity_types", "keep_unredacted",
+    "replacements", "caption_max_line_chars", "caption_max_lines", "caption_max_duration_s",
+)  # fmt: skip
 BEAM_SIZE_RANGE = (1, 10)
 #: Speakers a job may ask for (min_speakers / max_speakers); the clustering's own limit.
 SPEAKERS_RANGE = (1, 30)
@@ -85,14 +92,24 @@ class JobOptions(BaseModel):
     speaker_labels: bool = False
     min_speakers: int | None = None
     max_speakers: int | None = None
+    vocabulary_name: str | None = None
+    vocabulary_phrases: tuple[str, ...] = ()
+    redact_pii: bool = False
+    pii_entity_types: tuple[str, ...] | None = None
+    keep_unredacted: bool = False
+    replacements: tuple[tuple[str, str], ...] = ()
+    caption_max_line_chars: int | None = None
+    caption_max_lines: int | None = None
+    caption_max_duration_s: float | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _known_names(cls, raw: Any) -> Any:
-        unknown = sorted(set(raw) - set(OPTION_NAMES)) if isinstance(raw, Mapping) else []
+        unknown = sorted(set(raw) - {*OPTION_NAMES, *TEXT_OPTION_NAMES}) if isinstance(raw, Mapping) else []
         if unknown:
             raise InvalidOptionsError(
-                f"Unknown option(s): {', '.join(unknown)}. Accepted: {', '.join(OPTION_NAMES)}."
+                f"Unknown option(s): {', '.join(unknown)}. "
+                f"Accepted: {', '.join((*OPTION_NAMES, *TEXT_OPTION_NAMES[:1], *TEXT_OPTION_NAMES[2:]))}."
             )
         return raw
 
@@ -154,7 +171,64 @@ class JobOptions(BaseModel):
             )
         return self
 
-    @field_validator("word_timestamps", "dedupe", "channel_identification", "speaker_labels", mode="before")
+    @field_validator("vocabulary_name", mode="before")
+    @classmethod
+    def _vocabulary_name(cls, value: Any) -> str | None:
+        return textopts.check_vocabulary_name(value)
+
+    @field_validator("vocabulary_phrases", mode="before")
+    @classmethod
+    def _phrases(cls, value: Any) -> tuple[str, ...]:
+        return () if value in (None, "", (), []) else textopts.check_phrases(value)
+
+    @field_validator("pii_entity_types", mode="before")
+    @classmethod
+    def _entity_types(cls, value: Any) -> tuple[str, ...] | None:
+        return textopts.check_entity_types(value)
+
+    @field_validator("replacements", mode="before")
+    @classmethod
+    def _replacements(cls, value: Any) -> tuple[tuple[str, str], ...]:
+        return textopts.check_replacements(value)
+
+    @field_validator("caption_max_line_chars", "caption_max_lines", mode="before")
+    @classmethod
+    def _caption_ints(cls, value: Any, info: ValidationInfo) -> int | None:
+        bounds = (
+            textopts.CAPTION_LINES_RANGE
+            if info.field_name == "caption_max_lines"
+            else textopts.CAPTION_LINE_CHARS_RANGE
+        )
+        return _bounded_int(str(info.field_name), value, bounds)
+
+    @field_validator("caption_max_duration_s", mode="before")
+    @classmethod
+    def _caption_duration(cls, value: Any) -> float | None:
+        return _bounded_float("caption_max_duration_s", value, textopts.CAPTION_DURATION_RANGE)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> JobOptions:
+        if (self.pii_entity_types is not None or self.keep_unredacted) and not self.redact_pii:
+            raise InvalidOptionsError("pii_entity_types and keep_unredacted apply with redact_pii: true.")
+        return self
+
+    @field_serializer("replacements")
+    def _pairs(self, pairs: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
+        return [{"from": source, "to": target} for source, target in pairs]
+
+    def caption_style(self) -> textopts.CaptionStyle:
+        """The subtitle limits this job asked for; the conventions where it chose none."""
+        default = textopts.CaptionStyle()
+        return textopts.CaptionStyle(
+            self.caption_max_line_chars or default.max_line_chars,
+            self.caption_max_lines or default.max_lines,
+            self.caption_max_duration_s or default.max_duration_s,
+        )
+
+    @field_validator(
+        "word_timestamps", "dedupe", "channel_identification", "speaker_labels", "redact_pii",
+        "keep_unredacted", mode="before",
+    )  # fmt: skip
     @classmethod
     def _flags(cls, value: Any, info: ValidationInfo) -> bool:
         return _boolean(str(info.field_name), value)
@@ -174,6 +248,10 @@ class JobOptions(BaseModel):
         }
         if isinstance(ours.get("prompt"), str):  # percent-encoded by to_metadata (S3 metadata is ASCII)
             ours["prompt"] = unquote(ours["prompt"])
+        if ours.keys() & {"vocabulary_name", "vocabulary_phrases"}:  # kept per tenant, behind the API
+            raise InvalidOptionsError(
+                "vocabulary_name is accepted through the API only (POST /v1/transcriptions)."
+            )
         return cls.parse(ours)
 
     def to_metadata(self) -> dict[str, str]:
@@ -185,7 +263,8 @@ class JobOptions(BaseModel):
 
     def to_dict(self) -> dict[str, Any]:
         """Only what differs from the defaults, so an empty dict means "all defaults"."""
-        return self.model_dump(exclude_defaults=True)
+        chosen = self.model_dump(mode="json", exclude_defaults=True)
+        return {key: value for key, value in chosen.items() if value != []}  # a serialized empty default
 
     def affecting_the_transcript(self) -> dict[str, Any]:
         """The options that change what a transcription produces (not how it is scheduled)."""
@@ -195,6 +274,8 @@ class JobOptions(BaseModel):
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return json.dumps(value)
     return str(value)
 
 

@@ -60,6 +60,8 @@ def transcribe_chunk(
     """Recognise one chunk in the job's pinned ``language``; times stay relative to the chunk."""
     config = config or ChunkingConfig()
     options = options or JobOptions()
+    # Only a job with a vocabulary passes hotwords, so engines without them need not know it.
+    hints = {"hotwords": ", ".join(options.vocabulary_phrases)} if options.vocabulary_phrases else {}
     result = engine.transcribe(
         wav,
         language=language,
@@ -67,6 +69,7 @@ def transcribe_chunk(
         word_timestamps=options.word_timestamps,
         task=options.task,
         prompt=options.prompt,
+        **hints,
     )
     speech = speech_spans(
         AudioSegment.from_wav(str(wav)),

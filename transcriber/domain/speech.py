@@ -59,12 +59,14 @@ class SpeechEngine(Protocol):
         word_timestamps: bool = True,
         task: str = "transcribe",
         prompt: str | None = None,
+        hotwords: str | None = None,
     ) -> EngineResult:
         """Transcribe ``wav_path``; ``language`` (ISO 639-1) skips detection when given.
 
         ``beam_size`` ``None`` means the engine's default; without ``word_timestamps`` segments
         carry no words (faster, coarser). ``task`` ``translate`` writes the speech in English
-        (engines that hear English only transcribe it); ``prompt`` primes every decode.
+        (engines that hear English only transcribe it); ``prompt`` primes every decode;
+        ``hotwords``: names and terms to expect (a custom vocabulary), where the engine can use them.
         """
         ...
 

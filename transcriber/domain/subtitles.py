@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from transcriber.domain.models import Segment, Word
+from transcriber.domain.textopts import CaptionStyle
 
 MAX_LINE_CHARS = 42
 MAX_LINES = 2
@@ -19,6 +20,16 @@ MAX_CUE_S = 7.0
 #: A pause between words at least this long starts a new cue.
 CUE_PAUSE_S = 0.5
 SENTENCE_END = (".", "?", "!", "\u2026", "\u3002", "\uff1f", "\uff01")  # and ellipsis, CJK full stops
+#: Titles and abbreviations whose full stop does not end a sentence ("Mr." / "John Dashwood").
+ABBREVIATIONS = frozenset((
+    "mr", "mrs", "ms", "mx", "dr", "prof", "st", "jr", "sr", "mt", "messrs", "rev", "gen", "col",
+    "capt", "lt", "sgt", "hon", "vs", "nr", "bzw", "dipl", "hr", "fr", "frau",
+))  # fmt: skip
+
+
+def ends_sentence(word: str) -> bool:
+    bare = word.strip()
+    return bare.endswith(SENTENCE_END) and bare.rstrip(".").lower() not in ABBREVIATIONS
 
 
 @dataclass(frozen=True)
@@ -82,19 +93,25 @@ def _pseudo_words(segment: Segment) -> list[Word]:
     return words
 
 
-def _segment_cues(segment: Segment, prefix: str | None = None) -> list[Cue]:
+def _segment_cues(
+    segment: Segment, prefix: str | None = None, style: CaptionStyle | None = None
+) -> list[Cue]:
     """Cues of one segment; ``prefix`` (``"spk_0:"``) goes before its first word, inside the line limits."""
     words = list(segment.words) if segment.words else _pseudo_words(segment)
     words = [w for w in words if w.text.strip()]
     if prefix and words:
         spaced = any(w.text[:1].isspace() for w in words)
         words.insert(0, Word(words[0].start, words[0].start, (" " if spaced else "") + prefix))
+    style = style or CaptionStyle()
     cues: list[Cue] = []
     current: list[Word] = []
 
+    def fits(text: str) -> tuple[str, ...] | None:
+        return wrap(text, style.max_line_chars, style.max_lines)
+
     def close() -> None:
         if current:
-            lines = wrap(join_words(current)) or (join_words(current),)
+            lines = fits(join_words(current)) or (join_words(current),)
             end = max(current[-1].end, current[0].start)
             cues.append(Cue(start=current[0].start, end=end, lines=lines, speaker=segment.speaker))
             current.clear()
@@ -102,11 +119,11 @@ def _segment_cues(segment: Segment, prefix: str | None = None) -> list[Cue]:
     for word in words:
         if current:
             paused = word.start - current[-1].end >= CUE_PAUSE_S
-            too_long = word.end - current[0].start > MAX_CUE_S
-            if paused or too_long or wrap(join_words([*current, word])) is None:
+            too_long = word.end - current[0].start > style.max_duration_s
+            if paused or too_long or fits(join_words([*current, word])) is None:
                 close()
         current.append(word)
-        if word.text.strip().endswith(SENTENCE_END):
+        if ends_sentence(word.text):
             close()
     close()
     if cues:  # the segment's own bounds frame its first and last cue
@@ -117,7 +134,9 @@ def _segment_cues(segment: Segment, prefix: str | None = None) -> list[Cue]:
 
 
 def subtitle_cues(
-    segments: Iterable[Segment], speaker_prefix: Callable[[str], str] | None = None
+    segments: Iterable[Segment],
+    speaker_prefix: Callable[[str], str] | None = None,
+    style: CaptionStyle | None = None,
 ) -> list[Cue]:
     """Cues for a whole transcript, in order, never overlapping the next cue.
 
@@ -130,7 +149,7 @@ def subtitle_cues(
         turn = speaker_prefix is not None and segment.speaker is not None and segment.speaker != previous
         prefix = speaker_prefix(segment.speaker) if turn and speaker_prefix and segment.speaker else None
         previous = segment.speaker if segment.speaker is not None else previous
-        cues.extend(_segment_cues(segment, prefix))
+        cues.extend(_segment_cues(segment, prefix, style))
     for i in range(len(cues) - 1):
         if cues[i].end > cues[i + 1].start:
             cue = cues[i]

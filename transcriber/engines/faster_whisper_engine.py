@@ -178,15 +178,18 @@ class FasterWhisperEngine:
         word_timestamps: bool = True,
         task: str = "transcribe",
         prompt: str | None = None,
+        hotwords: str | None = None,
     ) -> EngineResult:
-        """Transcribe one 16 kHz mono WAV; segment and word times are seconds from its start."""
+        """Transcribe one 16 kHz mono WAV; segment and word times are seconds from its start.
+
+        ``hotwords`` go before every window as Whisper's previous-text prompt (faster-whisper's
+        ``hotwords``), which makes their spellings likelier."""
         duration = _wav_duration(wav_path)
         model = self._load()
         beam = beam_size or self.beam_size
         try:
-            raw_segments, detected = self._decode(
-                model, wav_path, language, beam, word_timestamps, {"task": task, "initial_prompt": prompt}
-            )
+            choices = {"task": task, "initial_prompt": prompt, **({"hotwords": hotwords} if hotwords else {})}
+            raw_segments, detected = self._decode(model, wav_path, language, beam, word_timestamps, choices)
             kept = (s for s in (_segment(raw) for raw in raw_segments) if s is not None)
             segments = tuple(sentence for segment in kept for sentence in sentence_segments(segment))
         except (MemoryError, RuntimeError) as exc:

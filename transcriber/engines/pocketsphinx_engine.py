@@ -65,6 +65,7 @@ class PocketsphinxEngine:
         word_timestamps: bool = True,
         task: str = "transcribe",
         prompt: str | None = None,
+        hotwords: str | None = None,  # not used: its dictionary and language model are fixed
     ) -> EngineResult:
         """Decode the file utterance by utterance, then split the words into segments at pauses."""
         if language not in (None, "en"):

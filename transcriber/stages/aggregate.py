@@ -12,6 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from transcriber.domain.channels import merge_by_channel
 from transcriber.domain.formats import render_all, speakers_summary
+from transcriber.domain.job_warnings import NO_SPEECH
 from transcriber.domain.jobs import (
     OUTPUT_CONTENT_TYPES,
     TRANSCRIPTS_PREFIX,
@@ -23,8 +24,10 @@ from transcriber.domain.jobs import (
 )
 from transcriber.domain.merge import merge_chunks
 from transcriber.domain.messages import AggregateRequest, AggregateResponse, Job, JobCompleted
-from transcriber.domain.models import ChunkTranscript
+from transcriber.domain.models import ChunkTranscript, Transcript
+from transcriber.domain.options import JobOptions
 from transcriber.domain.retention import Retention
+from transcriber.domain.textedit import edit_transcript, text_edits
 from transcriber.stages.deleted import refuse_if_deleted
 from transcriber.stages.ports import StagePorts
 from transcriber.stages.speaker_labels import label_transcript
@@ -32,11 +35,19 @@ from transcriber.stages.speaker_labels import label_transcript
 logger = Logger(child=True)
 metrics = Metrics()
 
+#: The unredacted JSON, stored only when a job asks for redaction and keep_unredacted.
+UNREDACTED = "unredacted.json"
+
 
 def _seconds_since(iso: str | None) -> float | None:
     if not iso:
         return None
     return round((datetime.now(UTC) - parse_timestamp(iso)).total_seconds(), 3)
+
+
+def transcript_warnings(transcript: Transcript) -> list[str]:
+    """What a user should know about a completed transcript (an empty one is not a failure)."""
+    return [] if transcript.text.strip() else [NO_SPEECH]
 
 
 def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateResponse:
@@ -53,15 +64,25 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
     )
     if request.options.speaker_labels:
         transcript = label_transcript(transcript, job_id, ports=ports)
-    rendered = render_all(transcript)
+    found = ports.jobs.get(job_id)
+    job = Job.model_validate(found) if found else None
+    # The job record's options: the API adds a vocabulary's phrases there, not in the state.
+    options = job.options if job else JobOptions()
+    heard, transcript = transcript, edit_transcript(transcript, text_edits(options))
+    rendered = render_all(transcript, style=options.caption_style())
+    if options.redact_pii and options.keep_unredacted:  # asked for both: the plain text beside it
+        rendered[UNREDACTED] = render_all(edit_transcript(heard, text_edits(options, redact=False)))["json"]
     store.put_texts(
-        bucket, [(output_key(job_id, fmt), body, OUTPUT_CONTENT_TYPES[fmt]) for fmt, body in rendered.items()]
+        bucket,
+        [
+            (output_key(job_id, fmt), body, OUTPUT_CONTENT_TYPES.get(fmt, "application/json"))
+            for fmt, body in rendered.items()
+        ],
     )
     refuse_if_deleted(job_id, ports, WORK_PREFIX, TRANSCRIPTS_PREFIX)
     outputs = {fmt: f"s3://{bucket}/{output_key(job_id, fmt)}" for fmt in rendered}
 
-    found = ports.jobs.get(job_id)
-    processing_time = _seconds_since(Job.model_validate(found).created_at if found else None)
+    processing_time = _seconds_since(job.created_at if job else None)
     retention = Retention.from_record(found)
     if retention.audio_after_transcript:  # the tenant keeps no audio once it is transcribed
         store.delete(request.bucket, request.key)
@@ -77,12 +98,19 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
         "processing_time_s": processing_time,
         "outputs": outputs,
         "engine": transcript.engine,
+        "warnings": list(
+            dict.fromkeys([*(found or {}).get("warnings", []), *transcript_warnings(transcript)])
+        ),
         **retention.completion_fields(datetime.now(UTC), found),
         **({"audio_deleted_at": utc_now()} if retention.audio_after_transcript else {}),
     }
     if request.options.speaker_labels:  # jobs without speaker labels keep their record as it was
         fields["speakers"] = speakers_summary(transcript.segments)
     ports.jobs.mark_completed(job_id, fields)
+    if options.redact_pii:
+        # The chunk checkpoints hold the words as heard: not kept once the redacted outputs exist.
+        for key in keys:
+            store.delete(bucket, key)
     ports.events.emit(
         JobCompleted(
             job_id=job_id,

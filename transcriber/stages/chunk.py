@@ -16,8 +16,10 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from transcriber.adapters.ffmpeg import convert_to_wav, split_channels
+from transcriber.adapters.media_probe import declared_duration
 from transcriber.domain.channels import MAX_CHANNELS, prepare_channel_chunks
 from transcriber.domain.chunking import ChunkingConfig, longest_first
+from transcriber.domain.job_warnings import truncation_warning
 from transcriber.domain.jobs import chunk_key
 from transcriber.domain.messages import ChunkRef, ChunkRequest, ChunkResponse, JobStarted
 from transcriber.domain.preparation import PreparedAudio, prepare_chunks
@@ -51,6 +53,7 @@ def chunk_audio(
             prepared = prepare_chunks(
                 source, workdir, config=config, max_duration_s=max_duration_s, convert=convert_to_wav
             )
+        warning = truncation_warning(declared_duration(source), prepared.info.duration_s)
         store.upload_many(
             [(path, chunk_key(job_id, spec.index)) for spec, path in prepared.chunks],
             bucket,
@@ -61,6 +64,9 @@ def chunk_audio(
         specs = longest_first([spec for spec, _ in prepared.chunks])
         chunks = [ChunkRef.of(spec, chunk_key(job_id, spec.index)) for spec in specs]
     duration = prepared.info.duration_s
+    if warning:
+        logger.warning("Truncated upload", extra={"warning": warning})
+        ports.jobs.set_warnings(job_id, [warning])
     if ports.jobs.mark_processing(job_id, duration=duration, chunks_total=len(chunks), extra=job_fields):
         # A chunk step retried after this point marks the job PROCESSING again, so a consumer may see
         # "started" twice for one job; EventBridge delivers at least once anyway: key on job_id.
