@@ -223,20 +223,15 @@ class TranscriptionService:
                 check_source_url(request.source_url, local_mode=self.local_mode, resolve=self.resolve)
             else:
                 intake.check_name_and_size(request.filename, size, self.max_upload_bytes)
-            request.options.job_options()
+            options = request.options.job_options()
+            if self.vocabularies is not None:  # the phrases travel with the job, not by name
+                options = self.vocabularies.resolve(tenant, options)
+            elif options.vocabulary_name:
+                raise InvalidOptionsError("This deployment keeps no vocabularies; leave vocabulary_name out.")
             if request.options.callback_url:
                 check_callback_url(
                     request.options.callback_url, local_mode=self.local_mode, resolve=self.resolve
                 )
-            intake.check_name_and_size(request.filename, size, self.max_upload_bytes)
-            options = request.options.job_options()
-            if self.vocabularies is not None:
-                options = self.vocabularies.resolve(tenant, options)
-            elif options.vocabulary_name:
-                raise InvalidOptionsError("This deployment keeps no vocabularies; leave vocabulary_name out.")
-            callback_url = request.options.callback_url
-            if callback_url:
-                check_callback_url(callback_url, local_mode=self.local_mode, resolve=self.resolve)
         except PipelineError as err:
             raise problems.problem_for(err) from err
         if request.content_type and not _AUDIO_TYPES.match(request.content_type):
@@ -250,10 +245,10 @@ class TranscriptionService:
             raise problems.problem_for(err) from err
 
         if not request.source_url:
-            return self._record(tenant, request, content, request.filename, size, None)
+            return self._record(tenant, request, options, content, request.filename, size, None)
         with tempfile.NamedTemporaryFile(prefix="source-") as spool:
             filename, size = self._fetch(request.source_url, spool)
-            return self._record(tenant, request, content, filename, size, Path(spool.name))
+            return self._record(tenant, request, options, content, filename, size, Path(spool.name))
 
     def _fetch(self, url: str, sink: IO[bytes]) -> tuple[str, int]:
         """Fetch ``url`` into ``sink``: its file name and size; the fetch's errors as problems."""
@@ -277,13 +272,13 @@ class TranscriptionService:
         self,
         tenant: Tenant,
         request: CreateTranscription,
+        options: JobOptions,
         content: bytes | None,
         filename: str,
         size: int,
         fetched: Path | None,
     ) -> dict[str, Any]:
         """The job record, and its audio stored (inline or fetched) or an upload URL handed out."""
-        options = request.options.job_options()
         callback_url = request.options.callback_url
         job_id = uuid.uuid4().hex
         key = upload_key(tenant.tenant_id, job_id, filename)
