@@ -27,6 +27,7 @@ from types import FrameType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from localrun import webapp
 from localrun.environment import REPO_ROOT
 from localrun.pipeline import LocalPipeline
 
@@ -124,6 +125,8 @@ class ApiServer:
         return dict(json.loads(payload))
 
     def forward(self, request: BaseHTTPRequestHandler) -> None:
+        if webapp.serve(request, storage_origins=[self.pipeline.aws.endpoint]):
+            return
         length = int(request.headers.get("Content-Length") or 0)
         if length > MAX_BODY_BYTES:
             self._reply(request, {"statusCode": 413, "body": json.dumps({"message": "Request Too Long"})})
@@ -184,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
                 indent=2,
             )
         )
+        print(f"Web app:  {base_url}/")
         print(f"API:      {base_url}/v1  (OpenAPI: {base_url}/v1/openapi.json)")
         print(f"API key:  {api_key}  (tenant {DEV_TENANT!r})")
         print(f"Try:      curl -H 'Authorization: Bearer {api_key}' {base_url}/v1/transcriptions")

@@ -14,13 +14,11 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from localrun import webapp
 from localrun.pipeline import LocalPipeline
 from localrun.serve import ApiServer
 from tests.integration.conftest import Api, ApiTenant
@@ -40,12 +38,8 @@ if shutil.which("chromium") is None:  # pragma: no cover - a setup problem, said
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra: make setup")
 
 
-class AppServer(ApiServer):
-    """``make serve``'s server with the web app at ``/``: what localrun/serve.py does once wired."""
-
-    def forward(self, request: BaseHTTPRequestHandler) -> None:
-        if not webapp.serve(request, storage_origins=[self.pipeline.aws.endpoint]):
-            super().forward(request)
+#: ``make serve``'s server: the web app at ``/`` beside the API.
+AppServer = ApiServer
 
 
 @pytest.fixture(scope="module")

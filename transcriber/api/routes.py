@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from transcriber.api import problems
 from transcriber.api.models import (
+    AudioLink,
     CreatedTranscription,
     CreateTranscription,
     JobStatusName,
@@ -209,6 +210,15 @@ def download_transcription(
         body=download.body,
         headers={"Content-Disposition": f'attachment; filename="{download.filename}"'},
     )
+
+
+@app.get(
+    "/v1/transcriptions/<job_id>/audio",
+    summary="A presigned URL of the original recording (for a player)",
+    responses=_responses(200, AudioLink, "Where to fetch the recording", 404, 409, 410, 422),
+)
+def transcription_audio(job_id: JOB_ID) -> AudioLink:
+    return AudioLink.model_validate(_service().audio(_tenant(), job_id))
 
 
 @app.delete(

@@ -40,6 +40,8 @@ MAX_PAGE = 100
 RESPONSE_MAX_BYTES = 5 * 1024 * 1024
 DOWNLOAD_URL_EXPIRY_S = 900
 DEFAULT_PAGE = 20
+#: The audio player's URL lives as long as a long recording takes to listen through.
+AUDIO_URL_EXPIRY_S = 3600
 #: Declared content types that are plainly not audio are refused before any upload (415).
 _AUDIO_TYPES = re.compile(r"^(audio/[\w.+-]+|video/[\w.+-]+|application/(ogg|octet-stream))(;.*)?$", re.I)
 CONTENT_TYPES = {
@@ -77,6 +79,8 @@ class Objects(Protocol):
     def presigned_get(self, bucket: str, key: str, *, expires_s: int, filename: str) -> str: ...
 
     def presigned_put(self, bucket: str, key: str, *, size: int, expires_s: int) -> str: ...
+
+    def exists(self, bucket: str, key: str) -> bool: ...
 
     def delete(self, bucket: str, key: str) -> None: ...
 
@@ -325,6 +329,24 @@ class TranscriptionService:
             )
             return Download(filename=filename, content_type=CONTENT_TYPES[fmt], redirect_url=url)
         return Download(filename=filename, content_type=CONTENT_TYPES[fmt], body=body)
+
+    def audio(self, tenant: Tenant, job_id: str) -> dict[str, Any]:
+        """A presigned GET of the original upload, for the web app's player (the bucket stays private)."""
+        job = self.owned_job(tenant, job_id)
+        if job.get("status") == JobStatus.AWAITING_UPLOAD.value:
+            raise problems.Conflict(
+                f"Transcription {job_id} has no audio yet: PUT the file to its upload_url."
+            )
+        bucket, key = str(job.get("bucket") or ""), str(job.get("key") or "")
+        if not (bucket and key and self.objects.exists(bucket, key)):
+            raise problems.Gone(
+                f"The audio of {job_id} is gone (the input bucket's lifecycle removed it); "
+                "the transcript remains."
+            )
+        url = self.objects.presigned_get(
+            bucket, key, expires_s=AUDIO_URL_EXPIRY_S, filename=key.rsplit("/", 1)[-1]
+        )
+        return {"job_id": job_id, "url": url, "expires_in": AUDIO_URL_EXPIRY_S}
 
     def _completed(self, tenant: Tenant, job_id: str) -> dict[str, Any]:
         job = self.owned_job(tenant, job_id)
