@@ -180,6 +180,9 @@ class ApiService(Concern):
             ),
             # Deleting a job deletes its audio, which a bucket-dropped job may have under any key.
             (["s3:DeleteObject"], [input_bucket.arn_for_objects("*")]),
+            # The player's presigned GET of the original (and its HEAD; ListBucket makes a gone one 404).
+            (["s3:GetObject"], [input_bucket.arn_for_objects("*")]),
+            (["s3:ListBucket"], [input_bucket.bucket_arn]),
             # Transcripts to return; a deleted job's intermediate files and outputs.
             (["s3:GetObject"], [results.arn_for_objects(f"{TRANSCRIPTS_PREFIX}/*")]),
             (

@@ -50,3 +50,15 @@ class NotifierEnv(_FunctionEnv):
     #: set by infra; without it the URL is derived from each record's source ARN
     queue_url: str | None = Field(default=None, alias="QUEUE_URL")
     local_mode: LocalMode = Field(default=False, alias="TRANSCRIBER_LOCAL_MODE")
+
+
+class LiveStatusEnv(_FunctionEnv):
+    """functions/live and functions/pusher: connections, jobs, tenants (keys) and where to push."""
+
+    connections_table: Name = Field(alias="CONNECTIONS_TABLE")
+    jobs_table: Name = Field(alias="JOBS_TABLE")
+    tenants_table: Name = Field(alias="TENANTS_TABLE")
+    #: the WebSocket API's stage URL (https://<api>.execute-api.<region>.amazonaws.com/<stage>);
+    #: functions/live never pushes and has none
+    management_url: str | None = Field(default=None, alias="WEBSOCKET_MANAGEMENT_URL")
+    local_mode: LocalMode = Field(default=False, alias="TRANSCRIBER_LOCAL_MODE")

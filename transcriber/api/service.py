@@ -144,6 +144,22 @@ def matching_segments(segments: list[dict[str, Any]], query: str | None) -> list
     return [s for s in segments if set(words) <= set(re.findall(r"\w+", str(s.get("text", "")).lower()))]
 
 
+def job_view(job: dict[str, Any]) -> dict[str, Any]:
+    """A job as GET shows it, without the transcript (also what live status pushes)."""
+    fields = (
+        "job_id", "status", "filename", "size", "chunks_done", "chunks_total", "language",
+        "duration", "callback_url", "created_at", "updated_at", "started_at", "completed_at",
+        "failed_at", "reason_code", "error_message", "duplicate_of",
+    )  # fmt: skip
+    view: dict[str, Any] = {name: job.get(name) for name in fields}
+    view["filename"] = _filename(job)
+    view["progress"] = int(job.get("progress") or 0)
+    view["options"] = job.get("options") or {}
+    view["attempts"] = int(job.get("attempts") or 0)
+    view["links"] = {"self": f"/v1/transcriptions/{job['job_id']}"}
+    return view
+
+
 class TranscriptionService:
     def __init__(
         self,
@@ -261,17 +277,7 @@ class TranscriptionService:
         return job
 
     def view(self, job: dict[str, Any], *, with_transcript: bool = False) -> dict[str, Any]:
-        fields = (
-            "job_id", "status", "filename", "size", "chunks_done", "chunks_total", "language",
-            "duration", "callback_url", "created_at", "updated_at", "started_at", "completed_at",
-            "failed_at", "reason_code", "error_message", "duplicate_of",
-        )  # fmt: skip
-        view: dict[str, Any] = {name: job.get(name) for name in fields}
-        view["filename"] = _filename(job)
-        view["progress"] = int(job.get("progress") or 0)
-        view["options"] = job.get("options") or {}
-        view["attempts"] = int(job.get("attempts") or 0)
-        view["links"] = {"self": f"/v1/transcriptions/{job['job_id']}"}
+        view = job_view(job)
         if with_transcript and job.get("status") == JobStatus.COMPLETED.value:
             try:
                 document = self._transcript_document(job, max_bytes=RESPONSE_MAX_BYTES)
