@@ -39,6 +39,15 @@ STATEFUL_IDS = {
     "TranscriptionStateMachineDB9F5878",
     "WebhooksDeadLetterQueue1C65998B",
     "WebhooksQueueCBC86013",
+    # Added since: live status (issue 19) and the web app's hosting.
+    "LiveLogsA0C0099F",
+    "LiveStatusAccessLogs1F89906E",
+    "LiveStatusConnectionsTable65727D05",
+    "LiveStatusDeadLetterQueue396F5E98",
+    "LiveStatusQueue2BAA7996",
+    "PusherLogsC8C1BA76",
+    "WebAppBucketB4CB5D48",
+    "WebAppLogsBucket96635922",
 }
 STATEFUL_TYPES = (
     "AWS::S3::Bucket",
