@@ -63,6 +63,8 @@ def acknowledge(stack: TranscriptionStack, accept: Accept, logical_id: Callable[
         REASONS["live-manage-connections"],
         "PusherFunction",
     )
+    if stack.web is None:
+        return
     distribution = stack.web.distribution
     accept(distribution, "AwsSolutions-CFR1", REASONS["web-geo"], "WebApp/Distribution")
     accept(distribution, "AwsSolutions-CFR2", REASONS["web-waf"], "WebApp/Distribution")

@@ -23,6 +23,9 @@ from infra.constructs.tables import Tables
 from infra.constructs.web_hosting import WebHosting
 from infra.constructs.webhooks import Webhooks
 
+#: CDK context key: False leaves the web app's hosting out (the local runtime's synth).
+WEB_HOSTING = "transcriber:web-hosting"
+
 
 class TranscriptionStack(cdk.Stack):
     def __init__(
@@ -97,15 +100,17 @@ class TranscriptionStack(cdk.Stack):
         )
         api.function.add_environment("LIVE_STATUS_URL", self.live_status.url)
         # The web app: web/ and the JS SDK from a private bucket behind CloudFront, the API beside it.
-        self.web = WebHosting(
-            self,
-            "WebApp",
-            rest_api=api.http_api.rest_api,
-            upload_bucket=storage.input_bucket,
-            access_logs_bucket=storage.access_logs_bucket,
-            live_status_url=self.live_status.url,
-            removal_policy=config.removal_policy,
-        )
+        self.web: WebHosting | None = None
+        if self.node.try_get_context(WEB_HOSTING) is not False:  # the local runtime serves it itself
+            self.web = WebHosting(
+                self,
+                "WebApp",
+                rest_api=api.http_api.rest_api,
+                upload_bucket=storage.input_bucket,
+                access_logs_bucket=storage.access_logs_bucket,
+                live_status_url=self.live_status.url,
+                removal_policy=config.removal_policy,
+            )
 
         # What the cdk-nag acknowledgements, the tests and the local runtime refer to.
         self.data_key = storage.data_key
@@ -170,7 +175,6 @@ class TranscriptionStack(cdk.Stack):
             "LiveStatusUrl": self.live_status.url,
             "LiveFunctionName": self.live_status.routes_fn.function_name,
             "PusherFunctionName": self.live_status.pusher_fn.function_name,
-            "WebAppUrl": self.web.url,
         }
         for output_id, value in outputs.items():
             cdk.CfnOutput(self, output_id, value=value)

@@ -43,7 +43,7 @@ def wire(env: ApiEnv) -> HttpApi:
         upload_url_expiry_s=env.upload_url_expiry_s,
         local_mode=env.local_mode,
     )
-    return HttpApi(service=service, tenants=tenants)
+    return HttpApi(service=service, tenants=tenants, live_status_url=env.live_status_url)
 
 
 # Init phase: the environment checked and the SDK clients built once, before the first event.

@@ -39,6 +39,8 @@ class ApiEnv(_FunctionEnv):
     max_upload_bytes: int = Field(default=500 * 1024 * 1024, alias="MAX_UPLOAD_BYTES", gt=0)
     #: longer values are cut to 15 minutes by the service
     upload_url_expiry_s: int = Field(default=900, alias="UPLOAD_URL_EXPIRY_S", gt=0)
+    #: the live-status WebSocket (wss://...), advertised in the OpenAPI document as x-live-status-url
+    live_status_url: str | None = Field(default=None, alias="LIVE_STATUS_URL")
     local_mode: LocalMode = Field(default=False, alias="TRANSCRIBER_LOCAL_MODE")
 
 

@@ -249,7 +249,11 @@ def openapi_document() -> dict[str, Any]:
 
 @app.get(OPENAPI_PATH, summary="This API's OpenAPI document", include_in_schema=False, security=[])
 def openapi() -> Response[str]:
-    return Response(status_code=200, content_type="application/json", body=json.dumps(openapi_document()))
+    document = openapi_document()
+    live_status_url = app.context.get("live_status_url")
+    if live_status_url:  # where clients subscribe to live job status (per deployment, so not in docs/)
+        document["x-live-status-url"] = live_status_url
+    return Response(status_code=200, content_type="application/json", body=json.dumps(document))
 
 
 class Authenticator(Protocol):
@@ -266,6 +270,8 @@ class HttpApi:
 
     service: TranscriptionService
     tenants: Authenticator
+    #: the live-status WebSocket's URL, when the deployment has one
+    live_status_url: str | None = None
 
     def authenticate(self, event: dict[str, Any]) -> Tenant:
         """Who is calling (a hashed-key lookup) and whether they are within their rate limit.
@@ -294,5 +300,5 @@ class HttpApi:
                 }
             logger.append_keys(tenant_id=tenant.tenant_id)
             app.append_context(tenant=tenant)
-        app.append_context(service=self.service)
+        app.append_context(service=self.service, live_status_url=self.live_status_url)
         return app.resolve(event, context)
