@@ -47,6 +47,8 @@ class LiveServer:
         self.pusher_function = outputs["PusherFunctionName"]
         self.api_function = pipeline.stack.api_function
         self.sockets: dict[str, ServerConnection] = {}
+        #: messages the pusher delivered through @connections (the tests and the bench read it)
+        self.delivered = 0
         self._lock = threading.Lock()
         self.ws = serve(
             self._session,
@@ -182,6 +184,7 @@ class LiveServer:
                     socket.send(body.decode("utf-8"))
                 except ConnectionClosed:
                     return self._answer(410, "GoneException", "The connection closed")
+                server.delivered += 1
                 return self._answer(200)
 
             def _answer(self, status: int, error: str | None = None, message: str = "") -> None:

@@ -27,9 +27,9 @@ from localrun.webapp import security_headers
 SDK_PREFIX = "sdk-js/src/"
 
 
-def content_security_policy(connect_origins: list[str]) -> str:
+def content_security_policy(storage_origins: list[str], live_origins: list[str]) -> str:
     """localrun/webapp.py's CSP, for the deployed origins (CDK tokens allowed)."""
-    return dict(security_headers(connect_origins))["Content-Security-Policy"]
+    return dict(security_headers(storage_origins, live_origins))["Content-Security-Policy"]
 
 
 class WebHosting(Construct):
@@ -73,9 +73,7 @@ class WebHosting(Construct):
             f"https://{upload_bucket.bucket_regional_domain_name}",
             f"https://{upload_bucket.bucket_domain_name}",
         ]
-        policy = content_security_policy(storage)
-        # The WebSocket is reached with connect-src only (not media-src).
-        policy = policy.replace("connect-src 'self'", f"connect-src 'self' {live_status_url}", 1)
+        policy = content_security_policy(storage, [live_status_url])
         headers = cloudfront.ResponseHeadersPolicy(
             self,
             "SecurityHeaders",

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from localrun.live_server import LiveServer
 from localrun.pipeline import LocalPipeline
 from localrun.serve import ApiServer
 from tests.integration.conftest import Api, ApiTenant
@@ -43,8 +44,18 @@ AppServer = ApiServer
 
 
 @pytest.fixture(scope="module")
-def app_server(pipeline: LocalPipeline) -> Iterator[AppServer]:
+def live(pipeline: LocalPipeline) -> Iterator[LiveServer]:
+    server = LiveServer(pipeline)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def app_server(pipeline: LocalPipeline, live: LiveServer) -> Iterator[AppServer]:
+    """make serve's servers: the app and the API, with live status beside them."""
     server = AppServer(pipeline)
+    server.live_origins = [live.url.rstrip("/")]
     server.start()
     yield server
     server.stop()
@@ -114,7 +125,7 @@ def _has_audio_endpoint(base_url: str) -> bool:
 
 
 def test_sign_in_upload_watch_read_and_download(
-    browser: Any, app_server: AppServer, carol: ApiTenant, shots: Path
+    browser: Any, app_server: AppServer, live: LiveServer, carol: ApiTenant, shots: Path
 ) -> None:
     page = browser.new_context(accept_downloads=True).new_page()
     problems: list[str] = []
@@ -153,6 +164,7 @@ def test_sign_in_upload_watch_read_and_download(
         item.and_(page.locator("[data-status=COMPLETED]")).wait_for(timeout=180_000)
         assert item.locator("progress").evaluate("bar => bar.value") == 100
     assert page.evaluate("window.__sameDocument") is True  # no reload happened on the way
+    assert live.delivered > 0  # the progress came as pushes over the WebSocket
 
     # The hostile name is text everywhere it shows, and nothing of it ran.
     assert hostile.locator(".name").text_content() == HOSTILE_NAME
