@@ -99,3 +99,17 @@ def test_a_subscriber_gets_its_tenants_job_changes_and_nothing_of_another_tenant
     with urllib.request.urlopen(answer.json()["url"], timeout=30) as resp:
         assert resp.read() == clip
     assert api.http.request("GET", f"/v1/transcriptions/{job_id}/audio", key=bob.key).status == 404
+
+
+def test_the_python_sdk_waits_on_pushes(api: Api, live: LiveServer) -> None:
+    from client import Client
+
+    tenant = api.tenant(f"sdk-live-{int(time.time() * 1000) % 10**8}")
+    sdk = Client(api.server.base_url, tenant.key)
+    assert sdk.live_status_url() == live.url
+    job_id = _create(api, tenant, _first_seconds(SAMPLE, 3), "short.flac")
+    before, seen = live.delivered, []
+    job = sdk.wait(job_id, poll_s=30, timeout_s=120, on_progress=lambda j: seen.append(j.status))
+    assert job.status == "COMPLETED" and job.transcript is not None
+    # Pushed, not polled: the 30 s poll interval never came round, and the socket delivered.
+    assert live.delivered > before and seen[-1] == "COMPLETED"
