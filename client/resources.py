@@ -279,7 +279,7 @@ class Client:
         """The server's live-status WebSocket (``x-live-status-url``), or None; asked once."""
         if not hasattr(self, "_live_url"):
             try:
-                document = self._http.json("GET", "/v1/openapi.json", what="Reading the API's description")
+                document = self._http.json("GET", "/openapi.json", what="Reading the API's description")
                 url = document.get("x-live-status-url")
             except TranscriberError:
                 url = None

@@ -187,7 +187,9 @@ def test_sign_in_upload_watch_read_and_download(
     assert "transcription" in text and "subtitles" in text, text
     # No audio endpoint: the player is hidden and says why; with one, it has a source.
     audio_endpoint = _has_audio_endpoint(app_server.base_url)
-    assert page.locator("#player").is_visible() is audio_endpoint
+    page.locator("#player").wait_for(
+        state="visible" if audio_endpoint else "hidden"
+    )  # after its GET .../audio
     page.screenshot(path=str(shots / "transcript.png"), full_page=True)
 
     with page.expect_download() as download_info:
