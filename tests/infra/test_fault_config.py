@@ -81,7 +81,9 @@ def test_without_a_fault_rate_no_function_carries_fault_settings(tmp_path: Any) 
         "chunk",
         "fail",
         "ingest",
+        "live",
         "notifier",
+        "pusher",
         "sweeper",
         "transcribe",
     ]
