@@ -3,11 +3,11 @@
     python -m bench.live_status [--jobs 50] [--parallel 5]
 
 Runs make serve's servers on a local stack with the pocketsphinx engine, subscribes one WebSocket
-client to every job of a tenant, submits ``--jobs`` short clips (the first 2 s of the sample)
-through the HTTP API, and for every push takes the delay from the job record's ``updated_at``
-(when the change was written) to the message's arrival. Prints p50/p95/max over all pushes and
-over the final (COMPLETED) pushes. Local figures: moto's EventBridge -> SQS -> Lambda delivery
-and the local worker pools, not AWS's.
+client to every job of a tenant, submits ``--jobs`` short clips (the first 2 s of the sample, each
+20 ms longer than the last, so none reuses another's transcript) through the HTTP API, and for
+every push takes the delay from the job record's ``updated_at`` (when the change was written) to
+the message's arrival. Prints p50/p95/max over all pushes and over the final (COMPLETED) pushes.
+Local figures: moto's EventBridge -> SQS -> Lambda delivery and the local worker pools, not AWS's.
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=50)
     parser.add_argument("--parallel", type=int, default=5, help="jobs in flight at a time")
     args = parser.parse_args()
-    clip = base64.b64encode(_clip(2.0)).decode()
+    # A different length per job: the same audio twice would reuse the first transcript (dedup).
+    clips = [base64.b64encode(_clip(2.0 + 0.02 * i)).decode() for i in range(args.jobs)]
     with LocalPipeline(overrides={"engine": "pocketsphinx"}) as pipeline:
         api, live = ApiServer(pipeline), LiveServer(pipeline)
         base_url, ws_url = api.start(), live.start()
@@ -85,7 +86,7 @@ def main() -> None:
         while len(done) < args.jobs:
             while len(submitted) - len(done) < args.parallel and len(submitted) < args.jobs:
                 body = json.dumps(
-                    {"filename": f"clip-{len(submitted)}.flac", "content_base64": clip}
+                    {"filename": f"clip-{len(submitted)}.flac", "content_base64": clips[len(submitted)]}
                 ).encode()
                 request = urllib.request.Request(
                     f"{base_url}/v1/transcriptions",
