@@ -22,8 +22,10 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from client import live
 from client.errors import (
     RateLimitedError,
+    TranscriberError,
     TranscriptionFailedError,
     UploadError,
     ValidationError,
@@ -265,6 +267,7 @@ class Client:
         """
         started = time.monotonic()
         deadline = started + timeout_s
+        self._follow_live(job_id, deadline, on_progress)  # pushes until done, if the server has them
         while True:
             try:
                 job = self.get(job_id)
@@ -286,6 +289,36 @@ class Client:
             if remaining <= 0:
                 raise WaitTimeoutError(job, time.monotonic() - started)
             self._sleep(min(max(poll_s, 0.0), remaining))
+
+    def live_status_url(self) -> str | None:
+        """The server's live-status WebSocket (``x-live-status-url``), or None; asked once."""
+        if not hasattr(self, "_live_url"):
+            try:
+                document = self._http.json("GET", "/openapi.json", what="Reading the API's description")
+                url = document.get("x-live-status-url")
+            except TranscriberError:
+                url = None
+            self._live_url = url if isinstance(url, str) and url.startswith(("ws://", "wss://")) else None
+        return self._live_url
+
+    def _follow_live(
+        self, job_id: str, deadline: float, on_progress: Callable[[Transcription], None] | None
+    ) -> None:
+        """Job views pushed over the WebSocket until the job is done; returns early (to poll) when
+        live status is unavailable or drops. A change before the subscription is caught by the
+        first poll that follows."""
+        url = self.live_status_url()
+        if url is None:
+            return
+
+        def on_view(view: dict[str, Any]) -> None:
+            if on_progress is not None:
+                on_progress(Transcription.from_dict(view))
+
+        def done_already() -> bool:
+            return self.get(job_id).status in (COMPLETED, FAILED)
+
+        live.follow(url, self._http.api_key, job_id, deadline=deadline, on_view=on_view, done=done_already)
 
     def segments(self, job_id: str, q: str | None = None, speaker: str | None = None) -> tuple[Segment, ...]:
         """The segments of a COMPLETED job, only those matching the words of ``q`` if given, and

@@ -235,6 +235,10 @@ class Transport:
             attempt += 1
             self.sleep(wait_s)
 
+    @property
+    def api_key(self) -> str:
+        return self._api_key
+
     def json(self, method: str, path: str, *, what: str, **kwargs: Any) -> dict[str, Any]:
         """``request`` for an answer that must be a JSON object."""
         response = self.request(method, path, what=what, **kwargs)

@@ -30,13 +30,14 @@ def build_app(
     overrides: dict[str, Any] | None = None,
     outdir: str | None = None,
     checks: bool = False,
+    context: dict[str, Any] | None = None,
 ) -> tuple[cdk.App, TranscriptionStack]:
     """The CDK app for one environment; the local runtime and the tests synthesize this same app.
 
     ``checks`` adds cdk-nag's AwsSolutions pack (``cdk synth`` and the tests turn it on; the local
     runtime leaves it off to keep its synth fast). The accepted findings are acknowledged always.
     """
-    flags = _feature_flags()
+    flags = {**_feature_flags(), **(context or {})}
     app = cdk.App(outdir=outdir, context=flags) if outdir else cdk.App(context=flags)
     name = env_name or app.node.try_get_context("env") or "dev"
     context_overrides = app.node.try_get_context("overrides")

@@ -17,13 +17,18 @@ from infra.constructs.events import JobEvents
 from infra.constructs.firewall import ApiFirewall
 from infra.constructs.functions import METRICS_NAMESPACE, Functions
 from infra.constructs.identity import trusted_issuer
+from infra.constructs.live_status import LiveStatus
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.pipeline import Pipeline
 from infra.constructs.search import Search
 from infra.constructs.storage import Storage
 from infra.constructs.sweeper import Sweeper
 from infra.constructs.tables import Tables
+from infra.constructs.web_hosting import WebHosting
 from infra.constructs.webhooks import Webhooks
+
+#: CDK context key: False leaves the web app's hosting out (the local runtime's synth).
+WEB_HOSTING = "transcriber:web-hosting"
 
 
 class TranscriptionStack(cdk.Stack):
@@ -101,6 +106,32 @@ class TranscriptionStack(cdk.Stack):
             api=api,
         )  # fmt: skip
 
+        # Live status: job changes pushed over a WebSocket (functions/live, functions/pusher).
+        self.live_status = LiveStatus(
+            self,
+            "LiveStatus",
+            functions=functions,
+            event_bus_name=job_events.bus_name,
+            jobs_table=tables.jobs,
+            tenants_table=tables.tenants,
+            encryption_key=storage.data_key,
+            bus_dependency=job_events.bus,
+            removal_policy=config.removal_policy,
+        )
+        api.function.add_environment("LIVE_STATUS_URL", self.live_status.url)
+        # The web app: web/ and the JS SDK from a private bucket behind CloudFront, the API beside it.
+        self.web: WebHosting | None = None
+        if self.node.try_get_context(WEB_HOSTING) is not False:  # the local runtime serves it itself
+            self.web = WebHosting(
+                self,
+                "WebApp",
+                rest_api=api.http_api.rest_api,
+                upload_bucket=storage.input_bucket,
+                access_logs_bucket=storage.access_logs_bucket,
+                live_status_url=self.live_status.url,
+                removal_policy=config.removal_policy,
+            )
+
         # What the cdk-nag acknowledgements, the tests and the local runtime refer to.
         self.data_key = storage.data_key
         self.input_bucket, self.results_bucket = storage.input_bucket, storage.results_bucket
@@ -169,6 +200,9 @@ class TranscriptionStack(cdk.Stack):
             "WebhooksDeadLetterQueueUrl": self.webhooks.dead_letter_queue.queue_url,
             "SearchFunctionName": self.search.search_fn.function_name,
             "SearchMaintenanceFunctionName": self.search.maintenance_fn.function_name,
+            "LiveStatusUrl": self.live_status.url,
+            "LiveFunctionName": self.live_status.routes_fn.function_name,
+            "PusherFunctionName": self.live_status.pusher_fn.function_name,
         }
         for output_id, value in outputs.items():
             cdk.CfnOutput(self, output_id, value=value)

@@ -27,7 +27,9 @@ from types import FrameType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from localrun import webapp
 from localrun.environment import REPO_ROOT
+from localrun.live_server import LiveServer
 from localrun.pipeline import LocalPipeline
 from transcriber.api import problems
 
@@ -84,6 +86,8 @@ class ApiServer:
     def __init__(self, pipeline: LocalPipeline, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.pipeline = pipeline
         self.function_name = pipeline.stack.api_function
+        #: the live-status WebSocket's origin, which the web app's CSP must let it reach
+        self.live_origins: list[str] = []
         self._lambda = pipeline.aws.client("lambda")
         server = self
 
@@ -130,6 +134,10 @@ class ApiServer:
         return dict(json.loads(payload))
 
     def forward(self, request: BaseHTTPRequestHandler) -> None:
+        if webapp.serve(
+            request, storage_origins=[self.pipeline.aws.endpoint], live_origins=self.live_origins
+        ):
+            return
         length = int(request.headers.get("Content-Length") or 0)
         if length > MAX_BODY_BYTES:  # as API Gateway's REQUEST_TOO_LARGE GatewayResponse answers
             for start in range(0, length, 1 << 20):  # read and drop it, so the client reads the answer
@@ -181,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     with LocalPipeline(env_name=args.env, overrides=overrides) as pipeline:
         server = ApiServer(pipeline, port=args.port)
         base_url = server.start()
+        live = LiveServer(pipeline)
+        live_url = live.start()
+        server.live_origins = [live_url.rstrip("/")]
         api_key = dev_key(pipeline)
         SERVE_FILE.parent.mkdir(parents=True, exist_ok=True)
         SERVE_FILE.write_text(
@@ -190,12 +201,15 @@ def main(argv: list[str] | None = None) -> int:
                     "api_key": api_key,
                     "aws_endpoint_url": pipeline.aws.endpoint,
                     "tenants_table": pipeline.stack.tenants_table,
+                    "live_status_url": live_url,
                 },
                 indent=2,
             )
         )
+        print(f"Web app:  {base_url}/")
         print(f"API:      {base_url}/v1  (OpenAPI: {base_url}/v1/openapi.json)")
         print(f"API key:  {api_key}  (tenant {DEV_TENANT!r})")
+        print(f"Live:     {live_url}  (WebSocket: subprotocols transcriber.v1, key.<API key>)")
         print(f"Try:      curl -H 'Authorization: Bearer {api_key}' {base_url}/v1/transcriptions")
         mint = f"python -m localrun.tokens mint --tenant {DEV_TENANT}"
         print(f'JWT:      curl -H "Authorization: Bearer $({mint})" {base_url}/v1/transcriptions')
@@ -208,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         stopped.wait()
+        live.stop()
         server.stop()
         SERVE_FILE.unlink(missing_ok=True)
     return 0

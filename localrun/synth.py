@@ -71,8 +71,12 @@ def main() -> None:
     parser.add_argument("--outdir", type=Path, required=True)
     args = parser.parse_args()
     from infra.app import build_app
+    from infra.stack import WEB_HOSTING
 
-    app, stack = build_app(args.env, overrides=json.loads(args.overrides), outdir=str(args.outdir))
+    # No CloudFront here: make serve serves the web app itself (and moto has no CloudFront stack support).
+    app, stack = build_app(
+        args.env, overrides=json.loads(args.overrides), outdir=str(args.outdir), context={WEB_HOSTING: False}
+    )
     app.synth()
     (args.outdir / "stack-name").write_text(stack.stack_name)
 

@@ -41,17 +41,21 @@ def is_app_path(target: str) -> bool:
     return not (path == "/v1" or path.startswith("/v1/"))
 
 
-def security_headers(storage_origins: Sequence[str] = ()) -> list[tuple[str, str]]:
+def security_headers(
+    storage_origins: Sequence[str] = (), live_origins: Sequence[str] = ()
+) -> list[tuple[str, str]]:
     """The CSP and friends. ``storage_origins``: where presigned upload/download/audio URLs point
-    (the bucket's origin), which the page must reach with fetch, XHR and the audio element."""
+    (the bucket's origin), which the page must reach with fetch, XHR and the audio element;
+    ``live_origins``: the live-status WebSocket (connect-src only)."""
     extra = "".join(f" {origin}" for origin in storage_origins)
+    live = "".join(f" {origin}" for origin in live_origins)
     policy = "; ".join(
         (
             "default-src 'none'",
             "script-src 'self'",
             "style-src 'self'",
             "img-src 'self' data:",
-            f"connect-src 'self'{extra}",
+            f"connect-src 'self'{extra}{live}",
             f"media-src 'self' blob:{extra}",
             "form-action 'self'",
             "base-uri 'none'",
@@ -86,9 +90,11 @@ def resolve(target: str) -> Path | None:
     return None
 
 
-def respond(target: str, *, method: str = "GET", storage_origins: Sequence[str] = ()) -> Response:
+def respond(
+    target: str, *, method: str = "GET", storage_origins: Sequence[str] = (), live_origins: Sequence[str] = ()
+) -> Response:
     """(status, headers, body) for one request to the web app."""
-    headers = security_headers(storage_origins)
+    headers = security_headers(storage_origins, live_origins)
     if method not in ("GET", "HEAD"):
         body = b"Method not allowed\n"
         return 405, [*headers, ("Allow", "GET, HEAD"), ("Content-Type", "text/plain; charset=utf-8")], body
@@ -103,11 +109,15 @@ def respond(target: str, *, method: str = "GET", storage_origins: Sequence[str] 
     )
 
 
-def serve(request: BaseHTTPRequestHandler, *, storage_origins: Sequence[str] = ()) -> bool:
+def serve(
+    request: BaseHTTPRequestHandler, *, storage_origins: Sequence[str] = (), live_origins: Sequence[str] = ()
+) -> bool:
     """Answer ``request`` if it is for the web app (True); False leaves it to the API."""
     if not is_app_path(request.path):
         return False
-    status, headers, body = respond(request.path, method=request.command, storage_origins=storage_origins)
+    status, headers, body = respond(
+        request.path, method=request.command, storage_origins=storage_origins, live_origins=live_origins
+    )
     request.send_response(status)
     for name, value in headers:
         request.send_header(name, value)

@@ -58,6 +58,7 @@ function fmtCreated(/** @type {string|null} */ iso) {
 async function signIn(/** @type {string} */ apiUrl, /** @type {string} */ apiKey) {
   const candidate = new Client(apiUrl, apiKey);
   await candidate.list({ limit: 1 }); // a wrong key is refused here, with the API's message
+  await candidate.capabilities(); // the live-status WebSocket, when the server has one (else polling)
   client = candidate;
   sessionStorage.setItem(KEY_SLOT, apiKey);
   sessionStorage.setItem(URL_SLOT, apiUrl);

@@ -206,6 +206,9 @@ class ApiService(Concern):
             # with every version of it (prod versions the input bucket).
             (["s3:DeleteObject", "s3:DeleteObjectVersion"], [input_bucket.arn_for_objects("*")]),
             (["s3:ListBucketVersions"], [input_bucket.bucket_arn]),
+            # The player's presigned GET of the original (and its HEAD; ListBucket makes a gone one 404).
+            (["s3:GetObject"], [input_bucket.arn_for_objects("*")]),
+            (["s3:ListBucket"], [input_bucket.bucket_arn]),
             # Transcripts to return; a deleted job's intermediate files and outputs; its outputs
             # copied to the duplicates that reused them (transcriber/api/erasure.py).
             (["s3:GetObject"], [results.arn_for_objects(f"{TRANSCRIPTS_PREFIX}/*")]),

@@ -331,7 +331,8 @@ export class Client {
 
   /**
    * What this server offers beyond the basics, from its OpenAPI document (fetched once):
-   * `audio` (GET .../audio for the original recording) and `live` (a WebSocket URL is known).
+   * `audio` (GET .../audio for the original recording) and `live` (a WebSocket URL is known: given,
+   * or advertised by the server as `x-live-status-url`, which then becomes `websocketUrl`).
    */
   async capabilities() {
     this.#openapi ??= this.#fetch(`${this.baseUrl}/v1/openapi.json`, { headers: { Accept: 'application/json' } })
@@ -339,6 +340,9 @@ export class Client {
       .catch(() => ({}));
     const doc = await this.#openapi;
     const paths = (doc && doc.paths) || {};
+    // The server's live-status WebSocket (x-live-status-url), unless one was configured.
+    const advertised = doc && doc['x-live-status-url'];
+    if (!this.websocketUrl && typeof advertised === 'string' && /^wss?:\/\//.test(advertised)) this.websocketUrl = advertised;
     return { audio: Boolean(paths[AUDIO_PATH]?.get), live: this.canSubscribe };
   }
 

@@ -157,11 +157,18 @@ def test_the_api_function_may_do_only_what_it_does(template: Template) -> None:
         'transcripts/*"]]}',
         'work/*"]]}',
     ]
-    (transcripts,) = _resources(grants["s3:GetObject"])
-    assert "ResultsBucket" in transcripts and '"/transcripts/*"' in transcripts
-    (listing,) = grants["s3:ListBucket"]
+    # Transcripts to return, and the original recording for the player (GET .../audio).
+    (transcripts,) = [r for r in _resources(grants["s3:GetObject"]) if "ResultsBucket" in r]
+    assert '"/transcripts/*"' in transcripts
+    (recordings,) = [json.loads(r) for r in _resources(grants["s3:GetObject"]) if "InputBucket" in r]
+    assert recordings["Fn::Join"][1][1] == "/*" and len(_resources(grants["s3:GetObject"])) == 2
+    (listing,) = [g for g in grants["s3:ListBucket"] if "Condition" in g]
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["work/*", "transcripts/*"]}}
     assert listing["Resource"]["Fn::GetAtt"][0].startswith("ResultsBucket")
+    # HEAD of a gone recording is a 404 (410 to the caller), not a 403: ListBucket on the input bucket.
+    (input_listing,) = [g for g in grants["s3:ListBucket"] if "Condition" not in g]
+    assert input_listing["Resource"]["Fn::GetAtt"][0].startswith("InputBucket")
+    assert len(grants["s3:ListBucket"]) == 2
 
     (start,) = _resources(grants["states:StartExecution"])
     assert json.loads(start)["Ref"].startswith("TranscriptionStateMachine")

@@ -45,6 +45,15 @@ STATEFUL_IDS = {
     "SearchLogsF6BCD1F4",
     "IndexerLogs04D62BBC",
     "SearchMaintenanceLogsFACBF170",
+    # Added since: live status (issue 19) and the web app's hosting.
+    "LiveLogsA0C0099F",
+    "LiveStatusAccessLogs1F89906E",
+    "LiveStatusConnectionsTable65727D05",
+    "LiveStatusDeadLetterQueue396F5E98",
+    "LiveStatusQueue2BAA7996",
+    "PusherLogsC8C1BA76",
+    "WebAppBucketB4CB5D48",
+    "WebAppLogsBucket96635922",
 }
 STATEFUL_TYPES = (
     "AWS::S3::Bucket",

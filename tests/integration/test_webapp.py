@@ -14,13 +14,12 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from localrun import webapp
+from localrun.live_server import LiveServer
 from localrun.pipeline import LocalPipeline
 from localrun.serve import ApiServer
 from tests.integration.conftest import Api, ApiTenant
@@ -40,17 +39,23 @@ if shutil.which("chromium") is None:  # pragma: no cover - a setup problem, said
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra: make setup")
 
 
-class AppServer(ApiServer):
-    """``make serve``'s server with the web app at ``/``: what localrun/serve.py does once wired."""
-
-    def forward(self, request: BaseHTTPRequestHandler) -> None:
-        if not webapp.serve(request, storage_origins=[self.pipeline.aws.endpoint]):
-            super().forward(request)
+#: ``make serve``'s server: the web app at ``/`` beside the API.
+AppServer = ApiServer
 
 
 @pytest.fixture(scope="module")
-def app_server(pipeline: LocalPipeline) -> Iterator[AppServer]:
+def live(pipeline: LocalPipeline) -> Iterator[LiveServer]:
+    server = LiveServer(pipeline)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def app_server(pipeline: LocalPipeline, live: LiveServer) -> Iterator[AppServer]:
+    """make serve's servers: the app and the API, with live status beside them."""
     server = AppServer(pipeline)
+    server.live_origins = [live.url.rstrip("/")]
     server.start()
     yield server
     server.stop()
@@ -120,7 +125,7 @@ def _has_audio_endpoint(base_url: str) -> bool:
 
 
 def test_sign_in_upload_watch_read_and_download(
-    browser: Any, app_server: AppServer, carol: ApiTenant, shots: Path
+    browser: Any, app_server: AppServer, live: LiveServer, carol: ApiTenant, shots: Path
 ) -> None:
     page = browser.new_context(accept_downloads=True).new_page()
     problems: list[str] = []
@@ -159,6 +164,7 @@ def test_sign_in_upload_watch_read_and_download(
         item.and_(page.locator("[data-status=COMPLETED]")).wait_for(timeout=180_000)
         assert item.locator("progress").evaluate("bar => bar.value") == 100
     assert page.evaluate("window.__sameDocument") is True  # no reload happened on the way
+    assert live.delivered > 0  # the progress came as pushes over the WebSocket
 
     # The hostile name is text everywhere it shows, and nothing of it ran.
     assert hostile.locator(".name").text_content() == HOSTILE_NAME
@@ -181,7 +187,9 @@ def test_sign_in_upload_watch_read_and_download(
     assert "transcription" in text and "subtitles" in text, text
     # No audio endpoint: the player is hidden and says why; with one, it has a source.
     audio_endpoint = _has_audio_endpoint(app_server.base_url)
-    assert page.locator("#player").is_visible() is audio_endpoint
+    page.locator("#player").wait_for(
+        state="visible" if audio_endpoint else "hidden"
+    )  # after its GET .../audio
     page.screenshot(path=str(shots / "transcript.png"), full_page=True)
 
     with page.expect_download() as download_info:

@@ -41,6 +41,8 @@ class ApiEnv(_FunctionEnv):
     max_upload_bytes: int = Field(default=500 * 1024 * 1024, alias="MAX_UPLOAD_BYTES", gt=0)
     #: longer values are cut to 15 minutes by the service
     upload_url_expiry_s: int = Field(default=900, alias="UPLOAD_URL_EXPIRY_S", gt=0)
+    #: the live-status WebSocket (wss://...), advertised in the OpenAPI document as x-live-status-url
+    live_status_url: str | None = Field(default=None, alias="LIVE_STATUS_URL")
     local_mode: LocalMode = Field(default=False, alias="TRANSCRIBER_LOCAL_MODE")
     engine: str = Field(default="faster-whisper", alias="TRANSCRIBE_ENGINE")
     sync_max_audio_s: float = Field(default=120.0, alias="SYNC_MAX_AUDIO_S", gt=0)
@@ -79,4 +81,16 @@ class NotifierEnv(_FunctionEnv):
     tenants_table: Name = Field(alias="TENANTS_TABLE")
     #: set by infra; without it the URL is derived from each record's source ARN
     queue_url: str | None = Field(default=None, alias="QUEUE_URL")
+    local_mode: LocalMode = Field(default=False, alias="TRANSCRIBER_LOCAL_MODE")
+
+
+class LiveStatusEnv(_FunctionEnv):
+    """functions/live and functions/pusher: connections, jobs, tenants (keys) and where to push."""
+
+    connections_table: Name = Field(alias="CONNECTIONS_TABLE")
+    jobs_table: Name = Field(alias="JOBS_TABLE")
+    tenants_table: Name = Field(alias="TENANTS_TABLE")
+    #: the WebSocket API's stage URL (https://<api>.execute-api.<region>.amazonaws.com/<stage>);
+    #: functions/live never pushes and has none
+    management_url: str | None = Field(default=None, alias="WEBSOCKET_MANAGEMENT_URL")
     local_mode: LocalMode = Field(default=False, alias="TRANSCRIBER_LOCAL_MODE")

@@ -233,6 +233,12 @@ class Transcription(BaseModel):
     links: Links
 
 
+class AudioLink(BaseModel):
+    job_id: str
+    url: str = Field(description="A presigned GET of the original upload (no API key needed)")
+    expires_in: int = Field(description="Seconds the url stays valid")
+
+
 class CreatedTranscription(BaseModel):
     job_id: str
     status: JobStatusName

@@ -62,6 +62,10 @@ class Conflict(ApiProblem):
     status, title, slug = 409, "Conflict", "conflict"
 
 
+class Gone(ApiProblem):
+    status, title, slug = 410, "Gone", "gone"
+
+
 class PayloadTooLarge(ApiProblem):
     status, title, slug = 413, "Payload too large", "payload-too-large"
 
@@ -98,6 +102,7 @@ DOCUMENTED = {
         Unauthorized,
         NotFound,
         Conflict,
+        Gone,
         PayloadTooLarge,
         UnsupportedMediaType,
         Unprocessable,

@@ -28,6 +28,7 @@ from transcriber.api import problems, uploads
 from transcriber.api.audit import AUDIT_MESSAGE, audit_record
 from transcriber.api.auth import Authenticator, tenant_of_request
 from transcriber.api.models import (
+    AudioLink,
     CreatedTranscription,
     CreateTranscription,
     JobStatusName,
@@ -271,6 +272,15 @@ def download_transcription(
     )
 
 
+@app.get(
+    "/v1/transcriptions/<job_id>/audio",
+    summary="A presigned URL of the original recording (for a player)",
+    responses=_responses(200, AudioLink, "Where to fetch the recording", 404, 409, 410, 422),
+)
+def transcription_audio(job_id: JOB_ID) -> AudioLink:
+    return AudioLink.model_validate(_service().audio(_tenant(), job_id))
+
+
 @app.delete(
     "/v1/transcriptions/<job_id>",
     summary="Stop the job and delete its audio, chunks and outputs",
@@ -373,7 +383,11 @@ def openapi_document() -> dict[str, Any]:
 
 @app.get(OPENAPI_PATH, summary="This API's OpenAPI document", include_in_schema=False, security=[])
 def openapi() -> Response[str]:
-    return Response(status_code=200, content_type="application/json", body=json.dumps(openapi_document()))
+    document = openapi_document()
+    live_status_url = app.context.get("live_status_url")
+    if live_status_url:  # where clients subscribe to live job status (per deployment, so not in docs/)
+        document["x-live-status-url"] = live_status_url
+    return Response(status_code=200, content_type="application/json", body=json.dumps(document))
 
 
 @dataclass(frozen=True)
@@ -385,6 +399,8 @@ class HttpApi:
     #: bearer JWTs, where the environment trusts an issuer (transcriber/api/auth.py)
     tokens: JwtVerifier | None = None
     search: SearchService | None = None  # only in the search function (it carries the engine)
+    #: the live-status WebSocket's URL, when the deployment has one
+    live_status_url: str | None = None
 
     def authenticate(self, event: dict[str, Any]) -> tuple[Tenant, RateLimitStatus | None]:
         """Who is calling (a hashed-key lookup) and whether they are within their rate limit.
@@ -429,7 +445,7 @@ class HttpApi:
                 return refused, None
             logger.append_keys(tenant_id=tenant.tenant_id)
             app.append_context(tenant=tenant)
-        app.append_context(service=self.service, search=self.search)
+        app.append_context(service=self.service, search=self.search, live_status_url=self.live_status_url)
         try:
             event = uploads.form_as_json(event)  # a multipart POST /v1/transcriptions
         except problems.ApiProblem as problem:

@@ -50,6 +50,8 @@ MAX_PAGE = 100
 RESPONSE_MAX_BYTES = 5 * 1024 * 1024
 DOWNLOAD_URL_EXPIRY_S = 900
 DEFAULT_PAGE = 20
+#: The audio player's URL lives as long as a long recording takes to listen through.
+AUDIO_URL_EXPIRY_S = 3600
 #: Declared content types that are plainly not audio are refused before any upload (415).
 _AUDIO_TYPES = re.compile(r"^(audio/[\w.+-]+|video/[\w.+-]+|application/(ogg|octet-stream))(;.*)?$", re.I)
 CONTENT_TYPES = {
@@ -97,6 +99,8 @@ class Objects(Protocol):
     def presigned_get(self, bucket: str, key: str, *, expires_s: int, filename: str) -> str: ...
 
     def presigned_put(self, bucket: str, key: str, *, size: int, expires_s: int) -> str: ...
+
+    def exists(self, bucket: str, key: str) -> bool: ...
 
     def delete(self, bucket: str, key: str) -> None: ...
 
@@ -168,6 +172,27 @@ def matching_segments(segments: list[dict[str, Any]], query: str | None) -> list
     if not words:
         return segments
     return [s for s in segments if set(words) <= set(re.findall(r"\w+", str(s.get("text", "")).lower()))]
+
+
+def job_view(job: dict[str, Any]) -> dict[str, Any]:
+    """A job as GET shows it, without the transcript (also what live status pushes)."""
+    fields = (
+        "job_id", "status", "filename", "size", "chunks_done", "chunks_total", "language",
+        "duration", "callback_url", "created_at", "updated_at", "started_at", "completed_at",
+        "failed_at", "reason_code", "error_message", "duplicate_of", "warnings",
+    )  # fmt: skip
+    view: dict[str, Any] = {name: job.get(name) for name in fields}
+    view["filename"] = _filename(job)
+    view["progress"] = int(job.get("progress") or 0)
+    view["options"] = job.get("options") or {}
+    view["attempts"] = int(job.get("attempts") or 0)
+    if job.get("channels") is not None:  # channel identification
+        view["channels"], view["channel_note"] = int(job["channels"]), job.get("channel_note")
+    view["warnings"] = list(job.get("warnings") or [])
+    view["links"] = {"self": f"/v1/transcriptions/{job['job_id']}"}
+    if job.get("speakers"):
+        view["speakers"] = job["speakers"]
+    return view
 
 
 class TranscriptionService:
@@ -351,22 +376,7 @@ class TranscriptionService:
         return job
 
     def view(self, job: dict[str, Any], *, with_transcript: bool = False) -> dict[str, Any]:
-        fields = (
-            "job_id", "status", "filename", "size", "chunks_done", "chunks_total", "language",
-            "duration", "callback_url", "created_at", "updated_at", "started_at", "completed_at",
-            "failed_at", "reason_code", "error_message", "duplicate_of", "warnings",
-        )  # fmt: skip
-        view: dict[str, Any] = {name: job.get(name) for name in fields}
-        view["filename"] = _filename(job)
-        view["progress"] = int(job.get("progress") or 0)
-        view["options"] = job.get("options") or {}
-        view["attempts"] = int(job.get("attempts") or 0)
-        if job.get("channels") is not None:  # channel identification
-            view["channels"], view["channel_note"] = int(job["channels"]), job.get("channel_note")
-        view["warnings"] = list(job.get("warnings") or [])
-        view["links"] = {"self": f"/v1/transcriptions/{job['job_id']}"}
-        if job.get("speakers"):
-            view["speakers"] = job["speakers"]
+        view = job_view(job)
         if with_transcript and job.get("status") == JobStatus.COMPLETED.value:
             try:
                 document = self._transcript_document(job, max_bytes=RESPONSE_MAX_BYTES)
@@ -453,6 +463,24 @@ class TranscriptionService:
         body = (to_srt if fmt == "srt" else to_vtt)(transcript, names, style)
         stem = re.sub(r"[^A-Za-z0-9._-]+", "_", _filename(job).rsplit(".", 1)[0])[:80] or job["job_id"]
         return Download(filename=f"{stem}.{fmt}", content_type=CONTENT_TYPES[fmt], body=body)
+
+    def audio(self, tenant: Tenant, job_id: str) -> dict[str, Any]:
+        """A presigned GET of the original upload, for the web app's player (the bucket stays private)."""
+        job = self.owned_job(tenant, job_id)
+        if job.get("status") == JobStatus.AWAITING_UPLOAD.value:
+            raise problems.Conflict(
+                f"Transcription {job_id} has no audio yet: PUT the file to its upload_url."
+            )
+        bucket, key = str(job.get("bucket") or ""), str(job.get("key") or "")
+        if not (bucket and key and self.objects.exists(bucket, key)):
+            raise problems.Gone(
+                f"The audio of {job_id} is gone (the input bucket's lifecycle removed it); "
+                "the transcript remains."
+            )
+        url = self.objects.presigned_get(
+            bucket, key, expires_s=AUDIO_URL_EXPIRY_S, filename=key.rsplit("/", 1)[-1]
+        )
+        return {"job_id": job_id, "url": url, "expires_in": AUDIO_URL_EXPIRY_S}
 
     def _completed(self, tenant: Tenant, job_id: str) -> dict[str, Any]:
         job = self.owned_job(tenant, job_id)

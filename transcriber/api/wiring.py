@@ -39,4 +39,4 @@ def wire(env: ApiEnv) -> HttpApi:
         vocabularies=Vocabularies(VocabularyRepository(env.tenants_table)),
     )
     tokens = JwtVerifier(env.jwt) if env.jwt.enabled else None
-    return HttpApi(service=service, tenants=tenants, tokens=tokens)
+    return HttpApi(service=service, tenants=tenants, tokens=tokens, live_status_url=env.live_status_url)

@@ -1,0 +1,84 @@
+"""cdk-nag findings of the live-status WebSocket API and the web app's hosting, with reasons.
+
+Kept beside infra/nag.py (which calls :func:`acknowledge`) so that each concern's accepted
+findings read together; scoped to the construct they concern, like every acknowledgement there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from constructs import IConstruct
+
+if TYPE_CHECKING:
+    from infra.stack import TranscriptionStack
+
+Accept = Callable[[IConstruct, str, str, str], None]
+
+REASONS = {
+    "live-authentication": (
+        "The $connect route's function authenticates the connection with the HTTP API's keys (hashed "
+        "and looked up in the tenants table, rate-limited) and refuses it (401) before it opens; "
+        "subscribe and $disconnect run only on a connection that passed $connect. Browsers cannot send "
+        "an Authorization header, so the key arrives as a subprotocol or a query parameter, which an "
+        "authorizer's identity sources cannot accept as alternatives."
+    ),
+    "live-manage-connections": (
+        "The pusher posts to connections whose ids are known only at run time; execute-api:ManageConnections "
+        "is limited to this API's stage and its @connections path."
+    ),
+    "web-waf": (
+        "The distribution serves static files (HTML, JS, CSS) and forwards /v1/* to the HTTP API, which "
+        "authenticates and rate-limits every request per tenant; a web ACL can be associated later."
+    ),
+    "web-geo": (
+        "The app is for the service's tenants wherever they are; their keys, not their country, admit them."
+    ),
+    "web-tls": (
+        "The distribution uses CloudFront's default certificate (no custom domain yet), which permits "
+        "only TLSv1 as the minimum; a custom domain with an ACM certificate lifts it to TLSv1.2_2021."
+    ),
+    "deployment-handler": (
+        "CDK's BucketDeployment custom resource (copies web/ and sdk-js/src/ at deploy time) is created by "
+        "CDK with AWSLambdaBasicExecutionRole, a wildcard over the asset bucket and its own runtime."
+    ),
+}
+
+
+def acknowledge(stack: TranscriptionStack, accept: Accept, logical_id: Callable[[IConstruct], str]) -> None:
+    """Acknowledge the findings of stack.live_status and stack.web (``accept(scope, finding, reason,
+    where)`` is infra/nag.py's)."""
+    live = stack.live_status
+    for route in live.api.node.children:
+        if route.node.id.endswith("-Route"):
+            accept(route, "AwsSolutions-APIG4", REASONS["live-authentication"], f"LiveStatus/{route.node.id}")
+    stage_arn = (
+        f"arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<{logical_id(live.api)}>/"
+        f"{live.stage.stage_name}/*/@connections/*"
+    )
+    accept(
+        live.pusher_fn,
+        f"AwsSolutions-IAM5[Resource::{stage_arn}]",
+        REASONS["live-manage-connections"],
+        "PusherFunction",
+    )
+    if stack.web is None:
+        return
+    distribution = stack.web.distribution
+    accept(distribution, "AwsSolutions-CFR1", REASONS["web-geo"], "WebApp/Distribution")
+    accept(distribution, "AwsSolutions-CFR2", REASONS["web-waf"], "WebApp/Distribution")
+    accept(distribution, "AwsSolutions-CFR4", REASONS["web-tls"], "WebApp/Distribution")
+    for child in stack.node.children:
+        if child.node.id.startswith("Custom::CDKBucketDeployment"):
+            for finding in (
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+                "AwsSolutions-IAM5[Resource::*]",
+                "AwsSolutions-L1",
+                *(f"AwsSolutions-IAM5[Action::{a}]" for a in ("s3:GetObject*", "s3:GetBucket*", "s3:List*")),
+                *(f"AwsSolutions-IAM5[Action::{a}]" for a in ("s3:DeleteObject*", "s3:Abort*")),
+                f"AwsSolutions-IAM5[Resource::<{logical_id(stack.web.bucket)}.Arn>/*]",
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-"
+                "<AWS::Region>/*]",
+            ):
+                accept(child, finding, REASONS["deployment-handler"], child.node.id)
