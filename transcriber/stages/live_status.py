@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
+from transcriber.api.auth import Authenticator
 from transcriber.api.service import job_view
-from transcriber.domain.tenants import AuthenticationError, LimitExceededError, Tenant, api_key_from_header
+from transcriber.domain.tenants import AuthenticationError, LimitExceededError, api_key_from_header
 
 SUBPROTOCOL = "transcriber.v1"
 KEY_SUBPROTOCOL_PREFIX = "key."
@@ -51,12 +52,6 @@ class Connections(Protocol):
 
 class Jobs(Protocol):
     def get(self, job_id: str) -> dict[str, Any] | None: ...
-
-
-class Authenticator(Protocol):
-    def authenticate(self, api_key: str) -> Tenant: ...
-
-    def count_request(self, tenant: Tenant) -> None: ...
 
 
 #: Post one message to a connection; False when the connection is gone (GoneException).
