@@ -30,12 +30,6 @@ SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "sample.flac"
 
 
 @pytest.fixture(scope="module")
-def pipeline() -> Iterator[LocalPipeline]:
-    with LocalPipeline(overrides={"engine": "pocketsphinx"}, concurrency=2) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
 def api(pipeline: LocalPipeline) -> Iterator[Api]:
     server = ApiServer(pipeline)
     server.start()

@@ -15,6 +15,7 @@ import binascii
 import json
 import re
 import tempfile
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -59,6 +60,8 @@ MAX_PAGE = 100
 RESPONSE_MAX_BYTES = 5 * 1024 * 1024
 DOWNLOAD_URL_EXPIRY_S = 900
 DEFAULT_PAGE = 20
+#: How long DELETE waits for a stopped run to end (instant in AWS; a task's length in moto).
+STOP_WAIT_S = 5.0
 #: The audio player's URL lives as long as a long recording takes to listen through.
 AUDIO_URL_EXPIRY_S = 3600
 #: Declared content types that are plainly not audio are refused before any upload (415).
@@ -386,7 +389,9 @@ class TranscriptionService:
         """Stop the job's run, leave a tombstone, then delete its audio, chunks and outputs."""
         job = self.owned_job(tenant, job_id)
         if job.get("status") in (JobStatus.PENDING.value, JobStatus.PROCESSING.value):
-            self.runs.stop(latest_execution_name(job), cause="Deleted by its owner through the API")
+            run = latest_execution_name(job)
+            if self.runs.stop(run, cause="Deleted by its owner through the API"):
+                self._wait_until_ended(run)
         # The tombstone first: from here no stage writes for the job (transcriber/stages/deleted.py),
         # no upload to its URL becomes a job, and no new upload reuses its transcript.
         self.jobs.mark_deleted(job_id)
@@ -406,6 +411,17 @@ class TranscriptionService:
                     tenant_id=tenant.tenant_id,
                 )
             )
+
+    def _wait_until_ended(self, run: str) -> None:
+        """Wait briefly for a stopped run to report that it ended before the tombstone is written.
+
+        AWS ends a run at once on StopExecution; moto's interpreter only once the task it is running
+        returns. A step that saw the tombstone first would fail the run instead of letting it end
+        ABORTED (transcriber/stages/deleted.py), so the tombstone waits, at most STOP_WAIT_S.
+        """
+        deadline = time.monotonic() + STOP_WAIT_S
+        while self.runs.status(run) == "RUNNING" and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def retry(self, tenant: Tenant, job_id: str) -> dict[str, Any]:
         self.owned_job(tenant, job_id)
