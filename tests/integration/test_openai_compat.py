@@ -1,8 +1,8 @@
 """The official ``openai`` package, unchanged, against the local stack's /v1/audio/* routes; the
 multipart form of POST /v1/transcriptions; and source_url.
 
-A stack of its own with the pocketsphinx engine (fast; accuracy is not the point here). One short
-clip is transcribed a few times in all: dedupe reuses the result for the formats that share
+The session's stack (tests/integration/conftest.py) with its own API server. One 7-second clip
+is transcribed a few times in all: dedupe reuses the result for the formats that share
 options (json, text, srt and vtt; then verbose_json with word times).
 """
 
