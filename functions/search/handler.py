@@ -17,7 +17,7 @@ from transcriber.adapters import aws_clients
 from transcriber.adapters.search_index import SearchIndex
 from transcriber.adapters.tenants_table import TenantRepository
 from transcriber.api.env import SearchEnv
-from transcriber.api.routes import HttpApi
+from transcriber.api.http_api import HttpApi
 from transcriber.api.search import SearchService
 
 logger = Logger()

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from tests.handlers.conftest import Aws
 from tests.handlers.test_api_service import _service
 from transcriber.adapters.jobs_table import JobRepository
-from transcriber.api.routes import HttpApi
+from transcriber.api.http_api import HttpApi
 from transcriber.domain.formats import parse_srt, parse_vtt, render_all
 from transcriber.domain.models import Segment, Transcript, Word
 from transcriber.domain.tenants import AuthenticationError, Tenant

@@ -18,7 +18,7 @@ from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.resolver import resolve_host
 from transcriber.adapters.storage import ObjectStore
 from transcriber.adapters.vocabularies_table import VocabularyRepository
-from transcriber.api.routes import HttpApi
+from transcriber.api.http_api import HttpApi
 from transcriber.api.service import TranscriptionService
 from transcriber.api.vocabularies import Vocabularies
 from transcriber.domain.chunking import ChunkingConfig

@@ -1,8 +1,8 @@
 """The official ``openai`` package, unchanged, against the local stack's /v1/audio/* routes; the
 multipart form of POST /v1/transcriptions; and source_url.
 
-A stack of its own with the pocketsphinx engine (fast; accuracy is not the point here). One short
-clip is transcribed a few times in all: dedupe reuses the result for the formats that share
+The session's stack (tests/integration/conftest.py) with its own API server. One 7-second clip
+is transcribed a few times in all: dedupe reuses the result for the formats that share
 options (json, text, srt and vtt; then verbose_json with word times).
 """
 
@@ -27,12 +27,6 @@ from tests.integration.conftest import Api, ApiTenant, Http
 from transcriber.adapters.tenants_table import TenantRepository
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "sample.flac"
-
-
-@pytest.fixture(scope="module")
-def pipeline() -> Iterator[LocalPipeline]:
-    with LocalPipeline(overrides={"engine": "pocketsphinx"}, concurrency=2) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

@@ -192,7 +192,11 @@ def test_another_tenant_gets_nothing_of_a_job(
     owner, job_id = owner_job
     intruder = api.tenant(f"intruder-{uuid.uuid4().hex[:6]}")
     concrete = re.sub(r"\{job_id\}", job_id, path)
-    body = {"filename": "mine.flac", "size": 1000} if method == "POST" and "{" not in path else None
+    body: dict[str, Any] | None = None
+    if method == "POST" and "{" not in path:
+        body = {"filename": "mine.flac", "size": 1000}
+    elif path.endswith("/speakers"):  # a valid body: the refusal must be about whose job it is
+        body = {"spk_0": "Intruder"}
     resp = api.http.request(method, concrete, key=intruder.key, json_body=body)
     if "{job_id}" in path:  # the 404 may repeat the id the caller sent, nothing more
         assert resp.status == 404, (method, path, resp.status, resp.body)

@@ -13,7 +13,7 @@ import pytest
 from localrun.tokens import LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer
 from tests.unit.test_api_routes import ALICE, KEY, NO_CONTEXT, NoService, _event
 from transcriber.adapters.jwt_verifier import JwtSettings, JwtVerifier, jwks_of
-from transcriber.api.routes import HttpApi
+from transcriber.api.http_api import HttpApi
 from transcriber.domain.rate_limits import RateLimitStatus
 from transcriber.domain.retention import Retention
 from transcriber.domain.tenants import AuthenticationError, LimitExceededError, Tenant

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.unit.test_api_routes import KEY, NO_CONTEXT, NoService, Tenants, _event, _problem
-from transcriber.api.routes import HttpApi
+from transcriber.api.http_api import HttpApi
 from transcriber.domain import intake
 from transcriber.domain.errors import TooLargeError
 from transcriber.domain.tenants import Tenant

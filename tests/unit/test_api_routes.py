@@ -9,7 +9,8 @@ from typing import Any, cast
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from transcriber.api.routes import OPENAPI_PATH, HttpApi
+from transcriber.api.http_api import HttpApi
+from transcriber.api.routes import OPENAPI_PATH
 from transcriber.api.service import TranscriptionService
 from transcriber.domain.tenants import AuthenticationError, Tenant
 

@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 
 from transcriber.domain.errors import InvalidOptionsError
+from transcriber.domain.event_schemas import event_schema, event_schema_files
 from transcriber.domain.jobs import EVENT_SOURCE, JOB_EVENT_TYPES
 from transcriber.domain.messages import (
     JOB_EVENTS,
@@ -25,8 +26,6 @@ from transcriber.domain.messages import (
     JobProgress,
     JobStarted,
     TranscribeRequest,
-    event_schema,
-    event_schema_files,
 )
 from transcriber.domain.models import ChunkSpec
 from transcriber.domain.options import JobOptions
@@ -37,7 +36,7 @@ JOB_ID = "0123456789abcdef0123456789abcdef"
 
 def test_committed_event_schemas_are_generated_from_the_models() -> None:
     committed = {path.name: path.read_text() for path in EVENTS_DIR.glob("*.schema.json")}
-    assert committed == event_schema_files(), "run: python -m transcriber.domain.messages"
+    assert committed == event_schema_files(), "run: python -m transcriber.domain.event_schemas"
     assert {event.detail_type for event in JOB_EVENTS} == set(JOB_EVENT_TYPES)
 
 

@@ -13,7 +13,7 @@ import pytest
 from client.cli.search import mm_ss, print_hits
 from client.search import SearchResults
 from tests.unit.test_api_routes import ALICE, KEY, NO_CONTEXT, Tenants, _event, _problem
-from transcriber.api.routes import HttpApi
+from transcriber.api.http_api import HttpApi
 from transcriber.api.search import SearchService
 from transcriber.domain.search import JobDocument, SearchHit, SearchPage, SearchQuery, page_of
 

@@ -15,17 +15,27 @@ import binascii
 import json
 import re
 import tempfile
+import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 from transcriber.adapters.storage import ObjectTooLargeError
 from transcriber.api import problems, speakers
 from transcriber.api.erasure import hand_over_outputs
 from transcriber.api.models import INLINE_MAX_BYTES, CreateTranscription
+from transcriber.api.ports import JobEventEmitter, Jobs, Limits, Objects, Runs
+from transcriber.api.views import (
+    Download,
+    decode_cursor,
+    encode_cursor,
+    filename_of,
+    job_view,
+    matching_segments,
+    split_uri,
+)
 from transcriber.api.vocabularies import Vocabularies
 from transcriber.domain import intake
 from transcriber.domain.errors import InvalidOptionsError, PipelineError
@@ -39,9 +49,9 @@ from transcriber.domain.jobs import (
     iso_timestamp,
 )
 from transcriber.domain.media_url import check_source_url
-from transcriber.domain.messages import JobDeleted, JobEvent
+from transcriber.domain.messages import JobDeleted
 from transcriber.domain.options import JobOptions
-from transcriber.domain.recovery import Executions, JobStore, latest_execution_name, retry_job
+from transcriber.domain.recovery import latest_execution_name, retry_job
 from transcriber.domain.tenants import Tenant, upload_key
 from transcriber.domain.webhooks import Resolver, check_callback_url
 
@@ -50,6 +60,8 @@ MAX_PAGE = 100
 RESPONSE_MAX_BYTES = 5 * 1024 * 1024
 DOWNLOAD_URL_EXPIRY_S = 900
 DEFAULT_PAGE = 20
+#: How long DELETE waits for a stopped run to end (instant in AWS; a task's length in moto).
+STOP_WAIT_S = 5.0
 #: The audio player's URL lives as long as a long recording takes to listen through.
 AUDIO_URL_EXPIRY_S = 3600
 #: Declared content types that are plainly not audio are refused before any upload (415).
@@ -60,139 +72,6 @@ CONTENT_TYPES = {
     "vtt": "text/vtt; charset=utf-8",
     "txt": "text/plain; charset=utf-8",
 }
-
-
-class Jobs(JobStore, Protocol):
-    """The jobs table as the API uses it (``transcriber.adapters.jobs_table.JobRepository``)."""
-
-    def create(self, job: dict[str, Any]) -> bool: ...
-
-    def for_tenant(
-        self,
-        tenant_id: str,
-        *,
-        limit: int,
-        status: JobStatus | None = None,
-        start_after: dict[str, Any] | None = None,
-    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]: ...
-
-    def mark_deleted(self, job_id: str) -> bool: ...
-
-    def with_content(self, sha256: str) -> list[dict[str, Any]]: ...
-
-    def take_over_outputs(self, job_id: str, outputs: dict[str, str]) -> bool: ...
-
-    def set_speaker_names(
-        self, job_id: str, speakers: list[dict[str, Any]], outputs: dict[str, str]
-    ) -> bool: ...
-
-
-class Objects(Protocol):
-    """S3 as the API uses it (``transcriber.adapters.storage.ObjectStore``)."""
-
-    def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str) -> None: ...
-
-    def upload(self, path: Path, bucket: str, key: str, content_type: str = ...) -> None: ...
-
-    def get_text(self, bucket: str, key: str, *, max_bytes: int | None = None) -> str | None: ...
-
-    def presigned_get(self, bucket: str, key: str, *, expires_s: int, filename: str) -> str: ...
-
-    def presigned_put(self, bucket: str, key: str, *, size: int, expires_s: int) -> str: ...
-
-    def exists(self, bucket: str, key: str) -> bool: ...
-
-    def delete(self, bucket: str, key: str) -> None: ...
-
-    def copy(self, bucket: str, key: str, to_bucket: str, to_key: str) -> None: ...
-
-    def delete_every_version(self, bucket: str, key: str) -> int: ...
-
-    def delete_prefix(self, bucket: str, prefix: str) -> int: ...
-
-    def put_texts(self, bucket: str, texts: Sequence[tuple[str, str, str]]) -> None: ...
-
-
-class Runs(Executions, Protocol):
-    def stop(self, name: str, *, cause: str) -> bool: ...
-
-
-class JobEventEmitter(Protocol):
-    def emit(self, event: JobEvent) -> None: ...
-
-
-class Limits(Protocol):
-    def count_job(self, tenant: Tenant, now: datetime | None = None) -> None: ...
-
-
-@dataclass(frozen=True)
-class Download:
-    """A transcript file: its text, or (too large for one Lambda response) where to fetch it."""
-
-    filename: str
-    content_type: str
-    body: str = ""
-    redirect_url: str | None = None
-
-
-def _split_uri(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key
-
-
-def _filename(job: dict[str, Any]) -> str:
-    """The name the client gave the file; for a job dropped into the bucket, its key's last part."""
-    return str(job.get("filename") or str(job.get("key", "")).rsplit("/", 1)[-1])
-
-
-def encode_cursor(position: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(position, sort_keys=True).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, tenant_id: str) -> dict[str, Any]:
-    """The position a cursor stands for; BadRequest for anything this API did not hand out."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        position = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (ValueError, UnicodeError, binascii.Error):
-        raise problems.BadRequest("The cursor is not valid; pass next_cursor exactly as received.") from None
-    if (
-        not isinstance(position, dict)
-        or set(position) != {"job_id", "tenant_id", "created_at"}
-        or not all(isinstance(v, str) for v in position.values())
-        or position["tenant_id"] != tenant_id
-    ):
-        raise problems.BadRequest("The cursor is not valid; pass next_cursor exactly as received.")
-    return position
-
-
-def matching_segments(segments: list[dict[str, Any]], query: str | None) -> list[dict[str, Any]]:
-    """Segments holding every word of ``query`` (case-insensitive, whole words); all without one."""
-    words = re.findall(r"\w+", (query or "").lower())
-    if not words:
-        return segments
-    return [s for s in segments if set(words) <= set(re.findall(r"\w+", str(s.get("text", "")).lower()))]
-
-
-def job_view(job: dict[str, Any]) -> dict[str, Any]:
-    """A job as GET shows it, without the transcript (also what live status pushes)."""
-    fields = (
-        "job_id", "status", "filename", "size", "chunks_done", "chunks_total", "language",
-        "duration", "callback_url", "created_at", "updated_at", "started_at", "completed_at",
-        "failed_at", "reason_code", "error_message", "duplicate_of", "warnings",
-    )  # fmt: skip
-    view: dict[str, Any] = {name: job.get(name) for name in fields}
-    view["filename"] = _filename(job)
-    view["progress"] = int(job.get("progress") or 0)
-    view["options"] = job.get("options") or {}
-    view["attempts"] = int(job.get("attempts") or 0)
-    if job.get("channels") is not None:  # channel identification
-        view["channels"], view["channel_note"] = int(job["channels"]), job.get("channel_note")
-    view["warnings"] = list(job.get("warnings") or [])
-    view["links"] = {"self": f"/v1/transcriptions/{job['job_id']}"}
-    if job.get("speakers"):
-        view["speakers"] = job["speakers"]
-    return view
 
 
 class TranscriptionService:
@@ -441,13 +320,13 @@ class TranscriptionService:
         chosen = {f"caption_max_{k}": v for k, v in (captions or {}).items() if v is not None}
         if chosen:
             return self._restyled(job, fmt, chosen)
-        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", _filename(job).rsplit(".", 1)[0])[:80]
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", filename_of(job).rsplit(".", 1)[0])[:80]
         filename = f"{stem or job_id}.{fmt}"
         try:
             body = self._output(job, fmt, max_bytes=RESPONSE_MAX_BYTES)
         except ObjectTooLargeError:
             url = self.objects.presigned_get(
-                *_split_uri(job["outputs"][fmt]), expires_s=DOWNLOAD_URL_EXPIRY_S, filename=filename
+                *split_uri(job["outputs"][fmt]), expires_s=DOWNLOAD_URL_EXPIRY_S, filename=filename
             )
             return Download(filename=filename, content_type=CONTENT_TYPES[fmt], redirect_url=url)
         return Download(filename=filename, content_type=CONTENT_TYPES[fmt], body=body)
@@ -461,7 +340,7 @@ class TranscriptionService:
             raise problems.problem_for(err) from err
         transcript, names = transcript_from_document(self._transcript_document(job))
         body = (to_srt if fmt == "srt" else to_vtt)(transcript, names, style)
-        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", _filename(job).rsplit(".", 1)[0])[:80] or job["job_id"]
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", filename_of(job).rsplit(".", 1)[0])[:80] or job["job_id"]
         return Download(filename=f"{stem}.{fmt}", content_type=CONTENT_TYPES[fmt], body=body)
 
     def audio(self, tenant: Tenant, job_id: str) -> dict[str, Any]:
@@ -492,7 +371,7 @@ class TranscriptionService:
 
     def _output(self, job: dict[str, Any], fmt: str, *, max_bytes: int | None = None) -> str:
         uri = (job.get("outputs") or {}).get(fmt)
-        text = self.objects.get_text(*_split_uri(uri), max_bytes=max_bytes) if uri else None
+        text = self.objects.get_text(*split_uri(uri), max_bytes=max_bytes) if uri else None
         if text is None:
             raise problems.NotFound(
                 f"The {fmt} transcript of {job['job_id']} is gone (its source job was deleted); "
@@ -510,7 +389,9 @@ class TranscriptionService:
         """Stop the job's run, leave a tombstone, then delete its audio, chunks and outputs."""
         job = self.owned_job(tenant, job_id)
         if job.get("status") in (JobStatus.PENDING.value, JobStatus.PROCESSING.value):
-            self.runs.stop(latest_execution_name(job), cause="Deleted by its owner through the API")
+            run = latest_execution_name(job)
+            if self.runs.stop(run, cause="Deleted by its owner through the API"):
+                self._wait_until_ended(run)
         # The tombstone first: from here no stage writes for the job (transcriber/stages/deleted.py),
         # no upload to its URL becomes a job, and no new upload reuses its transcript.
         self.jobs.mark_deleted(job_id)
@@ -530,6 +411,17 @@ class TranscriptionService:
                     tenant_id=tenant.tenant_id,
                 )
             )
+
+    def _wait_until_ended(self, run: str) -> None:
+        """Wait briefly for a stopped run to report that it ended before the tombstone is written.
+
+        AWS ends a run at once on StopExecution; moto's interpreter only once the task it is running
+        returns. A step that saw the tombstone first would fail the run instead of letting it end
+        ABORTED (transcriber/stages/deleted.py), so the tombstone waits, at most STOP_WAIT_S.
+        """
+        deadline = time.monotonic() + STOP_WAIT_S
+        while self.runs.status(run) == "RUNNING" and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def retry(self, tenant: Tenant, job_id: str) -> dict[str, Any]:
         self.owned_job(tenant, job_id)

@@ -13,7 +13,7 @@ from transcriber.adapters.tenants_table import TenantRepository
 from transcriber.adapters.vocabularies_table import VocabularyRepository
 from transcriber.adapters.workflow import Workflow
 from transcriber.api.env import ApiEnv
-from transcriber.api.routes import HttpApi
+from transcriber.api.http_api import HttpApi
 from transcriber.api.service import TranscriptionService
 from transcriber.api.vocabularies import Vocabularies
 

@@ -4,15 +4,12 @@ request and response, and the five job events.
 The state machine in infra/ passes JSON between steps; these models are that JSON, so a handler
 parses its event into one and a stage never reads an untyped dict. Field names and values on the
 wire are exactly what the steps exchanged before the models existed: the models describe the
-contract, they do not change it. ``python -m transcriber.domain.messages`` writes the event
+contract, they do not change it. ``python -m transcriber.domain.event_schemas`` writes the event
 schemas in docs/events/ from the event models (a unit test keeps the committed files current).
 """
 
 from __future__ import annotations
 
-import json
-import sys
-from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -27,7 +24,6 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
-from pydantic.json_schema import GenerateJsonSchema
 
 from transcriber.domain.jobs import (
     EVENT_JOB_COMPLETED,
@@ -35,7 +31,6 @@ from transcriber.domain.jobs import (
     EVENT_JOB_FAILED,
     EVENT_JOB_PROGRESS,
     EVENT_JOB_STARTED,
-    EVENT_SOURCE,
     JobStatus,
     utc_now,
 )
@@ -406,49 +401,3 @@ class JobDeleted(JobEvent):
 
 
 JOB_EVENTS: tuple[type[JobEvent], ...] = (JobCreated, JobStarted, JobProgress, JobCompleted, JobFailed)
-
-
-class _NoTitles(GenerateJsonSchema):
-    """Schemas without pydantic's generated titles: the descriptions say what a field is."""
-
-    def field_title_should_be_set(self, schema: Any) -> bool:
-        return False
-
-
-def event_schema(event: type[JobEvent]) -> dict[str, Any]:
-    """The JSON Schema of a whole EventBridge event (envelope and detail) of this type."""
-    detail = event.model_json_schema(schema_generator=_NoTitles, mode="serialization")
-    detail.pop("title", None)
-    summary = " ".join((event.__doc__ or "").split())
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"urn:audio-transcriber:events:{event.schema_name}:v1",
-        "title": event.detail_type,
-        "description": (
-            f"{summary} Source '{EVENT_SOURCE}', on the stack's jobs bus. Fields are only ever added in "
-            "a new schema version; none carries transcript text."
-        ),
-        "type": "object",
-        "required": ["source", "detail-type", "detail"],
-        "properties": {
-            "source": {"const": EVENT_SOURCE},
-            "detail-type": {"const": event.detail_type},
-            "time": {"type": "string"},
-            "detail": {key: value for key, value in detail.items() if key != "description"},
-        },
-    }
-
-
-def event_schema_files() -> dict[str, str]:
-    """File name -> text of every event schema, as committed under docs/events/."""
-    return {
-        f"{event.schema_name}.schema.json": json.dumps(event_schema(event), indent=2) + "\n"
-        for event in JOB_EVENTS
-    }
-
-
-if __name__ == "__main__":  # python -m transcriber.domain.messages [folder]
-    folder = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/events")
-    for name, text in event_schema_files().items():
-        (folder / name).write_text(text)
-        print(folder / name)
