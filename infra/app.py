@@ -9,6 +9,7 @@ from typing import Any
 import aws_cdk as cdk
 
 from infra.config import EnvironmentConfig
+from infra.constructs.cloudfront_firewall import CLOUDFRONT_WEB_ACL, CloudFrontWebAclStack
 from infra.nag import acknowledge_findings, add_checks
 from infra.stack import TranscriptionStack
 
@@ -47,6 +48,13 @@ def build_app(
         name, dict(_context()["environments"]), {**(context_overrides or {}), **(overrides or {})}
     )
     stack = TranscriptionStack(app, config.stack_name, config=config)
+    if app.node.try_get_context(CLOUDFRONT_WEB_ACL) in (True, "true"):  # docs/deploy.md: step one
+        CloudFrontWebAclStack(
+            app,
+            f"{config.stack_name}-WebAcl",
+            name_prefix=config.stack_name,
+            requests_per_5_min_per_ip=config.waf.requests_per_5_min_per_ip,
+        )
     acknowledge_findings(stack)
     if checks:
         add_checks(app)

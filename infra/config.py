@@ -8,6 +8,7 @@ the deployed account.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal, Self
 
 import aws_cdk as cdk
@@ -48,6 +49,10 @@ LOG_RETENTION: dict[int, logs.RetentionDays] = {
     3653: logs.RetentionDays.TEN_YEARS,
 }
 LOG_RETENTION_DAYS = tuple(LOG_RETENTION)
+#: CloudFront takes only a web ACL of scope CLOUDFRONT ("global"), which lives in us-east-1.
+CLOUDFRONT_WEB_ACL_ARN = re.compile(
+    r"arn:aws[a-z-]*:wafv2:us-east-1:\d{12}:global/webacl/[\w-]{1,128}/[0-9a-f-]{36}"
+)
 
 
 class _Settings(BaseModel):
@@ -148,6 +153,8 @@ class EnvironmentConfig(_Settings):
     jwt: JwtIssuerSettings
     #: GuardDuty Malware Protection for S3 on the input bucket; on, only clean uploads start jobs
     malware_scanning: bool
+    #: a CLOUDFRONT-scope WAF web ACL (us-east-1) for the web app's distribution; null: none
+    web_acl_arn: str | None = None
 
     @field_validator("fault_rate")
     @classmethod
@@ -155,6 +162,16 @@ class EnvironmentConfig(_Settings):
         if not 0 <= rate <= 1:
             raise ValueError(f"must lie between 0 and 1, not {rate}")
         return rate
+
+    @field_validator("web_acl_arn")
+    @classmethod
+    def _a_cloudfront_web_acl(cls, arn: str | None) -> str | None:
+        if arn is not None and not CLOUDFRONT_WEB_ACL_ARN.fullmatch(arn):
+            raise ValueError(
+                "must be the ARN of a CLOUDFRONT-scope web ACL in us-east-1 "
+                f"(arn:aws:wafv2:us-east-1:<account>:global/webacl/<name>/<id>), not {arn!r}"
+            )
+        return arn
 
     @field_validator("functions", mode="before")
     @classmethod

@@ -30,7 +30,8 @@ REASONS = {
     ),
     "web-waf": (
         "The distribution serves static files (HTML, JS, CSS) and forwards /v1/* to the HTTP API, which "
-        "authenticates and rate-limits every request per tenant; a web ACL can be associated later."
+        "authenticates and rate-limits every request per tenant. This environment sets no web_acl_arn "
+        "in cdk.json; docs/deploy.md shows how to deploy a CloudFront web ACL and attach it."
     ),
     "web-geo": (
         "The app is for the service's tenants wherever they are; their keys, not their country, admit them."
@@ -67,7 +68,8 @@ def acknowledge(stack: TranscriptionStack, accept: Accept, logical_id: Callable[
         return
     distribution = stack.web.distribution
     accept(distribution, "AwsSolutions-CFR1", REASONS["web-geo"], "WebApp/Distribution")
-    accept(distribution, "AwsSolutions-CFR2", REASONS["web-waf"], "WebApp/Distribution")
+    if stack.config.web_acl_arn is None:
+        accept(distribution, "AwsSolutions-CFR2", REASONS["web-waf"], "WebApp/Distribution")
     accept(distribution, "AwsSolutions-CFR4", REASONS["web-tls"], "WebApp/Distribution")
     for child in stack.node.children:
         if child.node.id.startswith("Custom::CDKBucketDeployment"):

@@ -130,6 +130,7 @@ class TranscriptionStack(cdk.Stack):
                 access_logs_bucket=storage.access_logs_bucket,
                 live_status_url=self.live_status.url,
                 removal_policy=config.removal_policy,
+                web_acl_arn=config.web_acl_arn,
             )
 
         # What the cdk-nag acknowledgements, the tests and the local runtime refer to.

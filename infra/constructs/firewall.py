@@ -22,7 +22,7 @@ MANAGED_RULE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 RATE_RULE_NAME = "RatePerIp"
 
 
-def _visibility(metric_name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+def visibility(metric_name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
     return wafv2.CfnWebACL.VisibilityConfigProperty(
         cloud_watch_metrics_enabled=True, metric_name=metric_name, sampled_requests_enabled=True
     )
@@ -46,8 +46,35 @@ def _managed_rule(priority: int, name: str, counted: tuple[str, ...]) -> wafv2.C
                 or None,
             )
         ),
-        visibility_config=_visibility(name),
+        visibility_config=visibility(name),
     )
+
+
+def rate_rule(requests_per_5_min_per_ip: int) -> wafv2.CfnWebACL.RuleProperty:
+    """Block a source IP above the limit (WAF's 5-minute window), before any managed rule runs."""
+    return wafv2.CfnWebACL.RuleProperty(
+        name=RATE_RULE_NAME,
+        priority=0,
+        action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+        statement=wafv2.CfnWebACL.StatementProperty(
+            rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                limit=requests_per_5_min_per_ip, aggregate_key_type="IP"
+            )
+        ),
+        visibility_config=visibility(RATE_RULE_NAME),
+    )
+
+
+def protective_rules(requests_per_5_min_per_ip: int) -> list[wafv2.CfnWebACL.RuleProperty]:
+    """The rate rule then the managed groups: the API's regional web ACL and the web app's
+    CloudFront one (infra/constructs/cloudfront_firewall.py) apply the same rules."""
+    return [
+        rate_rule(requests_per_5_min_per_ip),
+        *(
+            _managed_rule(priority, name, counted)
+            for priority, (name, counted) in enumerate(MANAGED_RULE_GROUPS, start=1)
+        ),
+    ]
 
 
 class ApiFirewall(Construct):
@@ -68,30 +95,13 @@ class ApiFirewall(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         metric_name = f"{name_prefix}-api"
-        rate_rule = wafv2.CfnWebACL.RuleProperty(
-            name=RATE_RULE_NAME,
-            priority=0,
-            action=wafv2.CfnWebACL.RuleActionProperty(block={}),
-            statement=wafv2.CfnWebACL.StatementProperty(
-                rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                    limit=requests_per_5_min_per_ip, aggregate_key_type="IP"
-                )
-            ),
-            visibility_config=_visibility(RATE_RULE_NAME),
-        )
         self.web_acl = wafv2.CfnWebACL(
             self,
             "WebAcl",
             scope="REGIONAL",
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
-            visibility_config=_visibility(metric_name),
-            rules=[
-                rate_rule,
-                *(
-                    _managed_rule(priority, name, counted)
-                    for priority, (name, counted) in enumerate(MANAGED_RULE_GROUPS, start=1)
-                ),
-            ],
+            visibility_config=visibility(metric_name),
+            rules=protective_rules(requests_per_5_min_per_ip),
         )
         wafv2.CfnWebACLAssociation(
             self, "StageAssociation", resource_arn=stage_arn, web_acl_arn=self.web_acl.attr_arn

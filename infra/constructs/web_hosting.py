@@ -8,7 +8,7 @@
 Every answer carries the same security headers as ``make serve`` (localrun/webapp.py builds
 both): a CSP with no inline script whose connect and media sources add the upload bucket (the
 presigned PUTs and the player's GETs) and the live-status WebSocket, ``nosniff``, no referrer,
-no framing, and HSTS.
+no framing, and HSTS. With cdk.json ``web_acl_arn`` set, a WAF web ACL screens every request.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ class WebHosting(Construct):
         access_logs_bucket: s3.IBucket,
         live_status_url: str,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.DESTROY,
+        web_acl_arn: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.bucket = s3.Bucket(
@@ -122,6 +123,7 @@ class WebHosting(Construct):
             minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
             enable_logging=True,
+            web_acl_id=web_acl_arn,  # CLOUDFRONT scope, us-east-1 (infra/constructs/cloudfront_firewall.py)
             log_bucket=self.logs_bucket,
             log_file_prefix="cloudfront/",
             default_behavior=cloudfront.BehaviorOptions(
