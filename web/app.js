@@ -1,6 +1,7 @@
 // The web app: plain ES modules on the JavaScript SDK. Names and transcript text are only ever set
 // as textContent, never as HTML. The API key lives in sessionStorage (this tab only).
 import { Client, DOWNLOAD_FORMATS, TranscriberError } from '/sdk-js/src/index.js';
+import { highlightNodes } from '/marks.js';
 
 const KEY_SLOT = 'transcriber.apiKey';
 const URL_SLOT = 'transcriber.apiUrl';
@@ -75,6 +76,8 @@ function signOut() {
   jobs.clear();
   /** @type {HTMLTableSectionElement} */ ($('jobs').querySelector('tbody')).replaceChildren();
   $('uploads').replaceChildren();
+  $('search-hits').replaceChildren();
+  $('search-status').textContent = '';
   closeViewer();
   $('workspace').hidden = true;
   $('sign-out').hidden = true;
@@ -213,13 +216,16 @@ async function uploadOne(/** @type {File} */ file) {
 let timeline = /** @type {{start: number, end: number, node: HTMLElement}[]} */ ([]);
 let current = /** @type {HTMLElement|null} */ (null);
 
-async function openTranscript(/** @type {string} */ jobId) {
+/** Open a job's transcript; with `at` (seconds, from a search hit), the player and the view start there. */
+async function openTranscript(/** @type {string} */ jobId, /** @type {number|null} */ at = null) {
   if (!client) return;
   const job = await client.get(jobId);
   const viewer = $('viewer');
   viewer.dataset.job = jobId;
   $('viewer-title').textContent = `Transcript: ${job.filename || jobId}`;
-  renderTranscript(job.transcript?.segments ?? []);
+  const segments = job.transcript?.segments ?? [];
+  renderTranscript(segments, speakerNames(job.speakers));
+  renderSpeakerForm(job.speakers);
   viewer.hidden = false;
   const player = /** @type {HTMLAudioElement} */ ($('player'));
   player.hidden = true;
@@ -229,15 +235,46 @@ async function openTranscript(/** @type {string} */ jobId) {
   else { player.removeAttribute('src'); $('no-audio').hidden = false; }
   viewer.scrollIntoView({ block: 'start' });
   $('viewer-title').focus?.();
+  if (at !== null) startAt(at, audio !== null);
 }
 
-function renderTranscript(/** @type {readonly import('/sdk-js/src/index.js').Segment[]} */ segments) {
+/** Put the player (once it knows the recording) and the view at `seconds`; mark the segment there. */
+function startAt(/** @type {number} */ seconds, /** @type {boolean} */ playable) {
+  const player = /** @type {HTMLAudioElement} */ ($('player'));
+  if (playable) {
+    if (player.readyState >= 1) player.currentTime = seconds;
+    else player.addEventListener('loadedmetadata', () => { player.currentTime = seconds; }, { once: true });
+  }
+  highlight(seconds);
+  const times = [...$('transcript').querySelectorAll('.time')];
+  const at = times.filter((t) => Number(t.getAttribute('data-start')) <= seconds + 0.01).pop() ?? times[0];
+  const segment = at?.closest('.segment');
+  if (!segment || !at) return;
+  segment.classList.add('sought');
+  segment.scrollIntoView({ block: 'center' });
+  /** @type {HTMLElement} */ (at).focus({ preventScroll: true });
+}
+
+/** Display names by speaker label (the label itself until renamed). */
+function speakerNames(/** @type {readonly import('/sdk-js/src/index.js').Speaker[]} */ speakers) {
+  return new Map(speakers.map((s) => [s.label, s.name || s.label]));
+}
+
+function renderTranscript(
+  /** @type {readonly import('/sdk-js/src/index.js').Segment[]} */ segments,
+  /** @type {Map<string, string>} */ names = new Map(),
+) {
   const box = $('transcript');
   const nodes = [];
   timeline = [];
   current = null;
+  let speaker = null;
   for (const segment of segments) {
     const p = el('p', { class: 'segment' });
+    if (segment.speaker && segment.speaker !== speaker) { // a new turn: who speaks (text, never HTML)
+      p.append(el('span', { class: 'speaker', 'data-speaker': segment.speaker }, `${names.get(segment.speaker) ?? segment.speaker}:`));
+    }
+    speaker = segment.speaker ?? speaker;
     p.append(el('button', { type: 'button', class: 'time', 'data-start': String(segment.start), 'aria-label': `Play from ${fmtTime(segment.start)}` }, fmtTime(segment.start)));
     if (segment.words.length) {
       for (const word of segment.words) {
@@ -292,6 +329,93 @@ function followPlayback() {
   player.addEventListener('seeked', () => highlight(player.currentTime));
 }
 
+// ---- speakers --------------------------------------------------------------------------------
+
+/** One text box per speaker label, filled with its current name; hidden without speaker labels. */
+function renderSpeakerForm(/** @type {readonly import('/sdk-js/src/index.js').Speaker[]} */ speakers) {
+  const fields = speakers.map((s, i) => {
+    const id = `speaker-name-${i}`;
+    const row = el('div', { class: 'speaker-field' });
+    const label = el('label', { for: id }, `${s.label} (${fmtDuration(s.seconds)} of speech)`);
+    const input = /** @type {HTMLInputElement} */ (el('input', { id, type: 'text', maxlength: '64', 'data-label': s.label, spellcheck: 'false' }));
+    input.value = s.name ?? '';
+    input.placeholder = s.label;
+    row.append(label, input);
+    return row;
+  });
+  $('speaker-fields').replaceChildren(...fields);
+  $('speakers-status').textContent = '';
+  $('speakers-form').hidden = speakers.length === 0;
+}
+
+async function saveSpeakerNames(/** @type {Event} */ event) {
+  event.preventDefault();
+  const jobId = $('viewer').dataset.job;
+  if (!jobId || !client) return;
+  /** @type {Record<string, string>} */
+  const names = {};
+  for (const input of /** @type {NodeListOf<HTMLInputElement>} */ ($('speaker-fields').querySelectorAll('input[data-label]'))) {
+    const name = input.value.trim();
+    if (name) names[/** @type {string} */ (input.dataset.label)] = name;
+  }
+  const status = $('speakers-status');
+  if (!Object.keys(names).length) { status.textContent = 'Type a name for at least one speaker.'; return; }
+  showError(null);
+  status.textContent = 'Saving...';
+  try {
+    const speakers = await client.renameSpeakers(jobId, names);
+    const shown = speakerNames(speakers);
+    for (const turn of /** @type {NodeListOf<HTMLElement>} */ ($('transcript').querySelectorAll('.speaker[data-speaker]'))) {
+      turn.textContent = `${shown.get(/** @type {string} */ (turn.dataset.speaker)) ?? turn.dataset.speaker}:`;
+    }
+    renderSpeakerForm(speakers);
+    status.textContent = 'Names saved; the downloads use them too.';
+  } catch (err) {
+    status.textContent = '';
+    showError(err); // the API's own message, as text
+  }
+}
+
+// ---- search ----------------------------------------------------------------------------------
+
+async function runSearch(/** @type {Event} */ event) {
+  event.preventDefault();
+  if (!client) return;
+  const q = /** @type {HTMLInputElement} */ ($('search-q')).value.trim();
+  const status = $('search-status');
+  const list = $('search-hits');
+  if (!q) return;
+  showError(null);
+  status.textContent = 'Searching...';
+  try {
+    const { hits } = await client.search(q, { limit: 25 });
+    list.replaceChildren(...hits.map((hit) => {
+      const name = hit.filename || hit.jobId;
+      const button = el('button', { type: 'button', class: 'hit', 'data-job': hit.jobId, 'data-start': String(hit.start) });
+      button.append(el('span', { class: 'where' }, `${name} at ${fmtTime(hit.start)}`), ...highlightNodes(hit.highlight));
+      const item = el('li');
+      item.append(button);
+      return item;
+    }));
+    status.textContent = hits.length ? `${hits.length} ${hits.length === 1 ? 'match' : 'matches'}; choose one to open it there.` : `Nothing found for ${q}.`;
+  } catch (err) {
+    status.textContent = '';
+    list.replaceChildren();
+    showError(err);
+  }
+}
+
+async function openHit(/** @type {Event} */ event) {
+  const button = /** @type {HTMLElement} */ (event.target).closest('button.hit');
+  if (!button) return;
+  showError(null);
+  try {
+    await openTranscript(/** @type {string} */ (button.getAttribute('data-job')), Number(button.getAttribute('data-start')) || 0);
+  } catch (err) {
+    showError(err);
+  }
+}
+
 function closeViewer() {
   const player = /** @type {HTMLAudioElement} */ ($('player'));
   player.pause();
@@ -337,6 +461,9 @@ function wire() {
   $('jobs').addEventListener('click', onJobAction);
   $('transcript').addEventListener('click', seekTo);
   $('close-viewer').addEventListener('click', closeViewer);
+  $('speakers-form').addEventListener('submit', saveSpeakerNames);
+  $('search-form').addEventListener('submit', runSearch);
+  $('search-hits').addEventListener('click', openHit);
   document.querySelector('.downloads')?.addEventListener('click', download);
   const input = /** @type {HTMLInputElement} */ ($('files'));
   input.addEventListener('change', () => { uploadFiles(input.files ?? []); input.value = ''; });

@@ -4,7 +4,7 @@ import {
   UnsupportedError, UploadError, ValidationError, WaitTimeoutError, errorFor, parseRetryAfter,
 } from './errors.js';
 import {
-  COMPLETED, DOWNLOAD_FORMATS, FAILED, guessContentType, toPage, toSegments, toSubmission, toTranscription,
+  COMPLETED, DOWNLOAD_FORMATS, FAILED, guessContentType, toPage, toSegments, toSpeakers, toSubmission, toTranscription,
 } from './models.js';
 import { putAudio } from './upload.js';
 
@@ -475,6 +475,15 @@ export class Client {
   /** Start a FAILED job again (finished chunks are reused); ConflictError if it is not FAILED. @param {string} jobId */
   async retry(jobId) {
     return toTranscription(await this.#json('POST', Client.jobPath(jobId, '/retry'), { what: `Retrying job ${jobId}` }));
+  }
+
+  /**
+   * Name a COMPLETED job's speakers (`{spk_0: 'Alice'}`); the API rewrites all four outputs. The speakers after it.
+   * @param {string} jobId @param {Record<string, string>} names
+   */
+  async renameSpeakers(jobId, names) {
+    const data = await this.#json('PUT', Client.jobPath(jobId, '/speakers'), { what: `Renaming the speakers of job ${jobId}`, payload: names });
+    return toSpeakers(data.speakers);
   }
 }
 

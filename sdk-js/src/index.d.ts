@@ -48,6 +48,14 @@ export interface SearchResults {
   readonly nextCursor: string | null;
   readonly raw: Record<string, unknown>;
 }
+export interface Speaker {
+  /** spk_0, spk_1, ... in order of first appearance */
+  readonly label: string;
+  /** display name; null until renamed */
+  readonly name: string | null;
+  /** seconds of speech */
+  readonly seconds: number;
+}
 export interface Transcript {
   readonly text: string;
   readonly language: string | null;
@@ -78,6 +86,8 @@ export interface Transcription {
   /** with channel_identification: the recording's channel count, and a note when it had one */
   readonly channels: number | null;
   readonly channelNote: string | null;
+  /** with speaker labels: each speaker's label, display name and seconds of speech; else empty */
+  readonly speakers: readonly Speaker[];
   /** COMPLETED or FAILED */
   readonly done: boolean;
   readonly transcript: Transcript | null;
@@ -207,6 +217,7 @@ export class Client {
   wait(jobId: string, opts?: WaitOptions): Promise<Transcription>;
   delete(jobId: string): Promise<void>;
   retry(jobId: string): Promise<Transcription>;
+  renameSpeakers(jobId: string, names: Record<string, string>): Promise<readonly Speaker[]>;
 }
 
 export class TranscriberError extends Error {
@@ -255,5 +266,6 @@ export function guessContentType(filename: string): string | null;
 export function toTranscription(data: Record<string, unknown>): Transcription;
 export function toTranscript(data: Record<string, unknown>): Transcript;
 export function toSegment(data: Record<string, unknown>): Segment;
+export function toSpeakers(data: unknown): readonly Speaker[];
 export function toPage(data: Record<string, unknown>): Page;
 export function toSubmission(data: Record<string, unknown>): Submission;

@@ -3,6 +3,6 @@ export { Client, INLINE_LIMIT_BYTES, VERSION } from './client.js';
 export * from './errors.js';
 export {
   AWAITING_UPLOAD, COMPLETED, DOWNLOAD_FORMATS, FAILED, PENDING, PROCESSING, TERMINAL_STATES,
-  guessContentType, toPage, toSegment, toSubmission, toTranscript, toTranscription,
+  guessContentType, toPage, toSegment, toSpeakers, toSubmission, toTranscript, toTranscription,
 } from './models.js';
 export { BINARY } from './upload.js';

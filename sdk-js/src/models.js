@@ -50,6 +50,12 @@ export function toSegments(value) {
   return Object.freeze(Array.isArray(value) ? value.filter(isObject).map(toSegment) : []);
 }
 
+/** The speakers of a diarized job ({label, name, seconds}); empty without speaker labels. @param {unknown} value */
+export function toSpeakers(value) {
+  const items = Array.isArray(value) ? value.filter(isObject) : [];
+  return Object.freeze(items.map((s) => Object.freeze({ label: String(s.label ?? ''), name: optString(s.name), seconds: optNumber(s.seconds) ?? 0 })));
+}
+
 /** @param {any} data @returns {import('./index.js').Transcript} */
 export function toTranscript(data) {
   const segments = toSegments(data.segments);
@@ -96,6 +102,7 @@ export function toTranscription(data) {
     duplicateOf: optString(data.duplicate_of),
     channels: optNumber(data.channels),
     channelNote: optString(data.channel_note),
+    speakers: toSpeakers(data.speakers),
     done: TERMINAL_STATES.includes(status),
     transcript,
     raw: data,

@@ -257,3 +257,20 @@ test('a bad search query is a ValidationError with the API detail', async () => 
   const client = new Client('http://api', 'key', { fetch: fakeFetch([[422, problem(422)]]) });
   await assert.rejects(client.search(''), (err) => err instanceof ValidationError && err.detail === 'detail 422');
 });
+
+test('renameSpeakers PUTs the names and returns the speakers; the API message of a 422 is kept', async () => {
+  const jobId = 'b'.repeat(32);
+  const speakers = [{ label: 'spk_0', name: 'Alice', seconds: 12.5 }, { label: 'spk_1', name: null, seconds: 3 }];
+  const fetch = fakeFetch([[200, { job_id: jobId, speakers }]]);
+  const client = new Client('http://api', 'key', { fetch, sleep: noSleep });
+  const got = await client.renameSpeakers(jobId, { spk_0: 'Alice' });
+  assert.deepEqual(got, [{ label: 'spk_0', name: 'Alice', seconds: 12.5 }, { label: 'spk_1', name: null, seconds: 3 }]);
+  assert.equal(fetch.calls[0].url, `http://api/v1/transcriptions/${jobId}/speakers`);
+  assert.equal(fetch.calls[0].init.method, 'PUT');
+  assert.deepEqual(JSON.parse(fetch.calls[0].init.body), { spk_0: 'Alice' });
+
+  const refusing = new Client('http://api', 'key', { fetch: fakeFetch([[422, problem(422, { detail: 'No speaker spk_9 in this transcript' })]]), sleep: noSleep });
+  await assert.rejects(refusing.renameSpeakers(jobId, { spk_9: 'X' }), (err) => err instanceof ValidationError && err.detail === 'No speaker spk_9 in this transcript');
+  assert.deepEqual(toTranscription({ job_id: jobId, status: 'COMPLETED', speakers }).speakers.map((s) => s.name), ['Alice', null]);
+  assert.deepEqual(toTranscription({ job_id: jobId, status: 'COMPLETED' }).speakers, []);
+});

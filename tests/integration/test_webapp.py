@@ -206,6 +206,104 @@ def test_sign_in_upload_watch_read_and_download(
     assert problems == []
 
 
+def test_search_finds_a_word_and_a_hit_opens_its_transcript_there(
+    browser: Any, app_server: AppServer, carol: ApiTenant
+) -> None:
+    """The search box, by keyboard: a word of the sample is listed with its file, time and the word
+    marked; Enter on the hit opens that transcript at the hit's start (the index follows events, so
+    the search is repeated until the sample's completion has reached it)."""
+    page = _signed_in(browser, app_server.base_url, carol.key)
+    problems: list[str] = []
+    page.on("pageerror", lambda err: problems.append(str(err)))
+    page.get_by_label("Search all transcripts").fill("subtitles")
+    hits = page.locator("#search-hits .hit")
+    deadline = time.monotonic() + 15
+    while True:
+        page.keyboard.press("Enter")
+        _poll(page, "() => !document.getElementById('search-status').textContent.startsWith('Searching')")
+        if hits.count() or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    hit = page.locator("#search-hits .hit", has=page.locator(".where", has_text="sample.flac")).first
+    assert re.fullmatch(r"sample\.flac at \d\d:\d\d", hit.locator(".where").text_content() or "")
+    marked = {m.lower() for m in hit.locator("mark").all_text_contents()}
+    assert marked == {"subtitles"}, marked
+    start = float(hit.get_attribute("data-start") or "nan")
+
+    hit.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#viewer", state="visible")
+    assert "sample.flac" in (page.locator("#viewer-title").text_content() or "")
+    sought = page.locator("#transcript .segment.sought")
+    assert "subtitles" in (sought.text_content() or "").lower()
+    assert float(sought.locator(".time").get_attribute("data-start") or "nan") <= start + 0.01
+    if _has_audio_endpoint(app_server.base_url):
+        _poll(page, "() => document.getElementById('player').readyState >= 1")
+        position = page.evaluate("document.getElementById('player').currentTime")
+        assert abs(position - start) < 0.3, (position, start)
+    assert problems == []
+
+
+def test_speaker_turns_and_renames_show_names_and_the_apis_message_as_text(
+    browser: Any, app_server: AppServer, carol: ApiTenant
+) -> None:
+    """Speaker labels from a real diarized run take too long here, so the browser is given them:
+    the job's GET gains two labels (Playwright route). The real PUT .../speakers then refuses (this
+    transcript has none) and its message is shown as it is; a stand-in success with a hostile name
+    shows the name as text at every turn of that speaker."""
+    context = browser.new_context()
+    job_view = re.compile(r"/v1/transcriptions/[^/?]+$")
+
+    def with_speakers(route: Any) -> None:
+        response = route.fetch()
+        view = response.json()
+        segments = (view.get("transcript") or {}).get("segments") or view.get("segments") or []
+        for index, segment in enumerate(segments):
+            segment["speaker"] = "spk_0" if index < 2 else "spk_1"
+        view["speakers"] = [
+            {"label": "spk_0", "name": None, "seconds": 5.0},
+            {"label": "spk_1", "name": None, "seconds": 17.0},
+        ]
+        route.fulfill(response=response, json=view)
+
+    context.route(job_view, with_speakers)
+    page = context.new_page()
+    page.goto(app_server.base_url + "/")
+    page.fill("#api-key", carol.key)
+    page.click("#sign-in-form button[type=submit]")
+    row = page.locator("#jobs tbody tr", has=page.locator(".status-COMPLETED")).first
+    row.get_by_role("button", name="Open", exact=False).click()
+    page.wait_for_selector("#speakers-form", state="visible")
+    assert page.locator("#transcript .speaker").all_text_contents() == ["spk_0:", "spk_1:"]
+
+    page.get_by_label("spk_0", exact=False).fill("Alice")
+    page.get_by_role("button", name="Save names").click()
+    page.wait_for_selector("#error", state="visible")
+    assert "has no speaker labels" in (page.locator("#error").text_content() or "")
+
+    hostile = "<b>Alice</b>"
+    context.route(
+        re.compile(r"/v1/transcriptions/[^/?]+/speakers$"),
+        lambda route: route.fulfill(
+            json={
+                "job_id": "x",
+                "speakers": [
+                    {"label": "spk_0", "name": hostile, "seconds": 5.0},
+                    {"label": "spk_1", "name": None, "seconds": 17.0},
+                ],
+            }
+        ),
+    )
+    page.get_by_label("spk_0", exact=False).fill(hostile)
+    page.get_by_role("button", name="Save names").click()
+    page.locator("#transcript .speaker", has_text=hostile).wait_for()
+    assert page.locator("#transcript .speaker").all_text_contents() == [f"{hostile}:", "spk_1:"]
+    assert page.locator("#transcript b, #speakers-form b").count() == 0
+    assert page.locator("#error").is_hidden()
+    context.unroute_all(behavior="ignoreErrors")
+    context.close()
+
+
 def test_the_app_is_readable_on_a_phone(
     browser: Any, app_server: AppServer, carol: ApiTenant, shots: Path
 ) -> None:
