@@ -350,8 +350,7 @@ def _check_seeking(page: Any) -> None:
 
 
 def test_clicking_a_word_seeks_the_player(browser: Any, app_server: AppServer, carol: ApiTenant) -> None:
-    if not _has_audio_endpoint(app_server.base_url):
-        pytest.skip(f"the API has no GET {AUDIO_PATH} yet: the app hides the player until it exists")
+    assert _has_audio_endpoint(app_server.base_url), f"the API documents GET {AUDIO_PATH}"
     page = _signed_in(browser, app_server.base_url, carol.key)
     _check_seeking(page)
 
@@ -359,9 +358,9 @@ def test_clicking_a_word_seeks_the_player(browser: Any, app_server: AppServer, c
 def test_seeking_with_a_stand_in_audio_endpoint(
     browser: Any, app_server: AppServer, carol: ApiTenant, pipeline: LocalPipeline, shots: Path
 ) -> None:
-    """Until the API has the audio endpoint, the browser is given one (Playwright routes): the
-    OpenAPI document lists it and it answers with a presigned GET of the sample in the local S3.
-    The player, the seeking and the highlight are the app's real code."""
+    """The player against a recording the test controls (Playwright routes the audio endpoint to a
+    presigned GET of the sample in the local S3): the seeking and the highlight are the app's real
+    code, and the screenshot of the transcript view comes from here."""
     s3 = pipeline.aws.client("s3")
     key = "webapp-test/sample.flac"
     s3.put_object(
