@@ -46,6 +46,7 @@ from transcriber.domain.diarization import (
     diarize,
     label_segments,
 )
+from transcriber.engines.base import DecodeOptions
 from transcriber.engines.speaker_encoder import SAMPLE_RATE, SpeakerEncoder, embed_chunk
 
 COLLAR_S = 0.25
@@ -301,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 wav = Path(tmp) / "conversation.wav"
                 _write_wav(wav, conv.samples)
                 t1 = time.perf_counter()
-                result = engine.transcribe(wav, language="en")
+                result = engine.transcribe(wav, DecodeOptions(language="en"))
                 row["asr_s"] = time.perf_counter() - t1
             by_speaker: dict[str, list[str]] = {}
             for segment in label_segments(result.segments, turns):

@@ -25,6 +25,7 @@ from pathlib import Path
 from bench.long_audio import EVAL_DIR
 from bench.scoring import normalise, wer
 from transcriber.adapters.ffmpeg import convert_to_wav
+from transcriber.engines.base import DecodeOptions
 from transcriber.engines.faster_whisper_engine import FasterWhisperEngine
 
 SPOKEN = [
@@ -101,7 +102,7 @@ def main() -> None:
             for mode in ("without", "with"):
                 started = time.perf_counter()
                 result = engine.transcribe(
-                    wav, language=language, hotwords=hotwords if mode == "with" else None
+                    wav, DecodeOptions(language=language, hotwords=hotwords if mode == "with" else None)
                 )
                 elapsed = time.perf_counter() - started
                 wanted, found = term_hits(reference, result.text)

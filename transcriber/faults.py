@@ -33,7 +33,13 @@ from typing import Any
 from botocore.awsrequest import AWSResponse
 
 from transcriber.domain.errors import RetryableError, TransientEngineError
-from transcriber.engines.base import EngineResult, LanguageGuess, SpeechEngine
+from transcriber.engines.base import (
+    DEFAULT_DECODING,
+    DecodeOptions,
+    EngineResult,
+    LanguageGuess,
+    SpeechEngine,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -136,28 +142,9 @@ class FaultyEngine:
     def load(self) -> None:
         self.wrapped.load()  # the init phase: a fault there is not a retryable task error
 
-    def transcribe(
-        self,
-        wav_path: Path,
-        *,
-        language: str | None = None,
-        beam_size: int | None = None,
-        word_timestamps: bool = True,
-        task: str = "transcribe",
-        prompt: str | None = None,
-        hotwords: str | None = None,
-    ) -> EngineResult:
+    def transcribe(self, wav_path: Path, options: DecodeOptions = DEFAULT_DECODING) -> EngineResult:
         self._injector.maybe_fail("engine", "transcribe")
-        hints = {"hotwords": hotwords} if hotwords else {}
-        return self.wrapped.transcribe(
-            wav_path,
-            language=language,
-            beam_size=beam_size,
-            word_timestamps=word_timestamps,
-            task=task,
-            prompt=prompt,
-            **hints,
-        )
+        return self.wrapped.transcribe(wav_path, options)
 
     def detect_language(self, wav_path: Path) -> LanguageGuess:
         self._injector.maybe_fail("engine", "detect_language")

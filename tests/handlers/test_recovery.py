@@ -24,6 +24,7 @@ from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.workflow import Workflow
 from transcriber.domain.jobs import iso_timestamp, partial_key
 from transcriber.domain.recovery import RETRY_BUDGET, STALE_AFTER, STALLED, RetryRefusedError, retry_job
+from transcriber.domain.speech import DEFAULT_DECODING, DecodeOptions
 
 JOB_ID = "0123456789abcdef0123456789abcdef"
 SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "events"
@@ -36,9 +37,9 @@ class CountingEngine:
         self._real = real
         self.transcribed: list[str] = []
 
-    def transcribe(self, wav_path: Path, **kwargs: Any) -> Any:
+    def transcribe(self, wav_path: Path, options: DecodeOptions = DEFAULT_DECODING) -> Any:
         self.transcribed.append(str(wav_path))
-        return self._real.transcribe(wav_path, **kwargs)
+        return self._real.transcribe(wav_path, options)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)

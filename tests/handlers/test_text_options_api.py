@@ -27,7 +27,7 @@ from transcriber.domain.jobs import partial_key
 from transcriber.domain.models import ChunkSpec
 from transcriber.domain.options import JobOptions
 from transcriber.domain.recognition import transcribe_chunk
-from transcriber.domain.speech import EngineResult, LanguageGuess
+from transcriber.domain.speech import DEFAULT_DECODING, DecodeOptions, EngineResult, LanguageGuess
 from transcriber.domain.tenants import AuthenticationError, Tenant
 
 KEY_A, KEY_B = "trk_0123abcd_" + "a" * 43, "trk_4567cdef_" + "b" * 43
@@ -258,13 +258,13 @@ class HintedEngine:
     name = "hinted"
 
     def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
+        self.calls: list[DecodeOptions] = []
 
     def load(self) -> None:
         return None
 
-    def transcribe(self, wav_path: Path, **kwargs: Any) -> EngineResult:
-        self.calls.append(kwargs)
+    def transcribe(self, wav_path: Path, options: DecodeOptions = DEFAULT_DECODING) -> EngineResult:
+        self.calls.append(options)
         return EngineResult(language="en", segments=(), duration=1.0)
 
     def detect_language(self, wav_path: Path) -> LanguageGuess:
@@ -287,7 +287,7 @@ def test_a_vocabulary_reaches_the_engine_as_hotwords_on_every_chunk(tmp_path: Pa
             engine, wav, ChunkSpec(index, index * 1.0, 1.0), options=options, config=ChunkingConfig()
         )
     transcribe_chunk(engine, wav, ChunkSpec(2, 2.0, 1.0), options=JobOptions(), config=ChunkingConfig())
-    assert [call.get("hotwords") for call in engine.calls] == ["Dashwood, Norland Park"] * 2 + [None]
+    assert [call.hotwords for call in engine.calls] == ["Dashwood, Norland Park"] * 2 + [None]
 
 
 @pytest.mark.parametrize("cut", [0.5, 0.75])

@@ -14,7 +14,7 @@ from tests.conftest import SAMPLE_TEXT
 from transcriber.domain.errors import EngineError, InvalidOptionsError
 from transcriber.domain.models import Word
 from transcriber.engines import factory, weights
-from transcriber.engines.base import EngineResult, SpeechEngine
+from transcriber.engines.base import DecodeOptions, EngineResult, SpeechEngine
 from transcriber.engines.pocketsphinx_engine import PocketsphinxEngine, group_words
 
 REFERENCE_WORDS = set(re.findall(r"[a-z]+", SAMPLE_TEXT.lower()))
@@ -62,13 +62,13 @@ def test_pocketsphinx_hears_only_english(sample_wav: Path) -> None:
     guess = engine.detect_language(sample_wav)
     assert guess.probabilities == {"en": 1.0} and guess.speech_seconds == pytest.approx(22.56, abs=0.1)
     with pytest.raises(InvalidOptionsError, match="English only"):
-        engine.transcribe(sample_wav, language="de")
+        engine.transcribe(sample_wav, DecodeOptions(language="de"))
 
 
 def test_pocketsphinx_without_word_timestamps_keeps_segments_only(
     sphinx_result: EngineResult, sample_wav: Path
 ) -> None:
-    plain = PocketsphinxEngine().transcribe(sample_wav, word_timestamps=False)
+    plain = PocketsphinxEngine().transcribe(sample_wav, DecodeOptions(word_timestamps=False))
     assert [s.text for s in plain.segments] == [s.text for s in sphinx_result.segments]
     assert all(not s.words for s in plain.segments)
 

@@ -17,7 +17,13 @@ from transcriber.adapters.storage import ObjectStore
 from transcriber.domain.errors import RETRYABLE_ERROR_NAMES, RetryableError, TransientEngineError
 from transcriber.domain.models import Segment
 from transcriber.engines import factory
-from transcriber.engines.base import EngineResult, LanguageGuess, SpeechEngine
+from transcriber.engines.base import (
+    DEFAULT_DECODING,
+    DecodeOptions,
+    EngineResult,
+    LanguageGuess,
+    SpeechEngine,
+)
 from transcriber.faults import FaultInjector, FaultyEngine
 
 FAULT_VARIABLES = ("FAULT_RATE", "FAULT_TARGETS", "FAULT_SEED")
@@ -46,19 +52,9 @@ class RecordingEngine:
     def load(self) -> None:
         self.calls.append(("load", None))
 
-    def transcribe(
-        self,
-        wav_path: Path,
-        *,
-        language: str | None = None,
-        beam_size: int | None = None,
-        word_timestamps: bool = True,
-        task: str = "transcribe",
-        prompt: str | None = None,
-        hotwords: str | None = None,
-    ) -> EngineResult:
-        self.calls.append(("transcribe", (wav_path, language, beam_size, word_timestamps)))
-        return EngineResult(language=language, segments=(Segment(0.0, 1.0, "hello"),), duration=1.0)
+    def transcribe(self, wav_path: Path, options: DecodeOptions = DEFAULT_DECODING) -> EngineResult:
+        self.calls.append(("transcribe", (wav_path, options)))
+        return EngineResult(language=options.language, segments=(Segment(0.0, 1.0, "hello"),), duration=1.0)
 
     def detect_language(self, wav_path: Path) -> LanguageGuess:
         self.calls.append(("detect_language", wav_path))
@@ -164,7 +160,7 @@ def test_engine_faults_raise_a_transient_engine_error_before_the_engine_runs() -
     assert isinstance(engine, FaultyEngine) and isinstance(engine, SpeechEngine)
     assert engine.name == "recording"  # transcripts keep naming the real engine
     with pytest.raises(TransientEngineError, match="Injected fault"):
-        engine.transcribe(Path("chunk.wav"), language="en")
+        engine.transcribe(Path("chunk.wav"), DecodeOptions(language="en"))
     with pytest.raises(TransientEngineError, match="detect_language"):
         engine.detect_language(Path("chunk.wav"))
     engine.load()  # the init phase is never failed: a Lambda init error is not a retryable task error
@@ -174,11 +170,12 @@ def test_engine_faults_raise_a_transient_engine_error_before_the_engine_runs() -
 def test_the_engine_wrapper_delegates_when_no_fault_is_drawn() -> None:
     inner = RecordingEngine()
     engine = faults.with_engine_faults(inner, FaultInjector(rate=1e-12))
-    result = engine.transcribe(Path("chunk.wav"), language="de", beam_size=1, word_timestamps=False)
+    decoding = DecodeOptions(language="de", beam_size=1, word_timestamps=False, hotwords="Norland")
+    result = engine.transcribe(Path("chunk.wav"), decoding)
     guess = engine.detect_language(Path("chunk.wav"))
     assert result.text == "hello" and guess.probabilities == {"en": 1.0}
     assert inner.calls == [
-        ("transcribe", (Path("chunk.wav"), "de", 1, False)),
+        ("transcribe", (Path("chunk.wav"), decoding)),
         ("detect_language", Path("chunk.wav")),
     ]
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import SAMPLE_TEXT, write_empty_wav
 from transcriber.domain.errors import EngineError
-from transcriber.engines.base import EngineResult
+from transcriber.engines.base import DecodeOptions, EngineResult
 from transcriber.engines.faster_whisper_engine import FasterWhisperEngine, _edge_in_speech, _read_samples
 from transcriber.engines.weights import model_dir
 
@@ -57,7 +57,7 @@ def test_whisper_times_are_ordered_inside_the_audio(result: EngineResult) -> Non
 
 
 def test_whisper_honours_a_given_language(engine: FasterWhisperEngine, sample_wav: Path) -> None:
-    assert engine.transcribe(sample_wav, language="en").language == "en"
+    assert engine.transcribe(sample_wav, DecodeOptions(language="en")).language == "en"
 
 
 def test_whisper_detects_the_language_from_speech_only(
@@ -74,7 +74,7 @@ def test_whisper_detects_the_language_from_speech_only(
 def test_whisper_decode_options_are_honoured(
     engine: FasterWhisperEngine, result: EngineResult, sample_wav: Path
 ) -> None:
-    greedy = engine.transcribe(sample_wav, language="en", beam_size=1, word_timestamps=False)
+    greedy = engine.transcribe(sample_wav, DecodeOptions(language="en", beam_size=1, word_timestamps=False))
     assert all(not s.words for s in greedy.segments) and all(s.words for s in result.segments)
     assert jiwer.wer(_normalise(SAMPLE_TEXT), _normalise(greedy.text)) < 0.15
 

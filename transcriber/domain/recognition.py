@@ -16,7 +16,7 @@ from transcriber.domain.errors import TransientEngineError
 from transcriber.domain.language import LanguageDecision, LanguageSample, is_decisive, listening_order, vote
 from transcriber.domain.models import ChunkSpec, ChunkTranscript
 from transcriber.domain.options import JobOptions
-from transcriber.domain.speech import SpeechEngine
+from transcriber.domain.speech import DecodeOptions, SpeechEngine
 
 #: Finer than chunk planning: pauses between sentences, not only between paragraphs.
 PAUSE_MIN_SILENCE_MS = 300
@@ -60,17 +60,15 @@ def transcribe_chunk(
     """Recognise one chunk in the job's pinned ``language``; times stay relative to the chunk."""
     config = config or ChunkingConfig()
     options = options or JobOptions()
-    # Only a job with a vocabulary passes hotwords, so engines without them need not know it.
-    hints = {"hotwords": ", ".join(options.vocabulary_phrases)} if options.vocabulary_phrases else {}
-    result = engine.transcribe(
-        wav,
+    decoding = DecodeOptions(
         language=language,
         beam_size=options.beam_size,
         word_timestamps=options.word_timestamps,
         task=options.task,
         prompt=options.prompt,
-        **hints,
+        hotwords=", ".join(options.vocabulary_phrases) or None,
     )
+    result = engine.transcribe(wav, decoding)
     speech = speech_spans(
         AudioSegment.from_wav(str(wav)),
         min_silence_ms=PAUSE_MIN_SILENCE_MS,

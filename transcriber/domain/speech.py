@@ -36,6 +36,29 @@ class LanguageGuess:
     speech_seconds: float
 
 
+@dataclass(frozen=True)
+class DecodeOptions:
+    """What a job asks of one decode; every engine takes the same object, so a new setting is
+    added here once rather than to each engine's signature."""
+
+    #: ISO 639-1; given, it skips detection
+    language: str | None = None
+    #: ``None``: the engine's default
+    beam_size: int | None = None
+    #: without them segments carry no words (faster, coarser)
+    word_timestamps: bool = True
+    #: ``translate`` writes the speech in English (engines that hear English only transcribe it)
+    task: str = "transcribe"
+    #: primes every decode
+    prompt: str | None = None
+    #: names and terms to expect (a custom vocabulary), where the engine can use them
+    hotwords: str | None = None
+
+
+#: Detection, the engine's beam, word timestamps, a plain transcription.
+DEFAULT_DECODING = DecodeOptions()
+
+
 @runtime_checkable
 class SpeechEngine(Protocol):
     """A speech-to-text engine; input is always a 16 kHz mono 16-bit PCM WAV file.
@@ -50,24 +73,8 @@ class SpeechEngine(Protocol):
         """Load models now (Lambda's init phase) rather than on the first request; idempotent."""
         ...
 
-    def transcribe(
-        self,
-        wav_path: Path,
-        *,
-        language: str | None = None,
-        beam_size: int | None = None,
-        word_timestamps: bool = True,
-        task: str = "transcribe",
-        prompt: str | None = None,
-        hotwords: str | None = None,
-    ) -> EngineResult:
-        """Transcribe ``wav_path``; ``language`` (ISO 639-1) skips detection when given.
-
-        ``beam_size`` ``None`` means the engine's default; without ``word_timestamps`` segments
-        carry no words (faster, coarser). ``task`` ``translate`` writes the speech in English
-        (engines that hear English only transcribe it); ``prompt`` primes every decode;
-        ``hotwords``: names and terms to expect (a custom vocabulary), where the engine can use them.
-        """
+    def transcribe(self, wav_path: Path, options: DecodeOptions = DEFAULT_DECODING) -> EngineResult:
+        """Transcribe ``wav_path`` as ``options`` ask (see :class:`DecodeOptions`)."""
         ...
 
     def detect_language(self, wav_path: Path) -> LanguageGuess:

@@ -32,7 +32,7 @@ from transcriber.domain.audio import target_wav_info
 from transcriber.domain.chunking import ChunkingConfig
 from transcriber.domain.errors import EngineError, TransientEngineError
 from transcriber.domain.models import Segment, Word
-from transcriber.engines.base import EngineResult, LanguageGuess
+from transcriber.engines.base import DEFAULT_DECODING, DecodeOptions, EngineResult, LanguageGuess
 from transcriber.engines.weights import WeightsError
 from transcriber.engines.weights import model_dir as default_model_dir
 
@@ -169,27 +169,20 @@ class FasterWhisperEngine:
         top = {code: round(float(p), 4) for code, p in ranked[:DETECTION_TOP_LANGUAGES]}
         return LanguageGuess(probabilities=top, speech_seconds=round(len(speech) / SAMPLE_RATE, 3))
 
-    def transcribe(
-        self,
-        wav_path: Path,
-        *,
-        language: str | None = None,
-        beam_size: int | None = None,
-        word_timestamps: bool = True,
-        task: str = "transcribe",
-        prompt: str | None = None,
-        hotwords: str | None = None,
-    ) -> EngineResult:
+    def transcribe(self, wav_path: Path, options: DecodeOptions = DEFAULT_DECODING) -> EngineResult:
         """Transcribe one 16 kHz mono WAV; segment and word times are seconds from its start.
 
         ``hotwords`` go before every window as Whisper's previous-text prompt (faster-whisper's
         ``hotwords``), which makes their spellings likelier."""
         duration = _wav_duration(wav_path)
         model = self._load()
-        beam = beam_size or self.beam_size
+        beam = options.beam_size or self.beam_size
+        hints = {"hotwords": options.hotwords} if options.hotwords else {}
         try:
-            choices = {"task": task, "initial_prompt": prompt, **({"hotwords": hotwords} if hotwords else {})}
-            raw_segments, detected = self._decode(model, wav_path, language, beam, word_timestamps, choices)
+            choices = {"task": options.task, "initial_prompt": options.prompt, **hints}
+            raw_segments, detected = self._decode(
+                model, wav_path, options.language, beam, options.word_timestamps, choices
+            )
             kept = (s for s in (_segment(raw) for raw in raw_segments) if s is not None)
             segments = tuple(sentence for segment in kept for sentence in sentence_segments(segment))
         except (MemoryError, RuntimeError) as exc:

@@ -18,7 +18,7 @@ from pocketsphinx import Decoder, Segmenter
 
 from transcriber.domain.errors import EngineError, InvalidOptionsError, TransientEngineError
 from transcriber.domain.models import Segment, Word
-from transcriber.engines.base import EngineResult, LanguageGuess
+from transcriber.engines.base import DEFAULT_DECODING, DecodeOptions, EngineResult, LanguageGuess
 
 SAMPLE_RATE = 16000
 FRAME_S = 0.01  # pocketsphinx segment frames are 10 ms.
@@ -56,18 +56,12 @@ class PocketsphinxEngine:
         _, duration = _read_pcm(wav_path)
         return LanguageGuess(probabilities={"en": 1.0}, speech_seconds=round(duration, 3))
 
-    def transcribe(
-        self,
-        wav_path: Path,
-        *,
-        language: str | None = None,
-        beam_size: int | None = None,
-        word_timestamps: bool = True,
-        task: str = "transcribe",
-        prompt: str | None = None,
-        hotwords: str | None = None,  # not used: its dictionary and language model are fixed
-    ) -> EngineResult:
-        """Decode the file utterance by utterance, then split the words into segments at pauses."""
+    def transcribe(self, wav_path: Path, options: DecodeOptions = DEFAULT_DECODING) -> EngineResult:
+        """Decode the file utterance by utterance, then split the words into segments at pauses.
+
+        Of ``options`` only the language (English or none) and word timestamps apply: it has no
+        beam to size, no translation or prompt, and its dictionary is fixed (no hotwords)."""
+        language = options.language
         if language not in (None, "en"):
             raise InvalidOptionsError(
                 f"This deployment's engine (pocketsphinx) transcribes English only, not {language!r}; "
@@ -92,7 +86,7 @@ class PocketsphinxEngine:
                 self._decoder = None  # It may be stuck inside an utterance: start afresh next time.
                 raise EngineError(f"pocketsphinx failed on {wav_path.name}: {exc}") from exc
         segments = group_words(words)
-        if not word_timestamps:
+        if not options.word_timestamps:
             segments = tuple(replace(s, words=()) for s in segments)
         return EngineResult(language="en", segments=segments, duration=round(duration, 3))
 
