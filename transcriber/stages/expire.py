@@ -14,15 +14,15 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from transcriber.adapters.retention_queue import RetentionQueue
-from transcriber.adapters.storage import ObjectStore
 from transcriber.domain.jobs import TRANSCRIPTS_PREFIX, WORK_PREFIX, iso_timestamp
 from transcriber.domain.retention import next_deadline
+from transcriber.stages.ports import Store
 
 logger = Logger(child=True)
 
 
 def expire_retained(
-    *, queue: RetentionQueue, store: ObjectStore, results_bucket: str, now: datetime
+    *, queue: RetentionQueue, store: Store, results_bucket: str, now: datetime
 ) -> dict[str, Any]:
     moment = iso_timestamp(now)
     audio_deleted, jobs_deleted = 0, 0

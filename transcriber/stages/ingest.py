@@ -15,17 +15,15 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from transcriber.adapters.events import EventPublisher
-from transcriber.adapters.jobs_table import JobRepository
-from transcriber.adapters.storage import ObjectStore
-from transcriber.adapters.workflow import Workflow
 from transcriber.domain import dedup, intake
 from transcriber.domain.errors import PermanentError, SizeMismatchError, TooLargeError
 from transcriber.domain.jobs import JobStatus, iso_timestamp, job_id_for, utc_now
 from transcriber.domain.messages import Job, JobCompleted, JobCreated, JobFailed, Upload
 from transcriber.domain.options import JobOptions
+from transcriber.domain.recovery import Executions
 from transcriber.domain.tenants import reserved_job_of_key, tenant_of_key
 from transcriber.observability import count_failure
+from transcriber.stages.ports import Events, Jobs, Store
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -42,10 +40,10 @@ class IngestPolicy:
 
 @dataclass(frozen=True)
 class IngestPorts:
-    store: ObjectStore
-    jobs: JobRepository
-    events: EventPublisher
-    workflow: Workflow
+    store: Store
+    jobs: Jobs
+    events: Events
+    workflow: Executions
 
 
 def ingest_object(
@@ -122,7 +120,7 @@ def _source(record: dict[str, Any]) -> dict[str, Any]:
     return {"job_id": record["job_id"], "bucket": record["bucket"], "key": record["key"]}
 
 
-def _reserved_job(key: str, jobs: JobRepository) -> Job | None:
+def _reserved_job(key: str, jobs: Jobs) -> Job | None:
     """The API-created job this object was uploaded for, if its key names one that exists."""
     reservation = reserved_job_of_key(key)
     if reservation is None:
@@ -137,7 +135,7 @@ def _reserved_job(key: str, jobs: JobRepository) -> Job | None:
     return job
 
 
-def _upload_for_deleted_job(job: Job, upload: Upload, *, store: ObjectStore) -> dict[str, Any]:
+def _upload_for_deleted_job(job: Job, upload: Upload, *, store: Store) -> dict[str, Any]:
     """A PUT to the upload URL of a job deleted since: no job, and the object goes at once."""
     logger.append_keys(job_id=job.job_id)
     store.delete_every_version(upload.bucket, upload.key)
@@ -145,7 +143,7 @@ def _upload_for_deleted_job(job: Job, upload: Upload, *, store: ObjectStore) -> 
     return {"job_id": job.job_id, "status": JobStatus.DELETED.value, "started": False}
 
 
-def _repeated_upload(job: Job, *, workflow: Workflow) -> dict[str, Any]:
+def _repeated_upload(job: Job, *, workflow: Executions) -> dict[str, Any]:
     """A reserved job that already has its audio: a repeated event, or a second PUT to its URL.
 
     The job keeps the upload it was claimed with. A PENDING job's execution is started again
@@ -159,9 +157,7 @@ def _repeated_upload(job: Job, *, workflow: Workflow) -> dict[str, Any]:
     return {"job_id": job.job_id, "status": job.status.value, "started": started}
 
 
-def _reject(
-    record: dict[str, Any], err: PermanentError, *, save: SaveJob, events: EventPublisher
-) -> dict[str, Any]:
+def _reject(record: dict[str, Any], err: PermanentError, *, save: SaveJob, events: Events) -> dict[str, Any]:
     """Record the job FAILED with the reason the user can act on; no execution is started."""
     failed = {
         **record,
@@ -178,7 +174,7 @@ def _reject(
 
 
 def _reusable_result(
-    record: dict[str, Any], options: JobOptions, *, policy: IngestPolicy, jobs: JobRepository
+    record: dict[str, Any], options: JobOptions, *, policy: IngestPolicy, jobs: Jobs
 ) -> dict[str, Any] | None:
     if not options.dedupe or policy.dedup_window_hours <= 0:
         return None
@@ -188,7 +184,7 @@ def _reusable_result(
 
 
 def _complete_as_duplicate(
-    record: dict[str, Any], original: dict[str, Any], *, save: SaveJob, events: EventPublisher
+    record: dict[str, Any], original: dict[str, Any], *, save: SaveJob, events: Events
 ) -> dict[str, Any]:
     """A new job, complete at once, pointing to the outputs of the same audio's earlier job."""
     fields = dedup.duplicate_fields(original)

@@ -15,10 +15,10 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 
-from transcriber.adapters.storage import ObjectStore
 from transcriber.domain.errors import PermanentError
 from transcriber.domain.malware import MalwareDetectedError, ScanResult
 from transcriber.domain.messages import Upload
+from transcriber.stages.ports import Store
 
 logger = Logger(child=True)
 #: ingest_object(upload=..., refused=...) behind the handler's idempotency guard
@@ -31,7 +31,7 @@ class ScanResultEvent(EventBridgeModel):
     detail: ScanResult
 
 
-def ingest_verdict(result: ScanResult, *, store: ObjectStore, ingest: Ingest) -> dict[str, Any]:
+def ingest_verdict(result: ScanResult, *, store: Store, ingest: Ingest) -> dict[str, Any]:
     """Start the object's job on a clean verdict; fail it (and delete a threat) otherwise."""
     obj = result.object
     logger.append_keys(bucket=obj.bucket, key=obj.key, scan_status=result.result.status.value)

@@ -8,7 +8,6 @@ from datetime import datetime
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from transcriber.adapters.workflow import Workflow
 from transcriber.domain import recovery
 from transcriber.domain.messages import Job, JobFailed
 from transcriber.observability import count_failure
@@ -18,7 +17,7 @@ logger = Logger(child=True)
 metrics = Metrics()
 
 
-def sweep(*, ports: StagePorts, workflow: Workflow, now: datetime) -> recovery.SweepReport:
+def sweep(*, ports: StagePorts, workflow: recovery.Executions, now: datetime) -> recovery.SweepReport:
     report = recovery.sweep(jobs=ports.jobs, executions=workflow, now=now)
     for requeued in report.requeued:
         logger.warning(
