@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from transcriber.domain.models import ChunkSpec
@@ -50,12 +50,7 @@ class LanguageDecision:
     samples: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "language": self.language,
-            "source": self.source,
-            "confidence": round(self.confidence, 4),
-            "samples": self.samples,
-        }
+        return {**asdict(self), "confidence": round(self.confidence, 4)}
 
 
 def detection_samples(chunks: Sequence[ChunkSpec], count: int = DETECTION_SAMPLES) -> list[ChunkSpec]:

@@ -10,10 +10,12 @@ schemas in docs/events/ from the event models (a unit test keeps the committed f
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from dataclasses import asdict, fields
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     RootModel,
@@ -37,6 +39,13 @@ from transcriber.domain.jobs import (
 from transcriber.domain.models import ChunkSpec
 from transcriber.domain.options import JobOptions
 from transcriber.domain.search import EVENT_JOB_DELETED
+
+T = TypeVar("T")
+
+
+#: A nested message that may arrive absent or null (the state machine's ``$.x`` of nothing):
+#: its defaults stand in.
+OrDefaults = Annotated[T, BeforeValidator(lambda value: value or {})]
 
 
 class Message(BaseModel):
@@ -141,23 +150,11 @@ class ChunkRef(Message):
 
     @classmethod
     def of(cls, spec: ChunkSpec, key: str) -> ChunkRef:
-        return cls(
-            index=spec.index,
-            offset=spec.offset,
-            duration=spec.duration,
-            overlap=spec.overlap,
-            key=key,
-            channel=spec.channel,
-        )
+        return cls(**asdict(spec), key=key)
 
     def spec(self) -> ChunkSpec:
-        return ChunkSpec(
-            index=self.index,
-            offset=self.offset,
-            duration=self.duration,
-            overlap=self.overlap,
-            channel=self.channel,
-        )
+        """The chunk's place in the audio: every field but ``key`` (ChunkSpec's fields)."""
+        return ChunkSpec(**{f.name: getattr(self, f.name) for f in fields(ChunkSpec)})
 
 
 class ChunkResponse(Message):
@@ -235,13 +232,8 @@ class AggregateRequest(WithOptions):  # options: speaker labels are applied when
     bucket: str
     key: str
     duration: float
-    language: LanguageVote = LanguageVote()
+    language: OrDefaults[LanguageVote] = LanguageVote()
     chunks: list[ChunkRef]
-
-    @field_validator("language", mode="before")
-    @classmethod
-    def _absent_means_unknown(cls, value: Any) -> Any:
-        return value or {}
 
 
 class AggregateResponse(Message):
@@ -272,12 +264,7 @@ class FailRequest(Message):
     job_id: str
     bucket: str | None = None
     key: str | None = None
-    error: StepError = StepError()
-
-    @field_validator("error", mode="before")
-    @classmethod
-    def _absent_means_unknown(cls, value: Any) -> Any:
-        return value or {}
+    error: OrDefaults[StepError] = StepError()
 
 
 class FailResponse(Message):

@@ -6,8 +6,29 @@ They are plain dataclasses so that the domain code and its tests need no AWS, an
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def _shallow_fields(obj: Any) -> dict[str, Any]:
+    """A dataclass's fields by name, values as they are (``asdict`` would copy nested ones too)."""
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
+
+
+def _without_none(data: dict[str, Any], name: str) -> dict[str, Any]:
+    """``data`` without the optional field ``name`` when it is unset (absent from the JSON)."""
+    if data.get(name) is None:
+        data.pop(name, None)
+    return data
+
+
+def _optional(data: dict[str, Any], name: str, cast: Callable[[Any], T]) -> T | None:
+    """An optional field read back from JSON: ``None`` when absent or null."""
+    value = data.get(name)
+    return None if value is None else cast(value)
 
 
 @dataclass(frozen=True)
@@ -22,10 +43,7 @@ class Word:
     speaker: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        if self.speaker is None:
-            del data["speaker"]
-        return data
+        return _without_none(asdict(self), "speaker")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Word:
@@ -33,8 +51,8 @@ class Word:
             start=float(data["start"]),
             end=float(data["end"]),
             text=str(data["text"]),
-            probability=None if data.get("probability") is None else float(data["probability"]),
-            speaker=None if data.get("speaker") is None else str(data["speaker"]),
+            probability=_optional(data, "probability", float),
+            speaker=_optional(data, "speaker", str),
         )
 
 
@@ -82,8 +100,8 @@ class Segment:
             end=float(data["end"]),
             text=str(data["text"]),
             words=tuple(Word.from_dict(w) for w in data.get("words", [])),
-            speaker=None if data.get("speaker") is None else str(data["speaker"]),
-            channel=None if data.get("channel") is None else int(data["channel"]),
+            speaker=_optional(data, "speaker", str),
+            channel=_optional(data, "channel", int),
         )
 
 
@@ -107,10 +125,7 @@ class ChunkSpec:
         return self.offset + self.duration
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        if self.channel is None:
-            del data["channel"]
-        return data
+        return _without_none(asdict(self), "channel")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ChunkSpec:
@@ -119,7 +134,7 @@ class ChunkSpec:
             offset=float(data["offset"]),
             duration=float(data["duration"]),
             overlap=float(data.get("overlap", 0.0)),
-            channel=None if data.get("channel") is None else int(data["channel"]),
+            channel=_optional(data, "channel", int),
         )
 
 
@@ -136,15 +151,7 @@ class ChunkTranscript:
     overlap: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "offset": self.offset,
-            "duration": self.duration,
-            "overlap": self.overlap,
-            "language": self.language,
-            "engine": self.engine,
-            "segments": [s.to_dict() for s in self.segments],
-        }
+        return {**_shallow_fields(self), "segments": [s.to_dict() for s in self.segments]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ChunkTranscript:

@@ -18,7 +18,7 @@ import html
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -299,16 +299,7 @@ class SearchHit:
     score: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "job_id": self.job_id,
-            "filename": self.filename,
-            "segment_id": self.segment_id,
-            "start": self.start,
-            "end": self.end,
-            "text": self.text,
-            "highlight": self.highlight,
-            "score": round(self.score, 4),
-        }
+        return {**asdict(self), "score": round(self.score, 4)}
 
 
 @dataclass(frozen=True)
