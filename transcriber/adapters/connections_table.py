@@ -13,6 +13,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from transcriber.adapters import aws_clients
+from transcriber.adapters.dynamo_pages import every_item
 from transcriber.adapters.retry import translate_client_errors
 
 TENANT_INDEX = "by-tenant"
@@ -57,17 +58,13 @@ class ConnectionRepository:
     def subscribers(self, tenant_id: str, job_id: str) -> set[str]:
         found: set[str] = set()
         for topic in (TENANT_TOPIC, job_topic(job_id)):
-            query: dict[str, Any] = {
-                "IndexName": TENANT_INDEX,
-                "KeyConditionExpression": Key("tenant_id").eq(tenant_id) & Key("topic").eq(topic),
-                "ProjectionExpression": "connection_id",
-            }
-            while True:
-                page = self._table.query(**query)
-                found.update(str(item["connection_id"]) for item in page.get("Items", []))
-                if "LastEvaluatedKey" not in page:
-                    break
-                query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            items = every_item(
+                self._table.query,
+                IndexName=TENANT_INDEX,
+                KeyConditionExpression=Key("tenant_id").eq(tenant_id) & Key("topic").eq(topic),
+                ProjectionExpression="connection_id",
+            )
+            found.update(str(item["connection_id"]) for item in items)
         return found
 
     @translate_client_errors

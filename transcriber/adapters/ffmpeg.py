@@ -12,6 +12,7 @@ import shutil
 import struct
 import subprocess
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
 from transcriber.domain.audio import TARGET_CHANNELS, TARGET_RATE, AudioInfo, read_wav_info, sniff_format
@@ -75,28 +76,8 @@ def convert_to_wav(src: Path, dst: Path, *, timeout_s: float = 900) -> AudioInfo
         "-vn", "-ac", str(TARGET_CHANNELS), "-ar", str(TARGET_RATE), "-sample_fmt", "s16",
         "-f", "wav", "-y", f"file:{dst.resolve()}",
     ]  # fmt: skip
-    try:
-        result = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
-    except subprocess.TimeoutExpired as exc:
-        dst.unlink(missing_ok=True)
-        raise CorruptAudioError(
-            f"Decoding the audio took longer than {timeout_s:g} s and was stopped; the file may be "
-            "damaged, or too long to process: split it into shorter files."
-        ) from exc
-    if result.returncode != 0:
-        dst.unlink(missing_ok=True)
-        raise _classify_failure(result.stderr.decode("utf-8", "replace"))
-    try:
-        info = read_wav_info(dst, fmt)
-    except (wave.Error, EOFError) as exc:
-        dst.unlink(missing_ok=True)
-        raise CorruptAudioError(f"The decoded audio is unreadable ({exc}); re-export the file.") from exc
-    if info.duration_s <= 0:
-        dst.unlink(missing_ok=True)
-        raise NoAudioStreamError(
-            "The file's audio track holds no samples; upload a file that contains sound."
-        )
-    return info
+    _run(command, timeout_s, [dst])
+    return _decoded_info(dst, lambda: read_wav_info(dst, fmt), (wave.Error, EOFError))
 
 
 def _run(command: list[str], timeout_s: float, outputs: list[Path]) -> None:
@@ -114,6 +95,24 @@ def _run(command: list[str], timeout_s: float, outputs: list[Path]) -> None:
         for path in outputs:
             path.unlink(missing_ok=True)
         raise _classify_failure(result.stderr.decode("utf-8", "replace"))
+
+
+def _decoded_info(
+    path: Path, read: Callable[[], AudioInfo], unreadable: tuple[type[Exception], ...]
+) -> AudioInfo:
+    """What ``read`` finds in the WAV ffmpeg wrote at ``path``; a file it cannot read (one of the
+    ``unreadable`` errors) or without samples is removed and refused with the user's next step."""
+    try:
+        info = read()
+    except unreadable as exc:
+        path.unlink(missing_ok=True)
+        raise CorruptAudioError(f"The decoded audio is unreadable ({exc}); re-export the file.") from exc
+    if info.duration_s <= 0:
+        path.unlink(missing_ok=True)
+        raise NoAudioStreamError(
+            "The file's audio track holds no samples; upload a file that contains sound."
+        )
+    return info
 
 
 def _multichannel_wav_info(path: Path, fmt: str) -> AudioInfo:
@@ -170,16 +169,7 @@ def split_channels(
          "-f", "wav", "-y", f"file:{multi.resolve()}"],
         timeout_s, [multi],
     )  # fmt: skip
-    try:
-        info = _multichannel_wav_info(multi, fmt)
-    except (ValueError, struct.error) as exc:
-        multi.unlink(missing_ok=True)
-        raise CorruptAudioError(f"The decoded audio is unreadable ({exc}); re-export the file.") from exc
-    if info.duration_s <= 0:
-        multi.unlink(missing_ok=True)
-        raise NoAudioStreamError(
-            "The file's audio track holds no samples; upload a file that contains sound."
-        )
+    info = _decoded_info(multi, lambda: _multichannel_wav_info(multi, fmt), (ValueError, struct.error))
     if info.channels > max_channels:
         multi.unlink(missing_ok=True)
         raise UnsupportedFormatError(

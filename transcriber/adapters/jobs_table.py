@@ -14,6 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from transcriber.adapters import aws_clients
+from transcriber.adapters.dynamo_pages import every_item
 from transcriber.adapters.retry import translate_client_errors
 from transcriber.domain.jobs import CONTENT_INDEX, TENANT_INDEX, JobStatus, iso_timestamp, utc_now
 from transcriber.domain.recovery import STATUS_INDEX
@@ -87,14 +88,11 @@ class JobRepository:
         Conditional on the job still awaiting exactly this key, so a repeated event, a second
         upload to the same URL or an upload for someone else's job changes nothing (False).
         """
-        expression, names, values = _set_fields({k: v for k, v in fields.items() if k != "job_id"})
-        return _applied(
-            self._table.update_item,
-            Key={"job_id": job_id},
-            UpdateExpression=expression,
-            ConditionExpression="#status = :awaiting AND #key = :key",
-            ExpressionAttributeNames={**names, "#status": "status", "#key": "key"},
-            ExpressionAttributeValues={**values, ":awaiting": JobStatus.AWAITING_UPLOAD.value, ":key": key},
+        return self._set_where(
+            job_id,
+            {k: v for k, v in fields.items() if k != "job_id"},
+            "#status = :awaiting AND #key = :key",
+            {":awaiting": JobStatus.AWAITING_UPLOAD.value, ":key": key},
         )
 
     @translate_client_errors
@@ -156,18 +154,13 @@ class JobRepository:
     @translate_client_errors
     def with_content(self, sha256: str) -> list[dict[str, Any]]:
         """Every job of the same audio (the content index, all pages), for a deletion's heirs."""
-        jobs: list[dict[str, Any]] = []
-        request: dict[str, Any] = {
-            "IndexName": CONTENT_INDEX,
-            "KeyConditionExpression": "sha256 = :h",
-            "ExpressionAttributeValues": {":h": sha256},
-        }
-        while True:
-            resp = self._table.query(**request)
-            jobs += [_from_dynamo(item) for item in resp.get("Items", [])]
-            if "LastEvaluatedKey" not in resp:
-                return jobs
-            request["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        pages = every_item(
+            self._table.query,
+            IndexName=CONTENT_INDEX,
+            KeyConditionExpression="sha256 = :h",
+            ExpressionAttributeValues={":h": sha256},
+        )
+        return [_from_dynamo(item) for item in pages]
 
     @translate_client_errors
     def take_over_outputs(self, job_id: str, outputs: dict[str, str]) -> bool:
@@ -198,16 +191,27 @@ class JobRepository:
         item = self._table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
         return _from_dynamo(item) if item else None
 
-    def _update_unless_terminal(self, job_id: str, fields: dict[str, Any]) -> bool:
-        expression, names, values = _set_fields(fields)
+    def _set_where(self, job_id: str, fields: dict[str, Any], condition: str, values: dict[str, Any]) -> bool:
+        """SET ``fields`` (and ``updated_at``) if ``condition`` holds, with its ``values``; False if not.
+
+        ``#status`` and ``#key`` in a condition name those attributes (reserved words in DynamoDB)."""
+        expression, set_names, set_values = _set_fields(fields)
+        names = {name: attr for name, attr in (("#status", "status"), ("#key", "key")) if name in condition}
         return _applied(
             self._table.update_item,
             Key={"job_id": job_id},
             UpdateExpression=expression,
-            ConditionExpression="attribute_exists(job_id) AND NOT #status IN (:done, :failed, :deleted)",
-            ExpressionAttributeNames={**names, "#status": "status"},
-            ExpressionAttributeValues={
-                **values,
+            ConditionExpression=condition,
+            ExpressionAttributeNames={**set_names, **names},
+            ExpressionAttributeValues={**set_values, **values},
+        )
+
+    def _update_unless_terminal(self, job_id: str, fields: dict[str, Any]) -> bool:
+        return self._set_where(
+            job_id,
+            fields,
+            "attribute_exists(job_id) AND NOT #status IN (:done, :failed, :deleted)",
+            {
                 ":done": JobStatus.COMPLETED.value,
                 ":failed": JobStatus.FAILED.value,
                 ":deleted": JobStatus.DELETED.value,
@@ -284,15 +288,8 @@ class JobRepository:
     @translate_client_errors
     def set_speaker_names(self, job_id: str, speakers: list[dict[str, Any]], outputs: dict[str, str]) -> bool:
         """Record a COMPLETED job's speaker names and its re-rendered outputs (False if not COMPLETED)."""
-        expression, names, values = _set_fields({"speakers": speakers, "outputs": outputs})
-        return _applied(
-            self._table.update_item,
-            Key={"job_id": job_id},
-            UpdateExpression=expression,
-            ConditionExpression="#status = :done",
-            ExpressionAttributeNames={**names, "#status": "status"},
-            ExpressionAttributeValues={**values, ":done": JobStatus.COMPLETED.value},
-        )
+        fields = {"speakers": speakers, "outputs": outputs}
+        return self._set_where(job_id, fields, "#status = :done", {":done": JobStatus.COMPLETED.value})
 
     @translate_client_errors
     def mark_failed(self, job_id: str, *, reason_code: str, message: str) -> bool:
@@ -352,16 +349,11 @@ class JobRepository:
         Through the (status, updated_at) index, a page at a time; the index is eventually
         consistent, so callers read each job again before acting on it.
         """
-        request: dict[str, Any] = {
-            "IndexName": STATUS_INDEX,
-            "KeyConditionExpression": "#status = :status AND updated_at < :before",
-            "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": {":status": status.value, ":before": iso_timestamp(before)},
-        }
-        while True:
-            resp = self._table.query(**request)
-            for item in resp.get("Items", []):
-                yield str(item["job_id"])
-            if "LastEvaluatedKey" not in resp:
-                return
-            request["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        for item in every_item(
+            self._table.query,
+            IndexName=STATUS_INDEX,
+            KeyConditionExpression="#status = :status AND updated_at < :before",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":status": status.value, ":before": iso_timestamp(before)},
+        ):
+            yield str(item["job_id"])

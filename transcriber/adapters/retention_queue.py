@@ -9,6 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from transcriber.adapters import aws_clients
+from transcriber.adapters.dynamo_pages import every_item
 from transcriber.adapters.retry import translate_client_errors
 from transcriber.domain.retention import DUE, RETENTION_INDEX
 
@@ -21,18 +22,13 @@ class RetentionQueue:
     def due_by(self, moment: str) -> Iterator[str]:
         """Ids of the jobs with a deadline at or before ``moment`` (eventually consistent: read
         each again before acting)."""
-        request: dict[str, Any] = {
-            "IndexName": RETENTION_INDEX,
-            "KeyConditionExpression": "retention_due = :due AND retention_due_at <= :moment",
-            "ExpressionAttributeValues": {":due": DUE, ":moment": moment},
-        }
-        while True:
-            resp = self._table.query(**request)
-            for item in resp.get("Items", []):
-                yield str(item["job_id"])
-            if "LastEvaluatedKey" not in resp:
-                return
-            request["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        for item in every_item(
+            self._table.query,
+            IndexName=RETENTION_INDEX,
+            KeyConditionExpression="retention_due = :due AND retention_due_at <= :moment",
+            ExpressionAttributeValues={":due": DUE, ":moment": moment},
+        ):
+            yield str(item["job_id"])
 
     @translate_client_errors
     def get(self, job_id: str) -> dict[str, Any] | None:

@@ -8,11 +8,12 @@ the table's TTL attribute ``expires_at`` once their window is long past).
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from botocore.exceptions import ClientError
 
 from transcriber.adapters import aws_clients
+from transcriber.adapters.dynamo_pages import every_item
 from transcriber.adapters.retry import translate_client_errors
 from transcriber.domain.jobs import utc_now
 from transcriber.domain.rate_limits import RateLimitStatus
@@ -32,6 +33,16 @@ from transcriber.domain.tenants import (
     new_api_key,
     new_webhook_secret,
 )
+
+
+class TenantSettings(TypedDict, total=False):
+    """A tenant's limits and retention as an operator sets them; absent or ``None``: unchanged
+    (the defaults, for a new tenant)."""
+
+    jobs_per_day: int | None
+    requests_per_minute: int | None
+    retention: Retention | None
+
 
 #: Counters are kept a day past their window, then DynamoDB's TTL removes them.
 _COUNTER_GRACE = timedelta(days=1)
@@ -69,20 +80,18 @@ class TenantRepository:
         return _tenant_from_item(item) if item else None
 
     @translate_client_errors
-    def ensure_tenant(
-        self,
-        tenant_id: str,
-        *,
-        jobs_per_day: int | None = None,
-        requests_per_minute: int | None = None,
-        retention: Retention | None = None,
-    ) -> Tenant:
+    def ensure_tenant(self, tenant_id: str, **settings: Unpack[TenantSettings]) -> Tenant:
         """The tenant, created with the given (or default) limits if new; given limits (and a given
         retention, both of its periods) replace old ones."""
         check_tenant_id(tenant_id)
-        for name, limit in (("jobs_per_day", jobs_per_day), ("requests_per_minute", requests_per_minute)):
+        limits = {
+            "jobs_per_day": settings.get("jobs_per_day"),
+            "requests_per_minute": settings.get("requests_per_minute"),
+        }
+        for name, limit in limits.items():
             if limit is not None and limit < 1:
                 raise ValueError(f"{name} must be at least 1, not {limit}")
+        retention = settings.get("retention")
         try:
             self._table.put_item(
                 Item={
@@ -90,8 +99,8 @@ class TenantRepository:
                     "kind": "tenant",
                     "tenant_id": tenant_id,
                     "webhook_secret": new_webhook_secret(),
-                    "jobs_per_day": jobs_per_day or DEFAULT_JOBS_PER_DAY,
-                    "requests_per_minute": requests_per_minute or DEFAULT_REQUESTS_PER_MINUTE,
+                    "jobs_per_day": limits["jobs_per_day"] or DEFAULT_JOBS_PER_DAY,
+                    "requests_per_minute": limits["requests_per_minute"] or DEFAULT_REQUESTS_PER_MINUTE,
                     "created_at": utc_now(),
                     "retention": (retention or Retention()).to_record(),
                 },
@@ -100,11 +109,7 @@ class TenantRepository:
         except ClientError as err:
             if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
-            changes: dict[str, Any] = {
-                k: v
-                for k, v in (("jobs_per_day", jobs_per_day), ("requests_per_minute", requests_per_minute))
-                if v is not None
-            }
+            changes: dict[str, Any] = {k: v for k, v in limits.items() if v is not None}
             if retention is not None:
                 changes["retention"] = retention.to_record()
             if changes:
@@ -120,18 +125,10 @@ class TenantRepository:
     # API keys ---------------------------------------------------------------------------------
 
     @translate_client_errors
-    def create_key(
-        self,
-        tenant_id: str,
-        *,
-        jobs_per_day: int | None = None,
-        requests_per_minute: int | None = None,
-        retention: Retention | None = None,
-    ) -> tuple[str, ApiKey, Tenant]:
-        """A new API key for the tenant (created if new). The key itself is returned only here."""
-        tenant = self.ensure_tenant(
-            tenant_id, jobs_per_day=jobs_per_day, requests_per_minute=requests_per_minute, retention=retention
-        )
+    def create_key(self, tenant_id: str, **settings: Unpack[TenantSettings]) -> tuple[str, ApiKey, Tenant]:
+        """A new API key for the tenant (created if new, or given ``settings`` as ensure_tenant
+        takes them). The key itself is returned only here."""
+        tenant = self.ensure_tenant(tenant_id, **settings)
         api_key, key_id = new_api_key()
         record = ApiKey(key_id=key_id, tenant_id=tenant_id, created_at=utc_now())
         self._table.put_item(
@@ -147,17 +144,8 @@ class TenantRepository:
         return api_key, record, tenant
 
     def _key_items(self) -> list[dict[str, Any]]:
-        request: dict[str, Any] = {
-            "FilterExpression": "kind = :key",
-            "ExpressionAttributeValues": {":key": "key"},
-        }
-        items: list[dict[str, Any]] = []
-        while True:
-            resp = self._table.scan(**request)
-            items.extend(resp.get("Items", []))
-            if "LastEvaluatedKey" not in resp:
-                return items
-            request["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        keys_only = {"FilterExpression": "kind = :key", "ExpressionAttributeValues": {":key": "key"}}
+        return list(every_item(self._table.scan, **keys_only))
 
     @translate_client_errors
     def list_keys(self, tenant_id: str | None = None) -> list[ApiKey]:
