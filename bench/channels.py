@@ -147,7 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             parts = transcribe_all(engine, prepared.chunks, options, config)
             asr_s = time.perf_counter() - started - split_s
             channel_of = {spec.index: spec.channel or 0 for spec, _ in prepared.chunks}
-            merged = merge_by_channel("bench", parts, prepared.info.duration_s, channel_of=channel_of)
+            merged = merge_by_channel(
+                parts, channel_of, partial(merge_chunks, "bench", duration=prepared.info.duration_s)
+            )
             stereo_s = time.perf_counter() - started
 
             started = time.perf_counter()

@@ -6,6 +6,7 @@ import json
 import math
 import wave
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from transcriber.domain.chunking import ChunkingConfig, plan_from_speech
 from transcriber.domain.errors import TooLongError, UnsupportedFormatError
 from transcriber.domain.formats import transcript_to_dict
 from transcriber.domain.jobs import chunk_key
+from transcriber.domain.merge import merge_chunks
 from transcriber.domain.messages import ChunkRef, ChunkResponse
 from transcriber.domain.models import ChunkSpec, ChunkTranscript, Segment, Word
 from transcriber.domain.options import JobOptions
@@ -167,7 +169,7 @@ def test_merge_keeps_seams_per_channel_and_interleaves_by_time() -> None:
         # channel 1: its first chunk is index 2 but continues nothing of channel 0
         ChunkTranscript(2, 2.0, 30.0, "en", (seg(0.5, 2.0, "hi", "agent"), seg(30.0, 30.0, "")), "e"),
     ]
-    transcript = merge_by_channel("job", chunks, 60.0, channel_of={0: 0, 1: 0, 2: 1})
+    transcript = merge_by_channel(chunks, {0: 0, 1: 0, 2: 1}, partial(merge_chunks, "job", duration=60.0))
     texts = [(s.start, s.channel, s.speaker, s.text) for s in transcript.segments]
     assert texts == [
         (1.0, 0, "ch_0", "hello there"),
@@ -189,7 +191,7 @@ def test_a_seam_in_one_channel_does_not_cut_the_other() -> None:
         ChunkTranscript(0, 0.0, 10.0, "en", (seg(8.0, 9.9, "left"),), "e"),
         ChunkTranscript(1, 0.0, 10.0, "en", (seg(0.1, 1.0, "right", "early"),), "e", overlap=0.0),
     ]
-    transcript = merge_by_channel("job", chunks, 10.0, channel_of={0: 0, 1: 1})
+    transcript = merge_by_channel(chunks, {0: 0, 1: 1}, partial(merge_chunks, "job", duration=10.0))
     assert [s.text for s in transcript.segments] == ["right early", "left"]
 
 

@@ -24,7 +24,6 @@ import numpy as np
 from transcriber.domain.audio import AudioInfo, sniff_format
 from transcriber.domain.chunking import ChunkingConfig, export_chunks_from_file, plan_chunks_from_file
 from transcriber.domain.errors import TooLongError
-from transcriber.domain.merge import merge_chunks
 from transcriber.domain.models import ChunkSpec, ChunkTranscript, Segment, Transcript, Word
 
 #: More channels than this is a surround mix or a multitrack session, not a call; refused.
@@ -151,31 +150,26 @@ def _labelled(segment: Segment, channel: int) -> Segment:
 
 
 def merge_by_channel(
-    job_id: str,
     chunks: Iterable[ChunkTranscript],
-    duration: float,
-    engine: str = "",
-    language: str | None = None,
-    *,
     channel_of: Mapping[int, int],
+    merge: Callable[[Iterable[ChunkTranscript]], Transcript],
 ) -> Transcript:
     """Merge each channel's chunks on its own, label them ``ch_N``, and interleave them by time.
 
-    ``channel_of`` maps a chunk index to its channel (from the chunk references in the state).
-    Sorting by start time is stable, so at equal starts the lower channel comes first.
+    ``channel_of`` maps a chunk index to its channel (from the chunk references in the state);
+    ``merge`` is :func:`~transcriber.domain.merge.merge_chunks` with the job's facts bound (the
+    same merge a job without channels gets). Sorting by start time is stable, so at equal starts
+    the lower channel comes first.
     """
     by_channel: dict[int, list[ChunkTranscript]] = {}
     for chunk in chunks:
         by_channel.setdefault(channel_of.get(chunk.index, 0), []).append(chunk)
-    merged = {
-        channel: merge_chunks(job_id, parts, duration, engine=engine, language=language)
-        for channel, parts in sorted(by_channel.items())
-    }
+    merged = {channel: merge(parts) for channel, parts in sorted(by_channel.items())}
     segments = sorted(
         (_labelled(segment, channel) for channel, part in merged.items() for segment in part.segments),
         key=lambda s: s.start,
     )
     everything = [chunk for parts in by_channel.values() for chunk in parts]
     # The job's language: pinned, or voted on by every channel's chunks together.
-    overall = merge_chunks(job_id, everything, duration, engine=engine, language=language)
+    overall = merge(everything)
     return replace(overall, segments=tuple(segments))

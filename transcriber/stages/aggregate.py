@@ -55,13 +55,13 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
     job_id, store, bucket = request.job_id, ports.store, ports.results_bucket
     keys = [partial_key(job_id, chunk.index) for chunk in request.chunks]
     partials = [ChunkTranscript.from_dict(data) for data in store.get_json_many(bucket, keys)]
-    engines = {p.engine for p in partials if p.engine}
     decision = request.language
     channel_of = {chunk.index: chunk.channel for chunk in request.chunks if chunk.channel is not None}
-    merge = partial(merge_by_channel, channel_of=channel_of) if channel_of else merge_chunks
-    transcript = merge(
-        job_id, partials, request.duration, engine=",".join(sorted(engines)), language=decision.language
+    engine = ",".join(sorted({p.engine for p in partials if p.engine}))
+    merge = partial(
+        merge_chunks, job_id, duration=request.duration, engine=engine, language=decision.language
     )
+    transcript = merge_by_channel(partials, channel_of, merge) if channel_of else merge(partials)
     if request.options.speaker_labels:
         transcript = label_transcript(transcript, job_id, ports=ports)
     found = ports.jobs.get(job_id)
