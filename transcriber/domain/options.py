@@ -10,7 +10,7 @@ accepted, before any audio is converted.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -113,10 +113,11 @@ class JobOptions(BaseModel):
             )
         return raw
 
-    @field_validator("language", mode="before")
+    @field_validator("language", "vocabulary_name", "pii_entity_types", "replacements", mode="before")
     @classmethod
-    def _language(cls, value: Any) -> str | None:
-        return _language(value)
+    def _checked(cls, value: Any, info: ValidationInfo) -> Any:
+        """The options one function of their value checks (:data:`_VALUE_CHECKS`)."""
+        return _VALUE_CHECKS[str(info.field_name)](value)
 
     @field_validator("beam_size", mode="before")
     @classmethod
@@ -171,25 +172,10 @@ class JobOptions(BaseModel):
             )
         return self
 
-    @field_validator("vocabulary_name", mode="before")
-    @classmethod
-    def _vocabulary_name(cls, value: Any) -> str | None:
-        return textopts.check_vocabulary_name(value)
-
     @field_validator("vocabulary_phrases", mode="before")
     @classmethod
     def _phrases(cls, value: Any) -> tuple[str, ...]:
         return () if value in (None, "", (), []) else textopts.check_phrases(value)
-
-    @field_validator("pii_entity_types", mode="before")
-    @classmethod
-    def _entity_types(cls, value: Any) -> tuple[str, ...] | None:
-        return textopts.check_entity_types(value)
-
-    @field_validator("replacements", mode="before")
-    @classmethod
-    def _replacements(cls, value: Any) -> tuple[tuple[str, str], ...]:
-        return textopts.check_replacements(value)
 
     @field_validator("caption_max_line_chars", "caption_max_lines", mode="before")
     @classmethod
@@ -327,3 +313,12 @@ def _bounded_float(name: str, value: Any, bounds: tuple[float, float]) -> float 
     if not bounds[0] <= number <= bounds[1]:
         raise InvalidOptionsError(f"Option {name} must lie between {bounds[0]:g} and {bounds[1]:g}.")
     return number
+
+
+#: Options checked by one function of their value alone (``JobOptions._checked``).
+_VALUE_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "language": _language,
+    "vocabulary_name": textopts.check_vocabulary_name,
+    "pii_entity_types": textopts.check_entity_types,
+    "replacements": textopts.check_replacements,
+}
