@@ -8,12 +8,12 @@ sweeper could not reach.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
-from transcriber.adapters.retention_queue import RetentionQueue
 from transcriber.domain.jobs import TRANSCRIPTS_PREFIX, WORK_PREFIX, iso_timestamp
 from transcriber.domain.retention import next_deadline
 from transcriber.stages.ports import Store
@@ -21,8 +21,20 @@ from transcriber.stages.ports import Store
 logger = Logger(child=True)
 
 
+class RetentionDue(Protocol):
+    """The jobs with a retention deadline (``transcriber.adapters.retention_queue.RetentionQueue``)."""
+
+    def due_by(self, moment: str) -> Iterable[str]: ...
+
+    def get(self, job_id: str) -> dict[str, Any] | None: ...
+
+    def reschedule(self, job_id: str, fields: dict[str, Any], deadline: str | None) -> None: ...
+
+    def forget(self, job_id: str) -> None: ...
+
+
 def expire_retained(
-    *, queue: RetentionQueue, store: Store, results_bucket: str, now: datetime
+    *, queue: RetentionDue, store: Store, results_bucket: str, now: datetime
 ) -> dict[str, Any]:
     moment = iso_timestamp(now)
     audio_deleted, jobs_deleted = 0, 0
