@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictInt, model_v
 from pydantic.json_schema import JsonDict
 
 from transcriber.domain.errors import InvalidOptionsError
+from transcriber.domain.models import Word  # the API shows a word as the pipeline keeps it
 from transcriber.domain.options import (
     BEAM_SIZE_RANGE,
     MAX_CHUNK_SECONDS_RANGE,
@@ -166,14 +167,6 @@ class Links(BaseModel):
     transcript: str | None = Field(
         None, description="Set instead of an inline transcript when it is too large for one response"
     )
-
-
-class Word(BaseModel):
-    start: float
-    end: float
-    text: str
-    probability: float | None = None
-    speaker: str | None = None
 
 
 class Segment(BaseModel):
