@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import wraps
 from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -31,8 +32,17 @@ class Observed:
     metrics: Metrics = field(default_factory=Metrics)
 
     def handler(self, function: Handler) -> Handler:
-        """Metrics flushed after each call, the call traced, the Lambda context in every log line."""
-        logged = self.logger.inject_lambda_context(function, correlation_id_path=self.correlation_id_path)
+        """Metrics flushed after each call, the call traced, the Lambda context in every log line
+        (and the event's correlation id as a key of its own: a step's ``job_id``)."""
+        key = self.correlation_id_path
+
+        @wraps(function)
+        def keyed(event: Any, context: Any) -> Any:
+            if key and isinstance(event, dict) and key in event:
+                self.logger.append_keys(**{key: event[key]})
+            return function(event, context)
+
+        logged = self.logger.inject_lambda_context(keyed, correlation_id_path=key)
         return cast(Handler, self.metrics.log_metrics(self.tracer.capture_lambda_handler(logged)))
 
 

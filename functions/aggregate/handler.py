@@ -15,11 +15,9 @@ from transcriber.function_setup import pipeline_function
 from transcriber.stages.aggregate import aggregate
 
 function = pipeline_function(AggregateEnv)  # init phase: env checked, SDK clients built
-logger = function.logger
 
 
 @function.handler
 @event_parser(model=AggregateRequest)
 def handler(request: AggregateRequest, context: LambdaContext) -> dict[str, Any]:
-    logger.append_keys(job_id=request.job_id)
     return aggregate(request, ports=wiring.ports(AggregateEnv())).to_wire()

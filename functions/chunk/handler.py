@@ -14,13 +14,11 @@ from transcriber.function_setup import pipeline_function
 from transcriber.stages.chunk import chunk_audio
 
 function = pipeline_function(ChunkEnv)  # init phase: env checked, SDK clients built
-logger = function.logger
 
 
 @function.handler
 @event_parser(model=ChunkRequest)
 def handler(request: ChunkRequest, context: LambdaContext) -> dict[str, Any]:
-    logger.append_keys(job_id=request.job_id)
     env = ChunkEnv()
     response = chunk_audio(
         request, ports=wiring.ports(env), config=env.chunking(), max_duration_s=env.max_duration_seconds

@@ -21,7 +21,6 @@ from transcriber.stages.language import vote_language
 from transcriber.stages.transcribe import transcribe_one
 
 function = pipeline_function(TranscribeEnv)  # init phase: env checked, SDK clients built
-logger = function.logger
 # Init phase: the model loads once per execution environment, before the first request.
 engine = with_engine_faults(engine_from_env())  # FAULT_RATE: transient errors for soak runs
 engine.load()
@@ -29,7 +28,6 @@ engine.load()
 
 @function.handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    logger.append_keys(job_id=event["job_id"])
     request = parse(event=event, model=TranscribeFunctionRequest).root
     env = TranscribeEnv()
     if isinstance(request, LanguageRequest):
