@@ -11,14 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 from transcriber.adapters import aws_clients
 from transcriber.env import FunctionEnv
-
-Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 
 @dataclass
@@ -31,7 +29,7 @@ class Observed:
     tracer: Tracer = field(default_factory=Tracer)
     metrics: Metrics = field(default_factory=Metrics)
 
-    def handler(self, function: Handler) -> Handler:
+    def handler(self, function: Callable[..., Any]) -> Callable[..., Any]:
         """Metrics flushed after each call, the call traced, the Lambda context in every log line
         (and the event's correlation id as a key of its own: a step's ``job_id``)."""
         key = self.correlation_id_path
@@ -43,7 +41,7 @@ class Observed:
             return function(event, context)
 
         logged = self.logger.inject_lambda_context(keyed, correlation_id_path=key)
-        return cast(Handler, self.metrics.log_metrics(self.tracer.capture_lambda_handler(logged)))
+        return self.metrics.log_metrics(self.tracer.capture_lambda_handler(logged))
 
 
 def pipeline_function(
