@@ -15,6 +15,16 @@ if TYPE_CHECKING:
     from client.models import Transcription
 
 
+class _ProblemMember:
+    """A read-only attribute for one string member of the error's problem JSON (None if absent)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, err: TranscriberError | None, owner: type | None = None) -> str | None:
+        return opt_str(err.problem.get(self.name)) if err is not None else None
+
+
 class TranscriberError(Exception):
     """Base of every error the SDK raises. ``str(err)`` says what happened and what to do.
 
@@ -34,21 +44,11 @@ class TranscriberError(Exception):
         self.status = status
         self.problem: dict[str, Any] = dict(problem or {})
 
-    @property
-    def title(self) -> str | None:
-        return opt_str(self.problem.get("title"))
-
-    @property
-    def detail(self) -> str | None:
-        return opt_str(self.problem.get("detail"))
-
-    @property
-    def reason_code(self) -> str | None:
-        return opt_str(self.problem.get("reason_code"))
-
-    @property
-    def type(self) -> str | None:
-        return opt_str(self.problem.get("type"))
+    #: the problem JSON's members, when the API sent them
+    title = _ProblemMember()
+    detail = _ProblemMember()
+    reason_code = _ProblemMember()
+    type = _ProblemMember()
 
 
 class APIConnectionError(TranscriberError):
@@ -109,10 +109,6 @@ class TranscriptionFailedError(TranscriberError):
         self.transcription = transcription
         self.job_id = transcription.job_id
         self.error_message = transcription.error_message
-
-    @property
-    def reason_code(self) -> str | None:
-        return self.transcription.reason_code
 
 
 class WaitTimeoutError(TranscriberError, TimeoutError):

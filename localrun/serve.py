@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from localrun import webapp
 from localrun.environment import REPO_ROOT
+from localrun.http_thread import ThreadedHttpServer
 from localrun.live_server import LiveServer
 from localrun.pipeline import LocalPipeline
 from transcriber.api import problems
@@ -80,7 +81,7 @@ def proxy_event(
     }
 
 
-class ApiServer:
+class ApiServer(ThreadedHttpServer):
     """An HTTP server on 127.0.0.1 in front of the deployed API function."""
 
     def __init__(self, pipeline: LocalPipeline, *, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -102,22 +103,7 @@ class ApiServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # a request log per poll would drown the console
 
-        self.httpd = ThreadingHTTPServer((host, port), Handler)
-        self.httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="api-server", daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> str:
-        self._thread.start()
-        return self.base_url
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler, host=host, port=port, name="api-server")
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         """Run the API function on one proxy event; a function error is API Gateway's 502.

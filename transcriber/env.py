@@ -11,6 +11,7 @@ The HTTP API still reads ``transcriber.settings.Settings`` until it gets a model
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
 from typing import Any
 
 from pydantic import Field
@@ -59,23 +60,17 @@ class ChunkingEnv(FunctionEnv):
     uses the same silence threshold)."""
 
     max_chunk_seconds: float = _var("MAX_CHUNK_SECONDS", _DEFAULT_CHUNKING.max_chunk_seconds, gt=0)
-    min_chunk_seconds: float = _var("CHUNK_MIN_SECONDS", _DEFAULT_CHUNKING.min_chunk_s, ge=0)
+    min_chunk_s: float = _var("CHUNK_MIN_SECONDS", _DEFAULT_CHUNKING.min_chunk_s, ge=0)
     min_silence_ms: int = _var("CHUNK_MIN_SILENCE_MS", _DEFAULT_CHUNKING.min_silence_ms, gt=0)
     silence_thresh_dbfs: float = _var("CHUNK_SILENCE_THRESH_DBFS", _DEFAULT_CHUNKING.silence_thresh_dbfs)
     keep_silence_ms: int = _var("CHUNK_KEEP_SILENCE_MS", _DEFAULT_CHUNKING.keep_silence_ms, ge=0)
-    seam_overlap_seconds: float = _var("CHUNK_SEAM_OVERLAP_SECONDS", _DEFAULT_CHUNKING.seam_overlap_s, ge=0)
+    seam_overlap_s: float = _var("CHUNK_SEAM_OVERLAP_SECONDS", _DEFAULT_CHUNKING.seam_overlap_s, ge=0)
     speech_share: float = _var("CHUNK_SPEECH_SHARE", _DEFAULT_CHUNKING.speech_share, gt=0, le=1)
 
     def chunking(self) -> ChunkingConfig:
-        return ChunkingConfig(
-            min_silence_ms=self.min_silence_ms,
-            silence_thresh_dbfs=self.silence_thresh_dbfs,
-            keep_silence_ms=self.keep_silence_ms,
-            max_chunk_seconds=self.max_chunk_seconds,
-            min_chunk_s=min(self.min_chunk_seconds, self.max_chunk_seconds),
-            seam_overlap_s=self.seam_overlap_seconds,
-            speech_share=self.speech_share,
-        )
+        """The fields named as ChunkingConfig's; a chunk's floor is never above its cap."""
+        config = ChunkingConfig(**self.model_dump(include={f.name for f in fields(ChunkingConfig)}))
+        return replace(config, min_chunk_s=min(config.min_chunk_s, config.max_chunk_seconds))
 
 
 class ChunkEnv(ChunkingEnv):

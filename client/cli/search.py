@@ -19,6 +19,8 @@ from client.search import SearchResults
 
 MAINTENANCE_OUTPUT = "SearchMaintenanceFunctionName"
 LOCAL_STACK = "Transcriber-dev"
+#: the search options the command passes on as they are (their dests are the SDK's parameter names)
+SEARCH_FILTERS = ("language", "created_after", "created_before", "job_id", "limit", "cursor")
 
 
 def mm_ss(seconds: float) -> str:
@@ -42,15 +44,8 @@ def print_hits(results: SearchResults) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    results = make_client(args).search(
-        args.query,
-        language=args.language,
-        created_after=args.created_after,
-        created_before=args.created_before,
-        job_id=args.job,
-        limit=args.limit,
-        cursor=args.cursor,
-    )
+    filters = {name: getattr(args, name) for name in SEARCH_FILTERS}
+    results = make_client(args).search(args.query, **filters)
     if args.json:
         emit_json(dict(results.raw))
     else:
@@ -117,7 +112,7 @@ def register_search_commands(subparsers: Any, common: argparse.ArgumentParser) -
     search.add_argument("--language", metavar="CODE", help="only transcripts in this language (e.g. en)")
     search.add_argument("--created-after", metavar="TIME", help="only jobs created after (ISO 8601)")
     search.add_argument("--created-before", metavar="TIME", help="only jobs created before (ISO 8601)")
-    search.add_argument("--job", metavar="ID", help="only this job")
+    search.add_argument("--job", dest="job_id", metavar="ID", help="only this job")
     search.add_argument("--limit", type=int, metavar="N", help="hits per page (1-100, default 20)")
     search.add_argument("--cursor", metavar="CURSOR", help="the next page of the same query")
 

@@ -5,28 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from transcriber import wiring
-from transcriber.adapters import aws_clients
 from transcriber.domain.messages import FailRequest
 from transcriber.env import FailEnv
+from transcriber.function_setup import pipeline_function
 from transcriber.stages.fail import from_execution_status, mark_failed
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
-FailEnv()  # init phase: a missing or malformed variable fails here, naming it
-aws_clients.build_now(clients=("events",), resources=("dynamodb",))
+function = pipeline_function(FailEnv, clients=("events",))  # init phase: env checked, SDK clients built
+logger = function.logger
 EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
 
 
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-@logger.inject_lambda_context(correlation_id_path="job_id")
+@function.handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if event.get("detail-type") == EXECUTION_STATUS_CHANGE:
         request = from_execution_status(EventBridgeEvent(event).detail)

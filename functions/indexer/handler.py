@@ -7,7 +7,6 @@ the dead-letter queue; a message that is not a job event is logged and dropped.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -17,19 +16,14 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from transcriber.adapters import aws_clients
-from transcriber.adapters.jobs_table import JobRepository
-from transcriber.adapters.search_index import SearchIndex
-from transcriber.adapters.storage import ObjectStore
+from functions.indexer.shared import index as index  # the index the tests inspect
+from functions.indexer.shared import index_sources  # init phase: clients and index
 from transcriber.domain.search import JobEvent
 from transcriber.stages import search
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-# Init phase: the SDK clients and the index connection, once per execution environment.
-aws_clients.build_now(clients=("s3",), resources=("dynamodb",))
-index = SearchIndex.from_environment()
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
@@ -39,13 +33,7 @@ def record_handler(record: SQSRecord) -> str:
     except ValidationError as err:
         logger.error("Not a job event; dropped", extra={"error": str(err)})
         return "dropped"
-    outcome = search.apply_job_event(
-        event,
-        jobs=JobRepository(os.environ["JOBS_TABLE"]),
-        transcripts=ObjectStore(),
-        index=index,
-        results_bucket=os.environ["RESULTS_BUCKET"],
-    )
+    outcome = search.apply_job_event(event, **index_sources())
     metrics.add_metric(name="SearchIndexUpdates", unit=MetricUnit.Count, value=1)
     logger.info("Search index updated", extra={"job_id": event.detail.job_id, "outcome": outcome})
     return outcome

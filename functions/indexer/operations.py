@@ -8,23 +8,17 @@ Invoked by the schedule (an EventBridge "Scheduled Event") or directly by an ope
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from transcriber.adapters import aws_clients
-from transcriber.adapters.jobs_table import JobRepository
-from transcriber.adapters.search_index import SearchIndex
-from transcriber.adapters.storage import ObjectStore
+from functions.indexer.shared import index, index_sources  # init phase: clients and index
 from transcriber.stages import search
 
 logger = Logger()
 tracer = Tracer()
-aws_clients.build_now(clients=("s3",), resources=("dynamodb",))
-index = SearchIndex.from_environment()
 
 
 class ReindexRequest(BaseModel):
@@ -38,12 +32,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         search.maintain(index=index)
         return {"maintained": True}
     tenant = ReindexRequest.model_validate(event).reindex_tenant
-    count = search.reindex_tenant(
-        tenant,
-        jobs=JobRepository(os.environ["JOBS_TABLE"]),
-        transcripts=ObjectStore(),
-        index=index,
-        results_bucket=os.environ["RESULTS_BUCKET"],
-    )
+    count = search.reindex_tenant(tenant, **index_sources())
     logger.info("Tenant reindexed", extra={"tenant_id": tenant, "jobs": count})
     return {"tenant": tenant, "indexed_jobs": count}

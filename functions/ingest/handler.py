@@ -7,25 +7,23 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote_plus
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from transcriber import wiring
-from transcriber.adapters import aws_clients
 from transcriber.domain.errors import PermanentError
 from transcriber.domain.malware import SCAN_RESULT_DETAIL_TYPE
 from transcriber.domain.messages import Upload
 from transcriber.env import IngestEnv
+from transcriber.function_setup import pipeline_function
 from transcriber.stages.ingest import ingest_object
 from transcriber.stages.scan_verdict import ScanResultEvent, ingest_verdict
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
-IngestEnv()  # init phase: a missing or malformed variable fails here, naming it
-aws_clients.build_now(clients=("s3", "events", "stepfunctions", "dynamodb"), resources=("dynamodb",))
+function = pipeline_function(
+    IngestEnv, clients=("s3", "events", "stepfunctions", "dynamodb"), correlation_id_path=None
+)  # init phase: env checked, SDK clients built
+logger = function.logger
 
 
 def _ingest(*, upload: Upload, refused: PermanentError | None = None) -> dict[str, Any]:
@@ -34,9 +32,7 @@ def _ingest(*, upload: Upload, refused: PermanentError | None = None) -> dict[st
     return ingest_object(upload, policy=wiring.ingest_policy(env), ports=ports, refused=refused)
 
 
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-@logger.inject_lambda_context
+@function.handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     wiring.idempotency_config.register_lambda_context(context)
     env = IngestEnv()

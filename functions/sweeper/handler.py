@@ -12,26 +12,22 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from transcriber import wiring
-from transcriber.adapters import aws_clients
 from transcriber.adapters.retention_queue import RetentionQueue
 from transcriber.env import SweeperEnv
+from transcriber.function_setup import pipeline_function
 from transcriber.stages.expire import expire_retained
 from transcriber.stages.sweep import sweep
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
-SweeperEnv()  # init phase: a missing or malformed variable fails here, naming it
-aws_clients.build_now(clients=("events", "stepfunctions", "s3"), resources=("dynamodb",))
+function = pipeline_function(
+    SweeperEnv, clients=("events", "stepfunctions", "s3"), correlation_id_path=None
+)  # init phase: env checked, SDK clients built
+logger = function.logger
 
 
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-@logger.inject_lambda_context
+@function.handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Called by the schedule rule (the event's content is not used), or invoked by hand."""
     env, now = SweeperEnv(), datetime.now(UTC)

@@ -7,35 +7,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from transcriber import wiring
-from transcriber.adapters import aws_clients
 from transcriber.domain.messages import DiarizeRequest, LanguageRequest, TranscribeFunctionRequest
 from transcriber.engines.factory import engine_from_env
 from transcriber.env import TranscribeEnv
 from transcriber.faults import with_engine_faults
+from transcriber.function_setup import pipeline_function
 from transcriber.stages.diarize import diarize_job
 from transcriber.stages.language import vote_language
 from transcriber.stages.transcribe import transcribe_one
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
-TranscribeEnv()  # init phase: a missing or malformed variable fails here, naming it
-aws_clients.build_now(clients=("s3", "events"), resources=("dynamodb",))
+function = pipeline_function(TranscribeEnv)  # init phase: env checked, SDK clients built
 # Init phase: the model loads once per execution environment, before the first request.
 engine = with_engine_faults(engine_from_env())  # FAULT_RATE: transient errors for soak runs
 engine.load()
 
 
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-@logger.inject_lambda_context(correlation_id_path="job_id")
+@function.handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    logger.append_keys(job_id=event["job_id"])
     request = parse(event=event, model=TranscribeFunctionRequest).root
     env = TranscribeEnv()
     if isinstance(request, LanguageRequest):

@@ -16,8 +16,10 @@ import secrets
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from localrun.http_thread import ThreadedHttpServer
 
 API_KEY = "test-key"
 OTHER_KEY = "other-tenant-key"
@@ -149,26 +151,19 @@ class FakeApi:
         self.injected: list[Injected] = []
         self.lock = threading.Lock()
         self._seq = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._server.fake = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-api", daemon=True
-        )
+        self._server = ThreadedHttpServer(_Handler, name="fake-api", poll_interval=0.02)
+        self._server.httpd.fake = self  # type: ignore[attr-defined]
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._server.base_url
 
     def start(self) -> FakeApi:
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._server.stop()
 
     def __enter__(self) -> FakeApi:
         return self.start()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import fields
 from typing import Annotated, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -55,13 +56,8 @@ class ApiEnv(_FunctionEnv):
 
     @property
     def jwt(self) -> JwtSettings:
-        return JwtSettings(
-            issuer=self.jwt_issuer,
-            audience=self.jwt_audience,
-            tenant_claim=self.jwt_tenant_claim,
-            jwks_url=self.jwt_jwks_url,
-            jwks_json=self.jwt_jwks_json,
-        )
+        """The ``jwt_*`` fields, unprefixed."""
+        return JwtSettings(**{f.name: getattr(self, f"jwt_{f.name}") for f in fields(JwtSettings)})
 
     #: the jobs bus, where a deletion is announced (the search indexer removes the job)
     event_bus_name: str | None = Field(default=None, alias="EVENT_BUS_NAME")

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictInt, model_v
 from pydantic.json_schema import JsonDict
 
 from transcriber.domain.errors import InvalidOptionsError
+from transcriber.domain.models import Word  # the API shows a word as the pipeline keeps it
 from transcriber.domain.options import (
     BEAM_SIZE_RANGE,
     MAX_CHUNK_SECONDS_RANGE,
@@ -39,6 +40,12 @@ REPLACEMENT_SCHEMA: JsonDict = {
 }
 
 
+def _ranged(description: str, bounds: tuple[float, float]) -> Any:
+    """An optional number field whose bounds JobOptions checks; here they are only documented."""
+    minimum, maximum = bounds
+    return Field(None, description=description, json_schema_extra={"minimum": minimum, "maximum": maximum})
+
+
 class CreateOptions(JobOptions):
     """Per-job options; what is left out (or null) takes the pipeline's default."""
 
@@ -50,15 +57,9 @@ class CreateOptions(JobOptions):
         None, description="ISO 639-1 code such as 'en' or 'de'; detected when left out"
     )
     word_timestamps: bool = Field(True, description="Word-level times in the JSON")
-    beam_size: int | None = Field(
-        None,
-        description="Decoder beam; 1 is fastest (default: the engine's, 5)",
-        json_schema_extra={"minimum": BEAM_SIZE_RANGE[0], "maximum": BEAM_SIZE_RANGE[1]},
-    )
-    max_chunk_seconds: float | None = Field(
-        None,
-        description="Longest chunk the audio is cut into, in seconds",
-        json_schema_extra={"minimum": MAX_CHUNK_SECONDS_RANGE[0], "maximum": MAX_CHUNK_SECONDS_RANGE[1]},
+    beam_size: int | None = _ranged("Decoder beam; 1 is fastest (default: the engine's, 5)", BEAM_SIZE_RANGE)
+    max_chunk_seconds: float | None = _ranged(
+        "Longest chunk the audio is cut into, in seconds", MAX_CHUNK_SECONDS_RANGE
     )
     dedupe: bool = Field(True, description="Reuse a recent transcript of the same audio")
     channel_identification: bool = Field(
@@ -73,15 +74,11 @@ class CreateOptions(JobOptions):
     speaker_labels: bool = Field(
         False, description="Label who speaks: spk_0, spk_1, ... on segments and words"
     )
-    min_speakers: int | None = Field(
-        None,
-        description="Fewest speakers to label (implies speaker_labels); estimated when left out",
-        json_schema_extra={"minimum": SPEAKERS_RANGE[0], "maximum": SPEAKERS_RANGE[1]},
+    min_speakers: int | None = _ranged(
+        "Fewest speakers to label (implies speaker_labels); estimated when left out", SPEAKERS_RANGE
     )
-    max_speakers: int | None = Field(
-        None,
-        description="Most speakers to label (implies speaker_labels); estimated when left out",
-        json_schema_extra={"minimum": SPEAKERS_RANGE[0], "maximum": SPEAKERS_RANGE[1]},
+    max_speakers: int | None = _ranged(
+        "Most speakers to label (implies speaker_labels); estimated when left out", SPEAKERS_RANGE
     )
     vocabulary_name: str | None = Field(
         None, description="A vocabulary of yours (PUT /v1/vocabularies/{name})"
@@ -170,14 +167,6 @@ class Links(BaseModel):
     transcript: str | None = Field(
         None, description="Set instead of an inline transcript when it is too large for one response"
     )
-
-
-class Word(BaseModel):
-    start: float
-    end: float
-    text: str
-    probability: float | None = None
-    speaker: str | None = None
 
 
 class Segment(BaseModel):

@@ -42,44 +42,22 @@ class ApiProblem(Exception):
         return body
 
 
-class BadRequest(ApiProblem):
-    status, title, slug = 400, "Bad request", "bad-request"
+def _kind(name: str, status: int, title: str, slug: str) -> type[ApiProblem]:
+    """One kind of problem: a subclass of ApiProblem, so callers raise and catch it by name."""
+    return type(name, (ApiProblem,), {"status": status, "title": title, "slug": slug, "__module__": __name__})
 
 
-class Unauthorized(ApiProblem):
-    status, title, slug = 401, "Unauthorized", "unauthorized"
-
-
-class NotFound(ApiProblem):
-    status, title, slug = 404, "Not found", "not-found"
-
-
-class MethodNotAllowed(ApiProblem):
-    status, title, slug = 405, "Method not allowed", "method-not-allowed"
-
-
-class Conflict(ApiProblem):
-    status, title, slug = 409, "Conflict", "conflict"
-
-
-class Gone(ApiProblem):
-    status, title, slug = 410, "Gone", "gone"
-
-
-class PayloadTooLarge(ApiProblem):
-    status, title, slug = 413, "Payload too large", "payload-too-large"
-
-
-class UnsupportedMediaType(ApiProblem):
-    status, title, slug = 415, "Unsupported media type", "unsupported-media-type"
-
-
-class Unprocessable(ApiProblem):
-    status, title, slug = 422, "Unprocessable request", "validation-error"
-
-
-class TooManyRequests(ApiProblem):
-    status, title, slug = 429, "Too many requests", "too-many-requests"
+BadRequest = _kind("BadRequest", 400, "Bad request", "bad-request")
+Unauthorized = _kind("Unauthorized", 401, "Unauthorized", "unauthorized")
+NotFound = _kind("NotFound", 404, "Not found", "not-found")
+MethodNotAllowed = _kind("MethodNotAllowed", 405, "Method not allowed", "method-not-allowed")
+Conflict = _kind("Conflict", 409, "Conflict", "conflict")
+Gone = _kind("Gone", 410, "Gone", "gone")
+PayloadTooLarge = _kind("PayloadTooLarge", 413, "Payload too large", "payload-too-large")
+UnsupportedMediaType = _kind("UnsupportedMediaType", 415, "Unsupported media type", "unsupported-media-type")
+Unprocessable = _kind("Unprocessable", 422, "Unprocessable request", "validation-error")
+TooManyRequests = _kind("TooManyRequests", 429, "Too many requests", "too-many-requests")
+ServiceUnavailable = _kind("ServiceUnavailable", 503, "Service unavailable", "service-unavailable")
 
 
 #: API Gateway refuses a body over 10 MB before the function runs: it (a GatewayResponse in
@@ -126,6 +104,5 @@ def problem_for(err: PipelineError) -> ApiProblem:
         return Conflict(err.message, reason_code=code)
     if not err.retryable:  # invalid options, an empty file, a bad callback URL, ...
         return Unprocessable(err.message, reason_code=code)
-    problem = ApiProblem("A service the API depends on is busy; try again in a moment.", reason_code=code)
-    problem.status, problem.title, problem.slug = 503, "Service unavailable", "service-unavailable"
-    return problem
+    busy = "A service the API depends on is busy; try again in a moment."
+    return ServiceUnavailable(busy, reason_code=code)

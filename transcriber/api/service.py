@@ -18,6 +18,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -74,47 +75,33 @@ CONTENT_TYPES = {
 }
 
 
+@dataclass(kw_only=True, eq=False)
 class TranscriptionService:
-    def __init__(
-        self,
-        *,
-        jobs: Jobs,
-        objects: Objects,
-        runs: Runs,
-        limits: Limits,
-        input_bucket: str,
-        results_bucket: str,
-        max_upload_bytes: int,
-        resolve: Resolver,
-        upload_url_expiry_s: int = 900,
-        local_mode: bool = False,
-        engine: str = "faster-whisper",
-        sync_max_audio_s: float = 120.0,
-        fetch_media: Callable[..., Any] | None = None,
-        events: JobEventEmitter | None = None,
-        vocabularies: Vocabularies | None = None,
-    ) -> None:
-        self.jobs = jobs
-        self.objects = objects
-        self.runs = runs
-        self.limits = limits
-        self.input_bucket = input_bucket
-        self.results_bucket = results_bucket
-        self.max_upload_bytes = max_upload_bytes
-        self.upload_url_expiry_s = min(upload_url_expiry_s, 900)
-        self.local_mode = local_mode
-        #: the deployment's engine (a model name the OpenAI-compatible routes accept) and the
-        #: longest audio they answer synchronously (transcriber/api/openai_routes.py)
-        self.engine = engine
-        self.sync_max_audio_s = sync_max_audio_s
-        #: fetches a source_url into a file (transcriber/adapters/media_fetch.py), passed in to keep I/O out
-        self.fetch_media = fetch_media
-        #: DNS for callback URLs (transcriber/adapters/resolver.py), passed in to keep I/O out
-        self.resolve = resolve
-        #: the jobs bus: a deletion is announced so the search index (and others) forget the job
-        self.events = events
-        #: the tenants' custom vocabularies (transcriber/api/vocabularies.py); None: none kept
-        self.vocabularies = vocabularies
+    jobs: Jobs
+    objects: Objects
+    runs: Runs
+    limits: Limits
+    input_bucket: str
+    results_bucket: str
+    max_upload_bytes: int
+    #: DNS for callback URLs (transcriber/adapters/resolver.py), passed in to keep I/O out
+    resolve: Resolver
+    #: presigned upload URLs live 15 minutes at most (__post_init__ cuts longer ones)
+    upload_url_expiry_s: int = 900
+    local_mode: bool = False
+    #: the deployment's engine (a model name the OpenAI-compatible routes accept) and the
+    #: longest audio they answer synchronously (transcriber/api/openai_routes.py)
+    engine: str = "faster-whisper"
+    sync_max_audio_s: float = 120.0
+    #: fetches a source_url into a file (transcriber/adapters/media_fetch.py), passed in to keep I/O out
+    fetch_media: Callable[..., Any] | None = None
+    #: the jobs bus: a deletion is announced so the search index (and others) forget the job
+    events: JobEventEmitter | None = None
+    #: the tenants' custom vocabularies (transcriber/api/vocabularies.py); None: none kept
+    vocabularies: Vocabularies | None = None
+
+    def __post_init__(self) -> None:
+        self.upload_url_expiry_s = min(self.upload_url_expiry_s, 900)
 
     # Create -----------------------------------------------------------------------------------
 

@@ -17,6 +17,12 @@ from transcriber.api.http_api import HttpApi
 from transcriber.api.service import TranscriptionService
 from transcriber.api.vocabularies import Vocabularies
 
+#: the service's settings that the environment model holds under the same names
+SERVICE_SETTINGS = {
+    "input_bucket", "results_bucket", "max_upload_bytes", "upload_url_expiry_s", "local_mode", "engine",
+    "sync_max_audio_s",
+}  # fmt: skip
+
 
 def wire(env: ApiEnv) -> HttpApi:
     """The API's service and authentication over the real adapters."""
@@ -27,13 +33,7 @@ def wire(env: ApiEnv) -> HttpApi:
         runs=Workflow(env.state_machine_arn),
         limits=tenants,
         resolve=resolve_host,
-        input_bucket=env.input_bucket,
-        results_bucket=env.results_bucket,
-        max_upload_bytes=env.max_upload_bytes,
-        upload_url_expiry_s=env.upload_url_expiry_s,
-        local_mode=env.local_mode,
-        engine=env.engine,
-        sync_max_audio_s=env.sync_max_audio_s,
+        **env.model_dump(include=SERVICE_SETTINGS),
         fetch_media=fetch_media,
         events=EventPublisher(env.event_bus_name) if env.event_bus_name else None,
         vocabularies=Vocabularies(VocabularyRepository(env.tenants_table)),
