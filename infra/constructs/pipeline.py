@@ -3,7 +3,6 @@ each function's least permissions, and the rule that fails the job of an abnorma
 
 from __future__ import annotations
 
-import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -17,6 +16,7 @@ from infra.constructs.concern import Concern
 from infra.constructs.events import JobEvents
 from infra.constructs.functions import Functions, env_number
 from infra.constructs.malware_protection import InputMalwareProtection
+from infra.constructs.rules import delivery
 from infra.constructs.state_machine import StepFunctions, transcription_state_machine
 from infra.constructs.storage import Storage
 from infra.constructs.tables import Tables
@@ -126,14 +126,7 @@ class Pipeline(Concern):
                     "stateMachineArn": [self.state_machine.state_machine_arn],
                 },
             ),
-            targets=[
-                targets.LambdaFunction(
-                    self.fail_fn,
-                    dead_letter_queue=self.execution_failures_dlq,
-                    retry_attempts=8,
-                    max_event_age=cdk.Duration.hours(24),
-                )
-            ],
+            targets=[targets.LambdaFunction(self.fail_fn, **delivery(self.execution_failures_dlq))],
         )
 
     def _grant(self, storage: Storage, tables: Tables, job_events: JobEvents) -> None:

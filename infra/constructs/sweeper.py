@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
-from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -13,6 +11,7 @@ from infra.config import FunctionSizing
 from infra.constructs.concern import Concern
 from infra.constructs.events import JobEvents
 from infra.constructs.functions import Functions
+from infra.constructs.rules import schedule
 from infra.constructs.storage import Storage
 from infra.constructs.tables import Tables
 from transcriber.domain.jobs import TRANSCRIPTS_PREFIX, WORK_PREFIX
@@ -84,12 +83,5 @@ class Sweeper(Concern):
     def _schedule(self) -> None:
         """A missed sweep is harmless (the next one finds the same jobs), so a failed invocation is
         retried twice and then dropped, with no dead-letter queue to watch."""
-        events.Rule(
-            self,
-            "SweeperSchedule",
-            description="Requeue or fail transcription jobs that stopped making progress",
-            schedule=events.Schedule.rate(SWEEP_EVERY),
-            targets=[
-                targets.LambdaFunction(self.function, retry_attempts=2, max_event_age=cdk.Duration.minutes(5))
-            ],
-        )
+        what = "Requeue or fail transcription jobs that stopped making progress"
+        schedule(self, "SweeperSchedule", what, self.function, SWEEP_EVERY, retries=2, max_age=SWEEP_EVERY)
