@@ -13,7 +13,6 @@ import json
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigateway
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
@@ -22,6 +21,7 @@ from constructs import Construct
 from infra.config import ApiSettings, EnvironmentConfig
 from infra.constructs.concern import Concern
 from infra.constructs.functions import Functions
+from infra.constructs.permissions import allow, list_bucket
 from infra.constructs.pipeline import PUT_OBJECT, SINGLE_ITEM_ACTIONS
 from infra.constructs.storage import Storage
 from infra.constructs.tables import Tables
@@ -221,17 +221,10 @@ class ApiService(Concern):
                 ],
             ),
         ]
-        for actions, resources in statements:
-            fn.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))
+        allow(fn, statements)
         # Listing a job's objects to delete them (and a 404 rather than a 403 for a missing
         # transcript), only under the prefixes it may delete from.
-        fn.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[results.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{WORK_PREFIX}/*", f"{TRANSCRIPTS_PREFIX}/*"]}},
-            )
-        )
+        fn.add_to_role_policy(list_bucket(results, [f"{WORK_PREFIX}/*", f"{TRANSCRIPTS_PREFIX}/*"]))
         # Retry starts a new execution; delete stops a running one after reading its status.
         state_machine.grant_start_execution(fn)
         state_machine.grant_execution(fn, "states:StopExecution", "states:DescribeExecution")

@@ -22,7 +22,6 @@ from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
@@ -30,6 +29,7 @@ from constructs import Construct, IConstruct
 
 from infra.config import FunctionSizing
 from infra.constructs.functions import Functions
+from infra.constructs.permissions import allow
 from infra.constructs.rules import job_events_queue
 from transcriber.adapters.connections_table import TENANT_INDEX
 from transcriber.domain.jobs import JOB_EVENT_TYPES
@@ -186,7 +186,6 @@ class LiveStatus(Construct):
             ],
         }
         for fn, statements in grants.items():
-            for actions, resources in statements:
-                fn.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))
+            allow(fn, statements)
             if key is not None:
                 key.grant(fn, "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")

@@ -23,6 +23,7 @@ from infra.constructs.api import ApiService
 from infra.constructs.concern import Concern
 from infra.constructs.events import JobEvents
 from infra.constructs.functions import Functions
+from infra.constructs.permissions import list_bucket
 from infra.constructs.pipeline import PUT_OBJECT
 from infra.constructs.rules import schedule
 from infra.constructs.storage import Storage
@@ -156,11 +157,7 @@ class Search(Concern):
         """Only the actions each function calls, on the index's prefix (LanceDB lists, reads,
         writes and, when compacting or removing a job, deletes its files)."""
         results, jobs_arn = storage.results_bucket, tables.jobs.table_arn
-        list_index = iam.PolicyStatement(
-            actions=["s3:ListBucket"],
-            resources=[results.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [f"{INDEX_PREFIX}/*", INDEX_PREFIX]}},
-        )
+        list_index = list_bucket(results, [f"{INDEX_PREFIX}/*", INDEX_PREFIX])
         write_index = iam.PolicyStatement(
             actions=["s3:GetObject", "s3:DeleteObject", *PUT_OBJECT], resources=[self.index_objects]
         )

@@ -11,6 +11,7 @@ from infra.config import FunctionSizing
 from infra.constructs.concern import Concern
 from infra.constructs.events import JobEvents
 from infra.constructs.functions import Functions
+from infra.constructs.permissions import allow, list_bucket
 from infra.constructs.rules import schedule
 from infra.constructs.storage import Storage
 from infra.constructs.tables import Tables
@@ -70,15 +71,8 @@ class Sweeper(Concern):
             (["s3:DeleteObject"], [storage.input_bucket.arn_for_objects("*")]),
             (["s3:DeleteObject"], [results.arn_for_objects(p) for p in prefixes]),
         ]
-        for actions, resources in statements:
-            fn.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))
-        fn.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[results.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": prefixes}},
-            )
-        )
+        allow(fn, statements)
+        fn.add_to_role_policy(list_bucket(results, prefixes))
 
     def _schedule(self) -> None:
         """A missed sweep is harmless (the next one finds the same jobs), so a failed invocation is
