@@ -42,16 +42,17 @@ MAINTAIN_EVERY = cdk.Duration.minutes(15)
 
 
 def image_code(name: str, handler: str) -> lambda_.DockerImageCode:
-    """``functions/<name>/Dockerfile``, with ``handler`` as its command (so the local runtime
-    knows what to run from the build context)."""
+    """The search engine's image (``functions/search/Dockerfile``) with ``functions/<name>/`` in it
+    and ``handler`` as its command (so the local runtime knows what to run from the build context)."""
     return lambda_.DockerImageCode.from_image_asset(
         str(REPO_ROOT),
-        file=f"functions/{name}/Dockerfile",
+        file="functions/search/Dockerfile",
+        build_args={"FUNCTION": name},
         ignore_mode=cdk.IgnoreMode.DOCKER,
         exclude=["*", "!functions", "!transcriber", "**/__pycache__", "**/*.pyc"],
         cmd=[handler],
         # One image asset per command: the local runtime finds a function's handler by its image
-        # tag, and the indexer and the maintenance function share a Dockerfile.
+        # tag, and the indexer and the maintenance function share a package.
         extra_hash=handler,
     )
 
