@@ -25,12 +25,14 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
-from constructs import Construct, IConstruct
+from constructs import Construct
 
 from infra.config import FunctionSizing
+from infra.constructs.events import JobEvents
 from infra.constructs.functions import Functions
 from infra.constructs.permissions import allow
 from infra.constructs.rules import job_events_queue
+from infra.constructs.tables import Tables
 from transcriber.adapters.connections_table import TENANT_INDEX
 from transcriber.domain.jobs import JOB_EVENT_TYPES
 
@@ -80,14 +82,13 @@ class LiveStatus(Construct):
         construct_id: str,
         *,
         functions: Functions,
-        event_bus_name: str,
-        jobs_table: dynamodb.ITable,
-        tenants_table: dynamodb.ITable,
         encryption_key: kms.IKey | None,
-        bus_dependency: IConstruct | None = None,
+        job_events: JobEvents,
+        tables: Tables,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.DESTROY,
     ) -> None:
         super().__init__(scope, construct_id)
+        jobs_table, tenants_table = tables.jobs, tables.tenants
         self.connections = dynamodb.Table(
             self,
             "ConnectionsTable",
@@ -143,13 +144,13 @@ class LiveStatus(Construct):
         self.url = self.stage.url
         self.pusher_fn.add_environment("WEBSOCKET_MANAGEMENT_URL", self.stage.callback_url)
         self.stage.grant_management_api_access(self.pusher_fn)
-        self._feed_pusher(event_bus_name, encryption_key, bus_dependency)
+        self._feed_pusher(job_events, encryption_key)
         self._grant(jobs_table, tenants_table, encryption_key)
 
-    def _feed_pusher(self, bus_name: str, key: kms.IKey | None, dependency: IConstruct | None) -> None:
+    def _feed_pusher(self, job_events: JobEvents, key: kms.IKey | None) -> None:
         fed = job_events_queue(
-            self, bus_name=bus_name, detail_types=JOB_EVENT_TYPES, key=key, bus_dependency=dependency,
-            description="Job status and progress changes to the live-status pusher",
+            self, bus_name=job_events.bus_name, bus_dependency=job_events.bus, detail_types=JOB_EVENT_TYPES,
+            key=key, description="Job status and progress changes to the live-status pusher",
             retention=MAX_EVENT_AGE, dead_letter_retention=cdk.Duration.days(1), max_receive_count=3,
             visibility_timeout=cdk.Duration.seconds(6 * PUSHER_SIZING.timeout_s),
             retry_attempts=3, max_event_age=MAX_EVENT_AGE,

@@ -17,14 +17,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import aws_cdk as cdk
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
-from constructs import Construct, IConstruct
+from constructs import Construct
 
+from infra.constructs.events import JobEvents
 from infra.constructs.rules import job_events_queue
+from infra.constructs.tables import Tables
 from transcriber.domain.webhooks import WEBHOOK_EVENT_TYPES
 
 #: Messages per invocation. A delivery takes at most about 10 s (the sender's deadline), and the
@@ -48,8 +49,7 @@ class Webhooks(Construct):
     and returns the notifier function (handler ``functions.notifier.handler.handler``); the queue
     URL is added to its environment here. ``encryption_key`` (the stack's data key, or None for
     SQS-managed encryption) encrypts both queues, and the function may decrypt with it (the
-    tables and queues it reads). ``bus_dependency`` is what the rule must be created after (the
-    bus construct), as the bus is referred to by name.
+    tables and queues it reads). The rule is on ``job_events``'s bus, created after it.
     """
 
     def __init__(
@@ -57,16 +57,15 @@ class Webhooks(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        event_bus_name: str,
-        jobs_table: dynamodb.ITable,
-        tenants_table: dynamodb.ITable,
+        job_events: JobEvents,
+        tables: Tables,
         function_factory: FunctionFactory,
         encryption_key: kms.IKey | None = None,
-        bus_dependency: IConstruct | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT,
     ) -> None:
         super().__init__(scope, construct_id)
+        jobs_table, tenants_table = tables.jobs, tables.tenants
         self.function = function_factory(
             {"JOBS_TABLE": jobs_table.table_name, "TENANTS_TABLE": tenants_table.table_name}
         )
@@ -74,8 +73,8 @@ class Webhooks(Construct):
         visibility_s = min(_MAX_VISIBILITY_S, max(30, int(VISIBILITY_PER_FUNCTION_TIMEOUT * timeout_s)))
 
         fed = job_events_queue(
-            self, bus_name=event_bus_name, detail_types=WEBHOOK_EVENT_TYPES, key=encryption_key,
-            description="Job outcomes to the webhook notifier's queue", bus_dependency=bus_dependency,
+            self, bus_name=job_events.bus_name, detail_types=WEBHOOK_EVENT_TYPES, key=encryption_key,
+            description="Job outcomes to the webhook notifier's queue", bus_dependency=job_events.bus,
             retention=cdk.Duration.days(4), visibility_timeout=cdk.Duration.seconds(visibility_s),
             max_receive_count=max_receive_count,
         )  # fmt: skip
