@@ -96,6 +96,8 @@ class QueueIds:
 
 @dataclass(frozen=True)
 class JobEventsQueue:
+    """What :func:`job_events_queue` made: the consumer reads ``queue``; alarms watch the DLQ."""
+
     queue: sqs.Queue
     dead_letter_queue: sqs.Queue
     rule: events.Rule
