@@ -93,12 +93,10 @@ class TranscriptionStack(cdk.Stack):
         self.webhooks = Webhooks(
             self,
             "Webhooks",
-            event_bus_name=job_events.bus_name,
-            jobs_table=tables.jobs,
-            tenants_table=tables.tenants,
+            job_events=job_events,
+            tables=tables,
             function_factory=lambda env: functions.zip_function("notifier", env=env),
             encryption_key=storage.data_key,
-            bus_dependency=job_events.bus,
         )
         # Search (docs/search.md): the index kept by job events, GET /v1/search, its schedule.
         self.search = Search(
@@ -111,11 +109,9 @@ class TranscriptionStack(cdk.Stack):
             self,
             "LiveStatus",
             functions=functions,
-            event_bus_name=job_events.bus_name,
-            jobs_table=tables.jobs,
-            tenants_table=tables.tenants,
             encryption_key=storage.data_key,
-            bus_dependency=job_events.bus,
+            job_events=job_events,
+            tables=tables,
             removal_policy=config.removal_policy,
         )
         api.function.add_environment("LIVE_STATUS_URL", self.live_status.url)

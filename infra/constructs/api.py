@@ -13,15 +13,14 @@ import json
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigateway
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.config import ApiSettings, EnvironmentConfig
+from infra.config import EnvironmentConfig
 from infra.constructs.concern import Concern
-from infra.constructs.functions import Functions
+from infra.constructs.functions import Functions, log_group
+from infra.constructs.permissions import allow, list_bucket
 from infra.constructs.pipeline import PUT_OBJECT, SINGLE_ITEM_ACTIONS
 from infra.constructs.storage import Storage
 from infra.constructs.tables import Tables
@@ -67,17 +66,13 @@ class HttpApi(Construct):
         construct_id: str,
         *,
         function: lambda_.IFunction,
-        settings: ApiSettings,
-        stage_name: str,
-        api_name: str,
-        log_retention: logs.RetentionDays,
-        removal_policy: cdk.RemovalPolicy,
+        config: EnvironmentConfig,
     ) -> None:
         super().__init__(scope, construct_id)
+        # The stage is named after the environment; the API after the stack.
+        settings, stage_name, api_name = config.api, config.name, f"{config.stack_name}-api"
         self.stage_name = stage_name
-        self.access_logs = logs.LogGroup(
-            self, "AccessLogs", retention=log_retention, removal_policy=removal_policy
-        )
+        self.access_logs = log_group(self, "AccessLogs", config)
         self.rest_api = apigateway.LambdaRestApi(
             self,
             "RestApi",
@@ -119,13 +114,8 @@ class HttpApi(Construct):
         self.rest_api.node.try_remove_child("Endpoint")
         # API Gateway writes execution logs to a group named after the API and stage, and creates it
         # with no retention if it does not exist: created here first, with the stack's retention.
-        self.execution_logs = logs.LogGroup(
-            self,
-            "ExecutionLogs",
-            log_group_name=f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/{stage_name}",
-            retention=log_retention,
-            removal_policy=removal_policy,
-        )
+        execution_logs = f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/{stage_name}"
+        self.execution_logs = log_group(self, "ExecutionLogs", config, name=execution_logs)
         self.rest_api.deployment_stage.node.add_dependency(self.execution_logs)
         stack = cdk.Stack.of(self)
         # Built from strings, like ``url``: the stage's own ARN is a Ref moto cannot resolve.
@@ -170,16 +160,7 @@ class ApiService(Concern):
                 **(issuer_env or {}),  # bearer JWTs: infra/constructs/identity.py
             },
         )
-        self.http_api = HttpApi(
-            rest_api_scope,
-            "Api",
-            function=self.function,
-            settings=config.api,
-            stage_name=config.name,
-            api_name=f"{config.stack_name}-api",
-            log_retention=config.log_retention,
-            removal_policy=config.removal_policy,
-        )
+        self.http_api = HttpApi(rest_api_scope, "Api", function=self.function, config=config)
         self._grant(storage, tables, state_machine)
 
     def _grant(self, storage: Storage, tables: Tables, state_machine: sfn.StateMachine) -> None:
@@ -221,17 +202,10 @@ class ApiService(Concern):
                 ],
             ),
         ]
-        for actions, resources in statements:
-            fn.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))
+        allow(fn, statements)
         # Listing a job's objects to delete them (and a 404 rather than a 403 for a missing
         # transcript), only under the prefixes it may delete from.
-        fn.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[results.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{WORK_PREFIX}/*", f"{TRANSCRIPTS_PREFIX}/*"]}},
-            )
-        )
+        fn.add_to_role_policy(list_bucket(results, [f"{WORK_PREFIX}/*", f"{TRANSCRIPTS_PREFIX}/*"]))
         # Retry starts a new execution; delete stops a running one after reading its status.
         state_machine.grant_start_execution(fn)
         state_machine.grant_execution(fn, "states:StopExecution", "states:DescribeExecution")

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import aws_cdk as cdk
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.constructs.concern import Concern
+from infra.constructs.rules import JobEventsQueue, QueueIds, job_events_queue
 from infra.constructs.storage import Storage
-from transcriber.domain.jobs import EVENT_JOB_COMPLETED, EVENT_JOB_FAILED, EVENT_SOURCE
+from transcriber.domain.jobs import EVENT_JOB_COMPLETED, EVENT_JOB_FAILED
 
 
 class JobEvents(Concern):
@@ -34,26 +34,29 @@ class JobEvents(Concern):
         A consumer subscribes the same way from its own stack or account: a rule on the jobs bus
         matching ``source`` and ``detail-type``, targeting its own queue, function or API.
         """
-        self.job_outcomes_dlq = storage.queue(self, "JobOutcomesDeadLetterQueue")
-        self.job_outcomes_queue = storage.queue(
-            self, "JobOutcomesQueue", dead_letter_queue=self.job_outcomes_dlq
-        )
-        rule = events.Rule(
-            self,
-            "JobOutcomesRule",
+        outcomes = self.queue(
+            self, "JobOutcomes", [EVENT_JOB_COMPLETED, EVENT_JOB_FAILED], key=storage.data_key,
             description="Example downstream subscription: completed and failed jobs to a queue",
-            # By name, as the functions publish: moto's Ref of an event bus is not its name.
-            event_bus=events.EventBus.from_event_bus_name(self, "JobEventsByName", self.bus_name),
-            event_pattern=events.EventPattern(
-                source=[EVENT_SOURCE], detail_type=[EVENT_JOB_COMPLETED, EVENT_JOB_FAILED]
-            ),
-            targets=[
-                targets.SqsQueue(
-                    self.job_outcomes_queue,
-                    dead_letter_queue=self.job_outcomes_dlq,
-                    retry_attempts=8,
-                    max_event_age=cdk.Duration.hours(24),
-                )
-            ],
+        )  # fmt: skip
+        self.job_outcomes_dlq, self.job_outcomes_queue = outcomes.dead_letter_queue, outcomes.queue
+
+    def queue(
+        self,
+        scope: Construct,
+        prefix: str,
+        detail_types: list[str],
+        *,
+        key: kms.IKey | None,
+        description: str,
+    ) -> JobEventsQueue:
+        """A queue (``<prefix>Queue``, ``<prefix>DeadLetterQueue``) of this bus's ``detail_types``
+        events in ``scope``, fed by the rule ``<prefix>Rule`` (see :func:`job_events_queue`)."""
+        return job_events_queue(
+            scope,
+            bus_name=self.bus_name,
+            detail_types=detail_types,
+            description=description,
+            key=key,
+            bus_dependency=self.bus,
+            ids=QueueIds.prefixed(prefix, bus="JobEventsByName"),
         )
-        rule.node.add_dependency(self.bus)

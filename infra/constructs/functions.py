@@ -23,6 +23,19 @@ def env_number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
+def log_group(
+    scope: Construct, construct_id: str, config: EnvironmentConfig, *, name: str | None = None
+) -> logs.LogGroup:
+    """A log group with the environment's retention, kept with the data where that is kept."""
+    return logs.LogGroup(
+        scope,
+        construct_id,
+        log_group_name=name,
+        retention=config.log_retention,
+        removal_policy=config.removal_policy,
+    )
+
+
 class Functions(Concern):
     def __init__(
         self,
@@ -66,12 +79,7 @@ class Functions(Concern):
 
     def log_group(self, scope: Construct, construct_id: str) -> logs.LogGroup:
         """A log group with the environment's retention, kept with the data where that is kept."""
-        return logs.LogGroup(
-            scope,
-            construct_id,
-            retention=self._config.log_retention,
-            removal_policy=self._config.removal_policy,
-        )
+        return log_group(scope, construct_id, self._config)
 
     def zip_function(
         self,

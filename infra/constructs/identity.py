@@ -8,6 +8,7 @@ custom attributes in ID tokens, whose ``aud`` is the app client id: the API veri
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import aws_cdk as cdk
@@ -28,13 +29,8 @@ class TrustedIssuer:
     jwks_json: str = ""
 
     def env(self) -> dict[str, str]:
-        return {
-            "JWT_ISSUER": self.issuer,
-            "JWT_AUDIENCE": self.audience,
-            "JWT_TENANT_CLAIM": self.tenant_claim,
-            "JWT_JWKS_URL": self.jwks_url,
-            "JWT_JWKS_JSON": self.jwks_json,
-        }
+        """``JWT_<FIELD>`` for each field: the names transcriber/api/env.py reads."""
+        return {f"JWT_{name.upper()}": value for name, value in dataclasses.asdict(self).items()}
 
 
 class UserDirectory(Construct):

@@ -22,19 +22,19 @@ from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sqs as sqs
-from constructs import Construct, IConstruct
+from constructs import Construct
 
 from infra.config import FunctionSizing
+from infra.constructs.events import JobEvents
 from infra.constructs.functions import Functions
+from infra.constructs.permissions import allow
+from infra.constructs.rules import job_events_queue
+from infra.constructs.tables import Tables
 from transcriber.adapters.connections_table import TENANT_INDEX
-from transcriber.domain.jobs import EVENT_SOURCE, JOB_EVENT_TYPES
+from transcriber.domain.jobs import JOB_EVENT_TYPES
 
 STAGE_NAME = "live"
 ROUTES_SIZING = FunctionSizing(memory_mb=256, timeout_s=10)
@@ -82,14 +82,13 @@ class LiveStatus(Construct):
         construct_id: str,
         *,
         functions: Functions,
-        event_bus_name: str,
-        jobs_table: dynamodb.ITable,
-        tenants_table: dynamodb.ITable,
         encryption_key: kms.IKey | None,
-        bus_dependency: IConstruct | None = None,
+        job_events: JobEvents,
+        tables: Tables,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.DESTROY,
     ) -> None:
         super().__init__(scope, construct_id)
+        jobs_table, tenants_table = tables.jobs, tables.tenants
         self.connections = dynamodb.Table(
             self,
             "ConnectionsTable",
@@ -145,47 +144,18 @@ class LiveStatus(Construct):
         self.url = self.stage.url
         self.pusher_fn.add_environment("WEBSOCKET_MANAGEMENT_URL", self.stage.callback_url)
         self.stage.grant_management_api_access(self.pusher_fn)
-        self._feed_pusher(event_bus_name, encryption_key, bus_dependency)
+        self._feed_pusher(job_events, encryption_key)
         self._grant(jobs_table, tenants_table, encryption_key)
 
-    def _feed_pusher(self, bus_name: str, key: kms.IKey | None, dependency: IConstruct | None) -> None:
-        encryption = {
-            "encryption": sqs.QueueEncryption.KMS if key else sqs.QueueEncryption.SQS_MANAGED,
-            "encryption_master_key": key,
-        }
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            retention_period=cdk.Duration.days(1),
-            enforce_ssl=True,
-            **encryption,  # type: ignore[arg-type]
-        )
-        self.queue = sqs.Queue(
-            self,
-            "Queue",
-            retention_period=MAX_EVENT_AGE,
+    def _feed_pusher(self, job_events: JobEvents, key: kms.IKey | None) -> None:
+        fed = job_events_queue(
+            self, bus_name=job_events.bus_name, bus_dependency=job_events.bus, detail_types=JOB_EVENT_TYPES,
+            key=key, description="Job status and progress changes to the live-status pusher",
+            retention=MAX_EVENT_AGE, dead_letter_retention=cdk.Duration.days(1), max_receive_count=3,
             visibility_timeout=cdk.Duration.seconds(6 * PUSHER_SIZING.timeout_s),
-            enforce_ssl=True,
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=3),
-            **encryption,  # type: ignore[arg-type]
-        )
-        rule = events.Rule(
-            self,
-            "Rule",
-            description="Job status and progress changes to the live-status pusher",
-            event_bus=events.EventBus.from_event_bus_name(self, "JobsBus", bus_name),
-            event_pattern=events.EventPattern(source=[EVENT_SOURCE], detail_type=list(JOB_EVENT_TYPES)),
-            targets=[
-                targets.SqsQueue(
-                    self.queue,
-                    dead_letter_queue=self.dead_letter_queue,
-                    retry_attempts=3,
-                    max_event_age=MAX_EVENT_AGE,
-                )
-            ],
-        )
-        if dependency is not None:
-            rule.node.add_dependency(dependency)
+            retry_attempts=3, max_event_age=MAX_EVENT_AGE,
+        )  # fmt: skip
+        self.queue, self.dead_letter_queue = fed.queue, fed.dead_letter_queue
         self.pusher_fn.add_event_source(
             event_sources.SqsEventSource(
                 self.queue,
@@ -217,7 +187,6 @@ class LiveStatus(Construct):
             ],
         }
         for fn, statements in grants.items():
-            for actions, resources in statements:
-                fn.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))
+            allow(fn, statements)
             if key is not None:
                 key.grant(fn, "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")

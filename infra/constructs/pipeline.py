@@ -3,7 +3,6 @@ each function's least permissions, and the rule that fails the job of an abnorma
 
 from __future__ import annotations
 
-import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -17,6 +16,8 @@ from infra.constructs.concern import Concern
 from infra.constructs.events import JobEvents
 from infra.constructs.functions import Functions, env_number
 from infra.constructs.malware_protection import InputMalwareProtection
+from infra.constructs.permissions import list_bucket
+from infra.constructs.rules import delivery
 from infra.constructs.state_machine import StepFunctions, transcription_state_machine
 from infra.constructs.storage import Storage
 from infra.constructs.tables import Tables
@@ -126,14 +127,7 @@ class Pipeline(Concern):
                     "stateMachineArn": [self.state_machine.state_machine_arn],
                 },
             ),
-            targets=[
-                targets.LambdaFunction(
-                    self.fail_fn,
-                    dead_letter_queue=self.execution_failures_dlq,
-                    retry_attempts=8,
-                    max_event_age=cdk.Duration.hours(24),
-                )
-            ],
+            targets=[targets.LambdaFunction(self.fail_fn, **delivery(self.execution_failures_dlq))],
         )
 
     def _grant(self, storage: Storage, tables: Tables, job_events: JobEvents) -> None:
@@ -168,13 +162,7 @@ class Pipeline(Concern):
             storage.grant_key(fn, encrypt=True)
         # The checkpoint test is a HEAD on a partial that may not exist yet: without ListBucket S3
         # answers 403 instead of 404. Limited to the work/ prefix.
-        self.transcribe_fn.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[storage.results_bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{WORK_PREFIX}/*"]}},
-            )
-        )
+        self.transcribe_fn.add_to_role_policy(list_bucket(storage.results_bucket, [f"{WORK_PREFIX}/*"]))
         # A job deleted while it runs: the step that wrote for it deletes the job's files
         # (transcriber/stages/deleted.py); ingest deletes uploads it refuses (a deleted job's, or
         # not the declared size).
@@ -186,13 +174,7 @@ class Pipeline(Concern):
         for fn, prefixes in erasable.items():
             objects = [storage.results_bucket.arn_for_objects(f"{prefix}/*") for prefix in prefixes]
             fn.add_to_role_policy(iam.PolicyStatement(actions=["s3:DeleteObject"], resources=objects))
-            fn.add_to_role_policy(
-                iam.PolicyStatement(
-                    actions=["s3:ListBucket"],
-                    resources=[storage.results_bucket.bucket_arn],
-                    conditions={"StringLike": {"s3:prefix": [f"{prefix}/*" for prefix in prefixes]}},
-                )
-            )
+            fn.add_to_role_policy(list_bucket(storage.results_bucket, [f"{prefix}/*" for prefix in prefixes]))
         self.ingest_fn.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["s3:DeleteObject", "s3:DeleteObjectVersion"], resources=[input_objects]

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigateway
-from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
@@ -25,10 +23,12 @@ from infra.constructs.api import ApiService
 from infra.constructs.concern import Concern
 from infra.constructs.events import JobEvents
 from infra.constructs.functions import Functions
+from infra.constructs.permissions import list_bucket
 from infra.constructs.pipeline import PUT_OBJECT
+from infra.constructs.rules import schedule
 from infra.constructs.storage import Storage
 from infra.constructs.tables import Tables
-from transcriber.domain.jobs import EVENT_JOB_COMPLETED, EVENT_SOURCE, TENANT_INDEX, TRANSCRIPTS_PREFIX
+from transcriber.domain.jobs import EVENT_JOB_COMPLETED, TENANT_INDEX, TRANSCRIPTS_PREFIX
 from transcriber.domain.search import EVENT_JOB_DELETED
 
 INDEX_PREFIX = "search-index"
@@ -42,16 +42,17 @@ MAINTAIN_EVERY = cdk.Duration.minutes(15)
 
 
 def image_code(name: str, handler: str) -> lambda_.DockerImageCode:
-    """``functions/<name>/Dockerfile``, with ``handler`` as its command (so the local runtime
-    knows what to run from the build context)."""
+    """The search engine's image (``functions/search/Dockerfile``) with ``functions/<name>/`` in it
+    and ``handler`` as its command (so the local runtime knows what to run from the build context)."""
     return lambda_.DockerImageCode.from_image_asset(
         str(REPO_ROOT),
-        file=f"functions/{name}/Dockerfile",
+        file="functions/search/Dockerfile",
+        build_args={"FUNCTION": name},
         ignore_mode=cdk.IgnoreMode.DOCKER,
         exclude=["*", "!functions", "!transcriber", "**/__pycache__", "**/*.pyc"],
         cmd=[handler],
         # One image asset per command: the local runtime finds a function's handler by its image
-        # tag, and the indexer and the maintenance function share a Dockerfile.
+        # tag, and the indexer and the maintenance function share a package.
         extra_hash=handler,
     )
 
@@ -118,26 +119,11 @@ class Search(Concern):
 
     def _queue(self, storage: Storage, job_events: JobEvents) -> None:
         """Completed and Deleted events -> queue -> indexer (batched; failures per message)."""
-        self.dead_letter_queue = storage.queue(self, "SearchIndexDeadLetterQueue")
-        self.queue = storage.queue(self, "SearchIndexQueue", dead_letter_queue=self.dead_letter_queue)
-        rule = events.Rule(
-            self,
-            "SearchIndexRule",
+        index_queue = job_events.queue(
+            self, "SearchIndex", [EVENT_JOB_COMPLETED, EVENT_JOB_DELETED], key=storage.data_key,
             description="Keep the search index in step: completed jobs are indexed, deleted ones removed",
-            event_bus=events.EventBus.from_event_bus_name(self, "JobEventsByName", job_events.bus_name),
-            event_pattern=events.EventPattern(
-                source=[EVENT_SOURCE], detail_type=[EVENT_JOB_COMPLETED, EVENT_JOB_DELETED]
-            ),
-            targets=[
-                targets.SqsQueue(
-                    self.queue,
-                    dead_letter_queue=self.dead_letter_queue,
-                    retry_attempts=8,
-                    max_event_age=cdk.Duration.hours(24),
-                )
-            ],
-        )
-        rule.node.add_dependency(job_events.bus)
+        )  # fmt: skip
+        self.dead_letter_queue, self.queue = index_queue.dead_letter_queue, index_queue.queue
         self.indexer_fn.add_event_source(
             sources.SqsEventSource(
                 self.queue,
@@ -156,27 +142,23 @@ class Search(Concern):
 
     def _schedule(self) -> None:
         """A missed compaction is harmless (the next one does it), so no dead-letter queue."""
-        events.Rule(
+        what = "Compact the search index (fold new rows into the full-text index)"
+        ten_minutes = cdk.Duration.minutes(10)
+        schedule(
             self,
             "SearchMaintenanceSchedule",
-            description="Compact the search index (fold new rows into the full-text index)",
-            schedule=events.Schedule.rate(MAINTAIN_EVERY),
-            targets=[
-                targets.LambdaFunction(
-                    self.maintenance_fn, retry_attempts=1, max_event_age=cdk.Duration.minutes(10)
-                )
-            ],
+            what,
+            self.maintenance_fn,
+            MAINTAIN_EVERY,
+            retries=1,
+            max_age=ten_minutes,
         )
 
     def _grant(self, storage: Storage, tables: Tables) -> None:
         """Only the actions each function calls, on the index's prefix (LanceDB lists, reads,
         writes and, when compacting or removing a job, deletes its files)."""
         results, jobs_arn = storage.results_bucket, tables.jobs.table_arn
-        list_index = iam.PolicyStatement(
-            actions=["s3:ListBucket"],
-            resources=[results.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [f"{INDEX_PREFIX}/*", INDEX_PREFIX]}},
-        )
+        list_index = list_bucket(results, [f"{INDEX_PREFIX}/*", INDEX_PREFIX])
         write_index = iam.PolicyStatement(
             actions=["s3:GetObject", "s3:DeleteObject", *PUT_OBJECT], resources=[self.index_objects]
         )

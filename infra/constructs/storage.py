@@ -11,6 +11,7 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.constructs.concern import Concern
+from infra.constructs.rules import encrypted_queue
 from transcriber.domain.jobs import WORK_PREFIX
 from transcriber.domain.tenants import TENANTS_PREFIX
 
@@ -139,16 +140,4 @@ class Storage(Concern):
     ) -> sqs.Queue:
         """An encrypted (the data key where there is one), TLS-only queue that keeps messages for the
         14 days SQS allows."""
-        return sqs.Queue(
-            scope,
-            construct_id,
-            retention_period=cdk.Duration.days(14),
-            enforce_ssl=True,
-            encryption=sqs.QueueEncryption.KMS if self.data_key else sqs.QueueEncryption.SQS_MANAGED,
-            encryption_master_key=self.data_key,
-            dead_letter_queue=(
-                sqs.DeadLetterQueue(queue=dead_letter_queue, max_receive_count=5)
-                if dead_letter_queue
-                else None
-            ),
-        )
+        return encrypted_queue(scope, construct_id, key=self.data_key, dead_letter_queue=dead_letter_queue)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
-from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -13,6 +11,8 @@ from infra.config import FunctionSizing
 from infra.constructs.concern import Concern
 from infra.constructs.events import JobEvents
 from infra.constructs.functions import Functions
+from infra.constructs.permissions import allow, list_bucket
+from infra.constructs.rules import schedule
 from infra.constructs.storage import Storage
 from infra.constructs.tables import Tables
 from transcriber.domain.jobs import TRANSCRIPTS_PREFIX, WORK_PREFIX
@@ -71,25 +71,11 @@ class Sweeper(Concern):
             (["s3:DeleteObject"], [storage.input_bucket.arn_for_objects("*")]),
             (["s3:DeleteObject"], [results.arn_for_objects(p) for p in prefixes]),
         ]
-        for actions, resources in statements:
-            fn.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))
-        fn.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[results.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": prefixes}},
-            )
-        )
+        allow(fn, statements)
+        fn.add_to_role_policy(list_bucket(results, prefixes))
 
     def _schedule(self) -> None:
         """A missed sweep is harmless (the next one finds the same jobs), so a failed invocation is
         retried twice and then dropped, with no dead-letter queue to watch."""
-        events.Rule(
-            self,
-            "SweeperSchedule",
-            description="Requeue or fail transcription jobs that stopped making progress",
-            schedule=events.Schedule.rate(SWEEP_EVERY),
-            targets=[
-                targets.LambdaFunction(self.function, retry_attempts=2, max_event_age=cdk.Duration.minutes(5))
-            ],
-        )
+        what = "Requeue or fail transcription jobs that stopped making progress"
+        schedule(self, "SweeperSchedule", what, self.function, SWEEP_EVERY, retries=2, max_age=SWEEP_EVERY)

@@ -27,35 +27,25 @@ class Tables(Concern):
         # ``expires_at``: a tenant's transcript retention ends the record (transcriber/domain/retention.py),
         # and a deleted job's tombstone expires (transcriber/adapters/jobs_table.py: TOMBSTONE_TTL).
         self.jobs = self._table("JobsTable", _string("job_id"), time_to_live_attribute="expires_at")
-        # Recent jobs of the same audio, for reusing a transcript (transcriber/domain/dedup.py).
-        self.jobs.add_global_secondary_index(
-            index_name=CONTENT_INDEX,
-            partition_key=_string("sha256"),
-            sort_key=_string("created_at"),
-            projection_type=dynamodb.ProjectionType.ALL,
-        )
-        # Jobs that have not moved for a while, for the sweeper (transcriber/domain/recovery.py).
-        # Keys only: the sweeper reads each candidate again, consistently, before acting on it.
-        self.jobs.add_global_secondary_index(
-            index_name=STATUS_INDEX,
-            partition_key=_string("status"),
-            sort_key=_string("updated_at"),
-            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
-        )
-        # A tenant's jobs, newest first, for the HTTP API's list (transcriber/domain/jobs.py).
-        self.jobs.add_global_secondary_index(
-            index_name=TENANT_INDEX,
-            partition_key=_string("tenant_id"),
-            sort_key=_string("created_at"),
-            projection_type=dynamodb.ProjectionType.ALL,
-        )
-        # Jobs with a pending retention deletion (sparse), for the sweeper (transcriber/domain/retention.py).
-        self.jobs.add_global_secondary_index(
-            index_name=RETENTION_INDEX,
-            partition_key=_string("retention_due"),
-            sort_key=_string("retention_due_at"),
-            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
-        )
+        every_attribute, keys_only = dynamodb.ProjectionType.ALL, dynamodb.ProjectionType.KEYS_ONLY
+        indexes = [
+            # Recent jobs of the same audio, for reusing a transcript (transcriber/domain/dedup.py).
+            (CONTENT_INDEX, "sha256", "created_at", every_attribute),
+            # Jobs that have not moved for a while, for the sweeper (transcriber/domain/recovery.py).
+            # Keys only: the sweeper reads each candidate again, consistently, before acting on it.
+            (STATUS_INDEX, "status", "updated_at", keys_only),
+            # A tenant's jobs, newest first, for the HTTP API's list (transcriber/domain/jobs.py).
+            (TENANT_INDEX, "tenant_id", "created_at", every_attribute),
+            # Jobs with a pending retention deletion (sparse), for the sweeper (domain/retention.py).
+            (RETENTION_INDEX, "retention_due", "retention_due_at", keys_only),
+        ]
+        for index_name, partition_key, sort_key, projection in indexes:
+            self.jobs.add_global_secondary_index(
+                index_name=index_name,
+                partition_key=_string(partition_key),
+                sort_key=_string(sort_key),
+                projection_type=projection,
+            )
         # The HTTP API's tenants: ``key#<sha256 of an API key>`` (keys are stored hashed only),
         # ``tenant#<id>`` (settings, webhook secret) and ``usage#...`` counters, which expire.
         self.tenants = self._table("TenantsTable", _string("pk"), time_to_live_attribute="expires_at")

@@ -46,29 +46,30 @@ class WebHosting(Construct):
         web_acl_arn: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        # Private, TLS-only, S3-managed keys (CloudFront's origin access control signs its reads),
+        # and its server access logs in the stack's access-log bucket.
+        private = {
+            "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
+            "encryption": s3.BucketEncryption.S3_MANAGED,
+            "enforce_ssl": True,
+            "server_access_logs_bucket": access_logs_bucket,
+            "removal_policy": removal_policy,
+        }
         self.bucket = s3.Bucket(
             self,
             "Bucket",
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=access_logs_bucket,
             server_access_logs_prefix="web/",
-            removal_policy=removal_policy,
+            **private,  # type: ignore[arg-type]
         )
         # CloudFront's standard logs need ACLs, which the stack's access-log bucket has turned off.
         self.logs_bucket = s3.Bucket(
             self,
             "LogsBucket",
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
             object_ownership=s3.ObjectOwnership.OBJECT_WRITER,
-            server_access_logs_bucket=access_logs_bucket,
             server_access_logs_prefix="web-logs/",
             lifecycle_rules=[s3.LifecycleRule(id="expire-logs", expiration=cdk.Duration.days(90))],
-            removal_policy=removal_policy,
+            **private,  # type: ignore[arg-type]
         )
         storage = [
             f"https://{upload_bucket.bucket_regional_domain_name}",

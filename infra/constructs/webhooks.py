@@ -17,17 +17,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import aws_cdk as cdk
-from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
-from aws_cdk import aws_sqs as sqs
-from constructs import Construct, IConstruct
+from constructs import Construct
 
-from transcriber.domain.jobs import EVENT_SOURCE
+from infra.constructs.events import JobEvents
+from infra.constructs.rules import job_events_queue
+from infra.constructs.tables import Tables
 from transcriber.domain.webhooks import WEBHOOK_EVENT_TYPES
 
 #: Messages per invocation. A delivery takes at most about 10 s (the sender's deadline), and the
@@ -51,8 +49,7 @@ class Webhooks(Construct):
     and returns the notifier function (handler ``functions.notifier.handler.handler``); the queue
     URL is added to its environment here. ``encryption_key`` (the stack's data key, or None for
     SQS-managed encryption) encrypts both queues, and the function may decrypt with it (the
-    tables and queues it reads). ``bus_dependency`` is what the rule must be created after (the
-    bus construct), as the bus is referred to by name.
+    tables and queues it reads). The rule is on ``job_events``'s bus, created after it.
     """
 
     def __init__(
@@ -60,64 +57,29 @@ class Webhooks(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        event_bus_name: str,
-        jobs_table: dynamodb.ITable,
-        tenants_table: dynamodb.ITable,
+        job_events: JobEvents,
+        tables: Tables,
         function_factory: FunctionFactory,
         encryption_key: kms.IKey | None = None,
-        bus_dependency: IConstruct | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT,
     ) -> None:
         super().__init__(scope, construct_id)
+        jobs_table, tenants_table = tables.jobs, tables.tenants
         self.function = function_factory(
             {"JOBS_TABLE": jobs_table.table_name, "TENANTS_TABLE": tenants_table.table_name}
         )
         timeout_s = (self.function.timeout or cdk.Duration.seconds(3)).to_seconds()
         visibility_s = min(_MAX_VISIBILITY_S, max(30, int(VISIBILITY_PER_FUNCTION_TIMEOUT * timeout_s)))
 
-        queue_encryption = {
-            "encryption": sqs.QueueEncryption.KMS if encryption_key else sqs.QueueEncryption.SQS_MANAGED,
-            "encryption_master_key": encryption_key,
-        }
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            retention_period=cdk.Duration.days(14),
-            enforce_ssl=True,
-            **queue_encryption,  # type: ignore[arg-type]
-        )
-        self.queue = sqs.Queue(
-            self,
-            "Queue",
-            retention_period=cdk.Duration.days(4),
-            visibility_timeout=cdk.Duration.seconds(visibility_s),
-            enforce_ssl=True,
-            dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.dead_letter_queue, max_receive_count=max_receive_count
-            ),
-            **queue_encryption,  # type: ignore[arg-type]
-        )
+        fed = job_events_queue(
+            self, bus_name=job_events.bus_name, detail_types=WEBHOOK_EVENT_TYPES, key=encryption_key,
+            description="Job outcomes to the webhook notifier's queue", bus_dependency=job_events.bus,
+            retention=cdk.Duration.days(4), visibility_timeout=cdk.Duration.seconds(visibility_s),
+            max_receive_count=max_receive_count,
+        )  # fmt: skip
+        self.queue, self.dead_letter_queue, self.rule = fed.queue, fed.dead_letter_queue, fed.rule
         self.function.add_environment("QUEUE_URL", self.queue.queue_url)
-
-        self.rule = events.Rule(
-            self,
-            "Rule",
-            description="Job outcomes to the webhook notifier's queue",
-            # By name, as the functions publish: moto's Ref of an event bus is not its name.
-            event_bus=events.EventBus.from_event_bus_name(self, "JobsBus", event_bus_name),
-            event_pattern=events.EventPattern(source=[EVENT_SOURCE], detail_type=list(WEBHOOK_EVENT_TYPES)),
-            targets=[
-                targets.SqsQueue(
-                    self.queue,
-                    dead_letter_queue=self.dead_letter_queue,
-                    retry_attempts=8,
-                    max_event_age=cdk.Duration.hours(24),
-                )
-            ],
-        )
-        if bus_dependency is not None:
-            self.rule.node.add_dependency(bus_dependency)
 
         # Receive, delete and ChangeMessageVisibility on this queue (and decrypt its messages):
         # granted by the event source, which the function's backoff relies on.
