@@ -7,6 +7,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
@@ -15,9 +16,14 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from transcriber.adapters.jobs_table import JobRepository
+from transcriber.adapters.resolver import resolve_host
+from transcriber.adapters.storage import ObjectStore
+from transcriber.api.service import TranscriptionService
 from transcriber.domain.jobs import CONTENT_INDEX
 from transcriber.domain.recovery import STATUS_INDEX
 from transcriber.domain.retention import RETENTION_INDEX
+from transcriber.domain.tenants import Tenant
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
@@ -177,3 +183,36 @@ def _clear_client_caches() -> None:
     from transcriber import wiring
 
     wiring.forget()
+
+
+class NoRuns:
+    """The API's runs port for tests that start no pipeline: a start would be a bug."""
+
+    def start(self, name: str, payload: dict[str, object]) -> bool:
+        raise AssertionError("nothing is started here")
+
+    def status(self, name: str) -> str | None:
+        return None
+
+    def stop(self, name: str, *, cause: str) -> bool:
+        return False
+
+
+class NoLimits:
+    def count_job(self, tenant: Tenant, now: datetime | None = None) -> None:
+        return None
+
+
+def api_service(**ports: Any) -> TranscriptionService:
+    """The API's service on the `aws` fixture's tables and buckets; `ports` replace the defaults."""
+    defaults: dict[str, Any] = {
+        "jobs": JobRepository("jobs"),
+        "objects": ObjectStore(),
+        "runs": NoRuns(),
+        "limits": NoLimits(),
+        "input_bucket": "uploads",
+        "results_bucket": "results",
+        "max_upload_bytes": 500 * 1024 * 1024,
+        "resolve": resolve_host,
+    }
+    return TranscriptionService(**(defaults | ports))

@@ -12,11 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from functions.ingest import handler as ingest
-from tests.handlers.conftest import Aws, FakeContext
-from tests.handlers.test_api_service import NoLimits, NoRuns
+from tests.handlers.conftest import Aws, FakeContext, api_service
 from transcriber.adapters.events import EventPublisher
 from transcriber.adapters.jobs_table import JobRepository
-from transcriber.adapters.resolver import resolve_host
 from transcriber.adapters.storage import ObjectStore
 from transcriber.api import problems
 from transcriber.api.models import CreateTranscription
@@ -27,19 +25,6 @@ from transcriber.stages.ports import StagePorts
 
 ACME = Tenant(tenant_id="acme", webhook_secret="whsec_x", jobs_per_day=10, requests_per_minute=10)
 OTHER = Tenant(tenant_id="other", webhook_secret="whsec_y", jobs_per_day=10, requests_per_minute=10)
-
-
-def _service() -> TranscriptionService:
-    return TranscriptionService(
-        jobs=JobRepository("jobs"),
-        objects=ObjectStore(),
-        runs=NoRuns(),
-        limits=NoLimits(),
-        input_bucket="uploads",
-        results_bucket="results",
-        max_upload_bytes=500 * 1024 * 1024,
-        resolve=resolve_host,
-    )
 
 
 def _create(service: TranscriptionService, size: int, tenant: Tenant = ACME) -> dict[str, Any]:
@@ -64,7 +49,7 @@ def _executions(aws: Aws) -> list[str]:
 
 
 def test_the_upload_url_is_sigv4_with_the_length_signed(aws: Aws) -> None:
-    created = _create(_service(), 1000)
+    created = _create(api_service(), 1000)
     query = parse_qs(urlsplit(created["upload_url"]).query)
     # Real S3 refuses a PUT whose Content-Length differs from a signed one (moto checks no signature).
     assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
@@ -75,7 +60,7 @@ def test_the_upload_url_is_sigv4_with_the_length_signed(aws: Aws) -> None:
 def test_an_upload_of_another_size_than_declared_fails_and_is_deleted(
     aws: Aws, context: FakeContext, sample_flac: Path
 ) -> None:
-    service = _service()
+    service = api_service()
     created = _create(service, 1000)
     job = service.jobs.get(created["job_id"])
     assert job is not None
@@ -90,7 +75,7 @@ def test_an_upload_of_another_size_than_declared_fails_and_is_deleted(
 def test_an_upload_of_the_declared_size_still_starts(
     aws: Aws, context: FakeContext, sample_flac: Path
 ) -> None:
-    service = _service()
+    service = api_service()
     created = _create(service, sample_flac.stat().st_size)
     job = service.jobs.get(created["job_id"])
     assert job is not None
@@ -104,7 +89,7 @@ def test_an_upload_of_the_declared_size_still_starts(
 def test_an_upload_after_delete_creates_no_job_and_is_removed(
     aws: Aws, context: FakeContext, sample_flac: Path
 ) -> None:
-    service = _service()
+    service = api_service()
     created = _create(service, sample_flac.stat().st_size)
     key = str((service.jobs.get(created["job_id"]) or {})["key"])
     service.delete(ACME, created["job_id"])
@@ -117,7 +102,7 @@ def test_an_upload_after_delete_creates_no_job_and_is_removed(
 def test_the_tombstone_keeps_only_what_idempotency_needs_and_expires(
     aws: Aws, context: FakeContext, sample_flac: Path
 ) -> None:
-    service = _service()
+    service = api_service()
     created = _create(service, sample_flac.stat().st_size)
     key = str((service.jobs.get(created["job_id"]) or {})["key"])
     _put_and_ingest(aws, context, key, sample_flac.read_bytes())
@@ -142,7 +127,7 @@ def _ports() -> StagePorts:
 
 
 def test_a_stage_writing_after_the_delete_removes_what_it_wrote(aws: Aws) -> None:
-    service = _service()
+    service = api_service()
     created = _create(service, 1000)
     job_id = created["job_id"]
     refuse_if_deleted(job_id, _ports())  # a live job: nothing happens
@@ -183,7 +168,7 @@ def test_deleting_an_original_keeps_its_duplicates_whole(
     original = _completed_original(aws, context, audio)
     (dup,) = ingest.handler(_upload_event(aws, "tenants/acme/tuesday/copy.flac", audio), context)["jobs"]
     assert dup["duplicate_of"] == original
-    service = _service()
+    service = api_service()
     with pytest.raises(problems.NotFound):  # another tenant can neither delete nor see it
         service.delete(OTHER, original)
     service.delete(ACME, original)
@@ -203,7 +188,7 @@ def test_delete_leaves_no_earlier_version_in_a_versioned_input_bucket(
     aws: Aws, context: FakeContext, sample_flac: Path
 ) -> None:
     aws.s3.put_bucket_versioning(Bucket="uploads", VersioningConfiguration={"Status": "Enabled"})  # as prod
-    service = _service()
+    service = api_service()
     created = _create(service, sample_flac.stat().st_size)
     key = str((service.jobs.get(created["job_id"]) or {})["key"])
     aws.s3.put_object(Bucket="uploads", Key=key, Body=b"an earlier PUT to the same URL")
