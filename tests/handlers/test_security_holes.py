@@ -31,6 +31,13 @@ def _create(service: TranscriptionService, size: int, tenant: Tenant = ACME) -> 
     return service.create(tenant, CreateTranscription(filename="talk.flac", size=size))
 
 
+def _upload_key(service: TranscriptionService, created: dict[str, Any]) -> str:
+    """Where the created job's upload URL writes: the key its record reserves."""
+    job = service.jobs.get(created["job_id"])
+    assert job is not None
+    return str(job["key"])
+
+
 def _put_and_ingest(aws: Aws, context: FakeContext, key: str, body: bytes) -> dict[str, Any]:
     aws.s3.put_object(Bucket="uploads", Key=key, Body=body)
     (result,) = ingest.handler(aws.s3_event("uploads", key), context)["jobs"]
@@ -62,9 +69,7 @@ def test_an_upload_of_another_size_than_declared_fails_and_is_deleted(
 ) -> None:
     service = api_service()
     created = _create(service, 1000)
-    job = service.jobs.get(created["job_id"])
-    assert job is not None
-    result = _put_and_ingest(aws, context, job["key"], sample_flac.read_bytes())
+    result = _put_and_ingest(aws, context, _upload_key(service, created), sample_flac.read_bytes())
     assert result["status"] == "FAILED" and result["reason_code"] == "SIZE_MISMATCH"
     failed = service.get(ACME, created["job_id"])
     assert failed["status"] == "FAILED" and failed["reason_code"] == "SIZE_MISMATCH"
@@ -77,9 +82,8 @@ def test_an_upload_of_the_declared_size_still_starts(
 ) -> None:
     service = api_service()
     created = _create(service, sample_flac.stat().st_size)
-    job = service.jobs.get(created["job_id"])
-    assert job is not None
-    assert _put_and_ingest(aws, context, job["key"], sample_flac.read_bytes())["status"] == "PENDING"
+    result = _put_and_ingest(aws, context, _upload_key(service, created), sample_flac.read_bytes())
+    assert result["status"] == "PENDING"
     assert _executions(aws) == [created["job_id"]]
 
 
@@ -91,7 +95,7 @@ def test_an_upload_after_delete_creates_no_job_and_is_removed(
 ) -> None:
     service = api_service()
     created = _create(service, sample_flac.stat().st_size)
-    key = str((service.jobs.get(created["job_id"]) or {})["key"])
+    key = _upload_key(service, created)
     service.delete(ACME, created["job_id"])
     result = _put_and_ingest(aws, context, key, sample_flac.read_bytes())
     assert result["status"] == "DELETED" and not result["started"]
@@ -104,7 +108,7 @@ def test_the_tombstone_keeps_only_what_idempotency_needs_and_expires(
 ) -> None:
     service = api_service()
     created = _create(service, sample_flac.stat().st_size)
-    key = str((service.jobs.get(created["job_id"]) or {})["key"])
+    key = _upload_key(service, created)
     _put_and_ingest(aws, context, key, sample_flac.read_bytes())
     aws.s3.put_object(Bucket="results", Key=f"work/{created['job_id']}/partials/00000.json", Body=b"{}")
     service.delete(ACME, created["job_id"])
@@ -190,7 +194,7 @@ def test_delete_leaves_no_earlier_version_in_a_versioned_input_bucket(
     aws.s3.put_bucket_versioning(Bucket="uploads", VersioningConfiguration={"Status": "Enabled"})  # as prod
     service = api_service()
     created = _create(service, sample_flac.stat().st_size)
-    key = str((service.jobs.get(created["job_id"]) or {})["key"])
+    key = _upload_key(service, created)
     aws.s3.put_object(Bucket="uploads", Key=key, Body=b"an earlier PUT to the same URL")
     _put_and_ingest(aws, context, key, sample_flac.read_bytes())
     service.delete(ACME, created["job_id"])
