@@ -31,11 +31,13 @@ def _create(service: TranscriptionService, size: int, tenant: Tenant = ACME) -> 
     return service.create(tenant, CreateTranscription(filename="talk.flac", size=size))
 
 
-def _upload_key(service: TranscriptionService, created: dict[str, Any]) -> str:
-    """Where the created job's upload URL writes: the key its record reserves."""
+def _created_job(size: int) -> tuple[TranscriptionService, dict[str, Any], str]:
+    """A job created through the service: the service, its answer and the key its upload URL writes."""
+    service = api_service()
+    created = _create(service, size)
     job = service.jobs.get(created["job_id"])
     assert job is not None
-    return str(job["key"])
+    return service, created, str(job["key"])
 
 
 def _put_and_ingest(aws: Aws, context: FakeContext, key: str, body: bytes) -> dict[str, Any]:
@@ -67,9 +69,8 @@ def test_the_upload_url_is_sigv4_with_the_length_signed(aws: Aws) -> None:
 def test_an_upload_of_another_size_than_declared_fails_and_is_deleted(
     aws: Aws, context: FakeContext, sample_flac: Path
 ) -> None:
-    service = api_service()
-    created = _create(service, 1000)
-    result = _put_and_ingest(aws, context, _upload_key(service, created), sample_flac.read_bytes())
+    service, created, key = _created_job(1000)
+    result = _put_and_ingest(aws, context, key, sample_flac.read_bytes())
     assert result["status"] == "FAILED" and result["reason_code"] == "SIZE_MISMATCH"
     failed = service.get(ACME, created["job_id"])
     assert failed["status"] == "FAILED" and failed["reason_code"] == "SIZE_MISMATCH"
@@ -80,9 +81,8 @@ def test_an_upload_of_another_size_than_declared_fails_and_is_deleted(
 def test_an_upload_of_the_declared_size_still_starts(
     aws: Aws, context: FakeContext, sample_flac: Path
 ) -> None:
-    service = api_service()
-    created = _create(service, sample_flac.stat().st_size)
-    result = _put_and_ingest(aws, context, _upload_key(service, created), sample_flac.read_bytes())
+    _, created, key = _created_job(sample_flac.stat().st_size)
+    result = _put_and_ingest(aws, context, key, sample_flac.read_bytes())
     assert result["status"] == "PENDING"
     assert _executions(aws) == [created["job_id"]]
 
@@ -93,9 +93,7 @@ def test_an_upload_of_the_declared_size_still_starts(
 def test_an_upload_after_delete_creates_no_job_and_is_removed(
     aws: Aws, context: FakeContext, sample_flac: Path
 ) -> None:
-    service = api_service()
-    created = _create(service, sample_flac.stat().st_size)
-    key = _upload_key(service, created)
+    service, created, key = _created_job(sample_flac.stat().st_size)
     service.delete(ACME, created["job_id"])
     result = _put_and_ingest(aws, context, key, sample_flac.read_bytes())
     assert result["status"] == "DELETED" and not result["started"]
@@ -106,9 +104,7 @@ def test_an_upload_after_delete_creates_no_job_and_is_removed(
 def test_the_tombstone_keeps_only_what_idempotency_needs_and_expires(
     aws: Aws, context: FakeContext, sample_flac: Path
 ) -> None:
-    service = api_service()
-    created = _create(service, sample_flac.stat().st_size)
-    key = _upload_key(service, created)
+    service, created, key = _created_job(sample_flac.stat().st_size)
     _put_and_ingest(aws, context, key, sample_flac.read_bytes())
     aws.s3.put_object(Bucket="results", Key=f"work/{created['job_id']}/partials/00000.json", Body=b"{}")
     service.delete(ACME, created["job_id"])
@@ -192,9 +188,7 @@ def test_delete_leaves_no_earlier_version_in_a_versioned_input_bucket(
     aws: Aws, context: FakeContext, sample_flac: Path
 ) -> None:
     aws.s3.put_bucket_versioning(Bucket="uploads", VersioningConfiguration={"Status": "Enabled"})  # as prod
-    service = api_service()
-    created = _create(service, sample_flac.stat().st_size)
-    key = _upload_key(service, created)
+    service, created, key = _created_job(sample_flac.stat().st_size)
     aws.s3.put_object(Bucket="uploads", Key=key, Body=b"an earlier PUT to the same URL")
     _put_and_ingest(aws, context, key, sample_flac.read_bytes())
     service.delete(ACME, created["job_id"])
