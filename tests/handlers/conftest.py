@@ -7,17 +7,23 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote_plus
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from transcriber.adapters.jobs_table import JobRepository
+from transcriber.adapters.resolver import resolve_host
+from transcriber.adapters.storage import ObjectStore
+from transcriber.api.service import TranscriptionService
 from transcriber.domain.jobs import CONTENT_INDEX
 from transcriber.domain.recovery import STATUS_INDEX
 from transcriber.domain.retention import RETENTION_INDEX
+from transcriber.domain.tenants import Tenant
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
@@ -101,48 +107,13 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         for bucket in ("uploads", "results"):
             s3.create_bucket(Bucket=bucket)
         ddb = boto3.resource("dynamodb")
-        table = ddb.create_table(
-            TableName="jobs",
-            KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[
-                {"AttributeName": name, "AttributeType": "S"}
-                for name in (
-                    "job_id",
-                    "sha256",
-                    "created_at",
-                    "status",
-                    "updated_at",
-                    "retention_due",
-                    "retention_due_at",
-                )
-            ],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": CONTENT_INDEX,
-                    "KeySchema": [
-                        {"AttributeName": "sha256", "KeyType": "HASH"},
-                        {"AttributeName": "created_at", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                },
-                {
-                    "IndexName": STATUS_INDEX,
-                    "KeySchema": [
-                        {"AttributeName": "status", "KeyType": "HASH"},
-                        {"AttributeName": "updated_at", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "KEYS_ONLY"},
-                },
-                {  # as infra/constructs/tables.py: jobs with a pending retention deletion
-                    "IndexName": RETENTION_INDEX,
-                    "KeySchema": [
-                        {"AttributeName": "retention_due", "KeyType": "HASH"},
-                        {"AttributeName": "retention_due_at", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "KEYS_ONLY"},
-                },
-            ],
-            BillingMode="PAY_PER_REQUEST",
+        table = create_jobs_table(
+            ddb,
+            "jobs",
+            GlobalIndex(CONTENT_INDEX, "sha256", "created_at"),
+            GlobalIndex(STATUS_INDEX, "status", "updated_at", "KEYS_ONLY"),
+            # as infra/constructs/tables.py: jobs with a pending retention deletion
+            GlobalIndex(RETENTION_INDEX, "retention_due", "retention_due_at", "KEYS_ONLY"),
         )
         ddb.create_table(
             TableName="idempotency",
@@ -172,8 +143,93 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         _clear_client_caches()
 
 
+def sqs_lambda_event(sqs: Any, queue_url: str, queue_arn: str) -> dict[str, Any]:
+    """What Lambda's SQS event source hands the function: the queue's messages as records."""
+    messages = sqs.receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+    ).get("Messages", [])
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m["Attributes"],
+                "messageAttributes": {},
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": "us-east-1",
+            }
+            for m in messages
+        ]
+    }
+
+
+class GlobalIndex(NamedTuple):
+    name: str
+    hash_key: str
+    range_key: str
+    projection: str = "ALL"
+
+
+def create_jobs_table(dynamodb: Any, name: str, *indexes: GlobalIndex) -> Any:
+    """A table keyed by job_id with string-keyed global indexes, as infra/constructs/tables.py has."""
+    attributes = dict.fromkeys(["job_id", *(key for i in indexes for key in (i.hash_key, i.range_key))])
+    return dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"} for key in attributes],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": i.name,
+                "KeySchema": [
+                    {"AttributeName": i.hash_key, "KeyType": "HASH"},
+                    {"AttributeName": i.range_key, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": i.projection},
+            }
+            for i in indexes
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 def _clear_client_caches() -> None:
     """The adapters cache their boto3 clients per process; each moto context needs fresh ones."""
     from transcriber import wiring
 
     wiring.forget()
+
+
+class NoRuns:
+    """The API's runs port for tests that start no pipeline: a start would be a bug."""
+
+    def start(self, name: str, payload: dict[str, object]) -> bool:
+        raise AssertionError("nothing is started here")
+
+    def status(self, name: str) -> str | None:
+        return None
+
+    def stop(self, name: str, *, cause: str) -> bool:
+        return False
+
+
+class NoLimits:
+    def count_job(self, tenant: Tenant, now: datetime | None = None) -> None:
+        return None
+
+
+def api_service(**ports: Any) -> TranscriptionService:
+    """The API's service on the `aws` fixture's tables and buckets; `ports` replace the defaults."""
+    defaults: dict[str, Any] = {
+        "jobs": JobRepository("jobs"),
+        "objects": ObjectStore(),
+        "runs": NoRuns(),
+        "limits": NoLimits(),
+        "input_bucket": "uploads",
+        "results_bucket": "results",
+        "max_upload_bytes": 500 * 1024 * 1024,
+        "resolve": resolve_host,
+    }
+    return TranscriptionService(**(defaults | ports))

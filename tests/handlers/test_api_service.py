@@ -3,45 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
-from tests.handlers.conftest import Aws
+from tests.handlers.conftest import Aws, api_service
 from transcriber.adapters.jobs_table import JobRepository
-from transcriber.adapters.resolver import resolve_host
-from transcriber.adapters.storage import ObjectStore
-from transcriber.api.service import RESPONSE_MAX_BYTES, TranscriptionService
+from transcriber.api.service import RESPONSE_MAX_BYTES
 from transcriber.domain.tenants import Tenant
 
 TENANT = Tenant(tenant_id="acme", webhook_secret="whsec_x", jobs_per_day=10, requests_per_minute=10)
-
-
-class NoRuns:
-    def start(self, name: str, payload: dict[str, object]) -> bool:
-        raise AssertionError("nothing is started here")
-
-    def status(self, name: str) -> str | None:
-        return None
-
-    def stop(self, name: str, *, cause: str) -> bool:
-        return False
-
-
-class NoLimits:
-    def count_job(self, tenant: Tenant, now: datetime | None = None) -> None:
-        return None
-
-
-def _service() -> TranscriptionService:
-    return TranscriptionService(
-        jobs=JobRepository("jobs"),
-        objects=ObjectStore(),
-        runs=NoRuns(),
-        limits=NoLimits(),
-        input_bucket="uploads",
-        results_bucket="results",
-        max_upload_bytes=500 * 1024 * 1024,
-        resolve=resolve_host,
-    )
 
 
 def _completed_job(aws: Aws, job_id: str, *, srt: str, document: dict[str, object]) -> None:
@@ -72,10 +40,10 @@ def test_a_small_transcript_comes_in_the_response(aws: Aws) -> None:
         srt="1\n00:00:00,000 --> 00:00:01,000\nhello there\n",
         document={"transcript": "hello there", "language": "en", "duration": 1.0, "segments": segments},
     )
-    download = _service().download(TENANT, job_id, "srt")
+    download = api_service().download(TENANT, job_id, "srt")
     assert download.redirect_url is None and "hello there" in download.body
     assert download.filename == "talk.srt"
-    view = _service().get(TENANT, job_id)
+    view = api_service().get(TENANT, job_id)
     assert view["transcript"]["segments"] == segments and "transcript" not in view["links"]
 
 
@@ -83,10 +51,10 @@ def test_a_transcript_over_the_response_limit_is_served_from_s3(aws: Aws) -> Non
     job_id = "b" * 32
     huge = "x" * (RESPONSE_MAX_BYTES + 1)
     _completed_job(aws, job_id, srt=huge, document={"transcript": huge, "segments": []})
-    download = _service().download(TENANT, job_id, "srt")
+    download = api_service().download(TENANT, job_id, "srt")
     assert download.body == "" and download.redirect_url is not None
     assert f"transcripts/{job_id}/transcript.srt" in download.redirect_url
     assert "response-content-disposition" in download.redirect_url
-    view = _service().get(TENANT, job_id)
+    view = api_service().get(TENANT, job_id)
     assert "transcript" not in view
     assert view["links"]["transcript"] == f"/v1/transcriptions/{job_id}/download?format=json"

@@ -9,55 +9,21 @@ from typing import Any, cast
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tests.handlers.conftest import Aws
-from tests.handlers.test_api_service import _service
+from tests.api_requests import KeyedTenants, proxy_event, tenant
+from tests.handlers.conftest import Aws, api_service
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.api.http_api import HttpApi
 from transcriber.domain.formats import parse_srt, parse_vtt, render_all
 from transcriber.domain.models import Segment, Transcript, Word
-from transcriber.domain.tenants import AuthenticationError, Tenant
 
 NO_CONTEXT = cast(LambdaContext, None)
 KEYS = {
-    "trk_acce0000_" + "a" * 43: Tenant(
-        tenant_id="acme", webhook_secret="s", jobs_per_day=9, requests_per_minute=99
-    ),
-    "trk_0bbe0000_" + "b" * 43: Tenant(
-        tenant_id="other", webhook_secret="s", jobs_per_day=9, requests_per_minute=99
-    ),
+    "trk_acce0000_" + "a" * 43: tenant("acme", per_day=9),
+    "trk_0bbe0000_" + "b" * 43: tenant("other", per_day=9),
 }
 ACME, OTHER = list(KEYS)
 JOB = "c" * 32
 FORMATS = ("json", "srt", "vtt", "txt")
-
-
-class Tenants:
-    def authenticate(self, api_key: str) -> Tenant:
-        if api_key not in KEYS:
-            raise AuthenticationError("Unknown API key.")
-        return KEYS[api_key]
-
-    def count_request(self, tenant: Tenant) -> None:
-        return None
-
-
-def _event(
-    method: str, path: str, key: str, body: Any = None, query: dict[str, str] | None = None
-) -> dict[str, Any]:
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
-    return {
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-        "pathParameters": None,
-        "requestContext": {"requestId": "r", "stage": "v1", "path": path, "httpMethod": method},
-        "body": None if body is None else json.dumps(body),
-        "isBase64Encoded": False,
-    }
 
 
 def _labelled() -> Transcript:
@@ -90,8 +56,8 @@ def _job(aws: Aws, status: str = "COMPLETED") -> None:
 
 
 def _call(method: str, path: str, key: str = ACME, body: Any = None, **query: str) -> tuple[int, Any]:
-    answer = HttpApi(service=_service(), tenants=Tenants()).handle(
-        _event(method, path, key, body, query or None), NO_CONTEXT
+    answer = HttpApi(service=api_service(), tenants=KeyedTenants(KEYS)).handle(
+        proxy_event(method, path, key=key, body=body, query=query), NO_CONTEXT
     )
     return int(answer["statusCode"]), json.loads(answer["body"]) if answer["body"] else None
 

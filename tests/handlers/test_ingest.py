@@ -211,23 +211,22 @@ def test_no_reuse_outside_the_window(
     assert third["status"] == "PENDING"
 
 
+def _reserve(job_id: str, **fields: object) -> str:
+    """The record the API's create leaves for an upload it awaits; returns the upload's key."""
+    key = f"tenants/acme/jobs/{job_id}/talk.flac"
+    JobRepository("jobs").create(
+        {"job_id": job_id, "tenant_id": "acme", "status": "AWAITING_UPLOAD", "bucket": "uploads", "key": key}
+        | fields
+    )
+    return key
+
+
 def test_an_upload_for_a_job_the_api_created_completes_that_job(
     aws: Aws, context: FakeContext, sample_flac: Path
 ) -> None:
     jobs = JobRepository("jobs")
     job_id = "f" * 32
-    key = f"tenants/acme/jobs/{job_id}/talk.flac"
-    jobs.create(
-        {
-            "job_id": job_id,
-            "tenant_id": "acme",
-            "status": "AWAITING_UPLOAD",
-            "bucket": "uploads",
-            "key": key,
-            "options": {"language": "de"},
-            "callback_url": "https://hooks.example.com/t",
-        }
-    )
+    key = _reserve(job_id, options={"language": "de"}, callback_url="https://hooks.example.com/t")
     event = _upload(aws, key, sample_flac.read_bytes())
     for _ in range(2):  # a repeated delivery changes nothing
         (result,) = ingest.handler(event, context)["jobs"]
@@ -252,11 +251,7 @@ def test_a_reserved_job_keeps_its_first_upload_and_other_keys_name_their_tenant(
     aws: Aws, context: FakeContext, sample_flac: Path
 ) -> None:
     jobs = JobRepository("jobs")
-    job_id = "e" * 32
-    key = f"tenants/acme/jobs/{job_id}/talk.flac"
-    jobs.create(
-        {"job_id": job_id, "tenant_id": "acme", "status": "AWAITING_UPLOAD", "bucket": "uploads", "key": key}
-    )
+    key = _reserve("e" * 32)
     ingest.handler(_upload(aws, key, sample_flac.read_bytes()), context)
     # A second PUT to the same URL (new content, new ETag) starts nothing new.
     ingest.handler(_upload(aws, key, sample_flac.read_bytes() + b"\0"), context)

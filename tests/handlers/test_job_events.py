@@ -124,6 +124,15 @@ def _execution_event(status: str, **detail: Any) -> dict[str, Any]:
     }
 
 
+def _set_status(aws: Aws, status: str) -> None:
+    aws.table.update_item(
+        Key={"job_id": JOB_ID},
+        UpdateExpression="SET #s = :s",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": status},
+    )
+
+
 @pytest.mark.parametrize(
     ("status", "detail", "reason"),
     [
@@ -140,12 +149,7 @@ def test_an_execution_that_ends_abnormally_fails_its_job(
     detail: dict[str, Any],
     reason: str,
 ) -> None:
-    aws.table.update_item(
-        Key={"job_id": JOB_ID},
-        UpdateExpression="SET #s = :s",
-        ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":s": "PROCESSING"},
-    )
+    _set_status(aws, "PROCESSING")
     out = fail.handler(_execution_event(status, **detail), context)
     assert out == {"job_id": JOB_ID, "status": "FAILED", "reason_code": reason}
     job = aws.table.get_item(Key={"job_id": JOB_ID})["Item"]
@@ -183,12 +187,7 @@ def test_a_failure_the_catch_already_recorded_is_not_reported_again(
 def test_a_completed_job_stays_completed_when_a_late_abort_arrives(
     aws: Aws, context: FakeContext, pending_job: dict[str, Any]
 ) -> None:
-    aws.table.update_item(
-        Key={"job_id": JOB_ID},
-        UpdateExpression="SET #s = :s",
-        ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":s": "COMPLETED"},
-    )
+    _set_status(aws, "COMPLETED")
     fail.handler(_execution_event("ABORTED"), context)
     assert aws.table.get_item(Key={"job_id": JOB_ID})["Item"]["status"] == "COMPLETED"
     assert aws.events() == []

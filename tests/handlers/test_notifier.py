@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
 
-from tests.handlers.conftest import Aws, FakeContext
+from tests.handlers.conftest import Aws, FakeContext, sqs_lambda_event
+from tests.webhook_receiver import Receiver, serving
 
 os.environ.setdefault("TENANTS_TABLE", "webhook-tenants")  # the handler reads its env at import
 
@@ -43,41 +42,10 @@ JOB_A = "a" * 32
 JOB_B = "b" * 32
 
 
-@dataclass
-class Receiver:
-    port: int = 0
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    #: status answered per request path; 204 otherwise
-    statuses: dict[str, int] = field(default_factory=dict)
-
-    def url(self, path: str = "/hook") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    got = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            got.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-            self.send_response(got.statuses.get(self.path, 204))
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    got.port = int(server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield got
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving() as started:
+        yield started
 
 
 @dataclass
@@ -116,25 +84,7 @@ class Webhooks:
 
     def lambda_event(self) -> dict[str, Any]:
         """What Lambda's SQS event source hands the function: the queue's messages as records."""
-        messages = self.aws.sqs.receive_message(
-            QueueUrl=self.queue_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
-        ).get("Messages", [])
-        return {
-            "Records": [
-                {
-                    "messageId": m["MessageId"],
-                    "receiptHandle": m["ReceiptHandle"],
-                    "body": m["Body"],
-                    "attributes": m["Attributes"],
-                    "messageAttributes": {},
-                    "md5OfBody": m["MD5OfBody"],
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": self.queue_arn,
-                    "awsRegion": "us-east-1",
-                }
-                for m in messages
-            ]
-        }
+        return sqs_lambda_event(self.aws.sqs, self.queue_url, self.queue_arn)
 
 
 def rewire(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 
-from tests.handlers.conftest import Aws
+from tests.handlers.conftest import Aws, GlobalIndex, create_jobs_table
 from transcriber.adapters.retention_queue import RetentionQueue
 from transcriber.adapters.storage import ObjectStore
 from transcriber.domain.jobs import iso_timestamp
@@ -20,24 +20,10 @@ NOW = datetime(2026, 12, 4, 12, tzinfo=UTC)
 
 
 def _table() -> Any:
-    return boto3.resource("dynamodb").create_table(
-        TableName="jobs-with-retention",
-        KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[
-            {"AttributeName": name, "AttributeType": "S"}
-            for name in ("job_id", "retention_due", "retention_due_at")
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": RETENTION_INDEX,
-                "KeySchema": [
-                    {"AttributeName": "retention_due", "KeyType": "HASH"},
-                    {"AttributeName": "retention_due_at", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
+    return create_jobs_table(
+        boto3.resource("dynamodb"),
+        "jobs-with-retention",
+        GlobalIndex(RETENTION_INDEX, "retention_due", "retention_due_at", "KEYS_ONLY"),
     )
 
 

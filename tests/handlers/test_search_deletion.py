@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from tests.handlers.conftest import Aws
-from tests.handlers.test_api_service import TENANT, NoLimits, NoRuns, _completed_job
-from transcriber.adapters.jobs_table import JobRepository
-from transcriber.adapters.resolver import resolve_host
-from transcriber.adapters.storage import ObjectStore
-from transcriber.api.service import TranscriptionService
+from tests.handlers.conftest import Aws, api_service
+from tests.handlers.test_api_service import TENANT, _completed_job
 from transcriber.domain.messages import JobDeleted, JobEvent
 from transcriber.domain.search import EVENT_JOB_DELETED
 from transcriber.domain.search import JobEvent as IndexerEvent
@@ -25,17 +21,7 @@ def test_deleting_a_job_emits_job_deleted_with_its_tenant(aws: Aws) -> None:
     job_id = "b" * 32
     _completed_job(aws, job_id, srt="", document={"segments": []})
     bus = Bus()
-    service = TranscriptionService(
-        jobs=JobRepository("jobs"),
-        objects=ObjectStore(),
-        runs=NoRuns(),
-        limits=NoLimits(),
-        input_bucket="uploads",
-        results_bucket="results",
-        max_upload_bytes=1024,
-        resolve=resolve_host,
-        events=bus,
-    )
+    service = api_service(max_upload_bytes=1024, events=bus)
     service.delete(TENANT, job_id)
     (event,) = bus.events
     assert isinstance(event, JobDeleted) and event.detail_type == EVENT_JOB_DELETED

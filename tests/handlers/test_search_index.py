@@ -21,7 +21,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 from pydantic import ValidationError
 
-from tests.handlers.conftest import FakeContext
+from tests.handlers.conftest import FakeContext, GlobalIndex, create_jobs_table, sqs_lambda_event
 from transcriber.adapters import aws_clients
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.search_index import INDEX_URI_ENV, SearchIndex, storage_options_from_environment
@@ -80,24 +80,7 @@ def server() -> Iterator[Server]:
     for bucket in (RESULTS, INDEX_BUCKET):
         s3.create_bucket(Bucket=bucket)
     dynamodb = boto3.resource("dynamodb", endpoint_url=endpoint)
-    dynamodb.create_table(
-        TableName=JOBS_TABLE,
-        KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[
-            {"AttributeName": name, "AttributeType": "S"} for name in ("job_id", "tenant_id", "created_at")
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": TENANT_INDEX,
-                "KeySchema": [
-                    {"AttributeName": "tenant_id", "KeyType": "HASH"},
-                    {"AttributeName": "created_at", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_jobs_table(dynamodb, JOBS_TABLE, GlobalIndex(TENANT_INDEX, "tenant_id", "created_at"))
     yield Server(endpoint=endpoint, s3=s3, dynamodb=dynamodb)
     moto.stop()
 
@@ -330,25 +313,9 @@ def _lambda_event(server: Server, events: list[tuple[str, dict[str, Any]]]) -> d
             for kind, detail in events
         ]
     )
-    messages = sqs.receive_message(
-        QueueUrl=queue, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
-    )
-    records = [
-        {
-            "messageId": m["MessageId"],
-            "receiptHandle": m["ReceiptHandle"],
-            "body": m["Body"],
-            "attributes": m["Attributes"],
-            "messageAttributes": {},
-            "md5OfBody": m["MD5OfBody"],
-            "eventSource": "aws:sqs",
-            "eventSourceARN": arn,
-            "awsRegion": "us-east-1",
-        }
-        for m in messages.get("Messages", [])
-    ]
-    assert len(records) == len(events)
-    return {"Records": records}
+    event = sqs_lambda_event(sqs, queue, arn)
+    assert len(event["Records"]) == len(events)
+    return event
 
 
 def test_the_indexer_applies_completions_and_deletions_and_reports_failures_per_message(env: Server) -> None:

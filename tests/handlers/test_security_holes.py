@@ -12,11 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from functions.ingest import handler as ingest
-from tests.handlers.conftest import Aws, FakeContext
-from tests.handlers.test_api_service import NoLimits, NoRuns
+from tests.handlers.conftest import Aws, FakeContext, api_service
 from transcriber.adapters.events import EventPublisher
 from transcriber.adapters.jobs_table import JobRepository
-from transcriber.adapters.resolver import resolve_host
 from transcriber.adapters.storage import ObjectStore
 from transcriber.api import problems
 from transcriber.api.models import CreateTranscription
@@ -29,21 +27,17 @@ ACME = Tenant(tenant_id="acme", webhook_secret="whsec_x", jobs_per_day=10, reque
 OTHER = Tenant(tenant_id="other", webhook_secret="whsec_y", jobs_per_day=10, requests_per_minute=10)
 
 
-def _service() -> TranscriptionService:
-    return TranscriptionService(
-        jobs=JobRepository("jobs"),
-        objects=ObjectStore(),
-        runs=NoRuns(),
-        limits=NoLimits(),
-        input_bucket="uploads",
-        results_bucket="results",
-        max_upload_bytes=500 * 1024 * 1024,
-        resolve=resolve_host,
-    )
-
-
 def _create(service: TranscriptionService, size: int, tenant: Tenant = ACME) -> dict[str, Any]:
     return service.create(tenant, CreateTranscription(filename="talk.flac", size=size))
+
+
+def _created_job(size: int) -> tuple[TranscriptionService, dict[str, Any], str]:
+    """A job created through the service: the service, its answer and the key its upload URL writes."""
+    service = api_service()
+    created = _create(service, size)
+    job = service.jobs.get(created["job_id"])
+    assert job is not None
+    return service, created, str(job["key"])
 
 
 def _put_and_ingest(aws: Aws, context: FakeContext, key: str, body: bytes) -> dict[str, Any]:
@@ -64,7 +58,7 @@ def _executions(aws: Aws) -> list[str]:
 
 
 def test_the_upload_url_is_sigv4_with_the_length_signed(aws: Aws) -> None:
-    created = _create(_service(), 1000)
+    created = _create(api_service(), 1000)
     query = parse_qs(urlsplit(created["upload_url"]).query)
     # Real S3 refuses a PUT whose Content-Length differs from a signed one (moto checks no signature).
     assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
@@ -75,11 +69,8 @@ def test_the_upload_url_is_sigv4_with_the_length_signed(aws: Aws) -> None:
 def test_an_upload_of_another_size_than_declared_fails_and_is_deleted(
     aws: Aws, context: FakeContext, sample_flac: Path
 ) -> None:
-    service = _service()
-    created = _create(service, 1000)
-    job = service.jobs.get(created["job_id"])
-    assert job is not None
-    result = _put_and_ingest(aws, context, job["key"], sample_flac.read_bytes())
+    service, created, key = _created_job(1000)
+    result = _put_and_ingest(aws, context, key, sample_flac.read_bytes())
     assert result["status"] == "FAILED" and result["reason_code"] == "SIZE_MISMATCH"
     failed = service.get(ACME, created["job_id"])
     assert failed["status"] == "FAILED" and failed["reason_code"] == "SIZE_MISMATCH"
@@ -90,11 +81,9 @@ def test_an_upload_of_another_size_than_declared_fails_and_is_deleted(
 def test_an_upload_of_the_declared_size_still_starts(
     aws: Aws, context: FakeContext, sample_flac: Path
 ) -> None:
-    service = _service()
-    created = _create(service, sample_flac.stat().st_size)
-    job = service.jobs.get(created["job_id"])
-    assert job is not None
-    assert _put_and_ingest(aws, context, job["key"], sample_flac.read_bytes())["status"] == "PENDING"
+    _, created, key = _created_job(sample_flac.stat().st_size)
+    result = _put_and_ingest(aws, context, key, sample_flac.read_bytes())
+    assert result["status"] == "PENDING"
     assert _executions(aws) == [created["job_id"]]
 
 
@@ -104,9 +93,7 @@ def test_an_upload_of_the_declared_size_still_starts(
 def test_an_upload_after_delete_creates_no_job_and_is_removed(
     aws: Aws, context: FakeContext, sample_flac: Path
 ) -> None:
-    service = _service()
-    created = _create(service, sample_flac.stat().st_size)
-    key = str((service.jobs.get(created["job_id"]) or {})["key"])
+    service, created, key = _created_job(sample_flac.stat().st_size)
     service.delete(ACME, created["job_id"])
     result = _put_and_ingest(aws, context, key, sample_flac.read_bytes())
     assert result["status"] == "DELETED" and not result["started"]
@@ -117,9 +104,7 @@ def test_an_upload_after_delete_creates_no_job_and_is_removed(
 def test_the_tombstone_keeps_only_what_idempotency_needs_and_expires(
     aws: Aws, context: FakeContext, sample_flac: Path
 ) -> None:
-    service = _service()
-    created = _create(service, sample_flac.stat().st_size)
-    key = str((service.jobs.get(created["job_id"]) or {})["key"])
+    service, created, key = _created_job(sample_flac.stat().st_size)
     _put_and_ingest(aws, context, key, sample_flac.read_bytes())
     aws.s3.put_object(Bucket="results", Key=f"work/{created['job_id']}/partials/00000.json", Body=b"{}")
     service.delete(ACME, created["job_id"])
@@ -142,7 +127,7 @@ def _ports() -> StagePorts:
 
 
 def test_a_stage_writing_after_the_delete_removes_what_it_wrote(aws: Aws) -> None:
-    service = _service()
+    service = api_service()
     created = _create(service, 1000)
     job_id = created["job_id"]
     refuse_if_deleted(job_id, _ports())  # a live job: nothing happens
@@ -183,7 +168,7 @@ def test_deleting_an_original_keeps_its_duplicates_whole(
     original = _completed_original(aws, context, audio)
     (dup,) = ingest.handler(_upload_event(aws, "tenants/acme/tuesday/copy.flac", audio), context)["jobs"]
     assert dup["duplicate_of"] == original
-    service = _service()
+    service = api_service()
     with pytest.raises(problems.NotFound):  # another tenant can neither delete nor see it
         service.delete(OTHER, original)
     service.delete(ACME, original)
@@ -203,9 +188,7 @@ def test_delete_leaves_no_earlier_version_in_a_versioned_input_bucket(
     aws: Aws, context: FakeContext, sample_flac: Path
 ) -> None:
     aws.s3.put_bucket_versioning(Bucket="uploads", VersioningConfiguration={"Status": "Enabled"})  # as prod
-    service = _service()
-    created = _create(service, sample_flac.stat().st_size)
-    key = str((service.jobs.get(created["job_id"]) or {})["key"])
+    service, created, key = _created_job(sample_flac.stat().st_size)
     aws.s3.put_object(Bucket="uploads", Key=key, Body=b"an earlier PUT to the same URL")
     _put_and_ingest(aws, context, key, sample_flac.read_bytes())
     service.delete(ACME, created["job_id"])

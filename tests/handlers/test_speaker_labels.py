@@ -35,6 +35,15 @@ def conversation_job(aws: Aws) -> tuple[dict[str, Any], Any]:
     return {"job_id": "job1", "bucket": "uploads", "key": "in/talk.wav", "options": OPTIONS}, conversation
 
 
+@pytest.fixture
+def chunked(
+    context: FakeContext, conversation_job: tuple[dict[str, Any], Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The conversation's job and what the chunk handler made of it."""
+    job, _ = conversation_job
+    return job, chunk.handler(job, context)
+
+
 def _body(aws: Aws, key: str) -> str:
     return str(aws.s3.get_object(Bucket="results", Key=key)["Body"].read().decode())
 
@@ -97,10 +106,9 @@ def test_a_retried_chunk_computes_only_the_missing_embeddings(
 
 
 def test_missing_embeddings_fail_the_job_as_diarization_failed(
-    aws: Aws, context: FakeContext, conversation_job: tuple[dict[str, Any], Any]
+    aws: Aws, context: FakeContext, chunked: tuple[dict[str, Any], dict[str, Any]]
 ) -> None:
-    job, _ = conversation_job
-    prepared = chunk.handler(job, context)
+    job, prepared = chunked
     request = {"action": "diarize", "job_id": "job1", "chunks": prepared["chunks"], "options": OPTIONS}
     with pytest.raises(DiarizationError, match="missing"):
         transcribe.handler(request, context)
@@ -111,10 +119,9 @@ def test_missing_embeddings_fail_the_job_as_diarization_failed(
 
 
 def test_aggregate_refuses_to_drop_labels_it_was_asked_for(
-    aws: Aws, context: FakeContext, conversation_job: tuple[dict[str, Any], Any]
+    aws: Aws, context: FakeContext, chunked: tuple[dict[str, Any], dict[str, Any]]
 ) -> None:
-    job, _ = conversation_job
-    prepared = chunk.handler(job, context)
+    job, prepared = chunked
     for ref in prepared["chunks"]:
         transcribe.handler({"job_id": "job1", "chunk": ref}, context)
     request = {**job, "duration": prepared["duration"], "chunks": prepared["chunks"]}
@@ -129,10 +136,9 @@ def test_aggregate_refuses_to_drop_labels_it_was_asked_for(
 
 
 def test_a_corrupt_embeddings_file_fails_the_job_as_diarization_failed(
-    aws: Aws, context: FakeContext, conversation_job: tuple[dict[str, Any], Any]
+    aws: Aws, context: FakeContext, chunked: tuple[dict[str, Any], dict[str, Any]]
 ) -> None:
-    job, _ = conversation_job
-    prepared = chunk.handler(job, context)
+    _, prepared = chunked
     for ref in prepared["chunks"]:
         key = f"work/job1/speakers/chunk-{ref['index']:04d}.npz"
         aws.s3.put_object(Bucket="results", Key=key, Body=b"not an npz")

@@ -12,14 +12,11 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.aggregate import handler as aggregate
-from tests.handlers.conftest import Aws, FakeContext
-from tests.handlers.test_api_service import NoLimits, NoRuns
+from tests.api_requests import KeyedTenants, proxy_event, tenant
+from tests.handlers.conftest import Aws, FakeContext, api_service
 from transcriber.adapters.jobs_table import JobRepository
-from transcriber.adapters.resolver import resolve_host
-from transcriber.adapters.storage import ObjectStore
 from transcriber.adapters.vocabularies_table import VocabularyRepository
 from transcriber.api.http_api import HttpApi
-from transcriber.api.service import TranscriptionService
 from transcriber.api.vocabularies import Vocabularies
 from transcriber.domain.chunking import ChunkingConfig
 from transcriber.domain.formats import parse_srt
@@ -28,21 +25,10 @@ from transcriber.domain.models import ChunkSpec
 from transcriber.domain.options import JobOptions
 from transcriber.domain.recognition import transcribe_chunk
 from transcriber.domain.speech import DEFAULT_DECODING, DecodeOptions, EngineResult, LanguageGuess
-from transcriber.domain.tenants import AuthenticationError, Tenant
 
 KEY_A, KEY_B = "trk_0123abcd_" + "a" * 43, "trk_4567cdef_" + "b" * 43
 KEYS = {KEY_A: "acme", KEY_B: "globex"}
 TWELVE = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
-
-
-class Tenants:
-    def authenticate(self, api_key: str) -> Tenant:
-        if api_key not in KEYS:
-            raise AuthenticationError("Unknown API key.")
-        return Tenant(tenant_id=KEYS[api_key], webhook_secret="s", jobs_per_day=99, requests_per_minute=99)
-
-    def count_request(self, tenant: Tenant) -> None:
-        return None
 
 
 @pytest.fixture
@@ -53,37 +39,14 @@ def api(aws: Aws) -> HttpApi:
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    service = TranscriptionService(
-        jobs=JobRepository("jobs"),
-        objects=ObjectStore(),
-        runs=NoRuns(),
-        limits=NoLimits(),
-        input_bucket="uploads",
-        results_bucket="results",
-        max_upload_bytes=10**9,
-        resolve=resolve_host,
-        vocabularies=Vocabularies(VocabularyRepository("tenants")),
-    )
-    return HttpApi(service=service, tenants=Tenants())
+    service = api_service(max_upload_bytes=10**9, vocabularies=Vocabularies(VocabularyRepository("tenants")))
+    return HttpApi(service=service, tenants=KeyedTenants({key: tenant(name) for key, name in KEYS.items()}))
 
 
 def _call(
     api: HttpApi, method: str, path: str, body: Any = None, key: str = KEY_A, query: dict | None = None
 ) -> tuple[int, Any]:
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
-    event = {
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-        "pathParameters": None,
-        "requestContext": {"requestId": "r", "stage": "v1", "path": path, "httpMethod": method},
-        "body": None if body is None else json.dumps(body),
-        "isBase64Encoded": False,
-    }
+    event = proxy_event(method, path, key=key, body=body, query=query)
     answer = api.handle(event, cast(LambdaContext, None))
     text = answer.get("body") or ""
     try:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -129,6 +131,33 @@ class Api:
             tenant_id, jobs_per_day=jobs_per_day, requests_per_minute=requests_per_minute
         )
         return ApiTenant(tenant_id, api_key, tenant.webhook_secret)
+
+    def create(self, tenant: ApiTenant, **body: Any) -> HttpResponse:
+        """POST /v1/transcriptions as the tenant, with `body` as its JSON."""
+        return self.http.request("POST", "/v1/transcriptions", key=tenant.key, json_body=body)
+
+    def wait(
+        self, tenant: ApiTenant, job_id: str, timeout_s: float = 300, poll_s: float = 0.5
+    ) -> dict[str, Any]:
+        """Poll the job as its tenant until it is COMPLETED or FAILED; fail the test past `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            job = self.http.request("GET", f"/v1/transcriptions/{job_id}", key=tenant.key).json()
+            if job["status"] in ("COMPLETED", "FAILED"):
+                return dict(job)
+            assert time.monotonic() < deadline, f"job {job_id} still {job['status']}: {job}"
+            time.sleep(poll_s)
+
+
+def tenant_fixture(prefix: str) -> Any:
+    """A module-scoped fixture that makes a new tenant named `prefix-<random>` (assign it to the
+    name the tests ask for: pytest names a fixture after the module attribute that holds it)."""
+
+    @pytest.fixture(scope="module")
+    def fresh_tenant(api: Api) -> ApiTenant:
+        return api.tenant(f"{prefix}-{uuid.uuid4().hex[:6]}")
+
+    return fresh_tenant
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from localrun.pipeline import LocalPipeline
-from tests.integration.conftest import Api, ApiTenant, HttpResponse
+from tests.integration.conftest import Api, ApiTenant, HttpResponse, tenant_fixture
 from transcriber.domain.webhooks import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, verify
 
 pytestmark = pytest.mark.slow
@@ -69,40 +69,20 @@ def _problem(resp: HttpResponse, status: int) -> dict[str, Any]:
     return dict(body)
 
 
-def _wait_for(api: Api, tenant: ApiTenant, job_id: str, timeout_s: float = 300) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        job = api.http.request("GET", f"/v1/transcriptions/{job_id}", key=tenant.key).json()
-        if job["status"] in ("COMPLETED", "FAILED"):
-            return dict(job)
-        assert time.monotonic() < deadline, f"job {job_id} still {job['status']}"
-        time.sleep(0.5)
-
-
-@pytest.fixture(scope="module")
-def alice(api: Api) -> ApiTenant:
-    return api.tenant(f"alice-{uuid.uuid4().hex[:6]}")
-
-
-@pytest.fixture(scope="module")
-def bob(api: Api) -> ApiTenant:
-    return api.tenant(f"bob-{uuid.uuid4().hex[:6]}")
+alice = tenant_fixture("alice")
+bob = tenant_fixture("bob")
 
 
 @pytest.fixture(scope="module")
 def completed(api: Api, alice: ApiTenant, receiver: Receiver) -> dict[str, Any]:
     """Create, PUT the file to upload_url, poll to COMPLETED: the curl walk-through of the README."""
     audio = SAMPLE.read_bytes()
-    created = api.http.request(
-        "POST",
-        "/v1/transcriptions",
-        key=alice.key,
-        json_body={
-            "filename": "sample.flac",
-            "size": len(audio),
-            "content_type": "audio/flac",
-            "options": {"language": "en", "callback_url": receiver.url, "dedupe": False},
-        },
+    created = api.create(
+        alice,
+        filename="sample.flac",
+        size=len(audio),
+        content_type="audio/flac",
+        options={"language": "en", "callback_url": receiver.url, "dedupe": False},
     )
     assert created.status == 201, created.body
     body = created.json()
@@ -110,7 +90,7 @@ def completed(api: Api, alice: ApiTenant, receiver: Receiver) -> dict[str, Any]:
     assert created.headers["content-type"].startswith("application/json")
     put = api.http.request("PUT", body["upload_url"], data=audio)
     assert put.status == 200
-    job = _wait_for(api, alice, body["job_id"])
+    job = api.wait(alice, body["job_id"])
     assert job["status"] == "COMPLETED", job
     return job
 
@@ -330,14 +310,9 @@ def test_conflicts_before_completion_and_for_retrying_a_healthy_job(
 def test_inline_upload_of_a_small_file(api: Api, pipeline: LocalPipeline) -> None:
     tenant = api.tenant(f"inline-{uuid.uuid4().hex[:6]}")
     audio = SAMPLE.read_bytes()
-    created = api.http.request(
-        "POST",
-        "/v1/transcriptions",
-        key=tenant.key,
-        json_body={"filename": "clip.flac", "content_base64": base64.b64encode(audio).decode()},
-    )
+    created = api.create(tenant, filename="clip.flac", content_base64=base64.b64encode(audio).decode())
     assert created.status == 201 and created.json()["upload_url"] is None
-    job = _wait_for(api, tenant, created.json()["job_id"])
+    job = api.wait(tenant, created.json()["job_id"])
     assert job["status"] == "COMPLETED" and "synthesizer" in job["transcript"]["text"].lower()
     record = pipeline.job(job["job_id"])
     assert (
@@ -370,7 +345,7 @@ def test_a_failed_job_is_retried_then_deleted_with_everything_it_stored(
     retried = api.http.request("POST", f"/v1/transcriptions/{failed_id}/retry", key=alice.key)
     assert retried.status == 202, retried.body
     assert retried.json()["status"] == "PENDING" and retried.json()["attempts"] == 1
-    job = _wait_for(api, alice, failed_id)
+    job = api.wait(alice, failed_id)
     assert job["status"] == "COMPLETED" and "synthesizer" in job["transcript"]["text"].lower()
 
     s3 = pipeline.aws.client("s3")
@@ -391,12 +366,7 @@ def test_a_failed_job_is_retried_then_deleted_with_everything_it_stored(
 def test_deleting_a_running_job_stops_its_execution(api: Api, pipeline: LocalPipeline) -> None:
     tenant = api.tenant(f"quitter-{uuid.uuid4().hex[:6]}")
     audio = SAMPLE.read_bytes()
-    created = api.http.request(
-        "POST",
-        "/v1/transcriptions",
-        key=tenant.key,
-        json_body={"filename": "x.flac", "size": len(audio), "options": {"dedupe": False}},
-    ).json()
+    created = api.create(tenant, filename="x.flac", size=len(audio), options={"dedupe": False}).json()
     api.http.request("PUT", created["upload_url"], data=audio)
     deadline = time.monotonic() + 60
     while pipeline.workflow().status(created["job_id"]) != "RUNNING":

@@ -21,23 +21,9 @@ import imageio_ffmpeg
 import openai
 import pytest
 
-from localrun.pipeline import LocalPipeline
-from localrun.serve import ApiServer
-from tests.integration.conftest import Api, ApiTenant, Http
-from transcriber.adapters.tenants_table import TenantRepository
+from tests.integration.conftest import Api, ApiTenant, tenant_fixture
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "sample.flac"
-
-
-@pytest.fixture(scope="module")
-def api(pipeline: LocalPipeline) -> Iterator[Api]:
-    server = ApiServer(pipeline)
-    server.start()
-    tenants = TenantRepository(pipeline.stack.tenants_table, resource=pipeline.aws.resource("dynamodb"))
-    try:
-        yield Api(server=server, http=Http(server.base_url), tenants=tenants)
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +38,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def carol(api: Api) -> ApiTenant:
-    return api.tenant(f"carol-{uuid.uuid4().hex[:6]}")
+carol = tenant_fixture("carol")
 
 
 @pytest.fixture(scope="module")

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from localrun.pipeline import LocalPipeline
-from tests.integration.conftest import Api, ApiTenant, HttpResponse
+from tests.integration.conftest import Api, ApiTenant, HttpResponse, tenant_fixture
 
 pytestmark = pytest.mark.slow
 
@@ -38,29 +37,13 @@ def _create(api: Api, tenant: ApiTenant, size: int, **options: Any) -> dict[str,
     return dict(created.json())
 
 
-def _wait(api: Api, tenant: ApiTenant, job_id: str, timeout_s: float = 240) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while (job := api.http.request("GET", f"/v1/transcriptions/{job_id}", key=tenant.key).json())[
-        "status"
-    ] not in ("COMPLETED", "FAILED"):
-        assert time.monotonic() < deadline, job
-        time.sleep(0.3)
-    return dict(job)
-
-
 def _keys(pipeline: LocalPipeline, bucket: str, prefix: str) -> list[str]:
     listed = pipeline.aws.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix)
     return [o["Key"] for o in listed.get("Contents", [])]
 
 
-@pytest.fixture(scope="module")
-def carol(api: Api) -> ApiTenant:
-    return api.tenant(f"carol-{uuid.uuid4().hex[:6]}")
-
-
-@pytest.fixture(scope="module")
-def bob(api: Api) -> ApiTenant:
-    return api.tenant(f"bob-{uuid.uuid4().hex[:6]}")
+carol = tenant_fixture("carol")
+bob = tenant_fixture("bob")
 
 
 def test_an_upload_larger_than_declared_fails_the_job(
@@ -69,7 +52,7 @@ def test_an_upload_larger_than_declared_fails_the_job(
     created = _create(api, carol, 1000)
     assert "X-Amz-SignedHeaders=content-length" in created["upload_url"]
     assert api.http.request("PUT", created["upload_url"], data=SAMPLE.read_bytes()).status == 200
-    job = _wait(api, carol, created["job_id"], timeout_s=30)
+    job = api.wait(carol, created["job_id"], timeout_s=30, poll_s=0.3)
     assert job["status"] == "FAILED" and job["reason_code"] == "SIZE_MISMATCH"
     assert (
         _keys(pipeline, pipeline.stack.input_bucket, f"tenants/{carol.tenant_id}/jobs/{job['job_id']}") == []
@@ -99,7 +82,7 @@ def test_deleting_an_original_keeps_its_duplicate_whole(api: Api, carol: ApiTena
     for _ in range(2):
         created = _create(api, carol, len(audio), dedupe=True)
         assert api.http.request("PUT", created["upload_url"], data=audio).status == 200
-        assert _wait(api, carol, created["job_id"])["status"] == "COMPLETED"
+        assert api.wait(carol, created["job_id"], timeout_s=240, poll_s=0.3)["status"] == "COMPLETED"
         ids.append(created["job_id"])
     original, duplicate = ids
     dup = f"/v1/transcriptions/{duplicate}"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import uuid
 from typing import Any
 
@@ -18,32 +17,18 @@ from tests.speaker_audio import two_speaker_conversation, who_spoke
 from transcriber.domain.formats import parse_srt, parse_vtt
 
 
-def _wait_for(api: Api, tenant: ApiTenant, job_id: str, timeout_s: float = 300) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        job = api.http.request("GET", f"/v1/transcriptions/{job_id}", key=tenant.key).json()
-        if job["status"] in ("COMPLETED", "FAILED"):
-            return dict(job)
-        assert time.monotonic() < deadline, f"job {job_id} still {job['status']}"
-        time.sleep(0.5)
-
-
 @pytest.fixture(scope="module")
 def labelled(api: Api) -> tuple[ApiTenant, dict[str, Any], Any]:
     tenant = api.tenant(f"speakers-{uuid.uuid4().hex[:6]}")
     conversation = two_speaker_conversation()
-    created = api.http.request(
-        "POST",
-        "/v1/transcriptions",
-        key=tenant.key,
-        json_body={
-            "filename": "interview.wav",
-            "content_base64": base64.b64encode(conversation.wav).decode(),
-            "options": {"speaker_labels": True, "language": "en", "beam_size": 1},
-        },
+    created = api.create(
+        tenant,
+        filename="interview.wav",
+        content_base64=base64.b64encode(conversation.wav).decode(),
+        options={"speaker_labels": True, "language": "en", "beam_size": 1},
     )
     assert created.status == 201, created.body
-    job = _wait_for(api, tenant, created.json()["job_id"])
+    job = api.wait(tenant, created.json()["job_id"])
     assert job["status"] == "COMPLETED", job
     return tenant, job, conversation
 

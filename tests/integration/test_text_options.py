@@ -6,27 +6,15 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from localrun.pipeline import LocalPipeline
 from tests.conftest import SAMPLE
-from tests.integration.conftest import Api, ApiTenant
+from tests.integration.conftest import Api
 from transcriber.domain.formats import parse_srt
-
-
-def _wait(api: Api, tenant: ApiTenant, job_id: str, timeout_s: float = 300) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        job = api.http.request("GET", f"/v1/transcriptions/{job_id}", key=tenant.key).json()
-        if job["status"] in ("COMPLETED", "FAILED"):
-            return dict(job)
-        assert time.monotonic() < deadline, f"job {job_id} still {job['status']}"
-        time.sleep(0.5)
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
@@ -61,7 +49,7 @@ def test_vocabulary_spelling_captions_and_redaction_on_one_job(
         capture_output=True, check=False,
     )  # fmt: skip
     assert upload.returncode == 0, upload.stderr
-    job = _wait(api, owner, body["job_id"])
+    job = api.wait(owner, body["job_id"])
     assert job["status"] == "COMPLETED", job
     assert job["options"]["vocabulary_phrases"] == ["JSON", "Transcriber"]
     assert job["warnings"] == []

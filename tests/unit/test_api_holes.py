@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.unit.test_api_routes import KEY, NO_CONTEXT, NoService, Tenants, _event, _problem
+from tests.api_requests import KeyedTenants
+from tests.unit.test_api_routes import ALICE, KEY, NO_CONTEXT, NoService, _event, _problem
 from transcriber.api.http_api import HttpApi
 from transcriber.domain import intake
 from transcriber.domain.errors import TooLargeError
@@ -19,7 +20,7 @@ from transcriber.domain.tenants import Tenant
 
 @pytest.fixture
 def api() -> HttpApi:
-    return HttpApi(service=NoService(), tenants=Tenants())
+    return HttpApi(service=NoService(), tenants=KeyedTenants({KEY: ALICE}))
 
 
 def _raw(
@@ -99,7 +100,7 @@ class OneJob(NoService):
 
 def test_every_call_writes_one_audit_line_without_the_key(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    api = HttpApi(service=OneJob(), tenants=Tenants())
+    api = HttpApi(service=OneJob(), tenants=KeyedTenants({KEY: ALICE}))
     job_id = "b" * 32
     event = _event("DELETE", f"/v1/transcriptions/{job_id}")
     event["requestContext"]["identity"] = {"sourceIp": "203.0.113.9"}

@@ -9,28 +9,16 @@ from typing import Any, cast
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from tests.api_requests import KeyedTenants, proxy_event
 from transcriber.api.http_api import HttpApi
 from transcriber.api.routes import OPENAPI_PATH
 from transcriber.api.service import TranscriptionService
-from transcriber.domain.tenants import AuthenticationError, Tenant
+from transcriber.domain.tenants import Tenant
 
 #: What the resolver needs of Lambda's context: nothing, for these routes.
 NO_CONTEXT = cast(LambdaContext, None)
 KEY = "trk_0123abcd_" + "s" * 43
 ALICE = Tenant(tenant_id="alice", webhook_secret="s", jobs_per_day=10, requests_per_minute=10)
-
-
-class Tenants:
-    def __init__(self) -> None:
-        self.requests = 0
-
-    def authenticate(self, api_key: str) -> Tenant:
-        if api_key != KEY:
-            raise AuthenticationError("Unknown API key.")
-        return ALICE
-
-    def count_request(self, tenant: Tenant) -> None:
-        self.requests += 1
 
 
 class NoService(TranscriptionService):
@@ -41,27 +29,12 @@ class NoService(TranscriptionService):
 
 
 def _event(method: str, path: str, body: Any = None, key: str | None = KEY) -> dict[str, Any]:
-    headers = {"Content-Type": "application/json"}
-    if key:
-        headers["Authorization"] = f"Bearer {key}"
-    return {
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "requestContext": {"requestId": "r", "stage": "v1", "path": path, "httpMethod": method},
-        "body": None if body is None else json.dumps(body),
-        "isBase64Encoded": False,
-    }
+    return proxy_event(method, path, key=key, body=body)
 
 
 @pytest.fixture
 def api() -> HttpApi:
-    return HttpApi(service=NoService(), tenants=Tenants())
+    return HttpApi(service=NoService(), tenants=KeyedTenants({KEY: ALICE}))
 
 
 def _problem(answer: dict[str, Any], status: int) -> dict[str, Any]:
@@ -104,7 +77,7 @@ def test_a_caller_without_a_valid_key_learns_that_first(api: HttpApi) -> None:
 def test_an_invalid_body_is_422_and_an_unknown_path_404(api: HttpApi) -> None:
     _problem(api.handle(_event("POST", "/v1/transcriptions", {"filename": "a.mp3"}), NO_CONTEXT), 422)
     _problem(api.handle(_event("GET", "/v1/nothing-here"), NO_CONTEXT), 404)
-    assert cast(Tenants, api.tenants).requests == 2  # each request counted against the tenant
+    assert cast(KeyedTenants, api.tenants).requests == 2  # each request counted against the tenant
 
 
 def test_the_openapi_document_needs_no_key(api: HttpApi) -> None:

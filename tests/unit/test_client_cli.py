@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from client.cli import main
-from tests.unit.fake_api import API_KEY, TEXT, FakeApi
-
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeApi]:
-    with FakeApi() as api:
-        monkeypatch.setenv("TRANSCRIBER_API_URL", api.base_url)
-        monkeypatch.setenv("TRANSCRIBER_API_KEY", API_KEY)
-        yield api
+from tests.unit.fake_api import TEXT, FakeApi
 
 
 @pytest.fixture
@@ -42,38 +33,38 @@ def one_error_line(err: str) -> str:
 # ---- commands --------------------------------------------------------------------------------
 
 
-def test_submit_prints_the_job_id(fake: FakeApi, audio: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_submit_prints_the_job_id(cli_api: FakeApi, audio: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "submit", str(audio), "--language", "de", "--no-word-timestamps")
     assert code == 0
     job_id = out.strip()
-    assert fake.jobs[job_id].options == {"language": "de", "word_timestamps": False}
-    assert fake.jobs[job_id].uploaded == audio.read_bytes()
+    assert cli_api.jobs[job_id].options == {"language": "de", "word_timestamps": False}
+    assert cli_api.jobs[job_id].uploaded == audio.read_bytes()
     assert f"transcriber wait {job_id}" in err
 
 
 def test_submit_a_url_sends_it_as_source_url_with_task_and_prompt(
-    fake: FakeApi, capsys: pytest.CaptureFixture[str]
+    cli_api: FakeApi, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = "https://media.example.com/talks/keynote.mp3"
     code, out, _ = run(capsys, "submit", url, "--task", "translate", "--prompt", "Dashwood, Norland")
     assert code == 0
-    job = fake.jobs[out.strip()]
+    job = cli_api.jobs[out.strip()]
     assert job.filename == "keynote.mp3" and job.uploaded is None
     assert job.options == {"task": "translate", "prompt": "Dashwood, Norland"}
 
 
 def test_max_chunk_seconds_is_a_float_and_the_other_options_are_sent_only_when_given(
-    fake: FakeApi, audio: Path, capsys: pytest.CaptureFixture[str]
+    cli_api: FakeApi, audio: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, _ = run(capsys, "submit", str(audio), "--max-chunk-seconds", "42.5", "--beam-size", "2")
     assert code == 0
-    assert fake.jobs[out.strip()].options == {"max_chunk_seconds": 42.5, "beam_size": 2}
+    assert cli_api.jobs[out.strip()].options == {"max_chunk_seconds": 42.5, "beam_size": 2}
     code, out, _ = run(capsys, "submit", str(audio), "--no-dedupe")
-    assert code == 0 and fake.jobs[out.strip()].options == {"dedupe": False}
+    assert code == 0 and cli_api.jobs[out.strip()].options == {"dedupe": False}
     assert run(capsys, "submit", str(audio), "--max-chunk-seconds", "long")[0] == 2
 
 
-def test_submit_json(fake: FakeApi, audio: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_submit_json(cli_api: FakeApi, audio: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--json", "submit", str(audio), "--callback-url", "http://127.0.0.1:9/hook")
     assert code == 0
     job = json.loads(out)
@@ -81,7 +72,7 @@ def test_submit_json(fake: FakeApi, audio: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_submit_wait_shows_progress_and_prints_the_transcript(
-    fake: FakeApi, audio: Path, capsys: pytest.CaptureFixture[str]
+    cli_api: FakeApi, audio: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, err = run(capsys, "submit", str(audio), "--wait", "--poll", "0")
     assert code == 0
@@ -91,7 +82,7 @@ def test_submit_wait_shows_progress_and_prints_the_transcript(
 
 
 def test_submit_wait_json_is_the_final_job(
-    fake: FakeApi, audio: Path, capsys: pytest.CaptureFixture[str]
+    cli_api: FakeApi, audio: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, _ = run(capsys, "submit", str(audio), "--wait", "--poll", "0", "--json", "--no-progress")
     assert code == 0
@@ -100,7 +91,7 @@ def test_submit_wait_json_is_the_final_job(
 
 
 def test_a_failing_job_exits_1_with_its_reason(
-    fake: FakeApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    cli_api: FakeApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "fail.wav"
     path.write_bytes(b"not audio")
@@ -110,8 +101,8 @@ def test_a_failing_job_exits_1_with_its_reason(
     assert "UNSUPPORTED_AUDIO" in one_error_line(err)
 
 
-def test_status_human_and_json(fake: FakeApi, capsys: pytest.CaptureFixture[str]) -> None:
-    job_id = fake.add_job("meeting.mp3")
+def test_status_human_and_json(cli_api: FakeApi, capsys: pytest.CaptureFixture[str]) -> None:
+    job_id = cli_api.add_job("meeting.mp3")
     code, out, _ = run(capsys, "status", job_id)
     assert code == 0
     assert "COMPLETED" in out and "meeting.mp3" in out and TEXT in out and f"download {job_id}" in out
@@ -120,14 +111,14 @@ def test_status_human_and_json(fake: FakeApi, capsys: pytest.CaptureFixture[str]
     assert code == 0 and json.loads(out)["job_id"] == job_id
 
 
-def test_status_of_a_failed_job_suggests_retry(fake: FakeApi, capsys: pytest.CaptureFixture[str]) -> None:
-    job_id = fake.add_job("x.mp3", status="FAILED")
+def test_status_of_a_failed_job_suggests_retry(cli_api: FakeApi, capsys: pytest.CaptureFixture[str]) -> None:
+    job_id = cli_api.add_job("x.mp3", status="FAILED")
     code, out, _ = run(capsys, "status", job_id)
     assert code == 0 and "UNSUPPORTED_AUDIO" in out and f"transcriber retry {job_id}" in out
 
 
-def test_list(fake: FakeApi, capsys: pytest.CaptureFixture[str]) -> None:
-    ids = [fake.add_job(f"f{i}.mp3") for i in range(3)]
+def test_list(cli_api: FakeApi, capsys: pytest.CaptureFixture[str]) -> None:
+    ids = [cli_api.add_job(f"f{i}.mp3") for i in range(3)]
     code, out, err = run(capsys, "list", "--limit", "2")
     assert code == 0
     assert out.splitlines()[0].split()[:2] == ["JOB", "ID"]
@@ -144,16 +135,16 @@ def test_list(fake: FakeApi, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and [j["job_id"] for j in json.loads(out)["items"]] == ids[::-1]
 
 
-def test_wait(fake: FakeApi, capsys: pytest.CaptureFixture[str]) -> None:
-    job_id = fake.add_job("slow.mp3", status="PENDING")
+def test_wait(cli_api: FakeApi, capsys: pytest.CaptureFixture[str]) -> None:
+    job_id = cli_api.add_job("slow.mp3", status="PENDING")
     code, out, _ = run(capsys, "--json", "wait", job_id, "--poll", "0")
     assert code == 0 and json.loads(out)["status"] == "COMPLETED"
 
 
 def test_download_to_a_file_and_to_stdout(
-    fake: FakeApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    cli_api: FakeApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    job_id = fake.add_job()
+    job_id = cli_api.add_job()
     target = tmp_path / "out" / "talk.srt"
     code, _, err = run(capsys, "download", job_id, "--format", "srt", "-o", str(target))
     assert code == 0 and target.read_text().startswith("1\n00:00:00,000 --> 00:00:01,500\nhello world")
@@ -166,23 +157,23 @@ def test_download_to_a_file_and_to_stdout(
     assert code == 0 and json.loads(out)["format"] == "vtt"
 
 
-def test_delete_then_the_job_is_gone(fake: FakeApi, capsys: pytest.CaptureFixture[str]) -> None:
-    job_id = fake.add_job()
+def test_delete_then_the_job_is_gone(cli_api: FakeApi, capsys: pytest.CaptureFixture[str]) -> None:
+    job_id = cli_api.add_job()
     code, out, _ = run(capsys, "--json", "delete", job_id)
     assert code == 0 and json.loads(out) == {"job_id": job_id, "deleted": True}
     code, _, err = run(capsys, "status", job_id)
     assert code == 1 and "not found (404)" in one_error_line(err)
 
 
-def test_retry(fake: FakeApi, capsys: pytest.CaptureFixture[str]) -> None:
-    failed = fake.add_job("x.mp3", status="FAILED")
+def test_retry(cli_api: FakeApi, capsys: pytest.CaptureFixture[str]) -> None:
+    failed = cli_api.add_job("x.mp3", status="FAILED")
     code, out, _ = run(capsys, "--json", "retry", failed)
     assert code == 0 and json.loads(out)["status"] == "PENDING"
 
-    code, _, err = run(capsys, "retry", fake.add_job())
+    code, _, err = run(capsys, "retry", cli_api.add_job())
     assert code == 1 and "(409)" in one_error_line(err)
 
-    again = fake.add_job("y.mp3", status="FAILED")
+    again = cli_api.add_job("y.mp3", status="FAILED")
     code, out, _ = run(capsys, "retry", again, "--wait", "--poll", "0", "-q")
     assert code == 0 and out.strip() == TEXT
 
@@ -201,20 +192,22 @@ def test_missing_configuration_is_a_usage_error(
     assert code == 2 and "TRANSCRIBER_API_KEY" in one_error_line(err)
 
 
-def test_a_wrong_key_exits_1(fake: FakeApi, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_wrong_key_exits_1(cli_api: FakeApi, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "--api-key", "wrong", "list")
     assert code == 1 and "Check your API key" in one_error_line(err)
 
 
 def test_options_override_the_environment(
-    fake: FakeApi, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    cli_api: FakeApi, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TRANSCRIBER_API_URL", "http://127.0.0.1:9")
-    code, out, _ = run(capsys, "--json", "list", "--base-url", fake.base_url)
+    code, out, _ = run(capsys, "--json", "list", "--base-url", cli_api.base_url)
     assert code == 0 and json.loads(out)["items"] == []
 
 
-def test_validation_errors_exit_2(fake: FakeApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_validation_errors_exit_2(
+    cli_api: FakeApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text("hello")
     code, _, err = run(capsys, "submit", str(notes))
@@ -238,16 +231,16 @@ def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_rate_limited_submit_exits_1_and_is_not_repeated(
-    fake: FakeApi, audio: Path, capsys: pytest.CaptureFixture[str]
+    cli_api: FakeApi, audio: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fake.inject(429, headers={"Retry-After": "7"}, method="POST", detail="over quota")
+    cli_api.inject(429, headers={"Retry-After": "7"}, method="POST", detail="over quota")
     code, _, err = run(capsys, "submit", str(audio))
     assert code == 1 and "Wait 7 s" in one_error_line(err)
-    assert len(fake.calls("POST")) == 1
+    assert len(cli_api.calls("POST")) == 1
 
 
-def test_server_error_exits_1(fake: FakeApi, capsys: pytest.CaptureFixture[str]) -> None:
-    fake.inject(503, detail="maintenance")
+def test_server_error_exits_1(cli_api: FakeApi, capsys: pytest.CaptureFixture[str]) -> None:
+    cli_api.inject(503, detail="maintenance")
     code, _, err = run(capsys, "list")
     assert code == 1 and "maintenance" in one_error_line(err)
 
@@ -266,10 +259,10 @@ HOSTILE_NAME = "x\x1b[2J\rFORGED 00000000 COMPLETED\n\u202eevil; rm -rf ~.mp3"
 
 
 def test_list_escapes_control_characters_in_file_names(
-    fake: FakeApi, capsys: pytest.CaptureFixture[str]
+    cli_api: FakeApi, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fake.add_job(HOSTILE_NAME)
-    fake.add_job("plain.mp3")
+    cli_api.add_job(HOSTILE_NAME)
+    cli_api.add_job("plain.mp3")
     code, out, _ = run(capsys, "list")
     assert code == 0
     assert not any(ch in out for ch in ("\x1b", "\r", "\u202e"))
@@ -278,9 +271,9 @@ def test_list_escapes_control_characters_in_file_names(
 
 
 def test_status_escapes_the_name_and_suggests_a_safe_file_name(
-    fake: FakeApi, capsys: pytest.CaptureFixture[str]
+    cli_api: FakeApi, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    job_id = fake.add_job(HOSTILE_NAME)
+    job_id = cli_api.add_job(HOSTILE_NAME)
     code, out, _ = run(capsys, "status", job_id)
     assert code == 0
     assert not any(ch in out for ch in ("\x1b", "\r", "\u202e"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 
@@ -92,30 +93,25 @@ def test_parsers_accept_common_variants() -> None:
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("parse", "text"),
     [
-        "1\n00:00:01.000 --> 00:00:02,000\nwrong separator\n",
-        "x\n00:00:01,000 --> 00:00:02,000\nno index\n",
-        "1\n00:00:01,000 --> 00:00:02,000\n",
-        "1\n00:00:03,000 --> 00:00:02,000\nends before it starts\n",
-        "1\n00:61:01,000 --> 00:62:02,000\nbad minutes\n",
+        *((parse_srt, text) for text in (
+            "1\n00:00:01.000 --> 00:00:02,000\nwrong separator\n",
+            "x\n00:00:01,000 --> 00:00:02,000\nno index\n",
+            "1\n00:00:01,000 --> 00:00:02,000\n",
+            "1\n00:00:03,000 --> 00:00:02,000\nends before it starts\n",
+            "1\n00:61:01,000 --> 00:62:02,000\nbad minutes\n",
+        )),
+        *((parse_vtt, text) for text in (
+            "00:00:01.000 --> 00:00:02.000\nno header\n",
+            "WEBVTT\n\n00:00:01,000 --> 00:00:02,000\ncomma\n",
+            "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n",
+            "WEBVTT\n\n00:00:02.000 --> 00:00:01.000\nbackwards\n",
+            "WEBVTTX\n\n00:00:01.000 --> 00:00:02.000\nbad header\n",
+        )),
     ],
-)
-def test_malformed_srt_is_rejected(text: str) -> None:
+    ids=lambda value: value.__name__ if callable(value) else None,
+)  # fmt: skip
+def test_malformed_subtitles_are_rejected_by_their_parser(parse: Callable[[str], object], text: str) -> None:
     with pytest.raises(ValueError):
-        parse_srt(text)
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "00:00:01.000 --> 00:00:02.000\nno header\n",
-        "WEBVTT\n\n00:00:01,000 --> 00:00:02,000\ncomma\n",
-        "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n",
-        "WEBVTT\n\n00:00:02.000 --> 00:00:01.000\nbackwards\n",
-        "WEBVTTX\n\n00:00:01.000 --> 00:00:02.000\nbad header\n",
-    ],
-)
-def test_malformed_vtt_is_rejected(text: str) -> None:
-    with pytest.raises(ValueError):
-        parse_vtt(text)
+        parse(text)

@@ -7,13 +7,14 @@ from typing import Any
 
 import pytest
 
-from transcriber.domain.tenants import AuthenticationError, Tenant
+from tests.api_requests import KeyedTenants, tenant
+from transcriber.domain.tenants import AuthenticationError
 from transcriber.stages.live_status import SUBPROTOCOL, LiveStatus, api_key_of
 
 ACME_KEY, GLOBEX_KEY, WRONG_KEY = (f"trk_0000000{c}_" + c.upper() * 43 for c in "abc")
 KEYS = {
-    ACME_KEY: "acme",
-    GLOBEX_KEY: "globex",
+    ACME_KEY: tenant("acme", per_day=9, per_minute=9),
+    GLOBEX_KEY: tenant("globex", per_day=9, per_minute=9),
 }
 JOB, OTHER_JOB = "a" * 32, "b" * 32
 
@@ -40,16 +41,6 @@ class FakeConnections:
 
     def remove(self, connection_id: str) -> None:
         self.items = {k: v for k, v in self.items.items() if k[0] != connection_id}
-
-
-class FakeTenants:
-    def authenticate(self, api_key: str) -> Tenant:
-        if api_key not in KEYS:
-            raise AuthenticationError("The API key is not valid or has been revoked.")
-        return Tenant(tenant_id=KEYS[api_key], webhook_secret="s", jobs_per_day=9, requests_per_minute=9)
-
-    def count_request(self, tenant: Tenant) -> None:
-        return None
 
 
 class FakeJobs:
@@ -80,7 +71,7 @@ def live() -> tuple[LiveStatus, FakeConnections, dict[str, list[dict[str, Any]]]
         return True
 
     connections = FakeConnections()
-    return LiveStatus(connections, FakeJobs(), FakeTenants(), push), connections, inbox
+    return LiveStatus(connections, FakeJobs(), KeyedTenants(KEYS), push), connections, inbox
 
 
 def test_the_key_comes_as_subprotocol_query_or_header() -> None:

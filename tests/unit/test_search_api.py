@@ -12,7 +12,8 @@ import pytest
 
 from client.cli.search import mm_ss, print_hits
 from client.search import SearchResults
-from tests.unit.test_api_routes import ALICE, KEY, NO_CONTEXT, Tenants, _event, _problem
+from tests.api_requests import KeyedTenants
+from tests.unit.test_api_routes import ALICE, KEY, NO_CONTEXT, _event, _problem
 from transcriber.api.http_api import HttpApi
 from transcriber.api.search import SearchService
 from transcriber.domain.search import JobDocument, SearchHit, SearchPage, SearchQuery, page_of
@@ -44,7 +45,7 @@ def index() -> RecordingIndex:
 
 @pytest.fixture
 def api(index: RecordingIndex) -> HttpApi:
-    return HttpApi(service=None, tenants=Tenants(), search=SearchService(index))
+    return HttpApi(service=None, tenants=KeyedTenants({KEY: ALICE}), search=SearchService(index))
 
 
 def _search(api: HttpApi, key: str | None = KEY, **params: str) -> dict[str, Any]:
@@ -107,7 +108,9 @@ def test_no_key_no_search(api: HttpApi, index: RecordingIndex) -> None:
 def test_the_api_function_without_the_engine_answers_404_not_500() -> None:
     from tests.unit.test_api_routes import NoService
 
-    answer = HttpApi(service=NoService(), tenants=Tenants()).handle(_event("GET", "/v1/search"), NO_CONTEXT)
+    answer = HttpApi(service=NoService(), tenants=KeyedTenants({KEY: ALICE})).handle(
+        _event("GET", "/v1/search"), NO_CONTEXT
+    )
     _problem(answer, 404)
 
 

@@ -10,13 +10,13 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
+from tests.webhook_receiver import Receiver, serving
 from transcriber.adapters.webhook_sender import (
     WebhookRejectedError,
     WebhookRetryableError,
@@ -28,53 +28,7 @@ from transcriber.domain.webhooks import SIGNATURE_HEADER, sign, verify
 
 SECRET = "whsec_test"
 LOOPBACK = [ipaddress.ip_address("127.0.0.1")]
-
-
-@dataclass
-class Receiver:
-    """A local webhook receiver: records requests and answers with ``status``."""
-
-    server: ThreadingHTTPServer
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    status: int = 204
-    headers: dict[str, str] = field(default_factory=dict)
-    delay_s: float = 0.0
-
-    @property
-    def port(self) -> int:
-        return int(self.server.server_address[1])
-
-
-@contextmanager
-def serving(wrap: ssl.SSLContext | None = None) -> Iterator[Receiver]:
-    receiver: Receiver
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            receiver.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-            if receiver.delay_s:
-                threading.Event().wait(receiver.delay_s)
-            self.send_response(receiver.status)
-            for name, value in receiver.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    if wrap is not None:
-        server.socket = wrap.wrap_socket(server.socket, server_side=True)
-    receiver = Receiver(server=server)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()
+Refusal = TypeVar("Refusal", WebhookRetryableError, WebhookRejectedError)
 
 
 @pytest.fixture
@@ -107,22 +61,23 @@ def test_the_connection_goes_to_the_checked_address_with_the_url_host(receiver: 
     assert receiver.requests[0]["headers"]["Host"] == f"localhost:{receiver.port}"
 
 
-@pytest.mark.parametrize("status", [500, 502, 503, 504, 408, 429])
-def test_server_errors_and_throttling_are_retryable(receiver: Receiver, status: int) -> None:
+def _refused(receiver: Receiver, status: int, error: type[Refusal]) -> Refusal:
+    """Post to a receiver answering `status`; the sender must raise `error` carrying that status."""
     receiver.status = status
-    with pytest.raises(WebhookRetryableError) as caught:
+    with pytest.raises(error) as caught:
         _post(receiver)
     assert caught.value.status == status
-    assert isinstance(caught.value, RetryableError)
+    return caught.value
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 408, 429])
+def test_server_errors_and_throttling_are_retryable(receiver: Receiver, status: int) -> None:
+    assert isinstance(_refused(receiver, status, WebhookRetryableError), RetryableError)
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 410, 422])
 def test_other_client_errors_are_permanent(receiver: Receiver, status: int) -> None:
-    receiver.status = status
-    with pytest.raises(WebhookRejectedError) as caught:
-        _post(receiver)
-    assert caught.value.status == status
-    assert isinstance(caught.value, PermanentError)
+    assert isinstance(_refused(receiver, status, WebhookRejectedError), PermanentError)
 
 
 def test_a_redirect_is_not_followed(receiver: Receiver) -> None:
