@@ -22,7 +22,7 @@ from transcriber.stages.language import vote_language
 from transcriber.stages.transcribe import transcribe_one
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=("botocore",))  # its only I/O is AWS calls: patch none of the rest at init
 metrics = Metrics()
 TranscribeEnv()  # init phase: a missing or malformed variable fails here, naming it
 aws_clients.build_now(clients=("s3", "events"), resources=("dynamodb",))
