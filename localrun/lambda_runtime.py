@@ -281,6 +281,9 @@ class LambdaRuntime:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(fn.timeout),
             "_HANDLER": handler,
+            # Lambda sets it (its /var/task); the X-Ray SDK reads it to use Lambda's sampling instead
+            # of building a sampling client of its own at init, a cost no Lambda cold start has.
+            "LAMBDA_TASK_ROOT": str(code_dir),
             **{k: str(v) for k, v in (fn.environment_vars or {}).items()},
         }
         if self.function_overrides:
