@@ -49,7 +49,7 @@ BASELINE_LABEL = "2026-12-04 (issue 21)"
 
 def _row(name: str, before: str, now: str, goal: str, met: bool | None) -> str:
     verdict = "" if met is None else ("met" if met else "NOT met")
-    return f"  {name:<34} {before:>12} {now:>12}   {goal:<10} {verdict}"
+    return f"  {name:<38} {before:>12} {now:>12}   {goal:<10} {verdict}"
 
 
 def summary(now: Figures, trials: int) -> list[str]:
