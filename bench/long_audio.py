@@ -10,9 +10,9 @@ temporary folder, never into the repository (the eval set's README asks for that
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
-import os
 import wave
 from dataclasses import dataclass
 from pathlib import Path
