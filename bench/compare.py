@@ -9,8 +9,11 @@ For each length it builds speech with pauses from ../shared/eval (bench/long_aud
 memory is its own, and (b) the whole local pipeline from upload to outputs, on one deployed stack
 with warm workers. It prints both wall times, their ratio and both word error rates, then where
 the pipeline's time went outside speech recognition, the workers' peak memory, the transcribe
-worker's cold start, and the cost and latency model (bench/cost.py). Figures only: nothing here
-asserts a timing, because the machine is shared and timings are noisy.
+worker's cold start, the functions' CPU use, and the cost and latency model (bench/cost.py).
+With ``--repeat`` (default 3) the direct, batched and pipeline runs are interleaved, their order
+rotating, and the summary sets the medians against the figures measured before the cost work
+(bench/compare_report.py). Figures only: nothing here asserts a timing, because the machine is
+shared and timings are noisy.
 """
 
 from __future__ import annotations
@@ -29,15 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from bench import cost, long_audio
-from bench.scoring import start_errors, wer
+from bench.compare_report import Figures, cpu_and_memory, print_run, summary
 from transcriber.domain.jobs import parse_timestamp
 from transcriber.domain.options import JobOptions
-from transcriber.engines.faster_whisper_engine import (
-    BATCH_SIZE,
-    BATCHED_OPTIONS,
-    SEQUENTIAL_OPTIONS,
-    decode_options,
-)
+from transcriber.engines.faster_whisper_engine import BATCHED_OPTIONS, SEQUENTIAL_OPTIONS, decode_options
 
 BEAM = 5
 
@@ -232,74 +230,6 @@ def _memory_by_role(template: dict[str, Any]) -> dict[str, int]:
     return memory
 
 
-def _print_run(
-    minutes: float,
-    item: long_audio.LongInput,
-    direct: DirectResult | None,
-    r: dict[str, Any],
-    batched: DirectResult | None = None,
-) -> str:
-    """Print one length's comparison and breakdown; returns its scaling row."""
-    w, inv, steps = r["wall"], r["invocation"], r["steps"]
-    print(f"\n== {minutes:g} min: {item.duration_s:.1f} s of audio, {item.clips} clips, {r['chunks']} chunks")
-    ratio = float("nan")
-    if direct:
-        ratio = w / direct.wall_s
-        print(
-            f"faster-whisper direct  {direct.wall_s:7.1f} s   WER {wer(item.reference, direct.text):.3f}"
-            f"   (model load {direct.load_s:.2f} s, peak RSS {direct.peak_mb:.0f} MiB)"
-        )
-    print(
-        f"pipeline               {w:7.1f} s   WER {wer(item.reference, r['text']):.3f}   (upload to outputs)"
-    )
-    print(f"ratio pipeline/direct  {ratio:7.2f}")
-    if batched:
-        print(
-            f"faster-whisper batched {batched.wall_s:7.1f} s   WER {wer(item.reference, batched.text):.3f}"
-            f"   (BatchedInferencePipeline, batch {BATCH_SIZE}, whole file; ratio pipeline/batched "
-            f"{w / batched.wall_s:.2f})"
-        )
-    errors = start_errors(item.starts, r["segments"])
-    if errors:
-        tenth = max(1, len(errors) // 10)
-        print(
-            f"utterance start error  median {statistics.median(errors):.3f} s over {len(errors)} utterances; "
-            f"first tenth {statistics.median(errors[:tenth]):.3f} s, last tenth "
-            f"{statistics.median(errors[-tenth:]):.3f} s, last {errors[-1]:.3f} s"
-        )
-    non_asr = w - r["asr_covered"]
-    non_model = w - r["model_covered"]
-    chunk_io = inv.get("chunk", 0) - steps["conversion"] - steps["planning"] - steps["export"]
-    print(
-        f"time outside ASR       {non_model:7.2f} s = {100 * non_model / w:.1f}% of wall "
-        "(Whisper neither decoding nor identifying the language)"
-    )
-    print(
-        f"  outside decoding     {non_asr:7.2f} s = {100 * non_asr / w:.1f}% of wall "
-        f"(language identification {r['identification']:.2f} s, its sample's download included, "
-        "counted as overhead)"
-    )
-    print(f"  conversion           {steps['conversion']:7.2f} s   (ffmpeg; none for a 16 kHz mono WAV)")
-    print(f"  chunk planning       {steps['planning']:7.2f} s   (+ export {steps['export']:.2f} s)")
-    print(f"  chunk step S3/DDB    {chunk_io:7.2f} s   (invocation {inv.get('chunk', 0):.2f} s less those)")
-    print(
-        f"  ingest               {inv.get('ingest', 0):7.2f} s   (S3 notification, sniff, hash, job record)"
-    )
-    print(
-        f"  transcribe non-ASR   {inv.get('transcribe', 0) - r['asr_sum']:7.2f} s   summed over "
-        f"{r['counts'].get('transcribe', 0)} invocations (S3, checkpoint, DDB, pause scan "
-        f"{steps['pause scan']:.2f} s); partly overlaps other workers' ASR"
-    )
-    print(f"  merge + outputs      {inv.get('aggregate', 0):7.2f} s   (aggregate invocation)")
-    print(f"  state machine gaps   {r['no_lambda']:7.2f} s   (no function running: Step Functions, polling)")
-    print(f"  ASR summed           {r['asr_sum']:7.1f} s   on {r['peak_parallel']} parallel workers")
-    return (
-        f"{minutes:>6g} min {item.duration_s:8.1f} s  direct "
-        f"{direct.wall_s if direct else float('nan'):7.1f} s  pipeline {w:7.1f} s  ratio {ratio:5.2f}  "
-        f"pipeline s per audio min {60 * w / item.duration_s:5.2f}"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -312,7 +242,13 @@ def main() -> None:
     parser.add_argument("--max-chunk-seconds", type=int, default=None)
     parser.add_argument("--skip-direct", action="store_true")
     parser.add_argument(
-        "--repeat", type=int, default=1, help="alternating direct/pipeline trials per length (median shown)"
+        "--repeat",
+        type=int,
+        default=3,
+        help="interleaved direct/batched/pipeline trials (medians)",
+    )
+    parser.add_argument(
+        "--chunks-per-child", type=int, default=1, help="cost model: chunks per Express child"
     )
     parser.add_argument(
         "--batched-direct",
@@ -363,41 +299,37 @@ def main() -> None:
             )
             for m in minutes:
                 item = long_audio.build(m, Path(tmp), clips)
-                # Direct and pipeline alternate, so that a slow spell of a shared machine hits both.
-                trials = []
-                for _ in range(args.repeat):
-                    direct = None if args.skip_direct else run_direct(item.path, cores)
-                    batched = run_direct(item.path, cores, batched=True) if args.batched_direct else None
-                    trials.append((direct, batched, run_pipeline(pipeline, item, max_chunk_seconds)))
+                trials = _alternating_trials(args, item, pipeline, cores, max_chunk_seconds)
                 direct, batched, result = _median_trial(trials)
-                rows.append(_print_run(m, item, direct, result, batched))
+                rows.append(print_run(m, item, direct, result, batched))
                 if len(trials) > 1:
                     print(f"  {len(trials)} alternating trials (the median one is shown above):")
-                    for d, _, r in trials:
+                    for d, b, r in trials:
                         d_wall, p_wall = (d.wall_s if d else float("nan")), r["wall"]
+                        b_wall = b.wall_s if b else float("nan")
                         print(
-                            f"    direct {d_wall:6.1f} s  pipeline {p_wall:6.1f} s"
+                            f"    direct {d_wall:6.1f} s  batched {b_wall:6.1f} s  pipeline {p_wall:6.1f} s"
                             f"  ratio {p_wall / d_wall:.2f}"
                         )
+            cpu: dict[str, list[tuple[float, float]]] = {}
             for name in set(runtime.stats.runs) | set(runtime.stats.inits):
                 role = _role(name)
                 if role:
                     peaks[role] += list(runtime.peak_rss_mb(name).values())
-            transcribe_fn = _transcribe_function(pipeline)
-            cold = [runtime.cold_start(transcribe_fn) for _ in range(2)]
+                    cpu.setdefault(role, []).extend(runtime.stats.cpu.get(name, []))
+            # One fresh worker at a time beside the warm ones (better of 2 per function).
+            colds = {
+                role: min((runtime.cold_start(fn) for _ in range(2)), key=sum)
+                for role, fn in _functions_by_role(pipeline).items()
+            }
     print("\n== scaling (upload to outputs)")
     print("\n".join(rows))
-    print("\n== peak memory per worker (VmHWM, after all runs)")
-    for role, values in peaks.items():
-        if values:
-            print(f"  {role:<11} {', '.join(f'{v:.0f}' for v in sorted(values))} MiB")
-    spawn, init = min(cold, key=sum)
-    cold_s = spawn + init
-    print("\n== cold start, one fresh transcribe worker (better of 2, machine otherwise idle)")
-    print(
-        f"  {cold_s:.2f} s = process spawn and interpreter bootstrap {spawn:.2f} s"
-        f" + init phase (handler imports, engine and model load) {init:.2f} s"
-    )
+    memory_mb = _memory_by_role(template)
+    print("\n".join(cpu_and_memory(cpu, peaks, memory_mb)))
+    print("\n== cold start per function: one fresh worker, better of 2 (spawn + interpreter, init phase)")
+    for role, (spawn, init) in colds.items():
+        print(f"  {role:<11} {spawn + init:.2f} s = {spawn:.2f} s + init {init:.2f} s")
+    cold_s = sum(colds["transcribe"])
 
     measured = cost.Measured(
         audio_s=item.duration_s,
@@ -406,21 +338,57 @@ def main() -> None:
             role: (result["counts"].get(role, 0), result["invocation"].get(role, 0.0))
             for role in ("ingest", "chunk", "transcribe", "aggregate")
         },
-        memory_mb=_memory_by_role(template),
+        memory_mb=memory_mb,
         cold_start_s=cold_s,
         map_concurrency=_map_concurrency(template),
+        chunks_per_child=args.chunks_per_child,
+        cpu_share={
+            role: sum(c for c, _ in runs) / max(1e-9, sum(w for _, w in runs)) for role, runs in cpu.items()
+        },
     )
     print(f"\n== cost and latency model, from the {item.duration_s / 60:.0f}-minute run")
     print("\n".join(cost.report(measured)))
+    if direct and batched:
+        figures = Figures(
+            pipeline_s=statistics.median(r["wall"] for _, _, r in trials),
+            direct_s=statistics.median(d.wall_s for d, _, _ in trials if d),
+            batched_s=statistics.median(b.wall_s for _, b, _ in trials if b),
+            outside_asr_pct=statistics.median(100 * (1 - r["model_covered"] / r["wall"]) for *_, r in trials),
+            cold_start_s=cold_s,
+            cost_arm64=cost.breakdown(measured).total("arm64"),
+            wall_1h_c100_min=cost.wall_time_s(measured, 1, 100)[0] / 60,
+            wall_12h_c1000_min=cost.wall_time_s(measured, 12, 1000)[0] / 60,
+        )
+        print("\n".join(summary(figures, len(trials))))
 
 
-def _transcribe_function(pipeline: Any) -> Any:
+def _alternating_trials(
+    args: argparse.Namespace, item: long_audio.LongInput, pipeline: Any, cores: int, max_chunk_seconds: float
+) -> list[Trial]:
+    """Direct, batched and pipeline runs interleaved, the order rotating from trial to trial, so
+    that a slow spell of a shared machine hits each of them alike."""
+    trials = []
+    for n in range(args.repeat):
+        runs: dict[str, Any] = {}
+        order = ["direct", "batched", "pipeline"]
+        for kind in order[n % 3 :] + order[: n % 3]:
+            if kind == "direct" and not args.skip_direct:
+                runs[kind] = run_direct(item.path, cores)
+            elif kind == "batched" and args.batched_direct:
+                runs[kind] = run_direct(item.path, cores, batched=True)
+            elif kind == "pipeline":
+                runs[kind] = run_pipeline(pipeline, item, max_chunk_seconds)
+        trials.append((runs.get("direct"), runs.get("batched"), runs["pipeline"]))
+    return trials
+
+
+def _functions_by_role(pipeline: Any) -> dict[str, Any]:
     from moto.awslambda.models import lambda_backends
 
     from localrun.environment import ACCOUNT_ID, REGION
 
-    backend = lambda_backends[ACCOUNT_ID][REGION]
-    return next(fn for fn in backend.list_functions() if "TranscribeFunction" in fn.function_name)
+    functions = lambda_backends[ACCOUNT_ID][REGION].list_functions()
+    return {role: fn for fn in functions if (role := _role(fn.function_name))}
 
 
 def _map_concurrency(template: dict[str, Any]) -> int:

@@ -10,6 +10,7 @@ temporary folder, never into the repository (the eval set's README asks for that
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import wave
@@ -20,7 +21,8 @@ import numpy as np
 
 from transcriber.adapters.ffmpeg import ffmpeg_path
 
-EVAL_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
+#: ``EVAL_DIR`` overrides it (a git worktree is not a sibling of ../shared)
+EVAL_DIR = Path(os.environ.get("EVAL_DIR") or Path(__file__).resolve().parents[1].parent / "shared" / "eval")
 RATE = 16_000
 #: Folders of the clips used: read speech with references (not the long-form or odd-format files).
 SPEECH_FOLDERS = ("librispeech/", "librivox/")

@@ -19,6 +19,8 @@ from pydantic_core import ErrorDetails
 FUNCTIONS = ("ingest", "chunk", "transcribe", "aggregate", "fail", "api", "notifier")
 #: API Gateway gives up on a Lambda integration after 29 s: the API function must answer sooner.
 API_INTEGRATION_TIMEOUT_S = 29
+#: Lambda gives a function one full vCPU at this memory (a share in proportion to memory).
+MB_PER_VCPU = 1769
 #: The production environment: no test-only setting (fault injection) may be turned on there.
 PROD = "prod"
 #: The retention periods CloudWatch Logs accepts, in days (0 keeps logs forever): the one table
@@ -66,6 +68,11 @@ class FunctionSizing(_Settings):
 
     memory_mb: int = Field(ge=128, le=10240)
     timeout_s: int = Field(ge=1, le=900)
+
+    @property
+    def whole_vcpus(self) -> int:
+        """Full vCPUs at this memory: Lambda gives one per 1,769 MB; a thread more would share one."""
+        return max(1, self.memory_mb // MB_PER_VCPU)
 
 
 class Lifecycle(_Settings):

@@ -29,7 +29,7 @@ from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 
-from localrun.worker import FunctionSpec, _init_worker, _run_in_worker, _warm
+from localrun.worker import FunctionSpec, InvocationResult, _init_worker, _run_in_worker, _warm
 
 #: The moto method this runtime replaces. tests/integration/test_moto_seam.py fails loudly if moto moves it.
 SEAM_NAME = "_invoke_lambda"
@@ -44,11 +44,14 @@ class InvocationStats:
     #: function name -> [(worker pid, runtime imported, init started, init ended)], one per worker:
     #: the cold start (interpreter start, imports, the handler's init phase) a benchmark reports
     inits: dict[str, list[tuple[int, float, float, float]]] = field(default_factory=dict)
+    #: function name -> [(CPU seconds, wall seconds)] of every finished invocation (sizes memory)
+    cpu: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def record(self, name: str, pid: int, start: float, end: float) -> None:
+    def record(self, name: str, pid: int, start: float, end: float, cpu_s: float = 0.0) -> None:
         with self._lock:
             self.runs.setdefault(name, []).append((pid, start, end))
+            self.cpu.setdefault(name, []).append((cpu_s, end - start))
 
     def record_init(self, name: str, init: tuple[int, float, float, float]) -> None:
         with self._lock:
@@ -168,11 +171,9 @@ class LambdaRuntime:
         for attempt in (1, 2):
             pool = self._pool_for(fn)
             try:
-                future: Future[tuple[str, bool, int, float, float, tuple[int, float, float, float]]] = (
-                    pool.submit(_run_in_worker, payload, request_id)
-                )
-                result, errored, pid, start, end, init = future.result()
-                self.stats.record(fn.function_name, pid, start, end)
+                future: Future[InvocationResult] = pool.submit(_run_in_worker, payload, request_id)
+                result, errored, pid, start, end, init, cpu_s = future.result()
+                self.stats.record(fn.function_name, pid, start, end, cpu_s)
                 self.stats.record_init(fn.function_name, init)
                 return result, errored, ""
             except BrokenProcessPool:
@@ -281,6 +282,9 @@ class LambdaRuntime:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(fn.timeout),
             "_HANDLER": handler,
+            # Lambda sets it (its /var/task); the X-Ray SDK reads it to use Lambda's sampling instead
+            # of building a sampling client of its own at init, a cost no Lambda cold start has.
+            "LAMBDA_TASK_ROOT": str(code_dir),
             **{k: str(v) for k, v in (fn.environment_vars or {}).items()},
         }
         if self.function_overrides:

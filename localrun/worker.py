@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import sys
 import time
 import traceback
@@ -88,14 +89,27 @@ def _warm() -> tuple[int, float, float, float]:
     return _worker_init
 
 
-def _run_in_worker(
-    event_json: str, request_id: str
-) -> tuple[str, bool, int, float, float, tuple[int, float, float, float]]:
-    """Run one invocation; returns (payload, errored, worker pid, start, end, init timings)."""
+def _cpu_seconds() -> float:
+    """CPU seconds (user + system) of this worker and the children it waited for (ffmpeg)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+#: (payload, errored, worker pid, start, end, init timings, CPU seconds) of one invocation
+InvocationResult = tuple[str, bool, int, float, float, tuple[int, float, float, float], float]
+
+
+def _run_in_worker(event_json: str, request_id: str) -> InvocationResult:
+    """Run one invocation; returns (payload, errored, worker pid, start, end, init timings, CPU seconds).
+
+    A worker runs one invocation at a time, so the CPU its process used meanwhile (every thread,
+    plus waited-for subprocesses) is the invocation's: what sizes a function's memory (vCPUs).
+    """
     assert _worker_handler is not None and _worker_spec is not None
-    started = time.time()
+    started, cpu_before = time.time(), _cpu_seconds()
     payload, errored = _invoke_handler(event_json, request_id, started)
-    return payload, errored, os.getpid(), started, time.time(), _worker_init
+    cpu = _cpu_seconds() - cpu_before
+    return payload, errored, os.getpid(), started, time.time(), _worker_init, cpu
 
 
 def _invoke_handler(event_json: str, request_id: str, started: float) -> tuple[str, bool]:

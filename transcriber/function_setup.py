@@ -50,8 +50,13 @@ def pipeline_function(
     clients: tuple[str, ...] = ("s3", "events"),
     resources: tuple[str, ...] = ("dynamodb",),
     correlation_id_path: str | None = "job_id",
+    patch_modules: tuple[str, ...] | None = None,
 ) -> Observed:
-    """The init phase of a pipeline function: ``env`` checked and the SDK clients built now."""
+    """The init phase of a pipeline function: ``env`` checked and the SDK clients built now.
+
+    ``patch_modules``: the libraries X-Ray instruments (None: every one Powertools knows); a
+    function whose only I/O is AWS calls names ``("botocore",)`` and skips patching the rest at init.
+    """
     env()
     aws_clients.build_now(clients=clients, resources=resources)
-    return Observed(correlation_id_path=correlation_id_path)
+    return Observed(correlation_id_path=correlation_id_path, tracer=Tracer(patch_modules=patch_modules))

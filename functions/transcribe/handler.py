@@ -20,7 +20,8 @@ from transcriber.stages.diarize import diarize_job
 from transcriber.stages.language import vote_language
 from transcriber.stages.transcribe import transcribe_one
 
-function = pipeline_function(TranscribeEnv)  # init phase: env checked, SDK clients built
+# Init phase: env checked, SDK clients built; its only I/O is AWS calls, so X-Ray patches botocore alone.
+function = pipeline_function(TranscribeEnv, patch_modules=("botocore",))
 # Init phase: the model loads once per execution environment, before the first request.
 engine = with_engine_faults(engine_from_env())  # FAULT_RATE: transient errors for soak runs
 engine.load()

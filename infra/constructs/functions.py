@@ -125,7 +125,7 @@ class Functions(Concern):
                 **self.common_env,
                 "POWERTOOLS_SERVICE_NAME": "transcriber-transcribe",
                 "TRANSCRIBE_ENGINE": self._config.engine,
-                "WHISPER_CPU_THREADS": "2",
+                "WHISPER_CPU_THREADS": str(sizing.whole_vcpus),  # one decoder thread per full vCPU
                 **self.fault_env,
             },
         )

@@ -268,10 +268,10 @@ def test_settings_reach_functions_logs_and_map(template: Template, prod: Templat
         assert _definition(t)["States"]["TranscribeChunks"]["MaxConcurrency"] == concurrency
     template.has_resource_properties(
         "AWS::Lambda::Function",
-        {"Handler": "functions.chunk.handler.handler", "MemorySize": 2048, "Timeout": 900},
+        {"Handler": "functions.chunk.handler.handler", "MemorySize": 1769, "Timeout": 900},
     )
     template.has_resource_properties(
-        "AWS::Lambda::Function", {"PackageType": "Image", "MemorySize": 3008, "Timeout": 900}
+        "AWS::Lambda::Function", {"PackageType": "Image", "MemorySize": 1769, "Timeout": 900}
     )
 
 

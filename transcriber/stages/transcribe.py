@@ -40,7 +40,9 @@ def transcribe_one(
     embed = request.options.speaker_labels and not store.exists(
         bucket, speaker_embeddings_key(job_id, spec.index)
     )
-    if store.exists(bucket, result_key) and not embed:
+    # One existence check per chunk: a retry or a redelivery finds the checkpoint here.
+    transcribed = store.exists(bucket, result_key)
+    if transcribed and not embed:
         logger.info("Chunk already transcribed; reusing the checkpoint")
         return TranscribeResponse(index=spec.index, key=result_key, reused=True)
 
@@ -48,7 +50,7 @@ def transcribe_one(
         wav = store.download(bucket, request.chunk.key, Path(tmp) / "chunk.wav")
         if embed:
             store_chunk_embeddings(job_id, spec, wav, ports=ports)
-        if store.exists(bucket, result_key):
+        if transcribed:
             return TranscribeResponse(index=spec.index, key=result_key, reused=True)
         started = time.perf_counter()
         transcript = transcribe_chunk(
