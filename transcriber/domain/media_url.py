@@ -8,17 +8,9 @@ target is checked again by the fetcher (transcriber/adapters/media_fetch.py).
 
 from __future__ import annotations
 
+from transcriber.domain import webhooks
 from transcriber.domain.errors import PermanentError
-from transcriber.domain.webhooks import (
-    LOCAL_HOSTS,
-    CallbackTarget,
-    InvalidCallbackUrlError,
-    IPAddress,
-    Resolver,
-    check_callback_url,
-    is_public_address,
-    parse_callback_url,
-)
+from transcriber.domain.webhooks import CallbackTarget, InvalidCallbackUrlError, IPAddress, Resolver
 
 
 class InvalidSourceUrlError(PermanentError):
@@ -43,7 +35,7 @@ def _as_source(err: InvalidCallbackUrlError) -> InvalidSourceUrlError:
 def parse_source_url(url: str, *, local_mode: bool) -> CallbackTarget:
     """The URL's parts, checked for form only (no DNS)."""
     try:
-        return parse_callback_url(url, local_mode=local_mode)
+        return webhooks.parse_callback_url(url, local_mode=local_mode)
     except InvalidCallbackUrlError as err:
         raise _as_source(err) from None
 
@@ -54,13 +46,13 @@ def check_source_url(url: str, *, local_mode: bool, resolve: Resolver) -> list[I
     Stricter than webhooks in local mode: only localhost itself is exempt from the address rules
     there, so a test or a developer's stack refuses the metadata address as AWS does."""
     try:
-        addresses = check_callback_url(url, local_mode=local_mode, resolve=resolve)
+        addresses = webhooks.check_callback_url(url, local_mode=local_mode, resolve=resolve)
     except InvalidCallbackUrlError as err:
         raise _as_source(err) from None
     host = parse_source_url(url, local_mode=local_mode).host
-    if not (local_mode and host in LOCAL_HOSTS):
+    if not (local_mode and host in webhooks.LOCAL_HOSTS):
         for address in addresses:
-            if not is_public_address(address):
+            if not webhooks.is_public_address(address):
                 raise InvalidSourceUrlError(
                     f"source_url's host {host!r} resolves to {address}, which is not a public address; "
                     "media is only fetched from public https servers."
