@@ -87,16 +87,17 @@ def test_error_classes_carry_reason_codes_and_retryability() -> None:
     assert PermanentError("x", reason_code="CUSTOM").reason_code == "CUSTOM"
 
 
-@pytest.mark.parametrize(
-    ("name", "reason"),
-    [
-        ("CorruptAudioError", "CORRUPT_AUDIO"),
-        ("TooLongError", "TOO_LONG"),
-        ("States.Timeout", "TIMEOUT"),
-        ("KeyError", "INTERNAL_ERROR"),
-        ("States.Aborted", "ABORTED"),
-        ("UnsupportedFormatError", "UNSUPPORTED_FORMAT"),
-    ],
-)
+#: error name (a raised class's, or the state machine's own) -> the job's reason code
+REASON_BY_ERROR_NAME = {
+    "CorruptAudioError": "CORRUPT_AUDIO",
+    "TooLongError": "TOO_LONG",
+    "States.Timeout": "TIMEOUT",
+    "KeyError": "INTERNAL_ERROR",
+    "States.Aborted": "ABORTED",
+    "UnsupportedFormatError": "UNSUPPORTED_FORMAT",
+}
+
+
+@pytest.mark.parametrize(("name", "reason"), REASON_BY_ERROR_NAME.items())
 def test_reason_for_error_name(name: str, reason: str) -> None:
     assert reason_for_error_name(name) == reason
