@@ -11,6 +11,7 @@ from transcriber.api.multipart import Form, FormFile
 from transcriber.api.openai_compat import OpenAIError, parse_request, verbose_json
 from transcriber.api.openai_routes import _wait
 from transcriber.domain.errors import InvalidOptionsError
+from transcriber.domain.models import Segment, Word
 from transcriber.domain.options import PROMPT_MAX_CHARS, JobOptions
 
 
@@ -78,16 +79,14 @@ def test_verbose_json_has_the_fields_openai_clients_read() -> None:
         "transcript": "Hello there.",
         "language": "en",
         "duration": 2.5,
+        # the segment as the aggregate step writes it (the domain's own serialisation)
         "segments": [
-            {
-                "start": 0.1,
-                "end": 1.9,
-                "text": "Hello there.",
-                "words": [
-                    {"start": 0.1, "end": 0.6, "text": " Hello", "probability": 0.9},
-                    {"start": 0.7, "end": 1.9, "text": " there.", "probability": 0.8},
-                ],
-            }
+            Segment(
+                start=0.1,
+                end=1.9,
+                text="Hello there.",
+                words=(Word(0.1, 0.6, " Hello", 0.9), Word(0.7, 1.9, " there.", 0.8)),
+            ).to_dict()
         ],
     }
     answer = verbose_json(document, task="transcribe", granularities=("word", "segment"))
