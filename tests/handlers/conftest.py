@@ -177,3 +177,11 @@ def _clear_client_caches() -> None:
     from transcriber import wiring
 
     wiring.forget()
+
+
+def chunked(response: dict[str, Any]) -> dict[str, Any]:
+    """The chunk step's answer with its chunk list read back from the manifest it wrote in S3
+    (the state carries only the manifest's location)."""
+    manifest = response["manifest"]
+    body = boto3.client("s3").get_object(Bucket=manifest["bucket"], Key=manifest["key"])["Body"].read()
+    return {**response, "chunks": json.loads(body)}

@@ -12,7 +12,7 @@ from functions.aggregate import handler as aggregate
 from functions.chunk import handler as chunk
 from functions.fail import handler as fail
 from functions.transcribe import handler as transcribe
-from tests.handlers.conftest import Aws, FakeContext
+from tests.handlers.conftest import Aws, FakeContext, chunked
 from tests.speaker_audio import two_speaker_conversation, who_spoke
 from transcriber.domain.errors import DiarizationError
 
@@ -43,7 +43,7 @@ def test_speakers_are_labelled_across_chunks_and_match_who_spoke(
     aws: Aws, context: FakeContext, conversation_job: tuple[dict[str, Any], Any]
 ) -> None:
     job, conversation = conversation_job
-    prepared = chunk.handler(job, context)
+    prepared = chunked(chunk.handler(job, context))
     assert len(prepared["chunks"]) >= 2  # one clustering must join the chunks' labels
     for ref in prepared["chunks"]:
         out = transcribe.handler({"job_id": "job1", "chunk": ref, "options": OPTIONS}, context)
@@ -51,7 +51,7 @@ def test_speakers_are_labelled_across_chunks_and_match_who_spoke(
         head = aws.s3.head_object(Bucket="results", Key=f"work/job1/speakers/chunk-{ref['index']:04d}.npz")
         assert head["ContentLength"] > 0
     speakers = transcribe.handler(
-        {"action": "diarize", "job_id": "job1", "chunks": prepared["chunks"], "options": OPTIONS}, context
+        {"action": "diarize", "job_id": "job1", "manifest": prepared["manifest"], "options": OPTIONS}, context
     )
     assert speakers == {"key": "work/job1/speakers/turns.json", "speakers": 2}
     assert len(json.dumps(speakers)) < 200  # the state carries a reference, never embeddings
@@ -60,7 +60,7 @@ def test_speakers_are_labelled_across_chunks_and_match_who_spoke(
         {
             **job,
             "duration": prepared["duration"],
-            "chunks": prepared["chunks"],
+            "manifest": prepared["manifest"],
             "language": {"language": "en"},
         },
         context,
@@ -87,7 +87,7 @@ def test_a_retried_chunk_computes_only_the_missing_embeddings(
     aws: Aws, context: FakeContext, conversation_job: tuple[dict[str, Any], Any]
 ) -> None:
     job, _ = conversation_job
-    ref = chunk.handler(job, context)["chunks"][0]
+    ref = chunked(chunk.handler(job, context))["chunks"][0]
     transcribe.handler({"job_id": "job1", "chunk": ref}, context)  # transcribed without speakers
     done = int(aws.table.get_item(Key={"job_id": "job1"})["Item"]["chunks_done"])
     out = transcribe.handler({"job_id": "job1", "chunk": ref, "options": OPTIONS}, context)
@@ -100,8 +100,8 @@ def test_missing_embeddings_fail_the_job_as_diarization_failed(
     aws: Aws, context: FakeContext, conversation_job: tuple[dict[str, Any], Any]
 ) -> None:
     job, _ = conversation_job
-    prepared = chunk.handler(job, context)
-    request = {"action": "diarize", "job_id": "job1", "chunks": prepared["chunks"], "options": OPTIONS}
+    prepared = chunked(chunk.handler(job, context))
+    request = {"action": "diarize", "job_id": "job1", "manifest": prepared["manifest"], "options": OPTIONS}
     with pytest.raises(DiarizationError, match="missing"):
         transcribe.handler(request, context)
     # What the state machine's Catch hands to MarkFailed: the error's name and message.
@@ -114,10 +114,10 @@ def test_aggregate_refuses_to_drop_labels_it_was_asked_for(
     aws: Aws, context: FakeContext, conversation_job: tuple[dict[str, Any], Any]
 ) -> None:
     job, _ = conversation_job
-    prepared = chunk.handler(job, context)
+    prepared = chunked(chunk.handler(job, context))
     for ref in prepared["chunks"]:
         transcribe.handler({"job_id": "job1", "chunk": ref}, context)
-    request = {**job, "duration": prepared["duration"], "chunks": prepared["chunks"]}
+    request = {**job, "duration": prepared["duration"], "manifest": prepared["manifest"]}
     with pytest.raises(DiarizationError, match="no speaker turns"):
         aggregate.handler(request, context)
     # Without speaker labels the record and outputs are as they always were.
@@ -132,10 +132,10 @@ def test_a_corrupt_embeddings_file_fails_the_job_as_diarization_failed(
     aws: Aws, context: FakeContext, conversation_job: tuple[dict[str, Any], Any]
 ) -> None:
     job, _ = conversation_job
-    prepared = chunk.handler(job, context)
+    prepared = chunked(chunk.handler(job, context))
     for ref in prepared["chunks"]:
         key = f"work/job1/speakers/chunk-{ref['index']:04d}.npz"
         aws.s3.put_object(Bucket="results", Key=key, Body=b"not an npz")
-    request = {"action": "diarize", "job_id": "job1", "chunks": prepared["chunks"], "options": OPTIONS}
+    request = {"action": "diarize", "job_id": "job1", "manifest": prepared["manifest"], "options": OPTIONS}
     with pytest.raises(DiarizationError, match="could not be computed"):
         transcribe.handler(request, context)
