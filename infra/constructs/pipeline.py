@@ -159,7 +159,7 @@ class Pipeline(Concern):
                 (PUT_OBJECT, transcripts),
                 (["s3:DeleteObject"], input_objects),
             ],
-            self.fail_fn: [(["s3:GetObject"], work_objects)],  # a failed chunk's error
+            self.fail_fn: [],
         }
         for fn, statements in s3_access.items():
             for actions, resource in statements:
@@ -195,14 +195,6 @@ class Pipeline(Concern):
                     conditions={"StringLike": {"s3:prefix": [f"{prefix}/*" for prefix in prefixes]}},
                 )
             )
-        # MarkFailed looks for a failed chunk's error (transcriber/stages/chunk_failures.py).
-        self.fail_fn.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[storage.results_bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{WORK_PREFIX}/*/failures/"]}},
-            )
-        )
         self.ingest_fn.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["s3:DeleteObject", "s3:DeleteObjectVersion"], resources=[input_objects]

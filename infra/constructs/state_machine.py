@@ -136,7 +136,6 @@ def transcription_state_machine(
         scope,
         transcribe=functions.transcribe,
         max_concurrency=map_max_concurrency,
-        manifest_bucket=manifest_bucket,
     )
     fan_out.add_catch(mark_failed, errors=["States.ALL"], result_path="$.error")
 
@@ -225,7 +224,6 @@ def _distributed_map(
     *,
     transcribe: lambda_.IFunction,
     max_concurrency: int,
-    manifest_bucket: s3.IBucket,
 ) -> sfn.DistributedMap:
     """One Express child workflow per chunk of the manifest; no failure tolerated, so a chunk that
     fails after its retries fails the Map (States.ExceedToleratedFailureThreshold) and MarkFailed
@@ -233,8 +231,11 @@ def _distributed_map(
     fan_out = sfn.DistributedMap(
         scope,
         "TranscribeChunks",
+        # From the state rather than ``bucket=``: CDK would grant s3:GetObject on the whole bucket;
+        # the role may read manifests only (transcription_state_machine).
         item_reader=sfn.S3JsonItemReader(
-            bucket=manifest_bucket, key=sfn.JsonPath.string_at("$.audio.manifest.key")
+            bucket_name_path=sfn.JsonPath.string_at("$.audio.manifest.bucket"),
+            key=sfn.JsonPath.string_at("$.audio.manifest.key"),
         ),
         item_selector={
             "job_id": sfn.JsonPath.string_at("$.job_id"),

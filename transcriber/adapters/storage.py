@@ -211,12 +211,6 @@ class ObjectStore:
         return len(versions)
 
     @translate_client_errors
-    def keys_under(self, bucket: str, prefix: str, *, limit: int = 1000) -> list[str]:
-        """Up to ``limit`` (at most 1,000) keys under ``prefix``, in key order."""
-        listed = self._client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=limit)
-        return [obj["Key"] for obj in listed.get("Contents", [])]
-
-    @translate_client_errors
     def delete_prefix(self, bucket: str, prefix: str) -> int:
         """Delete every object under ``prefix``, a listed page (up to 1,000) at a time; returns how many."""
         deleted = 0

@@ -71,7 +71,7 @@ def mark_failed(request: FailRequest, *, ports: StagePorts) -> FailResponse:
     step) stands in, so its reason code and message reach the user."""
     error = request.error
     if error.error == MAP_FAILURE_THRESHOLD:
-        error = chunk_failure(request.job_id, ports=ports) or StepError(
+        error = chunk_failure(ports.jobs.get(request.job_id)) or StepError(
             Error=MAP_FAILURE_THRESHOLD, Cause=UNRECORDED_CHUNK_FAILURE
         )
     reason_code, message = describe_failure(error)

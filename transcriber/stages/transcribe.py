@@ -19,7 +19,7 @@ from transcriber.domain.jobs import crosses_progress_step, partial_key
 from transcriber.domain.messages import JobProgress, TranscribeRequest, TranscribeResponse
 from transcriber.domain.recognition import transcribe_chunk
 from transcriber.domain.speech import SpeechEngine
-from transcriber.stages.chunk_failures import clear_chunk_failure, record_chunk_failure
+from transcriber.stages.chunk_failures import record_chunk_failure
 from transcriber.stages.deleted import refuse_if_deleted
 from transcriber.stages.diarize import store_chunk_embeddings
 from transcriber.stages.ports import StagePorts
@@ -40,7 +40,6 @@ def transcribe_one(
         with suppress(Exception):  # the chunk's own error is the one to report, whatever happens here
             record_chunk_failure(request.job_id, request.chunk.index, err, ports=ports)
         raise
-    clear_chunk_failure(request.job_id, request.chunk.index, ports=ports)
     return response
 
 
