@@ -94,7 +94,11 @@ def main() -> None:
     print(
         f"started {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}; Whisper base int8 (faster-whisper)"
     )
-    clips = long_audio.load_clips()
+    # A worktree at /work/wt/<name> has the evaluation set at /work/shared/eval.
+    eval_dir = next(
+        (d for d in (long_audio.EVAL_DIR, Path("/work/shared/eval")) if d.is_dir()), long_audio.EVAL_DIR
+    )
+    clips = long_audio.load_clips(eval_dir)
     with (
         tempfile.TemporaryDirectory(prefix="bench-map-") as tmp,
         LocalPipeline(overrides=OVERRIDES, concurrency=args.workers) as pipeline,
