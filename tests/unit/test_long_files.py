@@ -10,11 +10,11 @@ them (infra/constructs/state_machine.py).
 from __future__ import annotations
 
 import json
-import random
 from typing import Any, cast
 
+from tests.unit.test_chunk_payload import conversation
 from transcriber.adapters.storage import ObjectStore
-from transcriber.domain.chunking import ChunkingConfig, Span, longest_first, plan_from_speech
+from transcriber.domain.chunking import ChunkingConfig, longest_first, plan_from_speech
 from transcriber.domain.jobs import chunk_key, output_key
 from transcriber.domain.messages import (
     AggregateRequest,
@@ -53,26 +53,14 @@ class MemoryStore:
         return json.loads(self.objects[(bucket, key)])
 
 
-def conversation(seed: int = 12) -> list[Span]:
-    """Speech runs of 1-20 s between pauses of 0.3-3 s, over twelve hours."""
-    rng = random.Random(seed)
-    spans: list[Span] = []
-    start = 0
-    while True:
-        end = start + rng.randint(1_000, 20_000)
-        if end > TWELVE_HOURS_MS:
-            return spans
-        spans.append((start, end))
-        start = end + rng.randint(300, 3_000)
-
-
 def size(message: dict[str, Any]) -> int:
     return len(json.dumps(message).encode())
 
 
 def test_a_twelve_hour_plan_lands_whole_in_the_manifest_and_the_state_stays_small() -> None:
     max_chunk_s = MAX_CHUNK_SECONDS_RANGE[0]  # the shortest chunks a job may ask for: the most chunks
-    specs = plan_from_speech(conversation(), TWELVE_HOURS_MS, ChunkingConfig(max_chunk_seconds=max_chunk_s))
+    speech = conversation(12, TWELVE_HOURS_MS)
+    specs = plan_from_speech(speech, TWELVE_HOURS_MS, ChunkingConfig(max_chunk_seconds=max_chunk_s))
     assert len(specs) >= TWELVE_HOURS_MS / 1000 / max_chunk_s  # over 2,000 chunks
     store = MemoryStore()
     ports = StagePorts(store=cast(ObjectStore, store), jobs=None, events=None, results_bucket="results")  # type: ignore[arg-type]
@@ -83,7 +71,7 @@ def test_a_twelve_hour_plan_lands_whole_in_the_manifest_and_the_state_stays_smal
     listed = read_manifest(manifest, ports=ports)
     assert listed == chunks
     assert sorted(c.index for c in listed) == list(range(len(specs)))
-    assert max(c.offset + c.duration for c in listed) >= conversation()[-1][1] / 1000 - 0.01
+    assert max(c.offset + c.duration for c in listed) >= speech[-1][1] / 1000 - 0.01
     manifest_bytes = len(store.objects[(manifest.bucket, manifest.key)].encode())
     assert manifest_bytes > STATE_PAYLOAD_LIMIT  # the old state-borne list could not have held it
 
