@@ -65,7 +65,7 @@ def run(pipeline: Any, item: long_audio.LongInput) -> None:
     invocations = {
         name: len(runs) - before.get(name, 0)
         for name, runs in runtime.stats.runs.items()
-        if "Transcribe" in name
+        if "TranscribeFunction" in name
     }
     sizes = payload_sizes(events)
     print(
