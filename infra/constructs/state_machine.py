@@ -43,18 +43,16 @@ def transcription_state_machine(
     log_group: logs.ILogGroup,
     manifest_bucket: s3.IBucket,
 ) -> sfn.StateMachine:
+    # The state's fields the steps pass on, by what they are (each step takes some of them).
+    job = {"job_id": sfn.JsonPath.string_at("$.job_id")}
+    upload = {"bucket": sfn.JsonPath.string_at("$.bucket"), "key": sfn.JsonPath.string_at("$.key")}
+    options = {"options": sfn.JsonPath.object_at("$.options")}
+    manifest = {"manifest": sfn.JsonPath.object_at("$.audio.manifest")}
     mark_failed = tasks.LambdaInvoke(
         scope,
         "MarkFailed",
         lambda_function=functions.fail,
-        payload=sfn.TaskInput.from_object(
-            {
-                "job_id": sfn.JsonPath.string_at("$.job_id"),
-                "bucket": sfn.JsonPath.string_at("$.bucket"),
-                "key": sfn.JsonPath.string_at("$.key"),
-                "error": sfn.JsonPath.object_at("$.error"),
-            }
-        ),
+        payload=sfn.TaskInput.from_object({**job, **upload, "error": sfn.JsonPath.object_at("$.error")}),
         payload_response_only=True,
         result_path=sfn.JsonPath.DISCARD,
         retry_on_service_exceptions=True,
@@ -85,12 +83,7 @@ def transcription_state_machine(
     chunk = step(
         "ChunkAudio",
         functions.chunk,
-        {
-            "job_id": sfn.JsonPath.string_at("$.job_id"),
-            "bucket": sfn.JsonPath.string_at("$.bucket"),
-            "key": sfn.JsonPath.string_at("$.key"),
-            "options": sfn.JsonPath.object_at("$.options"),
-        },
+        {**job, **upload, **options},
         result_path="$.audio",
     )
 
@@ -110,11 +103,7 @@ def transcription_state_machine(
     detect_language = step(
         "DetectLanguage",
         functions.transcribe,
-        {
-            "action": "detect_language",
-            "job_id": sfn.JsonPath.string_at("$.job_id"),
-            "manifest": sfn.JsonPath.object_at("$.audio.manifest"),
-        },
+        {"action": "detect_language", **job, **manifest},
         result_path="$.language",
     )
     # One chunk needs no vote: the engine detects on it while transcribing, at no extra cost.
@@ -143,13 +132,12 @@ def transcription_state_machine(
         "AggregateTranscript",
         functions.aggregate,
         {
-            "job_id": sfn.JsonPath.string_at("$.job_id"),
-            "bucket": sfn.JsonPath.string_at("$.bucket"),
-            "key": sfn.JsonPath.string_at("$.key"),
+            **job,
+            **upload,
             "duration": sfn.JsonPath.number_at("$.audio.duration"),
             "language": sfn.JsonPath.object_at("$.language"),
-            "manifest": sfn.JsonPath.object_at("$.audio.manifest"),
-            "options": sfn.JsonPath.object_at("$.options"),
+            **manifest,
+            **options,
         },
         result_path=None,
     )
@@ -158,12 +146,7 @@ def transcription_state_machine(
     diarize = step(
         "DiarizeSpeakers",
         functions.transcribe,
-        {
-            "action": "diarize",
-            "job_id": sfn.JsonPath.string_at("$.job_id"),
-            "manifest": sfn.JsonPath.object_at("$.audio.manifest"),
-            "options": sfn.JsonPath.object_at("$.options"),
-        },
+        {"action": "diarize", **job, **manifest, **options},
         result_path="$.speakers",
     )
     speakers = (
