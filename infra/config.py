@@ -135,7 +135,9 @@ class EnvironmentConfig(_Settings):
     name: str
     stack_name: str
     architecture: Literal["arm64", "x86_64"]
-    map_max_concurrency: int = Field(ge=1)
+    #: child workflows of the Distributed Map at once (its limit is 10,000; Lambda's default account
+    #: concurrency, 1,000, is the practical one)
+    map_max_concurrency: int = Field(ge=1, le=1000)
     max_upload_mb: int = Field(ge=1)
     max_duration_minutes: int = Field(ge=1)
     #: the longest audio /v1/audio/* answers synchronously, within the API function's timeout

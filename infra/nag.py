@@ -17,6 +17,7 @@ from constructs import IConstruct
 
 from infra import nag_web
 from infra.stack import TranscriptionStack
+from transcriber.domain.jobs import CHUNK_MANIFEST, WORK_PREFIX
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,15 @@ REASONS = {
     "search-index": (
         "The search index is LanceDB's files under search-index/ in the results bucket, named at run "
         "time; the search functions read and write only there (and read transcripts/ to index them)."
+    ),
+    "map-children": (
+        "The Distributed Map starts one child execution per chunk, named by Step Functions at run time; "
+        "the role may describe, stop and redrive only executions of this state machine (its Map Runs' "
+        "children), as the Distributed Map requires."
+    ),
+    "chunk-manifests": (
+        "The Distributed Map reads each job's chunk manifest from work/<job id>/chunk-manifest.json, the "
+        "job id known only at run time; only GetObject, and only objects of that name."
     ),
     "notifications-handler": (
         "CDK's BucketNotificationsHandler custom resource (it configures the input bucket's S3 "
@@ -258,6 +268,12 @@ def acknowledge_findings(stack: TranscriptionStack) -> list[Accepted]:
         accepted,
     )
     _accept(machine, "AwsSolutions-IAM5[Resource::*]", "sfn-logs-xray", "TranscriptionStateMachine", accepted)
+    for finding, reason in (
+        (f"AwsSolutions-IAM5[Resource::{executions}]", "map-children"),
+        (f"AwsSolutions-IAM5[Resource::{executions.removesuffix(':*')}/*:*]", "map-children"),
+        (f"AwsSolutions-IAM5[Resource::{results_arn}/{WORK_PREFIX}/*/{CHUNK_MANIFEST}]", "chunk-manifests"),
+    ):
+        _accept(machine, finding, reason, "TranscriptionStateMachine (Distributed Map)", accepted)
     for name, fn in (
         ("ChunkFunction", stack.chunk_fn),
         ("TranscribeFunction", stack.transcribe_fn),

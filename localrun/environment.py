@@ -43,7 +43,10 @@ def _configure_moto(port: int) -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
+    from localrun import moto_asl
+
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    moto_asl.install()  # Express children and the Map's failure threshold, as AWS has them
     # CloudFormation creates state machines in the backend that does not execute them.
     sfn_models.stepfunctions_backends = stepfunctions_parser_backends  # type: ignore[assignment]
     # The ASL interpreter builds a new boto3 client for every Lambda task (about 30 ms of CPU in

@@ -64,7 +64,9 @@ class Pipeline(Concern):
             ),
             map_max_concurrency=config.map_max_concurrency,
             log_group=functions.log_group(self, "StateMachineLogs"),
+            manifest_bucket=storage.results_bucket,
         )
+        storage.grant_key(self.state_machine, encrypt=False)  # the Map reads the chunk manifest
         self.ingest_fn = functions.zip_function(
             "ingest",
             env={

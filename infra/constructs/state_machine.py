@@ -1,6 +1,11 @@
 """The transcription workflow: chunk -> language (asked for, voted on, or detected) -> a Map of
 transcribe tasks -> speaker clustering (when asked for) -> aggregate, with retries on retryable
-errors and every failure to MarkFailed."""
+errors and every failure to MarkFailed.
+
+The Map is a Distributed Map: it reads the chunk list from the manifest the chunk step writes to S3
+(transcriber/stages/manifest.py) and runs each chunk in an Express child workflow, so the state
+never holds the list (256 KB limit: files of any length) and a chunk costs one child execution
+instead of several Standard transitions."""
 
 from __future__ import annotations
 
@@ -8,13 +13,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from transcriber.domain.errors import RETRYABLE_ERROR_NAMES
+from transcriber.domain.jobs import CHUNK_MANIFEST, WORK_PREFIX
 
 
 @dataclass(frozen=True)
@@ -33,20 +41,18 @@ def transcription_state_machine(
     functions: StepFunctions,
     map_max_concurrency: int,
     log_group: logs.ILogGroup,
+    manifest_bucket: s3.IBucket,
 ) -> sfn.StateMachine:
-    retryable = list(RETRYABLE_ERROR_NAMES)
+    # The state's fields the steps pass on, by what they are (each step takes some of them).
+    job = {"job_id": sfn.JsonPath.string_at("$.job_id")}
+    upload = {"bucket": sfn.JsonPath.string_at("$.bucket"), "key": sfn.JsonPath.string_at("$.key")}
+    options = {"options": sfn.JsonPath.object_at("$.options")}
+    manifest = {"manifest": sfn.JsonPath.object_at("$.audio.manifest")}
     mark_failed = tasks.LambdaInvoke(
         scope,
         "MarkFailed",
         lambda_function=functions.fail,
-        payload=sfn.TaskInput.from_object(
-            {
-                "job_id": sfn.JsonPath.string_at("$.job_id"),
-                "bucket": sfn.JsonPath.string_at("$.bucket"),
-                "key": sfn.JsonPath.string_at("$.key"),
-                "error": sfn.JsonPath.object_at("$.error"),
-            }
-        ),
+        payload=sfn.TaskInput.from_object({**job, **upload, "error": sfn.JsonPath.object_at("$.error")}),
         payload_response_only=True,
         result_path=sfn.JsonPath.DISCARD,
         retry_on_service_exceptions=True,
@@ -58,22 +64,18 @@ def transcription_state_machine(
         name: str, function: lambda_.IFunction, payload: dict[str, Any], result_path: str | None
     ) -> tasks.LambdaInvoke:
         """One Lambda task: its payload out, its answer at ``result_path``; retried only on
-        retryable errors (backoff and full jitter), anything else to MarkFailed."""
-        task = tasks.LambdaInvoke(
-            scope,
-            name,
-            lambda_function=function,
-            payload=sfn.TaskInput.from_object(payload),
-            payload_response_only=True,
-            result_path=result_path,
-            retry_on_service_exceptions=False,
-        )
-        task.add_retry(
-            errors=retryable,
-            interval=cdk.Duration.seconds(2),
+        retryable errors, anything else to MarkFailed."""
+        task = _retried(
+            tasks.LambdaInvoke(
+                scope,
+                name,
+                lambda_function=function,
+                payload=sfn.TaskInput.from_object(payload),
+                payload_response_only=True,
+                result_path=result_path,
+                retry_on_service_exceptions=False,
+            ),
             max_attempts=3,
-            backoff_rate=2.0,
-            jitter_strategy=sfn.JitterType.FULL,
         )
         task.add_catch(mark_failed, errors=["States.ALL"], result_path="$.error")
         return task
@@ -81,12 +83,7 @@ def transcription_state_machine(
     chunk = step(
         "ChunkAudio",
         functions.chunk,
-        {
-            "job_id": sfn.JsonPath.string_at("$.job_id"),
-            "bucket": sfn.JsonPath.string_at("$.bucket"),
-            "key": sfn.JsonPath.string_at("$.key"),
-            "options": sfn.JsonPath.object_at("$.options"),
-        },
+        {**job, **upload, **options},
         result_path="$.audio",
     )
 
@@ -106,11 +103,7 @@ def transcription_state_machine(
     detect_language = step(
         "DetectLanguage",
         functions.transcribe,
-        {
-            "action": "detect_language",
-            "job_id": sfn.JsonPath.string_at("$.job_id"),
-            "chunks": sfn.JsonPath.list_at("$.audio.chunks"),
-        },
+        {"action": "detect_language", **job, **manifest},
         result_path="$.language",
     )
     # One chunk needs no vote: the engine detects on it while transcribing, at no extra cost.
@@ -124,53 +117,27 @@ def transcription_state_machine(
     language = (
         sfn.Choice(scope, "LanguageRequested")
         .when(sfn.Condition.is_present("$.options.language"), requested_language)
-        .when(sfn.Condition.is_not_present("$.audio.chunks[1]"), single_chunk)
+        .when(sfn.Condition.number_less_than_equals("$.audio.chunks_total", 1), single_chunk)
         .otherwise(detect_language)
     )
 
-    transcribe = tasks.LambdaInvoke(
+    fan_out = _distributed_map(
         scope,
-        "TranscribeChunk",
-        lambda_function=functions.transcribe,
-        payload_response_only=True,
-        retry_on_service_exceptions=False,
-    )
-    transcribe.add_retry(
-        errors=retryable,
-        interval=cdk.Duration.seconds(2),
-        max_attempts=4,
-        backoff_rate=2.0,
-        jitter_strategy=sfn.JitterType.FULL,
-    )
-    fan_out = sfn.Map(
-        scope,
-        "TranscribeChunks",
-        items_path="$.audio.chunks",
-        item_selector={
-            "job_id": sfn.JsonPath.string_at("$.job_id"),
-            "chunk": sfn.JsonPath.object_at("$$.Map.Item.Value"),
-            "language": sfn.JsonPath.string_at("$.language.language"),
-            "options": sfn.JsonPath.object_at("$.options"),
-        },
+        transcribe=functions.transcribe,
         max_concurrency=map_max_concurrency,
-        # Each chunk's transcript is in S3 under a key derived from the job and chunk index, so
-        # the Map's results are dropped: a 4-hour job's state holds one list, not two.
-        result_path=sfn.JsonPath.DISCARD,
     )
-    fan_out.item_processor(transcribe)
     fan_out.add_catch(mark_failed, errors=["States.ALL"], result_path="$.error")
 
     aggregate = step(
         "AggregateTranscript",
         functions.aggregate,
         {
-            "job_id": sfn.JsonPath.string_at("$.job_id"),
-            "bucket": sfn.JsonPath.string_at("$.bucket"),
-            "key": sfn.JsonPath.string_at("$.key"),
+            **job,
+            **upload,
             "duration": sfn.JsonPath.number_at("$.audio.duration"),
             "language": sfn.JsonPath.object_at("$.language"),
-            "chunks": sfn.JsonPath.list_at("$.audio.chunks"),
-            "options": sfn.JsonPath.object_at("$.options"),
+            **manifest,
+            **options,
         },
         result_path=None,
     )
@@ -179,12 +146,7 @@ def transcription_state_machine(
     diarize = step(
         "DiarizeSpeakers",
         functions.transcribe,
-        {
-            "action": "diarize",
-            "job_id": sfn.JsonPath.string_at("$.job_id"),
-            "chunks": sfn.JsonPath.list_at("$.audio.chunks"),
-            "options": sfn.JsonPath.object_at("$.options"),
-        },
+        {"action": "diarize", **job, **manifest, **options},
         result_path="$.speakers",
     )
     speakers = (
@@ -206,7 +168,7 @@ def transcription_state_machine(
     diarize.next(aggregate)
     fan_out.next(speakers)
     definition = chunk.next(language)
-    return sfn.StateMachine(
+    state_machine = sfn.StateMachine(
         scope,
         "TranscriptionStateMachine",
         definition_body=sfn.DefinitionBody.from_chainable(definition),
@@ -217,3 +179,71 @@ def transcription_state_machine(
         # a job, and the payloads (object keys, chunk lists) stay out of the logs.
         logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
     )
+    # The Map's ItemReader reads the manifest: that object only, in the work prefix.
+    state_machine.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["s3:GetObject"],
+            resources=[manifest_bucket.arn_for_objects(f"{WORK_PREFIX}/*/{CHUNK_MANIFEST}")],
+        )
+    )
+    return state_machine
+
+
+def _retried(task: tasks.LambdaInvoke, *, max_attempts: int) -> tasks.LambdaInvoke:
+    """Retry only retryable errors (permanent ones would fail the same way), with backoff and
+    full jitter so that throttled chunks do not retry in step."""
+    task.add_retry(
+        errors=list(RETRYABLE_ERROR_NAMES),
+        interval=cdk.Duration.seconds(2),
+        max_attempts=max_attempts,
+        backoff_rate=2.0,
+        jitter_strategy=sfn.JitterType.FULL,
+    )
+    return task
+
+
+def _distributed_map(
+    scope: Construct,
+    *,
+    transcribe: lambda_.IFunction,
+    max_concurrency: int,
+) -> sfn.DistributedMap:
+    """One Express child workflow per chunk of the manifest; no failure tolerated, so a chunk that
+    fails after its retries fails the Map (States.ExceedToleratedFailureThreshold) and MarkFailed
+    reports the chunk's own error, which the transcribe step keeps (transcriber/stages/chunk_failures.py)."""
+    fan_out = sfn.DistributedMap(
+        scope,
+        "TranscribeChunks",
+        # From the state rather than ``bucket=``: CDK would grant s3:GetObject on the whole bucket;
+        # the role may read manifests only (transcription_state_machine).
+        item_reader=sfn.S3JsonItemReader(
+            bucket_name_path=sfn.JsonPath.string_at("$.audio.manifest.bucket"),
+            key=sfn.JsonPath.string_at("$.audio.manifest.key"),
+        ),
+        item_selector={
+            "job_id": sfn.JsonPath.string_at("$.job_id"),
+            "chunk": sfn.JsonPath.object_at("$$.Map.Item.Value"),
+            "language": sfn.JsonPath.string_at("$.language.language"),
+            "options": sfn.JsonPath.object_at("$.options"),
+        },
+        map_execution_type=sfn.StateMachineType.EXPRESS,
+        max_concurrency=max_concurrency,
+        tolerated_failure_count=0,
+        tolerated_failure_percentage=0,
+        # Each chunk's transcript is in S3 under a key derived from the job and chunk index, so
+        # the Map's results are dropped.
+        result_path=sfn.JsonPath.DISCARD,
+    )
+    transcribe_chunk = tasks.LambdaInvoke(
+        scope,
+        "TranscribeChunk",
+        lambda_function=transcribe,
+        payload_response_only=True,
+        retry_on_service_exceptions=False,
+    )
+    fan_out.item_processor(
+        _retried(transcribe_chunk, max_attempts=4),
+        mode=sfn.ProcessorMode.DISTRIBUTED,
+        execution_type=sfn.ProcessorType.EXPRESS,
+    )
+    return fan_out

@@ -233,3 +233,11 @@ def api_service(**ports: Any) -> TranscriptionService:
         "resolve": resolve_host,
     }
     return TranscriptionService(**(defaults | ports))
+
+
+def chunked(response: dict[str, Any]) -> dict[str, Any]:
+    """The chunk step's answer with its chunk list read back from the manifest it wrote in S3
+    (the state carries only the manifest's location)."""
+    manifest = response["manifest"]
+    body = boto3.client("s3").get_object(Bucket=manifest["bucket"], Key=manifest["key"])["Body"].read()
+    return {**response, "chunks": json.loads(body)}

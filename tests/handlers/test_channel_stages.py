@@ -11,7 +11,7 @@ from functions.aggregate import handler as aggregate
 from functions.chunk import handler as chunk
 from functions.transcribe import handler as transcribe
 from tests.conftest import ffmpeg
-from tests.handlers.conftest import Aws, FakeContext
+from tests.handlers.conftest import Aws, FakeContext, chunked
 from transcriber.domain.channels import MONO_NOTE
 
 
@@ -22,10 +22,10 @@ def start_job(aws: Aws, path: Path, key: str) -> dict:
 
 
 def run_job(job: dict, context: FakeContext) -> dict:
-    prepared = chunk.handler(job, context)
+    prepared = chunked(chunk.handler(job, context))
     for ref in prepared["chunks"]:
         transcribe.handler({"job_id": "job1", "chunk": ref, "language": "en"}, context)
-    request = {**job, "duration": prepared["duration"], "chunks": prepared["chunks"]}
+    request = {**job, "duration": prepared["duration"], "manifest": prepared["manifest"]}
     aggregate.handler({k: v for k, v in request.items() if k != "options"}, context)
     return prepared
 

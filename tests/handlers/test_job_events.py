@@ -17,7 +17,7 @@ import pytest
 from functions.chunk import handler as chunk
 from functions.fail import handler as fail
 from functions.transcribe import handler as transcribe
-from tests.handlers.conftest import Aws, FakeContext
+from tests.handlers.conftest import Aws, FakeContext, chunked
 from transcriber.domain.jobs import JOB_EVENT_TYPES, crosses_progress_step
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "events"
@@ -74,7 +74,7 @@ def test_chunk_then_transcribe_emit_started_and_progress(
     aws: Aws, context: FakeContext, pending_job: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MAX_CHUNK_SECONDS", "8")
-    prepared = chunk.handler(pending_job, context)
+    prepared = chunked(chunk.handler(pending_job, context))
     (started,) = aws.events()
     assert_valid(started)
     assert started["detail-type"] == "Transcription Job Started"

@@ -19,7 +19,7 @@ from functions.chunk import handler as chunk
 from functions.fail import handler as fail
 from functions.sweeper import handler as sweeper
 from functions.transcribe import handler as transcribe
-from tests.handlers.conftest import Aws, FakeContext
+from tests.handlers.conftest import Aws, FakeContext, chunked
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.workflow import Workflow
 from transcriber.domain.jobs import iso_timestamp, partial_key
@@ -80,7 +80,7 @@ def test_a_retried_job_transcribes_only_the_chunks_without_a_stored_result(
     aws: Aws, context: FakeContext, job: dict[str, Any], counting_engine: CountingEngine
 ) -> None:
     # The first run: chunked, two chunks transcribed, then the job fails.
-    first = chunk.handler(job, context)
+    first = chunked(chunk.handler(job, context))
     chunks = first["chunks"]
     assert len(chunks) >= 3
     done_before = [chunks[0], chunks[-1]]
@@ -102,7 +102,7 @@ def test_a_retried_job_transcribes_only_the_chunks_without_a_stored_result(
 
     # The second run, as the state machine drives it: chunk again, every chunk through the Map.
     counting_engine.transcribed.clear()
-    second = chunk.handler(json.loads(execution["input"]), context)
+    second = chunked(chunk.handler(json.loads(execution["input"]), context))
     assert [c["key"] for c in second["chunks"]] == [c["key"] for c in chunks]
     record = _job(aws)
     assert record["status"] == "PROCESSING" and record["chunks_done"] == 0 and record["progress"] == 0
@@ -119,7 +119,9 @@ def test_a_retried_job_transcribes_only_the_chunks_without_a_stored_result(
     assert sorted(r["index"] for r in refs if r["reused"]) == sorted(stored)
     assert _job(aws)["chunks_done"] == missing
 
-    result = aggregate.handler({**job, "duration": second["duration"], "chunks": second["chunks"]}, context)
+    result = aggregate.handler(
+        {**job, "duration": second["duration"], "manifest": second["manifest"]}, context
+    )
     assert result["status"] == "COMPLETED"
     record = _job(aws)
     assert record["status"] == "COMPLETED" and record["chunks_done"] == len(chunks)

@@ -11,7 +11,7 @@ import pytest
 from functions.aggregate import handler as aggregate
 from functions.chunk import handler as chunk
 from functions.transcribe import handler as transcribe
-from tests.handlers.conftest import Aws, FakeContext
+from tests.handlers.conftest import Aws, FakeContext, chunked
 from transcriber.domain.retention import Retention
 
 
@@ -26,10 +26,10 @@ def _complete(aws: Aws, context: FakeContext, sample_flac: Path, retention: Rete
             "retention": retention.to_record(),
         }
     )
-    prepared = chunk.handler(job, context)
+    prepared = chunked(chunk.handler(job, context))
     for ref in prepared["chunks"]:
         transcribe.handler({"job_id": "job1", "chunk": ref}, context)
-    aggregate.handler({**job, "duration": prepared["duration"], "chunks": prepared["chunks"]}, context)
+    aggregate.handler({**job, "duration": prepared["duration"], "manifest": prepared["manifest"]}, context)
     return dict(aws.table.get_item(Key={"job_id": "job1"})["Item"])
 
 

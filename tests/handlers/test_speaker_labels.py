@@ -12,7 +12,7 @@ from functions.aggregate import handler as aggregate
 from functions.chunk import handler as chunk
 from functions.fail import handler as fail
 from functions.transcribe import handler as transcribe
-from tests.handlers.conftest import Aws, FakeContext
+from tests.handlers.conftest import Aws, FakeContext, chunked
 from tests.speaker_audio import two_speaker_conversation, who_spoke
 from transcriber.domain.errors import DiarizationError
 
@@ -36,12 +36,12 @@ def conversation_job(aws: Aws) -> tuple[dict[str, Any], Any]:
 
 
 @pytest.fixture
-def chunked(
+def chunked_job(
     context: FakeContext, conversation_job: tuple[dict[str, Any], Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The conversation's job and what the chunk handler made of it."""
+    """The conversation's job and what the chunk handler made of it (its manifest read back)."""
     job, _ = conversation_job
-    return job, chunk.handler(job, context)
+    return job, chunked(chunk.handler(job, context))
 
 
 def _body(aws: Aws, key: str) -> str:
@@ -52,7 +52,7 @@ def test_speakers_are_labelled_across_chunks_and_match_who_spoke(
     aws: Aws, context: FakeContext, conversation_job: tuple[dict[str, Any], Any]
 ) -> None:
     job, conversation = conversation_job
-    prepared = chunk.handler(job, context)
+    prepared = chunked(chunk.handler(job, context))
     assert len(prepared["chunks"]) >= 2  # one clustering must join the chunks' labels
     for ref in prepared["chunks"]:
         out = transcribe.handler({"job_id": "job1", "chunk": ref, "options": OPTIONS}, context)
@@ -60,7 +60,7 @@ def test_speakers_are_labelled_across_chunks_and_match_who_spoke(
         head = aws.s3.head_object(Bucket="results", Key=f"work/job1/speakers/chunk-{ref['index']:04d}.npz")
         assert head["ContentLength"] > 0
     speakers = transcribe.handler(
-        {"action": "diarize", "job_id": "job1", "chunks": prepared["chunks"], "options": OPTIONS}, context
+        {"action": "diarize", "job_id": "job1", "manifest": prepared["manifest"], "options": OPTIONS}, context
     )
     assert speakers == {"key": "work/job1/speakers/turns.json", "speakers": 2}
     assert len(json.dumps(speakers)) < 200  # the state carries a reference, never embeddings
@@ -69,7 +69,7 @@ def test_speakers_are_labelled_across_chunks_and_match_who_spoke(
         {
             **job,
             "duration": prepared["duration"],
-            "chunks": prepared["chunks"],
+            "manifest": prepared["manifest"],
             "language": {"language": "en"},
         },
         context,
@@ -96,7 +96,7 @@ def test_a_retried_chunk_computes_only_the_missing_embeddings(
     aws: Aws, context: FakeContext, conversation_job: tuple[dict[str, Any], Any]
 ) -> None:
     job, _ = conversation_job
-    ref = chunk.handler(job, context)["chunks"][0]
+    ref = chunked(chunk.handler(job, context))["chunks"][0]
     transcribe.handler({"job_id": "job1", "chunk": ref}, context)  # transcribed without speakers
     done = int(aws.table.get_item(Key={"job_id": "job1"})["Item"]["chunks_done"])
     out = transcribe.handler({"job_id": "job1", "chunk": ref, "options": OPTIONS}, context)
@@ -106,10 +106,10 @@ def test_a_retried_chunk_computes_only_the_missing_embeddings(
 
 
 def test_missing_embeddings_fail_the_job_as_diarization_failed(
-    aws: Aws, context: FakeContext, chunked: tuple[dict[str, Any], dict[str, Any]]
+    aws: Aws, context: FakeContext, chunked_job: tuple[dict[str, Any], dict[str, Any]]
 ) -> None:
-    job, prepared = chunked
-    request = {"action": "diarize", "job_id": "job1", "chunks": prepared["chunks"], "options": OPTIONS}
+    job, prepared = chunked_job
+    request = {"action": "diarize", "job_id": "job1", "manifest": prepared["manifest"], "options": OPTIONS}
     with pytest.raises(DiarizationError, match="missing"):
         transcribe.handler(request, context)
     # What the state machine's Catch hands to MarkFailed: the error's name and message.
@@ -119,12 +119,12 @@ def test_missing_embeddings_fail_the_job_as_diarization_failed(
 
 
 def test_aggregate_refuses_to_drop_labels_it_was_asked_for(
-    aws: Aws, context: FakeContext, chunked: tuple[dict[str, Any], dict[str, Any]]
+    aws: Aws, context: FakeContext, chunked_job: tuple[dict[str, Any], dict[str, Any]]
 ) -> None:
-    job, prepared = chunked
+    job, prepared = chunked_job
     for ref in prepared["chunks"]:
         transcribe.handler({"job_id": "job1", "chunk": ref}, context)
-    request = {**job, "duration": prepared["duration"], "chunks": prepared["chunks"]}
+    request = {**job, "duration": prepared["duration"], "manifest": prepared["manifest"]}
     with pytest.raises(DiarizationError, match="no speaker turns"):
         aggregate.handler(request, context)
     # Without speaker labels the record and outputs are as they always were.
@@ -136,12 +136,12 @@ def test_aggregate_refuses_to_drop_labels_it_was_asked_for(
 
 
 def test_a_corrupt_embeddings_file_fails_the_job_as_diarization_failed(
-    aws: Aws, context: FakeContext, chunked: tuple[dict[str, Any], dict[str, Any]]
+    aws: Aws, context: FakeContext, chunked_job: tuple[dict[str, Any], dict[str, Any]]
 ) -> None:
-    _, prepared = chunked
+    _, prepared = chunked_job
     for ref in prepared["chunks"]:
         key = f"work/job1/speakers/chunk-{ref['index']:04d}.npz"
         aws.s3.put_object(Bucket="results", Key=key, Body=b"not an npz")
-    request = {"action": "diarize", "job_id": "job1", "chunks": prepared["chunks"], "options": OPTIONS}
+    request = {"action": "diarize", "job_id": "job1", "manifest": prepared["manifest"], "options": OPTIONS}
     with pytest.raises(DiarizationError, match="could not be computed"):
         transcribe.handler(request, context)

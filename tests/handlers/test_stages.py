@@ -11,7 +11,7 @@ from functions.aggregate import handler as aggregate
 from functions.chunk import handler as chunk
 from functions.fail import handler as fail
 from functions.transcribe import handler as transcribe
-from tests.handlers.conftest import Aws, FakeContext
+from tests.handlers.conftest import Aws, FakeContext, chunked
 from transcriber.domain.errors import InvalidOptionsError
 from transcriber.domain.formats import parse_srt, parse_vtt
 
@@ -35,7 +35,7 @@ def test_chunk_stores_chunks_and_returns_only_references(
     aws: Aws, context: FakeContext, pending_job: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MAX_CHUNK_SECONDS", "8")
-    out = chunk.handler(pending_job, context)
+    out = chunked(chunk.handler(pending_job, context))
     assert out["duration"] == pytest.approx(22.56, abs=0.05)
     chunks = out["chunks"]
     assert len(chunks) >= 3
@@ -56,7 +56,7 @@ def test_chunk_stores_chunks_and_returns_only_references(
 def test_transcribe_then_aggregate_complete_the_job(
     aws: Aws, context: FakeContext, pending_job: dict
 ) -> None:
-    prepared = chunk.handler(pending_job, context)
+    prepared = chunked(chunk.handler(pending_job, context))
     refs = [transcribe.handler({"job_id": "job1", "chunk": c}, context) for c in prepared["chunks"]]
     assert all(not r["reused"] for r in refs)
     job = aws.table.get_item(Key={"job_id": "job1"})["Item"]
@@ -66,7 +66,7 @@ def test_transcribe_then_aggregate_complete_the_job(
     assert again["reused"] is True
 
     result = aggregate.handler(
-        {**pending_job, "duration": prepared["duration"], "chunks": prepared["chunks"]}, context
+        {**pending_job, "duration": prepared["duration"], "manifest": prepared["manifest"]}, context
     )
     assert result["status"] == "COMPLETED"
     job = aws.table.get_item(Key={"job_id": "job1"})["Item"]
@@ -116,10 +116,10 @@ def test_options_reach_chunking_detection_and_the_engine(
     aws: Aws, context: FakeContext, pending_job: dict
 ) -> None:
     options = {"max_chunk_seconds": 20, "word_timestamps": False}
-    prepared = chunk.handler({**pending_job, "options": options}, context)
+    prepared = chunked(chunk.handler({**pending_job, "options": options}, context))
     assert len(prepared["chunks"]) >= 2 and all(c["duration"] <= 20.0 + 1e-6 for c in prepared["chunks"])
     decision = transcribe.handler(
-        {"action": "detect_language", "job_id": "job1", "chunks": prepared["chunks"]}, context
+        {"action": "detect_language", "job_id": "job1", "manifest": prepared["manifest"]}, context
     )
     # pocketsphinx hears English only; up to five chunks spread over the file vote.
     assert decision["language"] == "en" and decision["source"] == "detected"
@@ -133,7 +133,12 @@ def test_options_reach_chunking_detection_and_the_engine(
     partial = json.loads(aws.s3.get_object(Bucket="results", Key=refs[0]["key"])["Body"].read())
     assert partial["segments"] and all("words" not in s for s in partial["segments"])
     aggregate.handler(
-        {**pending_job, "duration": prepared["duration"], "language": decision, "chunks": prepared["chunks"]},
+        {
+            **pending_job,
+            "duration": prepared["duration"],
+            "language": decision,
+            "manifest": prepared["manifest"],
+        },
         context,
     )
     job = aws.table.get_item(Key={"job_id": "job1"})["Item"]
@@ -143,6 +148,6 @@ def test_options_reach_chunking_detection_and_the_engine(
 def test_a_language_the_engine_cannot_transcribe_is_a_permanent_error(
     context: FakeContext, pending_job: dict
 ) -> None:
-    prepared = chunk.handler(pending_job, context)
+    prepared = chunked(chunk.handler(pending_job, context))
     with pytest.raises(InvalidOptionsError, match="English only"):
         transcribe.handler({"job_id": "job1", "chunk": prepared["chunks"][0], "language": "de"}, context)

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.aggregate import handler as aggregate
 from tests.api_requests import KeyedTenants, proxy_event, tenant
-from tests.handlers.conftest import Aws, FakeContext, api_service
+from tests.handlers.conftest import Aws, FakeContext, api_service, chunked
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.vocabularies_table import VocabularyRepository
 from transcriber.api.http_api import HttpApi
@@ -25,6 +25,7 @@ from transcriber.domain.models import ChunkSpec
 from transcriber.domain.options import JobOptions
 from transcriber.domain.recognition import transcribe_chunk
 from transcriber.domain.speech import DEFAULT_DECODING, DecodeOptions, EngineResult, LanguageGuess
+from transcriber.stages.manifest import manifest_key
 
 KEY_A, KEY_B = "trk_0123abcd_" + "a" * 43, "trk_4567cdef_" + "b" * 43
 KEYS = {KEY_A: "acme", KEY_B: "globex"}
@@ -170,8 +171,10 @@ def _aggregate_with(aws: Aws, context: FakeContext, options: dict[str, Any], tex
         Item={"job_id": "job1", "status": "PROCESSING", "options": options, "bucket": "u", "key": "k"}
     )
     chunk = {"index": 0, "offset": 0.0, "duration": 10.0, "key": "work/job1/chunks/00000.wav"}
+    manifest = {"bucket": "results", "key": manifest_key("job1")}
+    aws.s3.put_object(Bucket="results", Key=manifest["key"], Body=json.dumps([chunk]))
     aggregate.handler(
-        {"job_id": "job1", "bucket": "u", "key": "k", "duration": 10.0, "chunks": [chunk]}, context
+        {"job_id": "job1", "bucket": "u", "key": "k", "duration": 10.0, "manifest": manifest}, context
     )
     return cast(dict[str, Any], aws.table.get_item(Key={"job_id": "job1"})["Item"])
 
@@ -264,7 +267,7 @@ def test_a_truncated_file_is_transcribed_to_the_cut_with_a_warning(
     aws.table.put_item(
         Item={"job_id": "job2", "status": "PENDING", "bucket": "uploads", "key": "in/cut.flac"}
     )
-    out = chunk.handler({"job_id": "job2", "bucket": "uploads", "key": "in/cut.flac"}, context)
+    out = chunked(chunk.handler({"job_id": "job2", "bucket": "uploads", "key": "in/cut.flac"}, context))
     assert 0 < out["duration"] < 22.0
     job = aws.table.get_item(Key={"job_id": "job2"})["Item"]
     assert len(job["warnings"]) == 1 and "appears truncated" in job["warnings"][0]

@@ -21,7 +21,7 @@ def test_speaker_labels_are_clustered_once_after_the_map_only_when_asked_for(tem
     ]
     diarize = states["DiarizeSpeakers"]
     assert diarize["Parameters"]["action"] == "diarize"
-    assert diarize["Parameters"]["chunks.$"] == "$.audio.chunks"
+    assert diarize["Parameters"]["manifest.$"] == "$.audio.manifest"
     assert diarize["Parameters"]["options.$"] == "$.options"
     assert diarize["ResultPath"] == "$.speakers" and diarize["Next"] == "AggregateTranscript"
     (retry,) = diarize["Retry"]

@@ -42,15 +42,25 @@ def test_state_machine_chunks_fans_out_and_aggregates(template: Template) -> Non
     fan_out = states["TranscribeChunks"]
     assert fan_out["Type"] == "Map"
     assert fan_out["MaxConcurrency"] == 4  # dev's map_max_concurrency in cdk.json
-    assert fan_out["ItemsPath"] == "$.audio.chunks"
+    # A Distributed Map: its items come from the chunk manifest in S3, one Express child per chunk
+    assert "ItemsPath" not in fan_out
+    assert fan_out["ItemReader"] == {
+        "Resource": "arn:ARN:states:::s3:getObject",
+        "ReaderConfig": {"InputType": "JSON"},
+        "Parameters": {"Bucket.$": "$.audio.manifest.bucket", "Key.$": "$.audio.manifest.key"},
+    }
+    assert fan_out["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}
+    # no failed chunk tolerated (0, the default, which CDK leaves out)
+    assert fan_out.get("ToleratedFailureCount", 0) == 0 and fan_out.get("ToleratedFailurePercentage", 0) == 0
+    assert fan_out["ItemSelector"]["chunk.$"] == "$$.Map.Item.Value"
     # after the Map: aggregate, unless speaker labels first need their clustering step
     assert fan_out["Next"] == "SpeakerLabelsRequested"
     assert states["SpeakerLabelsRequested"]["Default"] == "AggregateTranscript"
     assert "ResultPath" in fan_out and fan_out["ResultPath"] is None  # transcripts are found in S3
-    assert states["AggregateTranscript"]["Parameters"]["chunks.$"] == "$.audio.chunks"
+    assert states["AggregateTranscript"]["Parameters"]["manifest.$"] == "$.audio.manifest"
     inner = fan_out["ItemProcessor"]["States"]["TranscribeChunk"]
     (retry,) = inner["Retry"]
-    assert retry["JitterStrategy"] == "FULL" and retry["BackoffRate"] == 2
+    assert retry["JitterStrategy"] == "FULL" and retry["BackoffRate"] == 2 and retry["MaxAttempts"] == 4
     assert "RetryableError" in retry["ErrorEquals"]
     assert "States.ALL" not in retry["ErrorEquals"]  # permanent errors are never retried
     for name in ("ChunkAudio", "DetectLanguage", "TranscribeChunks", "AggregateTranscript"):
@@ -65,7 +75,7 @@ def test_the_language_is_decided_once_and_pinned_for_every_chunk(template: Templ
     assert choice["Type"] == "Choice"
     assert choice["Choices"] == [
         {"Variable": "$.options.language", "IsPresent": True, "Next": "UseRequestedLanguage"},
-        {"Variable": "$.audio.chunks[1]", "IsPresent": False, "Next": "DetectWhileTranscribing"},
+        {"Variable": "$.audio.chunks_total", "NumericLessThanEquals": 1, "Next": "DetectWhileTranscribing"},
     ]
     assert choice["Default"] == "DetectLanguage"
     detect = states["DetectLanguage"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
 from importlib.metadata import version
 
 import moto.awslambda.models
@@ -54,3 +55,34 @@ def test_lambda_tasks_reuse_one_client_per_service_and_port() -> None:
     assert reused("us-east-1", "lambda") is first
     assert reused(region="eu-west-1", service="lambda") is not first
     assert built == [("us-east-1", "lambda"), ("eu-west-1", "lambda")]
+
+
+def test_the_distributed_map_patches_find_their_seams() -> None:
+    """localrun/moto_asl.py: moto's grammar refuses Express children unless patched, and a failed
+    child fails the Map Run through ``_map_run``; both patches apply, once."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+        distributed_iteration_component as distributed,
+    )
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    from localrun import moto_asl
+
+    child = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+    definition = {
+        "StartAt": "M",
+        "States": {
+            "M": {
+                "Type": "Map",
+                "ItemProcessor": {
+                    **child,
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                },
+                "End": True,
+            }
+        },
+    }
+    assert "_map_run" in vars(distributed.DistributedIterationComponent)
+    moto_asl.install()
+    moto_asl.install()
+    AmazonStateLanguageParser.parse(json.dumps(definition))  # refused by moto's grammar unpatched
+    assert getattr(distributed.DistributedIterationComponent._map_run, "_local_patch", False)

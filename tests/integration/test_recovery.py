@@ -53,16 +53,20 @@ def _lose_a_chunk_and_the_outputs(pipeline: LocalPipeline, job: dict[str, Any], 
 
 
 def _chunk_results(pipeline: LocalPipeline, execution: str) -> list[dict[str, Any]]:
-    """The transcribe step's result for every Map iteration of one execution, from its history."""
+    """The transcribe step's outcome for every chunk of one execution, from the transcribe
+    function's logs: the Map's children are Express workflows, whose steps the parent's history
+    does not show (in AWS as here), so their logs are where a chunk's outcome is read."""
     sfn = pipeline.aws.client("stepfunctions")
-    arn = pipeline.workflow().execution_arn(execution)
+    started = sfn.describe_execution(executionArn=pipeline.workflow().execution_arn(execution))["startDate"]
+    outcomes = {"Chunk transcribed": False, "Chunk already transcribed; reusing the checkpoint": True}
     results = []
-    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
-        for event in page["events"]:
-            details = event.get("lambdaFunctionSucceededEventDetails") or {}
-            output = json.loads(details.get("output") or "null")
-            if isinstance(output, dict) and "reused" in output:
-                results.append(output)
+    for log in (pipeline.aws.runtime.work_dir / "logs").glob("*TranscribeFunction*.log"):
+        for line in log.read_text(errors="replace").splitlines():
+            record = json.loads(line) if line.startswith("{") else {}
+            if record.get("message") in outcomes and execution.startswith(str(record.get("job_id"))):
+                when = datetime.strptime(record["timestamp"], "%Y-%m-%d %H:%M:%S,%f%z")
+                if when >= started:
+                    results.append({"index": record["chunk"], "reused": outcomes[record["message"]]})
     return sorted(results, key=lambda r: int(r["index"]))
 
 

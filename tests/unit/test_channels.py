@@ -27,9 +27,10 @@ from transcriber.domain.errors import TooLongError, UnsupportedFormatError
 from transcriber.domain.formats import transcript_to_dict
 from transcriber.domain.jobs import chunk_key
 from transcriber.domain.merge import merge_chunks
-from transcriber.domain.messages import ChunkRef, ChunkResponse
+from transcriber.domain.messages import ChunkRef, ChunkResponse, ManifestRef
 from transcriber.domain.models import ChunkSpec, ChunkTranscript, Segment, Word
 from transcriber.domain.options import JobOptions
+from transcriber.stages.manifest import manifest_key
 
 RATE = 16_000
 
@@ -209,7 +210,8 @@ def test_the_option_travels_as_metadata_and_is_off_by_default() -> None:
 def test_chunk_references_carry_the_channel_only_when_there_is_one() -> None:
     plain = ChunkRef.of(ChunkSpec(0, 0.0, 5.0), "k0")
     stereo = ChunkRef.of(ChunkSpec(1, 0.0, 5.0, channel=1), "k1")
-    wire = ChunkResponse(job_id="j", duration=5.0, chunks=[plain, stereo]).to_wire()
+    # the chunk manifest's items, as the chunk step writes them (transcriber/stages/manifest.py)
+    wire = {"chunks": [ref.to_wire() for ref in (plain, stereo)]}
     assert "channel" not in wire["chunks"][0] and wire["chunks"][1]["channel"] == 1
     assert ChunkRef.model_validate(wire["chunks"][1]).spec() == ChunkSpec(1, 0.0, 5.0, channel=1)
     assert ChunkSpec.from_dict(ChunkSpec(1, 0.0, 5.0, channel=1).to_dict()).channel == 1
@@ -246,7 +248,11 @@ def test_a_multichannel_plan_within_the_duration_limit_fits_the_state(channels: 
         planned = plan_from_speech(speech, per_channel_ms, config)
         specs += [replace(s, index=len(specs) + s.index, channel=channel) for s in planned]
     refs = [ChunkRef.of(spec, chunk_key("0" * 32, spec.index)) for spec in specs]
-    state = ChunkResponse(job_id="0" * 32, duration=per_channel_ms / 1000, chunks=refs).to_wire()
+    # The references go to the chunk manifest in S3; the state holds their count and its location.
+    manifest = ManifestRef(bucket="results", key=manifest_key("0" * 32))
+    state = ChunkResponse(
+        job_id="0" * 32, duration=per_channel_ms / 1000, chunks_total=len(refs), manifest=manifest
+    ).to_wire()
     execution_input = {"job_id": "0" * 32, "bucket": "b" * 63, "key": "k" * 1024}
     options = {"options": {"language": "de", "channel_identification": True}}
     size = len(json.dumps({**execution_input, **options, "audio": state}).encode())

@@ -34,14 +34,14 @@ def runs(speech_ms: int, pause_ms: int) -> list[Span]:
     return [(start, start + speech_ms) for start in range(0, FOUR_HOURS_MS - speech_ms, step)]
 
 
-def conversation(seed: int = 3) -> list[Span]:
-    """Speech runs of 1-20 s between pauses of 0.3-3 s, over four hours."""
+def conversation(seed: int = 3, duration_ms: int = FOUR_HOURS_MS) -> list[Span]:
+    """Speech runs of 1-20 s between pauses of 0.3-3 s, over four hours (or ``duration_ms``)."""
     rng = random.Random(seed)
     spans: list[Span] = []
     start = 0
     while True:
         end = start + rng.randint(1_000, 20_000)
-        if end > FOUR_HOURS_MS:
+        if end > duration_ms:
             return spans
         spans.append((start, end))
         start = end + rng.randint(300, 3_000)

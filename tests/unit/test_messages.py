@@ -129,10 +129,11 @@ def test_step_payloads_parse_as_the_state_machine_sends_them() -> None:
             "key": "k",
             "duration": 24,
             "language": {"language": "", "source": "detected", "samples": 1},
-            "chunks": [chunk],
+            "manifest": {"bucket": "results", "key": "work/j/chunk-manifest.json"},
         }
     )
     assert aggregate.language.source == "detected" and aggregate.language.confidence is None
+    assert aggregate.manifest.key == "work/j/chunk-manifest.json"
     failed = FailRequest.model_validate(
         {"job_id": JOB_ID, "bucket": "b", "key": "k", "error": {"Error": "X", "Cause": None}}
     )

@@ -292,6 +292,12 @@ class JobRepository:
         return self._set_where(job_id, fields, "#status = :done", {":done": JobStatus.COMPLETED.value})
 
     @translate_client_errors
+    def record_chunk_error(self, job_id: str, error: dict[str, str]) -> bool:
+        """A chunk's own failure (``{Error, Cause}``) while the job runs: MarkFailed reads it when
+        the Distributed Map fails without naming it (transcriber/stages/chunk_failures.py)."""
+        return self._update_unless_terminal(job_id, {"chunk_error": error})
+
+    @translate_client_errors
     def mark_failed(self, job_id: str, *, reason_code: str, message: str) -> bool:
         return self._update_unless_terminal(
             job_id,

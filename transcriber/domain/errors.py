@@ -127,4 +127,6 @@ def reason_for_error_name(error_name: str) -> str:
         return "TIMEOUT"
     if error_name == "States.Aborted":  # someone stopped the execution
         return "ABORTED"
+    if error_name == "States.ExceedToleratedFailureThreshold":  # a chunk failed, its own error unknown
+        return "CHUNK_FAILED"
     return "INTERNAL_ERROR"

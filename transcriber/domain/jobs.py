@@ -119,6 +119,10 @@ def chunk_key(job_id: str, index: int) -> str:
     return f"{WORK_PREFIX}/{job_id}/chunks/chunk-{index:04d}.wav"
 
 
+#: The job's chunk list for the Distributed Map, in its work folder (transcriber/stages/manifest.py).
+CHUNK_MANIFEST = "chunk-manifest.json"
+
+
 def partial_key(job_id: str, index: int) -> str:
     """Where a chunk's transcript is checkpointed."""
     return f"{WORK_PREFIX}/{job_id}/partials/chunk-{index:04d}.json"

@@ -157,20 +157,35 @@ class ChunkRef(Message):
         return ChunkSpec(**{f.name: getattr(self, f.name) for f in fields(ChunkSpec)})
 
 
+class ManifestRef(Message):
+    """Where a job's chunk manifest (a JSON array of :class:`ChunkRef`) lies in S3: the Distributed
+    Map reads its items from there, so the state never carries the chunk list (256 KB limit)."""
+
+    bucket: str
+    key: str
+
+
 class ChunkResponse(Message):
-    """ChunkAudio's answer (at ``$.audio``): references only, never audio."""
+    """ChunkAudio's answer (at ``$.audio``): a summary of constant size, whatever the file's length."""
 
     job_id: str
     duration: float
-    chunks: list[ChunkRef]
+    #: the Choice states test it (one chunk needs no language vote)
+    chunks_total: int
+    manifest: ManifestRef
 
 
-class LanguageRequest(Message):
+class WithManifest(Message):
+    """A step that reads the job's chunk list from its manifest (transcriber/stages/manifest.py)."""
+
+    job_id: str
+    manifest: ManifestRef
+
+
+class LanguageRequest(WithManifest):
     """DetectLanguage's input."""
 
     action: Literal["detect_language"] = "detect_language"
-    job_id: str
-    chunks: list[ChunkRef]
 
 
 class LanguageVote(Message):
@@ -192,13 +207,11 @@ class TranscribeRequest(WithOptions):
     language: str | None = None
 
 
-class DiarizeRequest(WithOptions):
+class DiarizeRequest(WithOptions, WithManifest):
     """DiarizeSpeakers' input (after the Map, when speaker labels are on): cluster the job's
     per-chunk speaker embeddings once."""
 
     action: Literal["diarize"] = "diarize"
-    job_id: str
-    chunks: list[ChunkRef]
 
 
 class DiarizeResponse(Message):
@@ -227,13 +240,11 @@ class TranscribeResponse(Message):
     reused: bool
 
 
-class AggregateRequest(WithOptions):  # options: speaker labels are applied when on
-    job_id: str
+class AggregateRequest(WithOptions, WithManifest):  # options: speaker labels are applied when on
     bucket: str
     key: str
     duration: float
     language: OrDefaults[LanguageVote] = LanguageVote()
-    chunks: list[ChunkRef]
 
 
 class AggregateResponse(Message):

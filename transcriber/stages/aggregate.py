@@ -29,6 +29,7 @@ from transcriber.domain.options import JobOptions
 from transcriber.domain.retention import Retention
 from transcriber.domain.textedit import edit_transcript, text_edits
 from transcriber.stages.deleted import refuse_if_deleted
+from transcriber.stages.manifest import read_manifest
 from transcriber.stages.ports import StagePorts
 from transcriber.stages.speaker_labels import label_transcript
 
@@ -53,10 +54,11 @@ def transcript_warnings(transcript: Transcript) -> list[str]:
 def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateResponse:
     """Merge the job's chunk transcripts, store every output format, and complete the job."""
     job_id, store, bucket = request.job_id, ports.store, ports.results_bucket
-    keys = [partial_key(job_id, chunk.index) for chunk in request.chunks]
+    chunks = read_manifest(request.manifest, ports=ports)
+    keys = [partial_key(job_id, chunk.index) for chunk in chunks]
     partials = [ChunkTranscript.from_dict(data) for data in store.get_json_many(bucket, keys)]
     decision = request.language
-    channel_of = {chunk.index: chunk.channel for chunk in request.chunks if chunk.channel is not None}
+    channel_of = {chunk.index: chunk.channel for chunk in chunks if chunk.channel is not None}
     engine = ",".join(sorted({p.engine for p in partials if p.engine}))
     merge = partial(
         merge_chunks, job_id, duration=request.duration, engine=engine, language=decision.language
@@ -108,8 +110,9 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
         fields["speakers"] = speakers_summary(transcript.segments)
     ports.jobs.mark_completed(job_id, fields)
     if options.redact_pii:
-        # The chunk checkpoints hold the words as heard: not kept once the redacted outputs exist.
-        for key in keys:
+        # The chunk checkpoints hold the words as heard: not kept once the redacted outputs exist
+        # (nor the manifest that lists them).
+        for key in [*keys, request.manifest.key]:
             store.delete(bucket, key)
     ports.events.emit(
         JobCompleted(

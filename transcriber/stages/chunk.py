@@ -1,8 +1,9 @@
 """Chunk: convert the upload to 16 kHz mono WAV (one per channel with channel identification),
 split it, and store the chunks in S3.
 
-Only references (keys, offsets, durations) go back into the state, never audio, listed longest
-first for the Map (the merge orders chunks by index, not by list position).
+The chunk references (keys, offsets, durations) go into the job's chunk manifest in S3, longest
+first for the Map (the merge orders chunks by index, not by list position); the state gets only a
+summary and the manifest's location (transcriber/stages/manifest.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from transcriber.domain.jobs import chunk_key
 from transcriber.domain.messages import ChunkRef, ChunkRequest, ChunkResponse, JobStarted
 from transcriber.domain.preparation import PreparedAudio, prepare_chunks
 from transcriber.stages.deleted import refuse_if_deleted
+from transcriber.stages.manifest import write_manifest
 from transcriber.stages.ports import StagePorts
 
 logger = Logger(child=True)
@@ -63,6 +65,7 @@ def chunk_audio(
         # The Map starts items in list order: longest first, so that the workers finish together.
         specs = longest_first([spec for spec, _ in prepared.chunks])
         chunks = [ChunkRef.of(spec, chunk_key(job_id, spec.index)) for spec in specs]
+    manifest = write_manifest(job_id, chunks, ports=ports)
     duration = prepared.info.duration_s
     if warning:
         logger.warning("Truncated upload", extra={"warning": warning})
@@ -82,4 +85,4 @@ def chunk_audio(
     metrics.add_metric(name="AudioSeconds", unit=MetricUnit.Seconds, value=duration)
     metrics.add_metric(name="Chunks", unit=MetricUnit.Count, value=len(chunks))
     logger.info("Audio chunked", extra={"duration_s": duration, "chunks": len(chunks)})
-    return ChunkResponse(job_id=job_id, duration=duration, chunks=chunks)
+    return ChunkResponse(job_id=job_id, duration=duration, chunks_total=len(chunks), manifest=manifest)

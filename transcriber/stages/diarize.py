@@ -28,6 +28,7 @@ from transcriber.domain.diarization import SpeakerEmbeddings, diarize
 from transcriber.domain.errors import DiarizationError, RetryableError
 from transcriber.domain.messages import DiarizeRequest, DiarizeResponse
 from transcriber.domain.models import ChunkSpec
+from transcriber.stages.manifest import read_manifest
 from transcriber.stages.ports import StagePorts
 from transcriber.stages.speaker_labels import speaker_embeddings_key, speaker_turns_key
 
@@ -68,7 +69,7 @@ def store_chunk_embeddings(job_id: str, spec: ChunkSpec, wav_path: Path, *, port
 
 def _load_embeddings(request: DiarizeRequest, ports: StagePorts, folder: Path) -> SpeakerEmbeddings:
     parts = []
-    for chunk in request.chunks:
+    for chunk in read_manifest(request.manifest, ports=ports):
         key = speaker_embeddings_key(request.job_id, chunk.index)
         if not ports.store.exists(ports.results_bucket, key):
             raise DiarizationError(

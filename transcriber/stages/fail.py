@@ -11,6 +11,7 @@ from aws_lambda_powertools import Logger, Metrics
 from transcriber.domain.errors import reason_for_error_name
 from transcriber.domain.messages import FailRequest, FailResponse, JobFailed, StepError
 from transcriber.observability import count_failure
+from transcriber.stages.chunk_failures import MAP_FAILURE_THRESHOLD, chunk_failure
 from transcriber.stages.ports import StagePorts
 
 logger = Logger(child=True)
@@ -18,6 +19,11 @@ metrics = Metrics()
 
 # What an execution that ended without reaching the Catch reports: no error name for an abort,
 # and a timeout's error is States.Timeout (reason TIMEOUT).
+#: A chunk that failed without reporting its error (its function timed out or ran out of memory).
+UNRECORDED_CHUNK_FAILURE = (
+    "A chunk of the audio failed after its retries without reporting why (its function may have "
+    "timed out or run out of memory); retry the job, and contact support if it fails again."
+)
 _STATUS_ERRORS = {"TIMED_OUT": "States.Timeout", "ABORTED": "States.Aborted", "FAILED": "States.Runtime"}
 
 
@@ -59,8 +65,16 @@ def from_execution_status(detail: dict[str, Any]) -> FailRequest:
 
 
 def mark_failed(request: FailRequest, *, ports: StagePorts) -> FailResponse:
-    """Record the job FAILED (unless it already ended) and announce it once."""
-    reason_code, message = describe_failure(request.error)
+    """Record the job FAILED (unless it already ended) and announce it once.
+
+    A failed Distributed Map names no chunk error: the failed chunk's own (kept by the transcribe
+    step) stands in, so its reason code and message reach the user."""
+    error = request.error
+    if error.error == MAP_FAILURE_THRESHOLD:
+        error = chunk_failure(ports.jobs.get(request.job_id)) or StepError(
+            Error=MAP_FAILURE_THRESHOLD, Cause=UNRECORDED_CHUNK_FAILURE
+        )
+    reason_code, message = describe_failure(error)
     if ports.jobs.mark_failed(request.job_id, reason_code=reason_code, message=message):
         ports.events.emit(
             JobFailed(

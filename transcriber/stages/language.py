@@ -14,6 +14,7 @@ from transcriber.domain.messages import LanguageRequest
 from transcriber.domain.models import ChunkSpec
 from transcriber.domain.recognition import detect_job_language
 from transcriber.domain.speech import SpeechEngine
+from transcriber.stages.manifest import read_manifest
 from transcriber.stages.ports import StagePorts
 
 logger = Logger(child=True)
@@ -22,8 +23,9 @@ metrics = Metrics()
 
 def vote_language(request: LanguageRequest, *, engine: SpeechEngine, ports: StagePorts) -> LanguageDecision:
     """Vote on the job's language over sample chunks (or one, when it is decisive)."""
-    samples = detection_samples([chunk.spec() for chunk in request.chunks])
-    keys = {chunk.index: chunk.key for chunk in request.chunks}
+    chunks = read_manifest(request.manifest, ports=ports)
+    samples = detection_samples([chunk.spec() for chunk in chunks])
+    keys = {chunk.index: chunk.key for chunk in chunks}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="detect-") as tmp:
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from contextlib import suppress
 from pathlib import Path
 
 from aws_lambda_powertools import Logger, Metrics
@@ -18,6 +19,7 @@ from transcriber.domain.jobs import crosses_progress_step, partial_key
 from transcriber.domain.messages import JobProgress, TranscribeRequest, TranscribeResponse
 from transcriber.domain.recognition import transcribe_chunk
 from transcriber.domain.speech import SpeechEngine
+from transcriber.stages.chunk_failures import record_chunk_failure
 from transcriber.stages.deleted import refuse_if_deleted
 from transcriber.stages.diarize import store_chunk_embeddings
 from transcriber.stages.ports import StagePorts
@@ -30,7 +32,20 @@ metrics = Metrics()
 def transcribe_one(
     request: TranscribeRequest, *, engine: SpeechEngine, ports: StagePorts, config: ChunkingConfig
 ) -> TranscribeResponse:
-    """Transcribe one chunk (unless its checkpoint exists) and count it on the job."""
+    """Transcribe one chunk (unless its checkpoint exists) and count it on the job; its error, if
+    it fails, is kept for MarkFailed (the Distributed Map does not pass it on)."""
+    try:
+        response = _transcribe(request, engine=engine, ports=ports, config=config)
+    except Exception as err:
+        with suppress(Exception):  # the chunk's own error is the one to report, whatever happens here
+            record_chunk_failure(request.job_id, request.chunk.index, err, ports=ports)
+        raise
+    return response
+
+
+def _transcribe(
+    request: TranscribeRequest, *, engine: SpeechEngine, ports: StagePorts, config: ChunkingConfig
+) -> TranscribeResponse:
     job_id, spec = request.job_id, request.chunk.spec()
     logger.append_keys(chunk=spec.index)
     store, bucket = ports.store, ports.results_bucket

@@ -1,0 +1,119 @@
+"""Files of any length: a 12-hour plan goes into the chunk manifest in S3, and no state of the
+execution grows with it (the Distributed Map reads its items from the manifest).
+
+The plan comes from the real planner on a synthetic speech map (no audio is decoded); the state
+payloads are the step messages the state machine passes (transcriber/domain/messages.py),
+serialized as the handlers return them, and merged into the state where the state machine puts
+them (infra/constructs/state_machine.py).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, cast
+
+from tests.unit.test_chunk_payload import conversation
+from transcriber.adapters.storage import ObjectStore
+from transcriber.domain.chunking import ChunkingConfig, longest_first, plan_from_speech
+from transcriber.domain.jobs import chunk_key, output_key
+from transcriber.domain.messages import (
+    AggregateRequest,
+    AggregateResponse,
+    ChunkRef,
+    ChunkResponse,
+    DiarizeRequest,
+    DiarizeResponse,
+    ExecutionInput,
+    FailRequest,
+    LanguageRequest,
+    LanguageVote,
+    StepError,
+    TranscribeRequest,
+    TranscribeResponse,
+)
+from transcriber.domain.options import MAX_CHUNK_SECONDS_RANGE, JobOptions
+from transcriber.stages.manifest import read_manifest, write_manifest
+from transcriber.stages.ports import StagePorts
+
+STATE_PAYLOAD_LIMIT = 262_144  # bytes, Step Functions' limit on a state's input or output
+TWELVE_HOURS_MS = 12 * 3600 * 1000
+JOB_ID = "0123456789abcdef0123456789abcdef"
+
+
+class MemoryStore:
+    """The two ObjectStore calls the manifest uses, in memory."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], str] = {}
+
+    def put_json(self, bucket: str, key: str, data: Any) -> None:
+        self.objects[(bucket, key)] = json.dumps(data)
+
+    def get_json(self, bucket: str, key: str) -> Any:
+        return json.loads(self.objects[(bucket, key)])
+
+
+def size(message: dict[str, Any]) -> int:
+    return len(json.dumps(message).encode())
+
+
+def test_a_twelve_hour_plan_lands_whole_in_the_manifest_and_the_state_stays_small() -> None:
+    max_chunk_s = MAX_CHUNK_SECONDS_RANGE[0]  # the shortest chunks a job may ask for: the most chunks
+    speech = conversation(12, TWELVE_HOURS_MS)
+    specs = plan_from_speech(speech, TWELVE_HOURS_MS, ChunkingConfig(max_chunk_seconds=max_chunk_s))
+    assert len(specs) >= TWELVE_HOURS_MS / 1000 / max_chunk_s  # over 2,000 chunks
+    store = MemoryStore()
+    ports = StagePorts(store=cast(ObjectStore, store), jobs=None, events=None, results_bucket="results")  # type: ignore[arg-type]
+    chunks = [ChunkRef.of(spec, chunk_key(JOB_ID, spec.index)) for spec in longest_first(specs)]
+    manifest = write_manifest(JOB_ID, chunks, ports=ports)
+
+    # The manifest holds every chunk of the plan, nothing twice, and covers the whole file.
+    listed = read_manifest(manifest, ports=ports)
+    assert listed == chunks
+    assert sorted(c.index for c in listed) == list(range(len(specs)))
+    assert max(c.offset + c.duration for c in listed) >= speech[-1][1] / 1000 - 0.01
+    manifest_bytes = len(store.objects[(manifest.bucket, manifest.key)].encode())
+    assert manifest_bytes > STATE_PAYLOAD_LIMIT  # the old state-borne list could not have held it
+
+    # Every step's request and response, as the state machine passes them, with the longest key
+    # S3 allows and every option set.
+    options = JobOptions.parse(
+        {"language": "de", "speaker_labels": True, "max_chunk_seconds": max_chunk_s, "beam_size": 5}
+    )
+    execution = ExecutionInput(job_id=JOB_ID, bucket="b" * 63, key="k" * 1024, options=options).to_wire()
+    audio = ChunkResponse(
+        job_id=JOB_ID, duration=TWELVE_HOURS_MS / 1000, chunks_total=len(chunks), manifest=manifest
+    ).to_wire()
+    language = LanguageVote(language="de", source="detected", confidence=0.9876, samples=5).to_wire()
+    speakers = DiarizeResponse(key=f"work/{JOB_ID}/speakers/turns.json", speakers=30).to_wire()
+    longest = max(chunks, key=lambda c: len(c.to_wire()))
+    steps = [
+        execution,
+        audio,
+        LanguageRequest(job_id=JOB_ID, manifest=manifest).to_wire(),
+        language,
+        TranscribeRequest(job_id=JOB_ID, chunk=longest, language="de", options=options).to_wire(),
+        TranscribeResponse(index=longest.index, key=longest.key, reused=False).to_wire(),
+        DiarizeRequest(job_id=JOB_ID, manifest=manifest, options=options).to_wire(),
+        speakers,
+        AggregateRequest(
+            job_id=JOB_ID,
+            bucket="b" * 63,
+            key="k" * 1024,
+            duration=43_200.0,
+            manifest=manifest,
+            options=options,
+        ).to_wire(),
+        AggregateResponse(
+            job_id=JOB_ID,
+            outputs={f: f"s3://results/{output_key(JOB_ID, f)}" for f in ("json", "srt", "vtt", "txt")},
+        ).to_wire(),
+        FailRequest(job_id=JOB_ID, error=StepError(Error="EngineError", Cause="x" * 4_096)).to_wire(),
+    ]
+    # The largest state: the execution input with every step's result where the state machine puts it.
+    state = {**execution, "audio": audio, "language": language, "speakers": speakers}
+    largest = max([size(state), *(size(step) for step in steps)])
+    assert largest < STATE_PAYLOAD_LIMIT / 32  # under 8 KB, whatever the file's length
+    # ... and the same at 12 hours as at one chunk: no part of the state depends on the chunk count.
+    one_chunk = {**state, "audio": {**audio, "chunks_total": 1, "duration": 20.0}}
+    assert abs(size(state) - size(one_chunk)) < 16
