@@ -44,11 +44,15 @@ class InvocationStats:
     #: function name -> [(worker pid, runtime imported, init started, init ended)], one per worker:
     #: the cold start (interpreter start, imports, the handler's init phase) a benchmark reports
     inits: dict[str, list[tuple[int, float, float, float]]] = field(default_factory=dict)
+    #: function name -> seconds each finished invocation waited for a free worker (Lambda would throttle)
+    waits: dict[str, list[float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def record(self, name: str, pid: int, start: float, end: float) -> None:
+    def record(self, name: str, pid: int, start: float, end: float, queued: float | None = None) -> None:
         with self._lock:
             self.runs.setdefault(name, []).append((pid, start, end))
+            if queued is not None:
+                self.waits.setdefault(name, []).append(max(0.0, start - queued))
 
     def record_init(self, name: str, init: tuple[int, float, float, float]) -> None:
         with self._lock:
@@ -167,12 +171,13 @@ class LambdaRuntime:
     def _submit(self, fn: LambdaFunction, payload: str, request_id: str) -> tuple[str, bool, str]:
         for attempt in (1, 2):
             pool = self._pool_for(fn)
+            queued = time.time()
             try:
                 future: Future[tuple[str, bool, int, float, float, tuple[int, float, float, float]]] = (
                     pool.submit(_run_in_worker, payload, request_id)
                 )
                 result, errored, pid, start, end, init = future.result()
-                self.stats.record(fn.function_name, pid, start, end)
+                self.stats.record(fn.function_name, pid, start, end, queued)
                 self.stats.record_init(fn.function_name, init)
                 return result, errored, ""
             except BrokenProcessPool:
