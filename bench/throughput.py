@@ -32,9 +32,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from bench.api_uploads import api_uploads
 from bench.long_audio import EVAL_DIR
 from bench.soak import Outcome, _drain_dead_letters, _vm_hwm_mb, count_history
-from localrun.pipeline import LocalPipeline
+from localrun.pipeline import LocalPipeline, Submission
 from transcriber.adapters.ffmpeg import ffmpeg_path
 from transcriber.domain.jobs import JobStatus, parse_timestamp
 from transcriber.domain.options import JobOptions
@@ -162,10 +163,12 @@ def main() -> None:
     parser.add_argument("--engine", default="pocketsphinx", choices=("pocketsphinx", "faster-whisper"))
     parser.add_argument("--workers", type=int, default=None, help="warm workers per function")
     parser.add_argument("--uploaders", type=int, default=16, help="threads putting the uploads")
+    parser.add_argument("--api-share", type=float, default=0.0, help="0 to 1: uploads via the HTTP API")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for all jobs")
     args = parser.parse_args()
-    if args.jobs < 1:
-        parser.error("--jobs must be at least 1")
+    if args.jobs < 1 or not 0 <= args.api_share <= 1:
+        parser.error("--jobs must be at least 1 and --api-share between 0 and 1")
+    via_api = round(args.jobs * args.api_share)
 
     pcm = speech_pcm(args.source, args.seconds)
     options = JobOptions(dedupe=args.identical)
@@ -175,13 +178,20 @@ def main() -> None:
         for index in range(1 if args.identical else args.jobs):
             clips.append(Path(scratch) / f"clip-{index:05d}.wav")
             clips[-1].write_bytes(distinct_wav(pcm, index))
-        with LocalPipeline(overrides={"engine": args.engine}, concurrency=args.workers) as pipeline:
+        with (
+            LocalPipeline(overrides={"engine": args.engine}, concurrency=args.workers) as pipeline,
+            api_uploads(pipeline) as api,
+        ):
             deployed = time.perf_counter() - t0
             started = time.monotonic()
             upload_times: dict[str, float] = {}
 
-            def upload(index: int) -> Any:
-                submission = pipeline.submit(clips[0 if args.identical else index], options=options)
+            def upload(index: int) -> Submission:
+                clip = clips[0 if args.identical else index]
+                if index < via_api:  # the first ones, so that they are not all behind the S3 burst
+                    submission = api.submit(clip.read_bytes(), clip.name, options)
+                else:
+                    submission = pipeline.submit(clip, options=options)
                 upload_times[submission.job_id] = time.time()
                 return submission
 
@@ -232,7 +242,8 @@ def main() -> None:
     print(" (identical bytes, dedup on)" if args.identical else " (each distinct, dedup off)")
     print(f"engine               {args.engine}")
     print(f"start + deploy       {deployed:.1f} s")
-    print(f"uploads              {args.jobs} in {submitted:.1f} s from {args.uploaders} threads (S3 path)")
+    print(f"uploads              {args.jobs} in {submitted:.1f} s from {args.uploaders} threads", end="")
+    print(f" ({via_api} via the HTTP API, {args.jobs - via_api} straight to S3)")
     print(f"completed            {statuses.get(JobStatus.COMPLETED.value, 0)}")
     print(f"failed               {statuses.get(JobStatus.FAILED.value, 0)}", end="")
     print(f"  {dict(sorted(reasons.items()))}" if reasons else "")
