@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import re
 import statistics
 import subprocess
@@ -82,6 +83,15 @@ def _spread(values: list[float]) -> str:
     ordered = sorted(values)
     p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
     return f"median {statistics.median(ordered):6.2f} s  p95 {p95:6.2f} s  max {ordered[-1]:6.2f} s"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a live process has used, in seconds (Linux; 0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _scan_jobs(pipeline: LocalPipeline) -> dict[str, dict[str, Any]]:
@@ -218,6 +228,7 @@ def main() -> None:
                     runtime.stats.workers(name),
                     runtime.stats.peak_parallel(name),
                     max(runtime.peak_rss_mb(name).values(), default=0.0),
+                    sum(cpu_seconds(pid) for pid in runtime.worker_pids(name)),
                 )
                 for name, runs in runtime.stats.runs.items()
             }
@@ -265,12 +276,16 @@ def main() -> None:
         spans = [_seconds(r.get(later), r.get(earlier)) for r in records]
         print(f"  {label} {_spread([s for s in spans if s is not None])}")
     print(f"per function: wait for a free worker, run time (limit {concurrency} workers each)")
-    for name, (waits, runs, workers, peak, rss) in sorted(functions.items()):
+    own_cpu = sum(os.times()[:2])
+    workers_cpu = sum(f[5] for f in functions.values())
+    print(f"cpu                  {own_cpu:.0f} s this process (embedded AWS, interpreter, uploads, polling),")
+    print(f"                     {workers_cpu:.0f} s the function workers (still alive at the end)")
+    for name, (waits, runs, workers, peak, rss, cpu) in sorted(functions.items()):
         match = _FUNCTION.search(name + "-")
         role = match.group(1).lower() if match else name
         print(f"  {role[:28]:<28} {len(runs)} invocations, {workers} worker(s), peak {peak}, {rss:.0f} MiB")
         print(f"    wait {_spread(waits)}")
-        print(f"    run  {_spread(runs)}  total {sum(runs):.0f} s")
+        print(f"    run  {_spread(runs)}  total {sum(runs):.0f} s, cpu {cpu:.0f} s")
     print(f"peak memory          {_vm_hwm_mb():.0f} MiB this process (embedded AWS, state machines, uploads)")
     failed_attempts = dict(history.failed_attempts.most_common())
     print(f"executions           {history.executions}")
