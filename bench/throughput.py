@@ -77,6 +77,12 @@ def _seconds(later: Any, earlier: Any) -> float | None:
     return (parse_timestamp(str(later)) - parse_timestamp(str(earlier))).total_seconds()
 
 
+def _role(function_name: str) -> str:
+    """The function's part of its deployed name: ``Transcriber-dev-ChunkFunction1A2B3C4D-X`` -> chunk."""
+    match = _FUNCTION.search(function_name + "-")
+    return match.group(1).lower() if match else function_name
+
+
 def _spread(values: list[float]) -> str:
     if not values:
         return "-"
@@ -173,6 +179,10 @@ def main() -> None:
     parser.add_argument("--engine", default="pocketsphinx", choices=("pocketsphinx", "faster-whisper"))
     parser.add_argument("--workers", type=int, default=None, help="warm workers per function")
     parser.add_argument("--uploaders", type=int, default=16, help="threads putting the uploads")
+    parser.add_argument(
+        "--throttle-at", type=int, default=None, help="refuse the state machine's calls to a function "
+        "with this many invocations in flight, as Lambda's concurrency limit does (default: queue)",
+    )  # fmt: skip
     parser.add_argument("--api-share", type=float, default=0.0, help="0 to 1: uploads via the HTTP API")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for all jobs")
     args = parser.parse_args()
@@ -189,7 +199,9 @@ def main() -> None:
             clips.append(Path(scratch) / f"clip-{index:05d}.wav")
             clips[-1].write_bytes(distinct_wav(pcm, index))
         with (
-            LocalPipeline(overrides={"engine": args.engine}, concurrency=args.workers) as pipeline,
+            LocalPipeline(
+                overrides={"engine": args.engine}, concurrency=args.workers, throttle_at=args.throttle_at
+            ) as pipeline,
             api_uploads(pipeline) as api,
         ):
             deployed = time.perf_counter() - t0
@@ -235,6 +247,8 @@ def main() -> None:
             notify_retries = notifications.retried if notifications else 0
             notify_dead = notifications.dead_lettered if notifications else 0
             concurrency = pipeline.aws.concurrency
+            limit = pipeline.aws.concurrency_limit
+            throttled = {_role(name): n for name, n in limit.throttled.items()} if limit else {}
 
     statuses = Counter(o.status or "no record" for o in outcomes)
     reasons = Counter(
@@ -281,8 +295,7 @@ def main() -> None:
     print(f"cpu                  {own_cpu:.0f} s this process (embedded AWS, interpreter, uploads, polling),")
     print(f"                     {workers_cpu:.0f} s the function workers (still alive at the end)")
     for name, (waits, runs, workers, peak, rss, cpu) in sorted(functions.items()):
-        match = _FUNCTION.search(name + "-")
-        role = match.group(1).lower() if match else name
+        role = _role(name)
         print(f"  {role[:28]:<28} {len(runs)} invocations, {workers} worker(s), peak {peak}, {rss:.0f} MiB")
         print(f"    wait {_spread(waits)}")
         print(f"    run  {_spread(runs)}  total {sum(runs):.0f} s, cpu {cpu:.0f} s")
@@ -292,7 +305,11 @@ def main() -> None:
     attempts = f"{sum(failed_attempts.values())} {failed_attempts or ''}".rstrip()
     print(f"sfn retries          {history.retries}; failed task attempts {attempts}")
     print(f"s3 event retries     {notify_retries}; dead-lettered at ingest {notify_dead}")
-    print("throttling           none emulated: invocations beyond the worker limit wait (see 'wait')")
+    if limit is None:
+        print("throttling           not emulated: invocations beyond the worker limit wait (see 'wait')")
+    else:
+        print(f"throttled            {sum(throttled.values())} state machine calls refused at "
+              f"{args.throttle_at} in flight {throttled or ''}".rstrip())  # fmt: skip
     if lost:
         raise SystemExit(f"{len(lost)} job(s) lost")
 

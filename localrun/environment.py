@@ -22,6 +22,7 @@ from typing import Any
 import boto3
 
 from localrun.s3_notifications import AsyncS3Notifications
+from localrun.throttling import ConcurrencyLimit, mark_state_machine_client
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT_ID = "123456789012"
@@ -76,6 +77,8 @@ class _ReusedClients:
                 self._clients[key] = self._build(
                     region=region, service=service, state_credentials=state_credentials
                 )
+                if service == "lambda":  # so that an emulated concurrency limit can refuse its calls
+                    mark_state_machine_client(self._clients[key])
             return self._clients[key]
 
 
@@ -116,9 +119,16 @@ class LocalAws:
     _active: LocalAws | None = None
 
     def __init__(
-        self, *, work_dir: Path, concurrency: int | None = None, threads_per_worker: int | None = None
+        self,
+        *,
+        work_dir: Path,
+        concurrency: int | None = None,
+        threads_per_worker: int | None = None,
+        throttle_at: int | None = None,
     ) -> None:
         self.work_dir = work_dir
+        #: Lambda's concurrency limit per function for the state machine's calls (localrun/throttling.py)
+        self.concurrency_limit = ConcurrencyLimit(throttle_at) if throttle_at else None
         self.concurrency = concurrency or os.cpu_count() or 2
         #: speech threads per transcribe worker; default: the cores shared out among the workers
         self.threads_per_worker = threads_per_worker
@@ -199,6 +209,8 @@ class LocalAws:
             work_dir=self.work_dir, base_environment=worker_env, concurrency=self.concurrency
         )
         self.runtime.install()
+        if self.concurrency_limit is not None:
+            self.concurrency_limit.install()
         self.s3_notifications = AsyncS3Notifications(dead_letter=self._dead_letter)
         self.s3_notifications.install()
 
@@ -206,6 +218,8 @@ class LocalAws:
         if self.s3_notifications is not None:
             self.s3_notifications.uninstall()
             self.s3_notifications = None
+        if self.concurrency_limit is not None:
+            self.concurrency_limit.uninstall()
         if self.runtime is not None:
             self.runtime.shutdown()
             self.runtime = None

@@ -16,6 +16,27 @@ from constructs import Construct
 
 from transcriber.domain.errors import RETRYABLE_ERROR_NAMES
 
+#: Lambda refuses an invoke with this when the function or account is at its concurrency limit.
+THROTTLED = "Lambda.TooManyRequestsException"
+
+
+def retry_throttles(task: tasks.LambdaInvoke) -> None:
+    """Throttles get their own, longer budget than transient errors (3 attempts within ~14 s).
+
+    A burst (a thousand uploads at once, each job fanning out its chunks) keeps a function at its
+    concurrency limit for minutes: a job must wait for capacity then, not fail. 10 attempts,
+    5 s doubling to at most 60 s, full jitter so that the waiting executions do not come back
+    together: up to about 7 minutes in all.
+    """
+    task.add_retry(
+        errors=[THROTTLED],
+        interval=cdk.Duration.seconds(5),
+        max_attempts=10,
+        backoff_rate=2.0,
+        max_delay=cdk.Duration.seconds(60),
+        jitter_strategy=sfn.JitterType.FULL,
+    )
+
 
 @dataclass(frozen=True)
 class StepFunctions:
@@ -34,7 +55,7 @@ def transcription_state_machine(
     map_max_concurrency: int,
     log_group: logs.ILogGroup,
 ) -> sfn.StateMachine:
-    retryable = list(RETRYABLE_ERROR_NAMES)
+    retryable = [name for name in RETRYABLE_ERROR_NAMES if name != THROTTLED]
     mark_failed = tasks.LambdaInvoke(
         scope,
         "MarkFailed",
@@ -50,7 +71,9 @@ def transcription_state_machine(
         payload_response_only=True,
         result_path=sfn.JsonPath.DISCARD,
         retry_on_service_exceptions=True,
-    ).next(
+    )
+    retry_throttles(mark_failed)  # a throttled MarkFailed would leave the job PROCESSING
+    mark_failed.next(
         sfn.Fail(scope, "JobFailed", error="TranscriptionFailed", cause="See the job record for the reason")
     )
 
@@ -75,6 +98,7 @@ def transcription_state_machine(
             backoff_rate=2.0,
             jitter_strategy=sfn.JitterType.FULL,
         )
+        retry_throttles(task)
         task.add_catch(mark_failed, errors=["States.ALL"], result_path="$.error")
         return task
 
@@ -142,6 +166,7 @@ def transcription_state_machine(
         backoff_rate=2.0,
         jitter_strategy=sfn.JitterType.FULL,
     )
+    retry_throttles(transcribe)
     fan_out = sfn.Map(
         scope,
         "TranscribeChunks",
