@@ -294,6 +294,10 @@ def main() -> None:
     workers_cpu = sum(f[5] for f in functions.values())
     print(f"cpu                  {own_cpu:.0f} s this process (embedded AWS, interpreter, uploads, polling),")
     print(f"                     {workers_cpu:.0f} s the function workers (still alive at the end)")
+    if completed:  # a rate that does not depend on what else the shared cores were doing
+        per_job = (own_cpu + workers_cpu) / len(completed)
+        print(f"cpu per completed job {per_job:.1f} s: {3600 / per_job:.0f} jobs/hour per core had the")
+        print("                     pipeline the core to itself (unfinished jobs' work counts against it)")
     for name, (waits, runs, workers, peak, rss, cpu) in sorted(functions.items()):
         role = _role(name)
         print(f"  {role[:28]:<28} {len(runs)} invocations, {workers} worker(s), peak {peak}, {rss:.0f} MiB")
