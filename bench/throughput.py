@@ -131,9 +131,15 @@ def settle(
     pending, reported = list(outcomes), time.monotonic()
     while pending and time.monotonic() < deadline:
         dead_letters |= _drain_dead_letters(pipeline, sqs)
+        # runs first, records second: a job failed in between is seen FAILED, not lost
+        ended = _ended_unsuccessfully(pipeline)
         records, still = _scan_jobs(pipeline), []
         for outcome in pending:
             outcome.record = records.get(outcome.submission.job_id)
+            if outcome.submission.job_id in ended:  # a failed run: if its job is not terminal, it is lost
+                outcome.execution = ended[outcome.submission.job_id]
+                outcome.settled_at = time.monotonic() - started
+                continue
             if outcome.status and JobStatus(outcome.status).is_terminal:
                 outcome.execution = workflow.status(outcome.submission.job_id)
                 if outcome.execution != "RUNNING":
@@ -155,6 +161,17 @@ def settle(
     for outcome in pending:  # out of time: whatever they are now is what they are
         outcome.execution = workflow.status(outcome.submission.job_id)
     return pending
+
+
+def _ended_unsuccessfully(pipeline: LocalPipeline) -> dict[str, str]:
+    """Execution name -> status of every execution that failed, timed out or was aborted: a few
+    list calls, where asking after each unsettled job would be a call per job and poll."""
+    sfn, ended = pipeline.aws.client("stepfunctions"), {}
+    paginator = sfn.get_paginator("list_executions")
+    for status in ("FAILED", "TIMED_OUT", "ABORTED"):
+        pages = paginator.paginate(stateMachineArn=pipeline.stack.state_machine_arn, statusFilter=status)
+        ended.update({e["name"]: status for page in pages for e in page["executions"]})
+    return ended
 
 
 def _stored_keys(pipeline: LocalPipeline) -> set[str]:
@@ -254,6 +271,7 @@ def main() -> None:
     reasons = Counter(
         str(o.record.get("reason_code")) for o in outcomes if o.record and o.status == JobStatus.FAILED.value
     )
+    unsettled = [o for o in unsettled if o.execution in (None, "RUNNING")]  # the rest have ended
     lost = [o for o in outcomes if o.lost and o not in unsettled] + no_outputs
     duplicates = sum(1 for o in completed if o.record and o.record.get("duplicate_of"))
     records = [o.record for o in outcomes if o.record]

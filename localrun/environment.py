@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 
 from localrun.s3_notifications import AsyncS3Notifications
-from localrun.throttling import ConcurrencyLimit, mark_state_machine_client
+from localrun.throttling import ConcurrencyLimit, mark_state_machine_client, name_lambda_errors_as_aws
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT_ID = "123456789012"
@@ -51,6 +51,7 @@ def _configure_moto(port: int) -> None:
     # this process, on the path of every chunk); AWS's service calls Lambda without such a cost.
     if not isinstance(lambda_eval_utils.boto_client_for, _ReusedClients):
         lambda_eval_utils.boto_client_for = _ReusedClients(lambda_eval_utils.boto_client_for)
+    name_lambda_errors_as_aws()  # so that Retry on Lambda.TooManyRequestsException etc. matches
     # Custom resources must answer on this machine's loopback, not host.docker.internal.
     settings.moto_server_host = lambda: "http://127.0.0.1"  # type: ignore[assignment]
     os.environ["MOTO_PORT"] = str(port)

@@ -41,6 +41,42 @@ def mark_state_machine_client(client: Any) -> None:
     client.meta.events.register("before-sign.lambda.Invoke", tag)
 
 
+def name_lambda_errors_as_aws() -> None:
+    """Lambda API errors of a task by function ARN get AWS's names (``Lambda.<code>``).
+
+    moto's interpreter names them all ``Exception`` for that kind of task, so a Retry on
+    ``Lambda.TooManyRequestsException`` (or any ``Lambda.*`` service error) never matched locally;
+    its optimised ``lambda:invoke`` integration already names them the AWS way.
+    """
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.api import HistoryEventType, LambdaFunctionFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import (
+        StateTaskLambda,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    original = StateTaskLambda._from_error
+    if getattr(original, "names_lambda_errors", False):
+        return
+
+    def from_error(task: Any, env: Any, ex: Exception) -> FailureEvent:
+        if not isinstance(ex, ClientError):
+            return original(task, env, ex)
+        error = f"Lambda.{ex.response['Error']['Code']}"
+        details = LambdaFunctionFailedEventDetails(error=error, cause=ex.response["Error"]["Message"])
+        return FailureEvent(
+            env=env,
+            error_name=CustomErrorName(error),
+            event_type=HistoryEventType.LambdaFunctionFailed,
+            event_details=EventDetails(lambdaFunctionFailedEventDetails=details),  # type: ignore[typeddict-item]
+        )
+
+    from_error.names_lambda_errors = True  # type: ignore[attr-defined]
+    setattr(StateTaskLambda, "_from_error", from_error)  # noqa: B010 - a patch
+
+
 class ConcurrencyLimit:
     """Counts invocations in flight per function; refuses the state machine's beyond ``limit``."""
 
