@@ -78,8 +78,8 @@ class _ReusedClients:
                 self._clients[key] = self._build(
                     region=region, service=service, state_credentials=state_credentials
                 )
-                if service == "lambda":  # so that an emulated concurrency limit can refuse its calls
-                    mark_state_machine_client(self._clients[key])
+                if service == "lambda" and hasattr(self._clients[key], "meta"):
+                    mark_state_machine_client(self._clients[key])  # an emulated limit may refuse these
             return self._clients[key]
 
 
