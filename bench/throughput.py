@@ -140,16 +140,8 @@ def settle(
                 outcome.execution = ended[outcome.submission.job_id]
                 outcome.settled_at = time.monotonic() - started
                 continue
-            if outcome.status and JobStatus(outcome.status).is_terminal:
-                outcome.execution = workflow.status(outcome.submission.job_id)
-                if outcome.execution != "RUNNING":
-                    outcome.settled_at = time.monotonic() - started
-                    continue
-            elif outcome.record is None and outcome.submission.key in dead_letters:
-                outcome.dead_lettered = True
-                outcome.settled_at = time.monotonic() - started
-                continue
-            still.append(outcome)
+            if not outcome.observe(outcome.record, workflow, dead_letters, time.monotonic() - started):
+                still.append(outcome)
         pending = still
         if time.monotonic() - reported >= 30 or not pending:
             reported, elapsed = time.monotonic(), time.monotonic() - started
