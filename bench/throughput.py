@@ -192,6 +192,10 @@ def main() -> None:
         "--throttle-at", type=int, default=None, help="refuse the state machine's calls to a function "
         "with this many invocations in flight, as Lambda's concurrency limit does (default: queue)",
     )  # fmt: skip
+    parser.add_argument(
+        "--inline-queues", action="store_true",
+        help="moto's SQS-to-Lambda delivery inside SendMessage (default: apart, as in AWS)",
+    )  # fmt: skip
     parser.add_argument("--api-share", type=float, default=0.0, help="0 to 1: uploads via the HTTP API")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for all jobs")
     args = parser.parse_args()
@@ -209,7 +213,10 @@ def main() -> None:
             clips[-1].write_bytes(distinct_wav(pcm, index))
         with (
             LocalPipeline(
-                overrides={"engine": args.engine}, concurrency=args.workers, throttle_at=args.throttle_at
+                overrides={"engine": args.engine},
+                concurrency=args.workers,
+                throttle_at=args.throttle_at,
+                async_queues=not args.inline_queues,
             ) as pipeline,
             api_uploads(pipeline) as api,
         ):
@@ -253,6 +260,8 @@ def main() -> None:
                 )
                 for name, runs in runtime.stats.runs.items()
             }
+            queues = pipeline.aws.queue_deliveries
+            queue_retries = f"{queues.retried}; dead-lettered {queues.dead_lettered}" if queues else "inline"
             notify_retries = notifications.retried if notifications else 0
             notify_dead = notifications.dead_lettered if notifications else 0
             concurrency = pipeline.aws.concurrency
@@ -319,6 +328,7 @@ def main() -> None:
     attempts = f"{sum(failed_attempts.values())} {failed_attempts or ''}".rstrip()
     print(f"sfn retries          {history.retries}; failed task attempts {attempts}")
     print(f"s3 event retries     {notify_retries}; dead-lettered at ingest {notify_dead}")
+    print(f"sqs batch retries    {queue_retries} (event consumers: indexer, notifier, pusher)")
     if limit is None:
         print("throttling           not emulated: invocations beyond the worker limit wait (see 'wait')")
     else:

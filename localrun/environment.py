@@ -22,6 +22,7 @@ from typing import Any
 import boto3
 
 from localrun.s3_notifications import AsyncS3Notifications
+from localrun.sqs_delivery import AsyncQueueDeliveries
 from localrun.throttling import ConcurrencyLimit, mark_state_machine_client, name_lambda_errors_as_aws
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -126,8 +127,11 @@ class LocalAws:
         concurrency: int | None = None,
         threads_per_worker: int | None = None,
         throttle_at: int | None = None,
+        async_queues: bool = False,
     ) -> None:
         self.work_dir = work_dir
+        #: SQS-to-Lambda mappings delivered apart from the sender (localrun/sqs_delivery.py)
+        self.queue_deliveries = AsyncQueueDeliveries() if async_queues else None
         #: Lambda's concurrency limit per function for the state machine's calls (localrun/throttling.py)
         self.concurrency_limit = ConcurrencyLimit(throttle_at) if throttle_at else None
         self.concurrency = concurrency or os.cpu_count() or 2
@@ -212,6 +216,8 @@ class LocalAws:
         self.runtime.install()
         if self.concurrency_limit is not None:
             self.concurrency_limit.install()
+        if self.queue_deliveries is not None:
+            self.queue_deliveries.install()
         self.s3_notifications = AsyncS3Notifications(dead_letter=self._dead_letter)
         self.s3_notifications.install()
 
@@ -221,6 +227,8 @@ class LocalAws:
             self.s3_notifications = None
         if self.concurrency_limit is not None:
             self.concurrency_limit.uninstall()
+        if self.queue_deliveries is not None:
+            self.queue_deliveries.uninstall()
         if self.runtime is not None:
             self.runtime.shutdown()
             self.runtime = None

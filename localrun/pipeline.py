@@ -48,6 +48,7 @@ class LocalPipeline:
         threads_per_worker: int | None = None,
         work_dir: Path | None = None,
         throttle_at: int | None = None,
+        async_queues: bool = False,
     ) -> None:
         self.env_name = env_name
         # The local stack trusts the local JWT issuer (localrun/tokens.py), not a Cognito pool.
@@ -58,6 +59,7 @@ class LocalPipeline:
             concurrency=concurrency,
             threads_per_worker=threads_per_worker,
             throttle_at=throttle_at,
+            async_queues=async_queues,
         )
         self.outputs: StackOutputs | None = None
         self.stack_name = ""
