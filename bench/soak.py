@@ -64,6 +64,23 @@ class Outcome:
     def status(self) -> str | None:
         return str(self.record["status"]) if self.record else None
 
+    def observe(
+        self, record: dict[str, Any] | None, workflow: Any, dead_letters: set[str], at: float
+    ) -> bool:
+        """Take the job's current record; True once the job has settled (``at``: seconds since start):
+        terminal with its execution ended, or its S3 event dead-lettered before any record."""
+        self.record = record
+        if self.status and JobStatus(self.status).is_terminal:
+            self.execution = workflow.status(self.submission.job_id)
+            if self.execution != "RUNNING":
+                self.settled_at = at
+                return True
+        elif record is None and self.submission.key in dead_letters:
+            self.dead_lettered = True
+            self.settled_at = at
+            return True
+        return False
+
     @property
     def lost(self) -> bool:
         terminal = self.status is not None and JobStatus(self.status).is_terminal
@@ -103,20 +120,13 @@ def settle(pipeline: LocalPipeline, outcomes: list[Outcome], timeout_s: float, s
     pending = list(outcomes)
     while pending and time.monotonic() < deadline:
         dead_letters |= _drain_dead_letters(pipeline, sqs)
-        still = []
-        for outcome in pending:
-            outcome.record = pipeline.job(outcome.submission.job_id)
-            if outcome.status and JobStatus(outcome.status).is_terminal:
-                outcome.execution = workflow.status(outcome.submission.job_id)
-                if outcome.execution != "RUNNING":
-                    outcome.settled_at = time.monotonic() - started
-                    continue
-            elif outcome.record is None and outcome.submission.key in dead_letters:
-                outcome.dead_lettered = True
-                outcome.settled_at = time.monotonic() - started
-                continue
-            still.append(outcome)
-        pending = still
+        pending = [
+            o
+            for o in pending
+            if not o.observe(
+                pipeline.job(o.submission.job_id), workflow, dead_letters, time.monotonic() - started
+            )
+        ]
         if pending:
             time.sleep(0.5)
     for outcome in pending:  # out of time: whatever they are now is what they are

@@ -22,6 +22,8 @@ from typing import Any
 import boto3
 
 from localrun.s3_notifications import AsyncS3Notifications
+from localrun.sqs_delivery import AsyncQueueDeliveries
+from localrun.throttling import ConcurrencyLimit, mark_state_machine_client, name_lambda_errors_as_aws
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT_ID = "123456789012"
@@ -53,6 +55,7 @@ def _configure_moto(port: int) -> None:
     # this process, on the path of every chunk); AWS's service calls Lambda without such a cost.
     if not isinstance(lambda_eval_utils.boto_client_for, _ReusedClients):
         lambda_eval_utils.boto_client_for = _ReusedClients(lambda_eval_utils.boto_client_for)
+    name_lambda_errors_as_aws()  # so that Retry on Lambda.TooManyRequestsException etc. matches
     # Custom resources must answer on this machine's loopback, not host.docker.internal.
     settings.moto_server_host = lambda: "http://127.0.0.1"  # type: ignore[assignment]
     os.environ["MOTO_PORT"] = str(port)
@@ -79,6 +82,8 @@ class _ReusedClients:
                 self._clients[key] = self._build(
                     region=region, service=service, state_credentials=state_credentials
                 )
+                if service == "lambda" and hasattr(self._clients[key], "meta"):
+                    mark_state_machine_client(self._clients[key])  # an emulated limit may refuse these
             return self._clients[key]
 
 
@@ -119,9 +124,19 @@ class LocalAws:
     _active: LocalAws | None = None
 
     def __init__(
-        self, *, work_dir: Path, concurrency: int | None = None, threads_per_worker: int | None = None
+        self,
+        *,
+        work_dir: Path,
+        concurrency: int | None = None,
+        threads_per_worker: int | None = None,
+        throttle_at: int | None = None,
+        async_queues: bool = False,
     ) -> None:
         self.work_dir = work_dir
+        #: SQS-to-Lambda mappings delivered apart from the sender (localrun/sqs_delivery.py)
+        self.queue_deliveries = AsyncQueueDeliveries() if async_queues else None
+        #: Lambda's concurrency limit per function for the state machine's calls (localrun/throttling.py)
+        self.concurrency_limit = ConcurrencyLimit(throttle_at) if throttle_at else None
         self.concurrency = concurrency or os.cpu_count() or 2
         #: speech threads per transcribe worker; default: the cores shared out among the workers
         self.threads_per_worker = threads_per_worker
@@ -202,6 +217,10 @@ class LocalAws:
             work_dir=self.work_dir, base_environment=worker_env, concurrency=self.concurrency
         )
         self.runtime.install()
+        if self.concurrency_limit is not None:
+            self.concurrency_limit.install()
+        if self.queue_deliveries is not None:
+            self.queue_deliveries.install()
         self.s3_notifications = AsyncS3Notifications(dead_letter=self._dead_letter)
         self.s3_notifications.install()
 
@@ -209,6 +228,10 @@ class LocalAws:
         if self.s3_notifications is not None:
             self.s3_notifications.uninstall()
             self.s3_notifications = None
+        if self.concurrency_limit is not None:
+            self.concurrency_limit.uninstall()
+        if self.queue_deliveries is not None:
+            self.queue_deliveries.uninstall()
         if self.runtime is not None:
             self.runtime.shutdown()
             self.runtime = None

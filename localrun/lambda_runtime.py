@@ -46,12 +46,18 @@ class InvocationStats:
     inits: dict[str, list[tuple[int, float, float, float]]] = field(default_factory=dict)
     #: function name -> [(CPU seconds, wall seconds)] of every finished invocation (sizes memory)
     cpu: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    #: function name -> seconds each finished invocation waited for a free worker (Lambda would throttle)
+    waits: dict[str, list[float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def record(self, name: str, pid: int, start: float, end: float, cpu_s: float = 0.0) -> None:
+    def record(
+        self, name: str, pid: int, start: float, end: float, cpu_s: float = 0.0, queued: float | None = None
+    ) -> None:
         with self._lock:
             self.runs.setdefault(name, []).append((pid, start, end))
             self.cpu.setdefault(name, []).append((cpu_s, end - start))
+            if queued is not None:
+                self.waits.setdefault(name, []).append(max(0.0, start - queued))
 
     def record_init(self, name: str, init: tuple[int, float, float, float]) -> None:
         with self._lock:
@@ -170,10 +176,11 @@ class LambdaRuntime:
     def _submit(self, fn: LambdaFunction, payload: str, request_id: str) -> tuple[str, bool, str]:
         for attempt in (1, 2):
             pool = self._pool_for(fn)
+            queued = time.time()
             try:
                 future: Future[InvocationResult] = pool.submit(_run_in_worker, payload, request_id)
                 result, errored, pid, start, end, init, cpu_s = future.result()
-                self.stats.record(fn.function_name, pid, start, end, cpu_s)
+                self.stats.record(fn.function_name, pid, start, end, cpu_s, queued)
                 self.stats.record_init(fn.function_name, init)
                 return result, errored, ""
             except BrokenProcessPool:

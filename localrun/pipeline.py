@@ -47,13 +47,19 @@ class LocalPipeline:
         concurrency: int | None = None,
         threads_per_worker: int | None = None,
         work_dir: Path | None = None,
+        throttle_at: int | None = None,
+        async_queues: bool = False,
     ) -> None:
         self.env_name = env_name
         # The local stack trusts the local JWT issuer (localrun/tokens.py), not a Cognito pool.
         self.overrides = {"jwt": local_trust(), **(overrides or {})}
         self.work_dir = work_dir or REPO_ROOT / ".local" / "runtime" / uuid.uuid4().hex[:8]
         self.aws = LocalAws(
-            work_dir=self.work_dir, concurrency=concurrency, threads_per_worker=threads_per_worker
+            work_dir=self.work_dir,
+            concurrency=concurrency,
+            threads_per_worker=threads_per_worker,
+            throttle_at=throttle_at,
+            async_queues=async_queues,
         )
         self.outputs: StackOutputs | None = None
         self.stack_name = ""

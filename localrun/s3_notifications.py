@@ -36,6 +36,9 @@ class AsyncS3Notifications:
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="s3-notify")
         self._pending = threading.local()
         self._originals: dict[str, Any] = {}
+        #: deliveries retried after a failed attempt, and events sent to a dead-letter queue
+        self.retried = 0
+        self.dead_lettered = 0
 
     def install(self) -> None:
         from moto.s3 import notifications
@@ -103,5 +106,7 @@ class AsyncS3Notifications:
             if not errored:
                 return
             if attempt < len(RETRY_DELAYS_S):
+                self.retried += 1
                 time.sleep(RETRY_DELAYS_S[attempt])
+        self.dead_lettered += 1
         self._dead_letter(function.function_name, payload)

@@ -24,6 +24,27 @@ from constructs import Construct
 from transcriber.domain.errors import RETRYABLE_ERROR_NAMES
 from transcriber.domain.jobs import CHUNK_MANIFEST, WORK_PREFIX
 
+#: Lambda refuses an invoke with this when the function or account is at its concurrency limit.
+THROTTLED = "Lambda.TooManyRequestsException"
+
+
+def retry_throttles(task: tasks.LambdaInvoke) -> None:
+    """Throttles get their own, longer budget than transient errors (3 attempts within ~14 s).
+
+    A burst (a thousand uploads at once, each job fanning out its chunks) keeps a function at its
+    concurrency limit for minutes: a job must wait for capacity then, not fail. 10 attempts,
+    5 s doubling to at most 60 s, full jitter so that the waiting executions do not come back
+    together: up to about 7 minutes in all.
+    """
+    task.add_retry(
+        errors=[THROTTLED],
+        interval=cdk.Duration.seconds(5),
+        max_attempts=10,
+        backoff_rate=2.0,
+        max_delay=cdk.Duration.seconds(60),
+        jitter_strategy=sfn.JitterType.FULL,
+    )
+
 
 @dataclass(frozen=True)
 class StepFunctions:
@@ -56,7 +77,9 @@ def transcription_state_machine(
         payload_response_only=True,
         result_path=sfn.JsonPath.DISCARD,
         retry_on_service_exceptions=True,
-    ).next(
+    )
+    retry_throttles(mark_failed)  # a throttled MarkFailed would leave the job PROCESSING
+    mark_failed.next(
         sfn.Fail(scope, "JobFailed", error="TranscriptionFailed", cause="See the job record for the reason")
     )
 
@@ -191,14 +214,16 @@ def transcription_state_machine(
 
 def _retried(task: tasks.LambdaInvoke, *, max_attempts: int) -> tasks.LambdaInvoke:
     """Retry only retryable errors (permanent ones would fail the same way), with backoff and
-    full jitter so that throttled chunks do not retry in step."""
+    full jitter so that failed chunks do not retry in step; then Lambda's throttles on their own,
+    longer budget (:func:`retry_throttles`)."""
     task.add_retry(
-        errors=list(RETRYABLE_ERROR_NAMES),
+        errors=[name for name in RETRYABLE_ERROR_NAMES if name != THROTTLED],
         interval=cdk.Duration.seconds(2),
         max_attempts=max_attempts,
         backoff_rate=2.0,
         jitter_strategy=sfn.JitterType.FULL,
     )
+    retry_throttles(task)
     return task
 
 

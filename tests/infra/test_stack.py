@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,8 @@ def test_state_machine_chunks_fans_out_and_aggregates(template: Template) -> Non
     assert "ResultPath" in fan_out and fan_out["ResultPath"] is None  # transcripts are found in S3
     assert states["AggregateTranscript"]["Parameters"]["manifest.$"] == "$.audio.manifest"
     inner = fan_out["ItemProcessor"]["States"]["TranscribeChunk"]
-    (retry,) = inner["Retry"]
+    retry, throttles = inner["Retry"]  # transient errors, then Lambda's throttles (tested below)
+    assert throttles["ErrorEquals"] == ["Lambda.TooManyRequestsException"]
     assert retry["JitterStrategy"] == "FULL" and retry["BackoffRate"] == 2 and retry["MaxAttempts"] == 4
     assert "RetryableError" in retry["ErrorEquals"]
     assert "States.ALL" not in retry["ErrorEquals"]  # permanent errors are never retried
@@ -67,6 +69,31 @@ def test_state_machine_chunks_fans_out_and_aggregates(template: Template) -> Non
         assert states[name]["Catch"][0]["Next"] == "MarkFailed"
     assert states["MarkFailed"]["Next"] == "JobFailed"
     assert states["JobFailed"]["Type"] == "Fail"
+
+
+def test_every_lambda_task_waits_out_throttles_longer_than_a_transient_error(template: Template) -> None:
+    """A burst of uploads keeps functions at their concurrency limit for minutes: a throttled
+    task must wait for capacity (about 7 minutes at most), not fail its job after ~14 s."""
+
+    def tasks(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+        for name, state in states.items():
+            if state["Type"] == "Task":  # every task of this workflow invokes a function
+                yield name, state
+            for inner in ("ItemProcessor", "Iterator"):
+                if inner in state:
+                    yield from tasks(state[inner]["States"])
+
+    found = dict(tasks(_definition(template)["States"]))
+    assert {"ChunkAudio", "TranscribeChunk", "AggregateTranscript", "MarkFailed"} <= set(found)
+    for name, task in found.items():
+        throttled = [r for r in task["Retry"] if "Lambda.TooManyRequestsException" in r["ErrorEquals"]]
+        assert len(throttled) == 1, name  # one retrier owns throttles, whatever the order
+        (retry,) = throttled
+        assert retry["ErrorEquals"] == ["Lambda.TooManyRequestsException"], name
+        assert retry["MaxAttempts"] >= 8 and retry["MaxDelaySeconds"] == 60, name
+        assert retry["JitterStrategy"] == "FULL", name
+        others = [r for r in task["Retry"] if r is not retry]
+        assert all(r["MaxAttempts"] < retry["MaxAttempts"] for r in others), name
 
 
 def test_the_language_is_decided_once_and_pinned_for_every_chunk(template: Template) -> None:

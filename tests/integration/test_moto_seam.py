@@ -86,3 +86,26 @@ def test_the_distributed_map_patches_find_their_seams() -> None:
     moto_asl.install()
     AmazonStateLanguageParser.parse(json.dumps(definition))  # refused by moto's grammar unpatched
     assert getattr(distributed.DistributedIterationComponent._map_run, "_local_patch", False)
+
+
+def test_the_throttling_emulation_seams_exist() -> None:
+    """localrun/throttling.py wraps ``LambdaFunction.invoke`` (every invocation with its request
+    headers) and the interpreter's ``StateTaskLambda._from_error`` (naming Lambda API errors)."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
+
+    tree = ast.parse(inspect.getsource(moto.awslambda.models))
+    (cls,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "LambdaFunction"]
+    methods = {n.name: n for n in cls.body if isinstance(n, ast.FunctionDef)}
+    assert [a.arg for a in methods["invoke"].args.args] == [
+        "self",
+        "body",
+        "request_headers",
+        "response_headers",
+    ]
+    tree = ast.parse(inspect.getsource(state_task_lambda))
+    (cls,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "StateTaskLambda"]
+    methods = {n.name: n for n in cls.body if isinstance(n, ast.FunctionDef)}
+    assert [a.arg for a in methods["_from_error"].args.args] == ["self", "env", "ex"]
+    assert 'error = "Exception"' in ast.unparse(methods["_from_error"]).replace("'", '"'), (
+        "moto now names Lambda API errors itself: name_lambda_errors_as_aws may be unnecessary"
+    )
