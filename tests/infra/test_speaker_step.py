@@ -24,7 +24,8 @@ def test_speaker_labels_are_clustered_once_after_the_map_only_when_asked_for(tem
     assert diarize["Parameters"]["manifest.$"] == "$.audio.manifest"
     assert diarize["Parameters"]["options.$"] == "$.options"
     assert diarize["ResultPath"] == "$.speakers" and diarize["Next"] == "AggregateTranscript"
-    (retry,) = diarize["Retry"]
+    retry, throttles = diarize["Retry"]  # transient errors, then Lambda's throttles on their own budget
+    assert throttles["ErrorEquals"] == ["Lambda.TooManyRequestsException"]
     assert "RetryableError" in retry["ErrorEquals"] and "States.ALL" not in retry["ErrorEquals"]
     (catch,) = diarize["Catch"]
     assert catch["ErrorEquals"] == ["States.ALL"] and catch["Next"] == "MarkFailed"
