@@ -59,6 +59,16 @@ class EventTap:
     def for_job(self, job_id: str) -> list[dict[str, Any]]:
         return [e for e in self.drain() if e["detail"].get("job_id") == job_id]
 
+    def until(self, job_id: str, detail_type: str, timeout_s: float = 15.0) -> list[dict[str, Any]]:
+        """The job's events once ``detail_type`` is among them: a stage records the job's status
+        before it publishes the event, so a poller can see the status first."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            events = self.for_job(job_id)
+            if any(e["detail-type"] == detail_type for e in events) or time.monotonic() > deadline:
+                return events
+            time.sleep(0.2)
+
 
 @pytest.fixture(scope="session")
 def event_tap(pipeline: LocalPipeline) -> EventTap:

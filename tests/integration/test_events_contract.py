@@ -56,7 +56,10 @@ def runs(pipeline: LocalPipeline, event_tap: EventTap, sample_flac: Path, tmp_pa
         "corrupt": pipeline.submit(broken, key="contract/broken.flac"),
     }
     jobs = {name: pipeline.wait(s.job_id, timeout_s=300) for name, s in submissions.items()}
-    events = {name: event_tap.for_job(s.job_id) for name, s in submissions.items()}
+    last = {"COMPLETED": "Transcription Job Completed", "FAILED": "Transcription Job Failed"}
+    events = {
+        name: event_tap.until(s.job_id, last.get(jobs[name]["status"], "")) for name, s in submissions.items()
+    }
     return {"jobs": jobs, "events": events}
 
 

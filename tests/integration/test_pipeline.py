@@ -91,7 +91,7 @@ def test_map_ran_chunks_in_parallel(completed: dict, pipeline: LocalPipeline) ->
 
 def test_events_tell_downstream_what_happened(completed: dict, event_tap: EventTap) -> None:
     job = completed["job"]
-    events = event_tap.for_job(job["job_id"])
+    events = event_tap.until(job["job_id"], "Transcription Job Completed")
     kinds = [e["detail-type"] for e in events]
     assert kinds.count("Transcription Job Created") == 1
     assert kinds.count("Transcription Job Completed") == 1
@@ -146,7 +146,7 @@ def test_a_text_file_named_mp3_fails_with_a_clear_reason(
     assert job["status"] == "FAILED"
     assert job["reason_code"] == "UNSUPPORTED_FORMAT"
     assert "mp3" in job["error_message"].lower() or "audio" in job["error_message"].lower()
-    kinds = [e["detail-type"] for e in event_tap.for_job(submission.job_id)]
+    kinds = [e["detail-type"] for e in event_tap.until(submission.job_id, "Transcription Job Failed")]
     assert kinds == ["Transcription Job Failed"]
 
 
