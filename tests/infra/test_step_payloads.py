@@ -9,23 +9,16 @@ from aws_cdk.assertions import Template
 
 from infra.constructs.state_machine import payload_of
 from tests.infra.test_stack import _definition
-from transcriber.domain.messages import (
-    AggregateRequest,
-    ChunkRequest,
-    DiarizeRequest,
-    FailRequest,
-    LanguageRequest,
-    Message,
-    TranscribeRequest,
-)
+from transcriber.domain import messages
+from transcriber.domain.messages import Message
 
 #: a Lambda task's state -> the request model its function parses
 STEPS: dict[str, type[Message]] = {
-    "ChunkAudio": ChunkRequest,
-    "DetectLanguage": LanguageRequest,
-    "DiarizeSpeakers": DiarizeRequest,
-    "AggregateTranscript": AggregateRequest,
-    "MarkFailed": FailRequest,
+    "ChunkAudio": messages.ChunkRequest,
+    "DetectLanguage": messages.LanguageRequest,
+    "DiarizeSpeakers": messages.DiarizeRequest,
+    "AggregateTranscript": messages.AggregateRequest,
+    "MarkFailed": messages.FailRequest,
 }
 
 
@@ -40,12 +33,13 @@ def test_each_map_child_gets_a_transcribe_request(template: Template) -> None:
     fan_out = _definition(template)["States"]["TranscribeChunks"]
     selector = fan_out["ItemSelector"]
     # ``action`` defaults to "transcribe": the one field left to its model's default
-    assert {name.removesuffix(".$") for name in selector} == set(TranscribeRequest.model_fields) - {"action"}
+    fields = set(messages.TranscribeRequest.model_fields) - {"action"}
+    assert {name.removesuffix(".$") for name in selector} == fields
     assert selector["chunk.$"] == "$$.Map.Item.Value" and selector["language.$"] == "$.language.language"
 
 
 def test_a_required_field_without_a_place_in_the_state_fails_the_synth() -> None:
-    class WithPriority(ChunkRequest):
+    class WithPriority(messages.ChunkRequest):
         priority: int
 
     with pytest.raises(KeyError, match=r"WithPriority\.priority"):
