@@ -259,6 +259,7 @@ def main() -> None:
     minutes = list(args.minutes) + ([60] if args.long else []) + ([240] if args.four_hours else [])
     cores = os.cpu_count() or 2
 
+    from localrun.environment import RuntimeSettings
     from localrun.pipeline import LocalPipeline
     from localrun.synth import synthesize
 
@@ -286,7 +287,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-audio-") as tmp:
         t_deploy = time.perf_counter()
         with LocalPipeline(
-            overrides=overrides, concurrency=args.workers, threads_per_worker=args.threads
+            overrides=overrides,
+            runtime=RuntimeSettings(concurrency=args.workers, threads_per_worker=args.threads),
         ) as pipeline:
             deploy_s = time.perf_counter() - t_deploy
             runtime = pipeline.aws.runtime

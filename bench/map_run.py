@@ -89,6 +89,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="local workers per function")
     args = parser.parse_args()
 
+    from localrun.environment import RuntimeSettings
     from localrun.pipeline import LocalPipeline
 
     print(
@@ -101,7 +102,7 @@ def main() -> None:
     clips = long_audio.load_clips(eval_dir)
     with (
         tempfile.TemporaryDirectory(prefix="bench-map-") as tmp,
-        LocalPipeline(overrides=OVERRIDES, concurrency=args.workers) as pipeline,
+        LocalPipeline(overrides=OVERRIDES, runtime=RuntimeSettings(concurrency=args.workers)) as pipeline,
     ):
         print(f"pipeline: {pipeline.aws.concurrency} warm workers per function")
         for minutes in args.minutes:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.scoring import start_errors, wer
+from localrun.environment import RuntimeSettings
 from localrun.pipeline import LocalPipeline
 
 
@@ -41,7 +42,7 @@ def main() -> None:
     if args.workers:
         overrides["map_max_concurrency"] = args.workers
     t0 = time.perf_counter()
-    with LocalPipeline(overrides=overrides, concurrency=args.workers) as pipeline:
+    with LocalPipeline(overrides=overrides, runtime=RuntimeSettings(concurrency=args.workers)) as pipeline:
         t1 = time.perf_counter()
         submission = pipeline.submit(args.file)
         job = pipeline.wait(submission.job_id)

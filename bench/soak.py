@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
+from localrun.environment import RuntimeSettings
 from localrun.pipeline import LocalPipeline, Submission
 from transcriber.adapters.ffmpeg import ffmpeg_path
 from transcriber.domain.jobs import JobStatus
@@ -239,7 +240,10 @@ def main() -> None:
     scratch = tempfile.TemporaryDirectory(prefix="soak-")
     audio = args.file or sample_twice(Path(scratch.name))
     t0 = time.perf_counter()
-    with scratch, LocalPipeline(overrides=overrides, concurrency=args.workers) as pipeline:
+    with (
+        scratch,
+        LocalPipeline(overrides=overrides, runtime=RuntimeSettings(concurrency=args.workers)) as pipeline,
+    ):
         deployed = time.perf_counter() - t0
         with_faults = faulty_functions(pipeline)
         started = time.monotonic()

@@ -36,6 +36,7 @@ from typing import Any
 from bench.api_uploads import api_uploads
 from bench.long_audio import EVAL_DIR
 from bench.soak import Outcome, _drain_dead_letters, _vm_hwm_mb, count_history
+from localrun.environment import RuntimeSettings
 from localrun.pipeline import LocalPipeline, Submission
 from transcriber.adapters.ffmpeg import ffmpeg_path
 from transcriber.domain.jobs import JobStatus, parse_timestamp
@@ -214,9 +215,11 @@ def main() -> None:
         with (
             LocalPipeline(
                 overrides={"engine": args.engine},
-                concurrency=args.workers,
-                throttle_at=args.throttle_at,
-                async_queues=not args.inline_queues,
+                runtime=RuntimeSettings(
+                    concurrency=args.workers,
+                    throttle_at=args.throttle_at,
+                    async_queues=not args.inline_queues,
+                ),
             ) as pipeline,
             api_uploads(pipeline) as api,
         ):

@@ -102,6 +102,7 @@ def _check_input(path: Path) -> str | None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from localrun.environment import RuntimeSettings
     from localrun.pipeline import LocalPipeline
     from transcriber.domain.errors import InvalidOptionsError
     from transcriber.domain.options import JobOptions
@@ -135,7 +136,9 @@ def run(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     print("Starting the local stack (synthesize, deploy into the embedded AWS)...", file=sys.stderr)
-    with LocalPipeline(env_name=args.env, overrides=overrides, concurrency=args.workers) as pipeline:
+    with LocalPipeline(
+        env_name=args.env, overrides=overrides, runtime=RuntimeSettings(concurrency=args.workers)
+    ) as pipeline:
         deployed = time.monotonic()
         submission = pipeline.submit(args.file, options=options)
         print(f"Uploaded {args.file.name} as job {submission.job_id}", file=sys.stderr)

@@ -115,6 +115,24 @@ class StackOutputs:
         )
 
 
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """How the local runtime runs the functions (the benches and the CLI set these)."""
+
+    #: workers per function, Lambda's concurrency (default: the machine's cores)
+    concurrency: int | None = None
+    #: speech threads per transcribe worker (default: the cores shared out among the workers)
+    threads_per_worker: int | None = None
+    #: refuse the state machine's calls beyond this many in flight per function, as Lambda does
+    throttle_at: int | None = None
+    #: deliver SQS messages to their consumers apart from the sender, as AWS does
+    async_queues: bool = False
+
+
+#: The runtime as ``make run``, ``make serve`` and the tests use it.
+DEFAULT_RUNTIME = RuntimeSettings()
+
+
 class LocalAws:
     """The moto server plus the Lambda runtime, and the clients to talk to them.
 
@@ -123,23 +141,15 @@ class LocalAws:
 
     _active: LocalAws | None = None
 
-    def __init__(
-        self,
-        *,
-        work_dir: Path,
-        concurrency: int | None = None,
-        threads_per_worker: int | None = None,
-        throttle_at: int | None = None,
-        async_queues: bool = False,
-    ) -> None:
+    def __init__(self, *, work_dir: Path, runtime: RuntimeSettings = DEFAULT_RUNTIME) -> None:
         self.work_dir = work_dir
         #: SQS-to-Lambda mappings delivered apart from the sender (localrun/sqs_delivery.py)
-        self.queue_deliveries = AsyncQueueDeliveries() if async_queues else None
+        self.queue_deliveries = AsyncQueueDeliveries() if runtime.async_queues else None
         #: Lambda's concurrency limit per function for the state machine's calls (localrun/throttling.py)
-        self.concurrency_limit = ConcurrencyLimit(throttle_at) if throttle_at else None
-        self.concurrency = concurrency or os.cpu_count() or 2
+        self.concurrency_limit = ConcurrencyLimit(runtime.throttle_at) if runtime.throttle_at else None
+        self.concurrency = runtime.concurrency or os.cpu_count() or 2
         #: speech threads per transcribe worker; default: the cores shared out among the workers
-        self.threads_per_worker = threads_per_worker
+        self.threads_per_worker = runtime.threads_per_worker
         self.port = _free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self._server: Any = None

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from localrun.environment import REPO_ROOT, LocalAws, StackOutputs
+from localrun.environment import DEFAULT_RUNTIME, REPO_ROOT, LocalAws, RuntimeSettings, StackOutputs
 from localrun.synth import synthesize
 from localrun.tokens import local_trust
 from transcriber.domain.jobs import OUTPUT_FORMATS, JobStatus, job_id_for
@@ -44,23 +44,14 @@ class LocalPipeline:
         *,
         env_name: str = "dev",
         overrides: dict[str, Any] | None = None,
-        concurrency: int | None = None,
-        threads_per_worker: int | None = None,
         work_dir: Path | None = None,
-        throttle_at: int | None = None,
-        async_queues: bool = False,
+        runtime: RuntimeSettings = DEFAULT_RUNTIME,
     ) -> None:
         self.env_name = env_name
         # The local stack trusts the local JWT issuer (localrun/tokens.py), not a Cognito pool.
         self.overrides = {"jwt": local_trust(), **(overrides or {})}
         self.work_dir = work_dir or REPO_ROOT / ".local" / "runtime" / uuid.uuid4().hex[:8]
-        self.aws = LocalAws(
-            work_dir=self.work_dir,
-            concurrency=concurrency,
-            threads_per_worker=threads_per_worker,
-            throttle_at=throttle_at,
-            async_queues=async_queues,
-        )
+        self.aws = LocalAws(work_dir=self.work_dir, runtime=runtime)
         self.outputs: StackOutputs | None = None
         self.stack_name = ""
 

@@ -23,6 +23,15 @@ from constructs import Construct
 
 from transcriber.domain.errors import RETRYABLE_ERROR_NAMES
 from transcriber.domain.jobs import CHUNK_MANIFEST, WORK_PREFIX
+from transcriber.domain.messages import (
+    AggregateRequest,
+    ChunkRequest,
+    DiarizeRequest,
+    FailRequest,
+    LanguageRequest,
+    Message,
+    TranscribeRequest,
+)
 
 #: Lambda refuses an invoke with this when the function or account is at its concurrency limit.
 THROTTLED = "Lambda.TooManyRequestsException"
@@ -46,6 +55,37 @@ def retry_throttles(task: tasks.LambdaInvoke) -> None:
     )
 
 
+#: Where the execution's state keeps each field a step's request takes: the execution input at the
+#: top, ChunkAudio's answer at ``$.audio``, the language decision at ``$.language``, a caught error
+#: at ``$.error`` (transcriber/domain/messages.py has the models).
+STATE_PATHS: dict[str, Any] = {
+    "job_id": sfn.JsonPath.string_at("$.job_id"),
+    "bucket": sfn.JsonPath.string_at("$.bucket"),
+    "key": sfn.JsonPath.string_at("$.key"),
+    "options": sfn.JsonPath.object_at("$.options"),
+    "duration": sfn.JsonPath.number_at("$.audio.duration"),
+    "manifest": sfn.JsonPath.object_at("$.audio.manifest"),
+    "language": sfn.JsonPath.object_at("$.language"),
+    "error": sfn.JsonPath.object_at("$.error"),
+}
+
+
+def payload_of(request: type[Message], **given: Any) -> dict[str, Any]:
+    """A step's payload, field by field from its request model: each from ``given`` or from where
+    the state keeps it (:data:`STATE_PATHS`). A required field with neither fails the synth, so a
+    field added to a request model cannot be left out of the state machine unnoticed; a field
+    with a default and no place in the state is left to its default."""
+    payload = {}
+    for name, field in request.model_fields.items():
+        if name in given:
+            payload[name] = given[name]
+        elif name in STATE_PATHS:
+            payload[name] = STATE_PATHS[name]
+        elif field.is_required():
+            raise KeyError(f"{request.__name__}.{name} has no place in the state machine's state")
+    return payload
+
+
 @dataclass(frozen=True)
 class StepFunctions:
     """The Lambda function behind each step."""
@@ -64,16 +104,11 @@ def transcription_state_machine(
     log_group: logs.ILogGroup,
     manifest_bucket: s3.IBucket,
 ) -> sfn.StateMachine:
-    # The state's fields the steps pass on, by what they are (each step takes some of them).
-    job = {"job_id": sfn.JsonPath.string_at("$.job_id")}
-    upload = {"bucket": sfn.JsonPath.string_at("$.bucket"), "key": sfn.JsonPath.string_at("$.key")}
-    options = {"options": sfn.JsonPath.object_at("$.options")}
-    manifest = {"manifest": sfn.JsonPath.object_at("$.audio.manifest")}
     mark_failed = tasks.LambdaInvoke(
         scope,
         "MarkFailed",
         lambda_function=functions.fail,
-        payload=sfn.TaskInput.from_object({**job, **upload, "error": sfn.JsonPath.object_at("$.error")}),
+        payload=sfn.TaskInput.from_object(payload_of(FailRequest)),
         payload_response_only=True,
         result_path=sfn.JsonPath.DISCARD,
         retry_on_service_exceptions=True,
@@ -106,7 +141,7 @@ def transcription_state_machine(
     chunk = step(
         "ChunkAudio",
         functions.chunk,
-        {**job, **upload, **options},
+        payload_of(ChunkRequest),
         result_path="$.audio",
     )
 
@@ -126,7 +161,7 @@ def transcription_state_machine(
     detect_language = step(
         "DetectLanguage",
         functions.transcribe,
-        {"action": "detect_language", **job, **manifest},
+        payload_of(LanguageRequest, action="detect_language"),
         result_path="$.language",
     )
     # One chunk needs no vote: the engine detects on it while transcribing, at no extra cost.
@@ -154,14 +189,7 @@ def transcription_state_machine(
     aggregate = step(
         "AggregateTranscript",
         functions.aggregate,
-        {
-            **job,
-            **upload,
-            "duration": sfn.JsonPath.number_at("$.audio.duration"),
-            "language": sfn.JsonPath.object_at("$.language"),
-            **manifest,
-            **options,
-        },
+        payload_of(AggregateRequest),
         result_path=None,
     )
     # Speaker labels: one clustering of every chunk's embeddings (stored in S3 by the Map), run
@@ -169,7 +197,7 @@ def transcription_state_machine(
     diarize = step(
         "DiarizeSpeakers",
         functions.transcribe,
-        {"action": "diarize", **job, **manifest, **options},
+        payload_of(DiarizeRequest, action="diarize"),
         result_path="$.speakers",
     )
     speakers = (
@@ -245,12 +273,12 @@ def _distributed_map(
             bucket_name_path=sfn.JsonPath.string_at("$.audio.manifest.bucket"),
             key=sfn.JsonPath.string_at("$.audio.manifest.key"),
         ),
-        item_selector={
-            "job_id": sfn.JsonPath.string_at("$.job_id"),
-            "chunk": sfn.JsonPath.object_at("$$.Map.Item.Value"),
-            "language": sfn.JsonPath.string_at("$.language.language"),
-            "options": sfn.JsonPath.object_at("$.options"),
-        },
+        # Each child's request: the manifest's item as its chunk, the job's pinned language code.
+        item_selector=payload_of(
+            TranscribeRequest,
+            chunk=sfn.JsonPath.object_at("$$.Map.Item.Value"),
+            language=sfn.JsonPath.string_at("$.language.language"),
+        ),
         map_execution_type=sfn.StateMachineType.EXPRESS,
         max_concurrency=max_concurrency,
         tolerated_failure_count=0,

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from localrun.environment import RuntimeSettings
 from localrun.pipeline import LocalPipeline
 from localrun.serve import ApiServer
 from transcriber.adapters.tenants_table import TenantRepository
@@ -24,7 +25,7 @@ def pipeline() -> Iterator[LocalPipeline]:
     # The real engine (faster-whisper, Whisper base int8). Short chunks so that the 22.6 s sample
     # is split and the Map really fans out over two warm workers.
     with LocalPipeline(
-        overrides={"engine": "faster-whisper", "max_chunk_seconds": 8}, concurrency=2
+        overrides={"engine": "faster-whisper", "max_chunk_seconds": 8}, runtime=RuntimeSettings(concurrency=2)
     ) as running:
         yield running
 
