@@ -21,7 +21,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from transcriber.domain.errors import RETRYABLE_ERROR_NAMES
+from transcriber.domain.errors import RETRYABLE_ERROR_NAMES, THROTTLED_ERROR_NAME
 from transcriber.domain.jobs import CHUNK_MANIFEST, WORK_PREFIX
 from transcriber.domain.messages import (
     AggregateRequest,
@@ -33,9 +33,6 @@ from transcriber.domain.messages import (
     TranscribeRequest,
 )
 
-#: Lambda refuses an invoke with this when the function or account is at its concurrency limit.
-THROTTLED = "Lambda.TooManyRequestsException"
-
 
 def retry_throttles(task: tasks.LambdaInvoke) -> None:
     """Throttles get their own, longer budget than transient errors (3 attempts within ~14 s).
@@ -46,7 +43,7 @@ def retry_throttles(task: tasks.LambdaInvoke) -> None:
     together: up to about 7 minutes in all.
     """
     task.add_retry(
-        errors=[THROTTLED],
+        errors=[THROTTLED_ERROR_NAME],
         interval=cdk.Duration.seconds(5),
         max_attempts=10,
         backoff_rate=2.0,
@@ -245,7 +242,7 @@ def _retried(task: tasks.LambdaInvoke, *, max_attempts: int) -> tasks.LambdaInvo
     full jitter so that failed chunks do not retry in step; then Lambda's throttles on their own,
     longer budget (:func:`retry_throttles`)."""
     task.add_retry(
-        errors=[name for name in RETRYABLE_ERROR_NAMES if name != THROTTLED],
+        errors=list(RETRYABLE_ERROR_NAMES),
         interval=cdk.Duration.seconds(2),
         max_attempts=max_attempts,
         backoff_rate=2.0,

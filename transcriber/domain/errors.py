@@ -84,16 +84,19 @@ class DiarizationError(PermanentError):
     reason_code = "DIARIZATION_FAILED"
 
 
-#: Names of the error types Step Functions may retry; everything else fails the job.
+#: Names of the error types Step Functions retries as transient (a few attempts, seconds apart).
 RETRYABLE_ERROR_NAMES: tuple[str, ...] = (
     "RetryableError",
     "TransientEngineError",
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
     "States.Timeout",
 )
+#: Lambda's answer when a function or the account is at its concurrency limit: retried too, on a
+#: longer budget of its own (a burst keeps a function at its limit for minutes). Anything that is
+#: neither fails the job.
+THROTTLED_ERROR_NAME = "Lambda.TooManyRequestsException"
 
 #: Failures caused by the uploaded object or its options: the same upload fails the same way again.
 INPUT_ERRORS: tuple[type[PermanentError], ...] = (

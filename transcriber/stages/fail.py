@@ -17,13 +17,13 @@ from transcriber.stages.ports import StagePorts
 logger = Logger(child=True)
 metrics = Metrics()
 
-# What an execution that ended without reaching the Catch reports: no error name for an abort,
-# and a timeout's error is States.Timeout (reason TIMEOUT).
 #: A chunk that failed without reporting its error (its function timed out or ran out of memory).
 UNRECORDED_CHUNK_FAILURE = (
     "A chunk of the audio failed after its retries without reporting why (its function may have "
     "timed out or run out of memory); retry the job, and contact support if it fails again."
 )
+# What an execution that ended without reaching the Catch reports: no error name for an abort,
+# and a timeout's error is States.Timeout (reason TIMEOUT).
 _STATUS_ERRORS = {"TIMED_OUT": "States.Timeout", "ABORTED": "States.Aborted", "FAILED": "States.Runtime"}
 
 
