@@ -23,13 +23,19 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 
-from localrun.worker import FunctionSpec, InvocationResult, _init_worker, _run_in_worker, _warm
+from localrun.worker import (
+    FunctionSpec,
+    InvocationResult,
+    LambdaWorkerContext,
+    _init_worker,
+    _run_in_worker,
+    _warm,
+)
 
 #: The moto method this runtime replaces. tests/integration/test_moto_seam.py fails loudly if moto moves it.
 SEAM_NAME = "_invoke_lambda"
@@ -219,7 +225,7 @@ class LambdaRuntime:
         requested = time.time()
         with ProcessPoolExecutor(
             max_workers=1,
-            mp_context=get_context("spawn"),
+            mp_context=LambdaWorkerContext(),
             initializer=_init_worker,
             initargs=(spec, str(self.work_dir / "logs" / f"{fn.function_name}.cold.log")),
         ) as pool:
@@ -266,7 +272,7 @@ class LambdaRuntime:
             log_path = self.work_dir / "logs" / f"{fn.function_name}.log"
             pool = ProcessPoolExecutor(
                 max_workers=self.concurrency,
-                mp_context=get_context("spawn"),
+                mp_context=LambdaWorkerContext(),
                 initializer=_init_worker,
                 initargs=(spec, str(log_path)),
             )
