@@ -155,6 +155,34 @@ def test_the_repository_requeues_only_from_the_expected_state(aws: Aws, job: dic
     assert _job(aws)["updated_at"] > seen
 
 
+def test_a_recorded_chunk_error_lasts_one_run_and_not_past_the_job(aws: Aws, job: dict[str, Any]) -> None:
+    """A chunk error kept for MarkFailed (stages/chunk_failures.py) is gone once a run completes,
+    and a new run starts without the last run's: neither can name a chunk that did not fail it."""
+    from transcriber.domain.jobs import JobStatus
+
+    jobs = JobRepository("jobs")
+    error = {"Error": "TransientEngineError", "Cause": '{"chunk": 2}'}
+    assert jobs.mark_processing(JOB_ID, duration=22.6, chunks_total=3)
+    assert jobs.record_chunk_error(JOB_ID, error)
+    assert _job(aws)["chunk_error"] == error
+    assert jobs.mark_processing(JOB_ID, duration=22.6, chunks_total=3)  # the next run
+    assert "chunk_error" not in _job(aws)
+    assert jobs.record_chunk_error(JOB_ID, error)  # a retry recovers from this one ...
+    assert jobs.mark_completed(JOB_ID, {"outputs": {"json": "s3://results/x.json"}})
+    record = _job(aws)
+    assert (record["status"], record["outputs"]) == ("COMPLETED", {"json": "s3://results/x.json"})
+    assert "chunk_error" not in record
+    # A failed job's error goes with its requeue, with its reason.
+    aws.table.update_item(
+        Key={"job_id": JOB_ID},
+        UpdateExpression="SET #s = :failed, chunk_error = :e, reason_code = :r",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":failed": "FAILED", ":e": error, ":r": "CHUNK_FAILED"},
+    )
+    assert jobs.requeue(JOB_ID, expected_status=JobStatus.FAILED) == 1
+    assert not {"chunk_error", "reason_code"} & set(_job(aws))
+
+
 # The sweeper ---------------------------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ terminal state, and progress is an atomic counter so parallel chunk workers neve
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -59,13 +59,22 @@ def _applied(write: Callable[..., Any], **request: Any) -> bool:
     return True
 
 
-def _set_fields(fields: dict[str, Any]) -> tuple[str, dict[str, str], dict[str, Any]]:
-    """``SET`` of the given fields and ``updated_at``: the expression, its names and values."""
+#: Bookkeeping of one run that the next run, or the job's completion, makes stale.
+RUN_SCOPED_FIELDS = ("chunk_error",)
+
+
+def _set_fields(
+    fields: dict[str, Any], remove: Sequence[str] = ()
+) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """``SET`` of the given fields and ``updated_at`` (and ``REMOVE`` of ``remove``): the
+    expression, its names and values."""
     fields = {**fields, "updated_at": utc_now()}
     names = {f"#f{i}": name for i, name in enumerate(fields)}
     values = {f":v{i}": _to_dynamo(value) for i, value in enumerate(fields.values())}
     assignments = ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
-    return f"SET {assignments}", names, values
+    removed = {f"#r{i}": name for i, name in enumerate(remove)}
+    removal = f" REMOVE {', '.join(removed)}" if removed else ""
+    return f"SET {assignments}{removal}", {**names, **removed}, values
 
 
 class JobRepository:
@@ -191,11 +200,19 @@ class JobRepository:
         item = self._table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
         return _from_dynamo(item) if item else None
 
-    def _set_where(self, job_id: str, fields: dict[str, Any], condition: str, values: dict[str, Any]) -> bool:
-        """SET ``fields`` (and ``updated_at``) if ``condition`` holds, with its ``values``; False if not.
+    def _set_where(
+        self,
+        job_id: str,
+        fields: dict[str, Any],
+        condition: str,
+        values: dict[str, Any],
+        remove: Sequence[str] = (),
+    ) -> bool:
+        """SET ``fields`` (and ``updated_at``) and REMOVE ``remove`` if ``condition`` holds, with its
+        ``values``; False if not.
 
         ``#status`` and ``#key`` in a condition name those attributes (reserved words in DynamoDB)."""
-        expression, set_names, set_values = _set_fields(fields)
+        expression, set_names, set_values = _set_fields(fields, remove)
         names = {name: attr for name, attr in (("#status", "status"), ("#key", "key")) if name in condition}
         return _applied(
             self._table.update_item,
@@ -206,7 +223,9 @@ class JobRepository:
             ExpressionAttributeValues={**set_values, **values},
         )
 
-    def _update_unless_terminal(self, job_id: str, fields: dict[str, Any]) -> bool:
+    def _update_unless_terminal(
+        self, job_id: str, fields: dict[str, Any], remove: Sequence[str] = ()
+    ) -> bool:
         return self._set_where(
             job_id,
             fields,
@@ -216,13 +235,15 @@ class JobRepository:
                 ":failed": JobStatus.FAILED.value,
                 ":deleted": JobStatus.DELETED.value,
             },
+            remove,
         )
 
     @translate_client_errors
     def mark_processing(
         self, job_id: str, *, duration: float, chunks_total: int, extra: Mapping[str, Any] | None = None
     ) -> bool:
-        """``extra``: more facts the chunk step learnt (e.g. ``channels``)."""
+        """``extra``: more facts the chunk step learnt (e.g. ``channels``). A run starts clean:
+        a chunk error recorded by an earlier run is removed."""
         return self._update_unless_terminal(
             job_id,
             {
@@ -234,6 +255,7 @@ class JobRepository:
                 "progress": 0,
                 **(extra or {}),
             },
+            remove=RUN_SCOPED_FIELDS,
         )
 
     @translate_client_errors
@@ -280,9 +302,11 @@ class JobRepository:
 
     @translate_client_errors
     def mark_completed(self, job_id: str, fields: dict[str, Any]) -> bool:
+        """The job's outputs are written; a chunk error that a retry recovered from goes with it."""
         return self._update_unless_terminal(
             job_id,
             {**fields, "status": JobStatus.COMPLETED.value, "progress": 100, "completed_at": utc_now()},
+            remove=RUN_SCOPED_FIELDS,
         )
 
     @translate_client_errors
@@ -335,7 +359,7 @@ class JobRepository:
                 Key={"job_id": job_id},
                 UpdateExpression=(
                     "SET #status = :pending, updated_at = :now, requeued_at = :now ADD attempts :one "
-                    "REMOVE reason_code, error_message, failed_at"
+                    f"REMOVE reason_code, error_message, failed_at, {', '.join(RUN_SCOPED_FIELDS)}"
                 ),
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#status": "status"},

@@ -6,7 +6,9 @@ retryable, and its reason code) does not travel with it. The transcribe step the
 its error, as the ``{Error, Cause}`` pair Step Functions would have reported, in the job record's
 ``chunk_error`` (not shown by the API), and MarkFailed reads it back (transcriber/stages/fail.py).
 The latest failure wins: the Map stops at the first chunk that fails for good, whose last attempt
-is the latest record, unless that chunk died without a word (timeout, out of memory).
+is the latest record, unless that chunk died without a word (timeout, out of memory). The record
+lasts one run: the chunk step's PROCESSING write, a requeue and the job's completion remove it
+(transcriber/adapters/jobs_table.py), so it adds no write to a chunk that succeeds.
 """
 
 from __future__ import annotations
