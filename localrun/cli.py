@@ -69,7 +69,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="transcribe even if the same audio was transcribed recently with the same options",
     )
     job.add_argument(
-        "--max-chunk-seconds", type=float, default=None, help="longest chunk, 20-600 (default: the env's, 30)"
+        "--max-chunk-seconds", type=float, default=None, help="longest chunk, 10-600 (default: the env's, 30)"
     )
     job.add_argument(
         "--channel-identification",

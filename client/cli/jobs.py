@@ -155,7 +155,7 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
         help="no word-level times (faster)",
     )
     options.add_argument("--beam-size", type=int, metavar="N", help="decoder beam, 1-10 (1 is fastest)")
-    options.add_argument("--max-chunk-seconds", type=float, metavar="S", help="longest chunk, 20-600 seconds")
+    options.add_argument("--max-chunk-seconds", type=float, metavar="S", help="longest chunk, 10-600 seconds")
     options.add_argument(
         "--no-dedupe",
         dest="dedupe",

@@ -51,7 +51,7 @@ def _problem(answer: dict[str, Any], status: int) -> dict[str, Any]:
     ("options", "detail"),
     [
         ({"beam_size": 99}, "Option beam_size must be a whole number from 1 to 10."),
-        ({"max_chunk_seconds": 5}, "Option max_chunk_seconds must lie between 20 and 600."),
+        ({"max_chunk_seconds": 5}, "Option max_chunk_seconds must lie between 10 and 600."),
         ({"language": "klingon"}, "Language 'klingon' is not one the engine knows."),
         ({"surprise": True}, "Unknown option(s): surprise."),
     ],

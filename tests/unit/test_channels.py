@@ -238,7 +238,7 @@ def test_crosstalk_is_muted_where_the_other_channel_is_much_louder(tmp_path: Pat
 @pytest.mark.parametrize("channels", [2, 4])
 def test_a_multichannel_plan_within_the_duration_limit_fits_the_state(channels: int) -> None:
     """The limit counts every channel (four hours in all); the references carry their channel."""
-    from tests.unit.test_chunk_payload import FOUR_HOURS_MS, STATE_PAYLOAD_LIMIT, runs
+    from tests.unit.test_long_files import FOUR_HOURS_MS, STATE_PAYLOAD_LIMIT, runs
 
     config = ChunkingConfig(max_chunk_seconds=20)
     per_channel_ms = FOUR_HOURS_MS // channels

@@ -10,11 +10,13 @@ them (infra/constructs/state_machine.py).
 from __future__ import annotations
 
 import json
+import random
 from typing import Any, cast
 
-from tests.unit.test_chunk_payload import conversation
+import pytest
+
 from transcriber.adapters.storage import ObjectStore
-from transcriber.domain.chunking import ChunkingConfig, longest_first, plan_from_speech
+from transcriber.domain.chunking import ChunkingConfig, Span, longest_first, plan_from_speech
 from transcriber.domain.jobs import chunk_key, output_key
 from transcriber.domain.messages import (
     AggregateRequest,
@@ -37,6 +39,7 @@ from transcriber.stages.ports import StagePorts
 
 STATE_PAYLOAD_LIMIT = 262_144  # bytes, Step Functions' limit on a state's input or output
 TWELVE_HOURS_MS = 12 * 3600 * 1000
+FOUR_HOURS_MS = 4 * 3600 * 1000
 JOB_ID = "0123456789abcdef0123456789abcdef"
 
 
@@ -51,6 +54,25 @@ class MemoryStore:
 
     def get_json(self, bucket: str, key: str) -> Any:
         return json.loads(self.objects[(bucket, key)])
+
+
+def runs(speech_ms: int, pause_ms: int) -> list[Span]:
+    """Speech runs of one length between pauses of one length, over four hours."""
+    step = speech_ms + pause_ms
+    return [(start, start + speech_ms) for start in range(0, FOUR_HOURS_MS - speech_ms, step)]
+
+
+def conversation(seed: int = 3, duration_ms: int = FOUR_HOURS_MS) -> list[Span]:
+    """Speech runs of 1-20 s between pauses of 0.3-3 s, over four hours (or ``duration_ms``)."""
+    rng = random.Random(seed)
+    spans: list[Span] = []
+    start = 0
+    while True:
+        end = start + rng.randint(1_000, 20_000)
+        if end > duration_ms:
+            return spans
+        spans.append((start, end))
+        start = end + rng.randint(300, 3_000)
 
 
 def size(message: dict[str, Any]) -> int:
@@ -117,3 +139,34 @@ def test_a_twelve_hour_plan_lands_whole_in_the_manifest_and_the_state_stays_smal
     # ... and the same at 12 hours as at one chunk: no part of the state depends on the chunk count.
     one_chunk = {**state, "audio": {**audio, "chunks_total": 1, "duration": 20.0}}
     assert abs(size(state) - size(one_chunk)) < 16
+
+
+@pytest.mark.parametrize(
+    "max_chunk_seconds", [MAX_CHUNK_SECONDS_RANGE[0], ChunkingConfig().max_chunk_seconds]
+)
+@pytest.mark.parametrize(
+    "pattern",
+    ["conversation", "continuous", "runs-just-over-half", "runs-just-over-one"],
+)
+def test_a_four_hour_plan_goes_to_the_manifest_and_the_state_gets_a_constant_summary(
+    pattern: str, max_chunk_seconds: float
+) -> None:
+    """At the shortest chunk a job may ask for, and at the default, with the worst speech patterns."""
+    max_ms = int(max_chunk_seconds * 1000)
+    speech = {
+        "conversation": conversation(),
+        "continuous": [(0, FOUR_HOURS_MS)],  # no pause at all: fixed cuts with overlap
+        "runs-just-over-half": runs(max_ms // 2 + 500, 600),  # two runs never share a chunk
+        "runs-just-over-one": runs(max_ms + 500, 600),  # each run needs two overlapping pieces
+    }[pattern]
+    specs = plan_from_speech(speech, FOUR_HOURS_MS, ChunkingConfig(max_chunk_seconds=max_chunk_seconds))
+    assert len(specs) >= FOUR_HOURS_MS / 1000 / max_chunk_seconds  # the pattern really makes this many
+    store = MemoryStore()
+    ports = StagePorts(store=cast(ObjectStore, store), jobs=None, events=None, results_bucket="results")  # type: ignore[arg-type]
+    chunks = [ChunkRef.of(spec, chunk_key(JOB_ID, spec.index)) for spec in longest_first(specs)]
+    manifest = write_manifest(JOB_ID, chunks, ports=ports)
+    assert read_manifest(manifest, ports=ports) == chunks
+    response = ChunkResponse(
+        job_id=JOB_ID, duration=FOUR_HOURS_MS / 1000, chunks_total=len(chunks), manifest=manifest
+    ).to_wire()
+    assert len(json.dumps(response).encode()) < 512  # whatever the plan, a summary of constant size

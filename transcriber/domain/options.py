@@ -48,8 +48,9 @@ TEXT_OPTION_NAMES = (
 BEAM_SIZE_RANGE = (1, 10)
 #: Speakers a job may ask for (min_speakers / max_speakers); the clustering's own limit.
 SPEAKERS_RANGE = (1, 30)
-#: At 15 s a 4-hour job of the worst speech pattern fills 95% of the 256 KB state limit; 20 s keeps ~70%.
-MAX_CHUNK_SECONDS_RANGE = (20.0, 600.0)
+#: The chunk list lives in the S3 manifest, so no length limit comes from the 256 KB state any more
+#: (it set 20 s while the list rode in the state); the floor keeps Whisper some context per chunk.
+MAX_CHUNK_SECONDS_RANGE = (10.0, 600.0)
 
 #: Prefix of the S3 user-metadata keys that carry options (S3 lower-cases metadata keys).
 METADATA_PREFIX = "transcribe-"
