@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 import shutil
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -165,3 +166,14 @@ def test_model_dir_prefers_configured_folder(monkeypatch: pytest.MonkeyPatch, tm
     (folder / "config.json").write_text("{}")
     monkeypatch.setenv("WHISPER_MODEL_DIR", str(folder))
     assert weights.model_dir() == folder
+
+
+def test_the_int8_store_refuses_a_model_file_it_cannot_read(tmp_path: Path) -> None:
+    from transcriber.engines import quantize
+
+    (tmp_path / "model.bin").write_bytes(struct.pack("I", 5) + b"\0" * 8)  # another format version
+    with pytest.raises(quantize.ModelFormatError, match="version 5, expected 6"):
+        quantize.read_model_bin(tmp_path / "model.bin")
+    (tmp_path / "model.bin").write_bytes(struct.pack("I", 6) + struct.pack("H", 40) + b"Whisper")  # cut short
+    with pytest.raises(quantize.ModelFormatError, match="truncated"):
+        quantize.read_model_bin(tmp_path / "model.bin")

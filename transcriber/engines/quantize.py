@@ -87,8 +87,10 @@ def read_model_bin(path: Path) -> StoredModel:
             variables[name] = np.frombuffer(data, dtype, size // dtype.itemsize, pos).reshape(shape)
             pos += size
         aliases = {string(): string() for _ in range(unpack("I"))}
-    except struct.error as exc:
-        raise ModelFormatError(f"{path}: truncated model.bin: {exc}") from exc
+    except ModelFormatError:
+        raise
+    except (struct.error, ValueError, UnicodeDecodeError) as exc:  # ran past the end, or garbage
+        raise ModelFormatError(f"{path}: truncated or damaged model.bin: {exc}") from exc
     return StoredModel(spec_name, revision, variables, aliases)
 
 
