@@ -30,6 +30,9 @@ class AsyncQueueDeliveries:
     def __init__(self, max_workers: int = 8) -> None:
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sqs-esm")
         self._original: Any = None
+        #: moto's own delivery, kept for batches still in flight when the patch is undone
+        self._send: Any = None
+        self._closed = False
         #: batches retried after a failed attempt, and batches sent to a dead-letter queue
         self.retried = 0
         self.dead_lettered = 0
@@ -37,7 +40,8 @@ class AsyncQueueDeliveries:
     def install(self) -> None:
         from moto.awslambda.models import LambdaBackend
 
-        self._original = LambdaBackend.send_sqs_batch
+        self._original = self._send = LambdaBackend.send_sqs_batch
+        self._closed = False
         deliveries = self
 
         def send_later(backend: Any, function_arn: str, messages: Any, queue_arn: str) -> bool:
@@ -48,8 +52,10 @@ class AsyncQueueDeliveries:
         setattr(LambdaBackend, "send_sqs_batch", send_later)  # noqa: B010 - a patch, undone by uninstall
 
     def uninstall(self) -> None:
+        """Undo the patch; batches still in flight end with the local AWS that holds their queues."""
         from moto.awslambda.models import LambdaBackend
 
+        self._closed = True
         if self._original is not None:
             setattr(LambdaBackend, "send_sqs_batch", self._original)  # noqa: B010
             self._original = None
@@ -58,8 +64,10 @@ class AsyncQueueDeliveries:
     def _deliver(self, backend: Any, function_arn: str, messages: list[Any], queue_arn: str) -> None:
         attempts, dead_letter_arn = _redrive(backend, queue_arn)
         for attempt in range(attempts):
+            if self._closed:
+                return  # the local AWS is shutting down: no function is left to deliver to
             try:
-                if self._original(backend, function_arn, messages, queue_arn):
+                if self._send(backend, function_arn, messages, queue_arn):
                     return
             except Exception:
                 log.exception("local SQS delivery to %s raised", function_arn)
