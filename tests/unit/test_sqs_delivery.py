@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from moto.awslambda.models import LambdaBackend
 
 from localrun import sqs_delivery
 from localrun.sqs_delivery import AsyncQueueDeliveries
+
+#: The consumer below never looks at the backend it is handed.
+BACKEND = cast(LambdaBackend, None)
 
 
 class Consumer:
@@ -48,7 +51,7 @@ def test_a_batch_is_taken_at_once_and_delivered_apart_after_a_failure(
 ) -> None:
     consumer = Consumer(failures=1)
     deliveries._send = consumer
-    assert LambdaBackend.send_sqs_batch(None, "fn", ["m1", "m2"], "arn:q") is True  # the sender goes on
+    assert LambdaBackend.send_sqs_batch(BACKEND, "fn", ["m1", "m2"], "arn:q") is True  # the sender goes on
     assert consumer.delivered.wait(5)
     assert consumer.calls == [["m1", "m2"], ["m1", "m2"]]
     assert deliveries.retried == 1 and deliveries.dead_lettered == 0
@@ -60,7 +63,7 @@ def test_a_batch_in_flight_at_shutdown_ends_quietly(
     gate = threading.Event()
     consumer = Consumer(failures=1, gate=gate)
     deliveries._send = consumer
-    LambdaBackend.send_sqs_batch(None, "fn", ["m1"], "arn:q")
+    LambdaBackend.send_sqs_batch(BACKEND, "fn", ["m1"], "arn:q")
     deliveries.uninstall()  # the local AWS stops while the first attempt runs
     gate.set()
     deliveries._pool.shutdown(wait=True)
