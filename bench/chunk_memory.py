@@ -9,9 +9,10 @@ temporary folder, then runs ``prepare_chunks`` (ffmpeg to 16 kHz WAV, plan, expo
 handler's domain work, without S3) on it in a fresh child process per chunk-length setting, so that
 the peak RSS (``VmHWM``) is that run's own. ffmpeg runs as a grandchild: its peak RSS is shown apart.
 
-It also prints the size of the JSON the chunk handler returns into the Step Functions state
-(``{"job_id", "duration", "chunks": [spec + key]}``, functions/chunk/handler.py) against the 256 KB
-payload limit. Figures only: the machine is shared and timings are noisy.
+It also prints the chunk manifest's size (the chunk list the step writes to S3 for the
+Distributed Map; the state gets a summary of constant size) and the most local disk the step held
+at once (the upload, its WAV and every chunk file: what Lambda's /tmp must hold; infra sizes it
+with ``transcriber.domain.preparation.scratch_bytes``). Figures only: timings are noisy.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ import numpy as np
 from transcriber.adapters.ffmpeg import ffmpeg_path
 
 RATE = 16_000
-STATE_PAYLOAD_LIMIT = 262_144  # bytes
 #: A job id as ingest makes them (32 hex characters), so the chunk keys have their real length.
 JOB_ID = "9f86d081884c7d659a2feaa0c55ad015"
 
@@ -45,7 +45,9 @@ class ChunkStepRun:
     rss_before_mb: float
     peak_rss_mb: float
     ffmpeg_peak_mb: float
-    payload_bytes: int
+    manifest_bytes: int
+    #: the upload, its converted WAV and the chunk files, all on disk before the WAV is removed
+    disk_peak_bytes: int
 
 
 def _status_mb(field: str) -> float:
@@ -87,17 +89,13 @@ def write_flac(path: Path, minutes: float, seed: int = 11) -> None:
         raise SystemExit(f"ffmpeg could not write {path}")
 
 
-def state_payload_bytes(chunks: list[dict[str, object]], duration_s: float) -> int:
-    """Size of the chunk handler's return value as JSON: what lands in the state machine's state."""
-    return len(json.dumps({"job_id": JOB_ID, "duration": duration_s, "chunks": chunks}).encode())
-
-
 def _chunk_step(source: str, max_chunk_seconds: float) -> ChunkStepRun:
     """One chunk step, in a fresh process: its VmHWM is this run's own peak."""
     from transcriber.adapters.ffmpeg import convert_to_wav
     from transcriber.domain.chunking import ChunkingConfig
     from transcriber.domain.jobs import chunk_key
-    from transcriber.domain.preparation import prepare_chunks
+    from transcriber.domain.messages import ChunkRef
+    from transcriber.domain.preparation import WAV_BYTES_PER_SECOND, prepare_chunks
 
     rss_before = _status_mb("VmRSS")
     with tempfile.TemporaryDirectory(prefix="chunk-bench-") as tmp:
@@ -110,9 +108,9 @@ def _chunk_step(source: str, max_chunk_seconds: float) -> ChunkStepRun:
             convert=convert_to_wav,
         )
         wall = time.perf_counter() - started
-    refs: list[dict[str, object]] = [
-        {**spec.to_dict(), "key": chunk_key(JOB_ID, spec.index)} for spec, _ in prepared.chunks
-    ]
+        chunk_bytes = sum(path.stat().st_size for _, path in prepared.chunks)
+    refs = [ChunkRef.of(spec, chunk_key(JOB_ID, spec.index)).to_wire() for spec, _ in prepared.chunks]
+    wav_bytes = int(WAV_BYTES_PER_SECOND * prepared.info.duration_s)
     return ChunkStepRun(
         audio_s=prepared.info.duration_s,
         chunks=len(refs),
@@ -120,7 +118,8 @@ def _chunk_step(source: str, max_chunk_seconds: float) -> ChunkStepRun:
         rss_before_mb=rss_before,
         peak_rss_mb=_status_mb("VmHWM"),
         ffmpeg_peak_mb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-        payload_bytes=state_payload_bytes(refs, prepared.info.duration_s),
+        manifest_bytes=len(json.dumps(refs).encode()),
+        disk_peak_bytes=Path(source).stat().st_size + wav_bytes + chunk_bytes,
     )
 
 
@@ -141,7 +140,7 @@ def main() -> None:
     print("chunk step: prepare_chunks on synthetic speech with pauses, 16 kHz mono FLAC input")
     print(
         f"{'minutes':>7}  {'max chunk':>9}  {'chunks':>6}  {'wall s':>6}  {'RSS before':>10}  "
-        f"{'peak RSS':>8}  {'ffmpeg peak':>11}  {'state payload':>13}  {'of 256 KB':>9}"
+        f"{'peak RSS':>8}  {'ffmpeg peak':>11}  {'manifest':>13}  {'disk peak':>9}"
     )
     for minutes in args.minutes:
         with tempfile.TemporaryDirectory(prefix="chunk-memory-") as tmp:
@@ -152,8 +151,8 @@ def main() -> None:
                 print(
                     f"{run.audio_s / 60:>7.1f}  {seconds:>7g} s  {run.chunks:>6}  {run.wall_s:>6.1f}  "
                     f"{run.rss_before_mb:>6.0f} MiB  {run.peak_rss_mb:>4.0f} MiB  "
-                    f"{run.ffmpeg_peak_mb:>7.0f} MiB  {run.payload_bytes:>7,} bytes  "
-                    f"{run.payload_bytes / STATE_PAYLOAD_LIMIT:>8.1%}",
+                    f"{run.ffmpeg_peak_mb:>7.0f} MiB  {run.manifest_bytes:>7,} bytes  "
+                    f"{run.disk_peak_bytes / 2**20:>5,.0f} MiB",
                     flush=True,
                 )
 

@@ -8,6 +8,7 @@ the deployed account.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Literal, Self
 
@@ -16,11 +17,19 @@ from aws_cdk import aws_logs as logs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
+from transcriber.domain.options import MAX_CHUNK_SECONDS_RANGE
+from transcriber.domain.preparation import scratch_bytes
+
 FUNCTIONS = ("ingest", "chunk", "transcribe", "aggregate", "fail", "api", "notifier")
 #: API Gateway gives up on a Lambda integration after 29 s: the API function must answer sooner.
 API_INTEGRATION_TIMEOUT_S = 29
 #: Lambda gives a function one full vCPU at this memory (a share in proportion to memory).
 MB_PER_VCPU = 1769
+MIB = 1024 * 1024
+#: Lambda's /tmp: 512 MB unless a function asks for more, up to 10,240 MB.
+DEFAULT_SCRATCH_MB, MAX_SCRATCH_MB = 512, 10240
+#: What else the API function may keep in /tmp beside a spooled source_url fetch.
+API_SPOOL_MARGIN_MB = 64
 #: The production environment: no test-only setting (fault injection) may be turned on there.
 PROD = "prod"
 #: The retention periods CloudWatch Logs accepts, in days (0 keeps logs forever): the one table
@@ -55,6 +64,11 @@ LOG_RETENTION_DAYS = tuple(LOG_RETENTION)
 CLOUDFRONT_WEB_ACL_ARN = re.compile(
     r"arn:aws[a-z-]*:wafv2:us-east-1:\d{12}:global/webacl/[\w-]{1,128}/[0-9a-f-]{36}"
 )
+
+
+def _scratch_mb(need_bytes: int) -> int:
+    """Lambda ephemeral storage for ``need_bytes``: in 512 MB steps, never under the default."""
+    return max(DEFAULT_SCRATCH_MB, math.ceil(need_bytes / MIB / DEFAULT_SCRATCH_MB) * DEFAULT_SCRATCH_MB)
 
 
 class _Settings(BaseModel):
@@ -203,6 +217,12 @@ class EnvironmentConfig(_Settings):
             raise ValueError(
                 f"fault_rate must be 0 in {PROD!r} (fault injection is for tests), not {self.fault_rate}"
             )
+        if self.chunk_scratch_mb > MAX_SCRATCH_MB:
+            raise ValueError(
+                f"max_upload_mb {self.max_upload_mb} and max_duration_minutes "
+                f"{self.max_duration_minutes} need {self.chunk_scratch_mb} MB of /tmp in the chunk step, "
+                f"over Lambda's {MAX_SCRATCH_MB} MB"
+            )
         api_timeout = self.functions["api"].timeout_s
         if api_timeout > API_INTEGRATION_TIMEOUT_S:
             raise ValueError(
@@ -213,6 +233,20 @@ class EnvironmentConfig(_Settings):
 
     def function(self, name: str) -> FunctionSizing:
         return self.functions[name]
+
+    @property
+    def chunk_scratch_mb(self) -> int:
+        """/tmp for the chunk step: the largest upload, its WAV at the longest duration and the chunk
+        files at once (transcriber/domain/preparation.py)."""
+        need = scratch_bytes(
+            self.max_upload_mb * MIB, self.max_duration_minutes * 60.0, MAX_CHUNK_SECONDS_RANGE[0]
+        )
+        return _scratch_mb(need)
+
+    @property
+    def api_scratch_mb(self) -> int:
+        """/tmp for the API function: a ``source_url`` fetch is spooled there, up to the upload limit."""
+        return _scratch_mb(self.max_upload_mb * MIB + API_SPOOL_MARGIN_MB * MIB)
 
     @property
     def log_retention(self) -> logs.RetentionDays:

@@ -159,6 +159,7 @@ class ApiService(Concern):
                 "SYNC_MAX_AUDIO_S": str(config.sync_max_audio_s),
                 **(issuer_env or {}),  # bearer JWTs: infra/constructs/identity.py
             },
+            scratch_mb=config.api_scratch_mb,
         )
         self.http_api = HttpApi(rest_api_scope, "Api", function=self.function, config=config)
         self._grant(storage, tables, state_machine)

@@ -88,8 +88,10 @@ class Functions(Concern):
         env: dict[str, str] | None = None,
         sizing: FunctionSizing | None = None,
         with_ffmpeg: bool = False,
+        scratch_mb: int | None = None,
     ) -> lambda_.Function:
-        """``functions/<name>/handler.py`` on Python 3.12 with the dependencies layer (and ffmpeg)."""
+        """``functions/<name>/handler.py`` on Python 3.12 with the dependencies layer (and ffmpeg);
+        ``scratch_mb``: its /tmp, when Lambda's default 512 MB is not enough."""
         sizing = sizing or self._config.function(name)
         layers: list[lambda_.ILayerVersion] = [self.dependencies_layer]
         if with_ffmpeg:
@@ -104,6 +106,7 @@ class Functions(Concern):
             layers=layers,
             memory_size=sizing.memory_mb,
             timeout=cdk.Duration.seconds(sizing.timeout_s),
+            ephemeral_storage_size=cdk.Size.mebibytes(scratch_mb) if scratch_mb else None,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group(self, f"{name.title()}Logs"),
             environment={**self.common_env, "POWERTOOLS_SERVICE_NAME": f"transcriber-{name}", **(env or {})},

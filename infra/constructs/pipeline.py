@@ -50,7 +50,9 @@ class Pipeline(Concern):
             "MAX_CHUNK_SECONDS": str(config.max_chunk_seconds),
             **functions.fault_env,
         }
-        self.chunk_fn = functions.zip_function("chunk", env=chunk_env, with_ffmpeg=True)
+        self.chunk_fn = functions.zip_function(
+            "chunk", env=chunk_env, with_ffmpeg=True, scratch_mb=config.chunk_scratch_mb
+        )
         self.aggregate_fn = functions.zip_function("aggregate", env=functions.fault_env)
         self.fail_fn = functions.zip_function("fail")
         self.transcribe_fn = functions.transcribe_function()
