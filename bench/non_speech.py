@@ -1,26 +1,36 @@
-"""What non-speech costs today: a podcast-like file with 30% non-speech against its speech alone.
+"""What non-speech costs, and what planning from Silero's speech regions would save.
 
-    nice -n 10 .venv/bin/python -m bench.non_speech [--minutes 6] [--non-speech 0.3] [--seed 11]
+    nice -n 10 .venv/bin/python -m bench.non_speech [--minutes 6] [--non-speech 0.3] [--seeds 11 12 13]
 
 The podcast-like file is built in code from the ../shared/eval speech clips (as bench/long_audio.py
 does): blocks of 3-5 clips with ordinary 0.5-2 s pauses, each block after a stretch of non-speech
 that together make ``--non-speech`` of the file: jingle-like chords, a ringback hold tone, a noise
 bed around -30 dBFS and long silent pauses, in turn. The second file holds the same speech blocks
-with nothing between them. Both go through the chunk step's planner and then, chunk by chunk,
+with nothing between them. Each plan below goes through the chunk export and then, chunk by chunk,
 through the transcribe step's recognition with the real engine (faster-whisper base int8, one
-thread as in Lambda, the language pinned as the pipeline's vote does) and the aggregate step's merge.
+thread as in Lambda, the language pinned as the pipeline's vote does) and the aggregate step's merge:
 
-Printed per file: chunks, audio handed to the engine, non-speech inside chunks, transcribe wall
-and CPU seconds, WER, and the reference words found in one run but not the other. The difference
-in CPU is what the non-speech costs: silent pauses are left out by the planner (no chunk covers
-them) and music, tones and noise inside a chunk are dropped by the engine's own Silero VAD before
-Whisper encodes anything. Figures only, no assertions.
+- ``current``: the chunk step's plan (its silence scan: silent pauses are left out, music, tones
+  and noise count as sound and are dropped later by the engine's own Silero VAD inside a chunk);
+- ``silero``: the same planner fed only the sound within ``--margin`` of a speech region that
+  Silero (faster-whisper's VAD, the engine's options) finds in the whole file, so music, tones and
+  noise neither make chunks nor fill a chunk's speech budget; once at the planner's speech share
+  and once at ``--silero-share``;
+- ``control``: the current plan at ``--control-share``, a change of plan that has nothing to do with
+  non-speech, to show how many words any change of the decoded windows moves by itself;
+- ``speech alone``: the speech-only file with the current plan, the floor.
+
+Printed per seed and plan: chunks, audio handed to the engine, transcribe wall and CPU seconds,
+WER, and the reference words the current plan found that the plan lost (and the other way).
+Figures only, no assertions. The Silero plan is not what the chunk step does: onnxruntime, which
+Silero runs on, is in the transcribe image only (see docs/performance.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import tempfile
 import time
 import wave
@@ -32,7 +42,13 @@ import numpy as np
 
 from bench.long_audio import EVAL_DIR, RATE, Clip, load_clips
 from bench.scoring import normalise
-from transcriber.domain.chunking import ChunkingConfig, Span, export_chunks_from_file, plan_chunks_from_file
+from transcriber.domain.chunking import (
+    ChunkingConfig,
+    Span,
+    export_chunks_from_file,
+    plan_from_speech,
+    sound_spans_from_file,
+)
 from transcriber.domain.merge import merge_chunks
 from transcriber.domain.models import ChunkSpec
 from transcriber.domain.recognition import transcribe_chunk
@@ -148,31 +164,71 @@ class Run:
     name: str
     chunks: int
     audio_s: float
-    non_speech_s: float
     wall_s: float
     cpu_s: float
-    text: str
-    specs: list[ChunkSpec]
+    wer: float
+    found: set[int]
 
 
-def _seconds_within(specs: list[ChunkSpec], spans: list[Span]) -> float:
-    return sum(
-        max(0.0, min(spec.end, e / 1000) - max(spec.offset, s / 1000)) for spec in specs for s, e in spans
-    )
+def silero_speech_ms(path: Path, block_s: int = 600) -> list[Span]:
+    """Silero's speech regions in a 16 kHz mono WAV, ms, with the options the engine's batched
+    mode uses; read ``block_s`` at a time, so a 12-hour file would not be held in memory."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    options = VadOptions(max_speech_duration_s=30, min_silence_duration_ms=160)
+    spans: list[Span] = []
+    with wave.open(str(path), "rb") as wav:
+        first = 0
+        while block := wav.readframes(block_s * RATE):
+            audio = np.frombuffer(block, dtype="<i2").astype(np.float32) / 32768.0
+            for found in get_speech_timestamps(audio, options):
+                spans.append(((first + found["start"]) * 1000 // RATE, (first + found["end"]) * 1000 // RATE))
+            first += audio.size
+    return spans
 
 
-def run_file(name: str, item: TestFile, engine: FasterWhisperEngine, folder: Path) -> Run:
-    """Plan as the chunk step does, recognise each chunk as the transcribe step does, then merge."""
-    specs = plan_chunks_from_file(item.path, ChunkingConfig())
+def near(sound: list[Span], speech: list[Span], margin_ms: int) -> list[Span]:
+    """The parts of ``sound`` within ``margin_ms`` of a ``speech`` span (both sorted)."""
+    widened: list[Span] = []
+    for start, end in speech:
+        start, end = max(0, start - margin_ms), end + margin_ms
+        if widened and start <= widened[-1][1]:
+            widened[-1] = (widened[-1][0], max(widened[-1][1], end))
+        else:
+            widened.append((start, end))
+    kept: list[Span] = []
+    k = 0
+    for start, end in sound:
+        while k < len(widened) and widened[k][1] <= start:
+            k += 1
+        j = k
+        while j < len(widened) and widened[j][0] < end:
+            kept.append((max(start, widened[j][0]), min(end, widened[j][1])))
+            j += 1
+    return kept
+
+
+def run_plan(
+    name: str, item: TestFile, specs: list[ChunkSpec], engine: FasterWhisperEngine, folder: Path
+) -> Run:
+    """Export the plan's chunks, recognise each as the transcribe step does, then merge and score."""
     paths = export_chunks_from_file(item.path, specs, folder / name.replace(" ", "-"))
     wall, cpu = time.perf_counter(), time.process_time()
     parts = [
         transcribe_chunk(engine, path, spec, language="en") for spec, path in zip(specs, paths, strict=True)
     ]
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    text = merge_chunks(name, parts, item.duration_s).text
-    inside = _seconds_within(specs, [span for _, span in item.non_speech])
-    return Run(name, len(specs), sum(s.duration for s in specs), inside, wall, cpu, text, specs)
+    reference = normalise(item.reference)
+    text = normalise(merge_chunks(name, parts, item.duration_s).text)
+    return Run(
+        name,
+        len(specs),
+        sum(s.duration for s in specs),
+        wall,
+        cpu,
+        jiwer.wer(reference, text),
+        _found_words(reference, text),
+    )
 
 
 def _found_words(reference: str, hypothesis: str) -> set[int]:
@@ -186,52 +242,79 @@ def _found_words(reference: str, hypothesis: str) -> set[int]:
     }
 
 
-def measure(minutes: float, non_speech_share: float, eval_dir: Path, seed: int) -> None:
-    engine = FasterWhisperEngine(cpu_threads=1)
-    engine.load()
+@dataclass(frozen=True)
+class Settings:
+    minutes: float
+    non_speech: float
+    margin_ms: int
+    silero_share: float
+    control_share: float
+
+
+def measure_seed(seed: int, settings: Settings, clips: list[Clip], engine: FasterWhisperEngine) -> list[Run]:
     with tempfile.TemporaryDirectory(prefix="non-speech-") as tmp:
         folder = Path(tmp)
-        podcast, speech = build_files(minutes, non_speech_share, load_clips(eval_dir), folder, seed)
+        podcast, speech = build_files(settings.minutes, settings.non_speech, clips, folder, seed)
         gaps = sum(e - s for _, (s, e) in podcast.non_speech) / 1000
+        sound, duration_ms = sound_spans_from_file(podcast.path)
+        t0 = time.perf_counter()
+        speech_regions = silero_speech_ms(podcast.path)
+        vad_s = time.perf_counter() - t0
         print(
-            f"podcast-like file {podcast.duration_s:.1f} s: non-speech {gaps:.1f} s "
-            f"({gaps / podcast.duration_s:.0%}; {', '.join(NON_SPEECH_KINDS)} in turn); "
-            f"speech alone {speech.duration_s:.1f} s; {len(podcast.reference.split())} reference words"
+            f"\n== seed {seed}: podcast-like file {podcast.duration_s:.1f} s, non-speech {gaps:.1f} s "
+            f"({gaps / podcast.duration_s:.0%}); {len(podcast.reference.split())} reference words; "
+            f"Silero over the whole file {vad_s:.2f} s"
         )
-        runs = [
-            run_file("podcast", podcast, engine, folder),
-            run_file("speech alone", speech, engine, folder),
-        ]
-    by_kind = {kind: 0.0 for kind in NON_SPEECH_KINDS}
-    for kind, span in podcast.non_speech:
-        by_kind[kind] += _seconds_within(runs[0].specs, [span])
-    reference = normalise(podcast.reference)
+        speech_near = near(sound, speech_regions, settings.margin_ms)
+        plans = {
+            "current": plan_from_speech(sound, duration_ms, ChunkingConfig()),
+            "silero": plan_from_speech(speech_near, duration_ms, ChunkingConfig()),
+            f"silero {settings.silero_share}": plan_from_speech(
+                speech_near, duration_ms, ChunkingConfig(speech_share=settings.silero_share)
+            ),
+            f"control {settings.control_share}": plan_from_speech(
+                sound, duration_ms, ChunkingConfig(speech_share=settings.control_share)
+            ),
+        }
+        runs = [run_plan(name, podcast, specs, engine, folder) for name, specs in plans.items()]
+        alone = sound_spans_from_file(speech.path)
+        runs.append(
+            run_plan("speech alone", speech, plan_from_speech(*alone, ChunkingConfig()), engine, folder)
+        )
+    current = runs[0]
     print(
-        f"{'file':14} {'chunks':>6} {'to engine s':>11} {'non-speech s':>13} "
-        f"{'wall s':>7} {'cpu s':>7} {'WER':>6}"
+        f"{'plan':16} {'chunks':>6} {'to engine s':>11} {'wall s':>7} {'cpu s':>7} {'vs current':>10} "
+        f"{'WER':>6} {'words lost':>10} {'gained':>6}"
     )
     for run in runs:
-        wer = jiwer.wer(reference, normalise(run.text))
         print(
-            f"{run.name:14} {run.chunks:6d} {run.audio_s:11.1f} {run.non_speech_s:13.1f} "
-            f"{run.wall_s:7.1f} {run.cpu_s:7.1f} {wer:6.3f}"
+            f"{run.name:16} {run.chunks:6d} {run.audio_s:11.1f} {run.wall_s:7.1f} {run.cpu_s:7.1f} "
+            f"{run.cpu_s / current.cpu_s - 1:+10.1%} {run.wer:6.3f} "
+            f"{len(current.found - run.found):10d} {len(run.found - current.found):6d}"
         )
-    print(
-        "non-speech inside the podcast's chunks, by kind: "
-        + ", ".join(f"{k} {v:.1f} s" for k, v in by_kind.items())
-    )
-    with_gaps, alone = runs
-    extra = with_gaps.cpu_s - alone.cpu_s
-    print(
-        f"what the {gaps:.0f} s of non-speech cost: transcribe CPU {extra:+.1f} s "
-        f"({extra / alone.cpu_s:+.1%} over the speech alone; "
-        f"{extra / gaps * 3600:+.0f} CPU s per hour of non-speech)"
-    )
-    found = [_found_words(reference, normalise(run.text)) for run in runs]
-    print(
-        f"reference words found in the speech alone but not in the podcast: {len(found[1] - found[0])} "
-        f"(and {len(found[0] - found[1])} the other way) of {len(reference.split())}"
-    )
+    return runs
+
+
+def measure(seeds: list[int], settings: Settings, eval_dir: Path) -> None:
+    engine = FasterWhisperEngine(cpu_threads=1)
+    engine.load()
+    clips = load_clips(eval_dir)
+    by_plan: dict[str, list[Run]] = {}
+    for seed in seeds:
+        for run in measure_seed(seed, settings, clips, engine):
+            by_plan.setdefault(run.name, []).append(run)
+    current = by_plan["current"]
+    print(f"\n== {len(seeds)} seed(s), summed (words: of the reference words the current plan found)")
+    for name, runs in by_plan.items():
+        cpu = sum(r.cpu_s for r in runs)
+        lost = sum(len(c.found - r.found) for c, r in zip(current, runs, strict=True))
+        gained = sum(len(r.found - c.found) for c, r in zip(current, runs, strict=True))
+        wer = statistics.mean(r.wer for r in runs)
+        print(
+            f"{name:16} chunks {sum(r.chunks for r in runs):4d}  cpu {cpu:6.1f} s "
+            f"({cpu / sum(r.cpu_s for r in current) - 1:+.1%})  mean WER {wer:.3f}  "
+            f"words lost {lost}, gained {gained}"
+        )
 
 
 def main() -> None:
@@ -241,9 +324,15 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=6.0)
     parser.add_argument("--non-speech", type=float, default=0.3, help="share of the file that is not speech")
     parser.add_argument("--eval-dir", type=Path, default=EVAL_DIR)
-    parser.add_argument("--seed", type=int, default=11, help="the order of clips and non-speech")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[11, 12, 13], help="arrangements of clips")
+    parser.add_argument("--margin", type=float, default=1.0, help="s of sound kept around Silero's speech")
+    parser.add_argument("--silero-share", type=float, default=0.7)
+    parser.add_argument("--control-share", type=float, default=0.8)
     args = parser.parse_args()
-    measure(args.minutes, args.non_speech, args.eval_dir, args.seed)
+    settings = Settings(
+        args.minutes, args.non_speech, round(args.margin * 1000), args.silero_share, args.control_share
+    )
+    measure(args.seeds, settings, args.eval_dir)
 
 
 if __name__ == "__main__":

@@ -359,9 +359,15 @@ def plan_chunks_from_file(wav_path: Path, config: ChunkingConfig | None = None) 
     Gives the same plan as :func:`plan_chunks` on the same audio loaded into memory.
     """
     config = config or ChunkingConfig()
+    return plan_from_speech(*sound_spans_from_file(wav_path, config), config)
+
+
+def sound_spans_from_file(wav_path: Path, config: ChunkingConfig | None = None) -> tuple[list[Span], int]:
+    """Where a 16-bit PCM WAV file has sound above the silence threshold (ms spans), and its length
+    in ms: what :func:`plan_chunks_from_file` plans from, read a block at a time."""
+    config = config or ChunkingConfig()
     with _open_wav(wav_path) as pcm:
-        speech = _speech_ms(pcm, config.min_silence_ms, config.silence_thresh_dbfs)
-        return plan_from_speech(speech, _duration_ms(pcm), config)
+        return _speech_ms(pcm, config.min_silence_ms, config.silence_thresh_dbfs), _duration_ms(pcm)
 
 
 def _write_chunks(pcm: _Pcm, specs: list[ChunkSpec], out_dir: Path) -> list[Path]:
