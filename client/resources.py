@@ -152,7 +152,9 @@ class Client:
         upload step. Options: ``language``, ``word_timestamps``, ``beam_size``,
         ``max_chunk_seconds``, ``dedupe``, ``task`` (``translate``: into English), ``prompt``,
         ``channel_identification``, ``speaker_labels``, ``min_speakers``, ``max_speakers``,
-        ``callback_url``.
+        ``callback_url``; for the transcript: ``vocabulary_name``, ``redact_pii``,
+        ``pii_entity_types``, ``keep_unredacted``, ``replacements`` (``[{"from": ..., "to": ...}]``),
+        ``caption_max_line_chars``, ``caption_max_lines``, ``caption_max_duration_s``.
         """
         payload: dict[str, Any] = {"filename": str(filename), "size": int(size)}
         if content_type:

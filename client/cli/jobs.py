@@ -25,7 +25,25 @@ from client.cli.output import human_size, print_job, print_table, wait_and_show
 JOB_OPTIONS = (
     "language", "word_timestamps", "beam_size", "max_chunk_seconds", "dedupe", "callback_url",
     "task", "prompt", "channel_identification", "speaker_labels", "min_speakers", "max_speakers",
+    "vocabulary_name", "redact_pii", "pii_entity_types", "keep_unredacted", "replacements",
+    "caption_max_line_chars", "caption_max_lines", "caption_max_duration_s",
 )  # fmt: skip
+
+
+def comma_list(text: str) -> list[str]:
+    """argparse type: ``email,phone_number`` as a list of names."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give one or more names separated by commas")
+    return names
+
+
+def replacement(text: str) -> dict[str, str]:
+    """argparse type: ``FROM=TO``, a custom spelling as the API takes it."""
+    source, equals, target = text.partition("=")
+    if not equals or not source.strip() or not target.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not FROM=TO (for example: tom=Thom)")
+    return {"from": source.strip(), "to": target.strip()}
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -179,6 +197,40 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
         "--min-speakers", type=int, metavar="N", help="fewest speakers, 1-30 (implies labels)"
     )
     options.add_argument("--max-speakers", type=int, metavar="N", help="most speakers, 1-30 (implies labels)")
+    text = parser.add_argument_group("transcript options (defaults: the server's)")
+    text.add_argument(
+        "--vocabulary-name", metavar="NAME", help="a vocabulary of yours (PUT /v1/vocabularies/NAME)"
+    )
+    text.add_argument(
+        "--redact-pii",
+        action="store_const",
+        const=True,
+        help="replace personal data with [EMAIL], [PHONE], ...",
+    )
+    text.add_argument(
+        "--pii-entity-types",
+        type=comma_list,
+        metavar="TYPES",
+        help="with --redact-pii: what to redact, comma-separated (default: all)",
+    )
+    text.add_argument(
+        "--keep-unredacted",
+        action="store_const",
+        const=True,
+        help="with --redact-pii: also keep the unredacted JSON",
+    )
+    text.add_argument(
+        "--replacements",
+        type=replacement,
+        action="append",
+        metavar="FROM=TO",
+        help="a custom spelling, whole words (repeat the flag for more)",
+    )
+    text.add_argument(
+        "--caption-max-line-chars", type=int, metavar="N", help="SRT/VTT characters a line, 10-80"
+    )
+    text.add_argument("--caption-max-lines", type=int, metavar="N", help="SRT/VTT lines a cue, 1-4")
+    text.add_argument("--caption-max-duration-s", type=float, metavar="S", help="SRT/VTT seconds a cue, 1-30")
 
 
 def register_job_commands(subparsers: Any, common: argparse.ArgumentParser) -> None:

@@ -4,6 +4,7 @@ content type (``curl -X PUT --data-binary @f <upload_url>``). One job (the 22.6 
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import uuid
@@ -70,3 +71,28 @@ def test_vocabulary_spelling_captions_and_redaction_on_one_job(
     s3 = pipeline.aws.client("s3")
     left = s3.list_objects_v2(Bucket=pipeline.stack.results_bucket, Prefix=f"work/{body['job_id']}/partials/")
     assert left.get("KeyCount", 0) == 0
+
+
+def test_the_cli_sends_the_transcript_options_that_the_server_applies(
+    api: Api, pipeline: LocalPipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from client.cli import main
+
+    owner = api.tenant(f"cli-text-{uuid.uuid4().hex[:6]}")
+    connection = ["--base-url", api.server.base_url, "--api-key", owner.key]
+    code = main([
+        "--json", *connection, "submit", str(SAMPLE), "--language", "en", "--no-dedupe",
+        "--replacements", "pipeline=PIPELINE", "--caption-max-line-chars", "20", "--caption-max-lines", "1",
+        "--redact-pii", "--pii-entity-types", "email,phone_number", "--keep-unredacted", "--wait",
+    ])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    job = json.loads(out)
+    assert job["status"] == "COMPLETED", job
+    assert job["options"]["replacements"] == [{"from": "pipeline", "to": "PIPELINE"}]
+    assert job["options"]["pii_entity_types"] == ["email", "phone_number"]
+    assert job["options"]["keep_unredacted"] is True
+    text = job["transcript"]["text"]
+    assert "PIPELINE" in text and "pipeline" not in text.replace("PIPELINE", "")
+    srt = api.http.request("GET", f"/v1/transcriptions/{job['job_id']}/download?format=srt", key=owner.key)
+    assert srt.status == 200 and all(len(t) <= 20 for _, _, t in parse_srt(srt.body.decode()))

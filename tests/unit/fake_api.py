@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from localrun.http_thread import ThreadedHttpServer
+from transcriber.domain.options import TEXT_OPTION_NAMES
 
 API_KEY = "test-key"
 OTHER_KEY = "other-tenant-key"
@@ -30,6 +31,8 @@ AUDIO_EXTENSIONS = (".wav", ".mp3", ".m4a", ".flac", ".ogg", ".opus", ".aac", ".
 KNOWN_OPTIONS = {"language", "word_timestamps", "beam_size", "max_chunk_seconds", "dedupe", "callback_url"}
 KNOWN_OPTIONS |= {"task", "prompt"}
 KNOWN_OPTIONS |= {"speaker_labels", "min_speakers", "max_speakers"}
+#: The text options the API takes (vocabulary_phrases is filled in from vocabulary_name).
+KNOWN_OPTIONS |= set(TEXT_OPTION_NAMES) - {"vocabulary_phrases"}
 STATUSES = {"AWAITING_UPLOAD", "PENDING", "PROCESSING", "COMPLETED", "FAILED"}
 SEGMENTS: list[dict[str, Any]] = [
     {

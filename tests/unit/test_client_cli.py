@@ -9,6 +9,7 @@ import pytest
 
 from client.cli import main
 from tests.unit.fake_api import TEXT, FakeApi
+from transcriber.domain.options import JobOptions
 
 
 @pytest.fixture
@@ -62,6 +63,41 @@ def test_max_chunk_seconds_is_a_float_and_the_other_options_are_sent_only_when_g
     code, out, _ = run(capsys, "submit", str(audio), "--no-dedupe")
     assert code == 0 and cli_api.jobs[out.strip()].options == {"dedupe": False}
     assert run(capsys, "submit", str(audio), "--max-chunk-seconds", "long")[0] == 2
+
+
+def test_the_transcript_options_are_sent_as_the_api_takes_them(
+    cli_api: FakeApi, audio: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(
+        capsys, "submit", str(audio), "--vocabulary-name", "product", "--redact-pii",
+        "--pii-entity-types", "email, phone_number", "--keep-unredacted",
+        "--replacements", "tom=Thom", "--replacements", "gray = Grey",
+        "--caption-max-line-chars", "32", "--caption-max-lines", "1", "--caption-max-duration-s", "4.5",
+    )  # fmt: skip
+    assert code == 0, err
+    sent = cli_api.jobs[out.strip()].options
+    assert sent == {
+        "vocabulary_name": "product", "redact_pii": True, "pii_entity_types": ["email", "phone_number"],
+        "keep_unredacted": True,
+        "replacements": [{"from": "tom", "to": "Thom"}, {"from": "gray", "to": "Grey"}],
+        "caption_max_line_chars": 32, "caption_max_lines": 1, "caption_max_duration_s": 4.5,
+    }  # fmt: skip
+    # The server's own options model takes what the CLI sent.
+    parsed = JobOptions.parse(sent)
+    assert parsed.replacements == (("tom", "Thom"), ("gray", "Grey"))
+    assert parsed.pii_entity_types == ("email", "phone_number") and parsed.caption_max_duration_s == 4.5
+
+
+@pytest.mark.parametrize(
+    "flag, value", [("--replacements", "tom"), ("--replacements", "=Thom"), ("--pii-entity-types", " , ")]
+)
+def test_a_malformed_transcript_option_is_a_usage_error(
+    cli_api: FakeApi, audio: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str
+) -> None:
+    code, _, err = run(capsys, "submit", str(audio), flag, value)
+    assert code == 2
+    assert f"argument {flag}:" in err
+    assert not cli_api.jobs
 
 
 def test_submit_json(cli_api: FakeApi, audio: Path, capsys: pytest.CaptureFixture[str]) -> None:
