@@ -128,6 +128,20 @@ class ObjectStore:
         self._client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
 
     @translate_client_errors
+    def get_bytes(self, bucket: str, key: str) -> bytes | None:
+        """The object's content; None when it does not exist."""
+        try:
+            return bytes(self._client.get_object(Bucket=bucket, Key=key)["Body"].read())
+        except ClientError as err:
+            if _is_missing(err):
+                return None
+            raise
+
+    def get_bytes_many(self, bucket: str, keys: Sequence[str]) -> list[bytes | None]:
+        """``get_bytes`` of each key, several at a time, in the order of ``keys``."""
+        return _concurrently(self.get_bytes, [(bucket, key) for key in keys])
+
+    @translate_client_errors
     def get_text(self, bucket: str, key: str, *, max_bytes: int | None = None) -> str | None:
         """The object as UTF-8 text; None when it does not exist; ObjectTooLargeError past ``max_bytes``."""
         try:
