@@ -78,3 +78,27 @@ def test_a_mono_file_gives_one_channel_and_says_so(pipeline: LocalPipeline) -> N
     document = json.loads(pipeline.read_outputs(job)["json"])
     assert {s["speaker"] for s in document["segments"]} == {"ch_0"}
     assert {"thoughts", "affected", "hope"} <= words(document["transcript"])
+
+
+def test_speaker_labels_with_channel_identification_label_each_channel_by_its_own_voice(
+    pipeline: LocalPipeline, stereo_call: Path
+) -> None:
+    """Both options: every word gets a speaker label from its own channel's voice, even while the
+    two channels overlap in time (7-10.4 s), and keeps its channel."""
+    options = JobOptions(channel_identification=True, speaker_labels=True, min_speakers=2, max_speakers=2)
+    job = pipeline.wait(pipeline.submit(stereo_call, options=options).job_id, timeout_s=300)
+    assert job["status"] == "COMPLETED", job
+    assert int(job["channels"]) == 2
+    segments = json.loads(pipeline.read_outputs(job)["json"])["segments"]
+    by_channel = {
+        channel: {w["speaker"] for s in segments if s["channel"] == channel for w in s["words"]}
+        for channel in (0, 1)
+    }
+    assert all(len(labels) == 1 for labels in by_channel.values()), by_channel
+    assert by_channel[0] != by_channel[1] and by_channel[0] | by_channel[1] == {"spk_0", "spk_1"}
+    assert all(s["speaker"] in by_channel[s["channel"]] for s in segments)
+    overlapping = [s for s in segments if s["channel"] == 0 and s["end"] > RIGHT_DELAY_S]
+    assert overlapping and all(s["speaker"] == next(iter(by_channel[0])) for s in overlapping)
+    assert {"thoughts", "affected", "hope"} <= words(
+        " ".join(s["text"] for s in segments if s["channel"] == 1)
+    )

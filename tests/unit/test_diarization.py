@@ -138,6 +138,36 @@ def test_words_take_the_speaker_they_overlap_and_segments_split_at_changes() -> 
     assert label_segments([Segment(0.5, 1.0, "no words")], turns)[0].speaker == "spk_0"
 
 
+def test_channels_overlapping_in_time_keep_their_own_turns_and_one_label_per_voice() -> None:
+    """A call: voice a on channel 0 from 0 to 10 s, voice b on channel 1 from 5 to 15 s, and a
+    again on channel 1 later (the same person heard on the other line keeps their label)."""
+    left = _embeddings([(0, 10, "a")]).on_channel(0)
+    right = _embeddings([(5, 15, "b"), (20, 24, "a")]).on_channel(1)
+    stored = [SpeakerEmbeddings.from_bytes(part.to_bytes()) for part in (right, left)]
+    turns = diarize(SpeakerEmbeddings.concatenate(stored))
+    assert turns == [
+        SpeakerTurn(0.0, 10.0, "spk_0", 0),
+        SpeakerTurn(5.0, 15.0, "spk_1", 1),
+        SpeakerTurn(20.0, 24.0, "spk_0", 1),
+    ]
+    # While both talk (5-10 s), each channel's words take that channel's speaker.
+    both = [
+        Segment(6.0, 9.0, " Left side.", (Word(6.0, 7.0, " Left"), Word(7.5, 9.0, " side.")), channel=0),
+        Segment(6.5, 9.5, " Right side.", (Word(6.5, 7.5, " Right"), Word(8.0, 9.5, " side.")), channel=1),
+        Segment(7.0, 8.0, "no words", channel=1),
+    ]
+    labelled = label_segments(both, turns)
+    assert [(s.speaker, s.channel) for s in labelled] == [("spk_0", 0), ("spk_1", 1), ("spk_1", 1)]
+    assert [w.speaker for w in labelled[1].words] == ["spk_1", "spk_1"]
+
+
+def test_embeddings_without_channels_read_as_before() -> None:
+    plain = _embeddings([(0, 3, "a")])
+    assert plain.channel is None and SpeakerEmbeddings.from_bytes(plain.to_bytes()).channel is None
+    assert [t.channel for t in diarize(plain)] == [None]
+    assert diarize(plain)[0].to_dict() == {"start": 0.0, "end": 3.0, "speaker": "spk_0"}
+
+
 @pytest.mark.skipif(EVAL is None, reason="needs ../shared/eval recordings")
 def test_two_real_speakers_get_two_labels_that_match_who_spoke() -> None:
     from faster_whisper.audio import decode_audio

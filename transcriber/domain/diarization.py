@@ -57,27 +57,37 @@ class SpeakerEmbeddings:
     """Windows of one chunk (or of a whole job, concatenated): absolute times and their vectors.
 
     ``region`` numbers the speech region a window came from (unique across a job once
-    concatenated), so that smoothing never mixes windows across a pause.
+    concatenated), so that smoothing never mixes windows across a pause. ``channel`` is the
+    source channel of each window with channel identification (None without it): the channels'
+    windows overlap in time, so their turns are built apart.
     """
 
     starts: np.ndarray
     ends: np.ndarray
     region: np.ndarray
     vectors: np.ndarray
+    channel: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.starts)
 
+    def on_channel(self, channel: int | None) -> SpeakerEmbeddings:
+        """The same windows, each marked as heard on ``channel`` (None: no channel identification)."""
+        marks = None if channel is None else np.full(len(self), channel, np.int64)
+        return SpeakerEmbeddings(self.starts, self.ends, self.region, self.vectors, marks)
+
     def to_bytes(self) -> bytes:
         """A compressed ``.npz`` (float16 vectors: about 30 KB per audio minute)."""
         buffer = io.BytesIO()
-        np.savez_compressed(
-            buffer,
-            starts=self.starts.astype(np.float64),
-            ends=self.ends.astype(np.float64),
-            region=self.region.astype(np.int64),
-            vectors=self.vectors.astype(np.float16),
-        )
+        arrays: dict[str, np.ndarray] = {
+            "starts": self.starts.astype(np.float64),
+            "ends": self.ends.astype(np.float64),
+            "region": self.region.astype(np.int64),
+            "vectors": self.vectors.astype(np.float16),
+        }
+        if self.channel is not None:
+            arrays["channel"] = self.channel.astype(np.int64)
+        np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]  # numpy types **kwds as allow_pickle too
         return buffer.getvalue()
 
     @classmethod
@@ -86,11 +96,14 @@ class SpeakerEmbeddings:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             vectors = npz["vectors"].astype(np.float32)
             starts, ends, region = npz["starts"], npz["ends"], npz["region"]
+            channel = npz["channel"] if "channel" in npz.files else None
         if not (len(starts) == len(ends) == len(region) == len(vectors)) or (
             len(vectors) and vectors.ndim != 2
         ):
             raise ValueError("speaker embeddings file is inconsistent")
-        return cls(starts, ends, region, vectors)
+        if channel is not None and len(channel) != len(starts):
+            raise ValueError("speaker embeddings file is inconsistent")
+        return cls(starts, ends, region, vectors, channel)
 
     @classmethod
     def empty(cls, dim: int = 256) -> SpeakerEmbeddings:
@@ -98,7 +111,8 @@ class SpeakerEmbeddings:
 
     @classmethod
     def concatenate(cls, parts: Sequence[SpeakerEmbeddings]) -> SpeakerEmbeddings:
-        """Join chunks in time order; region numbers are made unique per part."""
+        """Join chunks in time order (channel by channel, when they have channels); region numbers
+        are made unique per part."""
         parts = [p for p in parts if len(p)]
         if not parts:
             return cls.empty()
@@ -106,14 +120,20 @@ class SpeakerEmbeddings:
         for part in parts:
             regions.append(part.region - part.region.min() + base)
             base = int(regions[-1].max()) + 1
-        joined = cls(
-            np.concatenate([p.starts for p in parts]),
-            np.concatenate([p.ends for p in parts]),
-            np.concatenate(regions),
-            np.concatenate([p.vectors for p in parts]),
+        channel = None
+        if any(p.channel is not None for p in parts):
+            channel = np.concatenate(
+                [p.channel if p.channel is not None else np.full(len(p), -1) for p in parts]
+            )
+        starts = np.concatenate([p.starts for p in parts])
+        order = np.argsort(starts, kind="stable") if channel is None else np.lexsort((starts, channel))
+        return cls(
+            starts[order],
+            np.concatenate([p.ends for p in parts])[order],
+            np.concatenate(regions)[order],
+            np.concatenate([p.vectors for p in parts])[order],
+            None if channel is None else channel[order],
         )
-        order = np.argsort(joined.starts, kind="stable")
-        return cls(joined.starts[order], joined.ends[order], joined.region[order], joined.vectors[order])
 
 
 def plan_windows(
@@ -278,18 +298,30 @@ def diarize(
     max_speakers: int | None = None,
     threshold: float = DEFAULT_THRESHOLD,
 ) -> list[SpeakerTurn]:
-    """Speaker turns for a whole job, labelled ``spk_0, spk_1, ...`` in order of first appearance."""
+    """Speaker turns for a whole job, labelled ``spk_0, spk_1, ...`` in order of first appearance.
+
+    All windows are clustered together (one label per voice, whatever channel it is heard on);
+    with channels, each channel's turns are built from its own windows and carry the channel.
+    """
     clusters = cluster_windows(emb, min_speakers=min_speakers, max_speakers=max_speakers, threshold=threshold)
     names: dict[int, str] = {}
+    for window in np.argsort(emb.starts, kind="stable"):
+        names.setdefault(int(clusters[window]), f"spk_{len(names)}")
+    channels = emb.channel if emb.channel is not None else np.full(len(emb), -1)
     turns: list[SpeakerTurn] = []
-    for start, end, region, cluster in zip(emb.starts, emb.ends, emb.region, clusters, strict=True):
-        label = names.setdefault(int(cluster), f"spk_{len(names)}")
-        previous = turns[-1] if turns else None
-        if previous and previous.speaker == label and start - previous.end < 0.01:
-            turns[-1] = SpeakerTurn(previous.start, float(end), label)
-        elif previous and start < previous.end:  # windows never overlap; guard rounding anyway
-            turns.append(SpeakerTurn(previous.end, float(end), label))
-        else:
-            turns.append(SpeakerTurn(float(start), float(end), label))
-        del region
-    return [SpeakerTurn(round(t.start, 3), round(t.end, 3), t.speaker) for t in turns]
+    for channel in dict.fromkeys(channels.tolist()):  # the windows are in time order per channel
+        mark = None if channel < 0 else int(channel)
+        own: list[SpeakerTurn] = []
+        for window in np.flatnonzero(channels == channel):
+            start, end = float(emb.starts[window]), float(emb.ends[window])
+            label = names[int(clusters[window])]
+            previous = own[-1] if own else None
+            if previous and previous.speaker == label and start - previous.end < 0.01:
+                own[-1] = SpeakerTurn(previous.start, end, label, mark)
+            elif previous and start < previous.end:  # windows never overlap; guard rounding anyway
+                own.append(SpeakerTurn(previous.end, end, label, mark))
+            else:
+                own.append(SpeakerTurn(start, end, label, mark))
+        turns += own
+    turns.sort(key=lambda t: (t.start, -1 if t.channel is None else t.channel))
+    return [SpeakerTurn(round(t.start, 3), round(t.end, 3), t.speaker, t.channel) for t in turns]

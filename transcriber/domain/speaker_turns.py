@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from transcriber.domain.models import Segment, Word
 from transcriber.domain.subtitles import join_words
@@ -16,11 +17,19 @@ from transcriber.domain.subtitles import join_words
 
 @dataclass(frozen=True)
 class SpeakerTurn:
-    """A stretch of one speaker's speech; absolute seconds."""
+    """A stretch of one speaker's speech; absolute seconds. ``channel``: where it was heard, with
+    channel identification (a channel's words take only that channel's turns)."""
 
     start: float
     end: float
     speaker: str
+    channel: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"start": self.start, "end": self.end, "speaker": self.speaker}
+        if self.channel is not None:
+            data["channel"] = self.channel
+        return data
 
 
 def speaker_at(start: float, end: float, turns: Sequence[SpeakerTurn]) -> str | None:
@@ -45,16 +54,30 @@ def _with_speaker(word: Word, speaker: str | None) -> Word:
 def label_segments(segments: Iterable[Segment], turns: Sequence[SpeakerTurn]) -> list[Segment]:
     """Every word gets a speaker; a segment is split wherever the speaker changes.
 
+    A segment heard on one channel (channel identification) takes only that channel's turns: the
+    channels overlap in time, and the other party's turn at the same moment is not who spoke here.
+
     The first and last piece keep the segment's own start and end; pieces between take their
     words' times. A segment without word times is labelled as a whole by overlap.
     """
+    by_channel: dict[int | None, list[SpeakerTurn]] = {}
     result: list[Segment] = []
     for segment in segments:
+        if segment.channel not in by_channel:
+            by_channel[segment.channel] = [
+                t
+                for t in turns
+                if t.channel is None or segment.channel is None or t.channel == segment.channel
+            ]
+        heard = by_channel[segment.channel]
+        channel = segment.channel
         if not segment.words:
-            speaker = speaker_at(segment.start, segment.end, turns)
-            result.append(Segment(segment.start, segment.end, segment.text, (), speaker=speaker))
+            speaker = speaker_at(segment.start, segment.end, heard)
+            result.append(
+                Segment(segment.start, segment.end, segment.text, (), speaker=speaker, channel=channel)
+            )
             continue
-        words = [_with_speaker(w, speaker_at(w.start, w.end, turns)) for w in segment.words]
+        words = [_with_speaker(w, speaker_at(w.start, w.end, heard)) for w in segment.words]
         groups: list[list[Word]] = []
         for word in words:
             if groups and groups[-1][-1].speaker == word.speaker:
@@ -62,12 +85,18 @@ def label_segments(segments: Iterable[Segment], turns: Sequence[SpeakerTurn]) ->
             else:
                 groups.append([word])
         if len(groups) == 1:
-            result.append(Segment(segment.start, segment.end, segment.text, tuple(words), words[0].speaker))
+            result.append(
+                Segment(segment.start, segment.end, segment.text, tuple(words), words[0].speaker, channel)
+            )
             continue
         for index, group in enumerate(groups):
             start = segment.start if index == 0 else group[0].start
             end = segment.end if index == len(groups) - 1 else group[-1].end
-            result.append(Segment(start, end, join_words(group), tuple(group), speaker=group[0].speaker))
+            result.append(
+                Segment(
+                    start, end, join_words(group), tuple(group), speaker=group[0].speaker, channel=channel
+                )
+            )
     return result
 
 

@@ -14,7 +14,6 @@ Speaker labels that were asked for and cannot be produced fail the job with
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import wave
 from pathlib import Path
@@ -54,6 +53,7 @@ def store_chunk_embeddings(job_id: str, spec: ChunkSpec, wav_path: Path, *, port
 
     started = time.perf_counter()
     embeddings = embed_chunk(read_samples(wav_path), offset=spec.offset, overlap=spec.overlap)
+    embeddings = embeddings.on_channel(spec.channel)
     ports.store.put_bytes(
         ports.results_bucket,
         speaker_embeddings_key(job_id, spec.index),
@@ -96,7 +96,7 @@ def diarize_job(request: DiarizeRequest, *, ports: StagePorts) -> DiarizeRespons
     except Exception as err:  # a corrupt .npz (zipfile, numpy), a clustering failure, a denied read
         raise DiarizationError(f"speaker labels could not be computed: {type(err).__name__}: {err}") from err
     key = speaker_turns_key(request.job_id)
-    ports.store.put_json(ports.results_bucket, key, [dataclasses.asdict(turn) for turn in turns])
+    ports.store.put_json(ports.results_bucket, key, [turn.to_dict() for turn in turns])
     speakers = len({turn.speaker for turn in turns})
     elapsed = time.perf_counter() - started
     metrics.add_metric(name="DiarizationLatency", unit=MetricUnit.Seconds, value=elapsed)
