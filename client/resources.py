@@ -346,18 +346,25 @@ class Client:
         )
         return [dict(s) for s in data.get("speakers") or [] if isinstance(s, Mapping)]
 
-    def download(self, job_id: str, format: str = "srt") -> str:
-        """The transcript of a COMPLETED job as ``json``, ``srt``, ``vtt`` or ``txt`` text."""
+    def download(self, job_id: str, format: str = "srt", *, unredacted: bool = False) -> str:
+        """The transcript of a COMPLETED job as ``json``, ``srt``, ``vtt`` or ``txt`` text.
+
+        ``unredacted``: the JSON as heard (``format="json"``), which a job created with
+        ``redact_pii`` and ``keep_unredacted`` keeps beside its redacted outputs.
+        """
         fmt = str(format).lower().lstrip(".")
         if fmt not in DOWNLOAD_FORMATS:
             raise ValidationError(
                 f"Unknown download format {format!r}: use one of {', '.join(DOWNLOAD_FORMATS)}."
             )
+        if unredacted and fmt != "json":
+            raise ValidationError("unredacted applies to the json format only.")
+        query = {"format": fmt, **({"unredacted": "true"} if unredacted else {})}
         response = self._http.request(
             "GET",
             _job_path(job_id, "/download"),
-            what=f"Downloading job {job_id} as {fmt}",
-            query={"format": fmt},
+            what=f"Downloading job {job_id} as {fmt}" + (" (unredacted)" if unredacted else ""),
+            query=query,
             accept="application/json, text/plain, application/x-subrip, text/vtt, */*",
             follow_see_other=True,
         )

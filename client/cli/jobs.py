@@ -110,7 +110,8 @@ def cmd_wait(args: argparse.Namespace) -> int:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    text = make_client(args).download(args.job_id, format=args.format)
+    fmt = args.format or ("json" if args.unredacted else "srt")
+    text = make_client(args).download(args.job_id, format=fmt, unredacted=args.unredacted)
     if args.output is None or str(args.output) == "-":
         sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
         return EXIT_OK
@@ -121,7 +122,7 @@ def cmd_download(args: argparse.Namespace) -> int:
         raise TranscriberError(f"cannot write {args.output}: {err.strerror or err}") from err
     size = len(text.encode("utf-8"))
     if args.json:
-        emit_json({"job_id": args.job_id, "format": args.format, "path": str(args.output), "bytes": size})
+        emit_json({"job_id": args.job_id, "format": fmt, "path": str(args.output), "bytes": size})
     else:
         info(f"Wrote {args.output} ({human_size(size)})", args)
     return EXIT_OK
@@ -274,7 +275,16 @@ def register_job_commands(subparsers: Any, common: argparse.ArgumentParser) -> N
 
     download = add_for_one_job("download", cmd_download, "download a completed job's transcript")
     download.add_argument(
-        "--format", "-f", type=str.lower, choices=DOWNLOAD_FORMATS, default="srt", help="default: srt"
+        "--format",
+        "-f",
+        type=str.lower,
+        choices=DOWNLOAD_FORMATS,
+        help="default: srt (json with --unredacted)",
+    )
+    download.add_argument(
+        "--unredacted",
+        action="store_true",
+        help="the JSON as heard, kept by a job submitted with --redact-pii --keep-unredacted",
     )
     download.add_argument("-o", "--output", type=Path, metavar="FILE", help="write here (default: stdout)")
 

@@ -4,6 +4,7 @@ content type (``curl -X PUT --data-binary @f <upload_url>``). One job (the 22.6 
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
@@ -96,3 +97,36 @@ def test_the_cli_sends_the_transcript_options_that_the_server_applies(
     assert "PIPELINE" in text and "pipeline" not in text.replace("PIPELINE", "")
     srt = api.http.request("GET", f"/v1/transcriptions/{job['job_id']}/download?format=srt", key=owner.key)
     assert srt.status == 200 and all(len(t) <= 20 for _, _, t in parse_srt(srt.body.decode()))
+
+    # The copy as heard, which --keep-unredacted kept: its owner's to download, nobody else's.
+    assert main([*connection, "download", job["job_id"], "--unredacted"]) == 0
+    heard = json.loads(capsys.readouterr().out)
+    assert heard["job_id"] == job["job_id"] and "PIPELINE" in heard["transcript"]
+    download = f"/v1/transcriptions/{job['job_id']}/download"
+    served = api.http.request("GET", download + "?format=json&unredacted=true", key=owner.key)
+    assert served.status == 200 and "unredacted.json" in served.headers["content-disposition"]
+    other = api.tenant(f"other-{uuid.uuid4().hex[:6]}")
+    assert api.http.request("GET", download + "?format=json&unredacted=true", key=other.key).status == 404
+    assert api.http.request("GET", download + "?format=srt&unredacted=true", key=owner.key).status == 422
+    plain = api.http.request("GET", download + "?format=json", key=owner.key).json()
+    assert plain["job_id"] == job["job_id"]
+
+
+def test_a_job_without_keep_unredacted_has_no_unredacted_copy(api: Api, pipeline: LocalPipeline) -> None:
+    owner = api.tenant(f"plain-{uuid.uuid4().hex[:6]}")
+    audio = SAMPLE.read_bytes()
+    options = {"language": "en", "redact_pii": True}
+    created = api.create(
+        owner,
+        filename="sample.flac",
+        size=len(audio),
+        options=options,
+        content_base64=base64.b64encode(audio).decode(),
+    )
+    assert created.status == 201, created.body
+    job = api.wait(owner, created.json()["job_id"])
+    assert job["status"] == "COMPLETED", job
+    answer = api.http.request(
+        "GET", f"/v1/transcriptions/{job['job_id']}/download?format=json&unredacted=true", key=owner.key
+    )
+    assert answer.status == 404 and "keep_unredacted" in answer.json()["detail"]

@@ -100,6 +100,14 @@ def test_a_malformed_transcript_option_is_a_usage_error(
     assert not cli_api.jobs
 
 
+def test_unredacted_is_a_json_download_and_refused_with_another_format(
+    cli_api: FakeApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "download", "0" * 32, "--unredacted", "--format", "srt")
+    assert code == 2 and "json format only" in one_error_line(err)
+    assert not cli_api.calls("GET")
+
+
 def test_submit_json(cli_api: FakeApi, audio: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--json", "submit", str(audio), "--callback-url", "http://127.0.0.1:9/hook")
     assert code == 0

@@ -248,13 +248,17 @@ def download_transcription(
     caption_max_line_chars: Annotated[int | None, Query(ge=10, le=80)] = None,
     caption_max_lines: Annotated[int | None, Query(ge=1, le=4)] = None,
     caption_max_duration_s: Annotated[float | None, Query(ge=1, le=30)] = None,
+    unredacted: Annotated[
+        bool,
+        Query(description="format=json only: the JSON as heard, kept when the job asked for keep_unredacted"),
+    ] = False,
 ) -> Response[str]:
     captions = {
         "line_chars": caption_max_line_chars,
         "lines": caption_max_lines,
         "duration_s": caption_max_duration_s,
     }
-    download = _service().download(_tenant(), job_id, format, captions)
+    download = _service().download(_tenant(), job_id, format, captions, unredacted=unredacted)
     if download.redirect_url:  # over Lambda's response limit: S3 serves it
         return Response(status_code=303, body="", headers={"Location": download.redirect_url})
     return Response(

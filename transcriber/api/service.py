@@ -45,6 +45,7 @@ from transcriber.domain.intake import SNIFF_BYTES
 from transcriber.domain.jobs import (
     OUTPUT_FORMATS,
     TRANSCRIPTS_PREFIX,
+    UNREDACTED_OUTPUT,
     WORK_PREFIX,
     JobStatus,
     iso_timestamp,
@@ -298,22 +299,41 @@ class TranscriptionService:
         return speakers.rename(job, document, names, jobs=self.jobs, objects=self.objects, bucket=bucket)
 
     def download(
-        self, tenant: Tenant, job_id: str, fmt: str, captions: dict[str, Any] | None = None
+        self,
+        tenant: Tenant,
+        job_id: str,
+        fmt: str,
+        captions: dict[str, Any] | None = None,
+        *,
+        unredacted: bool = False,
     ) -> Download:
-        """The stored output; subtitles with other ``captions`` limits are rendered again from the JSON."""
+        """The stored output; subtitles with other ``captions`` limits are rendered again from the JSON.
+
+        ``unredacted``: the JSON as heard, kept beside the redacted outputs when the job asked for
+        ``redact_pii`` and ``keep_unredacted`` (its owner's to fetch; nobody else's).
+        """
         job = self._completed(tenant, job_id)
         if fmt not in OUTPUT_FORMATS:
             raise problems.Unprocessable(f"format must be one of {', '.join(OUTPUT_FORMATS)}.")
         chosen = {f"caption_max_{k}": v for k, v in (captions or {}).items() if v is not None}
-        if chosen:
+        if chosen and not unredacted:
             return self._restyled(job, fmt, chosen)
-        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", filename_of(job).rsplit(".", 1)[0])[:80]
-        filename = f"{stem or job_id}.{fmt}"
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", filename_of(job).rsplit(".", 1)[0])[:80] or job_id
+        output, filename = fmt, f"{stem}.{fmt}"
+        if unredacted:
+            if fmt != "json" or chosen:
+                raise problems.Unprocessable("unredacted=true applies to format=json only.")
+            if UNREDACTED_OUTPUT not in (job.get("outputs") or {}):
+                raise problems.NotFound(
+                    f"Transcription {job_id} has no unredacted copy: only a job created with "
+                    "redact_pii and keep_unredacted keeps one."
+                )
+            output, filename = UNREDACTED_OUTPUT, f"{stem}.{UNREDACTED_OUTPUT}"
         try:
-            body = self._output(job, fmt, max_bytes=RESPONSE_MAX_BYTES)
+            body = self._output(job, output, max_bytes=RESPONSE_MAX_BYTES)
         except ObjectTooLargeError:
             url = self.objects.presigned_get(
-                *split_uri(job["outputs"][fmt]), expires_s=DOWNLOAD_URL_EXPIRY_S, filename=filename
+                *split_uri(job["outputs"][output]), expires_s=DOWNLOAD_URL_EXPIRY_S, filename=filename
             )
             return Download(filename=filename, content_type=CONTENT_TYPES[fmt], redirect_url=url)
         return Download(filename=filename, content_type=CONTENT_TYPES[fmt], body=body)

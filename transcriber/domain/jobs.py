@@ -15,6 +15,8 @@ from typing import Any
 WORK_PREFIX = "work"
 TRANSCRIPTS_PREFIX = "transcripts"
 OUTPUT_FORMATS: tuple[str, ...] = ("json", "srt", "vtt", "txt")
+#: The JSON as heard, beside the redacted outputs, when a job asks for redaction and ``keep_unredacted``.
+UNREDACTED_OUTPUT = "unredacted.json"
 #: The Content-Type each output format is stored (and served) with.
 OUTPUT_CONTENT_TYPES: dict[str, str] = {
     "json": "application/json",

@@ -16,6 +16,7 @@ from transcriber.domain.job_warnings import NO_SPEECH
 from transcriber.domain.jobs import (
     OUTPUT_CONTENT_TYPES,
     TRANSCRIPTS_PREFIX,
+    UNREDACTED_OUTPUT,
     WORK_PREFIX,
     output_key,
     parse_timestamp,
@@ -35,9 +36,6 @@ from transcriber.stages.speaker_labels import label_transcript
 
 logger = Logger(child=True)
 metrics = Metrics()
-
-#: The unredacted JSON, stored only when a job asks for redaction and keep_unredacted.
-UNREDACTED = "unredacted.json"
 
 
 def _seconds_since(iso: str | None) -> float | None:
@@ -73,7 +71,8 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
     heard, transcript = transcript, edit_transcript(transcript, text_edits(options))
     rendered = render_all(transcript, style=options.caption_style())
     if options.redact_pii and options.keep_unredacted:  # asked for both: the plain text beside it
-        rendered[UNREDACTED] = render_all(edit_transcript(heard, text_edits(options, redact=False)))["json"]
+        as_heard = edit_transcript(heard, text_edits(options, redact=False))
+        rendered[UNREDACTED_OUTPUT] = render_all(as_heard)["json"]
     store.put_texts(
         bucket,
         [
