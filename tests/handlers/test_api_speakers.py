@@ -91,6 +91,37 @@ def test_a_rename_rewrites_all_four_outputs_and_the_job(aws: Aws) -> None:
     assert status == 200 and [s["name"] for s in body["speakers"]] == ["Alice", "Robert"]
 
 
+def test_a_rename_names_the_kept_unredacted_copy_too_and_keeps_it_downloadable(aws: Aws) -> None:
+    _job(aws)
+    heard = render_all(_labelled())["json"].replace("hello there", "hello 555 0100")
+    key = f"transcripts/{JOB}/transcript.unredacted.json"
+    aws.s3.put_object(Bucket="results", Key=key, Body=heard.encode())
+    record = JobRepository("jobs").get(JOB) or {}
+    outputs = {**record["outputs"], "unredacted.json": f"s3://results/{key}"}
+    aws.table.update_item(
+        Key={"job_id": JOB}, UpdateExpression="SET outputs = :o", ExpressionAttributeValues={":o": outputs}
+    )
+    status, body = _call("PUT", f"/v1/transcriptions/{JOB}/speakers", body={"spk_0": "Alice"})
+    assert status == 200, body
+    assert "unredacted.json" in (JobRepository("jobs").get(JOB) or {})["outputs"]
+    answer = HttpApi(service=api_service(), tenants=KeyedTenants(KEYS)).handle(
+        proxy_event(
+            "GET",
+            f"/v1/transcriptions/{JOB}/download",
+            key=ACME,
+            query={"format": "json", "unredacted": "true"},
+        ),
+        NO_CONTEXT,
+    )
+    assert answer["statusCode"] == 200, answer
+    document = json.loads(answer["body"])
+    assert "555 0100" in document["transcript"]
+    assert [(s["label"], s.get("name")) for s in document["speakers"]] == [
+        ("spk_0", "Alice"),
+        ("spk_1", None),
+    ]
+
+
 def test_segments_filter_by_speaker(aws: Aws) -> None:
     _job(aws)
     status, body = _call("GET", f"/v1/transcriptions/{JOB}/segments", speaker="spk_1")

@@ -1,6 +1,7 @@
 """Speaker names and the speaker filter of the HTTP API (``PUT .../speakers``, ``?speaker=``).
 
-A rename re-renders all four outputs from the stored JSON (transcriber.domain.formats'
+A rename re-renders all four outputs from the stored JSON (and the unredacted JSON, where the job
+kept one) (transcriber.domain.formats'
 ``rename_speakers``, a pure function) and writes them under the job's own transcripts prefix,
 so a job that reused another job's transcript (dedup) gets its own copy instead of changing
 the other job's. Labels in segments and words never change, so ``?speaker=spk_1`` keeps working.
@@ -13,8 +14,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from transcriber.api import problems
+from transcriber.api.views import split_uri
 from transcriber.domain.formats import check_speaker_names, rename_speakers
-from transcriber.domain.jobs import OUTPUT_CONTENT_TYPES, output_key
+from transcriber.domain.jobs import OUTPUT_CONTENT_TYPES, UNREDACTED_OUTPUT, output_key
 
 
 class SpeakerNameStore(Protocol):
@@ -23,8 +25,10 @@ class SpeakerNameStore(Protocol):
     ) -> bool: ...
 
 
-class TextWriter(Protocol):
+class TextStore(Protocol):
     def put_texts(self, bucket: str, texts: Sequence[tuple[str, str, str]]) -> None: ...
+
+    def get_text(self, bucket: str, key: str, *, max_bytes: int | None = None) -> str | None: ...
 
 
 def _labels(document: Mapping[str, Any]) -> set[str]:
@@ -41,7 +45,7 @@ def rename(
     names: Any,
     *,
     jobs: SpeakerNameStore,
-    objects: TextWriter,
+    objects: TextStore,
     bucket: str,
 ) -> dict[str, Any]:
     """Apply ``names`` (``{"spk_0": "Alice"}``) to a COMPLETED job; 422 for what cannot be applied."""
@@ -57,8 +61,17 @@ def rename(
         rendered = rename_speakers(document, names)
     except ValueError as err:
         raise problems.Unprocessable(f"{str(err)[0].upper()}{str(err)[1:]}.") from err
+    kept = (job.get("outputs") or {}).get(UNREDACTED_OUTPUT)
+    if kept:  # the JSON as heard gets the same names (it stays where the job keeps it)
+        heard = objects.get_text(*split_uri(str(kept)))
+        if heard is not None:
+            rendered[UNREDACTED_OUTPUT] = rename_speakers(json.loads(heard), names)["json"]
     objects.put_texts(
-        bucket, [(output_key(job_id, fmt), body, OUTPUT_CONTENT_TYPES[fmt]) for fmt, body in rendered.items()]
+        bucket,
+        [
+            (output_key(job_id, fmt), body, OUTPUT_CONTENT_TYPES.get(fmt, OUTPUT_CONTENT_TYPES["json"]))
+            for fmt, body in rendered.items()
+        ],
     )
     speakers = speakers_of(json.loads(rendered["json"]))
     outputs = {fmt: f"s3://{bucket}/{output_key(job_id, fmt)}" for fmt in rendered}
