@@ -316,13 +316,18 @@ export class Client {
     return Object.freeze({ hits: Object.freeze(hits), nextCursor: typeof data.next_cursor === 'string' ? data.next_cursor : null, raw: data });
   }
 
-  /** The transcript of a COMPLETED job as json, srt, vtt or txt text. @param {string} jobId @param {string} [format] */
-  async download(jobId, format = 'srt') {
+  /**
+   * The transcript of a COMPLETED job as json, srt, vtt or txt text. `unredacted`: the JSON as heard,
+   * which a job created with redact_pii and keep_unredacted keeps beside its redacted outputs.
+   * @param {string} jobId @param {string} [format] @param {{unredacted?: boolean}} [options]
+   */
+  async download(jobId, format = 'srt', { unredacted = false } = {}) {
     const fmt = String(format).toLowerCase().replace(/^\./, '');
     if (!DOWNLOAD_FORMATS.includes(fmt)) throw new ValidationError(`Unknown download format ${JSON.stringify(format)}: use one of ${DOWNLOAD_FORMATS.join(', ')}.`);
+    if (unredacted && fmt !== 'json') throw new ValidationError('unredacted applies to the json format only.');
     const response = await this.request('GET', Client.jobPath(jobId, '/download'), {
-      what: `Downloading job ${jobId} as ${fmt}`,
-      query: { format: fmt },
+      what: `Downloading job ${jobId} as ${fmt}${unredacted ? ' (unredacted)' : ''}`,
+      query: unredacted ? { format: fmt, unredacted: 'true' } : { format: fmt },
       accept: 'application/json, text/plain, application/x-subrip, text/vtt, */*',
       followSeeOther: true,
     });

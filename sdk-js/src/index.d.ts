@@ -206,7 +206,7 @@ export class Client {
       limit?: number; cursor?: string | null; signal?: AbortSignal;
     },
   ): Promise<SearchResults>;
-  download(jobId: string, format?: DownloadFormat): Promise<string>;
+  download(jobId: string, format?: DownloadFormat, options?: { unredacted?: boolean }): Promise<string>;
   capabilities(): Promise<Capabilities>;
   audioUrl(jobId: string): Promise<string | null>;
   subscribe(

@@ -165,6 +165,17 @@ test('download refuses an unknown format before any request', async () => {
   assert.equal(fetch.calls.length, 0);
 });
 
+test('an unredacted download asks for the json copy as heard, and only as json', async () => {
+  const fetch = fakeFetch([[200, '{"transcript": "as heard"}']]);
+  const client = new Client('http://api', 'key', { fetch });
+  await assert.rejects(client.download('j', 'srt', { unredacted: true }), ValidationError);
+  assert.equal(fetch.calls.length, 0);
+  assert.equal(await client.download('j', 'json', { unredacted: true }), '{"transcript": "as heard"}');
+  const url = new URL(fetch.calls[0].url);
+  assert.equal(url.searchParams.get('format'), 'json');
+  assert.equal(url.searchParams.get('unredacted'), 'true');
+});
+
 test('audioUrl is null when the OpenAPI document has no audio endpoint', async () => {
   const client = new Client('http://api', 'key', { fetch: fakeFetch([[200, { paths: {} }]]) });
   assert.deepEqual(await client.capabilities(), { audio: false, live: false });
