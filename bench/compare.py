@@ -110,6 +110,14 @@ def _union(intervals: list[tuple[float, float]], lo: float, hi: float) -> float:
     return covered
 
 
+def _span(intervals: list[tuple[float, float]], lo: float, hi: float) -> tuple[float, float]:
+    """When the first of ``intervals`` starts and the last ends, within [lo, hi] (lo, lo if none)."""
+    inside = [(max(a, lo), min(b, hi)) for a, b in intervals if min(b, hi) > max(a, lo)]
+    if not inside:
+        return lo, lo
+    return min(a for a, _ in inside), max(b for _, b in inside)
+
+
 def _local_chunk_steps(path: Path, max_chunk_seconds: float) -> dict[str, float]:
     """The chunk step's domain work, timed piece by piece in this process (same code, same file)."""
     from pydub import AudioSegment
@@ -192,6 +200,7 @@ def run_pipeline(pipeline: Any, item: long_audio.LongInput, max_chunk_seconds: f
     asr_covered = _union(asr, t0, t1)
     return {
         "wall": wall,
+        "t1": t1,
         "text": document["transcript"],
         "segments": document["segments"],
         "chunks": job["chunks_total"],
@@ -201,6 +210,7 @@ def run_pipeline(pipeline: Any, item: long_audio.LongInput, max_chunk_seconds: f
         "asr_covered": asr_covered,
         "identification": sum(e - s for s, e in identification),
         "model_covered": _union(asr + identification, t0, t1),
+        "model_span": _span(asr + identification, t0, t1),
         "no_lambda": wall - _union(all_runs, t0, t1),
         "steps": steps,
         "peak_parallel": runtime.stats.busiest("TranscribeFunction")[0],

@@ -167,6 +167,12 @@ def print_run(
         f"time outside ASR       {non_model:7.2f} s = {100 * non_model / w:.1f}% of wall "
         "(Whisper neither decoding nor identifying the language)"
     )
+    first, last = r["model_span"]
+    before, after = max(0.0, first - (r["t1"] - w)), max(0.0, r["t1"] - last)
+    print(
+        f"  when                 {before:7.2f} s before Whisper's first pass, {after:.2f} s after its last, "
+        f"{max(0.0, non_model - before - after):.2f} s between"
+    )
     print(
         f"  outside decoding     {non_asr:7.2f} s = {100 * non_asr / w:.1f}% of wall "
         f"(language identification {r['identification']:.2f} s, its sample's download included, "
