@@ -202,3 +202,25 @@ def test_a_deleted_job_is_gone_from_results(api: Api, indexed: dict[str, Any]) -
     waited = _until(lambda: _search(api, owner, q="sleeps").json()["hits"] == [], timeout_s=60)
     print(f"\nDELETE -> gone from search: {waited:.2f} s")
     assert {h["job_id"] for h in _search(api, owner, q="lazy").json()["hits"]} == {indexed["fox"]}
+
+
+def test_admin_reindex_indexes_a_tenants_transcripts_that_no_event_announced(
+    pipeline: LocalPipeline, api: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``transcriber admin reindex`` through the local stack: CloudFormation's output names the
+    maintenance function, Lambda runs it, and the tenant's completed jobs become searchable."""
+    from client.cli import main
+
+    owner = api.tenant(f"reindex-{uuid.uuid4().hex[:6]}")
+    jobs = {
+        _complete(pipeline, owner.tenant_id, f"quiet-{n}.wav", [(0.0, 2.0, f"unannounced minutes number{n}")])
+        for n in range(3)
+    }
+    assert _search(api, owner, q="unannounced minutes").json()["hits"] == []  # no event, no index
+    where = ["--stack", pipeline.stack_name, "--endpoint-url", pipeline.aws.endpoint]
+    assert main(["admin", "reindex", "--tenant", owner.tenant_id, "--json", *where]) == 0
+    assert json.loads(capsys.readouterr().out)["indexed_jobs"] == 3
+    _until(lambda: {h["job_id"] for h in _search(api, owner, q="unannounced minutes").json()["hits"]} == jobs)
+    assert main(["admin", "reindex", "--tenant", owner.tenant_id, "--stack", "NoSuchStack",
+                 "--endpoint-url", pipeline.aws.endpoint]) == 1  # fmt: skip
+    assert "NoSuchStack" in capsys.readouterr().err
