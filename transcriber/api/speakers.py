@@ -1,10 +1,10 @@
 """Speaker names and the speaker filter of the HTTP API (``PUT .../speakers``, ``?speaker=``).
 
-A rename re-renders all four outputs from the stored JSON (and the unredacted JSON, where the job
-kept one) (transcriber.domain.formats'
-``rename_speakers``, a pure function) and writes them under the job's own transcripts prefix,
-so a job that reused another job's transcript (dedup) gets its own copy instead of changing
-the other job's. Labels in segments and words never change, so ``?speaker=spk_1`` keeps working.
+A rename re-renders all four outputs from the stored JSON, and the unredacted JSON where the job
+kept one (transcriber.domain.formats' ``rename_speakers``, a pure function), and writes them under
+the job's own transcripts prefix, so a job that reused another job's transcript (dedup) gets its
+own copy instead of changing the other job's. Labels in segments and words never change, so
+``?speaker=spk_1`` keeps working.
 """
 
 from __future__ import annotations
