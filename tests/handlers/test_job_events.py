@@ -19,6 +19,7 @@ from functions.fail import handler as fail
 from functions.transcribe import handler as transcribe
 from tests.handlers.conftest import Aws, FakeContext, chunked
 from transcriber.domain.jobs import JOB_EVENT_TYPES, crosses_progress_step
+from transcriber.domain.search import EVENT_JOB_DELETED
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "events"
 JOB_ID = "0123456789abcdef0123456789abcdef"
@@ -37,7 +38,7 @@ def assert_valid(event: dict[str, Any]) -> None:
 
 
 def test_there_is_one_schema_per_event_type() -> None:
-    assert set(_validators()) == set(JOB_EVENT_TYPES)
+    assert set(_validators()) == {*JOB_EVENT_TYPES, EVENT_JOB_DELETED}
 
 
 @pytest.mark.parametrize(("total", "expected"), [(1, 1), (3, 3), (10, 10), (25, 10), (100, 10), (1000, 10)])

@@ -1,13 +1,15 @@
 """The events contract: every event a real local run emits matches its schema in docs/events/.
 
-Three uploads through the deployed stack cover all five event types: a speech file (created,
-started, progress, completed), a text file named .mp3 (failed at intake) and a file that sniffs
-as FLAC but does not decode (created, then failed inside the state machine).
+Three uploads through the deployed stack cover all five lifecycle event types: a speech file
+(created, started, progress, completed), a text file named .mp3 (failed at intake) and a file that
+sniffs as FLAC but does not decode (created, then failed inside the state machine). A job deleted
+through the HTTP API covers the sixth, Deleted.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ import jsonschema
 import pytest
 
 from localrun.pipeline import LocalPipeline
-from tests.integration.conftest import EventTap
+from tests.integration.conftest import Api, EventTap
 from transcriber.domain.jobs import (
     EVENT_JOB_COMPLETED,
     EVENT_JOB_CREATED,
@@ -26,6 +28,7 @@ from transcriber.domain.jobs import (
     crosses_progress_step,
 )
 from transcriber.domain.options import JobOptions
+from transcriber.domain.search import EVENT_JOB_DELETED
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "events"
 # Anything that would make an event large or leak content: the contract keeps these out.
@@ -65,7 +68,7 @@ def runs(pipeline: LocalPipeline, event_tap: EventTap, sample_flac: Path, tmp_pa
 
 def test_every_emitted_event_matches_its_schema(runs: dict) -> None:
     validators = _validators()
-    assert set(validators) == set(JOB_EVENT_TYPES)
+    assert set(validators) == {*JOB_EVENT_TYPES, EVENT_JOB_DELETED}
     seen = set()
     for events in runs["events"].values():
         for event in events:
@@ -104,3 +107,19 @@ def test_failed_jobs_carry_their_reason(runs: dict) -> None:
     assert kinds.count(EVENT_JOB_CREATED) == 1 and kinds.count(EVENT_JOB_FAILED) == 1
     failed = next(e["detail"] for e in corrupt if e["detail-type"] == EVENT_JOB_FAILED)
     assert failed["reason_code"] == runs["jobs"]["corrupt"]["reason_code"] != "INTERNAL_ERROR"
+
+
+def test_a_deletion_through_the_api_emits_an_event_that_matches_its_schema(
+    api: Api, event_tap: EventTap
+) -> None:
+    owner = api.tenant(f"contract-{uuid.uuid4().hex[:6]}")
+    created = api.create(owner, filename="call.mp3", size=1024)
+    assert created.status == 201, created.body
+    job_id = created.json()["job_id"]
+    assert api.http.request("DELETE", f"/v1/transcriptions/{job_id}", key=owner.key).status in (200, 204)
+    (event,) = [
+        e for e in event_tap.until(job_id, EVENT_JOB_DELETED) if e["detail-type"] == EVENT_JOB_DELETED
+    ]
+    _validators()[EVENT_JOB_DELETED].validate(event)
+    assert event["detail"]["tenant_id"] == owner.tenant_id
+    assert not FORBIDDEN_DETAIL_KEYS & set(event["detail"])

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic.json_schema import GenerateJsonSchema
 
 from transcriber.domain.jobs import EVENT_SOURCE
-from transcriber.domain.messages import JOB_EVENTS, JobEvent
+from transcriber.domain.messages import PUBLISHED_EVENTS, JobEvent
 
 
 class _NoTitles(GenerateJsonSchema):
@@ -52,7 +52,7 @@ def event_schema_files() -> dict[str, str]:
     """File name -> text of every event schema, as committed under docs/events/."""
     return {
         f"{event.schema_name}.schema.json": json.dumps(event_schema(event), indent=2) + "\n"
-        for event in JOB_EVENTS
+        for event in PUBLISHED_EVENTS
     }
 
 

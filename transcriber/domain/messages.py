@@ -1,5 +1,5 @@
 """Typed messages of the pipeline (pydantic): the job record, the execution input, each step's
-request and response, and the five job events.
+request and response, and the job events (five for a job's lifecycle, one for its deletion).
 
 The state machine in infra/ passes JSON between steps; these models are that JSON, so a handler
 parses its event into one and a stage never reads an untyped dict. Field names and values on the
@@ -391,7 +391,8 @@ class JobFailed(JobEvent):
 
 class JobDeleted(JobEvent):
     """The job was deleted by its owner (an erasure request too): consumers drop what they keep
-    of it; the search indexer removes its segments. Not in JOB_EVENTS' published schemas yet."""
+    of it; the search indexer removes its segments. Published with the lifecycle events
+    (PUBLISHED_EVENTS) but not one of them: live status pushes only the job's progress."""
 
     detail_type = EVENT_JOB_DELETED
     schema_name = "job-deleted"
@@ -399,3 +400,5 @@ class JobDeleted(JobEvent):
 
 
 JOB_EVENTS: tuple[type[JobEvent], ...] = (JobCreated, JobStarted, JobProgress, JobCompleted, JobFailed)
+#: Every event on the jobs bus, each with its JSON Schema in docs/events/.
+PUBLISHED_EVENTS: tuple[type[JobEvent], ...] = (*JOB_EVENTS, JobDeleted)
