@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 from stdnum import luhn
 
-from transcriber.domain.redaction import DIGIT_WORDS, find_pii
+from transcriber.domain.redaction import DIGIT_WORDS, TEENS, TENS, find_pii
 from transcriber.domain.textopts import PII_TAGS
 
 SPOKEN = {digit: word for word, digit in DIGIT_WORDS.items() if word not in ("oh", "o")}
@@ -27,6 +27,24 @@ Case = tuple[list[str], list[tuple[int, int, str]]]
 
 def _spoken(digits: str) -> list[str]:
     return [SPOKEN[d] for d in digits if d.isdigit()]
+
+
+PAIRS = {digits: word for word, digits in TEENS.items()}
+
+
+def _paired(digits: str) -> list[str]:
+    """A phone number read out in pairs after its first digits: 415 555 1234 as "four one five
+    five five five twelve thirty four" (tens and teens as words, "oh five" for 05)."""
+    words = _spoken(digits[:-4])
+    for pair in (digits[-4:-2], digits[-2:]):
+        if pair[0] == "0":
+            words += ["oh", SPOKEN[pair[1]]]
+        elif pair in PAIRS:
+            words.append(PAIRS[pair])
+        else:
+            tens = {d: w for w, d in TENS.items()}[pair[0]]
+            words += [tens] if pair[1] == "0" else [tens, SPOKEN[pair[1]]]
+    return words
 
 
 def _card(rng: random.Random) -> str:
@@ -51,6 +69,7 @@ def _entities(rng: random.Random) -> Iterator[tuple[str, list[str]]]:
         yield "phone_number", [f"{phone[:3]}-{phone[3:6]}-{phone[6:]}"]
         yield "phone_number", _spoken(phone)
         yield "phone_number", [phone[:3], phone[3:6], phone[6:]]
+        yield "phone_number", _paired(phone)
         card = _card(rng)
         yield "payment_card_number", [card[i : i + 4] for i in range(0, 16, 4)]
         yield "payment_card_number", _spoken(card)
@@ -84,6 +103,8 @@ NEGATIVES = [
     "the population grew to 8300000 by 1990",
     "look at that dot on the map",
     "meet me at noon at the station",
+    "we have twenty two cats and forty five dogs",
+    "it was built in nineteen ninety nine",
 ]
 
 

@@ -162,6 +162,18 @@ def test_a_transcript_without_speech_says_so() -> None:
             "phone_number",
         ),
         ("call me on 020 7946 0958", "020 7946 0958", "phone_number"),
+        # read out in pairs, with repeats and hundreds, as people say phone numbers
+        ("call five five five twelve thirty four today", "five five five twelve thirty four", "phone_number"),
+        (
+            "it is four one five double five five twelve twelve thanks",
+            "four one five double five five twelve twelve",
+            "phone_number",
+        ),
+        (
+            "dial eight hundred five five five oh one nine nine now",
+            "eight hundred five five five oh one nine nine",
+            "phone_number",
+        ),
         ("the number is 555-0123", "555-0123", "phone_number"),
         ("card 4111 1111 1111 1111 expires", "4111 1111 1111 1111", "payment_card_number"),
         ("my social is 123-45-6789", "123-45-6789", "national_id"),
@@ -190,6 +202,10 @@ def test_personal_data_is_found_written_and_spoken(text: str, found: str, kind: 
         "meet at noon",
         "the population grew to 8300000 by 1990",
         "look at that dot on the map",
+        "twenty two cats and forty five dogs",
+        "it was built in nineteen ninety nine",
+        "the meeting is at three thirty in room 204",
+        "a double espresso and a hundred thanks",
     ],
 )
 def test_numbers_that_are_not_personal_data_stay(text: str) -> None:

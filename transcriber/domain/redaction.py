@@ -27,6 +27,18 @@ DIGIT_WORDS = {
     "zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4",
     "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
 }  # fmt: skip
+#: How phone and card numbers are also read out: in pairs ("twelve thirty four"), with repeats
+#: ("double five", "triple oh") and hundreds ("eight hundred").
+TEENS = {
+    "ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13", "fourteen": "14", "fifteen": "15",
+    "sixteen": "16", "seventeen": "17", "eighteen": "18", "nineteen": "19",
+}  # fmt: skip
+TENS = {
+    "twenty": "2", "thirty": "3", "forty": "4", "fifty": "5", "sixty": "6", "seventy": "7", "eighty": "8",
+    "ninety": "9",
+}  # fmt: skip
+REPEATS = {"double": 2, "triple": 3}
+HUNDRED = "hundred"
 #: Spoken separators inside numbers and addresses.
 JOINERS = {"dot": ".", "point": ".", "dash": "", "hyphen": ""}
 _NUMBERISH = re.compile(r"^\+?[\d().\-]*\d[\d().\-]*$")
@@ -57,14 +69,57 @@ def _bare(word: str) -> str:
 
 
 def _number_part(word: str) -> str | None:
+    """The characters one word stands for inside a number; None when it is not part of one."""
     bare = _bare(word)
     if bare in DIGIT_WORDS:
         return DIGIT_WORDS[bare]
+    if bare in TEENS:
+        return TEENS[bare]
+    if bare in TENS:
+        return TENS[bare] + "0"
     if bare in JOINERS:
         return JOINERS[bare]
     if _NUMBERISH.match(bare):
         return bare
     return None
+
+
+def _spoken_digits(words: Sequence[str]) -> list[str] | None:
+    """The parts of a run of number words, one per word, read as a phone number is read out:
+    "twenty three" is 23 (not 203), "double five" 55, "eight hundred" 800. None if a word is not
+    part of a number (a repeat or "hundred" with no digit where it needs one)."""
+    parts: list[str] = []
+    for index, word in enumerate(words):
+        bare = _bare(word)
+        previous = _bare(words[index - 1]) if index else ""
+        following = _bare(words[index + 1]) if index + 1 < len(words) else ""
+        if bare in REPEATS:
+            if following not in DIGIT_WORDS:
+                return None
+            parts.append(DIGIT_WORDS[following] * (REPEATS[bare] - 1))
+        elif bare == HUNDRED:
+            if previous not in DIGIT_WORDS:
+                return None
+            parts.append("00")
+        elif bare in DIGIT_WORDS and previous in TENS and DIGIT_WORDS[bare] != "0":
+            parts[-1] = TENS[previous] + DIGIT_WORDS[bare]  # "twenty" then "three": 23
+            parts.append("")
+        else:
+            part = _number_part(word)
+            if part is None:
+                return None
+            parts.append(part)
+    return parts
+
+
+def _in_number(words: Sequence[str], index: int) -> bool:
+    """Whether words[index] can continue a run of number words."""
+    bare = _bare(words[index])
+    if bare in REPEATS:
+        return index + 1 < len(words) and _bare(words[index + 1]) in DIGIT_WORDS
+    if bare == HUNDRED:
+        return index > 0 and _bare(words[index - 1]) in DIGIT_WORDS
+    return _number_part(words[index]) is not None
 
 
 def classify_number(text: str, words: int = 1) -> str | None:
@@ -150,16 +205,18 @@ def _numbers(words: Sequence[str]) -> list[Match]:
     found: list[Match] = []
     i = 0
     while i < len(words):
-        if _number_part(words[i]) is None or _bare(words[i]) in JOINERS:
+        if not _in_number(words, i) or _bare(words[i]) in (*JOINERS, HUNDRED):
             i += 1
             continue
-        end, parts = i, []
-        while end < len(words) and (part := _number_part(words[end])) is not None:
-            parts.append(part)
+        end = i
+        while end < len(words) and _in_number(words, end):
             end += 1
         while end > i and _bare(words[end - 1]) in JOINERS:  # a trailing "dot" is not part of it
             end -= 1
-            parts.pop()
+        parts = _spoken_digits(words[i:end])
+        if parts is None:
+            i = end
+            continue
         kind = classify_number("".join(parts), end - i)
         if kind:
             found.append(Match(i, end, kind))
