@@ -118,11 +118,8 @@ def _copy_hashing(inputs: Sequence[Path], target: Path) -> str:
 
 
 def _hash(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as src:
-        while block := src.read(_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(src, "sha256").hexdigest()
 
 
 def join_source(tmp: Path, sources: Sequence[Path]) -> None:
