@@ -235,18 +235,22 @@ class EnvironmentConfig(_Settings):
         return self.functions[name]
 
     @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * MIB
+
+    @property
     def chunk_scratch_mb(self) -> int:
         """/tmp for the chunk step: the largest upload, its WAV at the longest duration and the chunk
         files at once (transcriber/domain/preparation.py)."""
         need = scratch_bytes(
-            self.max_upload_mb * MIB, self.max_duration_minutes * 60.0, MAX_CHUNK_SECONDS_RANGE[0]
+            self.max_upload_bytes, self.max_duration_minutes * 60.0, MAX_CHUNK_SECONDS_RANGE[0]
         )
         return _scratch_mb(need)
 
     @property
     def api_scratch_mb(self) -> int:
         """/tmp for the API function: a ``source_url`` fetch is spooled there, up to the upload limit."""
-        return _scratch_mb(self.max_upload_mb * MIB + API_SPOOL_MARGIN_MB * MIB)
+        return _scratch_mb(self.max_upload_bytes + API_SPOOL_MARGIN_MB * MIB)
 
     @property
     def log_retention(self) -> logs.RetentionDays:

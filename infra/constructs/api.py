@@ -153,7 +153,7 @@ class ApiService(Concern):
                 "TENANTS_TABLE": tables.tenants.table_name,
                 "INPUT_BUCKET": storage.input_bucket.bucket_name,
                 "STATE_MACHINE_ARN": state_machine.state_machine_arn,
-                "MAX_UPLOAD_BYTES": str(config.max_upload_mb * 1024 * 1024),
+                "MAX_UPLOAD_BYTES": str(config.max_upload_bytes),
                 "UPLOAD_URL_EXPIRY_S": str(UPLOAD_URL_EXPIRY_S),
                 "TRANSCRIBE_ENGINE": config.engine,
                 "SYNC_MAX_AUDIO_S": str(config.sync_max_audio_s),

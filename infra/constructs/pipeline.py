@@ -73,7 +73,7 @@ class Pipeline(Concern):
             "ingest",
             env={
                 "STATE_MACHINE_ARN": self.state_machine.state_machine_arn,
-                "MAX_UPLOAD_BYTES": str(config.max_upload_mb * 1024 * 1024),
+                "MAX_UPLOAD_BYTES": str(config.max_upload_bytes),
                 "IDEMPOTENCY_TABLE": tables.idempotency.table_name,
                 "DEDUP_WINDOW_HOURS": env_number(config.dedup_window_hours),
             },
