@@ -46,6 +46,7 @@ from transcriber.domain.chunking import (
     ChunkingConfig,
     Span,
     export_chunks_from_file,
+    merge_overlaps,
     plan_from_speech,
     sound_spans_from_file,
 )
@@ -189,13 +190,7 @@ def silero_speech_ms(path: Path, block_s: int = 600) -> list[Span]:
 
 def near(sound: list[Span], speech: list[Span], margin_ms: int) -> list[Span]:
     """The parts of ``sound`` within ``margin_ms`` of a ``speech`` span (both sorted)."""
-    widened: list[Span] = []
-    for start, end in speech:
-        start, end = max(0, start - margin_ms), end + margin_ms
-        if widened and start <= widened[-1][1]:
-            widened[-1] = (widened[-1][0], max(widened[-1][1], end))
-        else:
-            widened.append((start, end))
+    widened = merge_overlaps([(max(0, start - margin_ms), end + margin_ms) for start, end in speech])
     kept: list[Span] = []
     k = 0
     for start, end in sound:

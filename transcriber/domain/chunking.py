@@ -109,8 +109,8 @@ def _fixed_pieces(span: Span, max_ms: int, overlap_ms: int = 0) -> list[Piece]:
     return pieces
 
 
-def _merge_overlaps(spans: list[Span]) -> list[Span]:
-    """Join padded speech ranges that touch or overlap."""
+def merge_overlaps(spans: list[Span]) -> list[Span]:
+    """Join sorted ranges that touch or overlap (padded speech)."""
     merged: list[Span] = []
     for start, end in spans:
         if merged and start <= merged[-1][1]:
@@ -321,7 +321,7 @@ def plan_from_speech(
         spans = _fixed_pieces((0, duration_ms), max_ms, overlap)
     else:
         keep = config.keep_silence_ms
-        padded = _merge_overlaps([(max(0, s - keep), min(duration_ms, e + keep)) for s, e in speech])
+        padded = merge_overlaps([(max(0, s - keep), min(duration_ms, e + keep)) for s, e in speech])
         pieces = [piece for span in padded for piece in _fixed_pieces(span, max_ms, overlap)]
         spans = _group(pieces, max_ms, config.max_speech_ms)
     return [
