@@ -84,32 +84,23 @@ def _number_part(word: str) -> str | None:
     return None
 
 
-def _spoken_digits(words: Sequence[str]) -> list[str] | None:
-    """The parts of a run of number words, one per word, read as a phone number is read out:
-    "twenty three" is 23 (not 203), "double five" 55, "eight hundred" 800. None if a word is not
-    part of a number (a repeat or "hundred" with no digit where it needs one)."""
+def _spoken_digits(words: Sequence[str]) -> str:
+    """A run of number words (each passed :func:`_in_number`) as the characters it stands for, read
+    as a phone number is read out: "twenty three" is 23 (not 203), "double five" 55, "eight hundred"
+    800."""
     parts: list[str] = []
     for index, word in enumerate(words):
         bare = _bare(word)
         previous = _bare(words[index - 1]) if index else ""
-        following = _bare(words[index + 1]) if index + 1 < len(words) else ""
-        if bare in REPEATS:
-            if following not in DIGIT_WORDS:
-                return None
-            parts.append(DIGIT_WORDS[following] * (REPEATS[bare] - 1))
-        elif bare == HUNDRED:
-            if previous not in DIGIT_WORDS:
-                return None
+        if bare in REPEATS:  # the digit after it follows (a run holds a repeat only before a digit)
+            parts.append(DIGIT_WORDS[_bare(words[index + 1])] * (REPEATS[bare] - 1))
+        elif bare == HUNDRED:  # after a digit, as a run holds it
             parts.append("00")
         elif bare in DIGIT_WORDS and previous in TENS and DIGIT_WORDS[bare] != "0":
             parts[-1] = TENS[previous] + DIGIT_WORDS[bare]  # "twenty" then "three": 23
-            parts.append("")
         else:
-            part = _number_part(word)
-            if part is None:
-                return None
-            parts.append(part)
-    return parts
+            parts.append(_number_part(word) or "")
+    return "".join(parts)
 
 
 def _in_number(words: Sequence[str], index: int) -> bool:
@@ -213,11 +204,7 @@ def _numbers(words: Sequence[str]) -> list[Match]:
             end += 1
         while end > i and _bare(words[end - 1]) in JOINERS:  # a trailing "dot" is not part of it
             end -= 1
-        parts = _spoken_digits(words[i:end])
-        if parts is None:
-            i = end
-            continue
-        kind = classify_number("".join(parts), end - i)
+        kind = classify_number(_spoken_digits(words[i:end]), end - i)
         if kind:
             found.append(Match(i, end, kind))
         i = end
