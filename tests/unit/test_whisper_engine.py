@@ -188,3 +188,47 @@ def test_the_stored_int8_model_decodes_as_the_float16_one_quantized_on_load(
     assert engine.compute_type == "int8"
     float16 = FasterWhisperEngine(model_dir=source, cpu_threads=2)
     assert float16.transcribe(sample_wav) == result
+
+
+@pytest.fixture
+def encoder_windows(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The 30-second windows Whisper's encoder runs over, counted as faster-whisper calls it."""
+    from faster_whisper import WhisperModel
+
+    windows: list[int] = []
+    encode = WhisperModel.encode
+
+    def counted(self: WhisperModel, features: np.ndarray) -> object:
+        windows.append(1 if features.ndim == 2 else len(features))
+        return encode(self, features)
+
+    monkeypatch.setattr(WhisperModel, "encode", counted)
+    return windows
+
+
+def test_a_detected_language_costs_no_encoder_pass_of_its_own(
+    engine: FasterWhisperEngine, sample_wav: Path, tmp_path: Path, encoder_windows: list[int]
+) -> None:
+    """Detection reuses the encoder output it is decoded from, in both decoding modes, and the
+    text is the one decoded with that language given. Before, each detection cost one more window."""
+    speech = _read_samples(sample_wav)
+    pause = np.zeros(12800, dtype=np.float32)  # 0.8 s
+    padded = np.concatenate([pause, speech, pause, speech, pause, speech, pause])
+    inputs = {
+        "sequential": sample_wav,  # speech from its first sample
+        "batched, three windows": _wav(tmp_path / "three.wav", (padded * 32768).astype(np.int16)),
+    }
+    assert _edge_in_speech(_read_samples(inputs["sequential"]))
+    assert not _edge_in_speech(_read_samples(inputs["batched, three windows"]))
+    for mode, path in inputs.items():
+        encoder_windows.clear()
+        detected = engine.transcribe(path, DecodeOptions(language=None))
+        detecting = sum(encoder_windows)
+        encoder_windows.clear()
+        given = engine.transcribe(path, DecodeOptions(language="en"))
+        assert detected.language == "en", mode
+        assert detecting == sum(encoder_windows) == (1 if mode == "sequential" else 3), mode
+        assert [s.text for s in detected.segments] == [s.text for s in given.segments], mode
+        assert [w.start for s in detected.segments for w in s.words] == [
+            w.start for s in given.segments for w in s.words
+        ], mode

@@ -207,6 +207,11 @@ class FasterWhisperEngine:
         common = decode_options(language=language, beam_size=beam, word_timestamps=word_timestamps)
         common.update(job_choices)
         audio = _read_samples(wav_path)
+        if language is None:
+            # Detected on the encoder pass that decoding reuses, not on a pass of its own.
+            from transcriber.engines.detect_in_pass import detecting_view
+
+            model = detecting_view(model)
         if word_timestamps and not _edge_in_speech(audio):
             from faster_whisper import BatchedInferencePipeline
 
