@@ -51,9 +51,10 @@ DDB_READ = 0.125 / 1_000_000  # on-demand read request unit
 EVENTBRIDGE_EVENT = 1.00 / 1_000_000
 AMAZON_TRANSCRIBE_MIN = 0.024
 OPENAI_WHISPER_MIN = 0.006
-#: The parent workflow's states on a job's path: ChunkAudio, LanguageRequested, DetectLanguage,
-#: TranscribeChunks (the Distributed Map), SpeakerLabelsRequested, AggregateTranscript, the end.
-PARENT_TRANSITIONS = 7
+#: The parent workflow's states on a job's path: ChunkAudio, LanguageRequested, the language Pass,
+#: TranscribeChunks (the Distributed Map), SpeakerLabelsRequested, AggregateTranscript,
+#: ChunksSentBack, the end (a job whose language vote sends chunks back adds three).
+PARENT_TRANSITIONS = 8
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ Configured from the environment of each function (CDK sets it from ``fault_rate`
 - ``FAULT_TARGETS``: comma list of ``engine`` and ``s3`` (default both when a rate is set);
 - ``FAULT_SEED``: an integer for a reproducible sequence (tests); unset draws from the OS.
 
-A guarded call is one speech engine call (``transcribe``, ``detect_language``; never ``load``,
+A guarded call is one speech engine call (``transcribe``; never ``load``,
 which runs in the init phase) or one HTTP request of the S3 client behind
 :class:`~transcriber.adapters.storage.ObjectStore`. An engine fault raises
 :class:`TransientEngineError`, which the state machine retries; an S3 fault is a 503 SlowDown
@@ -37,7 +37,6 @@ from transcriber.engines.base import (
     DEFAULT_DECODING,
     DecodeOptions,
     EngineResult,
-    LanguageGuess,
     SpeechEngine,
 )
 
@@ -145,10 +144,6 @@ class FaultyEngine:
     def transcribe(self, wav_path: Path, options: DecodeOptions = DEFAULT_DECODING) -> EngineResult:
         self._injector.maybe_fail("engine", "transcribe")
         return self.wrapped.transcribe(wav_path, options)
-
-    def detect_language(self, wav_path: Path) -> LanguageGuess:
-        self._injector.maybe_fail("engine", "detect_language")
-        return self.wrapped.detect_language(wav_path)
 
 
 def with_engine_faults(engine: SpeechEngine, injector: FaultInjector | None = None) -> SpeechEngine:

@@ -1,5 +1,5 @@
-"""Transcribe: the job's language vote, one chunk, or the job's speaker clustering
-(transcriber/stages/language.py, transcribe.py and diarize.py). The actions share this function
+"""Transcribe: one chunk, or the job's speaker clustering (transcriber/stages/transcribe.py and
+diarize.py). The actions share this function
 because they need its libraries (the model; onnxruntime and scikit-learn for speakers), and one
 warm pool of workers is cheaper than two."""
 
@@ -11,13 +11,12 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from transcriber import wiring
-from transcriber.domain.messages import DiarizeRequest, LanguageRequest, TranscribeFunctionRequest
+from transcriber.domain.messages import DiarizeRequest, TranscribeFunctionRequest
 from transcriber.engines.factory import engine_from_env
 from transcriber.env import TranscribeEnv
 from transcriber.faults import with_engine_faults
 from transcriber.function_setup import pipeline_function
 from transcriber.stages.diarize import diarize_job
-from transcriber.stages.language import vote_language
 from transcriber.stages.transcribe import transcribe_one
 
 # Init phase: env checked, SDK clients built; its only I/O is AWS calls, so X-Ray patches botocore alone.
@@ -31,8 +30,6 @@ engine.load()
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event, model=TranscribeFunctionRequest).root
     env = TranscribeEnv()
-    if isinstance(request, LanguageRequest):
-        return vote_language(request, engine=engine, ports=wiring.ports(env)).to_dict()
     if isinstance(request, DiarizeRequest):
         return diarize_job(request, ports=wiring.ports(env)).to_wire()
     return transcribe_one(request, engine=engine, ports=wiring.ports(env), config=env.chunking()).to_wire()

@@ -1,6 +1,8 @@
-"""The transcription workflow: chunk -> language (asked for, voted on, or detected) -> a Map of
-transcribe tasks -> speaker clustering (when asked for) -> aggregate, with retries on retryable
-errors and every failure to MarkFailed.
+"""The transcription workflow: chunk -> a Map of transcribe tasks (in the language asked for, or
+each in the one it detects) -> speaker clustering (when asked for) -> aggregate, which votes on
+the language of a job that named none and sends chunks heard in another one back through a
+second Map (RedoChunks) before it completes the job; retries on retryable errors and every
+failure to MarkFailed.
 
 The Map is a Distributed Map: it reads the chunk list from the manifest the chunk step writes to S3
 (transcriber/stages/manifest.py) and runs each chunk in an Express child workflow, so the state
@@ -28,7 +30,6 @@ from transcriber.domain.messages import (
     ChunkRequest,
     DiarizeRequest,
     FailRequest,
-    LanguageRequest,
     Message,
     TranscribeRequest,
 )
@@ -142,8 +143,9 @@ def transcription_state_machine(
         result_path="$.audio",
     )
 
-    # The job's language is decided once and pinned for every chunk: asked for, or voted on
-    # by a few chunks spread over the file (see transcriber/domain/language.py).
+    # The job's language: asked for, and then pinned for every chunk; or detected by each chunk
+    # on the encoder pass it decodes from (no step before the fan-out waits for it), then voted
+    # on by the aggregate step (see transcriber/domain/language.py).
     requested_language = sfn.Pass(
         scope,
         "UseRequestedLanguage",
@@ -155,39 +157,54 @@ def transcription_state_machine(
         },
         result_path="$.language",
     )
-    detect_language = step(
-        "DetectLanguage",
-        functions.transcribe,
-        payload_of(LanguageRequest, action="detect_language"),
-        result_path="$.language",
-    )
-    # One chunk needs no vote: the engine detects on it while transcribing, at no extra cost.
     # ("" rather than null: CDK drops null values from a state's parameters.)
-    single_chunk = sfn.Pass(
+    detect_while_transcribing = sfn.Pass(
         scope,
         "DetectWhileTranscribing",
-        parameters={"language": "", "source": "detected", "samples": 1},
+        parameters={"language": "", "source": "detected", "samples": 0},
         result_path="$.language",
     )
     language = (
         sfn.Choice(scope, "LanguageRequested")
         .when(sfn.Condition.is_present("$.options.language"), requested_language)
-        .when(sfn.Condition.number_less_than_equals("$.audio.chunks_total", 1), single_chunk)
-        .otherwise(detect_language)
+        .otherwise(detect_while_transcribing)
     )
 
     fan_out = _distributed_map(
         scope,
+        "TranscribeChunks",
         transcribe=functions.transcribe,
         max_concurrency=map_max_concurrency,
+        manifest_path="$.audio.manifest",
     )
     fan_out.add_catch(mark_failed, errors=["States.ALL"], result_path="$.error")
+    # Chunks the language vote overruled, decoded again in the job's language (rare: a file in
+    # one language sends none back).
+    redo = _distributed_map(
+        scope,
+        "RedoChunks",
+        transcribe=functions.transcribe,
+        max_concurrency=map_max_concurrency,
+        manifest_path="$.aggregated.redo.manifest",
+    )
+    redo.add_catch(mark_failed, errors=["States.ALL"], result_path="$.error")
 
     aggregate = step(
         "AggregateTranscript",
         functions.aggregate,
         payload_of(AggregateRequest),
-        result_path=None,
+        result_path="$.aggregated",
+    )
+    pin_voted_language = sfn.Pass(
+        scope,
+        "PinVotedLanguage",
+        input_path="$.aggregated.redo.language",
+        result_path="$.language",
+    )
+    voted = (
+        sfn.Choice(scope, "ChunksSentBack")
+        .when(sfn.Condition.string_equals("$.aggregated.status", "REDO"), pin_voted_language)
+        .otherwise(sfn.Succeed(scope, "JobCompleted"))
     )
     # Speaker labels: one clustering of every chunk's embeddings (stored in S3 by the Map), run
     # by the transcribe function; its failure fails the job (DIARIZATION_FAILED), never drops labels.
@@ -210,9 +227,10 @@ def transcription_state_machine(
     )
 
     requested_language.next(fan_out)
-    single_chunk.next(fan_out)
-    detect_language.next(fan_out)
-    aggregate.next(sfn.Succeed(scope, "JobCompleted"))
+    detect_while_transcribing.next(fan_out)
+    aggregate.next(voted)
+    pin_voted_language.next(redo)
+    redo.next(aggregate)  # now with the language pinned, so it completes the job
     diarize.next(aggregate)
     fan_out.next(speakers)
     definition = chunk.next(language)
@@ -254,21 +272,24 @@ def _retried(task: tasks.LambdaInvoke, *, max_attempts: int) -> tasks.LambdaInvo
 
 def _distributed_map(
     scope: Construct,
+    name: str,
     *,
     transcribe: lambda_.IFunction,
     max_concurrency: int,
+    manifest_path: str,
 ) -> sfn.DistributedMap:
-    """One Express child workflow per chunk of the manifest; no failure tolerated, so a chunk that
-    fails after its retries fails the Map (States.ExceedToleratedFailureThreshold) and MarkFailed
-    reports the chunk's own error, which the transcribe step keeps (transcriber/stages/chunk_failures.py)."""
+    """One Express child workflow per chunk of the manifest at ``manifest_path``; no failure
+    tolerated, so a chunk that fails after its retries fails the Map
+    (States.ExceedToleratedFailureThreshold) and MarkFailed reports the chunk's own error, which
+    the transcribe step keeps (transcriber/stages/chunk_failures.py)."""
     fan_out = sfn.DistributedMap(
         scope,
-        "TranscribeChunks",
+        name,
         # From the state rather than ``bucket=``: CDK would grant s3:GetObject on the whole bucket;
         # the role may read manifests only (transcription_state_machine).
         item_reader=sfn.S3JsonItemReader(
-            bucket_name_path=sfn.JsonPath.string_at("$.audio.manifest.bucket"),
-            key=sfn.JsonPath.string_at("$.audio.manifest.key"),
+            bucket_name_path=sfn.JsonPath.string_at(f"{manifest_path}.bucket"),
+            key=sfn.JsonPath.string_at(f"{manifest_path}.key"),
         ),
         # Each child's request: the manifest's item as its chunk, the job's pinned language code.
         item_selector=payload_of(
@@ -286,7 +307,7 @@ def _distributed_map(
     )
     transcribe_chunk = tasks.LambdaInvoke(
         scope,
-        "TranscribeChunk",
+        f"{name.removesuffix('s')}",
         lambda_function=transcribe,
         payload_response_only=True,
         retry_on_service_exceptions=False,

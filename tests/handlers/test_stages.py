@@ -118,16 +118,10 @@ def test_options_reach_chunking_detection_and_the_engine(
     options = {"max_chunk_seconds": 20, "word_timestamps": False}
     prepared = chunked(chunk.handler({**pending_job, "options": options}, context))
     assert len(prepared["chunks"]) >= 2 and all(c["duration"] <= 20.0 + 1e-6 for c in prepared["chunks"])
-    decision = transcribe.handler(
-        {"action": "detect_language", "job_id": "job1", "manifest": prepared["manifest"]}, context
-    )
-    # pocketsphinx hears English only; up to five chunks spread over the file vote.
-    assert decision["language"] == "en" and decision["source"] == "detected"
-    assert 1 <= decision["samples"] <= 5
+    # No language named: each chunk is decoded in the one it detects (pocketsphinx hears English only).
+    detect = {"language": "", "source": "detected", "samples": 0}
     refs = [
-        transcribe.handler(
-            {"job_id": "job1", "chunk": c, "language": decision["language"], "options": options}, context
-        )
+        transcribe.handler({"job_id": "job1", "chunk": c, "language": "", "options": options}, context)
         for c in prepared["chunks"]
     ]
     partial = json.loads(aws.s3.get_object(Bucket="results", Key=refs[0]["key"])["Body"].read())
@@ -136,13 +130,61 @@ def test_options_reach_chunking_detection_and_the_engine(
         {
             **pending_job,
             "duration": prepared["duration"],
-            "language": decision,
+            "language": detect,
             "manifest": prepared["manifest"],
         },
         context,
     )
     job = aws.table.get_item(Key={"job_id": "job1"})["Item"]
     assert job["language"] == "en" and job["language_source"] == "detected"
+    assert float(job["language_confidence"]) == 1.0  # every chunk voted English
+
+
+def test_chunks_heard_in_another_language_are_decoded_again_before_the_job_completes(
+    aws: Aws, context: FakeContext, pending_job: dict
+) -> None:
+    """The aggregate step votes over the chunks' own detections; a chunk the vote overrules goes
+    back (REDO) and is decoded in the job's language, replacing its result, counted once."""
+    prepared = chunked(chunk.handler({**pending_job, "options": {"max_chunk_seconds": 10}}, context))
+    chunks = sorted(prepared["chunks"], key=lambda c: c["index"])
+    assert len(chunks) >= 3
+    for c in chunks:
+        transcribe.handler({"job_id": "job1", "chunk": c, "language": ""}, context)
+    # One chunk heard as German (what Whisper may make of a quiet or accented stretch).
+    key = f"work/job1/partials/chunk-{chunks[1]['index']:04d}.json"
+    stored = json.loads(aws.s3.get_object(Bucket="results", Key=key)["Body"].read())
+    assert stored["language"] == "en" and stored["detection"]["probabilities"] == {"en": 1.0}
+    german = {**stored, "language": "de", "detection": {"probabilities": {"de": 0.8}, "speech_seconds": 2.0}}
+    aws.s3.put_object(Bucket="results", Key=key, Body=json.dumps(german).encode())
+    request = {
+        **pending_job,
+        "duration": prepared["duration"],
+        "language": {"language": "", "source": "detected", "samples": 0},
+        "manifest": prepared["manifest"],
+    }
+
+    answer = aggregate.handler(request, context)
+
+    assert answer["status"] == "REDO" and answer["outputs"] == {}
+    redo = answer["redo"]
+    assert redo["chunks"] == 1 and redo["language"]["language"] == "en"
+    assert redo["language"]["samples"] == len(chunks) and redo["language"]["source"] == "detected"
+    sent_back = json.loads(aws.s3.get_object(Bucket="results", Key=redo["manifest"]["key"])["Body"].read())
+    assert [c["index"] for c in sent_back] == [chunks[1]["index"]]
+    assert aws.table.get_item(Key={"job_id": "job1"})["Item"]["status"] == "PROCESSING"
+
+    # RedoChunks: the chunk again, in the voted language; its old result is replaced, not reused.
+    again = transcribe.handler({"job_id": "job1", "chunk": sent_back[0], "language": "en"}, context)
+    assert again["reused"] is False
+    assert json.loads(aws.s3.get_object(Bucket="results", Key=key)["Body"].read())["language"] == "en"
+    assert int(aws.table.get_item(Key={"job_id": "job1"})["Item"]["chunks_done"]) == len(chunks)  # once
+    assert transcribe.handler({"job_id": "job1", "chunk": sent_back[0], "language": "en"}, context)["reused"]
+    done = aggregate.handler({**request, "language": redo["language"]}, context)
+
+    assert done["status"] == "COMPLETED"
+    job = aws.table.get_item(Key={"job_id": "job1"})["Item"]
+    assert job["status"] == "COMPLETED" and job["language"] == "en" and job["language_source"] == "detected"
+    assert 0.5 < float(job["language_confidence"]) < 1.0
 
 
 def test_a_language_the_engine_cannot_transcribe_is_a_permanent_error(

@@ -65,7 +65,7 @@ def test_state_machine_chunks_fans_out_and_aggregates(template: Template) -> Non
     assert retry["JitterStrategy"] == "FULL" and retry["BackoffRate"] == 2 and retry["MaxAttempts"] == 4
     assert "RetryableError" in retry["ErrorEquals"]
     assert "States.ALL" not in retry["ErrorEquals"]  # permanent errors are never retried
-    for name in ("ChunkAudio", "DetectLanguage", "TranscribeChunks", "AggregateTranscript"):
+    for name in ("ChunkAudio", "TranscribeChunks", "RedoChunks", "AggregateTranscript"):
         assert states[name]["Catch"][0]["Next"] == "MarkFailed"
     assert states["MarkFailed"]["Next"] == "JobFailed"
     assert states["JobFailed"]["Type"] == "Fail"
@@ -96,22 +96,47 @@ def test_every_lambda_task_waits_out_throttles_longer_than_a_transient_error(tem
         assert all(r["MaxAttempts"] < retry["MaxAttempts"] for r in others), name
 
 
-def test_the_language_is_decided_once_and_pinned_for_every_chunk(template: Template) -> None:
+def test_the_language_is_pinned_when_asked_for_and_voted_on_after_the_fan_out_otherwise(
+    template: Template,
+) -> None:
+    """No step before the fan-out waits for a language: each chunk detects its own, the aggregate
+    step votes, and chunks it overrules go through RedoChunks before it runs again."""
     states = _definition(template)["States"]
     choice = states["LanguageRequested"]
     assert choice["Type"] == "Choice"
     assert choice["Choices"] == [
         {"Variable": "$.options.language", "IsPresent": True, "Next": "UseRequestedLanguage"},
-        {"Variable": "$.audio.chunks_total", "NumericLessThanEquals": 1, "Next": "DetectWhileTranscribing"},
     ]
-    assert choice["Default"] == "DetectLanguage"
-    detect = states["DetectLanguage"]
-    assert detect["Parameters"]["action"] == "detect_language"
-    assert detect["ResultPath"] == "$.language" == states["UseRequestedLanguage"]["ResultPath"]
+    assert choice["Default"] == "DetectWhileTranscribing"
+    assert states["DetectWhileTranscribing"]["Parameters"] == {
+        "language": "",
+        "source": "detected",
+        "samples": 0,
+    }
     for name in ("UseRequestedLanguage", "DetectWhileTranscribing"):
         assert states[name]["Next"] == "TranscribeChunks" and states[name]["ResultPath"] == "$.language"
-    assert detect["Next"] == "TranscribeChunks"
-    assert "RetryableError" in detect["Retry"][0]["ErrorEquals"]
+
+    aggregate = states["AggregateTranscript"]
+    assert aggregate["ResultPath"] == "$.aggregated" and aggregate["Next"] == "ChunksSentBack"
+    sent_back = states["ChunksSentBack"]
+    assert sent_back["Choices"] == [
+        {"Variable": "$.aggregated.status", "StringEquals": "REDO", "Next": "PinVotedLanguage"}
+    ]
+    assert states[sent_back["Default"]]["Type"] == "Succeed"
+    pin = states["PinVotedLanguage"]
+    assert pin["InputPath"] == "$.aggregated.redo.language" and pin["ResultPath"] == "$.language"
+    assert pin["Next"] == "RedoChunks"
+    redo, fan_out = states["RedoChunks"], states["TranscribeChunks"]
+    assert redo["ItemReader"]["Parameters"] == {
+        "Bucket.$": "$.aggregated.redo.manifest.bucket",
+        "Key.$": "$.aggregated.redo.manifest.key",
+    }
+    assert redo["ItemSelector"] == fan_out["ItemSelector"]  # the chunk, in the now pinned $.language
+    assert redo["ItemProcessor"]["ProcessorConfig"] == fan_out["ItemProcessor"]["ProcessorConfig"]
+    assert redo["MaxConcurrency"] == fan_out["MaxConcurrency"]
+    (task,) = redo["ItemProcessor"]["States"].values()
+    assert task["Retry"] == fan_out["ItemProcessor"]["States"]["TranscribeChunk"]["Retry"]
+    assert redo["Next"] == "AggregateTranscript"
 
 
 def test_state_is_references_not_audio(template: Template) -> None:

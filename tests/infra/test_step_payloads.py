@@ -15,7 +15,6 @@ from transcriber.domain.messages import Message
 #: a Lambda task's state -> the request model its function parses
 STEPS: dict[str, type[Message]] = {
     "ChunkAudio": messages.ChunkRequest,
-    "DetectLanguage": messages.LanguageRequest,
     "DiarizeSpeakers": messages.DiarizeRequest,
     "AggregateTranscript": messages.AggregateRequest,
     "MarkFailed": messages.FailRequest,
@@ -29,8 +28,9 @@ def test_a_steps_payload_is_its_request_models_fields(template: Template, state:
     assert parameters["job_id.$"] == "$.job_id"
 
 
-def test_each_map_child_gets_a_transcribe_request(template: Template) -> None:
-    fan_out = _definition(template)["States"]["TranscribeChunks"]
+@pytest.mark.parametrize("state", ["TranscribeChunks", "RedoChunks"])
+def test_each_map_child_gets_a_transcribe_request(template: Template, state: str) -> None:
+    fan_out = _definition(template)["States"][state]
     selector = fan_out["ItemSelector"]
     # ``action`` defaults to "transcribe": the one field left to its model's default
     fields = set(messages.TranscribeRequest.model_fields) - {"action"}

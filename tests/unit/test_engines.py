@@ -60,8 +60,10 @@ def test_pocketsphinx_rejects_missing_and_non_wav_files(tmp_path: Path) -> None:
 
 def test_pocketsphinx_hears_only_english(sample_wav: Path) -> None:
     engine = PocketsphinxEngine()
-    guess = engine.detect_language(sample_wav)
+    guess = engine.transcribe(sample_wav).detection
+    assert guess is not None
     assert guess.probabilities == {"en": 1.0} and guess.speech_seconds == pytest.approx(22.56, abs=0.1)
+    assert engine.transcribe(sample_wav, DecodeOptions(language="en")).detection is None
     with pytest.raises(InvalidOptionsError, match="English only"):
         engine.transcribe(sample_wav, DecodeOptions(language="de"))
 

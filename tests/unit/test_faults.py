@@ -21,7 +21,6 @@ from transcriber.engines.base import (
     DEFAULT_DECODING,
     DecodeOptions,
     EngineResult,
-    LanguageGuess,
     SpeechEngine,
 )
 from transcriber.faults import FaultInjector, FaultyEngine
@@ -55,10 +54,6 @@ class RecordingEngine:
     def transcribe(self, wav_path: Path, options: DecodeOptions = DEFAULT_DECODING) -> EngineResult:
         self.calls.append(("transcribe", (wav_path, options)))
         return EngineResult(language=options.language, segments=(Segment(0.0, 1.0, "hello"),), duration=1.0)
-
-    def detect_language(self, wav_path: Path) -> LanguageGuess:
-        self.calls.append(("detect_language", wav_path))
-        return LanguageGuess(probabilities={"en": 1.0}, speech_seconds=1.0)
 
 
 # The injector ------------------------------------------------------------------------------------
@@ -161,8 +156,6 @@ def test_engine_faults_raise_a_transient_engine_error_before_the_engine_runs() -
     assert engine.name == "recording"  # transcripts keep naming the real engine
     with pytest.raises(TransientEngineError, match="Injected fault"):
         engine.transcribe(Path("chunk.wav"), DecodeOptions(language="en"))
-    with pytest.raises(TransientEngineError, match="detect_language"):
-        engine.detect_language(Path("chunk.wav"))
     engine.load()  # the init phase is never failed: a Lambda init error is not a retryable task error
     assert inner.calls == [("load", None)]
 
@@ -172,12 +165,8 @@ def test_the_engine_wrapper_delegates_when_no_fault_is_drawn() -> None:
     engine = faults.with_engine_faults(inner, FaultInjector(rate=1e-12))
     decoding = DecodeOptions(language="de", beam_size=1, word_timestamps=False, hotwords="Norland")
     result = engine.transcribe(Path("chunk.wav"), decoding)
-    guess = engine.detect_language(Path("chunk.wav"))
-    assert result.text == "hello" and guess.probabilities == {"en": 1.0}
-    assert inner.calls == [
-        ("transcribe", (Path("chunk.wav"), decoding)),
-        ("detect_language", Path("chunk.wav")),
-    ]
+    assert result.text == "hello"
+    assert inner.calls == [("transcribe", (Path("chunk.wav"), decoding))]
 
 
 def test_engine_faults_leave_the_engine_alone_when_only_s3_is_targeted() -> None:
@@ -197,7 +186,7 @@ def test_the_wired_engine_is_wrapped_when_the_environment_sets_a_rate(
     assert engine.name == "pocketsphinx"
     assert engine.wrapped is factory.engine_from_env()  # still one engine per process
     with pytest.raises(TransientEngineError):
-        engine.detect_language(Path("never-read.wav"))
+        engine.transcribe(Path("never-read.wav"))
 
 
 def test_the_engine_factory_does_not_import_the_fault_injector() -> None:

@@ -1,43 +1,12 @@
-"""Language detection votes over chunks spread across the file and is pinned for all of them."""
+"""The job's language: every chunk's own detection votes after the fan-out, and chunks heard in
+another language than the winner are sent back to be decoded in it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-
 import pytest
 
-from transcriber.domain.errors import TransientEngineError
-from transcriber.domain.language import (
-    LanguageSample,
-    detection_samples,
-    is_decisive,
-    listening_order,
-    vote,
-)
-from transcriber.domain.models import ChunkSpec
-from transcriber.domain.recognition import detect_job_language
-from transcriber.engines.base import LanguageGuess
-
-
-def _chunks(durations: list[float]) -> list[ChunkSpec]:
-    offset, specs = 0.0, []
-    for i, d in enumerate(durations):
-        specs.append(ChunkSpec(index=i, offset=offset, duration=d))
-        offset += d + 1.0
-    return specs
-
-
-def test_samples_span_the_whole_file_not_only_its_start() -> None:
-    picked = detection_samples(_chunks([60.0] * 40), count=5)
-    assert [c.index for c in picked] == [0, 10, 20, 29, 39]
-
-
-def test_short_chunks_are_used_only_when_nothing_longer_exists() -> None:
-    picked = detection_samples(_chunks([2.0, 30.0, 1.5, 30.0, 2.5]), count=5)
-    assert [c.index for c in picked] == [1, 3]
-    assert [c.index for c in detection_samples(_chunks([2.0, 1.0]))] == [0, 1]
-    assert detection_samples([]) == []
+from transcriber.domain.language import LanguageSample, chunk_votes, chunks_to_redo, vote
+from transcriber.domain.models import ChunkTranscript, LanguageGuess, Segment
 
 
 def test_a_wrong_first_chunk_is_outvoted_by_the_rest() -> None:
@@ -63,67 +32,51 @@ def test_ties_go_to_the_earliest_sample() -> None:
     assert decision.language == "pt"
 
 
-def test_a_sample_the_engine_fails_on_transiently_does_not_vote(tmp_path: Path) -> None:
-    class FlakyEngine:
-        """Fails on the chunk files named in ``failing``; hears German otherwise."""
-
-        name = "flaky"
-
-        def __init__(self, failing: set[str]) -> None:
-            self.failing = failing
-
-        def detect_language(self, wav: Path) -> LanguageGuess:
-            if wav.name in self.failing:
-                raise TransientEngineError(f"out of memory on {wav.name}")
-            return LanguageGuess({"de": 0.9}, speech_seconds=20.0)
-
-    samples = _chunks([30.0, 30.0, 30.0])
-    decision = detect_job_language(FlakyEngine({"1.wav"}), samples, _fetch(tmp_path))  # type: ignore[arg-type]
-    assert decision.language == "de" and decision.samples == 2
-    with pytest.raises(TransientEngineError):
-        detect_job_language(FlakyEngine({"0.wav", "1.wav", "2.wav"}), samples, _fetch(tmp_path))  # type: ignore[arg-type]
+def _chunk(
+    index: int, language: str | None, guess: dict[str, float] | None, words: bool = True
+) -> ChunkTranscript:
+    return ChunkTranscript(
+        index=index,
+        offset=30.0 * index,
+        duration=30.0,
+        language=language,
+        segments=(Segment(0.0, 1.0, "text"),) if words else (),
+        detection=LanguageGuess(guess, 25.0) if guess is not None else None,
+    )
 
 
-class ScriptedEngine:
-    """Hears the given guess in each chunk file and records which files it was asked about."""
-
-    name = "scripted"
-
-    def __init__(self, guesses: dict[str, LanguageGuess]) -> None:
-        self.guesses = guesses
-        self.heard: list[str] = []
-
-    def detect_language(self, wav: Path) -> LanguageGuess:
-        self.heard.append(wav.name)
-        return self.guesses[wav.name]
-
-
-def _fetch(folder: Path) -> Callable[[ChunkSpec], Path]:
-    return lambda spec: folder / f"{spec.index}.wav"
+def test_chunks_that_detected_their_language_vote() -> None:
+    chunks = [
+        _chunk(0, "de", {"de": 0.9}),
+        _chunk(1, "en", None),  # decoded in a language given: no vote
+        _chunk(2, "nl", {"nl": 0.6, "de": 0.4}),
+    ]
+    assert chunk_votes(chunks) == [
+        LanguageSample(0, {"de": 0.9}, 25.0),
+        LanguageSample(2, {"nl": 0.6, "de": 0.4}, 25.0),
+    ]
+    assert vote(chunk_votes(chunks)).language == "de"
 
 
-def test_a_decisive_middle_sample_ends_the_vote(tmp_path: Path) -> None:
-    sure = LanguageGuess({"fr": 0.98, "en": 0.01}, speech_seconds=25.0)
-    engine = ScriptedEngine({"0.wav": sure, "1.wav": sure, "2.wav": sure})
-    decision = detect_job_language(engine, _chunks([30.0, 30.0, 30.0]), _fetch(tmp_path))  # type: ignore[arg-type]
-    assert engine.heard == ["1.wav"]
-    assert decision.language == "fr" and decision.samples == 1
+def test_chunks_heard_in_another_language_are_decoded_again() -> None:
+    chunks = [
+        _chunk(0, "de", {"de": 0.9}),
+        _chunk(1, "nl", {"nl": 0.6, "de": 0.4}),  # overruled: decoded again in German
+        _chunk(2, "de", {"de": 0.95}),
+        _chunk(3, "cy", {"cy": 0.3}, words=False),  # nothing heard: nothing to decode again
+    ]
+    decision = vote(chunk_votes(chunks))
+    assert decision.language == "de"
+    assert chunks_to_redo(chunks, decision) == [1]
+    assert chunks_to_redo(chunks[:1], vote(chunk_votes(chunks[:1]))) == []
+    silent = [_chunk(0, "cy", {}, words=False)]
+    assert chunks_to_redo(silent, vote(chunk_votes(silent))) == []
 
 
-def test_an_unsure_or_short_sample_asks_the_others(tmp_path: Path) -> None:
-    unsure = LanguageGuess({"nl": 0.6, "de": 0.4}, speech_seconds=25.0)
-    short = LanguageGuess({"de": 0.99}, speech_seconds=4.0)
-    german = LanguageGuess({"de": 0.97}, speech_seconds=25.0)
-    for middle in (unsure, short):
-        engine = ScriptedEngine({"0.wav": german, "1.wav": middle, "2.wav": german})
-        decision = detect_job_language(engine, _chunks([30.0, 30.0, 30.0]), _fetch(tmp_path))  # type: ignore[arg-type]
-        assert engine.heard == ["1.wav", "0.wav", "2.wav"]  # the middle first, then the others
-        assert decision.language == "de" and decision.samples == 3
-
-
-def test_listening_starts_in_the_middle() -> None:
-    specs = _chunks([30.0] * 5)
-    assert [c.index for c in listening_order(specs)] == [2, 0, 1, 3, 4]
-    assert listening_order([]) == []
-    assert is_decisive(LanguageSample(0, {"en": 0.95}, 10.0))
-    assert not is_decisive(LanguageSample(0, {"en": 0.94}, 30.0))
+def test_a_chunk_keeps_its_detection_in_its_checkpoint() -> None:
+    chunk = _chunk(4, "fr", {"fr": 0.97, "en": 0.02})
+    stored = chunk.to_dict()
+    assert stored["detection"] == {"probabilities": {"fr": 0.97, "en": 0.02}, "speech_seconds": 25.0}
+    assert ChunkTranscript.from_dict(stored) == chunk
+    given = _chunk(5, "fr", None)
+    assert "detection" not in given.to_dict() and ChunkTranscript.from_dict(given.to_dict()) == given

@@ -27,8 +27,9 @@ from transcriber.domain.messages import (
     DiarizeResponse,
     ExecutionInput,
     FailRequest,
-    LanguageRequest,
+    LanguageRedo,
     LanguageVote,
+    ManifestRef,
     StepError,
     TranscribeRequest,
     TranscribeResponse,
@@ -109,10 +110,18 @@ def test_a_twelve_hour_plan_lands_whole_in_the_manifest_and_the_state_stays_smal
     language = LanguageVote(language="de", source="detected", confidence=0.9876, samples=5).to_wire()
     speakers = DiarizeResponse(key=f"work/{JOB_ID}/speakers/turns.json", speakers=30).to_wire()
     longest = max(chunks, key=lambda c: len(c.to_wire()))
+    # The language vote sending every chunk back: a manifest, not a list, whatever their number.
+    redo_manifest = ManifestRef(bucket="results", key=f"work/{JOB_ID}/redo/chunk-manifest.json")
+    sent_back = AggregateResponse(
+        job_id=JOB_ID,
+        status="REDO",
+        redo=LanguageRedo(
+            language=LanguageVote.model_validate(language), manifest=redo_manifest, chunks=len(chunks)
+        ),
+    ).to_wire()
     steps = [
         execution,
         audio,
-        LanguageRequest(job_id=JOB_ID, manifest=manifest).to_wire(),
         language,
         TranscribeRequest(job_id=JOB_ID, chunk=longest, language="de", options=options).to_wire(),
         TranscribeResponse(index=longest.index, key=longest.key, reused=False).to_wire(),
@@ -130,10 +139,11 @@ def test_a_twelve_hour_plan_lands_whole_in_the_manifest_and_the_state_stays_smal
             job_id=JOB_ID,
             outputs={f: f"s3://results/{output_key(JOB_ID, f)}" for f in ("json", "srt", "vtt", "txt")},
         ).to_wire(),
+        sent_back,
         FailRequest(job_id=JOB_ID, error=StepError(Error="EngineError", Cause="x" * 4_096)).to_wire(),
     ]
     # The largest state: the execution input with every step's result where the state machine puts it.
-    state = {**execution, "audio": audio, "language": language, "speakers": speakers}
+    state = {**execution, "audio": audio, "language": language, "speakers": speakers, "aggregated": sent_back}
     largest = max([size(state), *(size(step) for step in steps)])
     assert largest < STATE_PAYLOAD_LIMIT / 32  # under 8 KB, whatever the file's length
     # ... and the same at 12 hours as at one chunk: no part of the state depends on the chunk count.

@@ -61,14 +61,21 @@ def test_whisper_honours_a_given_language(engine: FasterWhisperEngine, sample_wa
 
 
 def test_whisper_detects_the_language_from_speech_only(
-    engine: FasterWhisperEngine, sample_wav: Path, tmp_path: Path
+    engine: FasterWhisperEngine, result: EngineResult, tmp_path: Path
 ) -> None:
-    guess = engine.detect_language(sample_wav)
-    assert max(guess.probabilities, key=guess.probabilities.__getitem__) == "en"
-    assert guess.probabilities["en"] > 0.5
+    guess = result.detection  # the sample, transcribed without a language
+    assert guess is not None and max(guess.probabilities, key=guess.probabilities.__getitem__) == "en"
+    assert guess.probabilities["en"] > 0.5 and len(guess.probabilities) <= 5
     assert 10.0 < guess.speech_seconds <= 22.6  # VAD keeps the speech, drops the pauses
-    silence = write_empty_wav(tmp_path / "silence.wav")
-    assert engine.detect_language(silence).speech_seconds == 0.0
+    silence = engine.transcribe(write_empty_wav(tmp_path / "silence.wav"))
+    assert silence.detection is not None and silence.detection.speech_seconds == 0.0
+    assert silence.detection.probabilities == {}  # nothing to vote with
+
+
+def test_whisper_reports_no_detection_for_a_language_given(
+    engine: FasterWhisperEngine, sample_wav: Path
+) -> None:
+    assert engine.transcribe(sample_wav, DecodeOptions(language="en")).detection is None
 
 
 def test_whisper_decode_options_are_honoured(

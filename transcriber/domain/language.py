@@ -1,12 +1,13 @@
-"""Decide a job's language once, from several stretches of speech, and pin it for every chunk.
+"""Decide a job's language from every chunk, after they are transcribed, and keep it one language.
 
-Whisper guesses the language from the first 30 seconds it is given. Left to itself, each chunk
-would guess on its own: a quiet or ambiguous chunk can come out in the wrong language (and be
-transcribed, or translated, in it), and every chunk pays for the guess. Instead a few chunks
-spread over the whole file each give a probability for every language; the votes are weighted
-by how much speech each sample held, and the winner is given to every chunk. The vote sits on
-the critical path (before the fan-out), so it stops early: when the first sample heard (the
-middle one: intros, jingles and greetings sit at the start) is decisive, the others are skipped.
+Whisper guesses the language from the first 30 seconds it is given, and each chunk is decoded
+in the language it guessed: the guess costs nothing, as it is made on the encoder pass that
+decoding reuses (transcriber/engines/detect_in_pass.py), and no step before the fan-out waits
+for it. Left there, a quiet or ambiguous chunk could come out in the wrong language (transcribed,
+or translated, in it). So once every chunk is back, their guesses vote, each weighted by the
+speech it rests on; chunks decoded in another language than the winner are decoded again in
+the winner (the state machine's RedoChunks), and the job has one language, as if it had been
+given. With one language in the file, which is nearly always, nothing is decoded twice.
 """
 
 from __future__ import annotations
@@ -16,17 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from transcriber.domain.models import ChunkSpec
-
-#: Chunks listened to for detection: spread over the file, not only its start. Each costs one
-#: encoder pass on the critical path (before the fan-out), so a few, not all.
-DETECTION_SAMPLES = 3
-#: Shorter chunks are a last resort for detection: a second or two of speech is a weak witness.
-MIN_SAMPLE_SECONDS = 5.0
-#: One sample settles the vote when Whisper gives one language this much probability ...
-DECISIVE_PROBABILITY = 0.95
-#: ... over at least this much speech.
-DECISIVE_SPEECH_S = 10.0
+from transcriber.domain.models import ChunkTranscript
 
 
 @dataclass(frozen=True)
@@ -53,38 +44,6 @@ class LanguageDecision:
         return {**asdict(self), "confidence": round(self.confidence, 4)}
 
 
-def detection_samples(chunks: Sequence[ChunkSpec], count: int = DETECTION_SAMPLES) -> list[ChunkSpec]:
-    """Up to ``count`` chunks spread evenly from the first to the last, longer ones preferred.
-
-    Chunk cuts fall in silences, so chunks are mostly speech; very short ones (a cough between
-    two pauses) are used only when nothing longer exists.
-    """
-    if count < 1 or not chunks:
-        return []
-    ordered = sorted(chunks, key=lambda c: c.index)
-    candidates = [c for c in ordered if c.duration >= MIN_SAMPLE_SECONDS] or ordered
-    if len(candidates) <= count:
-        return candidates
-    step = (len(candidates) - 1) / (count - 1) if count > 1 else 0.0
-    picked = {round(i * step) for i in range(count)}
-    return [candidates[i] for i in sorted(picked)]
-
-
-def listening_order(samples: Sequence[ChunkSpec]) -> list[ChunkSpec]:
-    """The middle sample first, then the rest in file order."""
-    if not samples:
-        return []
-    middle = len(samples) // 2
-    return [samples[middle], *samples[:middle], *samples[middle + 1 :]]
-
-
-def is_decisive(sample: LanguageSample) -> bool:
-    """Whether this one sample is sure enough that the others would not change the outcome."""
-    return sample.speech_seconds >= DECISIVE_SPEECH_S and any(
-        p >= DECISIVE_PROBABILITY for p in sample.probabilities.values()
-    )
-
-
 def vote(samples: Sequence[LanguageSample]) -> LanguageDecision:
     """The language with the largest speech-weighted probability over all samples.
 
@@ -103,3 +62,23 @@ def vote(samples: Sequence[LanguageSample]) -> LanguageDecision:
     return LanguageDecision(
         language=winner, source="detected", confidence=weights[winner] / total, samples=len(voting)
     )
+
+
+def chunk_votes(chunks: Sequence[ChunkTranscript]) -> list[LanguageSample]:
+    """The guesses of the chunks that were decoded in a language they detected."""
+    return [
+        LanguageSample(chunk.index, chunk.detection.probabilities, chunk.detection.speech_seconds)
+        for chunk in chunks
+        if chunk.detection is not None
+    ]
+
+
+def chunks_to_redo(chunks: Sequence[ChunkTranscript], decision: LanguageDecision) -> list[int]:
+    """Indices of the chunks heard in another language than the job's: they are decoded again.
+
+    A chunk with no words has nothing to decode again, and without a winner (no speech anywhere)
+    every chunk stands as it is.
+    """
+    if decision.language is None:
+        return []
+    return [c.index for c in chunks if c.segments and c.language != decision.language]

@@ -170,7 +170,6 @@ class ChunkResponse(Message):
 
     job_id: str
     duration: float
-    #: the Choice states test it (one chunk needs no language vote)
     chunks_total: int
     manifest: ManifestRef
 
@@ -182,14 +181,9 @@ class WithManifest(Message):
     manifest: ManifestRef
 
 
-class LanguageRequest(WithManifest):
-    """DetectLanguage's input."""
-
-    action: Literal["detect_language"] = "detect_language"
-
-
 class LanguageVote(Message):
-    """The job's language (at ``$.language``): requested, voted on, or "" to detect per chunk."""
+    """The job's language (at ``$.language``): requested, voted on, or "" to detect per chunk
+    (the aggregate step then votes: transcriber/domain/language.py)."""
 
     language: str | None = None
     source: str | None = None
@@ -198,7 +192,10 @@ class LanguageVote(Message):
 
 
 class TranscribeRequest(WithOptions):
-    """One Map item: a chunk to transcribe in the job's pinned language."""
+    """One Map item: a chunk to transcribe in the job's language, or in the one detected on it.
+
+    With a language, a stored result in another language (a chunk the vote overruled) is
+    transcribed again and replaced; one in this language is reused."""
 
     action: Literal["transcribe"] = "transcribe"
     job_id: str
@@ -222,10 +219,10 @@ class DiarizeResponse(Message):
 
 
 class TranscribeFunctionRequest(
-    RootModel[Annotated[LanguageRequest | TranscribeRequest | DiarizeRequest, Field(discriminator="action")]]
+    RootModel[Annotated[TranscribeRequest | DiarizeRequest, Field(discriminator="action")]]
 ):
-    """What the transcribe function receives: the language vote, a Map item (``action``
-    defaults to transcribe: the Map's items carry none), or the job's speaker clustering."""
+    """What the transcribe function receives: a Map item (``action`` defaults to transcribe: the
+    Map's items carry none), or the job's speaker clustering."""
 
     @model_validator(mode="before")
     @classmethod
@@ -247,10 +244,23 @@ class AggregateRequest(WithOptions, WithManifest):  # options: speaker labels ar
     language: OrDefaults[LanguageVote] = LanguageVote()
 
 
+class LanguageRedo(Message):
+    """Chunks heard in another language than the one the job's vote chose, to be decoded again in it."""
+
+    language: LanguageVote
+    #: the chunks to decode again, as a manifest the RedoChunks Map reads
+    manifest: ManifestRef
+    chunks: int
+
+
 class AggregateResponse(Message):
+    """AggregateTranscript's answer (at ``$.aggregated``): the job completed, or ``REDO``: some
+    chunks must be decoded again in the voted language first (then the step runs again)."""
+
     job_id: str
-    status: Literal["COMPLETED"] = "COMPLETED"
-    outputs: dict[str, str]
+    status: Literal["COMPLETED", "REDO"] = "COMPLETED"
+    outputs: dict[str, str] = {}
+    redo: LanguageRedo | None = None
 
 
 class StepError(Message):

@@ -139,6 +139,14 @@ class ChunkSpec:
 
 
 @dataclass(frozen=True)
+class LanguageGuess:
+    """An engine's language probabilities for one file, and how much speech they rest on."""
+
+    probabilities: dict[str, float]
+    speech_seconds: float
+
+
+@dataclass(frozen=True)
 class ChunkTranscript:
     """What the engine heard in one chunk; segment times are relative to the chunk start."""
 
@@ -149,12 +157,18 @@ class ChunkTranscript:
     segments: tuple[Segment, ...] = ()
     engine: str = ""
     overlap: float = 0.0
+    #: the engine's detection, when the chunk was decoded in the language it detected (the job's
+    #: language is voted on from these after the fan-out: transcriber/domain/language.py)
+    detection: LanguageGuess | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {**_shallow_fields(self), "segments": [s.to_dict() for s in self.segments]}
+        data = {**_shallow_fields(self), "segments": [s.to_dict() for s in self.segments]}
+        data["detection"] = asdict(self.detection) if self.detection else None
+        return _without_none(data, "detection")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ChunkTranscript:
+        detection = data.get("detection")
         return cls(
             index=int(data["index"]),
             offset=float(data["offset"]),
@@ -163,6 +177,12 @@ class ChunkTranscript:
             engine=str(data.get("engine", "")),
             segments=tuple(Segment.from_dict(s) for s in data.get("segments", [])),
             overlap=float(data.get("overlap", 0.0)),
+            detection=LanguageGuess(
+                probabilities={str(k): float(v) for k, v in detection["probabilities"].items()},
+                speech_seconds=float(detection["speech_seconds"]),
+            )
+            if detection
+            else None,
         )
 
 

@@ -1,51 +1,23 @@
 """Speech engines applied to chunks: the job's language, then each chunk's words.
 
-Timestamps are checked against the audio itself, and the language is decided once per job.
+Timestamps are checked against the audio itself; the job's language is voted on from the chunks
+(transcriber/domain/language.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pydub import AudioSegment
 
 from transcriber.domain.alignment import refine_segments
 from transcriber.domain.chunking import ChunkingConfig, speech_spans
-from transcriber.domain.errors import TransientEngineError
-from transcriber.domain.language import LanguageDecision, LanguageSample, is_decisive, listening_order, vote
 from transcriber.domain.models import ChunkSpec, ChunkTranscript
 from transcriber.domain.options import JobOptions
 from transcriber.domain.speech import DecodeOptions, SpeechEngine
 
 #: Finer than chunk planning: pauses between sentences, not only between paragraphs.
 PAUSE_MIN_SILENCE_MS = 300
-
-
-def detect_job_language(
-    engine: SpeechEngine, samples: Sequence[ChunkSpec], fetch: Callable[[ChunkSpec], Path]
-) -> LanguageDecision:
-    """Ask the engine about sample chunks and vote (see transcriber.domain.language).
-
-    ``fetch`` gives a sample's WAV file, so that samples skipped after a decisive one are not
-    even downloaded. A sample the engine fails on transiently does not vote; only when every
-    sample fails does the error go up, for the state machine to retry the whole step.
-    """
-    guesses: list[LanguageSample] = []
-    failure: TransientEngineError | None = None
-    for spec in listening_order(samples):
-        try:
-            guess = engine.detect_language(fetch(spec))
-        except TransientEngineError as err:
-            failure = err
-            continue
-        sample = LanguageSample(spec.index, guess.probabilities, guess.speech_seconds)
-        guesses.append(sample)
-        if len(guesses) == 1 and is_decisive(sample):
-            break
-    if failure is not None and not guesses:
-        raise failure
-    return vote(guesses)
 
 
 def transcribe_chunk(
@@ -57,7 +29,8 @@ def transcribe_chunk(
     options: JobOptions | None = None,
     config: ChunkingConfig | None = None,
 ) -> ChunkTranscript:
-    """Recognise one chunk in the job's pinned ``language``; times stay relative to the chunk."""
+    """Recognise one chunk in the job's ``language``, or in the one the engine detects on it
+    (kept with the transcript for the job's vote); times stay relative to the chunk."""
     config = config or ChunkingConfig()
     options = options or JobOptions()
     decoding = DecodeOptions(
@@ -82,4 +55,5 @@ def transcribe_chunk(
         segments=tuple(refine_segments(result.segments, speech)),
         engine=engine.name,
         overlap=spec.overlap,
+        detection=result.detection,
     )

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from transcriber.domain.models import Segment
+from transcriber.domain.models import LanguageGuess, Segment
+
+__all__ = ["DEFAULT_DECODING", "DecodeOptions", "EngineResult", "LanguageGuess", "SpeechEngine"]
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,8 @@ class EngineResult:
     language: str | None
     segments: tuple[Segment, ...]
     duration: float
+    #: how sure the engine was of ``language``, when it detected it (no language given)
+    detection: LanguageGuess | None = None
 
     @property
     def text(self) -> str:
@@ -29,19 +33,11 @@ class EngineResult:
 
 
 @dataclass(frozen=True)
-class LanguageGuess:
-    """An engine's language probabilities for one file, and how much speech they rest on."""
-
-    probabilities: dict[str, float]
-    speech_seconds: float
-
-
-@dataclass(frozen=True)
 class DecodeOptions:
     """What a job asks of one decode; every engine takes the same object, so a new setting is
     added here once rather than to each engine's signature."""
 
-    #: ISO 639-1; given, it skips detection
+    #: ISO 639-1; without it the engine detects the language (and says how sure it was)
     language: str | None = None
     #: ``None``: the engine's default
     beam_size: int | None = None
@@ -75,8 +71,4 @@ class SpeechEngine(Protocol):
 
     def transcribe(self, wav_path: Path, options: DecodeOptions = DEFAULT_DECODING) -> EngineResult:
         """Transcribe ``wav_path`` as ``options`` ask (see :class:`DecodeOptions`)."""
-        ...
-
-    def detect_language(self, wav_path: Path) -> LanguageGuess:
-        """The most likely languages of the speech in ``wav_path`` (empty when it holds none)."""
         ...

@@ -53,6 +53,9 @@ class _DetectingWhisper(WhisperModel):
 
     _features: _FirstFeatures
     _detected: tuple[np.ndarray, Any] | None
+    #: what the detection found: languages and probabilities, best first, and the seconds of
+    #: speech it listened to (none when the VAD found none); None until it runs
+    detection: tuple[list[tuple[str, float]], float] | None
 
     def detect_language(
         self, audio: np.ndarray | None = None, features: np.ndarray | None = None, **_: Any
@@ -61,12 +64,14 @@ class _DetectingWhisper(WhisperModel):
         answer: the top language, its probability and the ranked list)."""
         if features is None:
             raise ValueError("the view detects from the features faster-whisper passes")
-        first = self._features.first_frames or features.shape[-1]
-        window_frames = min(first, self.feature_extractor.nb_max_frames)
+        first = self._features.first_frames
+        window_frames = min(first or features.shape[-1], self.feature_extractor.nb_max_frames)
         window = pad_or_trim(features[..., :window_frames])
         encoded = super().encode(window)
         self._detected = (window, encoded)
         ranked = [(token[2:-2], float(p)) for token, p in self.model.detect_language(encoded)[0]]
+        heard = min(first or 0, window_frames) / self.frames_per_second
+        self.detection = (ranked, heard)
         return ranked[0][0], ranked[0][1], ranked
 
     def encode(self, features: np.ndarray) -> Any:
@@ -81,11 +86,12 @@ class _DetectingWhisper(WhisperModel):
         return get_ctranslate2_storage(np.concatenate([np.asarray(encoded), np.asarray(rest)]))
 
 
-def detecting_view(model: WhisperModel) -> WhisperModel:
+def detecting_view(model: WhisperModel) -> _DetectingWhisper:
     """``model`` for one transcription whose language faster-whisper is to detect."""
     view = object.__new__(_DetectingWhisper)
     view.__dict__.update(model.__dict__)
     view._features = _FirstFeatures(model.feature_extractor)
     view.feature_extractor = view._features
     view._detected = None
+    view.detection = None
     return view

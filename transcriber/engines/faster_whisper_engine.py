@@ -40,8 +40,6 @@ if TYPE_CHECKING:
     from faster_whisper import WhisperModel
 
 SAMPLE_RATE = 16_000
-#: Whisper decides the language from one 30-second window of audio.
-DETECTION_WINDOW_S = 30
 #: Languages kept from a detection: the rest carry almost no probability.
 DETECTION_TOP_LANGUAGES = 5
 
@@ -139,36 +137,6 @@ class FasterWhisperEngine:
                 raise EngineError(f"cannot load Whisper model: {type(exc).__name__}: {exc}") from exc
             return self._model
 
-    def detect_language(self, wav_path: Path) -> LanguageGuess:
-        """Whisper's language probabilities over the first 30 s of speech (Silero VAD) in the file.
-
-        Only speech is shown to the model: a long silence or music intro would otherwise fill
-        the 30-second window and make the guess noise.
-        """
-        _wav_duration(wav_path)
-        model = self._load()
-        try:
-            from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
-
-            audio = _read_samples(wav_path)
-            spans = get_speech_timestamps(audio, VadOptions())
-            if not spans:
-                return LanguageGuess(probabilities={}, speech_seconds=0.0)
-            pieces, _ = collect_chunks(audio, spans)
-            speech = np.concatenate(pieces)[: DETECTION_WINDOW_S * SAMPLE_RATE]
-            _, _, ranked = model.detect_language(audio=speech, language_detection_segments=1)
-        except (MemoryError, RuntimeError) as exc:
-            kind = "out of memory" if _is_oom(exc) else "runtime error"
-            raise TransientEngineError(
-                f"Whisper {kind} detecting the language of {wav_path.name}: {exc}"
-            ) from exc
-        except Exception as exc:
-            raise EngineError(
-                f"Whisper language detection failed on {wav_path.name}: {type(exc).__name__}: {exc}"
-            ) from exc
-        top = {code: round(float(p), 4) for code, p in ranked[:DETECTION_TOP_LANGUAGES]}
-        return LanguageGuess(probabilities=top, speech_seconds=round(len(speech) / SAMPLE_RATE, 3))
-
     def transcribe(self, wav_path: Path, options: DecodeOptions = DEFAULT_DECODING) -> EngineResult:
         """Transcribe one 16 kHz mono WAV; segment and word times are seconds from its start.
 
@@ -180,7 +148,7 @@ class FasterWhisperEngine:
         hints = {"hotwords": options.hotwords} if options.hotwords else {}
         try:
             choices = {"task": options.task, "initial_prompt": options.prompt, **hints}
-            raw_segments, detected = self._decode(
+            raw_segments, detected, detection = self._decode(
                 model, wav_path, options.language, beam, options.word_timestamps, choices
             )
             kept = (s for s in (_segment(raw) for raw in raw_segments) if s is not None)
@@ -191,7 +159,9 @@ class FasterWhisperEngine:
             raise TransientEngineError(f"Whisper {kind} on {wav_path.name}: {exc}") from exc
         except Exception as exc:
             raise EngineError(f"Whisper failed on {wav_path.name}: {type(exc).__name__}: {exc}") from exc
-        return EngineResult(language=detected, segments=segments, duration=round(duration, 3))
+        return EngineResult(
+            language=detected, segments=segments, duration=round(duration, 3), detection=detection
+        )
 
     def _decode(
         self,
@@ -201,17 +171,27 @@ class FasterWhisperEngine:
         beam: int,
         word_timestamps: bool,
         job_choices: dict[str, Any],
-    ) -> tuple[list[Any], str]:
+    ) -> tuple[list[Any], str, LanguageGuess | None]:
         """Batched when words are wanted (they cut the segments) and the chunk was cut in pauses;
-        sequential otherwise, and on suspect output. ``job_choices``: the task and initial prompt."""
+        sequential otherwise, and on suspect output. ``job_choices``: the task and initial prompt.
+        Without a ``language`` the first window's detection comes back too."""
         common = decode_options(language=language, beam_size=beam, word_timestamps=word_timestamps)
         common.update(job_choices)
         audio = _read_samples(wav_path)
+        view = None
         if language is None:
             # Detected on the encoder pass that decoding reuses, not on a pass of its own.
             from transcriber.engines.detect_in_pass import detecting_view
 
-            model = detecting_view(model)
+            model = view = detecting_view(model)
+
+        def detection() -> LanguageGuess | None:
+            if view is None or view.detection is None:
+                return None
+            ranked, heard = view.detection
+            top = {code: round(p, 4) for code, p in ranked[:DETECTION_TOP_LANGUAGES]}
+            return LanguageGuess(probabilities=top if heard else {}, speech_seconds=round(heard, 3))
+
         if word_timestamps and not _edge_in_speech(audio):
             from faster_whisper import BatchedInferencePipeline
 
@@ -219,7 +199,7 @@ class FasterWhisperEngine:
             raw = list(batched)
             suspect = [r for r in raw if _needs_fallback(r)]
             if not suspect:
-                return raw, info.language
+                return raw, info.language, detection()
             logger.warning(
                 "Batched output of %s looks like a hallucination (%r); decoding it again sequentially",
                 wav_path.name,
@@ -229,7 +209,7 @@ class FasterWhisperEngine:
             common["language"] = language or info.language
         # Repetitive or improbable output is retried at higher temperatures, then dropped.
         sequential, info = model.transcribe(audio, **SEQUENTIAL_OPTIONS, **common)
-        return list(sequential), info.language
+        return list(sequential), info.language, detection()
 
 
 def decode_options(*, language: str | None, beam_size: int, word_timestamps: bool) -> dict[str, Any]:

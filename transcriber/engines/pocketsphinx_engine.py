@@ -51,11 +51,6 @@ class PocketsphinxEngine:
                 raise EngineError(f"cannot load pocketsphinx: {type(exc).__name__}: {exc}") from exc
         return self._decoder
 
-    def detect_language(self, wav_path: Path) -> LanguageGuess:
-        """Its only model is English, so that is all it can hear."""
-        _, duration = _read_pcm(wav_path)
-        return LanguageGuess(probabilities={"en": 1.0}, speech_seconds=round(duration, 3))
-
     def transcribe(self, wav_path: Path, options: DecodeOptions = DEFAULT_DECODING) -> EngineResult:
         """Decode the file utterance by utterance, then split the words into segments at pauses.
 
@@ -88,7 +83,13 @@ class PocketsphinxEngine:
         segments = group_words(words)
         if not options.word_timestamps:
             segments = tuple(replace(s, words=()) for s in segments)
-        return EngineResult(language="en", segments=segments, duration=round(duration, 3))
+        # Its only model is English, so that is all it can detect.
+        detection = (
+            None if language else LanguageGuess(probabilities={"en": 1.0}, speech_seconds=round(duration, 3))
+        )
+        return EngineResult(
+            language="en", segments=segments, duration=round(duration, 3), detection=detection
+        )
 
 
 def _words(entries: Any, offset: float, duration: float) -> list[Word]:

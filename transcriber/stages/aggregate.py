@@ -1,5 +1,10 @@
-"""Aggregate: merge the chunk transcripts, write the four outputs and complete the job (deleting
-its audio first where the tenant's retention asks for that: transcriber/domain/retention.py)."""
+"""Aggregate: decide the job's language from its chunks, merge the chunk transcripts, write the
+four outputs and complete the job (deleting its audio first where the tenant's retention asks for
+that: transcriber/domain/retention.py).
+
+When the chunks detected their own language and some were heard in another one than the vote
+chose, the job is not completed yet: those chunks go back to be decoded in the chosen language
+(the state machine's RedoChunks) and this step runs again with that language pinned."""
 
 from __future__ import annotations
 
@@ -23,14 +28,23 @@ from transcriber.domain.jobs import (
     partial_key,
     utc_now,
 )
+from transcriber.domain.language import chunk_votes, chunks_to_redo, vote
 from transcriber.domain.merge import merge_chunks
-from transcriber.domain.messages import AggregateRequest, AggregateResponse, Job, JobCompleted
+from transcriber.domain.messages import (
+    AggregateRequest,
+    AggregateResponse,
+    ChunkRef,
+    Job,
+    JobCompleted,
+    LanguageRedo,
+    LanguageVote,
+)
 from transcriber.domain.models import ChunkTranscript, Transcript
 from transcriber.domain.options import JobOptions
 from transcriber.domain.retention import Retention
 from transcriber.domain.textedit import edit_transcript, text_edits
 from transcriber.stages.deleted import refuse_if_deleted
-from transcriber.stages.manifest import read_manifest
+from transcriber.stages.manifest import read_manifest, write_manifest
 from transcriber.stages.ports import StagePorts
 from transcriber.stages.speaker_labels import label_transcript
 
@@ -56,6 +70,12 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
     keys = [partial_key(job_id, chunk.index) for chunk in chunks]
     partials = [ChunkTranscript.from_dict(data) for data in store.get_json_many(bucket, keys)]
     decision = request.language
+    if not decision.language and decision.source == "detected":  # each chunk detected its own
+        voted = vote(chunk_votes(partials))
+        decision = LanguageVote(**voted.to_dict())
+        redo = set(chunks_to_redo(partials, voted))
+        if redo:
+            return _send_back(job_id, [c for c in chunks if c.index in redo], decision, ports=ports)
     channel_of = {chunk.index: chunk.channel for chunk in chunks if chunk.channel is not None}
     engine = ",".join(sorted({p.engine for p in partials if p.engine}))
     merge = partial(
@@ -131,3 +151,20 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
         "Job completed", extra={"segments": len(transcript.segments), "language": transcript.language}
     )
     return AggregateResponse(job_id=job_id, outputs=outputs)
+
+
+def _send_back(
+    job_id: str, chunks: list[ChunkRef], decision: LanguageVote, *, ports: StagePorts
+) -> AggregateResponse:
+    """The chunks heard in another language than the vote chose, to be decoded again in it."""
+    manifest = write_manifest(job_id, chunks, ports=ports, redo=True)
+    metrics.add_metric(name="ChunksDecodedAgain", unit=MetricUnit.Count, value=len(chunks))
+    logger.info(
+        "Chunks heard in another language than the job's; decoding them again",
+        extra={"language": decision.language, "chunks": [c.index for c in chunks]},
+    )
+    return AggregateResponse(
+        job_id=job_id,
+        status="REDO",
+        redo=LanguageRedo(language=decision, manifest=manifest, chunks=len(chunks)),
+    )

@@ -1,7 +1,8 @@
 """The chunk manifest: the job's chunk list as a JSON array in S3, under the job's work prefix.
 
 The chunk step writes it; the Distributed Map reads its items from it (``ItemReader``), and the
-steps that need the whole list (language vote, speaker clustering, aggregate) read it here. The
+steps that need the whole list (speaker clustering, aggregate) read it here. The aggregate step
+writes a second one when the language vote sends chunks back to be decoded again (RedoChunks). The
 state machine's state carries only its location, so a job's state has the same size at 10
 minutes and at 12 hours (the 256 KB payload limit no longer caps a file's length).
 """
@@ -15,13 +16,16 @@ from transcriber.domain.messages import ChunkRef, ManifestRef
 from transcriber.stages.ports import StagePorts
 
 
-def manifest_key(job_id: str) -> str:
-    return f"{WORK_PREFIX}/{job_id}/{CHUNK_MANIFEST}"
+def manifest_key(job_id: str, *, redo: bool = False) -> str:
+    """The job's manifest, or with ``redo`` the list of chunks the language vote sends back."""
+    return f"{WORK_PREFIX}/{job_id}/{'redo/' if redo else ''}{CHUNK_MANIFEST}"
 
 
-def write_manifest(job_id: str, chunks: Sequence[ChunkRef], *, ports: StagePorts) -> ManifestRef:
+def write_manifest(
+    job_id: str, chunks: Sequence[ChunkRef], *, ports: StagePorts, redo: bool = False
+) -> ManifestRef:
     """Store the chunks in the order the Map should start them; returns where they are."""
-    ref = ManifestRef(bucket=ports.results_bucket, key=manifest_key(job_id))
+    ref = ManifestRef(bucket=ports.results_bucket, key=manifest_key(job_id, redo=redo))
     ports.store.put_json(ref.bucket, ref.key, [chunk.to_wire() for chunk in chunks])
     return ref
 

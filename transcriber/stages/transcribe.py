@@ -1,7 +1,8 @@
-"""Transcribe: one chunk in the job's pinned language, checkpointed in S3.
+"""Transcribe: one chunk, in the job's language or the one detected on it, checkpointed in S3.
 
 A chunk whose result is already stored is not transcribed again, so retries and resumed jobs
-only pay for the chunks that are missing.
+only pay for the chunks that are missing; only a result in another language than the one now
+asked for (a chunk the job's language vote overruled) is transcribed again and replaced.
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ def _transcribe(
     )
     # One existence check per chunk: a retry or a redelivery finds the checkpoint here.
     transcribed = store.exists(bucket, result_key)
+    replacing = transcribed and _heard_in_another_language(
+        store.get_json(bucket, result_key), request.language
+    )
+    transcribed = transcribed and not replacing
     if transcribed and not embed:
         logger.info("Chunk already transcribed; reusing the checkpoint")
         return TranscribeResponse(index=spec.index, key=result_key, reused=True)
@@ -79,6 +84,9 @@ def _transcribe(
         elapsed = time.perf_counter() - started
     store.put_json(bucket, result_key, transcript.to_dict())
     refuse_if_deleted(job_id, ports)
+    if replacing:  # counted when it was first transcribed
+        logger.info("Chunk transcribed again in the job's language", extra={"seconds": round(elapsed, 3)})
+        return TranscribeResponse(index=spec.index, key=result_key, reused=False)
     progress = ports.jobs.record_chunk_done(job_id)
     if crosses_progress_step(progress["chunks_done"], progress["chunks_total"]):
         # One event per 10% band of chunks; the source object comes from the job.
@@ -98,3 +106,8 @@ def _transcribe(
     counters = {k: progress[k] for k in ("chunks_done", "chunks_total", "progress")}
     logger.info("Chunk transcribed", extra={"seconds": round(elapsed, 3), **counters})
     return TranscribeResponse(index=spec.index, key=result_key, reused=False)
+
+
+def _heard_in_another_language(stored: dict[str, object], language: str | None) -> bool:
+    """Whether a stored result was decoded in another language than the one now asked for."""
+    return bool(language) and stored.get("language") != language
