@@ -188,16 +188,15 @@ def run_pipeline(pipeline: Any, item: long_audio.LongInput, max_chunk_seconds: f
         records = _log_records(log_dir, "TranscribeFunction", submission.job_id, message)
         return [(_timestamp(r) - float(r["seconds"]), _timestamp(r)) for r in records]
 
-    asr = logged("Chunk transcribed")
-    # The language vote: Whisper's encoder on a sample chunk before the fan-out (the direct call
-    # detects the language too, inside its own wall time).
-    identification = logged("Language decided")
+    # A chunk's language, when the job names none, is detected inside its decode (as the direct
+    # call detects it inside its own wall time); a chunk decoded again in the voted language
+    # logs "Chunk transcribed again ..." and counts too.
+    asr = logged("Chunk transcribed") + logged("Chunk transcribed again in the job's language")
     wall = t1 - t0
     steps = _local_chunk_steps(item.path, max_chunk_seconds)
     invocation = {role: sum(e - s for s, e in spans) for role, spans in runs.items()}
     asr_sum = sum(e - s for s, e in asr) - steps["pause scan"]
     all_runs = [span for spans in runs.values() for span in spans]
-    asr_covered = _union(asr, t0, t1)
     return {
         "wall": wall,
         "t1": t1,
@@ -207,10 +206,8 @@ def run_pipeline(pipeline: Any, item: long_audio.LongInput, max_chunk_seconds: f
         "invocation": invocation,
         "counts": {role: len(spans) for role, spans in runs.items()},
         "asr_sum": asr_sum,
-        "asr_covered": asr_covered,
-        "identification": sum(e - s for s, e in identification),
-        "model_covered": _union(asr + identification, t0, t1),
-        "model_span": _span(asr + identification, t0, t1),
+        "model_covered": _union(asr, t0, t1),
+        "model_span": _span(asr, t0, t1),
         "no_lambda": wall - _union(all_runs, t0, t1),
         "steps": steps,
         "peak_parallel": runtime.stats.busiest("TranscribeFunction")[0],

@@ -160,23 +160,17 @@ def print_run(
             f"first tenth {statistics.median(errors[:tenth]):.3f} s, last tenth "
             f"{statistics.median(errors[-tenth:]):.3f} s, last {errors[-1]:.3f} s"
         )
-    non_asr = w - r["asr_covered"]
     non_model = w - r["model_covered"]
     chunk_io = inv.get("chunk", 0) - steps["conversion"] - steps["planning"] - steps["export"]
     print(
         f"time outside ASR       {non_model:7.2f} s = {100 * non_model / w:.1f}% of wall "
-        "(Whisper neither decoding nor identifying the language)"
+        "(Whisper not decoding; it detects the language inside each chunk's decode)"
     )
     first, last = r["model_span"]
     before, after = max(0.0, first - (r["t1"] - w)), max(0.0, r["t1"] - last)
     print(
         f"  when                 {before:7.2f} s before Whisper's first pass, {after:.2f} s after its last, "
         f"{max(0.0, non_model - before - after):.2f} s between"
-    )
-    print(
-        f"  outside decoding     {non_asr:7.2f} s = {100 * non_asr / w:.1f}% of wall "
-        f"(language identification {r['identification']:.2f} s, its sample's download included, "
-        "counted as overhead)"
     )
     print(f"  conversion           {steps['conversion']:7.2f} s   (ffmpeg; none for a 16 kHz mono WAV)")
     print(f"  chunk planning       {steps['planning']:7.2f} s   (+ export {steps['export']:.2f} s)")

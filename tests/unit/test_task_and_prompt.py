@@ -44,8 +44,12 @@ def test_translate_and_the_prompt_are_decoding_options(
     monkeypatch.setattr(engine, "_load", lambda: model)
     wav = _wav(tmp_path / "chunk.wav")
     options = JobOptions(task="translate", prompt="Norland Park", word_timestamps=False)
-    result = transcribe_chunk(engine, wav, ChunkSpec(index=0, offset=0.0, duration=1.0), options=options)
+    spec = ChunkSpec(index=0, offset=0.0, duration=1.0)
+    # (a language given: the stand-in model cannot detect one; tests/unit/test_whisper_engine.py does)
+    result = transcribe_chunk(engine, wav, spec, language="de", options=options)
     assert model.calls[-1]["task"] == "translate" and model.calls[-1]["initial_prompt"] == "Norland Park"
-    assert result.language == "de"  # the source language, as detected, is what the job records
-    transcribe_chunk(engine, wav, ChunkSpec(index=1, offset=1.0, duration=1.0), options=JobOptions())
+    assert result.language == "de"  # the source language is what the job records, not English
+    transcribe_chunk(
+        engine, wav, ChunkSpec(index=1, offset=1.0, duration=1.0), language="de", options=JobOptions()
+    )
     assert model.calls[-1]["task"] == "transcribe" and model.calls[-1]["initial_prompt"] is None

@@ -239,3 +239,29 @@ def test_a_detected_language_costs_no_encoder_pass_of_its_own(
         assert [w.start for s in detected.segments for w in s.words] == [
             w.start for s in given.segments for w in s.words
         ], mode
+
+
+def test_a_translation_records_the_language_it_detected(engine: FasterWhisperEngine, tmp_path: Path) -> None:
+    """Translating without a language: detected on the decoding pass, recorded as the source's."""
+    from faster_whisper.audio import decode_audio
+
+    from tests.speaker_audio import EVAL_DIR
+
+    german = EVAL_DIR / "longform" / "aeneas_de.mp3"
+    if not german.exists():
+        pytest.skip(f"no evaluation recordings at {EVAL_DIR}")
+    speech = decode_audio(str(german), sampling_rate=16000)[: 16000 * 12]
+    pause = np.zeros(8000, dtype=np.float32)
+    wav = _wav(tmp_path / "german.wav", (np.concatenate([pause, speech, pause]) * 32767).astype(np.int16))
+    heard = engine.transcribe(wav, DecodeOptions(language=None))
+    translated = engine.transcribe(wav, DecodeOptions(language=None, task="translate"))
+    assert heard.language == translated.language == "de"
+    assert (
+        translated.detection is not None
+        and max(translated.detection.probabilities, key=translated.detection.probabilities.__getitem__)
+        == "de"
+    )
+    # Measured: "... von Grimmelshausen, der Abenteuerliche Simplicissimus. Ganz neu ..." and
+    # "... von Grimmelshausen, the Abenteuerliche Simplicissimus. A very new ...".
+    assert "der" in _normalise(heard.text).split()
+    assert "the" in _normalise(translated.text).split() and "der" not in _normalise(translated.text).split()
