@@ -2,8 +2,8 @@
 
     .venv/bin/python -m bench.language_detection [--repeat 3]
 
-A job of one chunk that names no language is detected while it is transcribed (the state
-machine's DetectWhileTranscribing). This decodes three inputs built from ../shared/eval with the
+Every chunk of a job that names no language is decoded in the language detected on it (the job
+then votes: transcriber/domain/language.py). This decodes three inputs built from ../shared/eval with the
 engine on one thread, with the language given and without, alternating, and prints the CPU
 seconds (medians) and how many 30-second windows Whisper's encoder ran over for each:
 

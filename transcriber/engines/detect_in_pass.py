@@ -2,8 +2,8 @@
 
 Asked to detect the language, faster-whisper encodes the first 30 s window to detect it, then
 encodes the same window again to decode it: on one thread that is 0.9 s more for a 23 s clip
-that otherwise takes 2.0 s (the bundled sample), paid by every job that fits in one chunk
-and does not name its language. :func:`detecting_view` gives faster-whisper, for one call, a
+that otherwise takes 2.0 s (the bundled sample), paid by every chunk of a job that does not
+name its language. :func:`detecting_view` gives faster-whisper, for one call, a
 view of the loaded model whose ``detect_language`` keeps its encoder output and whose ``encode``
 hands it back when it is asked for the same features; other features are encoded as usual, so a
 miss costs time, never text.
