@@ -187,6 +187,29 @@ def test_chunks_heard_in_another_language_are_decoded_again_before_the_job_compl
     assert 0.5 < float(job["language_confidence"]) < 1.0
 
 
+def test_chunks_that_kept_no_detection_leave_the_language_to_the_merge(
+    aws: Aws, context: FakeContext, pending_job: dict
+) -> None:
+    """A job started before chunks kept their detection (a deploy in between) still completes as
+    detected, in the chunks' language, and sends nothing back."""
+    prepared = chunked(chunk.handler(pending_job, context))
+    for c in prepared["chunks"]:
+        transcribe.handler({"job_id": "job1", "chunk": c, "language": "en"}, context)  # stores no detection
+    detect = {"language": "", "source": "detected", "samples": 0}
+    answer = aggregate.handler(
+        {
+            **pending_job,
+            "duration": prepared["duration"],
+            "language": detect,
+            "manifest": prepared["manifest"],
+        },
+        context,
+    )
+    assert answer["status"] == "COMPLETED"
+    job = aws.table.get_item(Key={"job_id": "job1"})["Item"]
+    assert job["language"] == "en" and job["language_source"] == "detected"
+
+
 def test_a_language_the_engine_cannot_transcribe_is_a_permanent_error(
     context: FakeContext, pending_job: dict
 ) -> None:

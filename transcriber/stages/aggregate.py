@@ -70,8 +70,9 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
     keys = [partial_key(job_id, chunk.index) for chunk in chunks]
     partials = [ChunkTranscript.from_dict(data) for data in store.get_json_many(bucket, keys)]
     decision = request.language
-    if not decision.language and decision.source == "detected":  # each chunk detected its own
-        voted = vote(chunk_votes(partials))
+    votes = chunk_votes(partials) if not decision.language and decision.source == "detected" else []
+    if votes:  # each chunk detected its own (none did in a job started before they kept it)
+        voted = vote(votes)
         decision = LanguageVote(**voted.to_dict())
         redo = set(chunks_to_redo(partials, voted))
         if redo:
