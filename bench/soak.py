@@ -5,7 +5,7 @@
 One local stack is deployed with ``fault_rate`` (cdk.json's setting, see transcriber/faults.py)
 and the engine overridden. The same audio is uploaded N times at once, with content reuse off so
 each upload is transcribed: by default the bundled sample played twice (45 s, two chunks, so
-every job runs the language vote and a Map of two chunks). The script waits until every job
+every job runs a Map of two chunks and the language vote after it). The script waits until every job
 has settled, then prints:
 
 - jobs submitted, completed, and failed by reason code;

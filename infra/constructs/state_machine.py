@@ -170,24 +170,22 @@ def transcription_state_machine(
         .otherwise(detect_while_transcribing)
     )
 
-    fan_out = _distributed_map(
-        scope,
-        "TranscribeChunks",
-        transcribe=functions.transcribe,
-        max_concurrency=map_max_concurrency,
-        manifest_path="$.audio.manifest",
-    )
-    fan_out.add_catch(mark_failed, errors=["States.ALL"], result_path="$.error")
+    def chunk_map(name: str, manifest_path: str) -> sfn.DistributedMap:
+        """Transcribe the chunks of the manifest at ``manifest_path``; a failure to MarkFailed."""
+        fan = _distributed_map(
+            scope,
+            name,
+            transcribe=functions.transcribe,
+            max_concurrency=map_max_concurrency,
+            manifest_path=manifest_path,
+        )
+        fan.add_catch(mark_failed, errors=["States.ALL"], result_path="$.error")
+        return fan
+
+    fan_out = chunk_map("TranscribeChunks", "$.audio.manifest")
     # Chunks the language vote overruled, decoded again in the job's language (rare: a file in
     # one language sends none back).
-    redo = _distributed_map(
-        scope,
-        "RedoChunks",
-        transcribe=functions.transcribe,
-        max_concurrency=map_max_concurrency,
-        manifest_path="$.aggregated.redo.manifest",
-    )
-    redo.add_catch(mark_failed, errors=["States.ALL"], result_path="$.error")
+    redo = chunk_map("RedoChunks", "$.aggregated.redo.manifest")
 
     aggregate = step(
         "AggregateTranscript",

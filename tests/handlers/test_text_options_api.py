@@ -24,7 +24,7 @@ from transcriber.domain.jobs import partial_key
 from transcriber.domain.models import ChunkSpec
 from transcriber.domain.options import JobOptions
 from transcriber.domain.recognition import transcribe_chunk
-from transcriber.domain.speech import DEFAULT_DECODING, DecodeOptions, EngineResult, LanguageGuess
+from transcriber.domain.speech import DEFAULT_DECODING, DecodeOptions, EngineResult
 from transcriber.stages.manifest import manifest_key
 
 KEY_A, KEY_B = "trk_0123abcd_" + "a" * 43, "trk_4567cdef_" + "b" * 43
@@ -232,9 +232,6 @@ class HintedEngine:
     def transcribe(self, wav_path: Path, options: DecodeOptions = DEFAULT_DECODING) -> EngineResult:
         self.calls.append(options)
         return EngineResult(language="en", segments=(), duration=1.0)
-
-    def detect_language(self, wav_path: Path) -> LanguageGuess:
-        return LanguageGuess({}, 0.0)
 
 
 def test_a_vocabulary_reaches_the_engine_as_hotwords_on_every_chunk(tmp_path: Path) -> None:
