@@ -11,7 +11,12 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from transcriber import wiring
-from transcriber.domain.messages import DiarizeRequest, TranscribeFunctionRequest
+from transcriber.domain.messages import (
+    DETECT_PER_CHUNK,
+    DiarizeRequest,
+    LanguageRequest,
+    TranscribeFunctionRequest,
+)
 from transcriber.engines.factory import engine_from_env
 from transcriber.env import TranscribeEnv
 from transcriber.faults import with_engine_faults
@@ -30,6 +35,8 @@ engine.load()
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event, model=TranscribeFunctionRequest).root
     env = TranscribeEnv()
+    if isinstance(request, LanguageRequest):  # an execution started before the vote moved
+        return DETECT_PER_CHUNK.to_wire()
     if isinstance(request, DiarizeRequest):
         return diarize_job(request, ports=wiring.ports(env)).to_wire()
     return transcribe_one(request, engine=engine, ports=wiring.ports(env), config=env.chunking()).to_wire()

@@ -26,6 +26,7 @@ from constructs import Construct
 from transcriber.domain.errors import RETRYABLE_ERROR_NAMES, THROTTLED_ERROR_NAME
 from transcriber.domain.jobs import CHUNK_MANIFEST, WORK_PREFIX
 from transcriber.domain.messages import (
+    DETECT_PER_CHUNK,
     AggregateRequest,
     ChunkRequest,
     DiarizeRequest,
@@ -161,7 +162,7 @@ def transcription_state_machine(
     detect_while_transcribing = sfn.Pass(
         scope,
         "DetectWhileTranscribing",
-        parameters={"language": "", "source": "detected", "samples": 0},
+        parameters=DETECT_PER_CHUNK.model_dump(exclude_none=True),
         result_path="$.language",
     )
     language = (

@@ -119,7 +119,12 @@ def test_options_reach_chunking_detection_and_the_engine(
     prepared = chunked(chunk.handler({**pending_job, "options": options}, context))
     assert len(prepared["chunks"]) >= 2 and all(c["duration"] <= 20.0 + 1e-6 for c in prepared["chunks"])
     # No language named: each chunk is decoded in the one it detects (pocketsphinx hears English only).
-    detect = {"language": "", "source": "detected", "samples": 0}
+    # An execution started before the vote moved after the fan-out still asks DetectLanguage:
+    # it is told to do the same.
+    detect = transcribe.handler(
+        {"action": "detect_language", "job_id": "job1", "manifest": prepared["manifest"]}, context
+    )
+    assert detect == {"language": "", "source": "detected", "confidence": None, "samples": 0}
     refs = [
         transcribe.handler({"job_id": "job1", "chunk": c, "language": "", "options": options}, context)
         for c in prepared["chunks"]

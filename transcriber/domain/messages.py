@@ -191,6 +191,19 @@ class LanguageVote(Message):
     samples: int | None = None
 
 
+#: ``$.language`` of a job that names none: each chunk detects its own, the aggregate step votes.
+DETECT_PER_CHUNK = LanguageVote(language="", source="detected", samples=0)
+
+
+class LanguageRequest(WithManifest):
+    """DetectLanguage's input, from executions started before the language vote moved after the
+    fan-out (2026-12-05): a deploy does not change the definition a running execution follows.
+    They get :data:`DETECT_PER_CHUNK`, so they finish like new ones. Nothing sends it once no such
+    execution can still run (the state machine's timeout is 6 hours)."""
+
+    action: Literal["detect_language"] = "detect_language"
+
+
 class TranscribeRequest(WithOptions):
     """One Map item: a chunk to transcribe in the job's language, or in the one detected on it.
 
@@ -219,10 +232,10 @@ class DiarizeResponse(Message):
 
 
 class TranscribeFunctionRequest(
-    RootModel[Annotated[TranscribeRequest | DiarizeRequest, Field(discriminator="action")]]
+    RootModel[Annotated[TranscribeRequest | DiarizeRequest | LanguageRequest, Field(discriminator="action")]]
 ):
     """What the transcribe function receives: a Map item (``action`` defaults to transcribe: the
-    Map's items carry none), or the job's speaker clustering."""
+    Map's items carry none), the job's speaker clustering, or an older execution's DetectLanguage."""
 
     @model_validator(mode="before")
     @classmethod
