@@ -58,8 +58,9 @@ def _transcribe(
     )
     # One existence check per chunk: a retry or a redelivery finds the checkpoint here.
     transcribed = store.exists(bucket, result_key)
-    replacing = transcribed and _heard_in_another_language(
-        store.get_json(bucket, result_key), request.language
+    # Only a language asked for can overrule a stored result: its GET is for those requests alone.
+    replacing = bool(transcribed and request.language) and (
+        store.get_json(bucket, result_key).get("language") != request.language
     )
     transcribed = transcribed and not replacing
     if transcribed and not embed:
@@ -106,8 +107,3 @@ def _transcribe(
     counters = {k: progress[k] for k in ("chunks_done", "chunks_total", "progress")}
     logger.info("Chunk transcribed", extra={"seconds": round(elapsed, 3), **counters})
     return TranscribeResponse(index=spec.index, key=result_key, reused=False)
-
-
-def _heard_in_another_language(stored: dict[str, object], language: str | None) -> bool:
-    """Whether a stored result was decoded in another language than the one now asked for."""
-    return bool(language) and stored.get("language") != language
