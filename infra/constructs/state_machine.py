@@ -306,7 +306,7 @@ def _distributed_map(
     )
     transcribe_chunk = tasks.LambdaInvoke(
         scope,
-        f"{name.removesuffix('s')}",
+        name.removesuffix("s"),  # TranscribeChunk, RedoChunk
         lambda_function=transcribe,
         payload_response_only=True,
         retry_on_service_exceptions=False,

@@ -127,15 +127,20 @@ class ObjectStore:
     def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
         self._client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
 
-    @translate_client_errors
-    def get_bytes(self, bucket: str, key: str) -> bytes | None:
-        """The object's content; None when it does not exist."""
+    def _get_object(self, bucket: str, key: str) -> dict[str, Any] | None:
+        """S3's GetObject answer (its body unread); None when the object does not exist."""
         try:
-            return bytes(self._client.get_object(Bucket=bucket, Key=key)["Body"].read())
+            return dict(self._client.get_object(Bucket=bucket, Key=key))
         except ClientError as err:
             if _is_missing(err):
                 return None
             raise
+
+    @translate_client_errors
+    def get_bytes(self, bucket: str, key: str) -> bytes | None:
+        """The object's content; None when it does not exist."""
+        resp = self._get_object(bucket, key)
+        return None if resp is None else bytes(resp["Body"].read())
 
     def get_bytes_many(self, bucket: str, keys: Sequence[str]) -> list[bytes | None]:
         """``get_bytes`` of each key, several at a time, in the order of ``keys``."""
@@ -144,12 +149,9 @@ class ObjectStore:
     @translate_client_errors
     def get_text(self, bucket: str, key: str, *, max_bytes: int | None = None) -> str | None:
         """The object as UTF-8 text; None when it does not exist; ObjectTooLargeError past ``max_bytes``."""
-        try:
-            resp = self._client.get_object(Bucket=bucket, Key=key)
-        except ClientError as err:
-            if _is_missing(err):
-                return None
-            raise
+        resp = self._get_object(bucket, key)
+        if resp is None:
+            return None
         if max_bytes is not None and int(resp.get("ContentLength") or 0) > max_bytes:
             resp["Body"].close()
             raise ObjectTooLargeError(int(resp["ContentLength"]))

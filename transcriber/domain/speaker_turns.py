@@ -31,6 +31,17 @@ class SpeakerTurn:
             data["channel"] = self.channel
         return data
 
+    @classmethod
+    def from_dict(cls, data: Any) -> SpeakerTurn:
+        """:meth:`to_dict`'s output back (TypeError, KeyError, ValueError or AttributeError if malformed)."""
+        channel = data.get("channel")
+        return cls(
+            float(data["start"]),
+            float(data["end"]),
+            str(data["speaker"]),
+            None if channel is None else int(channel),
+        )
+
 
 def speaker_at(start: float, end: float, turns: Sequence[SpeakerTurn]) -> str | None:
     """The speaker whose turns overlap ``[start, end]`` most; else the nearest turn's speaker."""

@@ -51,7 +51,7 @@ class _DetectingWhisper(WhisperModel):
     """A per-call view of a loaded :class:`WhisperModel` (it shares the CTranslate2 model and the
     tokenizer; it is never constructed, so it loads nothing)."""
 
-    _features: _FirstFeatures
+    feature_extractor: _FirstFeatures
     _detected: tuple[np.ndarray, Any] | None
     #: what the detection found: languages and probabilities, best first, and the seconds of
     #: speech it listened to (none when the VAD found none); None until it runs
@@ -64,7 +64,7 @@ class _DetectingWhisper(WhisperModel):
         answer: the top language, its probability and the ranked list)."""
         if features is None:
             raise ValueError("the view detects from the features faster-whisper passes")
-        first = self._features.first_frames
+        first = self.feature_extractor.first_frames
         window_frames = min(first or features.shape[-1], self.feature_extractor.nb_max_frames)
         window = pad_or_trim(features[..., :window_frames])
         encoded = super().encode(window)
@@ -90,8 +90,7 @@ def detecting_view(model: WhisperModel) -> _DetectingWhisper:
     """``model`` for one transcription whose language faster-whisper is to detect."""
     view = object.__new__(_DetectingWhisper)
     view.__dict__.update(model.__dict__)
-    view._features = _FirstFeatures(model.feature_extractor)
-    view.feature_extractor = view._features
+    view.feature_extractor = _FirstFeatures(model.feature_extractor)
     view._detected = None
     view.detection = None
     return view

@@ -29,15 +29,7 @@ def _turns(data: Any) -> list[SpeakerTurn]:
     if not isinstance(data, list):
         raise DiarizationError("the stored speaker turns are not a list")
     try:
-        return [
-            SpeakerTurn(
-                float(t["start"]),
-                float(t["end"]),
-                str(t["speaker"]),
-                None if t.get("channel") is None else int(t["channel"]),
-            )
-            for t in data
-        ]
+        return [SpeakerTurn.from_dict(t) for t in data]
     except (TypeError, KeyError, ValueError, AttributeError) as err:
         raise DiarizationError(f"the stored speaker turns are malformed: {err}") from err
 
