@@ -191,7 +191,7 @@ def transcription_state_machine(
     aggregate = step(
         "AggregateTranscript",
         functions.aggregate,
-        payload_of(AggregateRequest),
+        payload_of(AggregateRequest, redo_allowed=True),
         result_path="$.aggregated",
     )
     pin_voted_language = sfn.Pass(

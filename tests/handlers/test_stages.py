@@ -149,7 +149,8 @@ def test_chunks_heard_in_another_language_are_decoded_again_before_the_job_compl
     aws: Aws, context: FakeContext, pending_job: dict
 ) -> None:
     """The aggregate step votes over the chunks' own detections; a chunk the vote overrules goes
-    back (REDO) and is decoded in the job's language, replacing its result, counted once."""
+    back (REDO) and is decoded in the job's language, replacing its result. It joins the job's
+    work while it runs: chunks_total grows and the percentage steps back below 100."""
     prepared = chunked(chunk.handler({**pending_job, "options": {"max_chunk_seconds": 10}}, context))
     chunks = sorted(prepared["chunks"], key=lambda c: c["index"])
     assert len(chunks) >= 3
@@ -166,7 +167,9 @@ def test_chunks_heard_in_another_language_are_decoded_again_before_the_job_compl
         "duration": prepared["duration"],
         "language": {"language": "", "source": "detected", "samples": 0},
         "manifest": prepared["manifest"],
+        "redo_allowed": True,
     }
+    aws.events()  # the first pass's progress events
 
     answer = aggregate.handler(request, context)
 
@@ -176,20 +179,63 @@ def test_chunks_heard_in_another_language_are_decoded_again_before_the_job_compl
     assert redo["language"]["samples"] == len(chunks) and redo["language"]["source"] == "detected"
     sent_back = json.loads(aws.s3.get_object(Bucket="results", Key=redo["manifest"]["key"])["Body"].read())
     assert [c["index"] for c in sent_back] == [chunks[1]["index"]]
-    assert aws.table.get_item(Key={"job_id": "job1"})["Item"]["status"] == "PROCESSING"
+    job = aws.table.get_item(Key={"job_id": "job1"})["Item"]
+    total = len(chunks) + 1
+    assert job["status"] == "PROCESSING"
+    assert (int(job["chunks_done"]), int(job["chunks_total"])) == (len(chunks), total)
+    assert int(job["progress"]) == 100 * len(chunks) // total < 100
+    [stepped_back] = [e["detail"] for e in aws.events() if e["detail-type"] == "Transcription Job Progress"]
+    assert (stepped_back["progress"], stepped_back["chunks_total"]) == (100 * len(chunks) // total, total)
 
     # RedoChunks: the chunk again, in the voted language; its old result is replaced, not reused.
     again = transcribe.handler({"job_id": "job1", "chunk": sent_back[0], "language": "en"}, context)
     assert again["reused"] is False
     assert json.loads(aws.s3.get_object(Bucket="results", Key=key)["Body"].read())["language"] == "en"
-    assert int(aws.table.get_item(Key={"job_id": "job1"})["Item"]["chunks_done"]) == len(chunks)  # once
+    job = aws.table.get_item(Key={"job_id": "job1"})["Item"]
+    assert (int(job["chunks_done"]), int(job["chunks_total"]), int(job["progress"])) == (total, total, 100)
     assert transcribe.handler({"job_id": "job1", "chunk": sent_back[0], "language": "en"}, context)["reused"]
+    assert int(aws.table.get_item(Key={"job_id": "job1"})["Item"]["chunks_done"]) == total  # a retry: once
     done = aggregate.handler({**request, "language": redo["language"]}, context)
 
     assert done["status"] == "COMPLETED"
     job = aws.table.get_item(Key={"job_id": "job1"})["Item"]
     assert job["status"] == "COMPLETED" and job["language"] == "en" and job["language_source"] == "detected"
     assert 0.5 < float(job["language_confidence"]) < 1.0
+    assert int(job["chunks_done"]) == int(job["chunks_total"]) == len(chunks)  # the file's chunks again
+    assert job.get("warnings", []) == []
+
+
+def test_an_execution_that_cannot_send_chunks_back_completes_with_a_warning(
+    aws: Aws, context: FakeContext, pending_job: dict
+) -> None:
+    """An execution started before the state machine had RedoChunks (a deploy in between) asks
+    without ``redo_allowed``: the job completes, the overruled chunk keeps the language it was
+    heard in, and the record says so and how to get one language throughout."""
+    prepared = chunked(chunk.handler({**pending_job, "options": {"max_chunk_seconds": 10}}, context))
+    chunks = sorted(prepared["chunks"], key=lambda c: c["index"])
+    for c in chunks:
+        transcribe.handler({"job_id": "job1", "chunk": c, "language": ""}, context)
+    key = f"work/job1/partials/chunk-{chunks[1]['index']:04d}.json"
+    stored = json.loads(aws.s3.get_object(Bucket="results", Key=key)["Body"].read())
+    german = {**stored, "language": "de", "detection": {"probabilities": {"de": 0.8}, "speech_seconds": 2.0}}
+    aws.s3.put_object(Bucket="results", Key=key, Body=json.dumps(german).encode())
+
+    answer = aggregate.handler(
+        {
+            **pending_job,
+            "duration": prepared["duration"],
+            "language": {"language": "", "source": "detected", "samples": 0},
+            "manifest": prepared["manifest"],
+        },
+        context,
+    )
+
+    assert answer["status"] == "COMPLETED" and answer.get("redo") is None
+    job = aws.table.get_item(Key={"job_id": "job1"})["Item"]
+    assert job["status"] == "COMPLETED" and job["language"] == "en"
+    [warning] = job["warnings"]
+    assert "1 part(s)" in warning and "'en'" in warning and "language option" in warning
+    assert json.loads(aws.s3.get_object(Bucket="results", Key=key)["Body"].read())["language"] == "de"
 
 
 def test_chunks_that_kept_no_detection_leave_the_language_to_the_merge(

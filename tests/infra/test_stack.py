@@ -59,6 +59,8 @@ def test_state_machine_chunks_fans_out_and_aggregates(template: Template) -> Non
     assert states["SpeakerLabelsRequested"]["Default"] == "AggregateTranscript"
     assert "ResultPath" in fan_out and fan_out["ResultPath"] is None  # transcripts are found in S3
     assert states["AggregateTranscript"]["Parameters"]["manifest.$"] == "$.audio.manifest"
+    # it may answer REDO: this state machine sends the overruled chunks back through RedoChunks
+    assert states["AggregateTranscript"]["Parameters"]["redo_allowed"] is True
     inner = fan_out["ItemProcessor"]["States"]["TranscribeChunk"]
     retry, throttles = inner["Retry"]  # transient errors, then Lambda's throttles (tested below)
     assert throttles["ErrorEquals"] == ["Lambda.TooManyRequestsException"]

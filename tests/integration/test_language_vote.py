@@ -16,7 +16,8 @@ import pytest
 
 from localrun.pipeline import LocalPipeline
 from tests.conftest import ffmpeg
-from transcriber.domain.jobs import partial_key
+from tests.integration.conftest import EventTap
+from transcriber.domain.jobs import EVENT_JOB_COMPLETED, EVENT_JOB_PROGRESS, partial_key
 from transcriber.domain.options import JobOptions
 from transcriber.stages.manifest import manifest_key
 
@@ -60,11 +61,12 @@ def _seconds(wav: Path) -> float:
 
 
 def test_a_chunk_heard_in_another_language_is_decoded_again_in_the_jobs(
-    pipeline: LocalPipeline, english_then_german: tuple[Path, float]
+    pipeline: LocalPipeline, event_tap: EventTap, english_then_german: tuple[Path, float]
 ) -> None:
     audio, german_start = english_then_german
     submitted = pipeline.submit(audio, options=JobOptions(dedupe=False))
     job = pipeline.wait(submitted.job_id, timeout_s=300)
+    events = event_tap.until(submitted.job_id, EVENT_JOB_COMPLETED)
     assert job["status"] == "COMPLETED", job
     assert job["language"] == "en" and job["language_source"] == "detected"
     assert 0.5 < float(job["language_confidence"]) < 1.0  # the German chunk voted against
@@ -84,3 +86,18 @@ def test_a_chunk_heard_in_another_language_is_decoded_again_in_the_jobs(
         # decoded again with the language given: no detection of its own any more
         assert ("detection" in stored) is (chunk["index"] not in {c["index"] for c in sent_back}), chunk
     assert int(job["chunks_done"]) == int(job["chunks_total"]) == len(manifest)
+
+    # The chunks sent back joined the job's work: the percentage stepped back below 100 and rose
+    # to 100 again as they were decoded, and never passed it.
+    progress = [
+        (e["detail"]["progress"], e["detail"]["chunks_done"], e["detail"]["chunks_total"])
+        for e in sorted(events, key=lambda e: e["detail"]["occurred_at"])
+        if e["detail-type"] == EVENT_JOB_PROGRESS
+    ]
+    grown = len(manifest) + len(sent_back)
+    first_pass = [p for p in progress if p[2] == len(manifest)]
+    second_pass = [p for p in progress if p[2] == grown]
+    assert progress == first_pass + second_pass, progress
+    assert first_pass[-1] == (100, len(manifest), len(manifest))
+    assert second_pass[0] == (100 * len(manifest) // grown, len(manifest), grown)
+    assert second_pass[-1] == (100, grown, grown)

@@ -280,25 +280,37 @@ class JobRepository:
             ExpressionAttributeValues={":one": 1, ":now": utc_now()},
             ReturnValues="ALL_NEW",
         )
-        item = _from_dynamo(resp["Attributes"])
-        total = max(int(item.get("chunks_total") or 1), 1)
-        done = min(int(item.get("chunks_done") or 0), total)
-        progress = int(100 * done / total)
+        counters = _chunk_counters(_from_dynamo(resp["Attributes"]))
         # Parallel workers finish out of order: only ever raise the percentage.
         _applied(
             self._table.update_item,
             Key={"job_id": job_id},
             UpdateExpression="SET progress = :p",
             ConditionExpression="attribute_not_exists(progress) OR progress < :p",
-            ExpressionAttributeValues={":p": progress},
+            ExpressionAttributeValues={":p": counters["progress"]},
         )
-        return {
-            "chunks_done": done,
-            "chunks_total": total,
-            "progress": progress,
-            "bucket": item.get("bucket"),
-            "key": item.get("key"),
-        }
+        return counters
+
+    @translate_client_errors
+    def add_chunks_to_redo(self, job_id: str, count: int) -> dict[str, Any]:
+        """Chunks sent back to be decoded again (in the job's voted language) join its work:
+        ``chunks_total`` grows by ``count`` and the percentage steps back to match, so that a
+        progress bar does not sit at 100% while they run. The Map that counted the first pass
+        has ended, so no worker raises the percentage concurrently. Returns the counters as
+        :meth:`record_chunk_done` does."""
+        resp = self._table.update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="ADD chunks_total :n SET updated_at = :now",
+            ExpressionAttributeValues={":n": count, ":now": utc_now()},
+            ReturnValues="ALL_NEW",
+        )
+        counters = _chunk_counters(_from_dynamo(resp["Attributes"]))
+        self._table.update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="SET progress = :p",
+            ExpressionAttributeValues={":p": counters["progress"]},
+        )
+        return counters
 
     @translate_client_errors
     def mark_completed(self, job_id: str, fields: dict[str, Any]) -> bool:
@@ -387,3 +399,16 @@ class JobRepository:
             ExpressionAttributeValues={":status": status.value, ":before": iso_timestamp(before)},
         ):
             yield str(item["job_id"])
+
+
+def _chunk_counters(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A job's chunk counters and percentage (floor), with its source object for events."""
+    total = max(int(item.get("chunks_total") or 1), 1)
+    done = min(int(item.get("chunks_done") or 0), total)
+    return {
+        "chunks_done": done,
+        "chunks_total": total,
+        "progress": int(100 * done / total),
+        "bucket": item.get("bucket"),
+        "key": item.get("key"),
+    }

@@ -24,3 +24,13 @@ def truncation_warning(declared_s: float | None, decoded_s: float) -> str | None
         f"the file appears truncated: transcribed up to {decoded_s:.1f} s of the {declared_s:.1f} s "
         "its header declares; upload the complete file for the rest"
     )
+
+
+def mixed_language_warning(language: str, chunks: int) -> str:
+    """For a job whose chunks the language vote overruled but could not send back (an execution
+    started before the state machine had RedoChunks): they keep the language they were heard in."""
+    return (
+        f"{chunks} part(s) of the audio were transcribed in the language heard there rather than in "
+        f"{language!r}, the language of the rest; retry the job with the language option set to "
+        "transcribe all of it in one language"
+    )

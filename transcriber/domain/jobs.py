@@ -99,7 +99,8 @@ def crosses_progress_step(chunks_done: int, chunks_total: int, step: int = PROGR
 
     Chunk workers run in parallel, but the jobs table's atomic counter hands each of them a
     distinct ``chunks_done``, so exactly one worker sees each band crossed: a job emits at most
-    100 / ``step`` progress events however many chunks it has, and never the same band twice.
+    100 / ``step`` progress events however many chunks it has, and never the same band twice
+    (for one ``chunks_total``: chunks the language vote sends back raise it, and count anew).
     """
     if chunks_total < 1 or not 1 <= chunks_done <= chunks_total:
         return False

@@ -255,6 +255,9 @@ class AggregateRequest(WithOptions, WithManifest):  # options: speaker labels ar
     key: str
     duration: float
     language: OrDefaults[LanguageVote] = LanguageVote()
+    #: the state machine can send chunks back (RedoChunks); an execution started before it could
+    #: not, and completes with each chunk in the language it was heard in, with a warning
+    redo_allowed: bool = False
 
 
 class LanguageRedo(Message):
@@ -364,7 +367,9 @@ class JobStarted(JobEvent):
 
 
 class JobProgress(JobEvent):
-    """Chunks finished; sent at most once per 10% band of chunks."""
+    """Chunks finished; sent at most once per 10% band of chunks. When the job's language vote
+    sends chunks back to be decoded again in the voted language, they join ``chunks_total``: one
+    event then reports the percentage stepping back, and the bands are counted anew."""
 
     detail_type = EVENT_JOB_PROGRESS
     schema_name = "job-progress"

@@ -17,7 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from transcriber.domain.channels import merge_by_channel
 from transcriber.domain.formats import render_all, speakers_summary
-from transcriber.domain.job_warnings import NO_SPEECH
+from transcriber.domain.job_warnings import NO_SPEECH, mixed_language_warning
 from transcriber.domain.jobs import (
     OUTPUT_CONTENT_TYPES,
     TRANSCRIPTS_PREFIX,
@@ -36,6 +36,7 @@ from transcriber.domain.messages import (
     ChunkRef,
     Job,
     JobCompleted,
+    JobProgress,
     LanguageRedo,
     LanguageVote,
 )
@@ -71,12 +72,15 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
     partials = [ChunkTranscript.from_dict(data) for data in store.get_json_many(bucket, keys)]
     decision = request.language
     votes = chunk_votes(partials) if not decision.language and decision.source == "detected" else []
+    caveats: list[str] = []
     if votes:  # each chunk detected its own (none did in a job started before they kept it)
         voted = vote(votes)
         decision = LanguageVote(**voted.to_dict())
         redo = set(chunks_to_redo(partials, voted))
-        if redo:
+        if redo and request.redo_allowed:
             return _send_back(job_id, [c for c in chunks if c.index in redo], decision, ports=ports)
+        if redo and voted.language:  # (a winner always exists when chunks are overruled)
+            caveats.append(mixed_language_warning(voted.language, len(redo)))
     channel_of = {chunk.index: chunk.channel for chunk in chunks if chunk.channel is not None}
     engine = ",".join(sorted({p.engine for p in partials if p.engine}))
     merge = partial(
@@ -121,7 +125,7 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
         "outputs": outputs,
         "engine": transcript.engine,
         "warnings": list(
-            dict.fromkeys([*(found or {}).get("warnings", []), *transcript_warnings(transcript)])
+            dict.fromkeys([*(found or {}).get("warnings", []), *transcript_warnings(transcript), *caveats])
         ),
         **retention.completion_fields(datetime.now(UTC), found),
         **({"audio_deleted_at": utc_now()} if retention.audio_after_transcript else {}),
@@ -159,6 +163,18 @@ def _send_back(
 ) -> AggregateResponse:
     """The chunks heard in another language than the vote chose, to be decoded again in it."""
     manifest = write_manifest(job_id, chunks, ports=ports, redo=True)
+    progress = ports.jobs.add_chunks_to_redo(job_id, len(chunks))
+    if progress["progress"]:  # the percentage stepped back: live views hear it at once
+        ports.events.emit(
+            JobProgress(
+                job_id=job_id,
+                bucket=progress["bucket"],
+                key=progress["key"],
+                progress=progress["progress"],
+                chunks_done=progress["chunks_done"],
+                chunks_total=progress["chunks_total"],
+            )
+        )
     metrics.add_metric(name="ChunksDecodedAgain", unit=MetricUnit.Count, value=len(chunks))
     logger.info(
         "Chunks heard in another language than the job's; decoding them again",

@@ -85,9 +85,7 @@ def _transcribe(
         elapsed = time.perf_counter() - started
     store.put_json(bucket, result_key, transcript.to_dict())
     refuse_if_deleted(job_id, ports)
-    if replacing:  # counted when it was first transcribed
-        logger.info("Chunk transcribed again in the job's language", extra={"seconds": round(elapsed, 3)})
-        return TranscribeResponse(index=spec.index, key=result_key, reused=False)
+    # A chunk the language vote sent back counts again: aggregate added it to chunks_total.
     progress = ports.jobs.record_chunk_done(job_id)
     if crosses_progress_step(progress["chunks_done"], progress["chunks_total"]):
         # One event per 10% band of chunks; the source object comes from the job.
@@ -105,5 +103,5 @@ def _transcribe(
     if spec.duration > 0:
         metrics.add_metric(name="RealTimeFactor", unit=MetricUnit.Count, value=elapsed / spec.duration)
     counters = {k: progress[k] for k in ("chunks_done", "chunks_total", "progress")}
-    logger.info("Chunk transcribed", extra={"seconds": round(elapsed, 3), **counters})
+    logger.info("Chunk transcribed", extra={"seconds": round(elapsed, 3), "replaced": replacing, **counters})
     return TranscribeResponse(index=spec.index, key=result_key, reused=False)
