@@ -138,8 +138,9 @@ class LocalPipeline:
     ) -> dict[str, Any]:
         """Follow a job to COMPLETED or FAILED; returns the final job record."""
         deadline = time.monotonic() + timeout_s
+        jobs = self.jobs()  # one repository for the whole wait: building one costs CPU beside the workers
         while True:
-            job = self.job(job_id)
+            job = jobs.get(job_id)
             if job is not None:
                 if on_progress:
                     on_progress(job)

@@ -1,6 +1,8 @@
-"""The local runtime depends on two moto internals; these fail loudly if moto moves them.
+"""The local runtime depends on moto internals; these fail loudly if moto moves them.
 
-They are the Lambda invocation seam and the ASL interpreter's client factory for Lambda tasks.
+They are the Lambda invocation seam, the ASL interpreter's client factory for Lambda tasks, the
+Distributed Map and throttling patches, and two CPU savings of the emulator (its backend lookup
+per host, JSONPaths parsed once).
 
 The check reads moto's own source rather than the class attribute: while a local stack runs in
 this process (the session fixture), the attribute is the runtime's replacement.
@@ -109,3 +111,42 @@ def test_the_throttling_emulation_seams_exist() -> None:
     assert 'error = "Exception"' in ast.unparse(methods["_from_error"]).replace("'", '"'), (
         "moto now names Lambda API errors itself: name_lambda_errors_as_aws may be unnecessary"
     )
+
+
+def test_the_backend_lookup_is_kept_per_host_and_answers_as_motos() -> None:
+    """localrun/s3_front.py keeps moto's per-request backend lookup per host: same answers."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    from localrun.s3_front import BackendLookupCached
+
+    motos, cached = DomainDispatcherApplication(create_backend_app), BackendLookupCached(create_backend_app)
+    hosts = [None, "moto_api", "s3", "s3.us-east-1.amazonaws.com", "dynamodb.us-east-1.amazonaws.com"]
+    hosts += [
+        "states.us-east-1.amazonaws.com",
+        "events.us-east-1.amazonaws.com",
+        "sqs.us-east-1.amazonaws.com",
+    ]
+    for host in hosts * 2:
+        assert cached.get_backend_for_host(host) == motos.get_backend_for_host(host), host
+    assert "isdir" in inspect.getsource(moto.backends.list_of_moto_modules), (
+        "moto's lookup no longer scans its folder per request: BackendLookupCached may be unnecessary"
+    )
+
+
+def test_json_paths_are_parsed_once_where_moto_parses_them() -> None:
+    """localrun/environment.py replaces the parse functions moto calls per use with cached ones;
+    these are the names moto looks them up by."""
+    import jsonpath_ng.ext
+    from moto.events import utils as events_utils
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    from localrun.environment import _parse_each_json_path_once
+
+    _parse_each_json_path_once()
+    _parse_each_json_path_once()
+    assert "from jsonpath_ng.ext import parse" in inspect.getsource(events_utils.EventTemplateParser.parse)
+    assert json_path.parse is jsonpath_ng.ext.parse and hasattr(json_path.parse, "cache_info")
+    assert hasattr(result_path.parse, "cache_info")
+    assert json_path.extract_json("$.a.b", {"a": {"b": 7}}) == 7
+    assert json_path.parse("$.x") is json_path.parse("$.x")
