@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.pipeline_run ../shared/eval/longform/concat_librispeech_librivox_16k.flac
     .venv/bin/python -m bench.pipeline_run samples/sample.flac --repeat 5
+    .venv/bin/python -m bench.pipeline_run --minutes 10 --repeat 3 --poll 2   # bench.compare's input
 
 Prints wall times (deploy, transcription; with ``--repeat`` every run's and their median, each
 run transcribing again on the same warm stack), chunks, peak parallel workers, and, when a reference
@@ -13,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,16 +33,39 @@ def _reference(audio: Path) -> dict[str, Any] | None:
     return json.loads(candidate.read_text()) if candidate.exists() else None
 
 
+def _own_cpu_s() -> float:
+    """CPU seconds of this process so far: the embedded AWS, not the function workers (children)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("file", type=Path)
+    parser.add_argument("file", type=Path, nargs="?", help="the audio (or give --minutes)")
+    parser.add_argument(
+        "--minutes", type=float, default=None, help="instead of a file: bench.compare's synthetic input"
+    )
     parser.add_argument("--engine", default="faster-whisper")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--max-chunk-seconds", type=int, default=None)
     parser.add_argument("--repeat", type=int, default=1, help="runs of the file on the same stack")
+    parser.add_argument("--poll", type=float, default=0.25, help="seconds between job polls")
     args = parser.parse_args()
+    if (args.file is None) == (args.minutes is None):
+        parser.error("give a file or --minutes")
+    if args.minutes is None:
+        run(args, args.file)
+        return
+    from bench import long_audio
+
+    with tempfile.TemporaryDirectory(prefix="bench-audio-") as tmp:
+        run(args, long_audio.build(args.minutes, Path(tmp), long_audio.load_clips()).path)
+
+
+def run(args: argparse.Namespace, audio: Path) -> None:
+    """Deploy the local stack, transcribe ``audio`` ``args.repeat`` times, print the figures."""
 
     overrides: dict[str, Any] = {"engine": args.engine}
     if args.max_chunk_seconds:
@@ -50,11 +76,13 @@ def main() -> None:
     with LocalPipeline(overrides=overrides, runtime=RuntimeSettings(concurrency=args.workers)) as pipeline:
         t1 = time.perf_counter()
         walls: list[float] = []
+        host_cpu: list[float] = []
         for _ in range(args.repeat):
-            started = time.time()
+            started, cpu_before = time.time(), _own_cpu_s()
             # dedupe off: a repeated run transcribes again rather than reusing the first transcript
-            submission = pipeline.submit(args.file, options=JobOptions(dedupe=False))
-            job = pipeline.wait(submission.job_id)
+            submission = pipeline.submit(audio, options=JobOptions(dedupe=False))
+            job = pipeline.wait(submission.job_id, poll_s=args.poll)
+            host_cpu.append(_own_cpu_s() - cpu_before)
             if job["status"] != "COMPLETED":
                 raise SystemExit(f"job failed: {job.get('reason_code')}: {job.get('error_message')}")
             # to the record's own COMPLETED time, not to when the polling noticed it
@@ -62,16 +90,22 @@ def main() -> None:
         document = json.loads(pipeline.read_outputs(job)["json"])
         transcribe_peak, _ = pipeline.aws.runtime.stats.busiest("TranscribeFunction")
 
-    print(f"file                 {args.file}")
+    print(f"file                 {audio}")
     print(f"audio duration       {job['duration']:.1f} s")
     print(f"chunks               {job['chunks_total']}")
     print(f"parallel workers     {transcribe_peak} (peak concurrent transcribe invocations)")
     print(f"start + deploy       {t1 - t0:.1f} s")
     runs = " ".join(f"{w:.2f}" for w in walls)
     print(f"upload to outputs    {statistics.median(walls):.2f} s (median of {len(walls)}: {runs})")
+    cpu = " ".join(f"{c:.2f}" for c in host_cpu)
+    print(
+        f"emulator CPU         {statistics.median(host_cpu):.2f} s (median of {len(host_cpu)}: {cpu}): this "
+        "process (moto, the state machines, the upload, polling every "
+        f"{args.poll:g} s), taken from the workers beside it"
+    )
     print(f"language             {job['language']}")
     print(f"segments             {len(document['segments'])}")
-    reference = _reference(args.file)
+    reference = _reference(audio)
     if reference:
         errors = start_errors([u["start"] for u in reference["segments"]], document["segments"])
         within = sum(e <= 0.5 for e in errors)

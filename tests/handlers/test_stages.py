@@ -186,6 +186,8 @@ def test_chunks_heard_in_another_language_are_decoded_again_before_the_job_compl
     assert int(job["progress"]) == 100 * len(chunks) // total < 100
     [stepped_back] = [e["detail"] for e in aws.events() if e["detail-type"] == "Transcription Job Progress"]
     assert (stepped_back["progress"], stepped_back["chunks_total"]) == (100 * len(chunks) // total, total)
+    assert aggregate.handler(request, context)["status"] == "REDO"  # the step retried: counted once
+    assert int(aws.table.get_item(Key={"job_id": "job1"})["Item"]["chunks_total"]) == total
 
     # RedoChunks: the chunk again, in the voted language; its old result is replaced, not reused.
     again = transcribe.handler({"job_id": "job1", "chunk": sent_back[0], "language": "en"}, context)

@@ -292,16 +292,16 @@ class JobRepository:
         return counters
 
     @translate_client_errors
-    def add_chunks_to_redo(self, job_id: str, count: int) -> dict[str, Any]:
-        """Chunks sent back to be decoded again (in the job's voted language) join its work:
-        ``chunks_total`` grows by ``count`` and the percentage steps back to match, so that a
-        progress bar does not sit at 100% while they run. The Map that counted the first pass
-        has ended, so no worker raises the percentage concurrently. Returns the counters as
-        :meth:`record_chunk_done` does."""
+    def count_chunks_sent_back(self, job_id: str, *, file_chunks: int, sent_back: int) -> dict[str, Any]:
+        """Chunks the language vote sends back to be decoded again join the job's work:
+        ``chunks_total`` becomes the file's chunks plus them (set, not added, so a retried step
+        counts them once) and the percentage steps back to match, so that a progress bar does not
+        sit at 100% while they run. The Map that counted the first pass has ended: no worker
+        raises the percentage meanwhile. Returns the counters as :meth:`record_chunk_done` does."""
         resp = self._table.update_item(
             Key={"job_id": job_id},
-            UpdateExpression="ADD chunks_total :n SET updated_at = :now",
-            ExpressionAttributeValues={":n": count, ":now": utc_now()},
+            UpdateExpression="SET chunks_total = :total, updated_at = :now",
+            ExpressionAttributeValues={":total": file_chunks + sent_back, ":now": utc_now()},
             ReturnValues="ALL_NEW",
         )
         counters = _chunk_counters(_from_dynamo(resp["Attributes"]))

@@ -78,7 +78,8 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
         decision = LanguageVote(**voted.to_dict())
         redo = set(chunks_to_redo(partials, voted))
         if redo and request.redo_allowed:
-            return _send_back(job_id, [c for c in chunks if c.index in redo], decision, ports=ports)
+            sent_back = [c for c in chunks if c.index in redo]
+            return _send_back(job_id, sent_back, decision, file_chunks=len(chunks), ports=ports)
         if redo and voted.language:  # (a winner always exists when chunks are overruled)
             caveats.append(mixed_language_warning(voted.language, len(redo)))
     channel_of = {chunk.index: chunk.channel for chunk in chunks if chunk.channel is not None}
@@ -159,11 +160,11 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
 
 
 def _send_back(
-    job_id: str, chunks: list[ChunkRef], decision: LanguageVote, *, ports: StagePorts
+    job_id: str, chunks: list[ChunkRef], decision: LanguageVote, *, file_chunks: int, ports: StagePorts
 ) -> AggregateResponse:
     """The chunks heard in another language than the vote chose, to be decoded again in it."""
     manifest = write_manifest(job_id, chunks, ports=ports, redo=True)
-    progress = ports.jobs.add_chunks_to_redo(job_id, len(chunks))
+    progress = ports.jobs.count_chunks_sent_back(job_id, file_chunks=file_chunks, sent_back=len(chunks))
     if progress["progress"]:  # the percentage stepped back: live views hear it at once
         ports.events.emit(
             JobProgress(
