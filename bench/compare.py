@@ -110,6 +110,23 @@ def _union(intervals: list[tuple[float, float]], lo: float, hi: float) -> float:
     return covered
 
 
+def _short_handed(intervals: list[tuple[float, float]], workers: int) -> tuple[float, float]:
+    """Seconds within the ASR span during which fewer than ``workers`` decoded, and how many of
+    them came at the end, after the first worker ran out of chunks (the last ones decoding alone)."""
+    if not intervals or workers < 2:
+        return 0.0, 0.0
+    edges = sorted([(a, 1) for a, _ in intervals] + [(b, -1) for _, b in intervals])
+    short, active, previous = 0.0, 0, edges[0][0]
+    last_full = edges[0][0]  # when all workers last decoded at once
+    for moment, step in edges:
+        if active < workers:
+            short += moment - previous
+        elif active + step < workers:
+            last_full = moment
+        active, previous = active + step, moment
+    return short, edges[-1][0] - last_full
+
+
 def _span(intervals: list[tuple[float, float]], lo: float, hi: float) -> tuple[float, float]:
     """When the first of ``intervals`` starts and the last ends, within [lo, hi] (lo, lo if none)."""
     inside = [(max(a, lo), min(b, hi)) for a, b in intervals if min(b, hi) > max(a, lo)]
@@ -212,6 +229,7 @@ def run_pipeline(pipeline: Any, item: long_audio.LongInput, max_chunk_seconds: f
         "no_lambda": wall - _union(all_runs, t0, t1),
         "steps": steps,
         "peak_parallel": runtime.stats.busiest("TranscribeFunction")[0],
+        "short_handed": _short_handed(asr, runtime.stats.busiest("TranscribeFunction")[0]),
     }
 
 

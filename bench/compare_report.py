@@ -186,6 +186,11 @@ def print_run(
     print(f"  merge + outputs      {inv.get('aggregate', 0):7.2f} s   (aggregate invocation)")
     print(f"  state machine gaps   {r['no_lambda']:7.2f} s   (no function running: Step Functions, polling)")
     print(f"  ASR summed           {r['asr_sum']:7.1f} s   on {r['peak_parallel']} parallel workers")
+    short, tail = r.get("short_handed", (0.0, 0.0))
+    print(
+        f"  ASR short-handed     {short:7.2f} s   (fewer than {r['peak_parallel']} workers decoding; "
+        f"{tail:.2f} s of it at the end, the last chunk(s) alone)"
+    )
     return (
         f"{minutes:>6g} min {item.duration_s:8.1f} s  direct "
         f"{direct.wall_s if direct else float('nan'):7.1f} s  pipeline {w:7.1f} s  ratio {ratio:5.2f}  "
