@@ -378,6 +378,13 @@ class JobProgress(JobEvent):
     chunks_done: int = _documented(None, None, minimum=1)
     chunks_total: int = _documented(None, None, minimum=1)
 
+    @classmethod
+    def of_counters(cls, job_id: str, counters: dict[str, Any]) -> JobProgress:
+        """The event for the jobs table's chunk counters, as its repository returns them (with the
+        job's source object, so the event needs no second read)."""
+        fields = ("bucket", "key", "progress", "chunks_done", "chunks_total")
+        return cls(job_id=job_id, **{name: counters[name] for name in fields})
+
 
 class JobCompleted(JobEvent):
     """The transcript is written in four formats; the job is COMPLETED."""

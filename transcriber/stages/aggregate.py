@@ -166,16 +166,7 @@ def _send_back(
     manifest = write_manifest(job_id, chunks, ports=ports, redo=True)
     progress = ports.jobs.count_chunks_sent_back(job_id, file_chunks=file_chunks, sent_back=len(chunks))
     if progress["progress"]:  # the percentage stepped back: live views hear it at once
-        ports.events.emit(
-            JobProgress(
-                job_id=job_id,
-                bucket=progress["bucket"],
-                key=progress["key"],
-                progress=progress["progress"],
-                chunks_done=progress["chunks_done"],
-                chunks_total=progress["chunks_total"],
-            )
-        )
+        ports.events.emit(JobProgress.of_counters(job_id, progress))
     metrics.add_metric(name="ChunksDecodedAgain", unit=MetricUnit.Count, value=len(chunks))
     logger.info(
         "Chunks heard in another language than the job's; decoding them again",

@@ -89,16 +89,7 @@ def _transcribe(
     progress = ports.jobs.record_chunk_done(job_id)
     if crosses_progress_step(progress["chunks_done"], progress["chunks_total"]):
         # One event per 10% band of chunks; the source object comes from the job.
-        ports.events.emit(
-            JobProgress(
-                job_id=job_id,
-                bucket=progress["bucket"],
-                key=progress["key"],
-                progress=progress["progress"],
-                chunks_done=progress["chunks_done"],
-                chunks_total=progress["chunks_total"],
-            )
-        )
+        ports.events.emit(JobProgress.of_counters(job_id, progress))
     metrics.add_metric(name="ChunkLatency", unit=MetricUnit.Seconds, value=elapsed)
     if spec.duration > 0:
         metrics.add_metric(name="RealTimeFactor", unit=MetricUnit.Count, value=elapsed / spec.duration)
