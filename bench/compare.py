@@ -215,6 +215,7 @@ def run_pipeline(pipeline: Any, item: long_audio.LongInput, max_chunk_seconds: f
     invocation = {role: sum(e - s for s, e in spans) for role, spans in runs.items()}
     asr_sum = sum(e - s for s, e in asr) - steps["pause scan"]
     all_runs = [span for spans in runs.values() for span in spans]
+    workers = runtime.stats.busiest("TranscribeFunction")[0]
     return {
         "wall": wall,
         "t1": t1,
@@ -228,8 +229,8 @@ def run_pipeline(pipeline: Any, item: long_audio.LongInput, max_chunk_seconds: f
         "model_span": _span(asr, t0, t1),
         "no_lambda": wall - _union(all_runs, t0, t1),
         "steps": steps,
-        "peak_parallel": runtime.stats.busiest("TranscribeFunction")[0],
-        "short_handed": _short_handed(asr, runtime.stats.busiest("TranscribeFunction")[0]),
+        "peak_parallel": workers,
+        "short_handed": _short_handed(asr, workers),
     }
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import tempfile
 import time
@@ -31,12 +30,6 @@ from transcriber.domain.options import JobOptions
 def _reference(audio: Path) -> dict[str, Any] | None:
     candidate = audio.with_name(audio.name.rsplit(".", 1)[0] + ".segments.json")
     return json.loads(candidate.read_text()) if candidate.exists() else None
-
-
-def _own_cpu_s() -> float:
-    """CPU seconds of this process so far: the embedded AWS, not the function workers (children)."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -78,11 +71,12 @@ def run(args: argparse.Namespace, audio: Path) -> None:
         walls: list[float] = []
         host_cpu: list[float] = []
         for _ in range(args.repeat):
-            started, cpu_before = time.time(), _own_cpu_s()
+            # process_time: this process (the embedded AWS), not the function workers
+            started, cpu_before = time.time(), time.process_time()
             # dedupe off: a repeated run transcribes again rather than reusing the first transcript
             submission = pipeline.submit(audio, options=JobOptions(dedupe=False))
             job = pipeline.wait(submission.job_id, poll_s=args.poll)
-            host_cpu.append(_own_cpu_s() - cpu_before)
+            host_cpu.append(time.process_time() - cpu_before)
             if job["status"] != "COMPLETED":
                 raise SystemExit(f"job failed: {job.get('reason_code')}: {job.get('error_message')}")
             # to the record's own COMPLETED time, not to when the polling noticed it
