@@ -34,11 +34,11 @@ from bench.long_audio import EVAL_DIR
 from bench.scoring import normalise, wer
 from transcriber.adapters.ffmpeg import convert_to_wav, ffmpeg_path, split_channels
 from transcriber.domain.channels import MAX_CHANNELS, merge_by_channel, prepare_channel_chunks
-from transcriber.domain.chunking import ChunkingConfig
+from transcriber.domain.chunking import ChunkingConfig, write_chunk_wav
 from transcriber.domain.merge import merge_chunks
-from transcriber.domain.models import ChunkSpec, ChunkTranscript
+from transcriber.domain.models import ChunkTranscript
 from transcriber.domain.options import JobOptions
-from transcriber.domain.preparation import prepare_chunks
+from transcriber.domain.preparation import PreparedAudio, prepare_chunks
 from transcriber.domain.recognition import transcribe_chunk
 from transcriber.engines.faster_whisper_engine import FasterWhisperEngine
 
@@ -106,15 +106,16 @@ def build_call(out: Path, bleed_db: float | None, seed: int = 5) -> tuple[list[s
 
 
 def transcribe_all(
-    engine: FasterWhisperEngine,
-    chunks: list[tuple[ChunkSpec, Path]],
-    options: JobOptions,
-    config: ChunkingConfig,
+    engine: FasterWhisperEngine, prepared: PreparedAudio, options: JobOptions, config: ChunkingConfig
 ) -> list[ChunkTranscript]:
-    return [
-        transcribe_chunk(engine, path, spec, language="en", options=options, config=config)
-        for spec, path in chunks
-    ]
+    """Each chunk cut from its channel's WAV by its byte range, as the transcribe step reads it."""
+    parts = []
+    for spec, span in prepared.chunks:
+        with prepared.audio[spec.channel or 0].open("rb") as wav:
+            wav.seek(span.first)
+            path = write_chunk_wav(prepared.audio[0].parent / "chunk.wav", wav.read(span.stop - span.first))
+        parts.append(transcribe_chunk(engine, path, spec, language="en", options=options, config=config))
+    return parts
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -144,7 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 split=partial(split_channels, max_channels=MAX_CHANNELS),
             )  # fmt: skip
             split_s = time.perf_counter() - started
-            parts = transcribe_all(engine, prepared.chunks, options, config)
+            by_channel = PreparedAudio(prepared.info, prepared.audio, prepared.chunks)
+            parts = transcribe_all(engine, by_channel, options, config)
             asr_s = time.perf_counter() - started - split_s
             channel_of = {spec.index: spec.channel or 0 for spec, _ in prepared.chunks}
             merged = merge_by_channel(
@@ -157,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 call, run_dir / "mono", config=config, max_duration_s=4 * 3600, convert=convert_to_wav
             )
             mono_parts = transcribe_all(
-                engine, mono.chunks, options.model_copy(update={"channel_identification": False}), config
+                engine, mono, options.model_copy(update={"channel_identification": False}), config
             )
             mixed = merge_chunks("bench", mono_parts, mono.info.duration_s)
             mono_s = time.perf_counter() - started

@@ -5,13 +5,13 @@
 
 For each length it writes synthetic speech with pauses (harmonic tones with a syllable-rate
 envelope, 1-15 s long, between 0.2-3 s pauses of faint noise) as a 16 kHz mono FLAC file in a
-temporary folder, then runs ``prepare_chunks`` (ffmpeg to 16 kHz WAV, plan, export: the chunk
+temporary folder, then runs ``prepare_chunks`` (ffmpeg to 16 kHz WAV, plan, each chunk's byte range: the chunk
 handler's domain work, without S3) on it in a fresh child process per chunk-length setting, so that
 the peak RSS (``VmHWM``) is that run's own. ffmpeg runs as a grandchild: its peak RSS is shown apart.
 
 It also prints the chunk manifest's size (the chunk list the step writes to S3 for the
 Distributed Map; the state gets a summary of constant size) and the most local disk the step held
-at once (the upload, its WAV and every chunk file: what Lambda's /tmp must hold; infra sizes it
+at once (the upload and its WAV: what Lambda's /tmp must hold; infra sizes it
 with ``transcriber.domain.preparation.scratch_bytes``). Figures only: timings are noisy.
 """
 
@@ -93,7 +93,7 @@ def _chunk_step(source: str, max_chunk_seconds: float) -> ChunkStepRun:
     """One chunk step, in a fresh process: its VmHWM is this run's own peak."""
     from transcriber.adapters.ffmpeg import convert_to_wav
     from transcriber.domain.chunking import ChunkingConfig
-    from transcriber.domain.jobs import chunk_key
+    from transcriber.domain.jobs import audio_key
     from transcriber.domain.messages import ChunkRef
     from transcriber.domain.preparation import WAV_BYTES_PER_SECOND, prepare_chunks
 
@@ -108,8 +108,7 @@ def _chunk_step(source: str, max_chunk_seconds: float) -> ChunkStepRun:
             convert=convert_to_wav,
         )
         wall = time.perf_counter() - started
-        chunk_bytes = sum(path.stat().st_size for _, path in prepared.chunks)
-    refs = [ChunkRef.of(spec, chunk_key(JOB_ID, spec.index)).to_wire() for spec, _ in prepared.chunks]
+    refs = [ChunkRef.of(spec, audio_key(JOB_ID), span).to_wire() for spec, span in prepared.chunks]
     wav_bytes = int(WAV_BYTES_PER_SECOND * prepared.info.duration_s)
     return ChunkStepRun(
         audio_s=prepared.info.duration_s,
@@ -119,7 +118,7 @@ def _chunk_step(source: str, max_chunk_seconds: float) -> ChunkStepRun:
         peak_rss_mb=_status_mb("VmHWM"),
         ffmpeg_peak_mb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         manifest_bytes=len(json.dumps(refs).encode()),
-        disk_peak_bytes=Path(source).stat().st_size + wav_bytes + chunk_bytes,
+        disk_peak_bytes=Path(source).stat().st_size + wav_bytes,
     )
 
 

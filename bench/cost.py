@@ -33,6 +33,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from transcriber.domain.preparation import WAV_BYTES_PER_SECOND
+
 #: Public on-demand prices, us-east-1, as listed on this date (check before quoting a budget).
 PRICE_DATE = "AWS public on-demand list prices, us-east-1, as of 2026-12-04; no free tier"
 LAMBDA_GB_S = {"x86_64": 0.0000166667, "arm64": 0.0000133334}
@@ -55,6 +57,8 @@ OPENAI_WHISPER_MIN = 0.006
 #: TranscribeChunks (the Distributed Map), SpeakerLabelsRequested, AggregateTranscript,
 #: ChunksSentBack, the end (a job whose language vote sends chunks back adds three).
 PARENT_TRANSITIONS = 8
+#: boto3's default multipart threshold and part size (``TransferConfig``).
+MULTIPART_PART_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -95,13 +99,24 @@ class Requests:
     children: float
 
 
-def requests(chunks: int, chunks_per_child: int) -> Requests:
-    """Counted from the handlers: chunk writes every chunk and the manifest; the ItemReader reads
-    the manifest; transcribe checks its checkpoint, reads its chunk, writes its result and counts
-    it on the job; aggregate reads every result and writes four outputs."""
+def audio_upload_requests(audio_s: float) -> int:
+    """S3 requests of the chunk step's one upload of the job's WAV, with boto3's managed upload as
+    configured by default: one PUT under 8 MB, else create, one request per 8 MB part, complete
+    (all billed at the PUT rate)."""
+    size = audio_s * WAV_BYTES_PER_SECOND
+    if size < MULTIPART_PART_BYTES:
+        return 1
+    return 2 + math.ceil(size / MULTIPART_PART_BYTES)
+
+
+def requests(chunks: int, chunks_per_child: int, audio_s: float = 3600.0) -> Requests:
+    """Counted from the handlers: chunk uploads the job's WAV once (its chunks are byte ranges of
+    it) and writes the manifest; the ItemReader reads the manifest; transcribe checks its
+    checkpoint, reads its chunk's bytes with one ranged GET, writes its result and counts it on
+    the job; aggregate reads every result and writes four outputs."""
     return Requests(
-        s3_puts=chunks + 1 + chunks + 4,
-        s3_gets=2 + 1 + 1 + 2 * chunks + chunks,
+        s3_puts=audio_upload_requests(audio_s) + 1 + chunks + 4,
+        s3_gets=2 + 1 + 1 + 3 * chunks,
         ddb_writes=1 + 1 + chunks + 1,
         ddb_reads=2 + chunks,
         transitions=PARENT_TRANSITIONS,

@@ -17,7 +17,6 @@ from aws_cdk import aws_logs as logs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
-from transcriber.domain.options import MAX_CHUNK_SECONDS_RANGE
 from transcriber.domain.preparation import scratch_bytes
 
 FUNCTIONS = ("ingest", "chunk", "transcribe", "aggregate", "fail", "api", "notifier")
@@ -240,12 +239,9 @@ class EnvironmentConfig(_Settings):
 
     @property
     def chunk_scratch_mb(self) -> int:
-        """/tmp for the chunk step: the largest upload, its WAV at the longest duration and the chunk
-        files at once (transcriber/domain/preparation.py)."""
-        need = scratch_bytes(
-            self.max_upload_bytes, self.max_duration_minutes * 60.0, MAX_CHUNK_SECONDS_RANGE[0]
-        )
-        return _scratch_mb(need)
+        """/tmp for the chunk step: the largest upload and its WAV at the longest duration at once
+        (transcriber/domain/preparation.py)."""
+        return _scratch_mb(scratch_bytes(self.max_upload_bytes, self.max_duration_minutes * 60.0))
 
     @property
     def api_scratch_mb(self) -> int:

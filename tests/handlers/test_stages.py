@@ -12,6 +12,7 @@ from functions.chunk import handler as chunk
 from functions.fail import handler as fail
 from functions.transcribe import handler as transcribe
 from tests.handlers.conftest import Aws, FakeContext, chunked
+from transcriber.domain.chunking import write_chunk_wav
 from transcriber.domain.errors import InvalidOptionsError
 from transcriber.domain.formats import parse_srt, parse_vtt
 
@@ -31,7 +32,7 @@ def pending_job(aws: Aws, sample_flac: Path) -> dict:
     return {"job_id": "job1", "bucket": "uploads", "key": "in/sample.flac"}
 
 
-def test_chunk_stores_chunks_and_returns_only_references(
+def test_chunk_stores_the_audio_once_and_returns_only_references(
     aws: Aws, context: FakeContext, pending_job: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MAX_CHUNK_SECONDS", "8")
@@ -43,10 +44,16 @@ def test_chunk_stores_chunks_and_returns_only_references(
     assert sorted(c["index"] for c in chunks) == list(range(len(chunks)))
     durations = [c["duration"] for c in chunks]
     assert durations == sorted(durations, reverse=True)  # longest first: the Map's workers finish together
+    # One stored WAV (and the manifest), not a copy of every chunk: each chunk is a byte range of it.
+    stored = {o["Key"] for o in aws.s3.list_objects_v2(Bucket="results", Prefix="work/job1/")["Contents"]}
+    assert stored == {"work/job1/audio.wav", out["manifest"]["key"]}
+    audio = aws.s3.get_object(Bucket="results", Key="work/job1/audio.wav")["Body"].read()
+    assert audio[:4] == b"RIFF"
     for c in chunks:
-        assert c["duration"] <= 8.0 + 1e-6
-        body = aws.s3.get_object(Bucket="results", Key=c["key"])["Body"].read()
-        assert body[:4] == b"RIFF"
+        assert c["duration"] <= 8.0 + 1e-6 and c["key"] == "work/job1/audio.wav"
+        first, stop = c["byte_range"]
+        assert first >= 44 and stop <= len(audio)
+        assert (stop - first) / 32_000 == pytest.approx(c["duration"], abs=0.001)  # 16 kHz, 16-bit mono
     offsets = [c["offset"] for c in sorted(chunks, key=lambda c: c["index"])]
     assert offsets == sorted(offsets) and offsets[0] < 1.0
     job = aws.table.get_item(Key={"job_id": "job1"})["Item"]
@@ -83,6 +90,26 @@ def test_transcribe_then_aggregate_complete_the_job(
     event = events[-1]
     assert event["detail-type"] == "Transcription Job Completed"
     assert "transcript" not in event["detail"]  # events stay small: no transcript text
+
+
+def test_a_chunk_stored_as_its_own_wav_is_still_transcribed(
+    aws: Aws, context: FakeContext, pending_job: dict, tmp_path: Path
+) -> None:
+    """A manifest written before the audio was stored whole (an execution in flight across the
+    deploy) names a WAV per chunk and no byte range: transcribe reads that object as before."""
+    prepared = chunked(chunk.handler(pending_job, context))
+    ref = prepared["chunks"][0]
+    first, stop = ref.pop("byte_range")
+    audio = aws.s3.get_object(Bucket="results", Key=ref["key"])["Body"].read()
+    own = write_chunk_wav(tmp_path / "chunk.wav", audio[first:stop])
+    ref["key"] = "work/job1/chunks/chunk-0000.wav"
+    aws.s3.put_object(Bucket="results", Key=ref["key"], Body=own.read_bytes())
+    aws.s3.delete_object(Bucket="results", Key="work/job1/audio.wav")  # only the chunk's own WAV is left
+    assert transcribe.handler({"job_id": "job1", "chunk": ref}, context)["reused"] is False
+    partial = json.loads(
+        aws.s3.get_object(Bucket="results", Key="work/job1/partials/chunk-0000.json")["Body"].read()
+    )
+    assert partial["segments"] and partial["language"] == "en"
 
 
 def test_fail_marks_the_job_failed_once_with_the_reason(

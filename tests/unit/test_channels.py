@@ -22,10 +22,10 @@ from transcriber.domain.channels import (
     prepare_channel_chunks,
     suppress_crosstalk,
 )
-from transcriber.domain.chunking import ChunkingConfig, plan_from_speech
+from transcriber.domain.chunking import ChunkingConfig, export_chunks_from_file, plan_from_speech
 from transcriber.domain.errors import TooLongError, UnsupportedFormatError
 from transcriber.domain.formats import transcript_to_dict
-from transcriber.domain.jobs import chunk_key
+from transcriber.domain.jobs import audio_key
 from transcriber.domain.merge import merge_chunks
 from transcriber.domain.messages import ChunkRef, ChunkResponse, ManifestRef
 from transcriber.domain.models import ChunkSpec, ChunkTranscript, Segment, Word
@@ -128,8 +128,15 @@ def test_each_channel_is_planned_on_its_own_with_indexes_running_on(tmp_path: Pa
     # Right-channel chunks cover its own speech only (the left's bursts are not on its timeline).
     right_specs = [spec for spec in specs if spec.channel == 1]
     assert right_specs[0].offset >= 12 and right_specs[-1].end <= 40
-    assert all(path.exists() for _, path in prepared.chunks)
-    assert len({path for _, path in prepared.chunks}) == len(specs)
+    # One WAV per channel, and each chunk's byte range in its channel's WAV holds the chunk's samples.
+    assert len(prepared.audio) == prepared.channels == 2
+    for channel, wav in enumerate(prepared.audio):
+        own = [(spec, span) for spec, span in prepared.chunks if spec.channel == channel]
+        exported = export_chunks_from_file(wav, [spec for spec, _ in own], tmp_path / f"cut-{channel}")
+        data = wav.read_bytes()
+        for (_, span), path in zip(own, exported, strict=True):
+            with wave.open(str(path), "rb") as cut:
+                assert data[span.first : span.stop] == cut.readframes(cut.getnframes())
     assert prepared.job_fields() == {"channels": 2}
 
 
@@ -238,7 +245,7 @@ def test_crosstalk_is_muted_where_the_other_channel_is_much_louder(tmp_path: Pat
 @pytest.mark.parametrize("channels", [2, 4])
 def test_a_multichannel_plan_within_the_duration_limit_fits_the_state(channels: int) -> None:
     """The limit counts every channel (four hours in all); the references carry their channel."""
-    from tests.unit.test_long_files import FOUR_HOURS_MS, STATE_PAYLOAD_LIMIT, runs
+    from tests.unit.test_long_files import FOUR_HOURS_MS, STATE_PAYLOAD_LIMIT, runs, stored_bytes
 
     config = ChunkingConfig(max_chunk_seconds=20)
     per_channel_ms = FOUR_HOURS_MS // channels
@@ -247,7 +254,7 @@ def test_a_multichannel_plan_within_the_duration_limit_fits_the_state(channels: 
     for channel in range(channels):
         planned = plan_from_speech(speech, per_channel_ms, config)
         specs += [replace(s, index=len(specs) + s.index, channel=channel) for s in planned]
-    refs = [ChunkRef.of(spec, chunk_key("0" * 32, spec.index)) for spec in specs]
+    refs = [ChunkRef.of(spec, audio_key("0" * 32, spec.channel), stored_bytes(spec)) for spec in specs]
     # The references go to the chunk manifest in S3; the state holds their count and its location.
     manifest = ManifestRef(bucket="results", key=manifest_key("0" * 32))
     state = ChunkResponse(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import wave
 from itertools import pairwise
 from pathlib import Path
@@ -15,12 +16,14 @@ from pydub.silence import detect_nonsilent
 from transcriber.domain import chunking
 from transcriber.domain.chunking import (
     ChunkingConfig,
+    chunk_byte_ranges,
     export_chunks,
     export_chunks_from_file,
     longest_first,
     plan_chunks,
     plan_chunks_from_file,
     speech_spans,
+    write_chunk_wav,
 )
 from transcriber.domain.models import ChunkSpec
 from transcriber.env import ChunkEnv
@@ -304,6 +307,41 @@ def test_export_from_file_writes_exactly_the_samples_of_pydub_slices(
             with wave.open(str(chunk), "rb") as wav:
                 assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (16000, 1, 2)
                 assert wav.readframes(wav.getnframes()) == expected
+
+
+def with_list_chunk(path: Path) -> Path:
+    """The WAV rewritten with a ``LIST`` chunk before its samples, as ffmpeg writes them."""
+    data = path.read_bytes()
+    fmt_end = 12 + 8 + struct.unpack("<I", data[16:20])[0]
+    info = b"INFOISFT" + struct.pack("<I", 14) + b"Lavf61.7.100\x00\x00"
+    listed = data[12:fmt_end] + b"LIST" + struct.pack("<I", len(info)) + info + data[fmt_end:]
+    path.write_bytes(b"RIFF" + struct.pack("<I", 4 + len(listed)) + b"WAVE" + listed)
+    return path
+
+
+def test_byte_ranges_hold_exactly_the_samples_of_the_exported_chunks(tmp_path: Path) -> None:
+    """What transcribe reads with a ranged GET of the stored WAV is what the chunk file held, the
+    padding of a rounded end (under a millisecond of zeros) aside; the samples' offset is found."""
+    path = with_list_chunk(write_wav(tmp_path / "audio.wav", speech_like(extra_frames=9)))
+    with wave.open(str(path), "rb") as wav:
+        stored_frames = wav.getnframes()
+    specs = plan_chunks_from_file(path, ChunkingConfig(max_chunk_seconds=2))
+    assert len(specs) > 2
+    ranges = chunk_byte_ranges(path, specs)
+    samples_at = 44 + 8 + 26  # after the LIST chunk, not at 44
+    assert ranges[0].first == samples_at + 2 * round(specs[0].offset * 1000) * 16
+    data = path.read_bytes()
+    for spec, span, exported in zip(
+        specs, ranges, export_chunks_from_file(path, specs, tmp_path / "c"), strict=True
+    ):
+        with wave.open(str(exported), "rb") as wav:
+            frames = wav.readframes(wav.getnframes())
+        assert data[span.first : span.stop] == frames[: span.stop - span.first]
+        padding = frames[span.stop - span.first :]
+        assert padding == bytes(len(padding)) and len(padding) <= 2 * 16  # at most 1 ms of zeros
+        rebuilt = write_chunk_wav(tmp_path / f"read-{spec.index}.wav", data[span.first : span.stop])
+        assert AudioSegment.from_wav(str(rebuilt)).raw_data == data[span.first : span.stop]
+    assert ranges[-1].stop == len(data) == samples_at + 2 * stored_frames
 
 
 def test_export_from_file_refuses_audio_not_yet_converted(tmp_path: Path) -> None:

@@ -29,8 +29,12 @@ def test_parent_transitions_do_not_grow_with_chunks_and_children_follow_the_batc
     small, large = cost.requests(10, 1), cost.requests(10_000, 4)
     assert small.transitions == large.transitions == cost.PARENT_TRANSITIONS
     assert (small.children, large.children) == (10, 2500)
-    # The manifest: one more PUT (chunk step) and one more GET (ItemReader) than the chunks need.
-    assert large.s3_puts == 2 * 10_000 + 1 + 4
+    # Per chunk one PUT (its result); per job the WAV's upload, the manifest and the four outputs.
+    # An hour of WAV is 115 MB: a multipart upload of 14 parts of 8 MB, plus create and complete.
+    assert large.s3_puts == 10_000 + 16 + 1 + 4
+    assert cost.requests(10, 1, audio_s=60).s3_puts == 10 + 1 + 1 + 4  # 1.9 MB: one PUT
+    # Per chunk three GETs or HEADs: its checkpoint, its bytes (one ranged GET), aggregate's read.
+    assert large.s3_gets - small.s3_gets == 3 * (10_000 - 10)
 
 
 def test_cpu_bound_work_slows_in_proportion_below_one_vcpu() -> None:

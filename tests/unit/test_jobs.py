@@ -13,7 +13,7 @@ from transcriber.domain.errors import (
 )
 from transcriber.domain.jobs import (
     JobStatus,
-    chunk_key,
+    audio_key,
     extension_of,
     job_id_for,
     output_key,
@@ -42,7 +42,8 @@ def test_job_id_differs_for_another_object_or_version(other: tuple[str, str, str
 
 
 def test_object_layout_keeps_work_and_results_apart() -> None:
-    assert chunk_key("j1", 3) == "work/j1/chunks/chunk-0003.wav"
+    assert audio_key("j1") == "work/j1/audio.wav"
+    assert audio_key("j1", 1) == "work/j1/audio-channel-1.wav"
     assert partial_key("j1", 3) == "work/j1/partials/chunk-0003.json"
     assert output_key("j1", "srt") == "transcripts/j1/transcript.srt"
 

@@ -17,7 +17,7 @@ import pytest
 
 from transcriber.adapters.storage import ObjectStore
 from transcriber.domain.chunking import ChunkingConfig, Span, longest_first, plan_from_speech
-from transcriber.domain.jobs import chunk_key, output_key
+from transcriber.domain.jobs import audio_key, output_key
 from transcriber.domain.messages import (
     AggregateRequest,
     AggregateResponse,
@@ -34,6 +34,7 @@ from transcriber.domain.messages import (
     TranscribeRequest,
     TranscribeResponse,
 )
+from transcriber.domain.models import ChunkSpec
 from transcriber.domain.options import MAX_CHUNK_SECONDS_RANGE, JobOptions
 from transcriber.stages.manifest import read_manifest, write_manifest
 from transcriber.stages.ports import StagePorts
@@ -80,6 +81,12 @@ def size(message: dict[str, Any]) -> int:
     return len(json.dumps(message).encode())
 
 
+def stored_bytes(spec: ChunkSpec) -> tuple[int, int]:
+    """The chunk's byte range in a canonical 16 kHz mono WAV (44-byte header): ranges as long as
+    the chunk step writes them, so the manifest's size is the real one."""
+    return 44 + round(spec.offset * 16_000) * 2, 44 + round(spec.end * 16_000) * 2
+
+
 def test_a_twelve_hour_plan_lands_whole_in_the_manifest_and_the_state_stays_small() -> None:
     max_chunk_s = MAX_CHUNK_SECONDS_RANGE[0]  # the shortest chunks a job may ask for: the most chunks
     speech = conversation(12, TWELVE_HOURS_MS)
@@ -87,7 +94,7 @@ def test_a_twelve_hour_plan_lands_whole_in_the_manifest_and_the_state_stays_smal
     assert len(specs) >= TWELVE_HOURS_MS / 1000 / max_chunk_s  # over 2,000 chunks
     store = MemoryStore()
     ports = StagePorts(store=cast(ObjectStore, store), jobs=None, events=None, results_bucket="results")  # type: ignore[arg-type]
-    chunks = [ChunkRef.of(spec, chunk_key(JOB_ID, spec.index)) for spec in longest_first(specs)]
+    chunks = [ChunkRef.of(spec, audio_key(JOB_ID), stored_bytes(spec)) for spec in longest_first(specs)]
     manifest = write_manifest(JOB_ID, chunks, ports=ports)
 
     # The manifest holds every chunk of the plan, nothing twice, and covers the whole file.
@@ -173,7 +180,7 @@ def test_a_four_hour_plan_goes_to_the_manifest_and_the_state_gets_a_constant_sum
     assert len(specs) >= FOUR_HOURS_MS / 1000 / max_chunk_seconds  # the pattern really makes this many
     store = MemoryStore()
     ports = StagePorts(store=cast(ObjectStore, store), jobs=None, events=None, results_bucket="results")  # type: ignore[arg-type]
-    chunks = [ChunkRef.of(spec, chunk_key(JOB_ID, spec.index)) for spec in longest_first(specs)]
+    chunks = [ChunkRef.of(spec, audio_key(JOB_ID), stored_bytes(spec)) for spec in longest_first(specs)]
     manifest = write_manifest(JOB_ID, chunks, ports=ports)
     assert read_manifest(manifest, ports=ports) == chunks
     response = ChunkResponse(

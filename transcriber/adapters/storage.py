@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 
 from transcriber.adapters import aws_clients
 from transcriber.adapters.retry import translate_client_errors
+from transcriber.domain.errors import RetryableError
 from transcriber.faults import with_s3_faults
 
 
@@ -83,6 +84,18 @@ class ObjectStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._client.download_file(bucket, key, str(path))
         return path
+
+    @translate_client_errors
+    def get_range(self, bucket: str, key: str, first: int, stop: int) -> bytes:
+        """Bytes [first, stop) of the object, in one ranged GET (a chunk of the job's stored WAV)."""
+        if stop <= first:
+            return b""
+        resp = self._client.get_object(Bucket=bucket, Key=key, Range=f"bytes={first}-{stop - 1}")
+        data = bytes(resp["Body"].read())
+        if len(data) != stop - first:
+            # A body cut short on the way is a network fault: the step's retry reads it again.
+            raise RetryableError(f"s3://{bucket}/{key}: asked for bytes {first}-{stop - 1}, got {len(data)}")
+        return data
 
     @translate_client_errors
     def upload(

@@ -7,9 +7,11 @@ what ffprobe would report is read back from the WAV that ffmpeg writes.
 
 from __future__ import annotations
 
+import struct
 import wave
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from transcriber.domain.errors import (
     EmptyFileError,
@@ -127,6 +129,23 @@ def read_wav_info(path: Path, fmt: str = "wav") -> AudioInfo:
         frames, rate, channels = wav.getnframes(), wav.getframerate(), wav.getnchannels()
     duration = round(frames / rate, 3) if rate else 0.0
     return AudioInfo(duration_s=duration, sample_rate=rate, channels=channels, format=fmt)
+
+
+def pcm_data_offset(handle: BinaryIO) -> int:
+    """Byte offset of the samples in a RIFF WAV file (just after its ``data`` chunk header).
+
+    ffmpeg and many recorders write chunks (``LIST``, ``fact``) before the samples, so the offset
+    is found, not assumed to be 44.
+    """
+    handle.seek(12)
+    while header := handle.read(8):
+        if len(header) < 8:
+            break
+        name, size = struct.unpack("<4sI", header)
+        if name == b"data":
+            return handle.tell()
+        handle.seek(size + size % 2, 1)
+    raise ValueError("no data chunk")
 
 
 #: Bytes of a canonical WAV header: a file shorter than this plus its samples is truncated.

@@ -3,16 +3,16 @@
 Call recordings keep one party per channel (agent left, customer right), so the channel says who
 spoke more reliably than any voice model. The chunk stage splits the upload into one mono WAV per
 channel, mutes on each channel the other party's leaked speech (:func:`suppress_crosstalk`: the
-engine would transcribe it), and plans each channel into chunks of its own; chunk
-indexes run on across channels so every chunk keeps one S3 key, and each ChunkSpec knows its
-channel. The Map transcribes them like any other chunks. :func:`merge_by_channel` then merges each
-channel alone (seams and overlaps are a channel's own business) and interleaves the channels by
-time, every segment and word labelled ``ch_<channel>``.
+engine would transcribe it), and plans each channel into chunks of its own; chunk indexes run on
+across channels so every chunk keeps its own checkpoint key, and each ChunkSpec knows its channel
+(and so which channel's stored WAV holds its bytes). The Map transcribes them like any other
+chunks. :func:`merge_by_channel` then merges each channel alone (seams and overlaps are a
+channel's own business) and interleaves the channels by time, every segment and word labelled
+``ch_<channel>``.
 """
 
 from __future__ import annotations
 
-import struct
 import wave
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -21,8 +21,8 @@ from typing import BinaryIO
 
 import numpy as np
 
-from transcriber.domain.audio import AudioInfo, sniff_format
-from transcriber.domain.chunking import ChunkingConfig, export_chunks_from_file, plan_chunks_from_file
+from transcriber.domain.audio import AudioInfo, pcm_data_offset, sniff_format
+from transcriber.domain.chunking import ByteRange, ChunkingConfig, chunk_byte_ranges, plan_chunks_from_file
 from transcriber.domain.errors import TooLongError
 from transcriber.domain.models import ChunkSpec, ChunkTranscript, Segment, Transcript, Word
 
@@ -43,8 +43,13 @@ SplitChannels = Callable[[Path, Path], tuple[AudioInfo, list[Path]]]
 @dataclass(frozen=True)
 class ChannelChunks:
     info: AudioInfo
-    channels: int
-    chunks: list[tuple[ChunkSpec, Path]]
+    #: one WAV per channel, in channel order
+    audio: list[Path]
+    chunks: list[tuple[ChunkSpec, ByteRange]]
+
+    @property
+    def channels(self) -> int:
+        return len(self.audio)
 
     def job_fields(self) -> dict[str, object]:
         """What the job record says about the channels (a mono upload is noted, not refused)."""
@@ -61,7 +66,7 @@ def speaker_label(channel: int) -> str:
 def prepare_channel_chunks(
     source: Path, workdir: Path, *, config: ChunkingConfig, max_duration_s: float, split: SplitChannels
 ) -> ChannelChunks:
-    """Split the upload per channel, check the length, then plan and export each channel's chunks.
+    """Split the upload per channel, check the length, then plan each channel's chunks.
 
     The duration limit counts every channel: a two-hour stereo call is four hours of transcription
     (time, cost and chunk references in the state), so it is held to the same limit.
@@ -78,15 +83,13 @@ def prepare_channel_chunks(
         )
     if len(channel_wavs) > 1:
         suppress_crosstalk(channel_wavs)
-    chunks: list[tuple[ChunkSpec, Path]] = []
+    chunks: list[tuple[ChunkSpec, ByteRange]] = []
     for channel, wav in enumerate(channel_wavs):
         planned = plan_chunks_from_file(wav, config)
         first = len(chunks)
         specs = [replace(spec, index=first + spec.index, channel=channel) for spec in planned]
-        paths = export_chunks_from_file(wav, specs, workdir / "chunks" / f"channel-{channel}")
-        chunks.extend(zip(specs, paths, strict=True))
-        wav.unlink(missing_ok=True)  # keep /tmp to one channel's audio plus the chunks
-    return ChannelChunks(info=info, channels=len(channel_wavs), chunks=chunks)
+        chunks.extend(zip(specs, chunk_byte_ranges(wav, specs), strict=True))
+    return ChannelChunks(info=info, audio=list(channel_wavs), chunks=chunks)
 
 
 def _frame_db(samples: np.ndarray, frame: int) -> np.ndarray:
@@ -130,17 +133,11 @@ def suppress_crosstalk(channel_wavs: Sequence[Path], margin_db: float = CROSSTAL
 
 
 def _data_offset(handle: BinaryIO) -> int:
-    """Byte offset of the samples in a PCM WAV (after its ``data`` chunk header)."""
+    """Byte offset of the samples in a 16-bit mono WAV (the only format crosstalk is measured in)."""
     with wave.open(handle, "rb") as wav:  # checks the format; the handle stays open
         if wav.getsampwidth() != 2 or wav.getnchannels() != 1:
             raise ValueError("crosstalk suppression takes 16-bit mono WAV")
-    handle.seek(12)
-    while header := handle.read(8):
-        name, size = struct.unpack("<4sI", header)
-        if name == b"data":
-            return handle.tell()
-        handle.seek(size + size % 2, 1)
-    raise ValueError("no data chunk")
+    return pcm_data_offset(handle)
 
 
 def _labelled(segment: Segment, channel: int) -> Segment:

@@ -18,12 +18,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 from pydub import AudioSegment
 from pydub.utils import db_to_float
 
+from transcriber.domain.audio import pcm_data_offset
 from transcriber.domain.models import ChunkSpec
 
 #: Step of the silence scan in ms: 10 ms keeps the scan fast and is finer than any useful cut.
@@ -40,7 +41,16 @@ CHUNK_SAMPLE_WIDTH = 2
 _INT16_FULL_SCALE = 2**15
 
 Span = tuple[int, int]  # [start, end) in milliseconds
+
+
 Piece = tuple[int, int, int]  # [start, end) and the overlap at its start, in milliseconds
+
+
+class ByteRange(NamedTuple):
+    """[first, stop) byte offsets of a chunk's samples in the job's stored WAV."""
+
+    first: int
+    stop: int
 
 
 @dataclass(frozen=True)
@@ -370,6 +380,14 @@ def sound_spans_from_file(wav_path: Path, config: ChunkingConfig | None = None) 
         return _speech_ms(pcm, config.min_silence_ms, config.silence_thresh_dbfs), _duration_ms(pcm)
 
 
+def _frame_span(spec: ChunkSpec, duration_ms: int, frame_rate: int) -> tuple[int, int]:
+    """The frames of pydub's slice ``audio[offset_ms:end_ms]``: [first, stop), same rounding."""
+    frames_per_ms = frame_rate / 1000.0
+    first = int(min(round(spec.offset * 1000), duration_ms) * frames_per_ms)
+    stop = int(min(round(spec.end * 1000), duration_ms) * frames_per_ms)
+    return first, stop
+
+
 def _write_chunks(pcm: _Pcm, specs: list[ChunkSpec], out_dir: Path) -> list[Path]:
     """Copy each spec's frames into ``chunk-0000.wav``..., in spec order, a block at a time.
 
@@ -380,12 +398,10 @@ def _write_chunks(pcm: _Pcm, specs: list[ChunkSpec], out_dir: Path) -> list[Path
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     duration_ms = _duration_ms(pcm)
-    frames_per_ms = pcm.frame_rate / 1000.0
     block_frames = READ_BLOCK_S * pcm.frame_rate
     paths: list[Path] = []
     for spec in specs:
-        first = int(min(round(spec.offset * 1000), duration_ms) * frames_per_ms)
-        stop = int(min(round(spec.end * 1000), duration_ms) * frames_per_ms)
+        first, stop = _frame_span(spec, duration_ms, pcm.frame_rate)
         stored_stop = min(stop, pcm.total_frames)
         path = out_dir / f"chunk-{spec.index:04d}.wav"
         with wave.open(str(path), "wb") as wav:
@@ -400,6 +416,35 @@ def _write_chunks(pcm: _Pcm, specs: list[ChunkSpec], out_dir: Path) -> list[Path
     return paths
 
 
+def chunk_byte_ranges(wav_path: Path, specs: Sequence[ChunkSpec]) -> list[ByteRange]:
+    """Where each chunk's samples lie in a 16 kHz mono 16-bit WAV file: [first, stop) byte offsets.
+
+    The chunk step stores the job's audio once and the transcribe step reads its chunk with one
+    ranged GET, instead of the chunk step writing and storing a copy of every chunk (one PUT per
+    chunk, and a second copy of the audio on disk and in S3). The frames are :func:`_write_chunks`'
+    without its zero padding, which only ever completes a rounded end by under a millisecond.
+    """
+    with _open_wav(wav_path) as pcm:
+        _check_chunk_format(pcm, wav_path)
+        duration_ms, width = _duration_ms(pcm), CHUNK_SAMPLE_WIDTH * pcm.channels
+        spans = [_frame_span(spec, duration_ms, pcm.frame_rate) for spec in specs]
+        stored = [(first, min(stop, pcm.total_frames)) for first, stop in spans]
+    with wav_path.open("rb") as handle:
+        data = pcm_data_offset(handle)
+    return [ByteRange(data + first * width, data + max(first, stop) * width) for first, stop in stored]
+
+
+def write_chunk_wav(path: Path, samples: bytes) -> Path:
+    """A chunk's samples (16 kHz mono 16-bit, read from the job's audio by byte range) as the WAV
+    file the engines take."""
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(CHUNK_SAMPLE_WIDTH)
+        wav.setframerate(CHUNK_RATE)
+        wav.writeframes(samples)
+    return path
+
+
 def export_chunks(audio: AudioSegment, specs: list[ChunkSpec], out_dir: Path) -> list[Path]:
     """Write each planned chunk of in-memory audio as 16 kHz mono 16-bit WAV (``chunk-0000.wav``...)."""
     pcm = audio.set_channels(1).set_frame_rate(CHUNK_RATE).set_sample_width(CHUNK_SAMPLE_WIDTH)
@@ -412,9 +457,13 @@ def export_chunks_from_file(wav_path: Path, specs: list[ChunkSpec], out_dir: Pat
     Frame ranges are copied a block at a time, so the file is never loaded whole.
     """
     with _open_wav(wav_path) as pcm:
-        if (pcm.frame_rate, pcm.channels) != (CHUNK_RATE, 1):
-            raise ValueError(
-                f"{wav_path.name} is {pcm.frame_rate} Hz with {pcm.channels} channels; "
-                f"chunks are cut from {CHUNK_RATE} Hz mono"
-            )
+        _check_chunk_format(pcm, wav_path)
         return _write_chunks(pcm, specs, out_dir)
+
+
+def _check_chunk_format(pcm: _Pcm, wav_path: Path) -> None:
+    if (pcm.frame_rate, pcm.channels) != (CHUNK_RATE, 1):
+        raise ValueError(
+            f"{wav_path.name} is {pcm.frame_rate} Hz with {pcm.channels} channels; "
+            f"chunks are cut from {CHUNK_RATE} Hz mono"
+        )

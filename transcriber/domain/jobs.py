@@ -118,8 +118,11 @@ def job_id_for(bucket: str, key: str, etag: str | None, version_id: str | None =
     return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:32]
 
 
-def chunk_key(job_id: str, index: int) -> str:
-    return f"{WORK_PREFIX}/{job_id}/chunks/chunk-{index:04d}.wav"
+def audio_key(job_id: str, channel: int | None = None) -> str:
+    """The job's audio as transcribed (16 kHz mono WAV; one per channel with channel identification):
+    its chunks are byte ranges of it."""
+    name = "audio.wav" if channel is None else f"audio-channel-{channel}.wav"
+    return f"{WORK_PREFIX}/{job_id}/{name}"
 
 
 #: The job's chunk list for the Distributed Map, in its work folder (transcriber/stages/manifest.py).

@@ -131,7 +131,12 @@ class ChunkRequest(ExecutionInput):
 
 
 class ChunkRef(Message):
-    """One chunk in the state: where it lies in the audio and where its WAV is stored."""
+    """One chunk in the manifest: where it lies in the audio, and where its samples are stored.
+
+    ``key`` is the job's stored WAV and ``byte_range`` the chunk's [first, stop) bytes in it. A
+    manifest written before the audio was stored whole has no ``byte_range``: there ``key`` is a
+    WAV of the chunk alone (executions in flight across a deploy still read it).
+    """
 
     index: int
     offset: float
@@ -140,20 +145,22 @@ class ChunkRef(Message):
     key: str
     #: with channel identification only (absent otherwise, so the state stays as small as before)
     channel: int | None = None
+    byte_range: tuple[int, int] | None = None
 
     @model_serializer(mode="wrap")
-    def _without_absent_channel(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+    def _without_absent_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
-        if data.get("channel") is None:
-            data.pop("channel", None)
+        for name in ("channel", "byte_range"):
+            if data.get(name) is None:
+                data.pop(name, None)
         return data
 
     @classmethod
-    def of(cls, spec: ChunkSpec, key: str) -> ChunkRef:
-        return cls(**asdict(spec), key=key)
+    def of(cls, spec: ChunkSpec, key: str, byte_range: tuple[int, int] | None = None) -> ChunkRef:
+        return cls(**asdict(spec), key=key, byte_range=byte_range)
 
     def spec(self) -> ChunkSpec:
-        """The chunk's place in the audio: every field but ``key`` (ChunkSpec's fields)."""
+        """The chunk's place in the audio: ChunkSpec's fields (not where it is stored)."""
         return ChunkSpec(**{f.name: getattr(self, f.name) for f in fields(ChunkSpec)})
 
 

@@ -14,7 +14,7 @@ from transcriber.domain.audio import (
     sniff_format,
     target_wav_info,
 )
-from transcriber.domain.chunking import ChunkingConfig, export_chunks_from_file, plan_chunks_from_file
+from transcriber.domain.chunking import ByteRange, ChunkingConfig, chunk_byte_ranges, plan_chunks_from_file
 from transcriber.domain.errors import TooLongError
 from transcriber.domain.models import ChunkSpec
 
@@ -26,30 +26,30 @@ Convert = Callable[[Path, Path], AudioInfo]
 WAV_BYTES_PER_SECOND = TARGET_RATE * TARGET_CHANNELS * TARGET_SAMPLE_WIDTH
 
 
-def scratch_bytes(max_upload_bytes: int, max_duration_s: float, shortest_chunk_s: float) -> int:
-    """The most local disk :func:`prepare_chunks` holds at once: the upload, its converted WAV and
-    every chunk file cut from it (the chunk step uploads them together). Chunks repeat a seam
-    overlap before each cut that falls inside speech, so in continuous speech at the shortest
-    chunk a job may ask for, they add up to more than the WAV: ``max / (max - overlap)`` of it.
-    Lambda's /tmp is 512 MB unless the function asks for more (infra sizes it from this).
+def scratch_bytes(max_upload_bytes: int, max_duration_s: float) -> int:
+    """The most local disk :func:`prepare_chunks` holds at once: the upload and its converted WAV
+    (with channel identification, the channels' WAVs, which the duration limit counts together).
+    Chunks are byte ranges of that WAV, not files. Lambda's /tmp is 512 MB unless the function asks
+    for more (infra sizes it from this).
     """
-    config = ChunkingConfig(max_chunk_seconds=shortest_chunk_s)
-    step_ms = config.max_chunk_seconds * 1000 - config.overlap_ms
-    chunk_copies = config.max_chunk_seconds * 1000 / step_ms
-    wav = WAV_BYTES_PER_SECOND * max_duration_s
-    return int(max_upload_bytes + wav * (1 + chunk_copies))
+    return int(max_upload_bytes + WAV_BYTES_PER_SECOND * max_duration_s)
 
 
 @dataclass(frozen=True)
 class PreparedAudio:
+    """The job's audio as stored for transcription: one 16 kHz mono WAV (one per channel with
+    channel identification, indexed by ``ChunkSpec.channel``), and each chunk's byte range in it."""
+
     info: AudioInfo
-    chunks: list[tuple[ChunkSpec, Path]]
+    audio: list[Path]
+    chunks: list[tuple[ChunkSpec, ByteRange]]
 
 
 def prepare_chunks(
     source: Path, workdir: Path, *, config: ChunkingConfig, max_duration_s: float, convert: Convert
 ) -> PreparedAudio:
-    """Sniff, convert to 16 kHz mono WAV (unless it is one), check the duration, plan and export.
+    """Sniff, convert to 16 kHz mono WAV (unless it is one), check the duration, plan, and find
+    each chunk's bytes in the WAV.
 
     The converted WAV is read a few seconds at a time, never loaded whole (4 hours of it is about
     460 MB), so the chunk step's memory stays flat whatever the length of the upload.
@@ -67,6 +67,5 @@ def prepare_chunks(
             f"{max_duration_s / 60:.0f}-minute limit; split it into shorter files."
         )
     specs = plan_chunks_from_file(wav, config)
-    paths = export_chunks_from_file(wav, specs, workdir / "chunks")
-    converted.unlink(missing_ok=True)
-    return PreparedAudio(info=info, chunks=list(zip(specs, paths, strict=True)))
+    ranges = chunk_byte_ranges(wav, specs)
+    return PreparedAudio(info=info, audio=[wav], chunks=list(zip(specs, ranges, strict=True)))

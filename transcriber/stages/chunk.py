@@ -1,9 +1,10 @@
 """Chunk: convert the upload to 16 kHz mono WAV (one per channel with channel identification),
-split it, and store the chunks in S3.
+plan its chunks, and store the WAV in S3 once.
 
-The chunk references (keys, offsets, durations) go into the job's chunk manifest in S3, longest
-first for the Map (the merge orders chunks by index, not by list position); the state gets only a
-summary and the manifest's location (transcriber/stages/manifest.py).
+The chunk references (the WAV's key, each chunk's offsets and byte range in it) go into the job's
+chunk manifest in S3, longest first for the Map (the merge orders chunks by index, not by list
+position); the state gets only a summary and the manifest's location
+(transcriber/stages/manifest.py). Each transcribe step reads its chunk's bytes with a ranged GET.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from transcriber.adapters.media_probe import declared_duration
 from transcriber.domain.channels import MAX_CHANNELS, prepare_channel_chunks
 from transcriber.domain.chunking import ChunkingConfig, longest_first
 from transcriber.domain.job_warnings import truncation_warning
-from transcriber.domain.jobs import chunk_key
+from transcriber.domain.jobs import audio_key
 from transcriber.domain.messages import ChunkRef, ChunkRequest, ChunkResponse, JobStarted
 from transcriber.domain.preparation import PreparedAudio, prepare_chunks
 from transcriber.stages.deleted import refuse_if_deleted
@@ -50,21 +51,21 @@ def chunk_audio(
             by_channel = prepare_channel_chunks(
                 source, workdir, config=config, max_duration_s=max_duration_s, split=split
             )
-            prepared, job_fields = PreparedAudio(by_channel.info, by_channel.chunks), by_channel.job_fields()
+            prepared = PreparedAudio(by_channel.info, by_channel.audio, by_channel.chunks)
+            job_fields = by_channel.job_fields()
+            keys = [audio_key(job_id, channel) for channel in range(by_channel.channels)]
         else:
             prepared = prepare_chunks(
                 source, workdir, config=config, max_duration_s=max_duration_s, convert=convert_to_wav
             )
+            keys = [audio_key(job_id)]
         warning = truncation_warning(declared_duration(source), prepared.info.duration_s)
-        store.upload_many(
-            [(path, chunk_key(job_id, spec.index)) for spec, path in prepared.chunks],
-            bucket,
-            content_type="audio/wav",
-        )
+        store.upload_many(list(zip(prepared.audio, keys, strict=True)), bucket, content_type="audio/wav")
         refuse_if_deleted(job_id, ports)
         # The Map starts items in list order: longest first, so that the workers finish together.
+        ranges = {spec.index: byte_range for spec, byte_range in prepared.chunks}
         specs = longest_first([spec for spec, _ in prepared.chunks])
-        chunks = [ChunkRef.of(spec, chunk_key(job_id, spec.index)) for spec in specs]
+        chunks = [ChunkRef.of(spec, keys[spec.channel or 0], ranges[spec.index]) for spec in specs]
     manifest = write_manifest(job_id, chunks, ports=ports)
     duration = prepared.info.duration_s
     if warning:

@@ -1,4 +1,5 @@
-"""Transcribe: one chunk, in the job's language or the one detected on it, checkpointed in S3.
+"""Transcribe: one chunk (a byte range of the job's stored WAV), in the job's language or the one
+detected on it, checkpointed in S3.
 
 A chunk whose result is already stored is not transcribed again, so retries and resumed jobs
 only pay for the chunks that are missing; only a result in another language than the one now
@@ -15,15 +16,15 @@ from pathlib import Path
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from transcriber.domain.chunking import ChunkingConfig
+from transcriber.domain.chunking import ChunkingConfig, write_chunk_wav
 from transcriber.domain.jobs import crosses_progress_step, partial_key
-from transcriber.domain.messages import JobProgress, TranscribeRequest, TranscribeResponse
+from transcriber.domain.messages import ChunkRef, JobProgress, TranscribeRequest, TranscribeResponse
 from transcriber.domain.recognition import transcribe_chunk
 from transcriber.domain.speech import SpeechEngine
 from transcriber.stages.chunk_failures import record_chunk_failure
 from transcriber.stages.deleted import refuse_if_deleted
 from transcriber.stages.diarize import store_chunk_embeddings
-from transcriber.stages.ports import StagePorts
+from transcriber.stages.ports import StagePorts, Store
 from transcriber.stages.speaker_labels import speaker_embeddings_key
 
 logger = Logger(child=True)
@@ -42,6 +43,14 @@ def transcribe_one(
             record_chunk_failure(request.job_id, request.chunk.index, err, ports=ports)
         raise
     return response
+
+
+def _chunk_wav(chunk: ChunkRef, *, store: Store, bucket: str, path: Path) -> Path:
+    """The chunk as a local WAV file: its byte range of the job's stored audio, in one ranged GET."""
+    if chunk.byte_range is None:  # a manifest written before the audio was stored whole
+        return store.download(bucket, chunk.key, path)
+    first, stop = chunk.byte_range
+    return write_chunk_wav(path, store.get_range(bucket, chunk.key, first, stop))
 
 
 def _transcribe(
@@ -68,7 +77,7 @@ def _transcribe(
         return TranscribeResponse(index=spec.index, key=result_key, reused=True)
 
     with tempfile.TemporaryDirectory(prefix="transcribe-") as tmp:
-        wav = store.download(bucket, request.chunk.key, Path(tmp) / "chunk.wav")
+        wav = _chunk_wav(request.chunk, store=store, bucket=bucket, path=Path(tmp) / "chunk.wav")
         if embed:
             store_chunk_embeddings(job_id, spec, wav, ports=ports)
         if transcribed:
