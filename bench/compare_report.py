@@ -161,7 +161,7 @@ def print_run(
             f"{statistics.median(errors[-tenth:]):.3f} s, last {errors[-1]:.3f} s"
         )
     non_model = w - r["model_covered"]
-    chunk_io = inv.get("chunk", 0) - steps["conversion"] - steps["planning"] - steps["export"]
+    chunk_io = inv.get("chunk", 0) - steps["conversion"] - steps["planning"] - steps["byte ranges"]
     print(
         f"time outside ASR       {non_model:7.2f} s = {100 * non_model / w:.1f}% of wall "
         "(Whisper not decoding; it detects the language inside each chunk's decode)"
@@ -173,7 +173,7 @@ def print_run(
         f"{max(0.0, non_model - before - after):.2f} s between"
     )
     print(f"  conversion           {steps['conversion']:7.2f} s   (ffmpeg; none for a 16 kHz mono WAV)")
-    print(f"  chunk planning       {steps['planning']:7.2f} s   (+ export {steps['export']:.2f} s)")
+    print(f"  chunk planning       {steps['planning']:7.2f} s   (+ byte ranges {steps['byte ranges']:.2f} s)")
     print(f"  chunk step S3/DDB    {chunk_io:7.2f} s   (invocation {inv.get('chunk', 0):.2f} s less those)")
     print(
         f"  ingest               {inv.get('ingest', 0):7.2f} s   (S3 notification, sniff, hash, job record)"

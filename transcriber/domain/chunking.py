@@ -41,8 +41,6 @@ CHUNK_SAMPLE_WIDTH = 2
 _INT16_FULL_SCALE = 2**15
 
 Span = tuple[int, int]  # [start, end) in milliseconds
-
-
 Piece = tuple[int, int, int]  # [start, end) and the overlap at its start, in milliseconds
 
 
