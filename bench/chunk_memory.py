@@ -46,7 +46,7 @@ class ChunkStepRun:
     peak_rss_mb: float
     ffmpeg_peak_mb: float
     manifest_bytes: int
-    #: the upload, its converted WAV and the chunk files, all on disk before the WAV is removed
+    #: the upload and its converted WAV, both on disk at once
     disk_peak_bytes: int
 
 

@@ -139,6 +139,7 @@ def _local_chunk_steps(path: Path, max_chunk_seconds: float) -> dict[str, float]
     """The chunk step's domain work, timed piece by piece in this process (same code, same file)."""
     from pydub import AudioSegment
 
+    from bench.chunk_files import cut_chunks
     from transcriber.adapters.ffmpeg import convert_to_wav
     from transcriber.domain.audio import target_wav_info
     from transcriber.domain.chunking import (
@@ -146,7 +147,6 @@ def _local_chunk_steps(path: Path, max_chunk_seconds: float) -> dict[str, float]
         chunk_byte_ranges,
         plan_chunks_from_file,
         speech_spans,
-        write_chunk_wav,
     )
     from transcriber.domain.recognition import PAUSE_MIN_SILENCE_MS
 
@@ -159,11 +159,9 @@ def _local_chunk_steps(path: Path, max_chunk_seconds: float) -> dict[str, float]
         t1 = time.perf_counter()
         specs = plan_chunks_from_file(wav, ChunkingConfig(max_chunk_seconds=max_chunk_seconds))
         t2 = time.perf_counter()
-        ranges = chunk_byte_ranges(wav, specs)
+        chunk_byte_ranges(wav, specs)  # what the chunk step does after planning
         t3 = time.perf_counter()
-        data = wav.read_bytes()
-        folder = Path(tmp)
-        chunks = [write_chunk_wav(folder / f"{n}.wav", data[r.first : r.stop]) for n, r in enumerate(ranges)]
+        chunks = cut_chunks(wav, specs, Path(tmp) / "chunks")  # as transcribe writes them, for the scan
         t4 = time.perf_counter()
         for chunk in chunks:
             speech_spans(AudioSegment.from_wav(str(chunk)), min_silence_ms=PAUSE_MIN_SILENCE_MS)

@@ -40,12 +40,12 @@ from pathlib import Path
 import jiwer
 import numpy as np
 
+from bench.chunk_files import cut_chunks
 from bench.long_audio import EVAL_DIR, RATE, Clip, load_clips
 from bench.scoring import normalise
 from transcriber.domain.chunking import (
     ChunkingConfig,
     Span,
-    export_chunks_from_file,
     merge_overlaps,
     plan_from_speech,
     sound_spans_from_file,
@@ -206,8 +206,8 @@ def near(sound: list[Span], speech: list[Span], margin_ms: int) -> list[Span]:
 def run_plan(
     name: str, item: TestFile, specs: list[ChunkSpec], engine: FasterWhisperEngine, folder: Path
 ) -> Run:
-    """Export the plan's chunks, recognise each as the transcribe step does, then merge and score."""
-    paths = export_chunks_from_file(item.path, specs, folder / name.replace(" ", "-"))
+    """Cut the plan's chunks, recognise each as the transcribe step does, then merge and score."""
+    paths = cut_chunks(item.path, specs, folder / name.replace(" ", "-"))
     wall, cpu = time.perf_counter(), time.process_time()
     parts = [
         transcribe_chunk(engine, path, spec, language="en") for spec, path in zip(specs, paths, strict=True)

@@ -21,9 +21,10 @@ import jiwer
 import numpy as np
 from pydub import AudioSegment
 
+from bench.chunk_files import cut_chunks
 from bench.long_audio import RATE, load_clips
 from bench.scoring import normalise
-from transcriber.domain.chunking import ChunkingConfig, export_chunks, plan_chunks
+from transcriber.domain.chunking import ChunkingConfig, plan_chunks
 from transcriber.domain.merge import merge_chunks
 from transcriber.domain.models import ChunkSpec
 from transcriber.domain.recognition import transcribe_chunk
@@ -120,7 +121,7 @@ def measure(minutes: float = 2.0, chunk_seconds: float = 7.0) -> SeamReport:
                 seam_overlap_s=overlap,
             )
             specs = plan_chunks(audio, config)
-            paths = export_chunks(audio, specs, folder / f"chunks-{overlap}")
+            paths = cut_chunks(wav, specs, folder / f"chunks-{overlap}")
             parts = [transcribe_chunk(engine, p, s) for s, p in zip(specs, paths, strict=True)]
             name = f"{len(specs) - 1} forced seams, overlap {overlap:.1f} s"
             transcripts.append((name, merge_chunks("chunked", parts, duration).text))

@@ -1,4 +1,5 @@
-"""Chunk: convert the upload, split it and store the chunks (transcriber/stages/chunk.py)."""
+"""Chunk: convert the upload, plan its chunks, store its WAV once and the chunks' byte ranges in the
+manifest (transcriber/stages/chunk.py)."""
 
 from __future__ import annotations
 

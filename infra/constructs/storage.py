@@ -111,7 +111,8 @@ class Storage(Concern):
             "ResultsBucket",
             server_access_logs_bucket=self.access_logs_bucket,
             server_access_logs_prefix="results/",
-            # Converted audio, chunks and partial transcripts are intermediate; transcripts/ is kept.
+            # Converted audio (the chunks are byte ranges of it), chunk manifests and partial transcripts are
+            # intermediate; transcripts/ is kept.
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="expire-work",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,7 @@ from tests.handlers.conftest import Aws, FakeContext, chunked
 from transcriber.domain.chunking import write_chunk_wav
 from transcriber.domain.errors import InvalidOptionsError
 from transcriber.domain.formats import parse_srt, parse_vtt
+from transcriber.stages.deleted import JobDeletedError
 
 
 @pytest.fixture
@@ -90,6 +92,30 @@ def test_transcribe_then_aggregate_complete_the_job(
     event = events[-1]
     assert event["detail-type"] == "Transcription Job Completed"
     assert "transcript" not in event["detail"]  # events stay small: no transcript text
+
+
+def test_a_chunk_step_for_a_job_deleted_meanwhile_leaves_nothing_in_work(
+    aws: Aws, context: FakeContext, pending_job: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The owner deletes the job while the chunk step writes (here: as the manifest is written, the
+    step's last write): the step finds the tombstone afterwards and removes the WAV and the manifest."""
+    from transcriber.stages import chunk as chunk_stage
+
+    real_write = chunk_stage.write_manifest
+
+    def delete_then_write(*args: Any, **kwargs: Any) -> Any:
+        aws.table.update_item(
+            Key={"job_id": "job1"},
+            UpdateExpression="SET #s = :d",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":d": "DELETED"},
+        )
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(chunk_stage, "write_manifest", delete_then_write)
+    with pytest.raises(JobDeletedError):
+        chunk.handler(pending_job, context)
+    assert "Contents" not in aws.s3.list_objects_v2(Bucket="results", Prefix="work/job1/")
 
 
 def test_a_chunk_stored_as_its_own_wav_is_still_transcribed(

@@ -22,7 +22,7 @@ from transcriber.domain.channels import (
     prepare_channel_chunks,
     suppress_crosstalk,
 )
-from transcriber.domain.chunking import ChunkingConfig, export_chunks_from_file, plan_from_speech
+from transcriber.domain.chunking import ChunkingConfig, plan_from_speech
 from transcriber.domain.errors import TooLongError, UnsupportedFormatError
 from transcriber.domain.formats import transcript_to_dict
 from transcriber.domain.jobs import audio_key
@@ -128,15 +128,15 @@ def test_each_channel_is_planned_on_its_own_with_indexes_running_on(tmp_path: Pa
     # Right-channel chunks cover its own speech only (the left's bursts are not on its timeline).
     right_specs = [spec for spec in specs if spec.channel == 1]
     assert right_specs[0].offset >= 12 and right_specs[-1].end <= 40
-    # One WAV per channel, and each chunk's byte range in its channel's WAV holds the chunk's samples.
+    # One WAV per channel, and each chunk's byte range in its channel's WAV holds that channel's
+    # samples from the chunk's offset to its end.
     assert len(prepared.audio) == prepared.channels == 2
-    for channel, wav in enumerate(prepared.audio):
-        own = [(spec, span) for spec, span in prepared.chunks if spec.channel == channel]
-        exported = export_chunks_from_file(wav, [spec for spec, _ in own], tmp_path / f"cut-{channel}")
-        data = wav.read_bytes()
-        for (_, span), path in zip(own, exported, strict=True):
-            with wave.open(str(path), "rb") as cut:
-                assert data[span.first : span.stop] == cut.readframes(cut.getnframes())
+    for spec, span in prepared.chunks:
+        wav = prepared.audio[spec.channel or 0]
+        with wave.open(str(wav), "rb") as audio:
+            audio.setpos(round(spec.offset * RATE))
+            expected = audio.readframes(round(spec.duration * RATE))
+        assert wav.read_bytes()[span.first : span.stop] == expected
     assert prepared.job_fields() == {"channels": 2}
 
 

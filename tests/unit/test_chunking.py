@@ -17,8 +17,6 @@ from transcriber.domain import chunking
 from transcriber.domain.chunking import (
     ChunkingConfig,
     chunk_byte_ranges,
-    export_chunks,
-    export_chunks_from_file,
     longest_first,
     plan_chunks,
     plan_chunks_from_file,
@@ -180,17 +178,6 @@ def test_config_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
         ChunkingConfig(max_chunk_seconds=0)
 
 
-def test_export_writes_16k_mono_wavs_of_the_planned_length(tmp_path: Path) -> None:
-    stereo = (tone(1500) + silence(1000) + tone(1500)).set_channels(2).set_frame_rate(44100)
-    specs = plan_chunks(stereo, ChunkingConfig(max_chunk_seconds=2))
-    paths = export_chunks(stereo, specs, tmp_path / "chunks")
-    assert [p.name for p in paths] == ["chunk-0000.wav", "chunk-0001.wav"]
-    for spec, path in zip(specs, paths, strict=True):
-        with wave.open(str(path), "rb") as wav:
-            assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (16000, 1, 2)
-            assert wav.getnframes() / 16000 == pytest.approx(spec.duration, abs=0.001)
-
-
 # --- the streamed scan and export against pydub on the same samples -----------------------------
 
 
@@ -291,24 +278,6 @@ def test_plan_from_file_equals_plan_in_memory(
     assert from_file == plan_chunks(AudioSegment.from_wav(str(path)), config)
 
 
-def test_export_from_file_writes_exactly_the_samples_of_pydub_slices(
-    read_block_s: int, tmp_path: Path
-) -> None:
-    path = write_wav(tmp_path / "audio.wav", speech_like(extra_frames=9))
-    audio = AudioSegment.from_wav(str(path))
-    specs = plan_chunks(audio, ChunkingConfig(max_chunk_seconds=2))
-    # The last chunk ends at pydub's rounded length, past the data: its tail is padded.
-    assert round(specs[-1].end * 1000) == len(audio) and len(audio) * 16 > int(audio.frame_count())
-    from_file = export_chunks_from_file(path, specs, tmp_path / "from-file")
-    in_memory = export_chunks(audio, specs, tmp_path / "in-memory")
-    for spec, file_chunk, memory_chunk in zip(specs, from_file, in_memory, strict=True):
-        expected = audio[round(spec.offset * 1000) : round(spec.end * 1000)].raw_data
-        for chunk in (file_chunk, memory_chunk):
-            with wave.open(str(chunk), "rb") as wav:
-                assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (16000, 1, 2)
-                assert wav.readframes(wav.getnframes()) == expected
-
-
 def with_list_chunk(path: Path) -> Path:
     """The WAV rewritten with a ``LIST`` chunk before its samples, as ffmpeg writes them."""
     data = path.read_bytes()
@@ -319,35 +288,37 @@ def with_list_chunk(path: Path) -> Path:
     return path
 
 
-def test_byte_ranges_hold_exactly_the_samples_of_the_exported_chunks(tmp_path: Path) -> None:
-    """What transcribe reads with a ranged GET of the stored WAV is what the chunk file held, the
-    padding of a rounded end (under a millisecond of zeros) aside; the samples' offset is found."""
+def test_byte_ranges_hold_exactly_the_samples_of_pydub_slices(tmp_path: Path) -> None:
+    """What transcribe reads with a ranged GET of the stored WAV is pydub's slice of the whole audio,
+    but for the zeros pydub pads a rounded end with (under a millisecond); the samples' offset in
+    the file is found, not assumed to be 44."""
     path = with_list_chunk(write_wav(tmp_path / "audio.wav", speech_like(extra_frames=9)))
-    with wave.open(str(path), "rb") as wav:
-        stored_frames = wav.getnframes()
+    audio = AudioSegment.from_wav(str(path))
     specs = plan_chunks_from_file(path, ChunkingConfig(max_chunk_seconds=2))
     assert len(specs) > 2
+    # The last chunk ends at pydub's rounded length, past the data: pydub pads its slice.
+    assert round(specs[-1].end * 1000) == len(audio) and len(audio) * 16 > int(audio.frame_count())
     ranges = chunk_byte_ranges(path, specs)
-    samples_at = 44 + 8 + 26  # after the LIST chunk, not at 44
+    samples_at = 44 + 8 + 26  # after the LIST chunk
     assert ranges[0].first == samples_at + 2 * round(specs[0].offset * 1000) * 16
     data = path.read_bytes()
-    for spec, span, exported in zip(
-        specs, ranges, export_chunks_from_file(path, specs, tmp_path / "c"), strict=True
-    ):
-        with wave.open(str(exported), "rb") as wav:
-            frames = wav.readframes(wav.getnframes())
-        assert data[span.first : span.stop] == frames[: span.stop - span.first]
-        padding = frames[span.stop - span.first :]
+    for spec, span in zip(specs, ranges, strict=True):
+        expected = audio[round(spec.offset * 1000) : round(spec.end * 1000)].raw_data
+        read = data[span.first : span.stop]
+        assert expected[: len(read)] == read
+        padding = expected[len(read) :]
         assert padding == bytes(len(padding)) and len(padding) <= 2 * 16  # at most 1 ms of zeros
-        rebuilt = write_chunk_wav(tmp_path / f"read-{spec.index}.wav", data[span.first : span.stop])
-        assert AudioSegment.from_wav(str(rebuilt)).raw_data == data[span.first : span.stop]
-    assert ranges[-1].stop == len(data) == samples_at + 2 * stored_frames
+        rebuilt = write_chunk_wav(tmp_path / f"read-{spec.index}.wav", read)
+        with wave.open(str(rebuilt), "rb") as wav:
+            assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (16000, 1, 2)
+            assert wav.readframes(wav.getnframes()) == read
+    assert ranges[-1].stop == len(data) == samples_at + 2 * int(audio.frame_count())
 
 
-def test_export_from_file_refuses_audio_not_yet_converted(tmp_path: Path) -> None:
+def test_byte_ranges_refuse_audio_not_yet_converted(tmp_path: Path) -> None:
     path = write_wav(tmp_path / "audio.wav", stereo_44k(), 44_100, 2)
     with pytest.raises(ValueError, match="16000 Hz mono"):
-        export_chunks_from_file(path, [ChunkSpec(index=0, offset=0.0, duration=1.0)], tmp_path / "chunks")
+        chunk_byte_ranges(path, [ChunkSpec(index=0, offset=0.0, duration=1.0)])
 
 
 def test_the_map_gets_the_longest_chunks_first_ties_in_file_order() -> None:

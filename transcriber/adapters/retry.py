@@ -6,8 +6,8 @@ import functools
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-from boto3.exceptions import S3UploadFailedError
-from botocore.exceptions import ClientError, ConnectionError, EndpointConnectionError, ReadTimeoutError
+from boto3.exceptions import RetriesExceededError, S3UploadFailedError
+from botocore.exceptions import ClientError, ConnectionError, HTTPClientError, IncompleteReadError
 
 from transcriber.domain.errors import RetryableError
 
@@ -33,6 +33,13 @@ _RETRYABLE_CODES = frozenset(
 )
 
 
+#: Faults of the connection rather than of the request: connecting (``ConnectionError``: endpoint,
+#: connect timeout, proxy), reading (``HTTPClientError``: read timeout, a connection closed or a
+#: stream broken while a body is read), a body shorter than its Content-Length, and boto3's managed
+#: download giving up after its own retries of those.
+_NETWORK_FAULTS = (ConnectionError, HTTPClientError, IncompleteReadError, RetriesExceededError)
+
+
 def is_retryable_client_error(err: ClientError) -> bool:
     code = err.response.get("Error", {}).get("Code", "")
     status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
@@ -53,10 +60,12 @@ def translate_client_errors(func: Callable[P, R]) -> Callable[P, R]:
         except S3UploadFailedError as err:
             # boto3's managed upload wraps the SDK's error: classify the error it wraps.
             cause = err.__cause__ or err.__context__
-            if isinstance(cause, ClientError) and is_retryable_client_error(cause):
+            if isinstance(cause, _NETWORK_FAULTS) or (
+                isinstance(cause, ClientError) and is_retryable_client_error(cause)
+            ):
                 raise RetryableError(f"{func.__name__}: {err}") from err
             raise
-        except (EndpointConnectionError, ConnectionError, ReadTimeoutError) as err:
+        except _NETWORK_FAULTS as err:
             raise RetryableError(f"{func.__name__}: {err}") from err
 
     return wrapper

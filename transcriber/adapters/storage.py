@@ -26,6 +26,10 @@ class ObjectTooLargeError(Exception):
         self.size = size
 
 
+class IncompleteDeletionError(Exception):
+    """S3 refused to delete some of the objects asked for (access, object lock, ...)."""
+
+
 @dataclass(frozen=True)
 class ObjectHead:
     """The start of an object and its user metadata (``x-amz-meta-*``, keys lower-cased by S3)."""
@@ -235,8 +239,7 @@ class ObjectStore:
                 if entry["Key"] == key:
                     versions.append({"Key": key, "VersionId": entry["VersionId"]})
         for start in range(0, len(versions), 1000):
-            batch = versions[start : start + 1000]
-            self._client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+            self._delete_objects(bucket, versions[start : start + 1000])
         return len(versions)
 
     @translate_client_errors
@@ -247,6 +250,19 @@ class ObjectStore:
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
             keys = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
             if keys:
-                self._client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+                self._delete_objects(bucket, keys)
                 deleted += len(keys)
         return deleted
+
+    def _delete_objects(self, bucket: str, objects: list[dict[str, str]]) -> None:
+        """One DeleteObjects call. S3 answers 200 even when some keys could not be deleted, listing
+        them under ``Errors``: a deletion that left objects behind must not pass for done."""
+        resp = self._client.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+        errors = resp.get("Errors") or []
+        if errors:
+            first = errors[0]
+            code, key = first.get("Code", ""), first.get("Key", "")
+            detail = f"s3://{bucket}: {len(errors)} of {len(objects)} objects not deleted ({code} on {key})"
+            if code in ("SlowDown", "InternalError", "ServiceUnavailable"):
+                raise RetryableError(detail)
+            raise IncompleteDeletionError(detail)

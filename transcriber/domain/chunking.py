@@ -30,10 +30,10 @@ from transcriber.domain.models import ChunkSpec
 #: Step of the silence scan in ms: 10 ms keeps the scan fast and is finer than any useful cut.
 SEEK_STEP_MS = 10
 
-#: Audio read at a time, by the silence scan and by the export: a few seconds keeps memory flat.
+#: Audio read at a time by the silence scan: a few seconds keeps memory flat.
 READ_BLOCK_S = 10
 
-#: Format of every exported chunk: what the engines expect.
+#: Format of the audio chunks are cut from, and of a chunk's WAV: what the engines expect.
 CHUNK_RATE = 16_000
 CHUNK_SAMPLE_WIDTH = 2
 
@@ -386,41 +386,14 @@ def _frame_span(spec: ChunkSpec, duration_ms: int, frame_rate: int) -> tuple[int
     return first, stop
 
 
-def _write_chunks(pcm: _Pcm, specs: list[ChunkSpec], out_dir: Path) -> list[Path]:
-    """Copy each spec's frames into ``chunk-0000.wav``..., in spec order, a block at a time.
-
-    The frames are those of pydub's slice ``audio[offset_ms:end_ms]`` (same rounding, and the
-    same zero padding where a rounded end falls a fraction of a millisecond past the data), so
-    the chunks hold exactly the samples that slicing the whole audio in memory gave. Written with
-    the ``wave`` module so no ffmpeg is needed and no file handle is left open.
-    """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    duration_ms = _duration_ms(pcm)
-    block_frames = READ_BLOCK_S * pcm.frame_rate
-    paths: list[Path] = []
-    for spec in specs:
-        first, stop = _frame_span(spec, duration_ms, pcm.frame_rate)
-        stored_stop = min(stop, pcm.total_frames)
-        path = out_dir / f"chunk-{spec.index:04d}.wav"
-        with wave.open(str(path), "wb") as wav:
-            wav.setnchannels(pcm.channels)
-            wav.setsampwidth(CHUNK_SAMPLE_WIDTH)
-            wav.setframerate(pcm.frame_rate)
-            for start in range(first, stored_stop, block_frames):
-                wav.writeframes(pcm.read(start, min(block_frames, stored_stop - start)))
-            missing = stop - max(first, stored_stop)
-            wav.writeframes(bytes(missing * CHUNK_SAMPLE_WIDTH * pcm.channels))
-        paths.append(path)
-    return paths
-
-
 def chunk_byte_ranges(wav_path: Path, specs: Sequence[ChunkSpec]) -> list[ByteRange]:
     """Where each chunk's samples lie in a 16 kHz mono 16-bit WAV file: [first, stop) byte offsets.
 
     The chunk step stores the job's audio once and the transcribe step reads its chunk with one
     ranged GET, instead of the chunk step writing and storing a copy of every chunk (one PUT per
-    chunk, and a second copy of the audio on disk and in S3). The frames are :func:`_write_chunks`'
-    without its zero padding, which only ever completes a rounded end by under a millisecond.
+    chunk, and a second copy of the audio on disk and in S3). The frames are those of pydub's slice
+    ``audio[offset_ms:end_ms]`` (same rounding), except where a rounded end falls a fraction of a
+    millisecond past the data: pydub pads that with zeros, the range stops at the last sample.
     """
     with _open_wav(wav_path) as pcm:
         _check_chunk_format(pcm, wav_path)
@@ -441,22 +414,6 @@ def write_chunk_wav(path: Path, samples: bytes) -> Path:
         wav.setframerate(CHUNK_RATE)
         wav.writeframes(samples)
     return path
-
-
-def export_chunks(audio: AudioSegment, specs: list[ChunkSpec], out_dir: Path) -> list[Path]:
-    """Write each planned chunk of in-memory audio as 16 kHz mono 16-bit WAV (``chunk-0000.wav``...)."""
-    pcm = audio.set_channels(1).set_frame_rate(CHUNK_RATE).set_sample_width(CHUNK_SAMPLE_WIDTH)
-    return _write_chunks(_SegmentPcm.of(pcm), specs, out_dir)
-
-
-def export_chunks_from_file(wav_path: Path, specs: list[ChunkSpec], out_dir: Path) -> list[Path]:
-    """:func:`export_chunks` for a 16 kHz mono 16-bit WAV file (what ``convert_to_wav`` writes).
-
-    Frame ranges are copied a block at a time, so the file is never loaded whole.
-    """
-    with _open_wav(wav_path) as pcm:
-        _check_chunk_format(pcm, wav_path)
-        return _write_chunks(pcm, specs, out_dir)
 
 
 def _check_chunk_format(pcm: _Pcm, wav_path: Path) -> None:

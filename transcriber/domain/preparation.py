@@ -1,4 +1,5 @@
-"""Turn an uploaded file into planned, exported chunks: the chunk stage's domain logic."""
+"""Turn an uploaded file into one 16 kHz mono WAV and its planned chunks (byte ranges of that WAV):
+the chunk stage's domain logic."""
 
 from __future__ import annotations
 

@@ -61,12 +61,12 @@ def chunk_audio(
             keys = [audio_key(job_id)]
         warning = truncation_warning(declared_duration(source), prepared.info.duration_s)
         store.upload_many(list(zip(prepared.audio, keys, strict=True)), bucket, content_type="audio/wav")
-        refuse_if_deleted(job_id, ports)
         # The Map starts items in list order: longest first, so that the workers finish together.
         ranges = {spec.index: byte_range for spec, byte_range in prepared.chunks}
         specs = longest_first([spec for spec, _ in prepared.chunks])
         chunks = [ChunkRef.of(spec, keys[spec.channel or 0], ranges[spec.index]) for spec in specs]
     manifest = write_manifest(job_id, chunks, ports=ports)
+    refuse_if_deleted(job_id, ports)  # after the last write to work/: the WAV and the manifest
     duration = prepared.info.duration_s
     if warning:
         logger.warning("Truncated upload", extra={"warning": warning})

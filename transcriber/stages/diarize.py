@@ -35,7 +35,8 @@ metrics = Metrics()
 
 
 def read_samples(wav_path: Path) -> np.ndarray:
-    """A chunk WAV (16-bit PCM, as the chunk step writes it) as mono float32 in [-1, 1]."""
+    """A chunk WAV (16-bit PCM, as the transcribe step writes it from the chunk's byte range) as mono
+    float32 in [-1, 1]."""
     with wave.open(str(wav_path), "rb") as wav:
         if wav.getsampwidth() != 2 or wav.getframerate() != 16_000:
             raise DiarizationError(

@@ -24,7 +24,7 @@ def manifest_key(job_id: str, *, redo: bool = False) -> str:
 def write_manifest(
     job_id: str, chunks: Sequence[ChunkRef], *, ports: StagePorts, redo: bool = False
 ) -> ManifestRef:
-    """Store the chunks in the order the Map should start them; returns where they are."""
+    """Store the chunk references in the order the Map should start them; returns where they are."""
     ref = ManifestRef(bucket=ports.results_bucket, key=manifest_key(job_id, redo=redo))
     ports.store.put_json(ref.bucket, ref.key, [chunk.to_wire() for chunk in chunks])
     return ref
