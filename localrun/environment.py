@@ -22,6 +22,7 @@ from typing import Any
 
 import boto3
 
+from localrun.s3_front import read_only_the_range
 from localrun.s3_notifications import AsyncS3Notifications
 from localrun.sqs_delivery import AsyncQueueDeliveries
 from localrun.throttling import ConcurrencyLimit, mark_state_machine_client, name_lambda_errors_as_aws
@@ -57,6 +58,7 @@ def _configure_moto(port: int) -> None:
     if not isinstance(lambda_eval_utils.boto_client_for, _ReusedClients):
         lambda_eval_utils.boto_client_for = _ReusedClients(lambda_eval_utils.boto_client_for)
     _parse_each_json_path_once()
+    read_only_the_range()  # a chunk's GET reads its bytes, not the job's whole WAV
     name_lambda_errors_as_aws()  # so that Retry on Lambda.TooManyRequestsException etc. matches
     # Custom resources must answer on this machine's loopback, not host.docker.internal.
     settings.moto_server_host = lambda: "http://127.0.0.1"  # type: ignore[assignment]

@@ -148,12 +148,14 @@ class Pipeline(Concern):
             self.ingest_fn: [(["s3:GetObject"], input_objects)],
             self.chunk_fn: [(["s3:GetObject"], input_objects), (PUT_OBJECT, work_objects)],
             self.transcribe_fn: [(["s3:GetObject", *PUT_OBJECT], work_objects)],
-            # DeleteObject on uploads: a tenant's "audio: after-transcript" retention; on work files:
-            # a redacting job's chunk transcripts (the words as heard) once its outputs exist.
+            # Deleting uploads, every version: a tenant's "audio: after-transcript" retention; work
+            # files: the job's converted WAV, and a redacting job's chunk transcripts (the words as
+            # heard) once its outputs exist.
             self.aggregate_fn: [
                 (["s3:GetObject", "s3:DeleteObject"], work_objects),
                 (PUT_OBJECT, transcripts),
-                (["s3:DeleteObject"], input_objects),
+                (["s3:DeleteObject", "s3:DeleteObjectVersion"], input_objects),
+                (["s3:ListBucketVersions"], storage.input_bucket.bucket_arn),
             ],
             self.fail_fn: [],
         }

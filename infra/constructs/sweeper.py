@@ -68,7 +68,8 @@ class Sweeper(Concern):
         statements = [
             (["dynamodb:Query"], [f"{tables.jobs.table_arn}/index/{RETENTION_INDEX}"]),
             (["dynamodb:DeleteItem"], [tables.jobs.table_arn]),
-            (["s3:DeleteObject"], [storage.input_bucket.arn_for_objects("*")]),
+            (["s3:DeleteObject", "s3:DeleteObjectVersion"], [storage.input_bucket.arn_for_objects("*")]),
+            (["s3:ListBucketVersions"], [storage.input_bucket.bucket_arn]),
             (["s3:DeleteObject"], [results.arn_for_objects(p) for p in prefixes]),
         ]
         allow(fn, statements)

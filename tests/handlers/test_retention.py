@@ -37,9 +37,13 @@ def test_audio_is_deleted_as_soon_as_the_transcript_exists(
     aws: Aws, context: FakeContext, sample_flac: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MAX_CHUNK_SECONDS", "30")
+    aws.s3.put_bucket_versioning(Bucket="uploads", VersioningConfiguration={"Status": "Enabled"})  # as prod
     job = _complete(aws, context, sample_flac, Retention(audio_days=0, transcript_days=7))
     assert job["status"] == "COMPLETED" and job["audio_deleted_at"]
     assert "Contents" not in aws.s3.list_objects_v2(Bucket="uploads")
+    # Not hidden behind a delete marker: no version of the upload is left.
+    versions = aws.s3.list_object_versions(Bucket="uploads")
+    assert not versions.get("Versions") and not versions.get("DeleteMarkers")
     assert aws.s3.get_object(Bucket="results", Key="transcripts/job1/transcript.json")["Body"].read()
     assert job["transcript_expires_at"] > job["completed_at"] and int(job["expires_at"]) > 0
 

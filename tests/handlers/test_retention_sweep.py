@@ -31,10 +31,13 @@ def _job(aws: Aws, table: Any, job_id: str, **fields: Any) -> None:
     key = f"tenants/acme/{job_id}.flac"
     aws.s3.put_object(Bucket="uploads", Key=key, Body=b"audio")
     aws.s3.put_object(Bucket="results", Key=f"transcripts/{job_id}/transcript.json", Body=b"{}")
+    # A converted WAV left behind (a job that stopped before its aggregate step deleted it).
+    aws.s3.put_object(Bucket="results", Key=f"work/{job_id}/audio.wav", Body=b"RIFF")
     table.put_item(Item={"job_id": job_id, "status": "COMPLETED", "bucket": "uploads", "key": key, **fields})
 
 
 def test_deadlines_delete_audio_then_everything(aws: Aws) -> None:
+    aws.s3.put_bucket_versioning(Bucket="uploads", VersioningConfiguration={"Status": "Enabled"})  # as prod
     table = _table()
     uploaded = NOW - timedelta(days=3)
     # Audio kept 2 days, transcripts 30: the audio is due, the transcript is not.
@@ -49,8 +52,15 @@ def test_deadlines_delete_audio_then_everything(aws: Aws) -> None:
 
     audio = {o["Key"] for o in aws.s3.list_objects_v2(Bucket="uploads").get("Contents", [])}
     assert audio == {"tenants/acme/kept.flac"}
-    transcripts = {o["Key"] for o in aws.s3.list_objects_v2(Bucket="results").get("Contents", [])}
-    assert transcripts == {"transcripts/audio-due/transcript.json", "transcripts/kept/transcript.json"}
+    versions = aws.s3.list_object_versions(Bucket="uploads")  # no earlier version behind a marker
+    assert {v["Key"] for v in versions.get("Versions", [])} == {"tenants/acme/kept.flac"}
+    assert not versions.get("DeleteMarkers")
+    results = {o["Key"] for o in aws.s3.list_objects_v2(Bucket="results").get("Contents", [])}
+    assert results == {
+        "transcripts/audio-due/transcript.json",
+        "transcripts/kept/transcript.json",
+        "work/kept/audio.wav",
+    }
     assert "Item" not in table.get_item(Key={"job_id": "all-due"})
     rescheduled = table.get_item(Key={"job_id": "audio-due"})["Item"]
     assert rescheduled["audio_deleted_at"] == iso_timestamp(NOW)

@@ -78,6 +78,10 @@ def test_transcribe_then_aggregate_complete_the_job(
         {**pending_job, "duration": prepared["duration"], "manifest": prepared["manifest"]}, context
     )
     assert result["status"] == "COMPLETED"
+    # The converted WAV the chunks were read from is not kept once the transcript exists.
+    assert prepared["chunks"][0]["key"] == "work/job1/audio.wav"
+    work = [o["Key"] for o in aws.s3.list_objects_v2(Bucket="results", Prefix="work/job1/")["Contents"]]
+    assert work and not [key for key in work if key.startswith("work/job1/audio")]
     job = aws.table.get_item(Key={"job_id": "job1"})["Item"]
     assert job["status"] == "COMPLETED" and job["language"] == "en"
     assert set(job["outputs"]) == {"json", "srt", "vtt", "txt"}

@@ -654,9 +654,12 @@ def test_the_sweeper_may_do_only_what_it_does(template: Template) -> None:
         "dynamodb:UpdateItem",
         "states:DescribeExecution",
         "states:StartExecution",
-        # Tenants' retention (transcriber/stages/expire.py): delete due audio, transcripts and records.
+        # Tenants' retention (transcriber/stages/expire.py): delete due audio (every version: prod
+        # versions the input bucket), transcripts and records.
         "dynamodb:DeleteItem",
         "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+        "s3:ListBucketVersions",
         "s3:ListBucket",
     }
     status_query, retention_query = sorted(by_action["dynamodb:Query"], key=lambda r: "by_retention" in r)
@@ -666,6 +669,9 @@ def test_the_sweeper_may_do_only_what_it_does(template: Template) -> None:
     assert json.loads(delete_item)["Fn::GetAtt"][0].startswith("JobsTable")
     deletes = " ".join(by_action["s3:DeleteObject"])
     assert "InputBucket" in deletes and "/transcripts/*" in deletes and "/work/*" in deletes
+    (versions,) = by_action["s3:DeleteObjectVersion"]
+    (listed,) = by_action["s3:ListBucketVersions"]
+    assert "InputBucket" in versions and "InputBucket" in listed and "ResultsBucket" not in versions + listed
     for action in ("dynamodb:GetItem", "dynamodb:UpdateItem"):
         (resource,) = by_action[action]
         assert json.loads(resource)["Fn::GetAtt"][0].startswith("JobsTable")  # the table, not an index

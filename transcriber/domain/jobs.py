@@ -118,11 +118,15 @@ def job_id_for(bucket: str, key: str, etag: str | None, version_id: str | None =
     return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:32]
 
 
+def job_audio_prefix(job_id: str) -> str:
+    """What every :func:`audio_key` of the job starts with (and nothing else of the job does)."""
+    return f"{WORK_PREFIX}/{job_id}/audio"
+
+
 def audio_key(job_id: str, channel: int | None = None) -> str:
     """The job's audio as transcribed (16 kHz mono WAV; one per channel with channel identification):
     its chunks are byte ranges of it."""
-    name = "audio.wav" if channel is None else f"audio-channel-{channel}.wav"
-    return f"{WORK_PREFIX}/{job_id}/{name}"
+    return job_audio_prefix(job_id) + (".wav" if channel is None else f"-channel-{channel}.wav")
 
 
 #: The job's chunk list for the Distributed Map, in its work folder (transcriber/stages/manifest.py).

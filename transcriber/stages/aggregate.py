@@ -23,6 +23,7 @@ from transcriber.domain.jobs import (
     TRANSCRIPTS_PREFIX,
     UNREDACTED_OUTPUT,
     WORK_PREFIX,
+    job_audio_prefix,
     output_key,
     parse_timestamp,
     partial_key,
@@ -110,9 +111,12 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
     outputs = {fmt: f"s3://{bucket}/{output_key(job_id, fmt)}" for fmt in rendered}
 
     processing_time = _seconds_since(job.created_at if job else None)
+    # The converted WAV the chunks were read from has served its purpose (a requeued job converts
+    # the upload again): not kept for work/'s 30-day lifecycle, whatever the tenant's retention.
+    store.delete_prefix(bucket, job_audio_prefix(job_id))
     retention = Retention.from_record(found)
     if retention.audio_after_transcript:  # the tenant keeps no audio once it is transcribed
-        store.delete(request.bucket, request.key)
+        store.delete_every_version(request.bucket, request.key)  # prod versions the input bucket
         logger.info("Audio deleted after its transcript (tenant retention)")
     fields: dict[str, Any] = {
         "duration": transcript.duration,

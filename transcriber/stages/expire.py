@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
-from transcriber.domain.jobs import TRANSCRIPTS_PREFIX, WORK_PREFIX, iso_timestamp
+from transcriber.domain.jobs import TRANSCRIPTS_PREFIX, WORK_PREFIX, iso_timestamp, job_audio_prefix
 from transcriber.domain.retention import next_deadline
 from transcriber.stages.ports import Store
 
@@ -48,8 +48,10 @@ def expire_retained(
             and not job.get("audio_deleted_at")
             and str(job["audio_expires_at"]) <= moment
         )
-        if (audio_due or transcript_due) and job.get("bucket") and job.get("key"):
-            store.delete(str(job["bucket"]), str(job["key"]))
+        if audio_due or transcript_due:
+            if job.get("bucket") and job.get("key"):  # every version: prod versions the input bucket
+                store.delete_every_version(str(job["bucket"]), str(job["key"]))
+            store.delete_prefix(results_bucket, job_audio_prefix(job_id))  # its converted WAV, if any is left
         if transcript_due:
             for prefix in (TRANSCRIPTS_PREFIX, WORK_PREFIX):
                 store.delete_prefix(results_bucket, f"{prefix}/{job_id}/")
