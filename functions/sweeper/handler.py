@@ -15,6 +15,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from transcriber import wiring
+from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.retention_queue import RetentionQueue
 from transcriber.env import SweeperEnv
 from transcriber.function_setup import pipeline_function
@@ -34,6 +35,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     ports = wiring.ports(env)
     report = sweep(ports=ports, workflow=wiring.workflow(env), now=now).to_dict()
     queue = RetentionQueue(env.jobs_table)
-    expired = expire_retained(queue=queue, store=ports.store, results_bucket=env.results_bucket, now=now)
+    expired = expire_retained(
+        queue=queue,
+        store=ports.store,
+        heirs=JobRepository(env.jobs_table),
+        events=ports.events,
+        results_bucket=env.results_bucket,
+        now=now,
+    )
     logger.info("Retention deadlines applied", extra=expired)
     return report

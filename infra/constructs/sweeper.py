@@ -15,7 +15,7 @@ from infra.constructs.permissions import allow, list_bucket
 from infra.constructs.rules import schedule
 from infra.constructs.storage import Storage
 from infra.constructs.tables import Tables
-from transcriber.domain.jobs import TRANSCRIPTS_PREFIX, WORK_PREFIX
+from transcriber.domain.jobs import CONTENT_INDEX, TRANSCRIPTS_PREFIX, WORK_PREFIX
 from transcriber.domain.recovery import STATUS_INDEX
 from transcriber.domain.retention import RETENTION_INDEX
 
@@ -62,11 +62,15 @@ class Sweeper(Concern):
 
     def _grant_retention(self, storage: Storage, tables: Tables) -> None:
         """Tenants' retention (transcriber/stages/expire.py): due jobs through their sparse index,
-        their audio, transcripts and work files deleted, then their record."""
+        their audio, transcripts and work files deleted, then their record. Duplicates that reuse
+        an expiring job's transcript are found through the content index and get their own copy."""
         fn, results = self.function, storage.results_bucket
         prefixes = [f"{TRANSCRIPTS_PREFIX}/*", f"{WORK_PREFIX}/*"]
+        transcripts = results.arn_for_objects(f"{TRANSCRIPTS_PREFIX}/*")
         statements = [
             (["dynamodb:Query"], [f"{tables.jobs.table_arn}/index/{RETENTION_INDEX}"]),
+            (["dynamodb:Query"], [f"{tables.jobs.table_arn}/index/{CONTENT_INDEX}"]),
+            (["s3:GetObject", "s3:PutObject"], [transcripts]),
             (["dynamodb:DeleteItem"], [tables.jobs.table_arn]),
             (["s3:DeleteObject", "s3:DeleteObjectVersion"], [storage.input_bucket.arn_for_objects("*")]),
             (["s3:ListBucketVersions"], [storage.input_bucket.bucket_arn]),

@@ -10,9 +10,11 @@ from typing import Any
 import boto3
 
 from tests.handlers.conftest import Aws, GlobalIndex, create_jobs_table
+from transcriber.adapters.events import EventPublisher
+from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.retention_queue import RetentionQueue
 from transcriber.adapters.storage import ObjectStore
-from transcriber.domain.jobs import iso_timestamp
+from transcriber.domain.jobs import CONTENT_INDEX, iso_timestamp
 from transcriber.domain.retention import RETENTION_INDEX, Retention
 from transcriber.stages.expire import expire_retained
 
@@ -24,6 +26,7 @@ def _table() -> Any:
         boto3.resource("dynamodb"),
         "jobs-with-retention",
         GlobalIndex(RETENTION_INDEX, "retention_due", "retention_due_at", "KEYS_ONLY"),
+        GlobalIndex(CONTENT_INDEX, "sha256", "created_at"),
     )
 
 
@@ -44,10 +47,14 @@ def test_deadlines_delete_audio_then_everything(aws: Aws) -> None:
     created = Retention(2, 30).upload_fields(uploaded)
     _job(aws, table, "audio-due", **{**created, **Retention(2, 30).completion_fields(uploaded, created)})
     # Transcripts kept 1 day, completed 3 days ago: everything goes.
-    _job(aws, table, "all-due", **Retention(None, 1).completion_fields(uploaded))
+    _job(aws, table, "all-due", tenant_id="acme", **Retention(None, 1).completion_fields(uploaded))
     _job(aws, table, "kept", **Retention().upload_fields(uploaded))
     queue = RetentionQueue("jobs-with-retention")
-    report = expire_retained(queue=queue, store=ObjectStore(), results_bucket="results", now=NOW)
+    bus = EventPublisher("jobs-bus")
+    report = expire_retained(
+        queue=queue, store=ObjectStore(), heirs=JobRepository("jobs-with-retention"), events=bus,
+        results_bucket="results", now=NOW,
+    )  # fmt: skip
     assert report == {"audio_deleted": 1, "jobs_deleted": 1}
 
     audio = {o["Key"] for o in aws.s3.list_objects_v2(Bucket="uploads").get("Contents", [])}
@@ -66,5 +73,35 @@ def test_deadlines_delete_audio_then_everything(aws: Aws) -> None:
     assert rescheduled["audio_deleted_at"] == iso_timestamp(NOW)
     assert rescheduled["retention_due_at"] == rescheduled["transcript_expires_at"]  # next: the transcript
     # A second sweep finds nothing new to do.
-    again = expire_retained(queue=queue, store=ObjectStore(), results_bucket="results", now=NOW)
+    again = expire_retained(
+        queue=queue, store=ObjectStore(), heirs=JobRepository("jobs-with-retention"), events=bus,
+        results_bucket="results", now=NOW,
+    )  # fmt: skip
     assert again == {"audio_deleted": 0, "jobs_deleted": 0}
+    # The job whose retention ended is announced deleted, once: the search index drops its text.
+    deleted = [e["detail"] for e in aws.events() if e["detail-type"] == "Transcription Job Deleted"]
+    assert [(d["job_id"], d["tenant_id"]) for d in deleted] == [("all-due", "acme")]
+
+
+def test_a_duplicate_keeps_its_transcript_when_its_original_expires(aws: Aws) -> None:
+    """A job completed as a duplicate points to its original's outputs: when the original's
+    retention ends, the duplicate gets its own copy first, as on a DELETE."""
+    table = _table()
+    completed = NOW - timedelta(days=3)
+    content = {"sha256": "ab" * 32, "tenant_id": "acme", "created_at": iso_timestamp(completed)}
+    outputs = {"json": "s3://results/transcripts/original/transcript.json"}
+    _job(
+        aws, table, "original", **content, outputs=outputs, **Retention(None, 1).completion_fields(completed)
+    )
+    _job(aws, table, "duplicate", **content, outputs=outputs, duplicate_of="original")
+    bus = EventPublisher("jobs-bus")
+    report = expire_retained(
+        queue=RetentionQueue("jobs-with-retention"), store=ObjectStore(),
+        heirs=JobRepository("jobs-with-retention"), events=bus, results_bucket="results", now=NOW,
+    )  # fmt: skip
+    assert report == {"audio_deleted": 0, "jobs_deleted": 1}
+    heir = table.get_item(Key={"job_id": "duplicate"})["Item"]
+    assert heir["outputs"] == {"json": "s3://results/transcripts/duplicate/transcript.json"}
+    assert "duplicate_of" not in heir
+    assert aws.s3.get_object(Bucket="results", Key="transcripts/duplicate/transcript.json")["Body"].read()
+    assert "Contents" not in aws.s3.list_objects_v2(Bucket="results", Prefix="transcripts/original/")

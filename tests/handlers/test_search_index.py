@@ -261,6 +261,26 @@ def test_index_job_reads_the_transcript_and_skips_jobs_that_are_not_completed(
     assert (hit.job_id, hit.filename, hit.start, hit.end) == (done, "meeting.mp3", 1.0, 1.75)
 
 
+def test_a_job_deleted_while_it_was_being_indexed_is_not_left_in_search(
+    env: Server, index: SearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job's deletion (and its own event, handled by another indexer) lands between this
+    indexer's read of the job and its write: the write is undone."""
+    job_id = _complete_job(env, "t-race", ["a crimson kettle"])
+    ports = _ports(env)
+    real_replace = index.replace_job
+
+    def replace_as_the_job_is_deleted(document: Any) -> None:
+        real_replace(document)
+        JobRepository(JOBS_TABLE, resource=env.dynamodb).mark_deleted(job_id)
+        index.delete_job("t-race", job_id)  # the deletion's event, applied by another indexer
+
+    monkeypatch.setattr(index, "replace_job", replace_as_the_job_is_deleted)
+    assert search.index_job(job_id, index=index, **ports) == search.REMOVED
+    monkeypatch.undo()
+    assert not search.search("t-race", parse_query("crimson"), index=index).hits
+
+
 def test_a_duplicate_job_is_indexed_from_the_earlier_jobs_transcript_under_its_own_id(
     env: Server, index: SearchIndex
 ) -> None:

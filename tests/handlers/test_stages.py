@@ -14,8 +14,9 @@ from functions.fail import handler as fail
 from functions.transcribe import handler as transcribe
 from tests.handlers.conftest import Aws, FakeContext, chunked
 from transcriber.domain.chunking import write_chunk_wav
-from transcriber.domain.errors import InvalidOptionsError
+from transcriber.domain.errors import CorruptAudioError, InvalidOptionsError
 from transcriber.domain.formats import parse_srt, parse_vtt
+from transcriber.domain.messages import ChunkRequest
 from transcriber.stages.deleted import JobDeletedError
 
 
@@ -119,6 +120,29 @@ def test_a_chunk_step_for_a_job_deleted_meanwhile_leaves_nothing_in_work(
     monkeypatch.setattr(chunk_stage, "write_manifest", delete_then_write)
     with pytest.raises(JobDeletedError):
         chunk.handler(pending_job, context)
+    assert "Contents" not in aws.s3.list_objects_v2(Bucket="results", Prefix="work/job1/")
+
+
+def test_a_decode_that_outlasts_the_function_fails_with_its_own_reason(
+    aws: Aws, context: FakeContext, pending_job: dict
+) -> None:
+    """ffmpeg gets the function's time left less what the step needs after it: a decode that
+    cannot finish in time is a CORRUPT_AUDIO failure the user can act on, not a Lambda timeout."""
+    from transcriber import wiring
+    from transcriber.env import ChunkEnv
+    from transcriber.stages.chunk import chunk_audio
+
+    env = ChunkEnv()
+    request = ChunkRequest.model_validate(pending_job)
+    with pytest.raises(CorruptAudioError, match=r"took longer than 0\.001 s") as failed:
+        chunk_audio(
+            request,
+            ports=wiring.ports(env),
+            config=env.chunking(),
+            max_duration_s=3600,
+            decode_budget_s=0.001,
+        )
+    assert failed.value.reason_code == "CORRUPT_AUDIO"
     assert "Contents" not in aws.s3.list_objects_v2(Bucket="results", Prefix="work/job1/")
 
 

@@ -14,11 +14,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.aggregate import handler as aggregate
 from tests.api_requests import KeyedTenants, proxy_event, tenant
 from tests.handlers.conftest import Aws, FakeContext, api_service, chunked
+from transcriber.adapters.events import EventPublisher
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.vocabularies_table import VocabularyRepository
 from transcriber.api.http_api import HttpApi
 from transcriber.api.vocabularies import Vocabularies
 from transcriber.domain.chunking import ChunkingConfig
+from transcriber.domain.errors import RetryableError
 from transcriber.domain.formats import parse_srt
 from transcriber.domain.jobs import partial_key
 from transcriber.domain.models import ChunkSpec
@@ -195,6 +197,32 @@ def test_redaction_reaches_every_output_and_drops_the_words_as_heard(aws: Aws, c
     assert set(job["outputs"]) == {"json", "srt", "vtt", "txt"}
     listed = aws.s3.list_objects_v2(Bucket="results", Prefix="work/job1/").get("Contents", [])
     assert listed == []  # the chunk transcript held the unredacted words
+
+
+def test_a_redacting_job_whose_announcement_failed_completes_on_the_retry(
+    aws: Aws, context: FakeContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checkpoints go only after JobCompleted is out: the step's retry still finds them, and the
+    job that its first try completed is announced (webhooks, search and live views hang on it)."""
+    real_emit = EventPublisher.emit
+    failures = iter([RetryableError("EventBridge throttled")])
+
+    def emit_failing_once(self: EventPublisher, event: Any) -> None:
+        if type(event).__name__ == "JobCompleted" and (failure := next(failures, None)):
+            raise failure
+        real_emit(self, event)
+
+    monkeypatch.setattr(EventPublisher, "emit", emit_failing_once)
+    with pytest.raises(RetryableError):
+        _aggregate_with(aws, context, {"redact_pii": True}, "mail bob@example.com")
+    assert aws.table.get_item(Key={"job_id": "job1"})["Item"]["status"] == "COMPLETED"
+    manifest = {"bucket": "results", "key": manifest_key("job1")}
+    aggregate.handler(
+        {"job_id": "job1", "bucket": "u", "key": "k", "duration": 10.0, "manifest": manifest}, context
+    )
+    completed = [e for e in aws.events() if e["detail-type"] == "Transcription Job Completed"]
+    assert len(completed) == 1 and completed[0]["detail"]["job_id"] == "job1"
+    assert aws.s3.list_objects_v2(Bucket="results", Prefix="work/job1/").get("Contents", []) == []
 
 
 def test_keep_unredacted_stores_both(aws: Aws, context: FakeContext) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from transcriber.api.erasure import hand_over_outputs, heirs_of
+from transcriber.stages.erasure import hand_over_outputs, heirs_of
 
 ORIGINAL = {
     "job_id": "a" * 32,

@@ -16,7 +16,7 @@ from botocore.exceptions import (
     ResponseStreamingError,
 )
 
-from transcriber.adapters.storage import IncompleteDeletionError, ObjectStore
+from transcriber.adapters.storage import IncompleteDeletionError, ObjectStore, attachment_disposition
 from transcriber.domain.errors import RetryableError
 
 
@@ -118,3 +118,24 @@ def test_a_deletion_that_left_objects_behind_does_not_pass_for_done() -> None:
     denied = [{"Key": "work/j/audio.wav", "Code": "AccessDenied", "Message": "Access Denied"}]
     with pytest.raises(IncompleteDeletionError, match=r"AccessDenied on work/j/audio\.wav"):
         ObjectStore(_Deleter(denied)).delete_prefix("results", "work/j/")
+
+
+@pytest.mark.parametrize(
+    ("name", "fallback", "encoded"),
+    [
+        ("talk.flac", "talk.flac", "talk.flac"),
+        (
+            'a".flac; filename*=evil.exe',
+            "a_.flac_ filename*=evil.exe",
+            "a%22.flac%3B%20filename%2A%3Devil.exe",
+        ),
+        ("réunion\r\n.mp3", "r_union__.mp3", "r%C3%A9union%0D%0A.mp3"),
+        ("back\\slash.wav", "back_slash.wav", "back%5Cslash.wav"),
+        ("", "download", ""),
+    ],
+)
+def test_a_download_name_cannot_add_header_parameters(name: str, fallback: str, encoded: str) -> None:
+    """The name of a file dropped into the bucket is its key's last part, which nobody cleaned."""
+    header = attachment_disposition(name)
+    assert header == f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
+    assert header.count(";") == 2 and header.count('"') == 2 and "\r" not in header and "\n" not in header

@@ -11,6 +11,7 @@ import re
 import shutil
 import struct
 import subprocess
+import time
 import wave
 from collections.abc import Callable
 from pathlib import Path
@@ -149,8 +150,9 @@ def split_channels(
     ffmpeg first decodes to 16 kHz keeping every channel (its WAV header tells how many: there is
     no ffprobe), then a ``pan`` filter per channel writes each one out; the same safe argument
     lists and ``file``-only whitelist as :func:`convert_to_wav`. ``AudioInfo.channels`` is the
-    upload's channel count; a mono upload gives one file.
+    upload's channel count; a mono upload gives one file. ``timeout_s`` is for both runs together.
     """
+    deadline = time.monotonic() + timeout_s
     fmt = sniff_format(src)
     out_dir.mkdir(parents=True, exist_ok=True)
     multi = out_dir / "all-channels.wav"
@@ -183,6 +185,6 @@ def split_channels(
     for channel, path in enumerate(outputs):
         command += ["-map", "0:a:0", "-af", f"pan=mono|c0=c{channel}", "-sample_fmt", "s16", "-f", "wav",
                     "-y", f"file:{path.resolve()}"]  # fmt: skip
-    _run(command, timeout_s, [multi, *outputs])
+    _run(command, max(1.0, deadline - time.monotonic()), [multi, *outputs])
     multi.unlink(missing_ok=True)
     return info, outputs

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
@@ -28,6 +29,18 @@ class ObjectTooLargeError(Exception):
 
 class IncompleteDeletionError(Exception):
     """S3 refused to delete some of the objects asked for (access, object lock, ...)."""
+
+
+def attachment_disposition(filename: str) -> str:
+    """``Content-Disposition`` for downloading a file under ``filename`` (RFC 6266).
+
+    The name may come from an object key that nobody cleaned (a file dropped into the bucket):
+    quotes, backslashes, semicolons and control characters would end the parameter or add others,
+    so the quoted ``filename`` is an ASCII fallback with those replaced, and ``filename*`` carries
+    the name itself, percent-encoded as UTF-8.
+    """
+    fallback = "".join(c if " " <= c <= "~" and c not in '"\\;' else "_" for c in filename) or "download"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 @dataclass(frozen=True)
@@ -182,7 +195,7 @@ class ObjectStore:
                 Params={
                     "Bucket": bucket,
                     "Key": key,
-                    "ResponseContentDisposition": f'attachment; filename="{filename}"',
+                    "ResponseContentDisposition": attachment_disposition(filename),
                 },
                 ExpiresIn=expires_s,
             )

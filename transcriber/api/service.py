@@ -25,7 +25,6 @@ from typing import IO, Any
 
 from transcriber.adapters.storage import ObjectTooLargeError
 from transcriber.api import problems, speakers
-from transcriber.api.erasure import hand_over_outputs
 from transcriber.api.models import INLINE_MAX_BYTES, CreateTranscription
 from transcriber.api.ports import JobEventEmitter, Jobs, Limits, Objects, Runs
 from transcriber.api.views import (
@@ -56,6 +55,7 @@ from transcriber.domain.options import JobOptions
 from transcriber.domain.recovery import latest_execution_name, retry_job
 from transcriber.domain.tenants import Tenant, upload_key
 from transcriber.domain.webhooks import Resolver, check_callback_url
+from transcriber.stages.erasure import hand_over_outputs
 
 MAX_PAGE = 100
 #: Lambda returns at most 6 MB through API Gateway: larger transcripts are fetched from S3.

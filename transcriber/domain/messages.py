@@ -432,9 +432,10 @@ class JobFailed(JobEvent):
 
 
 class JobDeleted(JobEvent):
-    """The job was deleted by its owner (an erasure request too): consumers drop what they keep
-    of it; the search indexer removes its segments. Published with the lifecycle events
-    (PUBLISHED_EVENTS) but not one of them: live status pushes only the job's progress."""
+    """The job was deleted, by its owner (an erasure request too) or by the sweeper when its
+    tenant's transcript retention ended: consumers drop what they keep of it; the search indexer
+    removes its segments. Published with the lifecycle events (PUBLISHED_EVENTS) but not one of
+    them: live status pushes only the job's progress."""
 
     detail_type = EVENT_JOB_DELETED
     schema_name = "job-deleted"

@@ -23,6 +23,7 @@ from transcriber.domain.jobs import (
     TRANSCRIPTS_PREFIX,
     UNREDACTED_OUTPUT,
     WORK_PREFIX,
+    JobStatus,
     job_audio_prefix,
     output_key,
     parse_timestamp,
@@ -137,12 +138,10 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
     }
     if request.options.speaker_labels:  # jobs without speaker labels keep their record as it was
         fields["speakers"] = speakers_summary(transcript.segments)
-    ports.jobs.mark_completed(job_id, fields)
-    if options.redact_pii:
-        # The chunk checkpoints hold the words as heard: not kept once the redacted outputs exist
-        # (nor the manifest that lists them).
-        for key in [*keys, request.manifest.key]:
-            store.delete(bucket, key)
+    if not ports.jobs.mark_completed(job_id, fields) and not _completed_before(job_id, ports):
+        return AggregateResponse(job_id=job_id, outputs=outputs)
+    # Announced before the redacting job's checkpoints go: a retry after a failed announcement
+    # must still find what it merges (EventBridge delivers at least once anyway: key on job_id).
     ports.events.emit(
         JobCompleted(
             job_id=job_id,
@@ -154,6 +153,11 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
             outputs=outputs,
         )
     )
+    if options.redact_pii:
+        # The chunk checkpoints hold the words as heard: not kept once the redacted outputs exist
+        # (nor the manifest that lists them).
+        for key in [*keys, request.manifest.key]:
+            store.delete(bucket, key)
     metrics.add_metric(name="JobsCompleted", unit=MetricUnit.Count, value=1)
     if processing_time is not None:
         metrics.add_metric(name="JobDuration", unit=MetricUnit.Seconds, value=processing_time)
@@ -161,6 +165,21 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
         "Job completed", extra={"segments": len(transcript.segments), "language": transcript.language}
     )
     return AggregateResponse(job_id=job_id, outputs=outputs)
+
+
+def _completed_before(job_id: str, ports: StagePorts) -> bool:
+    """Why completing the job changed nothing: a retry of this step (COMPLETED on the first try, its
+    announcement still to make), a deletion meanwhile (its files go: JobDeletedError), or another
+    end the job met meanwhile (the sweeper failed it): then nothing is announced."""
+    refuse_if_deleted(job_id, ports, WORK_PREFIX, TRANSCRIPTS_PREFIX)
+    job = ports.jobs.get(job_id)
+    status = (job or {}).get("status")
+    if status == JobStatus.COMPLETED.value:
+        return True
+    logger.warning(
+        "The job ended otherwise while its transcript was merged; not completed", extra={"status": status}
+    )
+    return False
 
 
 def _send_back(

@@ -32,11 +32,22 @@ from transcriber.stages.ports import StagePorts
 logger = Logger(child=True)
 metrics = Metrics()
 
+#: ffmpeg's time limit when the caller gives none (the chunk function's 900 s, less its margin).
+DEFAULT_DECODE_BUDGET_S = 810.0
+
 
 def chunk_audio(
-    request: ChunkRequest, *, ports: StagePorts, config: ChunkingConfig, max_duration_s: float
+    request: ChunkRequest,
+    *,
+    ports: StagePorts,
+    config: ChunkingConfig,
+    max_duration_s: float,
+    decode_budget_s: float = DEFAULT_DECODE_BUDGET_S,
 ) -> ChunkResponse:
-    """Prepare and store the job's chunks, mark the job PROCESSING and announce it (once)."""
+    """Prepare and store the job's chunks, mark the job PROCESSING and announce it (once).
+
+    ``decode_budget_s``: how long ffmpeg may take in all (the function's time left, less what the
+    step needs after it)."""
     job_id = request.job_id
     if request.options.max_chunk_seconds is not None:
         config = replace(config, max_chunk_seconds=request.options.max_chunk_seconds)
@@ -47,7 +58,7 @@ def chunk_audio(
         source = store.download(request.bucket, request.key, workdir / "source")
         job_fields: dict[str, object] = {}
         if request.options.channel_identification:
-            split = partial(split_channels, max_channels=MAX_CHANNELS)
+            split = partial(split_channels, max_channels=MAX_CHANNELS, timeout_s=decode_budget_s)
             by_channel = prepare_channel_chunks(
                 source, workdir, config=config, max_duration_s=max_duration_s, split=split
             )
@@ -56,7 +67,11 @@ def chunk_audio(
             keys = [audio_key(job_id, channel) for channel in range(by_channel.channels)]
         else:
             prepared = prepare_chunks(
-                source, workdir, config=config, max_duration_s=max_duration_s, convert=convert_to_wav
+                source,
+                workdir,
+                config=config,
+                max_duration_s=max_duration_s,
+                convert=partial(convert_to_wav, timeout_s=decode_budget_s),
             )
             keys = [audio_key(job_id)]
         warning = truncation_warning(declared_duration(source), prepared.info.duration_s)

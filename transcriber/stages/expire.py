@@ -2,8 +2,10 @@
 
 Run by the sweeper. A job's audio past ``audio_expires_at`` is deleted and the job keeps a note
 of it; a job past ``transcript_expires_at`` loses its transcripts, its intermediate files, its
-audio and then its record. The jobs table's TTL (``expires_at``, a day later) removes a record the
-sweeper could not reach.
+audio and then its record (a duplicate that reused its transcript gets its own copy first, as on
+a DELETE), and ``JobDeleted`` is published so that what consumers keep of it goes
+too (the search index its segments). The jobs table's TTL (``expires_at``, a day later) removes a
+record the sweeper could not reach.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 
 from transcriber.domain.jobs import TRANSCRIPTS_PREFIX, WORK_PREFIX, iso_timestamp, job_audio_prefix
+from transcriber.domain.messages import JobDeleted
 from transcriber.domain.retention import next_deadline
-from transcriber.stages.ports import Store
+from transcriber.domain.tenants import DEFAULT_TENANT
+from transcriber.stages.erasure import HeirJobs, hand_over_outputs
+from transcriber.stages.ports import Events, Store
 
 logger = Logger(child=True)
 
@@ -34,7 +39,13 @@ class RetentionDue(Protocol):
 
 
 def expire_retained(
-    *, queue: RetentionDue, store: Store, results_bucket: str, now: datetime
+    *,
+    queue: RetentionDue,
+    store: Store,
+    heirs: HeirJobs,
+    events: Events,
+    results_bucket: str,
+    now: datetime,
 ) -> dict[str, Any]:
     moment = iso_timestamp(now)
     audio_deleted, jobs_deleted = 0, 0
@@ -53,8 +64,19 @@ def expire_retained(
                 store.delete_every_version(str(job["bucket"]), str(job["key"]))
             store.delete_prefix(results_bucket, job_audio_prefix(job_id))  # its converted WAV, if any is left
         if transcript_due:
+            # Duplicates that reuse its transcript get their own copy first, as on a DELETE.
+            hand_over_outputs(job, jobs=heirs, objects=store, results_bucket=results_bucket)
             for prefix in (TRANSCRIPTS_PREFIX, WORK_PREFIX):
                 store.delete_prefix(results_bucket, f"{prefix}/{job_id}/")
+            # Before the record goes: a failed announcement leaves the job due for the next sweep.
+            events.emit(
+                JobDeleted(
+                    job_id=job_id,
+                    bucket=str(job.get("bucket") or results_bucket),
+                    key=str(job.get("key") or job_id),
+                    tenant_id=str(job.get("tenant_id") or DEFAULT_TENANT),
+                )
+            )
             queue.forget(job_id)
             jobs_deleted += 1
             logger.info("Retention ended: job and its data deleted", extra={"job_id": job_id})

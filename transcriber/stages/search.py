@@ -82,7 +82,9 @@ def index_job(job_id: str, *, jobs: Jobs, transcripts: Transcripts, index: Index
     """Index a completed job's segments (replacing any it had); remove a job that is not completed.
 
     Checking the job record, not the event, makes a late or repeated completion event harmless:
-    a job deleted meanwhile is removed, never brought back into search.
+    a job deleted meanwhile is removed, never brought back into search. The record is read again
+    after the write: a deletion whose own event was applied (by another indexer) between the first
+    read and the write would otherwise leave the job's segments behind.
     """
     job = jobs.get(job_id)
     if job is None:
@@ -91,6 +93,10 @@ def index_job(job_id: str, *, jobs: Jobs, transcripts: Transcripts, index: Index
         index.delete_job(_tenant_of(job), job_id)
         return REMOVED
     index.replace_job(_document(job, transcripts, results_bucket))
+    now = jobs.get(job_id)
+    if now is None or now.get("status") != JobStatus.COMPLETED.value:
+        index.delete_job(_tenant_of(job), job_id)
+        return REMOVED
     return INDEXED
 
 
