@@ -112,7 +112,9 @@ def transcription_state_machine(
         result_path=sfn.JsonPath.DISCARD,
         retry_on_service_exceptions=True,
     )
-    retry_throttles(mark_failed)  # a throttled MarkFailed would leave the job PROCESSING
+    # A throttled or transiently failing MarkFailed would leave the job PROCESSING (or its failure
+    # unannounced: the retry announces it, transcriber/stages/fail.py).
+    _retried(mark_failed, max_attempts=3)
     mark_failed.next(
         sfn.Fail(scope, "JobFailed", error="TranscriptionFailed", cause="See the job record for the reason")
     )

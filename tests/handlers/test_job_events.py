@@ -18,6 +18,8 @@ from functions.chunk import handler as chunk
 from functions.fail import handler as fail
 from functions.transcribe import handler as transcribe
 from tests.handlers.conftest import Aws, FakeContext, chunked
+from transcriber.adapters.events import EventPublisher
+from transcriber.domain.errors import RetryableError
 from transcriber.domain.jobs import JOB_EVENT_TYPES, crosses_progress_step
 from transcriber.domain.search import EVENT_JOB_DELETED
 
@@ -183,6 +185,33 @@ def test_a_failure_the_catch_already_recorded_is_not_reported_again(
     events = aws.events()
     assert [e["detail-type"] for e in events] == ["Transcription Job Failed"]
     assert_valid(events[0])
+
+
+def test_a_failure_whose_announcement_failed_is_announced_by_the_retry(
+    aws: Aws, context: FakeContext, pending_job: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MarkFailed recorded the job FAILED, then EventBridge refused the event: the retried step
+    announces it (the callback_url hears of the failure), once, and the execution's own
+    status-change report after it adds nothing."""
+    real_emit = EventPublisher.emit
+    refusals = iter([RetryableError("EventBridge throttled")])
+
+    def emit_refused_once(self: EventPublisher, event: Any) -> None:
+        if (refusal := next(refusals, None)) is not None:
+            raise refusal
+        real_emit(self, event)
+
+    monkeypatch.setattr(EventPublisher, "emit", emit_refused_once)
+    error = {"Error": "CorruptAudioError", "Cause": "ffmpeg could not decode it"}
+    with pytest.raises(RetryableError):
+        fail.handler({**pending_job, "error": error}, context)
+    assert aws.table.get_item(Key={"job_id": JOB_ID})["Item"]["status"] == "FAILED"
+    fail.handler({**pending_job, "error": error}, context)  # Step Functions' retry of MarkFailed
+    fail.handler({**pending_job, "error": error}, context)  # a repeat
+    fail.handler(_execution_event("FAILED", error="TranscriptionFailed", cause="See the job record"), context)
+    events = aws.events()
+    assert [e["detail-type"] for e in events] == ["Transcription Job Failed"]
+    assert events[0]["detail"]["reason_code"] == "CORRUPT_AUDIO"
 
 
 def test_a_completed_job_stays_completed_when_a_late_abort_arrives(

@@ -70,6 +70,10 @@ def test_state_machine_chunks_fans_out_and_aggregates(template: Template) -> Non
     for name in ("ChunkAudio", "TranscribeChunks", "RedoChunks", "AggregateTranscript"):
         assert states[name]["Catch"][0]["Next"] == "MarkFailed"
     assert states["MarkFailed"]["Next"] == "JobFailed"
+    # MarkFailed retries what a retry can fix (its announcement among them), never a permanent error.
+    mark_failed_retries = [r["ErrorEquals"] for r in states["MarkFailed"]["Retry"]]
+    assert any("RetryableError" in errors and "States.ALL" not in errors for errors in mark_failed_retries)
+    assert ["Lambda.TooManyRequestsException"] in mark_failed_retries
     assert states["JobFailed"]["Type"] == "Fail"
 
 

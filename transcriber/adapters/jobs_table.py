@@ -334,6 +334,12 @@ class JobRepository:
         return self._update_unless_terminal(job_id, {"chunk_error": error})
 
     @translate_client_errors
+    def note_failure_announced(self, job_id: str) -> bool:
+        """JobFailed went out for this FAILED job: a retry or a second report does not repeat it."""
+        fields = {"failure_announced": True}
+        return self._set_where(job_id, fields, "#status = :failed", {":failed": JobStatus.FAILED.value})
+
+    @translate_client_errors
     def mark_failed(self, job_id: str, *, reason_code: str, message: str) -> bool:
         return self._update_unless_terminal(
             job_id,

@@ -9,6 +9,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 
 from transcriber.domain.errors import reason_for_error_name
+from transcriber.domain.jobs import JobStatus
 from transcriber.domain.messages import FailRequest, FailResponse, JobFailed, StepError
 from transcriber.observability import count_failure
 from transcriber.stages.chunk_failures import MAP_FAILURE_THRESHOLD, chunk_failure
@@ -64,6 +65,18 @@ def from_execution_status(detail: dict[str, Any]) -> FailRequest:
     )
 
 
+def _unannounced_failure(job: dict[str, Any] | None, reason_code: str) -> bool:
+    """A retry of this step: the job is FAILED for this reason, but its JobFailed never went out
+    (the first try stopped between the two). Another end, or another reason (the execution's own
+    status-change event after MarkFailed ran), is not announced again."""
+    return bool(
+        job
+        and job.get("status") == JobStatus.FAILED.value
+        and job.get("reason_code") == reason_code
+        and not job.get("failure_announced")
+    )
+
+
 def mark_failed(request: FailRequest, *, ports: StagePorts) -> FailResponse:
     """Record the job FAILED (unless it already ended) and announce it once.
 
@@ -75,7 +88,8 @@ def mark_failed(request: FailRequest, *, ports: StagePorts) -> FailResponse:
             Error=MAP_FAILURE_THRESHOLD, Cause=UNRECORDED_CHUNK_FAILURE
         )
     reason_code, message = describe_failure(error)
-    if ports.jobs.mark_failed(request.job_id, reason_code=reason_code, message=message):
+    recorded = ports.jobs.mark_failed(request.job_id, reason_code=reason_code, message=message)
+    if recorded or _unannounced_failure(ports.jobs.get(request.job_id), reason_code):
         ports.events.emit(
             JobFailed(
                 job_id=request.job_id,
@@ -85,6 +99,8 @@ def mark_failed(request: FailRequest, *, ports: StagePorts) -> FailResponse:
                 message=message,
             )
         )
-        count_failure(metrics, reason_code)
+        ports.jobs.note_failure_announced(request.job_id)
+        if recorded:
+            count_failure(metrics, reason_code)
     logger.warning("Job failed", extra={"reason_code": reason_code, "error": message})
     return FailResponse(job_id=request.job_id, reason_code=reason_code)

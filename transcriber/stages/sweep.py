@@ -32,6 +32,7 @@ def sweep(*, ports: StagePorts, workflow: recovery.Executions, now: datetime) ->
                 job_id=job.job_id, bucket=job.bucket, key=job.key, reason_code=reason_code, message=message
             )
         )
+        ports.jobs.note_failure_announced(job.job_id)  # the run's own failure report does not repeat it
         count_failure(metrics, reason_code)
     metrics.add_metric(name="JobsRequeued", unit=MetricUnit.Count, value=len(report.requeued))
     logger.info("Sweep done", extra=report.to_dict())
