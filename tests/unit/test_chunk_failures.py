@@ -48,6 +48,11 @@ class Recorder:
 
     def mark_failed(self, job_id: str, *, reason_code: str, message: str) -> bool:
         self.failed[job_id] = (reason_code, message)
+        self.record.update(status="FAILED", reason_code=reason_code)
+        return True
+
+    def note_failure_announced(self, job_id: str) -> bool:
+        self.record["failure_announced"] = True
         return True
 
     def emit(self, event: Any) -> None:

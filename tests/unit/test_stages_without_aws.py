@@ -31,11 +31,28 @@ def _no_metrics_left_behind() -> Iterator[None]:
 class FakeJobs:
     def __init__(self) -> None:
         self.failed: dict[str, tuple[str, str]] = {}
+        self.announced: set[str] = set()
 
     def mark_failed(self, job_id: str, *, reason_code: str, message: str) -> bool:
         if job_id in self.failed:
             return False  # already ended: the table's condition refuses a second end
         self.failed[job_id] = (reason_code, message)
+        return True
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        if job_id not in self.failed:
+            return None
+        reason_code, _ = self.failed[job_id]
+        announced = job_id in self.announced
+        return {
+            "job_id": job_id,
+            "status": "FAILED",
+            "reason_code": reason_code,
+            "failure_announced": announced,
+        }
+
+    def note_failure_announced(self, job_id: str) -> bool:
+        self.announced.add(job_id)
         return True
 
 
