@@ -63,12 +63,13 @@ def test_the_chunk_step_has_tmp_for_the_largest_upload_at_the_longest_duration(
     env: str, templates: dict[str, Template]
 ) -> None:
     """Lambda's /tmp is 512 MB by default: a 4-hour WAV alone is 461 MB. The chunk step holds the
-    upload and its WAV at once (chunks are byte ranges of the stored WAV, not files), so its /tmp
-    follows max_upload_mb and max_duration_minutes (1,024 MB in dev, 2,048 MB for prod's 12 hours)."""
+    upload and, while channel identification splits a file, the multichannel WAV and the channels'
+    own at once (chunks are byte ranges of the stored WAV, not files), so its /tmp follows
+    max_upload_mb and max_duration_minutes (1,536 MB in dev, 3,584 MB for prod's 12 hours)."""
     config = EnvironmentConfig.from_context(env, ENVIRONMENTS)
     need = scratch_bytes(config.max_upload_mb * MIB, config.max_duration_minutes * 60.0)
     wav = WAV_BYTES_PER_SECOND * config.max_duration_minutes * 60
-    assert need == config.max_upload_mb * MIB + wav  # the upload and its WAV
+    assert need == config.max_upload_mb * MIB + 2 * wav
     functions = _functions(templates[env])
     size_mb = functions["chunk"]["EphemeralStorage"]["Size"]
     assert size_mb == config.chunk_scratch_mb and need <= size_mb * MIB < need + 512 * MIB
@@ -82,4 +83,4 @@ def test_the_chunk_step_has_tmp_for_the_largest_upload_at_the_longest_duration(
 
 def test_a_duration_whose_audio_cannot_fit_lambdas_tmp_is_refused() -> None:
     with pytest.raises(ValueError, match=r"need \d+ MB of /tmp in the chunk step, over Lambda's 10240 MB"):
-        EnvironmentConfig.from_context("prod", ENVIRONMENTS, {"max_duration_minutes": 96 * 60})
+        EnvironmentConfig.from_context("prod", ENVIRONMENTS, {"max_duration_minutes": 48 * 60})

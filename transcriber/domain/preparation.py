@@ -28,12 +28,13 @@ WAV_BYTES_PER_SECOND = TARGET_RATE * TARGET_CHANNELS * TARGET_SAMPLE_WIDTH
 
 
 def scratch_bytes(max_upload_bytes: int, max_duration_s: float) -> int:
-    """The most local disk :func:`prepare_chunks` holds at once: the upload and its converted WAV
-    (with channel identification, the channels' WAVs, which the duration limit counts together).
-    Chunks are byte ranges of that WAV, not files. Lambda's /tmp is 512 MB unless the function asks
-    for more (infra sizes it from this).
+    """The most local disk the chunk step holds at once: the upload, and twice the WAV of the
+    longest audio. Chunks are byte ranges of the WAV, not files; the second WAV is channel
+    identification's split, which holds the multichannel WAV and the channels' own at once (the
+    duration limit counts every channel, so either is at most one WAV of the longest duration).
+    Lambda's /tmp is 512 MB unless the function asks for more (infra sizes it from this).
     """
-    return int(max_upload_bytes + WAV_BYTES_PER_SECOND * max_duration_s)
+    return int(max_upload_bytes + 2 * WAV_BYTES_PER_SECOND * max_duration_s)
 
 
 @dataclass(frozen=True)
