@@ -172,15 +172,18 @@ def test_a_recorded_chunk_error_lasts_one_run_and_not_past_the_job(aws: Aws, job
     record = _job(aws)
     assert (record["status"], record["outputs"]) == ("COMPLETED", {"json": "s3://results/x.json"})
     assert "chunk_error" not in record
-    # A failed job's error goes with its requeue, with its reason.
+    # A failed job's error goes with its requeue, with its reason and the note that its failure
+    # was announced: the next run's failure is announced again.
     aws.table.update_item(
         Key={"job_id": JOB_ID},
         UpdateExpression="SET #s = :failed, chunk_error = :e, reason_code = :r",
         ExpressionAttributeNames={"#s": "status"},
         ExpressionAttributeValues={":failed": "FAILED", ":e": error, ":r": "CHUNK_FAILED"},
     )
+    assert jobs.note_failure_announced(JOB_ID) and _job(aws)["failure_announced"] is True
     assert jobs.requeue(JOB_ID, expected_status=JobStatus.FAILED) == 1
-    assert not {"chunk_error", "reason_code"} & set(_job(aws))
+    assert not {"chunk_error", "reason_code", "failure_announced"} & set(_job(aws))
+    assert not jobs.note_failure_announced(JOB_ID)  # only a FAILED job's failure is announced
 
 
 # The sweeper ---------------------------------------------------------------------------------

@@ -59,8 +59,9 @@ def _applied(write: Callable[..., Any], **request: Any) -> bool:
     return True
 
 
-#: Bookkeeping of one run that the next run, or the job's completion, makes stale.
-RUN_SCOPED_FIELDS = ("chunk_error",)
+#: Bookkeeping of one run that the next run, or the job's completion, makes stale: a chunk's own
+#: error, and that the run's failure was announced (a retried job's next failure is announced too).
+RUN_SCOPED_FIELDS = ("chunk_error", "failure_announced")
 
 
 def _set_fields(
