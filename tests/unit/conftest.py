@@ -1,10 +1,14 @@
-"""Fixtures shared by the unit tests of the SDK's command line."""
+"""Fixtures shared by unit tests: the SDK's command line against a fake API, and S3 in moto."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from tests.unit.fake_api import API_KEY, FakeApi
 
@@ -16,3 +20,18 @@ def cli_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeApi]:
         monkeypatch.setenv("TRANSCRIBER_API_URL", api.base_url)
         monkeypatch.setenv("TRANSCRIBER_API_KEY", API_KEY)
         yield api
+
+
+@contextmanager
+def moto_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """An S3 client on moto (in this process, no server) with a ``results`` bucket."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="results")
+        yield client

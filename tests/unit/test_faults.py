@@ -8,10 +8,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
-from moto import mock_aws
 
+from tests.unit.conftest import moto_s3
 from transcriber import faults
 from transcriber.adapters.storage import ObjectStore
 from transcriber.domain.errors import RETRYABLE_ERROR_NAMES, RetryableError, TransientEngineError
@@ -204,15 +203,7 @@ def test_the_engine_factory_does_not_import_the_fault_injector() -> None:
 
 @pytest.fixture
 def s3(clean_environment: pytest.MonkeyPatch) -> Iterator[object]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        clean_environment.setenv(name, value)
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket="results")
+    with moto_s3(clean_environment) as client:
         yield client
 
 

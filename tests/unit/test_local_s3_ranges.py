@@ -8,12 +8,11 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from localrun.s3_front import read_only_the_range
+from tests.unit.conftest import moto_s3
 from transcriber.adapters.storage import ObjectStore
 
 BODY = os.urandom(3 * 1024 * 1024 + 17)
@@ -31,16 +30,8 @@ class _CountingBuffer(io.BytesIO):
 
 @pytest.fixture
 def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
     read_only_the_range()
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket="results")
+    with moto_s3(monkeypatch) as client:
         client.put_object(Bucket="results", Key="work/j/audio.wav", Body=BODY, ChecksumAlgorithm="SHA256")
         yield client
 
