@@ -440,6 +440,10 @@ def test_each_function_reaches_only_its_prefixes(template: Template) -> None:
     aggregate = s3_resources("aggregate")
     assert all("/work/*" in r for r in aggregate["s3:GetObject"])
     assert all("/transcripts/*" in r for r in aggregate["s3:PutObject"])
+    # "audio: after-transcript" retention deletes every version of an upload, and only uploads
+    (versions,) = aggregate["s3:DeleteObjectVersion"]
+    (listed,) = aggregate["s3:ListBucketVersions"]
+    assert "InputBucket" in versions + listed and "ResultsBucket" not in versions + listed
     chunk = s3_resources("chunk")
     assert all("/work/*" in r for r in chunk["s3:PutObject"])
 
