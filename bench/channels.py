@@ -30,11 +30,12 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.chunk_files import cut_chunks
 from bench.long_audio import EVAL_DIR
 from bench.scoring import normalise, wer
 from transcriber.adapters.ffmpeg import convert_to_wav, ffmpeg_path, split_channels
 from transcriber.domain.channels import MAX_CHANNELS, merge_by_channel, prepare_channel_chunks
-from transcriber.domain.chunking import ChunkingConfig, write_chunk_wav
+from transcriber.domain.chunking import ChunkingConfig
 from transcriber.domain.merge import merge_chunks
 from transcriber.domain.models import ChunkTranscript
 from transcriber.domain.options import JobOptions
@@ -110,11 +111,11 @@ def transcribe_all(
 ) -> list[ChunkTranscript]:
     """Each chunk cut from its channel's WAV by its byte range, as the transcribe step reads it."""
     parts = []
-    for spec, span in prepared.chunks:
-        with prepared.audio[spec.channel or 0].open("rb") as wav:
-            wav.seek(span.first)
-            path = write_chunk_wav(prepared.audio[0].parent / "chunk.wav", wav.read(span.stop - span.first))
-        parts.append(transcribe_chunk(engine, path, spec, language="en", options=options, config=config))
+    for channel, wav in enumerate(prepared.audio):
+        specs = [spec for spec, _ in prepared.chunks if (spec.channel or 0) == channel]
+        paths = cut_chunks(wav, specs, wav.parent / f"chunks-{channel}")
+        for spec, path in zip(specs, paths, strict=True):
+            parts.append(transcribe_chunk(engine, path, spec, language="en", options=options, config=config))
     return parts
 
 
@@ -145,8 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 split=partial(split_channels, max_channels=MAX_CHANNELS),
             )  # fmt: skip
             split_s = time.perf_counter() - started
-            by_channel = PreparedAudio(prepared.info, prepared.audio, prepared.chunks)
-            parts = transcribe_all(engine, by_channel, options, config)
+            parts = transcribe_all(engine, prepared, options, config)
             asr_s = time.perf_counter() - started - split_s
             channel_of = {spec.index: spec.channel or 0 for spec, _ in prepared.chunks}
             merged = merge_by_channel(

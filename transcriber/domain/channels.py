@@ -25,6 +25,7 @@ from transcriber.domain.audio import AudioInfo, pcm_data_offset, sniff_format
 from transcriber.domain.chunking import ByteRange, ChunkingConfig, chunk_byte_ranges, plan_chunks_from_file
 from transcriber.domain.errors import TooLongError
 from transcriber.domain.models import ChunkSpec, ChunkTranscript, Segment, Transcript, Word
+from transcriber.domain.preparation import PreparedAudio
 
 #: More channels than this is a surround mix or a multitrack session, not a call; refused.
 MAX_CHANNELS = 8
@@ -41,11 +42,9 @@ SplitChannels = Callable[[Path, Path], tuple[AudioInfo, list[Path]]]
 
 
 @dataclass(frozen=True)
-class ChannelChunks:
-    info: AudioInfo
-    #: one WAV per channel, in channel order
-    audio: list[Path]
-    chunks: list[tuple[ChunkSpec, ByteRange]]
+class ChannelChunks(PreparedAudio):
+    """The prepared audio of channel identification: ``audio`` holds one WAV per channel, in
+    channel order."""
 
     @property
     def channels(self) -> int:

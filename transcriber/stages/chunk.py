@@ -62,7 +62,7 @@ def chunk_audio(
             by_channel = prepare_channel_chunks(
                 source, workdir, config=config, max_duration_s=max_duration_s, split=split
             )
-            prepared = PreparedAudio(by_channel.info, by_channel.audio, by_channel.chunks)
+            prepared: PreparedAudio = by_channel
             job_fields = by_channel.job_fields()
             keys = [audio_key(job_id, channel) for channel in range(by_channel.channels)]
         else:
