@@ -40,10 +40,15 @@ _RETRYABLE_CODES = frozenset(
 _NETWORK_FAULTS = (ConnectionError, HTTPClientError, IncompleteReadError, RetriesExceededError)
 
 
+def is_retryable_code(code: str) -> bool:
+    """An AWS error code that says "not now" (throttled, timed out, service busy or failing)."""
+    return code in _RETRYABLE_CODES
+
+
 def is_retryable_client_error(err: ClientError) -> bool:
     code = err.response.get("Error", {}).get("Code", "")
     status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    return code in _RETRYABLE_CODES or status >= 500
+    return is_retryable_code(code) or status >= 500
 
 
 def translate_client_errors(func: Callable[P, R]) -> Callable[P, R]:

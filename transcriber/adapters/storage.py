@@ -14,7 +14,7 @@ from urllib.parse import quote
 from botocore.exceptions import ClientError
 
 from transcriber.adapters import aws_clients
-from transcriber.adapters.retry import translate_client_errors
+from transcriber.adapters.retry import is_retryable_code, translate_client_errors
 from transcriber.domain.errors import RetryableError
 from transcriber.faults import with_s3_faults
 
@@ -276,6 +276,6 @@ class ObjectStore:
             first = errors[0]
             code, key = first.get("Code", ""), first.get("Key", "")
             detail = f"s3://{bucket}: {len(errors)} of {len(objects)} objects not deleted ({code} on {key})"
-            if code in ("SlowDown", "InternalError", "ServiceUnavailable"):
+            if is_retryable_code(code):  # per key, the codes a whole request would carry
                 raise RetryableError(detail)
             raise IncompleteDeletionError(detail)
