@@ -239,8 +239,8 @@ class EnvironmentConfig(_Settings):
 
     @property
     def chunk_scratch_mb(self) -> int:
-        """/tmp for the chunk step: the largest upload and its WAV at the longest duration at once
-        (transcriber/domain/preparation.py)."""
+        """/tmp for the chunk step: the largest upload and twice its WAV at the longest duration
+        (a channel split holds two at once; transcriber/domain/preparation.py)."""
         return _scratch_mb(scratch_bytes(self.max_upload_bytes, self.max_duration_minutes * 60.0))
 
     @property

@@ -32,9 +32,6 @@ from transcriber.stages.ports import StagePorts
 logger = Logger(child=True)
 metrics = Metrics()
 
-#: ffmpeg's time limit when the caller gives none (the chunk function's 900 s, less its margin).
-DEFAULT_DECODE_BUDGET_S = 810.0
-
 
 def chunk_audio(
     request: ChunkRequest,
@@ -42,7 +39,7 @@ def chunk_audio(
     ports: StagePorts,
     config: ChunkingConfig,
     max_duration_s: float,
-    decode_budget_s: float = DEFAULT_DECODE_BUDGET_S,
+    decode_budget_s: float,
 ) -> ChunkResponse:
     """Prepare and store the job's chunks, mark the job PROCESSING and announce it (once).
 
