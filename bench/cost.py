@@ -110,14 +110,15 @@ def audio_upload_requests(audio_s: float) -> int:
 
 
 def requests(chunks: int, chunks_per_child: int, audio_s: float = 3600.0) -> Requests:
-    """Counted from the handlers: chunk uploads the job's WAV once (its chunks are byte ranges of
+    """Counted from the handlers: ingest records the job and, once its event is out, clears the
+    record's announcement mark; chunk uploads the job's WAV once (its chunks are byte ranges of
     it) and writes the manifest; the ItemReader reads the manifest; transcribe checks its
     checkpoint, reads its chunk's bytes with one ranged GET, writes its result and counts it on
     the job; aggregate reads every result and writes four outputs."""
     return Requests(
         s3_puts=audio_upload_requests(audio_s) + 1 + chunks + 4,
         s3_gets=2 + 1 + 1 + 3 * chunks,
-        ddb_writes=1 + 1 + chunks + 1,
+        ddb_writes=2 + 1 + chunks + 1,
         ddb_reads=2 + chunks,
         transitions=PARENT_TRANSITIONS,
         children=math.ceil(chunks / max(1, chunks_per_child)),

@@ -2,13 +2,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 
 from functions.ingest import handler as ingest
 from tests.handlers.conftest import Aws, FakeContext
+from tests.handlers.test_job_events import assert_valid
+from transcriber.adapters.events import EventPublisher
 from transcriber.adapters.jobs_table import JobRepository
+from transcriber.domain.errors import RetryableError
 from transcriber.domain.jobs import job_id_for
 from transcriber.domain.options import JobOptions
 
@@ -268,3 +272,74 @@ def test_a_reserved_job_keeps_its_first_upload_and_other_keys_name_their_tenant(
     ghost = f"tenants/acme/jobs/{'d' * 32}/x.flac"
     (ordinary,) = ingest.handler(_upload(aws, ghost, sample_flac.read_bytes()), context)["jobs"]
     assert ordinary["job_id"] != "d" * 32
+
+
+def _refuse_the_first_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    """EventBridge refuses the first event ingest sends (a throttle that outlasted the SDK's
+    retries); later ones go through."""
+    real_emit = EventPublisher.emit
+    refusals = iter([RetryableError("EventBridge throttled")])
+
+    def emit_refused_once(self: EventPublisher, event: Any) -> None:
+        if (refusal := next(refusals, None)) is not None:
+            raise refusal
+        real_emit(self, event)
+
+    monkeypatch.setattr(EventPublisher, "emit", emit_refused_once)
+
+
+@pytest.mark.parametrize(
+    ("case", "announced"),
+    [
+        ("new job", ["Transcription Job Created"]),
+        ("rejected", ["Transcription Job Failed"]),
+        ("same audio again", ["Transcription Job Created", "Transcription Job Completed"]),
+        ("reserved by the API", ["Transcription Job Created"]),
+    ],
+)
+def test_a_job_whose_events_were_refused_is_announced_by_the_retry(
+    aws: Aws,
+    context: FakeContext,
+    sample_flac: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+    announced: list[str],
+) -> None:
+    """The job was recorded, then its events were refused and the invocation failed: Lambda's
+    retry finds the job recorded and sends them (once; a later repeat adds nothing), and the job
+    still gets exactly one execution."""
+    executions_before = 0
+    if case == "same audio again":
+        (first,) = ingest.handler(_upload(aws, "monday/talk.flac", sample_flac.read_bytes()), context)["jobs"]
+        outputs = {fmt: f"s3://results/transcripts/x/transcript.{fmt}" for fmt in ("json", "srt", "vtt", "txt")}
+        _complete(aws, first["job_id"], outputs=outputs)
+        aws.events()
+        executions_before = 1
+    key = {"rejected": "notes.mp3", "reserved by the API": None}.get(case, "tuesday/talk.flac")
+    key = key or _reserve("c" * 32)
+    body = b"These are meeting notes, not audio.\n" * 10 if case == "rejected" else sample_flac.read_bytes()
+    event = _upload(aws, key, body)
+    _refuse_the_first_event(monkeypatch)
+    with pytest.raises(RetryableError):
+        ingest.handler(event, context)
+    recorded = aws.table.scan()["Items"]
+    assert [job["announcement_pending"] for job in recorded if job["key"] == key] == [True]
+    assert aws.events() == []
+    for _ in range(2):  # Lambda's retry of the failed invocation, then a repeated delivery
+        (result,) = ingest.handler(event, context)["jobs"]
+    events = aws.events()
+    assert [e["detail-type"] for e in events] == announced
+    assert {e["detail"]["job_id"] for e in events} == {result["job_id"]}
+    for published in events:
+        assert_valid(published)
+    job = aws.table.get_item(Key={"job_id": result["job_id"]})["Item"]
+    assert "announcement_pending" not in job
+    executions = aws.sfn.list_executions(stateMachineArn=aws.state_machine_arn)["executions"]
+    starts = 0 if case in ("rejected", "same audio again") else 1
+    assert len(executions) == executions_before + starts
+
+
+def test_an_announced_job_carries_no_mark(aws: Aws, context: FakeContext, sample_flac: Path) -> None:
+    (result,) = ingest.handler(_upload(aws, "a.flac", sample_flac.read_bytes()), context)["jobs"]
+    job = aws.table.get_item(Key={"job_id": result["job_id"]})["Item"]
+    assert job["status"] == "PENDING" and "announcement_pending" not in job

@@ -16,7 +16,14 @@ from botocore.exceptions import ClientError
 from transcriber.adapters import aws_clients
 from transcriber.adapters.dynamo_pages import every_item
 from transcriber.adapters.retry import translate_client_errors
-from transcriber.domain.jobs import CONTENT_INDEX, TENANT_INDEX, JobStatus, iso_timestamp, utc_now
+from transcriber.domain.jobs import (
+    ANNOUNCEMENT_PENDING,
+    CONTENT_INDEX,
+    TENANT_INDEX,
+    JobStatus,
+    iso_timestamp,
+    utc_now,
+)
 from transcriber.domain.recovery import STATUS_INDEX
 
 #: How long a deleted job's tombstone stays: far longer than an upload URL (15 min), S3's event
@@ -333,6 +340,12 @@ class JobRepository:
         """A chunk's own failure (``{Error, Cause}``) while the job runs: MarkFailed reads it when
         the Distributed Map fails without naming it (transcriber/stages/chunk_failures.py)."""
         return self._update_unless_terminal(job_id, {"chunk_error": error})
+
+    @translate_client_errors
+    def note_announced(self, job_id: str) -> bool:
+        """The events ingest sends for a job it recorded went out: clear the record's
+        :data:`ANNOUNCEMENT_PENDING` mark (transcriber/stages/ingest.py)."""
+        return self._set_where(job_id, {}, "attribute_exists(job_id)", {}, remove=(ANNOUNCEMENT_PENDING,))
 
     @translate_client_errors
     def note_failure_announced(self, job_id: str) -> bool:

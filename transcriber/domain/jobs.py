@@ -44,6 +44,9 @@ PROGRESS_STEP_PERCENT = 10
 CONTENT_INDEX = "by_content"
 #: Jobs table index on (tenant_id, created_at): a tenant's jobs, newest first (the HTTP API's list).
 TENANT_INDEX = "by_tenant"
+#: On a job record whose first events (transcriber/stages/ingest.py) have not gone out yet: the
+#: retry of the try that stopped before they did sends them.
+ANNOUNCEMENT_PENDING = "announcement_pending"
 
 
 def iso_timestamp(moment: datetime) -> str:

@@ -3,6 +3,11 @@
 S3 delivers events at least once, sometimes several times at once. Two guards make a repeat
 harmless: the handler's Powertools Idempotency (a repeat gets the first delivery's answer) and
 the job id as execution name (Step Functions refuses a second execution of the same name).
+
+The job's first events (created; failed at intake; or created and completed, reusing a result) are
+announced after the job is recorded. A try that stops in between (EventBridge refused them, the
+function timed out) leaves the record marked ``announcement_pending``; its retry, which finds the
+job already recorded, announces them from the record and clears the mark, so nothing is lost.
 """
 
 from __future__ import annotations
@@ -17,8 +22,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from transcriber.domain import dedup, intake
 from transcriber.domain.errors import PermanentError, SizeMismatchError, TooLargeError
-from transcriber.domain.jobs import JobStatus, iso_timestamp, job_id_for, utc_now
-from transcriber.domain.messages import Job, JobCompleted, JobCreated, JobFailed, Upload
+from transcriber.domain.jobs import ANNOUNCEMENT_PENDING, JobStatus, iso_timestamp, job_id_for, utc_now
+from transcriber.domain.messages import Job, JobCompleted, JobCreated, JobEvent, JobFailed, Upload
 from transcriber.domain.options import JobOptions
 from transcriber.domain.recovery import Executions
 from transcriber.domain.tenants import reserved_job_of_key, tenant_of_key
@@ -60,15 +65,22 @@ def ingest_object(
     if reserved is not None and reserved.status == JobStatus.DELETED:
         return _upload_for_deleted_job(reserved, upload, store=ports.store)
     if reserved is not None and reserved.status != JobStatus.AWAITING_UPLOAD:
-        return _repeated_upload(reserved, workflow=ports.workflow)
+        return _repeated_upload(reserved, ports=ports)
     job_id = (
         reserved.job_id if reserved else job_id_for(upload.bucket, upload.key, upload.etag, upload.version_id)
     )
     logger.append_keys(job_id=job_id)
 
     def save(fields: dict[str, Any]) -> bool:
-        """Record the job: complete the API's reservation, or create it (once per upload)."""
-        return jobs.claim_upload(job_id, upload.key, fields) if reserved else jobs.create(fields)
+        """Record the job, marked as still to announce: complete the API's reservation, or create
+        it (once per upload). False: already recorded, by an earlier try or delivery, whose
+        announcement (if it never went out) is made here."""
+        marked = {**fields, ANNOUNCEMENT_PENDING: True}
+        if jobs.claim_upload(job_id, upload.key, marked) if reserved else jobs.create(marked):
+            return True
+        if not reserved:  # the same upload: its job id says so
+            _announce_pending(jobs.get(job_id), jobs=jobs, events=events)
+        return False
 
     record: dict[str, Any] = {
         "job_id": job_id,
@@ -91,16 +103,17 @@ def ingest_object(
     except PermanentError as err:
         if isinstance(err, TooLargeError | SizeMismatchError):  # kept, it would only cost storage
             ports.store.delete_every_version(upload.bucket, upload.key)
-        return _reject(record, err, save=save, events=events)
+        return _reject(record, err, save=save, jobs=jobs, events=events)
 
     original = _reusable_result(record, options, policy=policy, jobs=jobs)
     if original is not None:
-        return _complete_as_duplicate(record, original, save=save, events=events)
+        return _complete_as_duplicate(record, original, save=save, jobs=jobs, events=events)
 
-    created = save({**record, "status": JobStatus.PENDING.value})
+    pending = {**record, "status": JobStatus.PENDING.value}
+    created = save(pending)
     if created:
         metrics.add_metric(name="JobsCreated", unit=MetricUnit.Count, value=1)
-        events.emit(JobCreated(**_source(record), size=record["size"], sha256=record["sha256"]))
+        _announce(pending, jobs=jobs, events=events)
     elif reserved:
         # The reservation changed under us (a concurrent delivery claimed it and starts it, or
         # the sweeper gave up on the upload): not ours to start.
@@ -118,6 +131,41 @@ def ingest_object(
 
 def _source(record: dict[str, Any]) -> dict[str, Any]:
     return {"job_id": record["job_id"], "bucket": record["bucket"], "key": record["key"]}
+
+
+def _announcements(job: dict[str, Any]) -> list[JobEvent]:
+    """The events that tell of a job ingest recorded: failed at intake, complete at once (reusing
+    an earlier result), or created and about to start."""
+    status = job["status"]
+    if status == JobStatus.FAILED.value:
+        return [JobFailed(**_source(job), reason_code=job["reason_code"], message=job["error_message"])]
+    facts = {**_source(job), "size": job["size"], "sha256": job["sha256"]}
+    if status != JobStatus.COMPLETED.value:
+        return [JobCreated(**facts)]
+    return [
+        JobCreated(**facts, status="COMPLETED"),
+        JobCompleted(
+            **_source(job),
+            language=job.get("language"),
+            duration=job.get("duration", 0),
+            segments=job.get("segments", 0),
+            outputs=job["outputs"],
+        ),
+    ]
+
+
+def _announce(job: dict[str, Any], *, jobs: Jobs, events: Events) -> None:
+    """Send the job's ingest events, then clear its mark (a retry finds none to repeat)."""
+    for event in _announcements(job):
+        events.emit(event)
+    jobs.note_announced(job["job_id"])
+
+
+def _announce_pending(job: dict[str, Any] | None, *, jobs: Jobs, events: Events) -> None:
+    """Announce a recorded job whose events an earlier try did not send (a no-op for any other)."""
+    if job is not None and job.get(ANNOUNCEMENT_PENDING):
+        logger.info("Announcing a job an earlier try recorded but did not announce")
+        _announce(job, jobs=jobs, events=events)
 
 
 def _reserved_job(key: str, jobs: Jobs) -> Job | None:
@@ -143,21 +191,26 @@ def _upload_for_deleted_job(job: Job, upload: Upload, *, store: Store) -> dict[s
     return {"job_id": job.job_id, "status": JobStatus.DELETED.value, "started": False}
 
 
-def _repeated_upload(job: Job, *, workflow: Executions) -> dict[str, Any]:
+def _repeated_upload(job: Job, *, ports: IngestPorts) -> dict[str, Any]:
     """A reserved job that already has its audio: a repeated event, or a second PUT to its URL.
 
-    The job keeps the upload it was claimed with. A PENDING job's execution is started again
-    (a no-op when it exists), which heals a crash between the claim and the start.
+    The job keeps the upload it was claimed with. Its events are sent if the try that claimed it
+    did not send them, and a PENDING job's execution is started again (a no-op when it exists),
+    which heals a crash between the claim and the start.
     """
     logger.append_keys(job_id=job.job_id)
     logger.info("Upload for a job that already has its audio", extra={"status": job.status.value})
+    _announce_pending(job.model_dump(mode="json"), jobs=ports.jobs, events=ports.events)
+    workflow = ports.workflow
     started = False
     if job.status == JobStatus.PENDING and not job.attempts:
         started = workflow.start(job.job_id, job.execution_input().to_wire())
     return {"job_id": job.job_id, "status": job.status.value, "started": started}
 
 
-def _reject(record: dict[str, Any], err: PermanentError, *, save: SaveJob, events: Events) -> dict[str, Any]:
+def _reject(
+    record: dict[str, Any], err: PermanentError, *, save: SaveJob, jobs: Jobs, events: Events
+) -> dict[str, Any]:
     """Record the job FAILED with the reason the user can act on; no execution is started."""
     failed = {
         **record,
@@ -169,7 +222,7 @@ def _reject(record: dict[str, Any], err: PermanentError, *, save: SaveJob, event
         logger.warning("Upload rejected", extra={"reason_code": err.reason_code, "error": err.message})
         metrics.add_metric(name="JobsRejected", unit=MetricUnit.Count, value=1)
         count_failure(metrics, err.reason_code)
-        events.emit(JobFailed(**_source(record), reason_code=err.reason_code, message=err.message))
+        _announce(failed, jobs=jobs, events=events)
     return {"job_id": record["job_id"], "status": JobStatus.FAILED.value, "reason_code": err.reason_code}
 
 
@@ -184,28 +237,18 @@ def _reusable_result(
 
 
 def _complete_as_duplicate(
-    record: dict[str, Any], original: dict[str, Any], *, save: SaveJob, events: Events
+    record: dict[str, Any], original: dict[str, Any], *, save: SaveJob, jobs: Jobs, events: Events
 ) -> dict[str, Any]:
     """A new job, complete at once, pointing to the outputs of the same audio's earlier job."""
     fields = dedup.duplicate_fields(original)
-    if save({**record, **fields, "completed_at": utc_now()}):
+    completed = {**record, **fields, "completed_at": utc_now()}
+    if save(completed):
         logger.info(
             "Same audio transcribed recently: reusing its result",
             extra={"duplicate_of": fields["duplicate_of"]},
         )
         metrics.add_metric(name="JobsDeduplicated", unit=MetricUnit.Count, value=1)
-        events.emit(
-            JobCreated(**_source(record), status="COMPLETED", size=record["size"], sha256=record["sha256"])
-        )
-        events.emit(
-            JobCompleted(
-                **_source(record),
-                language=fields.get("language"),
-                duration=fields.get("duration", 0),
-                segments=fields.get("segments", 0),
-                outputs=fields["outputs"],
-            )
-        )
+        _announce(completed, jobs=jobs, events=events)
     return {
         "job_id": record["job_id"],
         "status": JobStatus.COMPLETED.value,
