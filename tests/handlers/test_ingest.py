@@ -311,7 +311,9 @@ def test_a_job_whose_events_were_refused_is_announced_by_the_retry(
     executions_before = 0
     if case == "same audio again":
         (first,) = ingest.handler(_upload(aws, "monday/talk.flac", sample_flac.read_bytes()), context)["jobs"]
-        outputs = {fmt: f"s3://results/transcripts/x/transcript.{fmt}" for fmt in ("json", "srt", "vtt", "txt")}
+        outputs = {
+            fmt: f"s3://results/transcripts/x/transcript.{fmt}" for fmt in ("json", "srt", "vtt", "txt")
+        }
         _complete(aws, first["job_id"], outputs=outputs)
         aws.events()
         executions_before = 1

@@ -6,6 +6,8 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import socket
+import threading
 
 import pytest
 
@@ -303,3 +305,20 @@ def test_retry_delay_grows_then_caps() -> None:
     upper = [retry_delay_s(n, rand=lambda: 1.0) for n in range(1, 10)]
     assert upper == [30, 60, 120, 240, 480, 900, 900, 900, 900]
     assert RETRY_CAP_S == 900 and RETRY_BASE_S == 30
+
+
+def test_a_lookup_that_hangs_is_answered_as_host_not_found_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """getaddrinfo has no timeout of its own: a DNS server that never answers must not hold an
+    API request (29 s) or a webhook delivery until the system resolver gives up."""
+    released = threading.Event()
+
+    def never_answers(*args: object, **kwargs: object) -> list[object]:
+        released.wait(10)
+        raise socket.gaierror("gave up")
+
+    monkeypatch.setattr(socket, "getaddrinfo", never_answers)
+    try:
+        with pytest.raises(CallbackHostNotFoundError, match=r"did not resolve within 0\.2 s"):
+            resolve_host("slow.example.com", 443, timeout_s=0.2)
+    finally:
+        released.set()
