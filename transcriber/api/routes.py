@@ -211,7 +211,7 @@ def get_transcription(job_id: JOB_ID) -> Transcription:
 @app.get(
     "/v1/transcriptions/<job_id>/segments",
     summary="Timed segments, optionally only those containing every word of q",
-    responses=_responses(200, SegmentList, "The matching segments", 404, 409, 422),
+    responses=_responses(200, SegmentList, "The matching segments", 404, 409, 413, 422),
 )
 def transcription_segments(
     job_id: JOB_ID,

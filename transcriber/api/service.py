@@ -62,6 +62,10 @@ MAX_PAGE = 100
 RESPONSE_MAX_BYTES = 5 * 1024 * 1024
 DOWNLOAD_URL_EXPIRY_S = 900
 DEFAULT_PAGE = 20
+#: A list query after the first reads this many jobs (DynamoDB applies Limit before the filter) ...
+LIST_READ_AHEAD = 100
+#: ... and a list request makes at most this many queries, so it stays quick however few jobs match.
+LIST_MAX_QUERIES = 5
 #: How long DELETE waits for a stopped run to end (instant in AWS; a task's length in moto).
 STOP_WAIT_S = 5.0
 #: The audio player's URL lives as long as a long recording takes to listen through.
@@ -131,16 +135,20 @@ class TranscriptionService:
                 f"content_type {request.content_type!r} is not audio; send an audio file "
                 "(or leave content_type out)."
             )
+        if not request.source_url:
+            self._count_job(tenant)
+            return self._record(tenant, request, options, content, request.filename, size, None)
+        with tempfile.NamedTemporaryFile(prefix="source-") as spool:
+            filename, size = self._fetch(request.source_url, spool)
+            self._count_job(tenant)  # after the fetch: a URL that fails to fetch uses none of the quota
+            return self._record(tenant, request, options, content, filename, size, Path(spool.name))
+
+    def _count_job(self, tenant: Tenant) -> None:
+        """Count the job against the tenant's daily quota; 429 past it."""
         try:
             self.limits.count_job(tenant)
         except PipelineError as err:
             raise problems.problem_for(err) from err
-
-        if not request.source_url:
-            return self._record(tenant, request, options, content, request.filename, size, None)
-        with tempfile.NamedTemporaryFile(prefix="source-") as spool:
-            filename, size = self._fetch(request.source_url, spool)
-            return self._record(tenant, request, options, content, filename, size, Path(spool.name))
 
     def _fetch(self, url: str, sink: IO[bytes]) -> tuple[str, int]:
         """Fetch ``url`` into ``sink``: its file name and size; the fetch's errors as problems."""
@@ -235,11 +243,17 @@ class TranscriptionService:
 
     def owned_job(self, tenant: Tenant, job_id: str) -> dict[str, Any]:
         """The tenant's job; NotFound for another tenant's, a deleted or an unknown one."""
+        job = self._owned_record(tenant, job_id)
+        if job.get("status") == JobStatus.DELETED.value:
+            raise problems.NotFound(f"No transcription {job_id!r}: it was deleted.")
+        return job
+
+    def _owned_record(self, tenant: Tenant, job_id: str) -> dict[str, Any]:
+        """The tenant's job record, a deleted job's tombstone too; NotFound for another tenant's
+        or an unknown one."""
         job = self.jobs.get(job_id) if re.fullmatch(r"[0-9a-f]{32}", job_id) else None
         if job is None or job.get("tenant_id", "default") != tenant.tenant_id:
             raise problems.NotFound(f"No transcription {job_id!r}.")
-        if job.get("status") == JobStatus.DELETED.value:
-            raise problems.NotFound(f"No transcription {job_id!r}: it was deleted.")
         return job
 
     def view(self, job: dict[str, Any], *, with_transcript: bool = False) -> dict[str, Any]:
@@ -269,12 +283,18 @@ class TranscriptionService:
         size = min(max(limit or DEFAULT_PAGE, 1), MAX_PAGE)
         position = decode_cursor(cursor, tenant.tenant_id) if cursor else None
         items: list[dict[str, Any]] = []
-        # A status filter may leave a page short: read on until it is full or the jobs run out.
-        while True:
+        # DynamoDB filters (the status; deleted jobs) after its Limit, so a query may find fewer
+        # jobs than asked while more follow. Read on in larger batches, a bounded number of times:
+        # a tenant with thousands of jobs and few matching gets a short page and next_cursor.
+        for query in range(LIST_MAX_QUERIES):
+            batch = size if query == 0 and wanted is None else max(size, LIST_READ_AHEAD)
             page, position = self.jobs.for_tenant(
-                tenant.tenant_id, limit=size - len(items), status=wanted, start_after=position
+                tenant.tenant_id, limit=batch, status=wanted, start_after=position
             )
-            items.extend(page)
+            room = size - len(items)
+            items.extend(page[:room])
+            if len(page) > room:  # found more than the page holds: the next starts after its last
+                position = _list_position(items[-1])
             if position is None or len(items) >= size:
                 break
         return {
@@ -286,7 +306,15 @@ class TranscriptionService:
         self, tenant: Tenant, job_id: str, query: str | None, speaker: str | None = None
     ) -> dict[str, Any]:
         job = self._completed(tenant, job_id)
-        document = self._transcript_document(job)
+        try:
+            document = self._transcript_document(job, max_bytes=RESPONSE_MAX_BYTES)
+        except ObjectTooLargeError:
+            # Its segments could exceed Lambda's 6 MB response: the file comes from S3 instead.
+            raise problems.PayloadTooLarge(
+                f"The transcript of {job_id} is too large to answer here; download it from "
+                f"/v1/transcriptions/{job_id}/download?format=json, or search it with "
+                f"/v1/search?job_id={job_id}."
+            ) from None
         found = matching_segments(document.get("segments", []), query)
         found = speakers.filter_by_speaker(document, found, speaker)
         return {"job_id": job_id, "count": len(found), "segments": found}
@@ -393,23 +421,44 @@ class TranscriptionService:
     # Change -----------------------------------------------------------------------------------
 
     def delete(self, tenant: Tenant, job_id: str) -> None:
-        """Stop the job's run, leave a tombstone, then delete its audio, chunks and outputs."""
-        job = self.owned_job(tenant, job_id)
+        """Stop the job's run, leave a tombstone, then delete its audio, chunks and outputs.
+
+        The tombstone keeps no key and no outputs, so what needs them (the audio, the copies for
+        jobs that reuse the transcript) is done before it too: a DELETE that fails there leaves the
+        job as it was. A DELETE that fails after it leaves a tombstone, and a repeated DELETE
+        finishes the rest (:meth:`_purge`) and answers as the first would have.
+        """
+        job = self._owned_record(tenant, job_id)
+        if job.get("status") == JobStatus.DELETED.value:
+            self._purge(tenant, job_id)
+            return
         if job.get("status") in (JobStatus.PENDING.value, JobStatus.PROCESSING.value):
             run = latest_execution_name(job)
             if self.runs.stop(run, cause="Deleted by its owner through the API"):
                 self._wait_until_ended(run)
-        # The tombstone first: from here no stage writes for the job (transcriber/stages/deleted.py),
+        self._release(job)
+        # The tombstone: from here no stage writes for the job (transcriber/stages/deleted.py),
         # no upload to its URL becomes a job, and no new upload reuses its transcript.
         self.jobs.mark_deleted(job_id)
+        self._release(job)  # again: for an upload or a duplicate that came before the tombstone
+        self._purge(tenant, job_id, job)
+
+    def _release(self, job: dict[str, Any]) -> None:
+        """Delete the job's audio and give jobs that reuse its outputs their own copy (both
+        idempotent); what only the live record knows, so done before the tombstone and after."""
         if job.get("bucket") == self.input_bucket and job.get("key"):  # prod versions the bucket
             self.objects.delete_every_version(self.input_bucket, str(job["key"]))
-        self.objects.delete_prefix(self.results_bucket, f"{WORK_PREFIX}/{job_id}/")
-        # Jobs that reuse these outputs get their own copy first (transcriber/api/erasure.py).
+        # Jobs that reuse these outputs get their own copy first (transcriber/stages/erasure.py).
         hand_over_outputs(job, jobs=self.jobs, objects=self.objects, results_bucket=self.results_bucket)
+
+    def _purge(self, tenant: Tenant, job_id: str, job: dict[str, Any] | None = None) -> None:
+        """Delete a deleted job's chunks and outputs and announce it (the search index forgets it);
+        the job id is enough, so a repeated DELETE of its tombstone runs it again."""
+        self.objects.delete_prefix(self.results_bucket, f"{WORK_PREFIX}/{job_id}/")
         # Only the job's own outputs: a duplicate points to another job's, which are not its to delete.
         self.objects.delete_prefix(self.results_bucket, f"{TRANSCRIPTS_PREFIX}/{job_id}/")
         if self.events is not None:
+            job = job or {}
             self.events.emit(
                 JobDeleted(
                     job_id=job_id,
@@ -437,3 +486,8 @@ class TranscriptionService:
         except PipelineError as err:
             raise problems.problem_for(err) from err
         return self.view(self.owned_job(tenant, job_id))
+
+
+def _list_position(job: dict[str, Any]) -> dict[str, Any]:
+    """Where a list page that ends at ``job`` leaves off: its key in the tenant index, as a cursor."""
+    return {"job_id": job["job_id"], "tenant_id": job["tenant_id"], "created_at": job["created_at"]}
