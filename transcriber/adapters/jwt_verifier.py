@@ -17,6 +17,7 @@ from typing import Any
 
 import jwt
 
+from transcriber.domain.errors import RetryableError
 from transcriber.domain.tenants import AuthenticationError
 
 #: Asymmetric algorithms only: Cognito signs with RS256; ``none`` and HS* are never accepted.
@@ -25,6 +26,13 @@ ALLOWED_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384")
 LEEWAY_S = 30
 #: A JWT has three dot-separated parts; an API key (trk_...) has none.
 JWT_PARTS = 3
+
+
+class IssuerUnavailableError(RetryableError):
+    """The issuer's key set could not be fetched: not the caller's fault, and the same token may
+    pass in a moment, so the API answers 503 (transcriber/api/problems.py), not 401."""
+
+    reason_code = "ISSUER_UNAVAILABLE"
 
 
 def looks_like_jwt(credential: str) -> bool:
@@ -83,8 +91,10 @@ class JwtVerifier:
             return key.key
         try:
             return self._jwks_client.get_signing_key_from_jwt(token).key
-        except jwt.PyJWKClientConnectionError:
-            raise  # the issuer is unreachable: retryable, not the caller's fault
+        except jwt.PyJWKClientConnectionError as err:
+            raise IssuerUnavailableError(
+                "The token issuer's signing keys could not be fetched; try again in a moment."
+            ) from err
         except jwt.PyJWTError:
             raise AuthenticationError("The token was signed with a key this API does not trust.") from None
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import http.client
 import ssl
+import string
 import time
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import IO
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 from transcriber.adapters.webhook_sender import CONNECT_TIMEOUT_S, MAX_ADDRESSES_TRIED, _connection, _Watchdog
 from transcriber.domain.audio import SUPPORTED_EXTENSIONS
@@ -64,7 +65,7 @@ def fetch_media(
             conn.request("GET", target.path, headers={"User-Agent": USER_AGENT, "Accept": "*/*"})
             response = conn.getresponse()
             if 300 <= response.status < 400 and response.getheader("Location"):
-                url = urljoin(url, str(response.getheader("Location")))
+                url = _redirect_url(url, str(response.getheader("Location")))
                 continue
             if response.status != 200:
                 raise SourceUnreachableError(
@@ -83,6 +84,18 @@ def fetch_media(
             if conn is not None:
                 conn.close()
     raise SourceUnreachableError(f"source_url redirected more than {MAX_REDIRECTS} times.")
+
+
+def _redirect_url(url: str, location: str) -> str:
+    """The absolute URL a redirect's ``Location`` names. http.client reads header bytes as
+    Latin-1, so a server's raw UTF-8 arrives as mojibake: it is read again as UTF-8 (other bytes
+    are percent-encoded as they are), and parse_source_url escapes the rest for the request line."""
+    raw = location.encode("latin-1", errors="replace")
+    try:
+        location = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        location = quote(raw, safe=string.punctuation)
+    return urljoin(url, location)
 
 
 def _connect(

@@ -16,7 +16,10 @@ from transcriber.domain.tenants import Tenant
 
 AUDIT_MESSAGE = "api_call"
 _JOB = r"(?P<job_id>[0-9a-f]{32})"
-#: (method, path pattern, action): the action names follow the OpenAPI operations.
+_VOCABULARY = r"[A-Za-z0-9_-]{1,64}"
+#: (method, path pattern, action), one for every route of transcriber/api/routes.py and
+#: openai_routes.py (tests/unit/test_audit_actions.py fails for a route without one). The names
+#: follow the OpenAPI operations and must not change: operators' queries filter on them.
 ACTIONS: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
     (method, re.compile(pattern), action)
     for method, pattern, action in (
@@ -25,8 +28,17 @@ ACTIONS: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("GET", rf"^/v1/transcriptions/{_JOB}/?$", "GetTranscription"),
         ("DELETE", rf"^/v1/transcriptions/{_JOB}/?$", "DeleteTranscription"),
         ("GET", rf"^/v1/transcriptions/{_JOB}/segments/?$", "GetSegments"),
+        ("PUT", rf"^/v1/transcriptions/{_JOB}/speakers/?$", "RenameSpeakers"),
         ("GET", rf"^/v1/transcriptions/{_JOB}/download/?$", "DownloadTranscript"),
+        ("GET", rf"^/v1/transcriptions/{_JOB}/audio/?$", "GetAudio"),
         ("POST", rf"^/v1/transcriptions/{_JOB}/retry/?$", "RetryTranscription"),
+        ("PUT", rf"^/v1/vocabularies/{_VOCABULARY}/?$", "PutVocabulary"),
+        ("GET", rf"^/v1/vocabularies/{_VOCABULARY}/?$", "GetVocabulary"),
+        ("DELETE", rf"^/v1/vocabularies/{_VOCABULARY}/?$", "DeleteVocabulary"),
+        ("GET", r"^/v1/search/?$", "SearchTranscripts"),
+        ("GET", r"^/v1/tenant/?$", "GetTenantSettings"),
+        ("POST", r"^/v1/audio/transcriptions/?$", "CreateAudioTranscription"),
+        ("POST", r"^/v1/audio/translations/?$", "CreateAudioTranslation"),
         ("GET", r"^/v1/openapi\.json$", "GetOpenApiDocument"),
     )
 )

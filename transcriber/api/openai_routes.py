@@ -5,7 +5,8 @@ by the same pipeline; the function then waits for it inside its own time budget 
 the requested format. Audio longer than ``SYNC_MAX_AUDIO_S`` (cdk.json ``api.sync_max_audio_s``),
 or a job not done before the budget runs out, gets an error naming the job to poll instead.
 Errors are in OpenAI's shape; bad input and the time limit are 4xx, not 5xx: OpenAI's clients
-retry 5xx answers, which would start the same job again (only a busy dependency is a 503).
+retry 5xx answers, which would start the same job again (only a busy dependency is a 503, and a
+failure nobody anticipated a 500: transcriber/api/http_api.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from transcriber.api import problems
 from transcriber.api.models import INLINE_MAX_BYTES, CreateOptions, CreateTranscription
@@ -141,12 +142,7 @@ def run_synchronously(
     service: TranscriptionService, tenant: Tenant, request: AudioRequest, *, deadline: float
 ) -> tuple[str, str]:
     """Create the job, wait for it until ``deadline`` (monotonic), and shape its transcript."""
-    create = CreateTranscription(
-        filename=request.filename,
-        content_type=request.content_type,
-        content_base64=base64.b64encode(request.content).decode("ascii"),
-        options=CreateOptions.model_validate(request.options.to_dict()),
-    )
+    create = _create_request(request)
     try:
         job_id = str(service.create(tenant, create)["job_id"])
         _wait(service, job_id, deadline)
@@ -168,6 +164,32 @@ def run_synchronously(
         return json.dumps({"text": document["transcript"]}), "application/json"
     answer = verbose_json(document, task=request.options.task, granularities=request.granularities)
     return json.dumps(answer), "application/json"
+
+
+#: What the form's file part is called in a refusal, by the CreateTranscription field it fills.
+_FILE_PARTS = {"filename": "The file's name", "content_type": "The file's Content-Type"}
+
+
+def _create_request(request: AudioRequest) -> CreateTranscription:
+    """The job the form asks for; a file part the job model refuses (a name over 255 characters,
+    a long Content-Type) is the caller's to fix: a 400 naming ``file``, not an unhandled error."""
+    try:
+        return CreateTranscription(
+            filename=request.filename,
+            content_type=request.content_type,
+            content_base64=base64.b64encode(request.content).decode("ascii"),
+            options=CreateOptions.model_validate(request.options.to_dict()),
+        )
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else ""
+        why = str(first["msg"])
+        why = why[:1].lower() + why[1:]
+        if field in _FILE_PARTS:
+            raise OpenAIError(400, f"{_FILE_PARTS[field]} is not accepted: {why}.", param="file") from None
+        raise OpenAIError(
+            400, f"{field or 'The request'} is not accepted: {why}.", param=field or None
+        ) from None
 
 
 def _wait(service: TranscriptionService, job_id: str, deadline: float) -> None:

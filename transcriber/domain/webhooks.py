@@ -25,10 +25,11 @@ import hashlib
 import hmac
 import ipaddress
 import random
+import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from transcriber.domain.errors import PermanentError
 from transcriber.domain.jobs import EVENT_JOB_COMPLETED, EVENT_JOB_FAILED, OUTPUT_FORMATS
@@ -44,6 +45,9 @@ WEBHOOK_EVENT_TYPES: tuple[str, ...] = (EVENT_JOB_COMPLETED, EVENT_JOB_FAILED)
 
 MAX_URL_LENGTH = 2048
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+#: Kept as they are in a path and query: every printable ASCII character, so existing
+#: percent-escapes and reserved characters keep their meaning and only non-ASCII is escaped.
+_KEPT_IN_PATH = string.punctuation
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 #: Backoff between delivery attempts: the first retry after 30 s, then up to twice as long each
@@ -119,12 +123,15 @@ class CallbackTarget:
     #: lower-case, ASCII (IDNA) host name or IP literal, without brackets: for SNI and Host
     host: str
     port: int
-    #: path and query, as sent in the request line ('/' when the URL has no path)
+    #: path and query, as sent in the request line ('/' when the URL has no path; non-ASCII
+    #: characters percent-encoded as UTF-8)
     path: str
 
 
 def parse_callback_url(url: str, *, local_mode: bool) -> CallbackTarget:
-    """Check a callback URL's form (no DNS): scheme, host, port, no credentials, length."""
+    """Check a callback URL's form (no DNS): scheme, host, port, no credentials, length. A non-ASCII
+    host becomes its IDNA name and a non-ASCII path or query is percent-encoded, so the target can
+    be sent as it is (the webhook sender and the source_url fetcher both connect with it)."""
     if not isinstance(url, str) or not url:
         raise InvalidCallbackUrlError("callback_url must be a non-empty https URL.")
     if len(url) > MAX_URL_LENGTH:
@@ -159,10 +166,18 @@ def parse_callback_url(url: str, *, local_mode: bool) -> CallbackTarget:
             "callback_url must use https:// (plain http:// is accepted only for localhost when "
             "running locally)."
         )
-    path = parts.path or "/"
-    if parts.query:
-        path = f"{path}?{parts.query}"
+    path = _request_target(parts.path or "/", parts.query)
     return CallbackTarget(scheme=scheme, host=host, port=port or _DEFAULT_PORTS[scheme], path=path)
+
+
+def _request_target(path: str, query: str) -> str:
+    """Path and query as an ASCII request line needs them: non-ASCII characters percent-encoded
+    as UTF-8 (RFC 3986, as browsers send them), since http.client cannot send them raw."""
+    try:
+        target = quote(path, safe=_KEPT_IN_PATH)
+        return f"{target}?{quote(query, safe=_KEPT_IN_PATH)}" if query else target
+    except UnicodeEncodeError:  # a lone surrogate (JSON may escape one: "\ud800") has no UTF-8 form
+        raise InvalidCallbackUrlError("callback_url's path or query is not valid Unicode text.") from None
 
 
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
