@@ -1,7 +1,9 @@
 """Live status pusher: job events (EventBridge rule -> SQS) -> the subscribed WebSocket connections.
 
 Thin: each SQS record holds one EventBridge job event; the stage (transcriber/stages/live_status.py)
-reads the job, posts its view to the tenant's subscribers and drops the gone ones.
+reads the job, posts its view to each of the tenant's subscribers and drops the gone ones. A record
+fails (and SQS delivers it again, then to the DLQ) only when some connection failed in a way that
+may pass; a connection that refuses the message is logged and skipped, never blocking the others.
 """
 
 from __future__ import annotations

@@ -2,6 +2,10 @@
 
 In AWS the endpoint is the WebSocket API's stage URL; ``make serve`` points it at its own
 WebSocket server, which answers the same ``POST /@connections/{id}`` (localrun/live_server.py).
+
+Each connection's failure is classified for the stage (transcriber/stages/live_status.py), which
+posts to every subscriber whatever the others did: gone (False), may pass later (RetryableError)
+or cannot pass for this connection and message (PushRefusedError).
 """
 
 from __future__ import annotations
@@ -9,8 +13,26 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from transcriber.adapters.aws_clients import CLIENT_CONFIG
+from transcriber.adapters.retry import is_retryable_client_error, translate_client_errors
+from transcriber.domain.errors import PermanentError, RetryableError
+
+#: The management API's throttling answer (429): the SDK retries it, then so does the job event.
+_THROTTLED_CODES = frozenset({"LimitExceededException", "TooManyRequestsException"})
+
+
+class PushRefusedError(PermanentError):
+    """The management API refused this message for this connection (forbidden, too large, ...)."""
+
+    reason_code = "PUSH_REFUSED"
+
+
+def _is_transient(err: ClientError) -> bool:
+    code = err.response.get("Error", {}).get("Code", "")
+    status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return code in _THROTTLED_CODES or status == 429 or is_retryable_client_error(err)
 
 
 class ConnectionPoster:
@@ -19,10 +41,18 @@ class ConnectionPoster:
             "apigatewaymanagementapi", endpoint_url=endpoint_url, config=CLIENT_CONFIG
         )
 
+    @translate_client_errors  # network faults and 5xx: RetryableError
     def __call__(self, connection_id: str, data: bytes) -> bool:
-        """Deliver ``data``; False when the connection is gone (closed, or never existed)."""
+        """Deliver ``data``; False when the connection is gone (closed, or never existed).
+
+        Raises RetryableError when throttled or the service or network failed, PushRefusedError
+        for any other refusal (ForbiddenException, PayloadTooLargeException, ...)."""
         try:
             self._client.post_to_connection(ConnectionId=connection_id, Data=data)
         except self._client.exceptions.GoneException:
             return False
+        except ClientError as err:
+            if _is_transient(err):
+                raise RetryableError(f"post_to_connection {connection_id}: {err}") from err
+            raise PushRefusedError(f"post_to_connection {connection_id}: {err}") from err
         return True

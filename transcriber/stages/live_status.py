@@ -11,6 +11,14 @@ functions/pusher for the job events) and behind ``make serve``'s WebSocket serve
 - receive job views (what GET returns, without the transcript) on each status or progress change.
 
 A connection belongs to the tenant whose key opened it and only ever sees that tenant's jobs.
+Every ``subscribe`` counts against the tenant's per-minute request limit, as ``$connect`` does,
+and a connection follows at most ``MAX_SUBSCRIPTIONS_PER_CONNECTION`` jobs one by one (the
+connections table enforces it; the subscription to every job is always allowed), so the channel
+costs no more than the HTTP API.
+
+A push is a whole job view (``job_id`` and ``updated_at`` included), read when it is sent: a job
+event that is retried may send a connection the same view twice, which a client ignores or
+renders again; it never sends an older view after a newer one.
 """
 
 from __future__ import annotations
@@ -23,9 +31,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
-from transcriber.api.auth import Authenticator
+from aws_lambda_powertools import Logger
+
+from transcriber.adapters.connections_table import TooManySubscriptionsError
+from transcriber.api.auth import Authenticator, TenantLookup
 from transcriber.api.service import job_view
+from transcriber.domain.errors import PermanentError, RetryableError
 from transcriber.domain.tenants import AuthenticationError, LimitExceededError, api_key_from_header
+
+logger = Logger(child=True)
 
 SUBPROTOCOL = "transcriber.v1"
 KEY_SUBPROTOCOL_PREFIX = "key."
@@ -41,9 +55,8 @@ class Connections(Protocol):
 
     def tenant_of(self, connection_id: str) -> str | None: ...
 
-    def subscribe(
-        self, connection_id: str, tenant_id: str, job_id: str | None, *, expires_at: int
-    ) -> None: ...
+    def subscribe(self, connection_id: str, tenant_id: str, job_id: str | None, *, expires_at: int) -> None:
+        """Record the subscription; TooManySubscriptionsError when the connection holds the most."""
 
     def subscribers(self, tenant_id: str, job_id: str) -> set[str]: ...
 
@@ -54,7 +67,9 @@ class Jobs(Protocol):
     def get(self, job_id: str) -> dict[str, Any] | None: ...
 
 
-#: Post one message to a connection; False when the connection is gone (GoneException).
+#: Post one message to a connection: True when delivered, False when the connection is gone
+#: (GoneException). Raises RetryableError when it may succeed later (throttled, 5xx, network) and
+#: PermanentError when this connection cannot take this message (``transcriber.adapters.live_push``).
 Push = Callable[[str, bytes], bool]
 
 
@@ -129,6 +144,9 @@ class LiveStatus:
             return _reply(
                 403, {"error": "NOT_CONNECTED", "message": "Connect again: this connection is unknown."}
             )
+        refused = self._count_request(tenant_id)
+        if refused is not None:
+            return refused
         try:
             request = json.loads(body or "{}")
         except ValueError:
@@ -145,8 +163,26 @@ class LiveStatus:
                 return _reply(
                     404, {"error": "NOT_FOUND", "message": f"No transcription {str(job_id)[:64]!r}."}
                 )
-        self.connections.subscribe(connection_id, tenant_id, job_id, expires_at=self._expiry())
+        try:
+            self.connections.subscribe(connection_id, tenant_id, job_id, expires_at=self._expiry())
+        except TooManySubscriptionsError as err:
+            return _reply(400, {"error": err.reason_code, "message": err.message})
         return _reply(200, {"subscribed": job_id or "*"})
+
+    def _count_request(self, tenant_id: str) -> dict[str, Any] | None:
+        """Count a message against the tenant's per-minute request limit, as ``$connect`` is
+        counted; the refusal to answer with, or None. Needs a tenants port that looks tenants up
+        by id (the tenants table does); one that cannot (a test's key map) counts nothing here."""
+        if not isinstance(self.tenants, TenantLookup):
+            return None
+        tenant = self.tenants.tenant(tenant_id)
+        if tenant is None:  # the tenant was removed after this connection opened
+            return _reply(403, {"error": "UNAUTHORIZED", "message": "The tenant of this connection is gone."})
+        try:
+            self.tenants.count_request(tenant)
+        except LimitExceededError as err:
+            return _reply(429, {"error": err.reason_code, "message": err.message})
+        return None
 
     def disconnect(self, connection_id: str) -> dict[str, Any]:
         self.connections.remove(connection_id)
@@ -155,17 +191,52 @@ class LiveStatus:
     # Job events -------------------------------------------------------------------------------
 
     def publish(self, job_id: str) -> int:
-        """Push the job's current view to its tenant's subscribers; drop the gone ones. Returns
-        how many connections received it."""
+        """Push the job's current view to each of its tenant's subscribers; returns how many
+        connections received it.
+
+        Each connection is tried whatever the others did: a gone one is forgotten, one that
+        refuses the message (PermanentError) is logged and skipped. When some failed in a way
+        that may pass (RetryableError), this raises RetryableError after trying them all, so the
+        job event is delivered again; that resends the (then current) view to every subscriber,
+        which is harmless (see the module's docstring) and keeps the pusher stateless."""
         job = self.jobs.get(job_id) if _JOB_ID.match(job_id) else None
         tenant_id = str(job.get("tenant_id") or "") if job else ""
         if not job or not tenant_id or job.get("status") == "DELETED":
             return 0
         data = encode(job_view(job))
-        delivered = 0
-        for connection_id in sorted(self.connections.subscribers(tenant_id, job_id)):
-            if self.push(connection_id, data):
-                delivered += 1
-            else:
-                self.connections.remove(connection_id)
+        subscribers = sorted(self.connections.subscribers(tenant_id, job_id))
+        delivered, to_retry = 0, []
+        for connection_id in subscribers:
+            try:
+                if self.push(connection_id, data):
+                    delivered += 1
+                else:
+                    self._forget(connection_id)
+            except RetryableError as err:
+                to_retry.append(connection_id)
+                logger.warning(
+                    "Live status push failed; the job event will be retried",
+                    extra={"job_id": job_id, "connection_id": connection_id, "error": str(err)},
+                )
+            except PermanentError as err:
+                logger.warning(
+                    "Live status push refused; connection skipped",
+                    extra={"job_id": job_id, "connection_id": connection_id, "error": str(err)},
+                )
+        if to_retry:
+            raise RetryableError(
+                f"Job {job_id}: {len(to_retry)} of {len(subscribers)} connections could not take "
+                f"its view now ({', '.join(to_retry[:5])}{', ...' if len(to_retry) > 5 else ''})"
+            )
         return delivered
+
+    def _forget(self, connection_id: str) -> None:
+        """Remove a gone connection; if the table is busy, its TTL removes it later, and a push
+        meanwhile finds it gone again: no reason to redeliver the job event."""
+        try:
+            self.connections.remove(connection_id)
+        except RetryableError as err:
+            logger.warning(
+                "Gone connection not removed; its TTL will",
+                extra={"connection_id": connection_id, "error": str(err)},
+            )
