@@ -219,6 +219,9 @@ class NoLimits:
     def count_job(self, tenant: Tenant, now: datetime | None = None) -> None:
         return None
 
+    def give_back_job(self, tenant: Tenant, now: datetime | None = None) -> None:
+        return None
+
 
 def api_service(**ports: Any) -> TranscriptionService:
     """The API's service on the `aws` fixture's tables and buckets; `ports` replace the defaults."""

@@ -1,6 +1,8 @@
 """The API's service on moto when things go partly wrong: a DELETE that failed halfway is finished
 by the next one, a filtered list stays a bounded number of queries, segments too large for one
-Lambda response are refused, and a source_url that fails to fetch uses none of the daily quota."""
+Lambda response are refused, and a source_url that fails to fetch uses none of the daily quota
+(counted before the fetch and given back, so a tenant past its quota makes the service fetch
+nothing)."""
 
 from __future__ import annotations
 
@@ -287,10 +289,13 @@ def test_a_source_url_that_fails_to_fetch_uses_none_of_the_daily_quota(
     assert status == 201 and created["upload_url"]
 
 
-def test_a_fetched_source_url_over_the_quota_is_refused_before_any_job(
+def test_a_source_url_over_the_quota_is_refused_before_any_fetch_or_job(
     aws: Aws, tenants: TenantRepository, sample_flac: Path
 ) -> None:
+    fetches: list[str] = []
+
     def fetched(url: str, sink: IO[bytes], **_: Any) -> Any:
+        fetches.append(url)
         sink.write(sample_flac.read_bytes())
         return type("Fetched", (), {"filename": "talk.flac", "size": sample_flac.stat().st_size})()
 
@@ -301,3 +306,4 @@ def test_a_fetched_source_url_over_the_quota_is_refused_before_any_job(
     status, problem = _call(service, "POST", "/v1/transcriptions", body=url, tenant=one_a_day)
     assert status == 429 and problem["reason_code"] == "QUOTA_EXCEEDED"
     assert aws.table.scan()["Count"] == 1 and len(_keys(aws, "uploads")) == 1
+    assert len(fetches) == 1  # the refused request fetched nothing

@@ -204,6 +204,21 @@ class TenantRepository:
         return int(resp.get("Attributes", {}).get("used", limit))
 
     @translate_client_errors
+    def give_back_job(self, tenant: Tenant, now: datetime | None = None) -> None:
+        """Undo :meth:`count_job` for a job that was not created after all (its source could not
+        be fetched). Never below zero; a day that ended meanwhile keeps its count."""
+        try:
+            self._table.update_item(
+                Key={"pk": f"usage#{tenant.tenant_id}#{day_window(now or datetime.now(UTC)).name}"},
+                UpdateExpression="ADD used :minus_one",
+                ConditionExpression="used > :zero",
+                ExpressionAttributeValues={":minus_one": -1, ":zero": 0},
+            )
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+
+    @translate_client_errors
     def count_request(self, tenant: Tenant, now: datetime | None = None) -> RateLimitStatus:
         """Count one API request: what is left of the minute's limit (``X-RateLimit-*``);
         LimitExceededError (429) past the tenant's per-minute limit."""

@@ -135,20 +135,20 @@ class TranscriptionService:
                 f"content_type {request.content_type!r} is not audio; send an audio file "
                 "(or leave content_type out)."
             )
-        if not request.source_url:
-            self._count_job(tenant)
-            return self._record(tenant, request, options, content, request.filename, size, None)
-        with tempfile.NamedTemporaryFile(prefix="source-") as spool:
-            filename, size = self._fetch(request.source_url, spool)
-            self._count_job(tenant)  # after the fetch: a URL that fails to fetch uses none of the quota
-            return self._record(tenant, request, options, content, filename, size, Path(spool.name))
-
-    def _count_job(self, tenant: Tenant) -> None:
-        """Count the job against the tenant's daily quota; 429 past it."""
+        # Counted before any fetch, so a tenant past its quota makes the service fetch nothing.
         try:
             self.limits.count_job(tenant)
         except PipelineError as err:
             raise problems.problem_for(err) from err
+        if not request.source_url:
+            return self._record(tenant, request, options, content, request.filename, size, None)
+        with tempfile.NamedTemporaryFile(prefix="source-") as spool:
+            try:
+                filename, size = self._fetch(request.source_url, spool)
+            except problems.ApiProblem:
+                self.limits.give_back_job(tenant)  # a URL that could not be fetched uses none of the quota
+                raise
+            return self._record(tenant, request, options, content, filename, size, Path(spool.name))
 
     def _fetch(self, url: str, sink: IO[bytes]) -> tuple[str, int]:
         """Fetch ``url`` into ``sink``: its file name and size; the fetch's errors as problems."""
