@@ -6,7 +6,8 @@
     print(api.transcribe("talk.mp3", options={"language": "en"}).text)
 
 Modules: ``resources`` (the :class:`Client`'s operations), ``models`` (what the API returns),
-``errors`` (what it raises), ``transport`` (HTTP: the key, retries of 429, redirects, uploads).
+``errors`` (what it raises), ``transport`` (HTTP: the key, retries of 429/502-504 and dropped
+connections, redirects, uploads).
 The ``transcriber`` command line lives in ``client.cli``; its operator command ``keys`` is the only
 part that needs more than the standard library (boto3 and the server package), imported when run.
 """

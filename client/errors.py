@@ -125,6 +125,34 @@ class WaitTimeoutError(TranscriberError, TimeoutError):
         self.waited_s = waited_s
 
 
+#: Statuses worth asking again about: a gateway or the service briefly unavailable.
+TRANSIENT_STATUSES = frozenset({502, 503, 504})
+
+
+def is_transient(err: TranscriberError) -> bool:
+    """True for a failure that asking again later may cure (a dropped connection, 502-504), so a
+    long wait can ride it out; a refusal of the request itself is never transient."""
+    return isinstance(err, APIConnectionError) or (
+        isinstance(err, ServerError) and err.status in TRANSIENT_STATUSES
+    )
+
+
+#: What to do about a 413, by the end of the route that answered it; the default is the upload's.
+_TOO_LARGE_HINTS = {
+    "/segments": "The transcript is too large to answer here: download it as JSON instead "
+    "(download(job_id, format='json'), or transcriber download ID --format json) or search it "
+    "(search(q, job_id=...)).",
+}
+_TOO_LARGE_DEFAULT = (
+    "Send a smaller file (or split it); files over 4 MiB cannot be sent inline and must use the upload URL."
+)
+
+
+def _too_large_hint(route: str | None) -> str:
+    path = (route or "").rstrip("/")
+    return next((hint for end, hint in _TOO_LARGE_HINTS.items() if path.endswith(end)), _TOO_LARGE_DEFAULT)
+
+
 def error_for_status(
     status: int,
     problem: Mapping[str, Any],
@@ -132,11 +160,13 @@ def error_for_status(
     *,
     retry_after: float,
     location: str | None,
+    route: str | None = None,
 ) -> TranscriberError:
     """The exception for a non-2xx answer, with the server's detail and what to do next.
 
     ``what`` names the call ("Getting job j1"); ``retry_after`` and ``location`` come from the
-    answer's headers (the transport parses them).
+    answer's headers (the transport parses them); ``route``, the API path asked, picks a hint that
+    depends on it (a 413 means something else for an upload than for a transcript's segments).
     """
     problem = dict(problem)
     detail = str(problem.get("detail") or problem.get("title") or problem.get("message") or "").strip()
@@ -167,8 +197,7 @@ def error_for_status(
         )
     if status == 413:
         return ValidationError(
-            f"{what}: too large (413){tag}{said}. Send a smaller file (or split it); files over "
-            "4 MiB cannot be sent inline and must use the upload URL.",
+            f"{what}: too large (413){tag}{said}. {_too_large_hint(route)}",
             status=status,
             problem=problem,
         )

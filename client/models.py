@@ -215,8 +215,16 @@ class Transcription:
 
     @property
     def text(self) -> str | None:
-        """The transcript text, when the job is COMPLETED."""
+        """The transcript text, when the job is COMPLETED (``Client.get`` and ``wait`` fetch a
+        transcript too large for the job view, so it is here for those too)."""
         return self.transcript.text if self.transcript else None
+
+    @property
+    def transcript_link(self) -> str | None:
+        """Where the API says to download the transcript instead (``links.transcript``): set when
+        it was too large to include in the job view (over 5 MB), which then has no transcript."""
+        link = mapping(self.raw.get("links")).get("transcript")
+        return str(link) if link else None
 
     @property
     def segments(self) -> tuple[Segment, ...]:

@@ -4,7 +4,7 @@
 
     api = Client("http://127.0.0.1:8080", "tk_...")
     job = api.transcribe("talk.mp3", options={"language": "en"}, on_progress=lambda t: print(t.progress))
-    print(job.transcript.text)
+    print(job.text)  # the whole transcript, even one too large for the job view (fetched)
     open("talk.srt", "w").write(api.download(job.job_id, format="srt"))
 
 HTTP (the key, retries, redirects, uploads) is :mod:`client.transport`'s; the results are
@@ -14,6 +14,8 @@ HTTP (the key, retries, redirects, uploads) is :mod:`client.transport`'s; the re
 from __future__ import annotations
 
 import base64
+import dataclasses
+import json
 import mimetypes
 import os
 import time
@@ -30,13 +32,25 @@ from client.errors import (
     UploadError,
     ValidationError,
     WaitTimeoutError,
+    is_transient,
 )
-from client.models import COMPLETED, FAILED, Page, Segment, Submission, Transcription, segments_of
+from client.models import (
+    COMPLETED,
+    FAILED,
+    Page,
+    Segment,
+    Submission,
+    Transcript,
+    Transcription,
+    segments_of,
+)
 from client.search import SearchResults
-from client.transport import Transport
+from client.transport import Transport, backoff_s
 
 #: Files up to this size may be sent inside the create request (``inline=True``).
 INLINE_LIMIT_BYTES = 4 * 1024 * 1024  # the API's limit: base64 of it fits a 6 MB Lambda payload
+#: The longest pause ``wait`` takes between polls while the API is briefly unreachable.
+_WAIT_BACKOFF_CAP_S = 30.0
 #: What ``download`` can produce.
 DOWNLOAD_FORMATS = ("json", "srt", "vtt", "txt")
 
@@ -91,8 +105,10 @@ class Client:
 
     ``base_url`` is the API's address (``http://127.0.0.1:8080``, or an API Gateway stage URL);
     ``/v1`` is added by the client. ``timeout`` bounds each HTTP request, in seconds.
-    ``max_retries`` is how many times an idempotent request (GET, DELETE) is repeated after a
-    429/503 with ``Retry-After``, waiting at most ``max_retry_wait_s`` each time.
+    ``max_retries`` is how many times an idempotent request (GET, PUT, DELETE) is repeated after
+    a 429, 502, 503 or 504 or a failed connection, waiting as ``Retry-After`` says (else an
+    exponential backoff with jitter), at most ``max_retry_wait_s`` each time. A POST is never
+    repeated. ``wait`` rides out such failures until its own deadline.
     """
 
     def __init__(
@@ -247,11 +263,35 @@ class Client:
 
     # ---- reading jobs ----------------------------------------------------------------------
 
-    def get(self, job_id: str) -> Transcription:
-        """``GET /v1/transcriptions/{id}``: status, progress, timings, and the transcript when done."""
-        return Transcription.from_dict(
-            self._http.json("GET", _job_path(job_id), what=f"Getting job {job_id}")
-        )
+    def get(self, job_id: str, *, fetch_transcript: bool = True) -> Transcription:
+        """``GET /v1/transcriptions/{id}``: status, progress, timings, and the transcript when done.
+
+        A transcript over the API's 5 MB response limit is only linked from the job view
+        (``links.transcript``); it is then downloaded as JSON here, so that a COMPLETED job always
+        has its ``transcript`` and ``text``. ``fetch_transcript=False`` leaves it out (and
+        ``job.transcript_link`` says where it is).
+        """
+        job = Transcription.from_dict(self._http.json("GET", _job_path(job_id), what=f"Getting job {job_id}"))
+        if fetch_transcript and job.completed and job.transcript is None and job.transcript_link:
+            job = self._with_linked_transcript(job)
+        return job
+
+    def _with_linked_transcript(self, job: Transcription) -> Transcription:
+        """The job with the transcript the API only linked, fetched through ``download`` (json)."""
+        text = self.download(job.job_id, format="json")
+        try:
+            document = json.loads(text)
+        except ValueError as err:
+            raise TranscriberError(
+                f"Downloading the transcript of job {job.job_id}: the answer is not JSON. Try "
+                f"download('{job.job_id}', format='txt') instead.",
+            ) from err
+        if not isinstance(document, Mapping):
+            raise TranscriberError(
+                f"Downloading the transcript of job {job.job_id}: expected a JSON object, got "
+                f"{type(document).__name__}."
+            )
+        return dataclasses.replace(job, transcript=Transcript.from_dict(document))
 
     def wait(
         self,
@@ -266,10 +306,15 @@ class Client:
 
         A FAILED job raises :class:`TranscriptionFailedError` (or is returned, with
         ``raise_on_failure=False``); :class:`WaitTimeoutError` after ``timeout_s`` seconds.
+        The job runs on regardless of this client, so a 429, a 502-504 or a dropped connection
+        does not end the wait: it polls again later (backing off), and raises that error only when
+        the next try would come after the deadline. The returned job has its whole transcript
+        (see :meth:`get`).
         """
         started = time.monotonic()
         deadline = started + timeout_s
         self._follow_live(job_id, deadline, on_progress)  # pushes until done, if the server has them
+        failures = 0
         while True:
             try:
                 job = self.get(job_id)
@@ -279,6 +324,16 @@ class Client:
                     raise
                 self._sleep(pause)
                 continue
+            except TranscriberError as err:
+                if not is_transient(err):
+                    raise
+                pause = max(poll_s, backoff_s(failures, cap_s=_WAIT_BACKOFF_CAP_S, draw=self._http.random))
+                failures += 1
+                if time.monotonic() + pause > deadline:
+                    raise
+                self._sleep(pause)
+                continue
+            failures = 0
             if on_progress is not None:
                 on_progress(job)
             if job.status == COMPLETED:
@@ -318,7 +373,7 @@ class Client:
                 on_progress(Transcription.from_dict(view))
 
         def done_already() -> bool:
-            return self.get(job_id).status in (COMPLETED, FAILED)
+            return self.get(job_id, fetch_transcript=False).status in (COMPLETED, FAILED)
 
         live.follow(url, self._http.api_key, job_id, deadline=deadline, on_view=on_view, done=done_already)
 

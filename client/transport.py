@@ -1,7 +1,9 @@
 """HTTP for the SDK, on urllib and http.client: one place for the API key, retries and redirects.
 
-- Idempotent calls (GET, HEAD, DELETE) wait and try again when the API answers 429 (or 503 with
-  ``Retry-After``), a bounded number of times; a POST is never repeated.
+- Idempotent calls (GET, HEAD, PUT, DELETE) wait and try again, a bounded number of times, when
+  the API answers 429, 502, 503 or 504 or the connection fails: after ``Retry-After`` when the
+  answer has one, else after an exponential backoff with full jitter (the API's 503 carries no
+  ``Retry-After``). A POST is never repeated: it could create a second job.
 - Redirects are never followed with the API key (it would travel to wherever they point); only a
   303 to a presigned download is fetched, without the key.
 - Uploads stream the file to a presigned URL in blocks, with no API key.
@@ -14,6 +16,7 @@ import http.client
 import json
 import os
 import platform
+import random
 import time
 import urllib.error
 import urllib.parse
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from client.errors import (
+    TRANSIENT_STATUSES,
     APIConnectionError,
     AuthenticationError,
     TranscriberError,
@@ -37,7 +41,20 @@ from client.models import opt_float
 __version__ = "0.1.0"  # here rather than in __init__: the User-Agent below needs it
 
 _UPLOAD_BLOCK = 1024 * 1024
-_IDEMPOTENT = frozenset({"GET", "HEAD", "DELETE"})
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+#: Answers that say "try again": rate limited, or a gateway or the service briefly unavailable.
+RETRYABLE_STATUSES = TRANSIENT_STATUSES | {429}
+#: Backoff without ``Retry-After``: a random wait in [0, min(cap, base * 2**attempt)) seconds.
+_BACKOFF_BASE_S = 0.5
+_BACKOFF_CAP_S = 8.0
+
+
+def backoff_s(
+    attempt: int, *, cap_s: float = _BACKOFF_CAP_S, draw: Callable[[], float] = random.random
+) -> float:
+    """Exponential backoff with full jitter (attempt 0, 1, ...): clients that failed together do
+    not all come back at the same moment."""
+    return draw() * min(cap_s, _BACKOFF_BASE_S * 2 ** max(0, attempt))
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -84,13 +101,15 @@ class Response:
         text = self.body.decode("utf-8", errors="replace").strip()
         return {"detail": text[:300]} if text else {}
 
-    def error(self, what: str) -> TranscriberError:
+    def error(self, what: str, *, route: str | None = None) -> TranscriberError:
+        """The exception for this error answer; ``route`` (the API path) picks the hint."""
         return error_for_status(
             self.status,
             self.problem(),
             what,
             retry_after=parse_retry_after(self.headers.get("Retry-After")),
             location=self.headers.get("Location"),
+            route=route,
         )
 
 
@@ -151,6 +170,7 @@ class Transport:
         self.max_retries = max(0, int(max_retries))
         self.max_retry_wait_s = max_retry_wait_s
         self.sleep: Callable[[float], None] = time.sleep
+        self.random: Callable[[], float] = random.random  # the backoff's jitter; tests pin it
         self._opener = urllib.request.build_opener(_NoRedirect())
         self.user_agent = f"audio-transcriber-sdk/{__version__} Python/{platform.python_version()}"
 
@@ -203,8 +223,9 @@ class Transport:
         accept: str = "application/json",
         follow_see_other: bool = False,
     ) -> Response:
-        """One API call (idempotent ones ride out 429s). ``follow_see_other``: a 303 (a transcript
-        too large for one API response) is fetched from its presigned Location, without the key."""
+        """One API call; idempotent ones ride out 429, 502-504 and dropped connections, a bounded
+        number of times. ``follow_see_other``: a 303 (a transcript too large for one API response)
+        is fetched from its presigned Location, without the key."""
         url = self._url(path, query)
         headers = {
             "Authorization": f"Bearer {self._api_key}",
@@ -217,23 +238,31 @@ class Transport:
             headers["Content-Type"] = "application/json"
         attempt = 0
         while True:
-            response = self._send(method, url, body, headers)
+            retry = method in _IDEMPOTENT and attempt < self.max_retries
+            try:
+                response = self._send(method, url, body, headers)
+                location = response.headers.get("Location")
+                if follow_see_other and response.status == 303 and location:
+                    response = self._send("GET", location, None, {"User-Agent": self.user_agent})
+            except APIConnectionError:
+                if not retry:
+                    raise
+                self.sleep(self._backoff(attempt))
+                attempt += 1
+                continue
             if response.ok:
                 return response
-            location = response.headers.get("Location")
-            if follow_see_other and response.status == 303 and location:
-                response = self._send("GET", location, None, {"User-Agent": self.user_agent})
-                if response.ok:
-                    return response
+            if not (retry and response.status in RETRYABLE_STATUSES):
+                raise response.error(what, route=path)
             retry_after = response.headers.get("Retry-After")
-            retryable = response.status == 429 or (response.status == 503 and retry_after is not None)
-            wait_s = parse_retry_after(retry_after)
-            if not (method in _IDEMPOTENT and retryable and attempt < self.max_retries):
-                raise response.error(what)
+            wait_s = parse_retry_after(retry_after) if retry_after is not None else self._backoff(attempt)
             if wait_s > self.max_retry_wait_s:
-                raise response.error(what)
+                raise response.error(what, route=path)
             attempt += 1
             self.sleep(wait_s)
+
+    def _backoff(self, attempt: int) -> float:
+        return backoff_s(attempt, cap_s=min(_BACKOFF_CAP_S, self.max_retry_wait_s), draw=self.random)
 
     @property
     def api_key(self) -> str:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-from client import DOWNLOAD_FORMATS, STATUSES, TranscriberError
+from client import DOWNLOAD_FORMATS, STATUSES, Client, Page, TranscriberError
 from client.cli.common import (
     EXIT_OK,
     PROG,
@@ -19,6 +18,10 @@ from client.cli.common import (
     positive_float,
 )
 from client.cli.output import human_size, print_job, print_table, wait_and_show
+from client.cli.terminal import write_document
+
+#: Empty filtered pages ``list`` reads past (the API may answer one with a cursor) before it stops.
+LIST_MAX_EMPTY_PAGES = 10
 
 #: The per-job options the submit command sends, by their API names (the flags spell them with
 #: dashes). A flag left out stays None and is not sent: the server's default applies.
@@ -94,14 +97,36 @@ def cmd_list(args: argparse.Namespace) -> int:
         else:
             print_table(jobs)
         return EXIT_OK
-    page = client.list(status=args.status, limit=args.limit, cursor=args.cursor)
+    page = _first_page_with_jobs(client, args.status, args.limit, args.cursor)
     if args.json:
         emit_json(page.raw)
         return EXIT_OK
+    more = _list_command(args, page.next_cursor) if page.next_cursor else ""
+    if not page.items and more:  # said on stdout: "No jobs." would be wrong, and --quiet hides notes
+        print(f"No jobs in {LIST_MAX_EMPTY_PAGES} pages read; more may follow: {more}")
+        return EXIT_OK
     print_table(list(page.items))
-    if page.next_cursor:
-        info(f"More: {PROG} list --cursor {page.next_cursor}  (or --all)", args)
+    if more:
+        info(f"More: {more}  (or --all)", args)
     return EXIT_OK
+
+
+def _first_page_with_jobs(client: Client, status: str | None, limit: int | None, cursor: str | None) -> Page:
+    """The first page that has jobs, or the last one read: the API filters by status after
+    reading, so a page may be empty while its cursor leads to matching jobs."""
+    page = client.list(status=status, limit=limit, cursor=cursor)
+    for _ in range(LIST_MAX_EMPTY_PAGES - 1):
+        if page.items or not page.next_cursor:
+            break
+        page = client.list(status=status, limit=limit, cursor=page.next_cursor)
+    return page
+
+
+def _list_command(args: argparse.Namespace, cursor: str) -> str:
+    """The command for the page after ``cursor``, with the same filter and page size."""
+    status = f" --status {args.status}" if args.status else ""
+    limit = f" --limit {args.limit}" if args.limit else ""
+    return f"{PROG} list{status}{limit} --cursor {cursor}"
 
 
 def cmd_wait(args: argparse.Namespace) -> int:
@@ -113,7 +138,7 @@ def cmd_download(args: argparse.Namespace) -> int:
     fmt = args.format or ("json" if args.unredacted else "srt")
     text = make_client(args).download(args.job_id, format=fmt, unredacted=args.unredacted)
     if args.output is None or str(args.output) == "-":
-        sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+        write_document(text)
         return EXIT_OK
     try:
         args.output.parent.mkdir(parents=True, exist_ok=True)

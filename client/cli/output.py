@@ -161,6 +161,11 @@ def print_table(jobs: list[Transcription]) -> None:
 def _print_done(job: Transcription, args: argparse.Namespace) -> None:
     if job.transcript is not None:
         print(job.transcript.text.strip())
+    elif job.status == COMPLETED:  # not even linked: say where the text is, even with --quiet
+        print(
+            f"The transcript is not in the job's view: {PROG} download {job.job_id} --format txt",
+            file=sys.stderr,
+        )
     facts = [f"job {job.job_id}"]
     if job.duration is not None:
         facts.append(f"{job.duration:.1f} s of audio")

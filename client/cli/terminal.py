@@ -7,6 +7,8 @@ screen, rewrite a line, or forge a row of ``transcriber list``. Two layers stop 
 - :class:`EscapingStream` wraps stdout and stderr while a command runs and escapes the same
   characters in everything written, except newline, tab and carriage return, which the CLI's own
   layout and the progress bar use (values were already escaped as fields).
+A download written to a file or a pipe is not for a terminal, and must be the file itself:
+:func:`write_document` writes it unescaped there (an RTL transcript keeps its direction marks).
 """
 
 from __future__ import annotations
@@ -84,3 +86,22 @@ def escaped_output() -> Iterator[None]:
         sys.stdout.flush()
         sys.stderr.flush()
         sys.stdout, sys.stderr = saved
+
+
+def write_document(text: str) -> None:
+    """A downloaded document to stdout: byte for byte (UTF-8) when stdout is a file or a pipe, so
+    ``> out.txt`` equals ``-o out.txt``; escaped, with a final newline, on a terminal, where its
+    control characters could act."""
+    stream = sys.stdout
+    if stream.isatty():
+        stream.write(text if text.endswith("\n") or not text else text + "\n")
+        return
+    inner = stream._inner if isinstance(stream, EscapingStream) else stream
+    inner.flush()
+    buffer = getattr(inner, "buffer", None)
+    if buffer is None:  # a text-only stream (no bytes underneath): the text as it is
+        inner.write(text)
+        inner.flush()
+        return
+    buffer.write(text.encode("utf-8"))
+    buffer.flush()

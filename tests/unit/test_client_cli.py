@@ -284,7 +284,7 @@ def test_rate_limited_submit_exits_1_and_is_not_repeated(
 
 
 def test_server_error_exits_1(cli_api: FakeApi, capsys: pytest.CaptureFixture[str]) -> None:
-    cli_api.inject(503, detail="maintenance")
+    cli_api.inject(500, detail="maintenance")  # a 503 is retried (tests/unit/test_client_fixes.py)
     code, _, err = run(capsys, "list")
     assert code == 1 and "maintenance" in one_error_line(err)
 
