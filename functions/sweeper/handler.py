@@ -20,6 +20,7 @@ from transcriber.adapters.retention_queue import RetentionQueue
 from transcriber.env import SweeperEnv
 from transcriber.function_setup import pipeline_function
 from transcriber.stages.expire import expire_retained
+from transcriber.stages.ports import StagePorts
 from transcriber.stages.sweep import sweep
 
 function = pipeline_function(
@@ -30,13 +31,26 @@ logger = function.logger
 
 @function.handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Called by the schedule rule (the event's content is not used), or invoked by hand."""
+    """Called by the schedule rule (the event's content is not used), or invoked by hand.
+
+    Retention deadlines are applied even when the sweep fails (the invocation fails after them):
+    the jobs table's TTL removes records on its own schedule, whether the sweep works or not.
+    """
     env, now = SweeperEnv(), datetime.now(UTC)
     ports = wiring.ports(env)
-    report = sweep(ports=ports, workflow=wiring.workflow(env), now=now).to_dict()
-    queue = RetentionQueue(env.jobs_table)
+    try:
+        report = sweep(ports=ports, workflow=wiring.workflow(env), now=now).to_dict()
+    except Exception:
+        logger.exception("Sweep failed; applying retention deadlines before failing")
+        _expire(env, ports, now)
+        raise
+    _expire(env, ports, now)
+    return report
+
+
+def _expire(env: SweeperEnv, ports: StagePorts, now: datetime) -> None:
     expired = expire_retained(
-        queue=queue,
+        queue=RetentionQueue(env.jobs_table),
         store=ports.store,
         heirs=JobRepository(env.jobs_table),
         events=ports.events,
@@ -44,4 +58,3 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         now=now,
     )
     logger.info("Retention deadlines applied", extra=expired)
-    return report

@@ -5,15 +5,19 @@ Within a window (``DEDUP_WINDOW_HOURS``), a new upload whose content hash and tr
 options match a COMPLETED job becomes a job of its own that points to that job's outputs: it is
 complete at once, and nothing is converted or transcribed. Jobs still running are not waited
 for; two identical uploads at the same moment are both transcribed.
+
+A transcript that the tenant's retention is about to delete is not reused (:data:`REUSE_MARGIN`):
+the sweeper hands an expiring job's outputs over to the duplicates it finds, then deletes them,
+so a duplicate recorded after that would point to nothing (transcriber/stages/expire.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from transcriber.domain.jobs import JobStatus
+from transcriber.domain.jobs import JobStatus, iso_timestamp
 from transcriber.domain.options import JobOptions
 from transcriber.domain.tenants import DEFAULT_TENANT
 
@@ -29,6 +33,10 @@ COPIED_FIELDS = (
     "channels",
     "channel_note",
 )
+#: A job whose transcript expires within this is no longer reused. Longer than an ingest invocation
+#: can run (Lambda's 15 minutes), so every duplicate of it is recorded before its expiry, and the
+#: sweeper, which hands its outputs over only once it has expired, finds them all.
+REUSE_MARGIN = timedelta(minutes=20)
 
 
 def window_start(now: datetime, window_hours: float) -> datetime:
@@ -36,27 +44,43 @@ def window_start(now: datetime, window_hours: float) -> datetime:
 
 
 def reusable_job(
-    candidates: Iterable[dict[str, Any]], options: JobOptions, *, tenant_id: str = DEFAULT_TENANT
+    candidates: Iterable[dict[str, Any]],
+    options: JobOptions,
+    *,
+    tenant_id: str = DEFAULT_TENANT,
+    now: datetime | None = None,
 ) -> dict[str, Any] | None:
     """The newest COMPLETED candidate of the same tenant, transcribed with the same
-    transcript-affecting options.
+    transcript-affecting options, whose transcript is not about to expire.
 
     ``candidates`` are jobs with the same content hash inside the window; a job that itself
-    reused another result is followed back to the original. Only the tenant's own jobs count:
+    reused another result is followed back to the original (so an original among the candidates
+    that is about to expire rules out its duplicates too). Only the tenant's own jobs count:
     one tenant deleting a job must never take away another tenant's transcript.
     """
+    jobs = list(candidates)
+    by_id = {job.get("job_id"): job for job in jobs}
+    cutoff = iso_timestamp((now or datetime.now(UTC)) + REUSE_MARGIN)
     wanted = options.affecting_the_transcript()
     matching = [
         job
-        for job in candidates
+        for job in jobs
         if job.get("status") == JobStatus.COMPLETED.value
         and job.get("tenant_id", DEFAULT_TENANT) == tenant_id
         and JobOptions.parse(job.get("options")).affecting_the_transcript() == wanted
         and job.get("outputs")
+        and not _expiring(job, cutoff)
+        and not _expiring(by_id.get(job.get("duplicate_of")), cutoff)
     ]
     if not matching:
         return None
     return max(matching, key=lambda job: str(job.get("created_at", "")))
+
+
+def _expiring(job: dict[str, Any] | None, cutoff: str) -> bool:
+    """Whether ``job``'s transcript expires by ``cutoff`` (an ISO timestamp)."""
+    expiry = (job or {}).get("transcript_expires_at")
+    return bool(expiry) and str(expiry) <= cutoff
 
 
 def duplicate_fields(original: dict[str, Any]) -> dict[str, Any]:

@@ -5,10 +5,12 @@ stored on the tenant, shown in its settings (``GET /v1/tenant``) and copied onto
 creates, so the stages that enforce it need no tenants table:
 
 - ``audio: after-transcript`` (the design's "no persistent storage of audio"): the aggregate stage
-  deletes the upload as soon as the transcript is written.
+  deletes the upload as soon as the transcript is written (ingest, for a job that reuses an earlier
+  transcript of the same audio).
 - ``audio: N`` days and ``transcripts: N`` days: the job carries when each expires
   (``audio_expires_at``, ``transcript_expires_at``) for the sweeper, and ``expires_at`` (DynamoDB TTL
-  on the jobs table) removes the record a day after the transcript's expiry.
+  on the jobs table) removes the record a day after the transcript's expiry, or
+  :data:`UNCONFIRMED_GRACE` after the sweeper last failed to expire it.
 - ``keep`` (the default): the bucket's own lifecycle rules apply.
 
 A job with a pending deletion carries its next deadline (``retention_due_at``) in a sparse index
@@ -30,6 +32,9 @@ KEEP = "keep"
 AFTER_TRANSCRIPT = "after-transcript"
 #: The job record outlives its transcript by this much, so the sweeper can delete its objects first.
 RECORD_GRACE = timedelta(days=1)
+#: A job whose expiry failed keeps its record at least this long after each failure: DynamoDB's
+#: TTL must not take the record (the only pointer to the job's objects) while the sweeper retries.
+UNCONFIRMED_GRACE = timedelta(days=14)
 MAX_DAYS = 3653
 
 
@@ -96,14 +101,17 @@ class Retention:
         return {"audio": audio, "transcripts": transcripts}
 
     def completion_fields(self, completed_at: datetime, job: dict[str, Any] | None = None) -> dict[str, Any]:
-        """What the aggregate stage adds to a completed job: when its transcript expires."""
+        """What a job completes with, transcribed (the aggregate stage) or reusing a result (ingest):
+        when its transcript expires, and that its audio is gone where the tenant keeps none once
+        transcribed (the caller deletes it first)."""
+        fields: dict[str, Any] = {}
+        if self.audio_after_transcript:
+            fields["audio_deleted_at"] = iso_timestamp(completed_at)
         if self.transcript_days is None:
-            return {}
+            return fields
         expiry = completed_at + timedelta(days=self.transcript_days)
-        fields = {
-            "transcript_expires_at": iso_timestamp(expiry),
-            "expires_at": int((expiry + RECORD_GRACE).timestamp()),
-        }
+        fields["transcript_expires_at"] = iso_timestamp(expiry)
+        fields["expires_at"] = int((expiry + RECORD_GRACE).timestamp())
         return {**fields, **due_fields(next_deadline({**(job or {}), **fields}))}
 
     def upload_fields(self, uploaded_at: datetime) -> dict[str, Any]:
@@ -122,6 +130,12 @@ def next_deadline(job: dict[str, Any]) -> str | None:
     if job.get("audio_expires_at") and not job.get("audio_deleted_at"):
         pending.append(str(job["audio_expires_at"]))
     return min(pending) if pending else None
+
+
+def held_record_ttl(job: dict[str, Any], failed_at: datetime) -> int:
+    """The TTL (``expires_at``) of a job whose expiry just failed: pushed back to
+    :data:`UNCONFIRMED_GRACE` after the failure, never brought forward."""
+    return max(int(job.get("expires_at") or 0), int((failed_at + UNCONFIRMED_GRACE).timestamp()))
 
 
 def due_fields(deadline: str | None) -> dict[str, str]:

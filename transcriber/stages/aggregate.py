@@ -28,7 +28,6 @@ from transcriber.domain.jobs import (
     output_key,
     parse_timestamp,
     partial_key,
-    utc_now,
 )
 from transcriber.domain.language import chunk_votes, chunks_to_redo, vote
 from transcriber.domain.merge import merge_chunks
@@ -134,7 +133,6 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
             dict.fromkeys([*(found or {}).get("warnings", []), *transcript_warnings(transcript), *caveats])
         ),
         **retention.completion_fields(datetime.now(UTC), found),
-        **({"audio_deleted_at": utc_now()} if retention.audio_after_transcript else {}),
     }
     if request.options.speaker_labels:  # jobs without speaker labels keep their record as it was
         fields["speakers"] = speakers_summary(transcript.segments)

@@ -22,10 +22,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from transcriber.domain import dedup, intake
 from transcriber.domain.errors import PermanentError, SizeMismatchError, TooLargeError
-from transcriber.domain.jobs import ANNOUNCEMENT_PENDING, JobStatus, iso_timestamp, job_id_for, utc_now
+from transcriber.domain.jobs import ANNOUNCEMENT_PENDING, JobStatus, iso_timestamp, job_id_for
 from transcriber.domain.messages import Job, JobCompleted, JobCreated, JobEvent, JobFailed, Upload
 from transcriber.domain.options import JobOptions
 from transcriber.domain.recovery import Executions
+from transcriber.domain.retention import Retention
 from transcriber.domain.tenants import reserved_job_of_key, tenant_of_key
 from transcriber.observability import count_failure
 from transcriber.stages.ports import Events, Jobs, Store
@@ -107,7 +108,7 @@ def ingest_object(
 
     original = _reusable_result(record, options, policy=policy, jobs=jobs)
     if original is not None:
-        return _complete_as_duplicate(record, original, save=save, jobs=jobs, events=events)
+        return _complete_as_duplicate(record, original, reserved, save=save, ports=ports)
 
     pending = {**record, "status": JobStatus.PENDING.value}
     created = save(pending)
@@ -237,11 +238,34 @@ def _reusable_result(
 
 
 def _complete_as_duplicate(
-    record: dict[str, Any], original: dict[str, Any], *, save: SaveJob, jobs: Jobs, events: Events
+    record: dict[str, Any],
+    original: dict[str, Any],
+    reserved: Job | None,
+    *,
+    save: SaveJob,
+    ports: IngestPorts,
 ) -> dict[str, Any]:
-    """A new job, complete at once, pointing to the outputs of the same audio's earlier job."""
+    """A new job, complete at once, pointing to the outputs of the same audio's earlier job.
+
+    It completes under its tenant's retention as a transcribed job does (transcriber/stages/
+    aggregate.py): its own transcript expiry for the sweeper, and no audio once it has a transcript
+    where the tenant keeps none. Like aggregate, ingest reads the retention from the job the API
+    created; an object dropped straight into the bucket carries none.
+    """
+    jobs, events = ports.jobs, ports.events
     fields = dedup.duplicate_fields(original)
-    completed = {**record, **fields, "completed_at": utc_now()}
+    created = reserved.model_dump(mode="json") if reserved else {}
+    retention = Retention.from_record(created)
+    if retention.audio_after_transcript:  # before the job is complete, as in aggregate: no audio left
+        ports.store.delete_every_version(record["bucket"], record["key"])  # prod versions the bucket
+        logger.info("Audio deleted after its transcript (tenant retention)")
+    now = datetime.now(UTC)
+    completed = {
+        **record,
+        **fields,
+        "completed_at": iso_timestamp(now),
+        **retention.completion_fields(now, created),
+    }
     if save(completed):
         logger.info(
             "Same audio transcribed recently: reusing its result",
