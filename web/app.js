@@ -1,21 +1,235 @@
 // The web app: plain ES modules on the JavaScript SDK. Names and transcript text are only ever set
 // as textContent, never as HTML. The API key lives in sessionStorage (this tab only).
-import { Client, DOWNLOAD_FORMATS, TranscriberError } from '/sdk-js/src/index.js';
+import {
+  APIConnectionError, Client, DOWNLOAD_FORMATS, NotFoundError, RateLimitedError, ServerError, TranscriberError,
+} from '/sdk-js/src/index.js';
 import { highlightNodes } from '/marks.js';
 
 const KEY_SLOT = 'transcriber.apiKey';
 const URL_SLOT = 'transcriber.apiUrl';
-const POLL_MS = 1000;
+/**
+ * Following running jobs costs at most one GET per TICK_MS whatever their number (the default
+ * tenant limit is 120 requests a minute). Each job is asked again after 1 s, up to 10 s while it
+ * does not change; with live status (one WebSocket for every job of the tenant) only every 30 s,
+ * in case a push was lost.
+ */
+const TICK_MS = 1000;
+const POLL_MIN_MS = 1000;
+const POLL_MAX_MS = 10_000;
+const LIVE_CHECK_MS = 30_000;
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
-/** @type {Client|null} */
-let client = null;
+/** @typedef {import('/sdk-js/src/index.js').Transcription} Transcription */
+
+/** The signed-in session, or null. @type {Session|null} */
+let session = null;
 /** @type {string|null} */
 let nextCursor = null;
-/** Jobs on screen, by id. @type {Map<string, import('/sdk-js/src/index.js').Transcription>} */
+/** Jobs on screen, by id. @type {Map<string, Transcription>} */
 const jobs = new Map();
-/** Jobs being watched, so that a refresh does not start a second poller. */
-const watching = new Set();
+
+/**
+ * What one sign-in owns: its client, an AbortController that sign-out aborts (stopping its
+ * requests, uploads and live connection), the jobs this tab deleted, and the follower of its
+ * running jobs. Work that finishes after sign-out checks `active` and leaves the page alone.
+ */
+class Session {
+  constructor(/** @type {Client} */ api) {
+    this.client = api;
+    this.controller = new AbortController();
+    this.signal = this.controller.signal;
+    /** Jobs deleted from this tab: a late view of them is dropped, not shown again. */
+    this.deleted = new Set();
+    this.follower = new Follower(this);
+  }
+
+  get active() {
+    return session === this && !this.signal.aborted;
+  }
+
+  end() {
+    this.controller.abort(new DOMException('Signed out', 'AbortError'));
+    this.follower.stop();
+  }
+}
+
+/** An error that may pass by itself (429, 502, 503, 504, no connection): ask again later, say nothing. */
+const transient = (/** @type {unknown} */ err) => err instanceof RateLimitedError || err instanceof APIConnectionError
+  || (err instanceof ServerError && [502, 503, 504].includes(/** @type {number} */ (err.status)));
+
+/**
+ * Follows a session's running jobs until each is COMPLETED or FAILED: over one live subscription
+ * to every job of the tenant when the server has live status, and with one shared poll loop (one
+ * GET per TICK_MS at most, each job backing off from 1 s to 10 s) otherwise or while it is down.
+ */
+class Follower {
+  constructor(/** @type {Session} */ owner) {
+    this.session = owner;
+    /** @type {Map<string, {waiters: {resolve: (job: Transcription|null) => void, reject: (err: unknown) => void, onJob: (job: Transcription) => void}[], due: number, interval: number, seen: string, updatedAt: string}>} */
+    this.followed = new Map();
+    this.timer = 0;
+    this.liveTimer = 0;
+    this.busy = false;
+    this.nextRequestAt = 0;
+    this.pausedUntil = 0;
+    /** 'off', 'connecting' or 'on' */
+    this.live = 'off';
+    /** @type {import('/sdk-js/src/index.js').Subscription|null} */
+    this.subscription = null;
+    this.liveFailures = 0;
+    this.retryLiveAt = 0;
+  }
+
+  /** The job's final view once it is done, null if forgotten (deleted here); onJob on each change. */
+  follow(/** @type {string} */ jobId, /** @type {(job: Transcription) => void} */ onJob = () => {}) {
+    return new Promise((resolve, reject) => {
+      if (!this.session.active) { reject(this.session.signal.reason); return; }
+      let entry = this.followed.get(jobId);
+      if (!entry) {
+        entry = { waiters: [], due: Date.now(), interval: POLL_MIN_MS, seen: '', updatedAt: '' };
+        this.followed.set(jobId, entry);
+      }
+      entry.waiters.push({ resolve, reject, onJob });
+      this.connectLive();
+      this.schedule();
+    });
+  }
+
+  /** Stop following a job (deleted here): its waiters get null. */
+  forget(/** @type {string} */ jobId) {
+    const entry = this.followed.get(jobId);
+    if (!entry) return;
+    this.followed.delete(jobId);
+    for (const w of entry.waiters) w.resolve(null);
+  }
+
+  stop() {
+    clearTimeout(this.timer);
+    clearTimeout(this.liveTimer);
+    this.subscription?.close();
+    this.subscription = null;
+    const reason = this.session.signal.reason;
+    for (const entry of this.followed.values()) for (const w of entry.waiters) w.reject(reason);
+    this.followed.clear();
+  }
+
+  /** A job view, from a GET or a push: shown, and passed to the job's waiters. True when it changed. */
+  deliver(/** @type {Transcription} */ job) {
+    const s = this.session;
+    if (!s.active || s.deleted.has(job.jobId)) return false;
+    const entry = this.followed.get(job.jobId);
+    if (!entry) { // a push for a job not followed: only a job on screen is updated (a retry from elsewhere)
+      if (jobs.has(job.jobId)) updateJob(s, job);
+      return false;
+    }
+    if (job.updatedAt && entry.updatedAt && job.updatedAt < entry.updatedAt) return false; // older than what is shown
+    entry.updatedAt = job.updatedAt ?? entry.updatedAt;
+    const seen = `${job.status} ${job.progress}`;
+    const changed = seen !== entry.seen;
+    entry.seen = seen;
+    updateJob(s, job);
+    for (const w of entry.waiters) w.onJob(job);
+    if (job.done) {
+      this.followed.delete(job.jobId);
+      for (const w of entry.waiters) w.resolve(job);
+    }
+    return changed;
+  }
+
+  /** The next GET: when a job is due, and no sooner than TICK_MS after the last one or a 429's Retry-After. */
+  schedule() {
+    clearTimeout(this.timer);
+    if (!this.session.active || this.busy) return;
+    let next = Infinity;
+    for (const entry of this.followed.values()) next = Math.min(next, entry.due);
+    if (next === Infinity) return;
+    const at = Math.max(next, this.nextRequestAt, this.pausedUntil);
+    this.timer = window.setTimeout(() => this.tick(), Math.max(0, at - Date.now()));
+  }
+
+  async tick() {
+    const s = this.session;
+    if (!s.active) return;
+    const now = Date.now();
+    /** @type {[string, any]|null} */
+    let chosen = null;
+    for (const item of this.followed) if (item[1].due <= now && (!chosen || item[1].due < chosen[1].due)) chosen = item;
+    if (!chosen) { this.schedule(); return; }
+    const [jobId, entry] = chosen;
+    this.busy = true;
+    this.nextRequestAt = now + TICK_MS;
+    try {
+      const job = await s.client.get(jobId, { fetchTranscript: false, signal: s.signal });
+      const changed = this.deliver(job);
+      if (this.live === 'on') entry.interval = LIVE_CHECK_MS;
+      else entry.interval = changed ? Math.max(POLL_MIN_MS, entry.interval / 2) : Math.min(POLL_MAX_MS, entry.interval * 2);
+      entry.due = Date.now() + entry.interval;
+    } catch (err) {
+      if (!s.active || this.followed.get(jobId) !== entry) return; // signed out, or forgotten meanwhile
+      if (err instanceof RateLimitedError) this.pausedUntil = Date.now() + Math.max(1, err.retryAfter) * 1000;
+      if (transient(err)) {
+        entry.interval = Math.min(POLL_MAX_MS, entry.interval * 2);
+        entry.due = Date.now() + entry.interval;
+      } else if (err instanceof NotFoundError && s.deleted.has(jobId)) {
+        this.forget(jobId);
+      } else {
+        this.followed.delete(jobId);
+        for (const w of entry.waiters) w.reject(err);
+      }
+    } finally {
+      this.busy = false;
+      this.schedule();
+    }
+  }
+
+  /** One subscription to every job of the tenant, while there are jobs to follow and the server has live status. */
+  connectLive() {
+    const s = this.session;
+    if (this.live !== 'off' || !s.active || !s.client.canSubscribe || !this.followed.size) return;
+    const later = this.retryLiveAt - Date.now();
+    if (later > 0) {
+      if (!this.liveTimer) this.liveTimer = window.setTimeout(() => { this.liveTimer = 0; this.connectLive(); }, later);
+      return;
+    }
+    this.live = 'connecting';
+    s.client.subscribe(null, (job) => this.deliver(job), { signal: s.signal, onClose: () => this.liveLost() }).then(
+      (subscription) => {
+        if (!s.active) { subscription.close(); return; }
+        this.subscription = subscription;
+        this.live = 'on';
+        this.liveFailures = 0;
+        for (const entry of this.followed.values()) { // once now (a change before the subscription is not pushed), then rarely
+          entry.interval = LIVE_CHECK_MS;
+          entry.due = Date.now();
+        }
+        this.schedule();
+      },
+      (err) => { // refused or unreachable: polling goes on; try again later
+        if (!s.active) return;
+        this.live = 'off';
+        this.liveFailures += 1;
+        const backoff = Math.min(300_000, 15_000 * 2 ** (this.liveFailures - 1));
+        this.retryLiveAt = Date.now() + (err instanceof RateLimitedError ? Math.max(backoff, err.retryAfter * 1000) : backoff);
+        this.connectLive();
+      },
+    );
+  }
+
+  /** The live connection closed: poll from now on, and subscribe again after a pause. */
+  liveLost() {
+    this.subscription = null;
+    if (!this.session.active) return;
+    this.live = 'off';
+    this.liveFailures += 1;
+    this.retryLiveAt = Date.now() + Math.min(300_000, 5_000 * 2 ** (this.liveFailures - 1));
+    for (const entry of this.followed.values()) {
+      entry.interval = POLL_MIN_MS;
+      entry.due = Math.min(entry.due, Date.now());
+    }
+    this.schedule();
+    this.connectLive();
+  }
+}
 
 /** An element with text (never HTML) and attributes. */
 function el(/** @type {string} */ tag, /** @type {Record<string, string>} */ attrs = {}, /** @type {string} */ text = '') {
@@ -60,7 +274,8 @@ async function signIn(/** @type {string} */ apiUrl, /** @type {string} */ apiKey
   const candidate = new Client(apiUrl, apiKey);
   await candidate.list({ limit: 1 }); // a wrong key is refused here, with the API's message
   await candidate.capabilities(); // the live-status WebSocket, when the server has one (else polling)
-  client = candidate;
+  session?.end();
+  session = new Session(candidate);
   sessionStorage.setItem(KEY_SLOT, apiKey);
   sessionStorage.setItem(URL_SLOT, apiUrl);
   $('sign-in').hidden = true;
@@ -72,7 +287,9 @@ async function signIn(/** @type {string} */ apiUrl, /** @type {string} */ apiKey
 
 function signOut() {
   sessionStorage.removeItem(KEY_SLOT);
-  client = null;
+  session?.end(); // stops its follower, live connection, uploads and requests
+  session = null;
+  nextCursor = null;
   jobs.clear();
   /** @type {HTMLTableSectionElement} */ ($('jobs').querySelector('tbody')).replaceChildren();
   $('uploads').replaceChildren();
@@ -88,11 +305,20 @@ function signOut() {
 // ---- jobs ------------------------------------------------------------------------------------
 
 async function refreshJobs(append = false) {
-  if (!client) return;
-  const page = await client.list({ limit: 25, cursor: append ? nextCursor : null });
+  const s = session;
+  if (!s) return;
+  let page;
+  try {
+    page = await s.client.list({ limit: 25, cursor: append ? nextCursor : null, signal: s.signal });
+  } catch (err) {
+    if (!s.active) return; // signed out meanwhile: nothing to say
+    throw err;
+  }
+  if (!s.active) return;
   const body = /** @type {HTMLTableSectionElement} */ ($('jobs').querySelector('tbody'));
   if (!append) { body.replaceChildren(); jobs.clear(); }
   for (const job of page.items) {
+    if (s.deleted.has(job.jobId)) continue;
     jobs.set(job.jobId, job);
     body.append(jobRow(job));
     if (!job.done && job.status !== 'AWAITING_UPLOAD') watch(job.jobId);
@@ -125,7 +351,9 @@ function fillRow(/** @type {HTMLElement} */ row, /** @type {import('/sdk-js/src/
   );
 }
 
-function updateJob(/** @type {import('/sdk-js/src/index.js').Transcription} */ job) {
+/** Show a job's view: only the signed-in session's, and never a job this tab deleted. */
+function updateJob(/** @type {Session} */ s, /** @type {Transcription} */ job) {
+  if (!s.active || s.deleted.has(job.jobId)) return;
   jobs.set(job.jobId, job);
   const body = /** @type {HTMLTableSectionElement} */ ($('jobs').querySelector('tbody'));
   const row = body.querySelector(`tr[data-job="${CSS.escape(job.jobId)}"]`);
@@ -133,41 +361,57 @@ function updateJob(/** @type {import('/sdk-js/src/index.js').Transcription} */ j
   else body.prepend(jobRow(job));
 }
 
-/** Follow a job to its end (the SDK's wait: live pushes when the server has them, else polling). */
-async function watch(/** @type {string} */ jobId, /** @type {(job: any) => void} */ onJob = () => {}) {
-  if (!client || watching.has(jobId)) return;
-  watching.add(jobId);
+/**
+ * Follow a job to its end (the session's follower: live pushes when the server has them, else a
+ * shared poll loop). The final view, or null when it was deleted here or the session ended.
+ */
+async function watch(/** @type {string} */ jobId, /** @type {(job: Transcription) => void} */ onJob = () => {}) {
+  const s = session;
+  if (!s) return null;
   try {
-    const job = await client.wait(jobId, { pollMs: POLL_MS, raiseOnFailure: false, onProgress: (j) => { updateJob(j); onJob(j); } });
-    updateJob(job);
-    onJob(job);
+    return await s.follower.follow(jobId, onJob);
   } catch (err) {
-    showError(err);
-  } finally {
-    watching.delete(jobId);
+    if (s.active) showError(err);
+    return null;
   }
 }
 
 async function onJobAction(/** @type {Event} */ event) {
   const button = /** @type {HTMLElement} */ (event.target).closest('button[data-action]');
   const row = button?.closest('tr[data-job]');
-  if (!button || !row || !client) return;
+  if (!button || !row || !session) return;
   const jobId = /** @type {string} */ (row.getAttribute('data-job'));
   const action = button.getAttribute('data-action');
+  const s = /** @type {Session} */ (session);
   showError(null);
   try {
     if (action === 'open') await openTranscript(jobId);
-    if (action === 'retry') { updateJob(await client.retry(jobId)); watch(jobId); }
+    if (action === 'retry') {
+      const job = await s.client.retry(jobId);
+      updateJob(s, job);
+      if (s.active && !job.done) watch(jobId);
+    }
     if (action === 'delete') {
       const name = jobs.get(jobId)?.filename || jobId;
       if (!window.confirm(`Delete ${name}? Its audio and transcript are removed for good.`)) return;
-      await client.delete(jobId);
+      // From here a late view of the job (a GET in flight, a push) is dropped, and its 404 is expected.
+      s.deleted.add(jobId);
+      s.follower.forget(jobId);
+      try {
+        await s.client.delete(jobId);
+      } catch (err) {
+        s.deleted.delete(jobId);
+        const known = jobs.get(jobId);
+        if (s.active && known && !known.done && known.status !== 'AWAITING_UPLOAD') watch(jobId);
+        throw err;
+      }
+      if (!s.active) return;
       row.remove();
       jobs.delete(jobId);
       if ($('viewer').dataset.job === jobId) closeViewer();
     }
   } catch (err) {
-    showError(err);
+    if (s.active) showError(err);
   }
 }
 
@@ -178,7 +422,8 @@ function uploadFiles(/** @type {Iterable<File>} */ files) {
 }
 
 async function uploadOne(/** @type {File} */ file) {
-  if (!client) return;
+  const s = session;
+  if (!s) return;
   const item = el('li', { class: 'upload' });
   const name = el('span', { class: 'name' }, file.name);
   const state = el('span', { class: 'state' }, 'Uploading 0%');
@@ -187,23 +432,30 @@ async function uploadOne(/** @type {File} */ file) {
   $('uploads').prepend(item);
   const language = /** @type {HTMLInputElement} */ ($('language')).value.trim();
   try {
-    const submission = await client.submit(file, {
+    const submission = await s.client.submit(file, {
       options: language ? { language } : {},
+      signal: s.signal, // sign-out stops the upload
       onUploadProgress: ({ loaded, total }) => {
         const pct = total ? Math.round((100 * loaded) / total) : 0;
         bar.value = pct;
         state.textContent = `Uploading ${pct}%`;
       },
     });
+    if (!s.active) return;
     item.dataset.job = submission.jobId;
     state.textContent = 'Uploaded; queued';
     bar.value = 0;
-    await watch(submission.jobId, (job) => {
+    const final = await watch(submission.jobId, (job) => {
       bar.value = job.progress;
       state.textContent = job.done ? job.status : `${job.status} ${Math.round(job.progress)}%`;
       item.dataset.status = job.status;
     });
+    if (final === null && s.active && s.deleted.has(submission.jobId)) {
+      state.textContent = 'Deleted';
+      item.dataset.status = 'DELETED';
+    }
   } catch (err) {
+    if (!s.active) return;
     state.textContent = 'Failed';
     item.dataset.status = 'ERROR';
     showError(err);
@@ -215,27 +467,63 @@ async function uploadOne(/** @type {File} */ file) {
 /** Word start times in order, with their elements, for the highlight. */
 let timeline = /** @type {{start: number, end: number, node: HTMLElement}[]} */ ([]);
 let current = /** @type {HTMLElement|null} */ (null);
+/** Counts openTranscript calls: a slow one that another has replaced leaves the viewer alone. */
+let openings = 0;
 
 /** Open a job's transcript; with `at` (seconds, from a search hit), the player and the view start there. */
 async function openTranscript(/** @type {string} */ jobId, /** @type {number|null} */ at = null) {
-  if (!client) return;
-  const job = await client.get(jobId);
+  const s = session;
+  if (!s) return;
+  // A transcript too large for the job view (transcriptLink) is loaded below, with a notice meanwhile.
+  const job = await s.client.get(jobId, { fetchTranscript: false, signal: s.signal });
+  if (!s.active) return;
   const viewer = $('viewer');
   viewer.dataset.job = jobId;
+  const opened = ++openings;
+  const still = () => s.active && viewer.dataset.job === jobId && openings === opened; // not closed or replaced meanwhile
   $('viewer-title').textContent = `Transcript: ${job.filename || jobId}`;
-  const segments = job.transcript?.segments ?? [];
+  let transcript = job.transcript;
+  if (!transcript && job.transcriptLink) {
+    transcriptNotice('This transcript is long: loading it...');
+    renderSpeakerForm([]);
+    viewer.hidden = false;
+    try {
+      transcript = await s.client.transcript(jobId, { signal: s.signal });
+    } catch (err) {
+      if (!still()) return;
+      transcriptNotice('This transcript is too large to show here. Download it instead:', true);
+      showError(err);
+      return;
+    }
+    if (!still()) return;
+  }
+  const segments = transcript?.segments ?? [];
   renderTranscript(segments, speakerNames(job.speakers));
   renderSpeakerForm(job.speakers);
   viewer.hidden = false;
   const player = /** @type {HTMLAudioElement} */ ($('player'));
   player.hidden = true;
   $('no-audio').hidden = true;
-  const audio = await client.audioUrl(jobId).catch(() => null);
+  const audio = await s.client.audioUrl(jobId).catch(() => null);
+  if (!still()) return;
   if (audio) { player.src = audio; player.hidden = false; }
   else { player.removeAttribute('src'); $('no-audio').hidden = false; }
   viewer.scrollIntoView({ block: 'start' });
   $('viewer-title').focus?.();
   if (at !== null) startAt(at, audio !== null);
+}
+
+/** A line in place of the transcript (text only); with `offer`, a button that downloads the JSON. */
+function transcriptNotice(/** @type {string} */ text, offer = false) {
+  timeline = [];
+  current = null;
+  const note = el('p', { class: 'hint notice' }, text);
+  if (offer) {
+    const button = el('button', { type: 'button', 'data-format': 'json', 'aria-label': 'Download the transcript as JSON' }, 'Download JSON');
+    button.addEventListener('click', download);
+    note.append(' ', button);
+  }
+  $('transcript').replaceChildren(note);
 }
 
 /** Put the player (once it knows the recording) and the view at `seconds`; mark the segment there. */
@@ -351,7 +639,8 @@ function renderSpeakerForm(/** @type {readonly import('/sdk-js/src/index.js').Sp
 async function saveSpeakerNames(/** @type {Event} */ event) {
   event.preventDefault();
   const jobId = $('viewer').dataset.job;
-  if (!jobId || !client) return;
+  const s = session;
+  if (!jobId || !s) return;
   /** @type {Record<string, string>} */
   const names = {};
   for (const input of /** @type {NodeListOf<HTMLInputElement>} */ ($('speaker-fields').querySelectorAll('input[data-label]'))) {
@@ -363,7 +652,8 @@ async function saveSpeakerNames(/** @type {Event} */ event) {
   showError(null);
   status.textContent = 'Saving...';
   try {
-    const speakers = await client.renameSpeakers(jobId, names);
+    const speakers = await s.client.renameSpeakers(jobId, names);
+    if (!s.active) return;
     const shown = speakerNames(speakers);
     for (const turn of /** @type {NodeListOf<HTMLElement>} */ ($('transcript').querySelectorAll('.speaker[data-speaker]'))) {
       turn.textContent = `${shown.get(/** @type {string} */ (turn.dataset.speaker)) ?? turn.dataset.speaker}:`;
@@ -371,6 +661,7 @@ async function saveSpeakerNames(/** @type {Event} */ event) {
     renderSpeakerForm(speakers);
     status.textContent = 'Names saved; the downloads use them too.';
   } catch (err) {
+    if (!s.active) return;
     status.textContent = '';
     showError(err); // the API's own message, as text
   }
@@ -380,7 +671,8 @@ async function saveSpeakerNames(/** @type {Event} */ event) {
 
 async function runSearch(/** @type {Event} */ event) {
   event.preventDefault();
-  if (!client) return;
+  const s = session;
+  if (!s) return;
   const q = /** @type {HTMLInputElement} */ ($('search-q')).value.trim();
   const status = $('search-status');
   const list = $('search-hits');
@@ -388,7 +680,8 @@ async function runSearch(/** @type {Event} */ event) {
   showError(null);
   status.textContent = 'Searching...';
   try {
-    const { hits } = await client.search(q, { limit: 25 });
+    const { hits } = await s.client.search(q, { limit: 25, signal: s.signal });
+    if (!s.active) return;
     list.replaceChildren(...hits.map((hit) => {
       const name = hit.filename || hit.jobId;
       const button = el('button', { type: 'button', class: 'hit', 'data-job': hit.jobId, 'data-start': String(hit.start) });
@@ -399,6 +692,7 @@ async function runSearch(/** @type {Event} */ event) {
     }));
     status.textContent = hits.length ? `${hits.length} ${hits.length === 1 ? 'match' : 'matches'}; choose one to open it there.` : `Nothing found for ${q}.`;
   } catch (err) {
+    if (!s.active) return;
     status.textContent = '';
     list.replaceChildren();
     showError(err);
@@ -409,10 +703,11 @@ async function openHit(/** @type {Event} */ event) {
   const button = /** @type {HTMLElement} */ (event.target).closest('button.hit');
   if (!button) return;
   showError(null);
+  const s = session;
   try {
     await openTranscript(/** @type {string} */ (button.getAttribute('data-job')), Number(button.getAttribute('data-start')) || 0);
   } catch (err) {
-    showError(err);
+    if (s?.active) showError(err);
   }
 }
 
@@ -427,11 +722,13 @@ function closeViewer() {
 async function download(/** @type {Event} */ event) {
   const button = /** @type {HTMLElement} */ (event.target).closest('button[data-format]');
   const jobId = $('viewer').dataset.job;
-  if (!button || !jobId || !client) return;
+  const s = session;
+  if (!button || !jobId || !s) return;
   const format = /** @type {string} */ (button.getAttribute('data-format'));
   if (!DOWNLOAD_FORMATS.includes(/** @type {any} */ (format))) return;
   try {
-    const text = await client.download(jobId, /** @type {any} */ (format));
+    const text = await s.client.download(jobId, /** @type {any} */ (format), { signal: s.signal });
+    if (!s.active) return;
     const type = { json: 'application/json', srt: 'application/x-subrip', vtt: 'text/vtt', txt: 'text/plain' }[format];
     const url = URL.createObjectURL(new Blob([text], { type: `${type};charset=utf-8` }));
     const stem = (jobs.get(jobId)?.filename || jobId).replace(/\.[^.]+$/, '').replace(/[^\w.-]+/g, '_');
@@ -441,7 +738,7 @@ async function download(/** @type {Event} */ event) {
     link.remove();
     setTimeout(() => URL.revokeObjectURL(url), 10_000);
   } catch (err) {
-    showError(err);
+    if (s.active) showError(err);
   }
 }
 

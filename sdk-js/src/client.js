@@ -1,10 +1,11 @@
 // The transcription API (/v1) as JavaScript calls, on the platform's fetch only.
 import {
-  APIConnectionError, AuthenticationError, RateLimitedError, TranscriberError, TranscriptionFailedError,
-  UnsupportedError, UploadError, ValidationError, WaitTimeoutError, errorFor, parseRetryAfter,
+  APIConnectionError, AuthenticationError, NotFoundError, RateLimitedError, ServerError, TranscriberError,
+  TranscriptionFailedError, UnsupportedError, UploadError, ValidationError, WaitTimeoutError, errorFor, parseRetryAfter,
 } from './errors.js';
 import {
-  COMPLETED, DOWNLOAD_FORMATS, FAILED, guessContentType, toPage, toSegments, toSpeakers, toSubmission, toTranscription,
+  COMPLETED, DOWNLOAD_FORMATS, FAILED, guessContentType, toPage, toSegments, toSpeakers, toSubmission, toTranscript,
+  toTranscription,
 } from './models.js';
 import { putAudio } from './upload.js';
 
@@ -12,6 +13,30 @@ export const VERSION = '0.1.0';
 /** Files up to this size may be sent inside the create request (`inline`). */
 export const INLINE_LIMIT_BYTES = 4 * 1024 * 1024;
 const AUDIO_PATH = '/v1/transcriptions/{job_id}/audio';
+/** Methods that may be sent again after a failure: repeating them changes nothing more. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'DELETE', 'PUT', 'OPTIONS']);
+/** Answers worth another try: over the rate limit, or a gateway or server that is briefly unavailable. */
+const RETRY_STATUSES = new Set([429, 502, 503, 504]);
+/** First backoff step and its cap (ms); each wait is a random time up to the step ("full jitter"). */
+const BACKOFF_BASE_MS = 500;
+const BACKOFF_CAP_MS = 10_000;
+/** How long subscribe() waits for the server's {"subscribed": ...} reply. */
+const SUBSCRIBE_REPLY_MS = 10_000;
+/** While wait() follows pushes, a GET this often in case a push was lost. */
+const LIVE_CHECK_MS = 30_000;
+/** How many times one wait() subscribes again after the live connection dropped, before it polls. */
+const LIVE_RECONNECTS = 5;
+
+/** An error that may pass by itself: over the rate limit, a 502, 503 or 504, or no answer. */
+function isTransient(/** @type {unknown} */ err) {
+  if (err instanceof RateLimitedError || err instanceof APIConnectionError) return true;
+  return err instanceof ServerError && RETRY_STATUSES.has(/** @type {number} */ (err.status));
+}
+
+/** A random wait up to base * 2^attempt ms (capped): retries of many clients do not arrive together. */
+function backoffMs(/** @type {number} */ attempt, cap = BACKOFF_CAP_MS) {
+  return Math.random() * Math.min(cap, BACKOFF_BASE_MS * 2 ** attempt);
+}
 
 /** @param {number} ms @param {AbortSignal} [signal] */
 function sleep(ms, signal) {
@@ -113,11 +138,13 @@ export class Client {
   }
 
   /**
-   * One API call; GET and DELETE ride out a 429 (or 503) with Retry-After, a bounded number of times.
+   * One API call. Idempotent methods (GET, HEAD, DELETE, PUT) ride out a 429, 502, 503 or 504 and a
+   * failed connection, at most maxRetries times: after Retry-After when the answer has one, else
+   * after an exponential backoff with full jitter. A POST (it may create a job) is never repeated.
    * @param {string} method
    * @param {string} path
    * @param {{what: string, query?: Record<string, unknown>, payload?: unknown, accept?: string,
-   *          followSeeOther?: boolean, signal?: AbortSignal}} opts
+   *          followSeeOther?: boolean, signal?: AbortSignal, tooLarge?: string}} opts
    * @returns {Promise<Response>}
    */
   async request(method, path, opts) {
@@ -132,21 +159,30 @@ export class Client {
       body = JSON.stringify(opts.payload);
       headers['Content-Type'] = 'application/json';
     }
-    const idempotent = method === 'GET' || method === 'HEAD' || method === 'DELETE';
+    const idempotent = IDEMPOTENT.has(method.toUpperCase());
     // Node: never follow a redirect with the key; a browser drops Authorization on cross-origin redirects itself.
     const redirect = inNode() ? 'manual' : 'follow';
     for (let attempt = 0; ; attempt += 1) {
-      let response = await this.#send(url, { method, headers, body, redirect }, opts.signal);
-      if (response.ok) return response;
-      const location = response.headers.get('Location');
-      if (opts.followSeeOther && response.status === 303 && location) {
-        response = await this.#send(location, { method: 'GET' }, opts.signal);
-        if (response.ok) return response;
+      let response;
+      try {
+        response = await this.#send(url, { method, headers, body, redirect }, opts.signal);
+        const location = response.headers.get('Location');
+        if (!response.ok && opts.followSeeOther && response.status === 303 && location) {
+          response = await this.#send(location, { method: 'GET' }, opts.signal);
+        }
+      } catch (err) {
+        // No answer (refused, reset, timed out): the request may not have arrived; only an idempotent one is sent again.
+        if (!(idempotent && err instanceof APIConnectionError && attempt < this.maxRetries)) throw err;
+        await this.#sleep(backoffMs(attempt, Math.min(BACKOFF_CAP_MS, this.maxRetryWaitMs)), opts.signal);
+        continue;
       }
-      const error = errorFor(response.status, await problemOf(response), response.headers, opts.what);
-      const retryable = response.status === 429 || (response.status === 503 && response.headers.get('Retry-After') !== null);
-      if (!(idempotent && retryable && attempt < this.maxRetries)) throw error;
-      const waitMs = parseRetryAfter(response.headers.get('Retry-After')) * 1000;
+      if (response.ok) return response;
+      const error = errorFor(response.status, await problemOf(response), response.headers, opts.what, { tooLarge: opts.tooLarge });
+      if (!(idempotent && RETRY_STATUSES.has(response.status) && attempt < this.maxRetries)) throw error;
+      const retryAfter = response.headers.get('Retry-After');
+      const waitMs = retryAfter !== null
+        ? parseRetryAfter(retryAfter) * 1000
+        : backoffMs(attempt, Math.min(BACKOFF_CAP_MS, this.maxRetryWaitMs));
       if (waitMs > this.maxRetryWaitMs) throw error;
       await this.#sleep(waitMs, opts.signal);
     }
@@ -270,9 +306,35 @@ export class Client {
 
   // ---- reading jobs -------------------------------------------------------------------------
 
-  /** Status, progress, timings, and the transcript once COMPLETED. @param {string} jobId @param {{signal?: AbortSignal}} [opts] */
+  /**
+   * Status, progress, timings, and the transcript once COMPLETED. A transcript too large for the
+   * API's answer (over 5 MB: the view has `links.transcript` instead, `transcriptLink` here) is
+   * downloaded as JSON and filled in, unless `fetchTranscript` is false.
+   * @param {string} jobId @param {{signal?: AbortSignal, fetchTranscript?: boolean}} [opts]
+   */
   async get(jobId, opts = {}) {
-    return toTranscription(await this.#json('GET', Client.jobPath(jobId), { what: `Getting job ${jobId}`, signal: opts.signal }));
+    const job = toTranscription(await this.#json('GET', Client.jobPath(jobId), { what: `Getting job ${jobId}`, signal: opts.signal }));
+    if (job.transcript || !job.transcriptLink || job.status !== COMPLETED || opts.fetchTranscript === false) return job;
+    return Object.freeze({ ...job, transcript: await this.transcript(job.jobId, { signal: opts.signal }) });
+  }
+
+  /**
+   * The whole transcript of a COMPLETED job, from its JSON download (for any size; get() includes
+   * it itself up to 5 MB).
+   * @param {string} jobId @param {{signal?: AbortSignal}} [opts]
+   */
+  async transcript(jobId, opts = {}) {
+    const text = await this.download(jobId, 'json', { signal: opts.signal });
+    let document;
+    try {
+      document = JSON.parse(text);
+    } catch (err) {
+      throw new TranscriberError(`The JSON transcript of job ${jobId} could not be read (${/** @type {Error} */ (err).message}). Download it again.`, { cause: err });
+    }
+    if (document === null || typeof document !== 'object' || Array.isArray(document)) {
+      throw new TranscriberError(`The JSON transcript of job ${jobId} is not an object. Download it again.`);
+    }
+    return toTranscript(document);
   }
 
   /** One page of jobs, newest first. @param {{status?: string, limit?: number, cursor?: string|null, signal?: AbortSignal}} [opts] */
@@ -295,9 +357,22 @@ export class Client {
     }
   }
 
-  /** The segments of a COMPLETED job, only those containing every word of q if given. @param {string} jobId @param {string|null} [q] */
-  async segments(jobId, q = null) {
-    const data = await this.#json('GET', Client.jobPath(jobId, '/segments'), { what: `Getting the segments of job ${jobId}`, query: { q } });
+  /**
+   * The segments of a COMPLETED job, only those containing every word of q if given, and only
+   * `speaker`'s (a label such as spk_1) if given. A transcript too large to answer here is a 413:
+   * download it (transcript(), download()) or search it (search(q, {jobId})) instead.
+   * @param {string} jobId @param {string|null} [q]
+   * @param {string|null|{speaker?: string|null, signal?: AbortSignal}} [opts]  the speaker, or options
+   */
+  async segments(jobId, q = null, opts = {}) {
+    const options = typeof opts === 'string' || opts === null ? { speaker: opts } : opts;
+    const data = await this.#json('GET', Client.jobPath(jobId, '/segments'), {
+      what: `Getting the segments of job ${jobId}`,
+      query: { q, speaker: options.speaker },
+      signal: options.signal,
+      tooLarge: `The transcript of job ${jobId} is too large to answer with its segments: download it (transcript('${jobId}') ` +
+        `or download('${jobId}', 'json')), or search it with search(q, {jobId: '${jobId}'}).`,
+    });
     return toSegments(data.segments);
   }
 
@@ -319,9 +394,9 @@ export class Client {
   /**
    * The transcript of a COMPLETED job as json, srt, vtt or txt text. `unredacted`: the JSON as heard,
    * which a job created with redact_pii and keep_unredacted keeps beside its redacted outputs.
-   * @param {string} jobId @param {string} [format] @param {{unredacted?: boolean}} [options]
+   * @param {string} jobId @param {string} [format] @param {{unredacted?: boolean, signal?: AbortSignal}} [options]
    */
-  async download(jobId, format = 'srt', { unredacted = false } = {}) {
+  async download(jobId, format = 'srt', { unredacted = false, signal } = {}) {
     const fmt = String(format).toLowerCase().replace(/^\./, '');
     if (!DOWNLOAD_FORMATS.includes(fmt)) throw new ValidationError(`Unknown download format ${JSON.stringify(format)}: use one of ${DOWNLOAD_FORMATS.join(', ')}.`);
     if (unredacted && fmt !== 'json') throw new ValidationError('unredacted applies to the json format only.');
@@ -330,6 +405,7 @@ export class Client {
       query: unredacted ? { format: fmt, unredacted: 'true' } : { format: fmt },
       accept: 'application/json, text/plain, application/x-subrip, text/vtt, */*',
       followSeeOther: true,
+      signal,
     });
     return response.text();
   }
@@ -379,95 +455,212 @@ export class Client {
   /**
    * Live job views pushed over the WebSocket: `{"action": "subscribe", "job_id": ...}` (or every job
    * of the tenant without jobId). The key travels as a subprotocol (browsers cannot set headers).
+   * Resolves once the server confirms with `{"subscribed": <job id or "*">}`; rejects, and closes
+   * the socket, when it refuses (`{"error": ...}`: RateLimitedError, NotFoundError,
+   * AuthenticationError, ValidationError), does not confirm within replyTimeoutMs, the connection
+   * fails, or `signal` aborts. Aborting `signal` later closes the subscription.
    * @param {string|null} jobId
    * @param {(job: import('./index.js').Transcription) => void} onUpdate
-   * @param {{onClose?: (err: Error|null) => void}} [opts]
+   * @param {{onClose?: (err: Error|null) => void, signal?: AbortSignal, replyTimeoutMs?: number}} [opts]
    * @returns {Promise<import('./index.js').Subscription>}
    */
   subscribe(jobId, onUpdate, opts = {}) {
     if (!this.canSubscribe) {
       return Promise.reject(new UnsupportedError('Live updates need a WebSocket URL (websocketUrl) and a platform with WebSocket; use wait(), which polls.'));
     }
+    const { signal } = opts;
+    if (signal?.aborted) return Promise.reject(signal.reason);
     const Socket = /** @type {typeof WebSocket} */ (this.#WebSocket);
+    const url = /** @type {string} */ (this.websocketUrl);
+    const wanted = jobId ? String(jobId) : null;
+    const replyMs = opts.replyTimeoutMs ?? SUBSCRIBE_REPLY_MS;
     return new Promise((resolve, reject) => {
-      const socket = new Socket(/** @type {string} */ (this.websocketUrl), ['transcriber.v1', `key.${this.#apiKey}`]);
-      let opened = false;
+      /** 'opening' until the server confirms, then 'subscribed'; 'closed' at the end either way. */
+      let state = 'opening';
+      let closedByUs = false;
+      /** @type {WebSocket} */
+      let socket;
+      const shut = () => {
+        closedByUs = true;
+        try { socket?.close(1000); } catch { /* already closing */ }
+      };
+      const onAbort = () => (state === 'opening' ? fail(signal?.reason) : shut());
+      const timer = setTimeout(
+        () => fail(new APIConnectionError(`The live connection at ${url} did not confirm the subscription within ${replyMs / 1000} s.`)),
+        replyMs,
+      );
+      const cleanup = () => { clearTimeout(timer); signal?.removeEventListener('abort', onAbort); };
+      /** @param {unknown} err */
+      const fail = (err) => {
+        if (state !== 'opening') return;
+        state = 'closed';
+        cleanup();
+        shut();
+        reject(err);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        socket = new Socket(url, ['transcriber.v1', `key.${this.#apiKey}`]);
+      } catch (err) {
+        fail(new APIConnectionError(`Could not open the live connection at ${url}: ${/** @type {Error} */ (err).message}.`, { cause: err }));
+        return;
+      }
       socket.onopen = () => {
-        opened = true;
-        socket.send(JSON.stringify(jobId ? { action: 'subscribe', job_id: jobId } : { action: 'subscribe' }));
-        resolve({ close: () => socket.close() });
+        try {
+          socket.send(JSON.stringify(wanted ? { action: 'subscribe', job_id: wanted } : { action: 'subscribe' }));
+        } catch (err) {
+          fail(new APIConnectionError(`Could not subscribe over the live connection at ${url}.`, { cause: err }));
+        }
       };
       socket.onmessage = (event) => {
+        let data;
         try {
-          const data = JSON.parse(String(event.data));
-          if (data && typeof data === 'object' && data.job_id) onUpdate(toTranscription(data));
-        } catch { /* not a job view: ignore */ }
+          data = JSON.parse(String(event.data));
+        } catch {
+          return; // not JSON: ignore
+        }
+        if (data === null || typeof data !== 'object' || Array.isArray(data) || state === 'closed' || closedByUs) return;
+        if (typeof data.job_id === 'string' && data.job_id) { // a pushed job view
+          if (!wanted || data.job_id === wanted) onUpdate(toTranscription(data));
+          return;
+        }
+        if (state !== 'opening') return; // the reply was had; nothing else is expected
+        if (data.subscribed === (wanted ?? '*')) {
+          state = 'subscribed';
+          clearTimeout(timer);
+          resolve({ close: shut });
+          return;
+        }
+        fail(liveRefusal(data, wanted));
       };
-      socket.onerror = () => {
-        if (!opened) reject(new APIConnectionError(`Could not open the live connection at ${this.websocketUrl}.`));
+      socket.onerror = () => fail(new APIConnectionError(`Could not open the live connection at ${url}.`));
+      socket.onclose = (event) => {
+        if (state === 'opening') {
+          fail(new APIConnectionError(`The live connection at ${url} closed (${event.code}) before the subscription was confirmed.`));
+          return;
+        }
+        if (state === 'closed') return;
+        state = 'closed';
+        cleanup();
+        opts.onClose?.(closedByUs || event.code === 1000 ? null : new APIConnectionError(`The live connection closed (${event.code}).`));
       };
-      socket.onclose = (event) => opts.onClose?.(event.code === 1000 ? null : new APIConnectionError(`The live connection closed (${event.code}).`));
     });
   }
 
   /**
    * Wait until a job is COMPLETED or FAILED, calling onProgress on every change. Uses live pushes
-   * when subscribe() is available and falls back to polling (every pollMs) when it is not or it drops.
+   * when subscribe() is available (with a GET every liveCheckMs in case a push was lost) and polls
+   * every pollMs when it is not, the server refuses the subscription, or it keeps dropping.
+   * Transient errors (429, 5xx, no connection) are ridden out until the deadline; `signal` stops it.
    * @param {string} jobId
    * @param {import('./index.js').WaitOptions} [opts]
    */
   async wait(jobId, opts = {}) {
     const pollMs = opts.pollMs ?? 1000;
     const timeoutMs = opts.timeoutMs ?? 3_600_000;
+    const { signal } = opts;
+    if (signal?.aborted) throw signal.reason;
     const started = Date.now();
+    const deadline = started + timeoutMs;
     const finish = (/** @type {import('./index.js').Transcription} */ job) => {
       if (job.status === FAILED && (opts.raiseOnFailure ?? true)) throw new TranscriptionFailedError(job);
       return job;
     };
     if (opts.live !== false && this.canSubscribe) {
-      const pushed = await this.#waitLive(jobId, opts, started + timeoutMs).catch(() => null);
-      if (pushed) return finish(pushed);
+      for (let attempt = 0; attempt <= LIVE_RECONNECTS && Date.now() < deadline; attempt += 1) {
+        const outcome = await this.#waitLive(jobId, opts, deadline);
+        if (outcome.job) return finish(outcome.job);
+        if (outcome.why !== 'dropped') break; // refused, past the deadline, or done (its GET failed): poll
+      }
     }
+    let failures = 0;
     for (;;) {
       let job;
       try {
-        job = await this.get(jobId, { signal: opts.signal });
+        job = await this.get(jobId, { signal });
+        failures = 0;
       } catch (err) {
-        if (!(err instanceof RateLimitedError)) throw err;
-        const pause = Math.max(pollMs, err.retryAfter * 1000);
-        if (Date.now() + pause > started + timeoutMs) throw err;
-        await this.#sleep(pause, opts.signal);
+        if (signal?.aborted || !isTransient(err)) throw err;
+        const pause = err instanceof RateLimitedError
+          ? Math.max(pollMs, err.retryAfter * 1000)
+          : Math.max(pollMs, backoffMs(failures));
+        failures += 1;
+        if (Date.now() + pause > deadline) throw err;
+        await this.#sleep(pause, signal);
         continue;
       }
       opts.onProgress?.(job);
       if (job.status === COMPLETED || job.status === FAILED) return finish(job);
-      const remaining = started + timeoutMs - Date.now();
+      const remaining = deadline - Date.now();
       if (remaining <= 0) throw new WaitTimeoutError(job, Date.now() - started);
-      await this.#sleep(Math.min(pollMs, remaining), opts.signal);
+      await this.#sleep(Math.min(pollMs, remaining), signal);
     }
   }
 
   /**
-   * Pushes until the job is done; then GET once for the full view. Null when the connection fails (poll instead).
+   * Follow a job over one subscription: a GET when it is confirmed (a change before it is not
+   * pushed) and every liveCheckMs (a push may be lost), pushes in between; a GET for the full view
+   * once a push says it is done. `{job}` when it is, else why not: 'refused' (the subscription was
+   * not confirmed), 'dropped' (the connection closed), 'deadline', or 'done' (its last GET failed).
+   * The socket is closed on every way out.
    * @param {string} jobId @param {import('./index.js').WaitOptions} opts @param {number} deadline
-   * @returns {Promise<import('./index.js').Transcription|null>}
+   * @returns {Promise<{job?: import('./index.js').Transcription, why?: string}>}
    */
   async #waitLive(jobId, opts, deadline) {
-    /** @type {(v: boolean) => void} */
-    let settle = () => {};
-    const ended = new Promise((resolve) => { settle = resolve; });
-    const subscription = await this.subscribe(jobId, (job) => {
-      opts.onProgress?.(job);
-      if (job.done) settle(true);
-    }, { onClose: () => settle(false) });
-    const current = await this.get(jobId); // a change before the subscription started is not pushed
-    opts.onProgress?.(current);
-    if (current.done) { subscription.close(); return current; }
-    const timer = setTimeout(() => settle(false), Math.max(0, deadline - Date.now()));
-    const done = await ended;
-    clearTimeout(timer);
-    subscription.close();
-    return done ? this.get(jobId) : null;
+    const { signal } = opts;
+    const checkMs = Math.max(1, opts.liveCheckMs ?? LIVE_CHECK_MS);
+    let pushedDone = false;
+    let dropped = false;
+    let wake = () => {};
+    /** @type {import('./index.js').Subscription} */
+    let subscription;
+    try {
+      subscription = await this.subscribe(jobId, (job) => {
+        opts.onProgress?.(job);
+        if (job.done) { pushedDone = true; wake(); }
+      }, { signal, onClose: () => { dropped = true; wake(); } });
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      return { why: 'refused' };
+    }
+    try {
+      for (;;) {
+        if (!pushedDone) {
+          let current = null;
+          try {
+            current = await this.get(jobId, { signal });
+          } catch (err) {
+            if (signal?.aborted || !isTransient(err)) throw err; // a 404 or 401 ends the wait, as polling would
+          }
+          if (current) {
+            opts.onProgress?.(current);
+            if (current.done) return { job: current };
+          }
+        }
+        if (pushedDone) {
+          try {
+            return { job: await this.get(jobId, { signal }) }; // the full view (pushes carry no transcript)
+          } catch (err) {
+            if (signal?.aborted || !isTransient(err)) throw err;
+            return { why: 'done' };
+          }
+        }
+        if (dropped) return { why: 'dropped' };
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) return { why: 'deadline' };
+        await new Promise((resolve, reject) => {
+          const onAbort = () => { clearTimeout(timer); reject(signal?.reason); };
+          const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(undefined); }, Math.min(checkMs, remaining));
+          wake = () => { clearTimeout(timer); signal?.removeEventListener('abort', onAbort); resolve(undefined); };
+          if (signal?.aborted) onAbort();
+          else signal?.addEventListener('abort', onAbort, { once: true });
+          if (pushedDone || dropped) wake();
+        });
+        wake = () => {};
+      }
+    } finally {
+      subscription.close();
+    }
   }
 
   // ---- changing jobs ------------------------------------------------------------------------
@@ -510,4 +703,30 @@ function toSearchHit(h) {
     start: num(h.start), end: num(h.end), text: String(h.text ?? ''), highlight: String(h.highlight ?? ''),
     score: num(h.score), raw: h,
   });
+}
+
+/**
+ * The error for a subscription the live-status server refused (`{"error": code, "message": ...}`,
+ * sent on the open socket), or for a reply that is neither that nor the expected confirmation.
+ * @param {Record<string, unknown>} reply @param {string|null} jobId
+ * @returns {TranscriberError}
+ */
+function liveRefusal(reply, jobId) {
+  const code = typeof reply.error === 'string' && reply.error ? reply.error : null;
+  const said = String(reply.message ?? reply.detail ?? '').trim();
+  const what = `Subscribing to ${jobId ? `job ${jobId}` : 'every job'} over the live connection was refused` +
+    `${code ? ` [${code}]` : ''}${said ? `: ${said.replace(/\.+$/, '')}` : ''}.`;
+  const problem = { reason_code: code, detail: said || null };
+  if (code && /RATE|LIMIT|QUOTA/.test(code)) {
+    const retryAfter = parseRetryAfter(reply.retry_after === undefined ? null : String(reply.retry_after), 60);
+    return new RateLimitedError(`${what} Wait before subscribing again; wait() polls meanwhile.`, { status: 429, problem, retryAfter });
+  }
+  if (code === 'NOT_FOUND') return new NotFoundError(`${what} Check the job id; jobs of another tenant are not visible.`, { status: 404, problem });
+  if (code === 'NOT_CONNECTED' || code === 'UNAUTHORIZED') return new AuthenticationError(`${what} Connect again with a valid API key.`, { status: 403, problem });
+  if (code === 'TOO_MANY_SUBSCRIPTIONS') {
+    return new ValidationError(`${what} Follow fewer jobs on one connection, or subscribe to every job (no job id).`, { status: 400, problem });
+  }
+  if (code) return new ValidationError(`${what} wait() polls instead.`, { status: 400, problem });
+  if (/internal server error/i.test(said)) return new ServerError(`${what} This is usually temporary; wait() polls meanwhile.`, { status: 500, problem });
+  return new UnsupportedError(`${what} The server did not confirm with {"subscribed": ...}: is ${jobId ? 'this' : 'it'} the transcription service's live-status socket?`, { problem });
 }

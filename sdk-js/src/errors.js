@@ -118,9 +118,11 @@ export function parseRetryAfter(value, fallback = 1, nowMs = Date.now()) {
  * @param {Record<string, unknown>} problem  the problem JSON (or {detail: text})
  * @param {{get(name: string): string|null}} headers
  * @param {string} what  what the call was doing, e.g. "Getting job 123"
+ * @param {{tooLarge?: string}} [hints]  what to do about a 413 where "send a smaller file" is wrong
+ *   (GET .../segments: the transcript is too large to answer; download it instead)
  * @returns {TranscriberError}
  */
-export function errorFor(status, problem, headers, what) {
+export function errorFor(status, problem, headers, what, hints = {}) {
   const detail = String(problem.detail || problem.title || problem.message || '').trim();
   const said = detail ? `: ${detail.replace(/\.+$/, '')}` : '';
   const tag = problem.reason_code ? ` [${problem.reason_code}]` : '';
@@ -145,6 +147,9 @@ export function errorFor(status, problem, headers, what) {
         'job, and only a FAILED job can be retried.',
       init,
     );
+  }
+  if (status === 413 && hints.tooLarge) {
+    return new ValidationError(`${what}: too large (413)${tag}${said}. ${hints.tooLarge}`, init);
   }
   if (status === 413) {
     return new ValidationError(

@@ -90,7 +90,16 @@ export interface Transcription {
   readonly speakers: readonly Speaker[];
   /** COMPLETED or FAILED */
   readonly done: boolean;
+  /**
+   * The transcript once COMPLETED. Client.get() fills it in also when the API left it out of the
+   * view for its size (see transcriptLink), unless called with `fetchTranscript: false`.
+   */
   readonly transcript: Transcript | null;
+  /**
+   * `links.transcript`: set when the transcript was too large (over 5 MB) for the job view, which
+   * then has no `transcript`; the JSON download it names has it (Client.transcript()).
+   */
+  readonly transcriptLink: string | null;
   readonly raw: Record<string, unknown>;
 }
 export interface Page {
@@ -134,12 +143,17 @@ export interface SubmitOptions {
   signal?: AbortSignal;
 }
 export interface WaitOptions {
+  /** the polling interval when there are no live updates (ms; default 1000) */
   pollMs?: number;
+  /** give up with WaitTimeoutError after this long (ms; default 1 hour) */
   timeoutMs?: number;
   onProgress?: (job: Transcription) => void;
   raiseOnFailure?: boolean;
   /** false: poll even when live updates are available */
   live?: boolean;
+  /** while following live updates, a GET this often in case a push was lost (ms; default 30000) */
+  liveCheckMs?: number;
+  /** aborting it stops the wait (rejects with the signal's reason) and closes its live connection */
   signal?: AbortSignal;
 }
 export interface ClientOptions {
@@ -153,7 +167,16 @@ export interface ClientOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 export interface Subscription {
+  /** close the live connection; onClose is then called with null */
   close(): void;
+}
+export interface SubscribeOptions {
+  /** after the subscription was confirmed: the connection closed (null when closed by close() or normally) */
+  onClose?: (err: Error | null) => void;
+  /** aborting it rejects a pending subscribe() or closes the subscription */
+  signal?: AbortSignal;
+  /** how long to wait for the server's {"subscribed": ...} reply (ms; default 10000) */
+  replyTimeoutMs?: number;
 }
 export interface Capabilities {
   audio: boolean;
@@ -181,6 +204,8 @@ export class Client {
       accept?: string;
       followSeeOther?: boolean;
       signal?: AbortSignal;
+      /** what a 413 means for this call, instead of "send a smaller file" */
+      tooLarge?: string;
     },
   ): Promise<Response>;
   create(
@@ -195,10 +220,18 @@ export class Client {
   upload(submission: Submission, source: UploadSource, opts?: UploadOptions): Promise<void>;
   submit(source: UploadSource, opts?: SubmitOptions): Promise<Submission>;
   transcribe(source: UploadSource, opts?: SubmitOptions & WaitOptions): Promise<Transcription>;
-  get(jobId: string, opts?: { signal?: AbortSignal }): Promise<Transcription>;
+  /** fetchTranscript (default true): download a transcript too large for the view (transcriptLink) */
+  get(jobId: string, opts?: { signal?: AbortSignal; fetchTranscript?: boolean }): Promise<Transcription>;
+  /** a COMPLETED job's whole transcript, from its JSON download (any size) */
+  transcript(jobId: string, opts?: { signal?: AbortSignal }): Promise<Transcript>;
   list(opts?: { status?: string; limit?: number; cursor?: string | null; signal?: AbortSignal }): Promise<Page>;
   iterAll(opts?: { status?: string; pageSize?: number }): AsyncGenerator<Transcription, void, undefined>;
-  segments(jobId: string, q?: string | null): Promise<readonly Segment[]>;
+  /** only the segments with every word of q, and only speaker's (a label such as spk_1), when given */
+  segments(
+    jobId: string,
+    q?: string | null,
+    opts?: string | null | { speaker?: string | null; signal?: AbortSignal },
+  ): Promise<readonly Segment[]>;
   search(
     q: string,
     opts?: {
@@ -206,14 +239,11 @@ export class Client {
       limit?: number; cursor?: string | null; signal?: AbortSignal;
     },
   ): Promise<SearchResults>;
-  download(jobId: string, format?: DownloadFormat, options?: { unredacted?: boolean }): Promise<string>;
+  download(jobId: string, format?: DownloadFormat, options?: { unredacted?: boolean; signal?: AbortSignal }): Promise<string>;
   capabilities(): Promise<Capabilities>;
   audioUrl(jobId: string): Promise<string | null>;
-  subscribe(
-    jobId: string | null,
-    onUpdate: (job: Transcription) => void,
-    opts?: { onClose?: (err: Error | null) => void },
-  ): Promise<Subscription>;
+  /** resolves once the server confirms the subscription; rejects (socket closed) when it refuses */
+  subscribe(jobId: string | null, onUpdate: (job: Transcription) => void, opts?: SubscribeOptions): Promise<Subscription>;
   wait(jobId: string, opts?: WaitOptions): Promise<Transcription>;
   delete(jobId: string): Promise<void>;
   retry(jobId: string): Promise<Transcription>;
@@ -260,6 +290,7 @@ export function errorFor(
   problem: Record<string, unknown>,
   headers: { get(name: string): string | null },
   what: string,
+  hints?: { tooLarge?: string },
 ): TranscriberError;
 export function parseRetryAfter(value: string | null | undefined, fallback?: number, nowMs?: number): number;
 export function guessContentType(filename: string): string | null;

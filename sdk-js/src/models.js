@@ -105,6 +105,8 @@ export function toTranscription(data) {
     speakers: toSpeakers(data.speakers),
     done: TERMINAL_STATES.includes(status),
     transcript,
+    // A transcript too large for the view (over 5 MB) is left out; links.transcript says where to download it.
+    transcriptLink: isObject(data.links) && typeof data.links.transcript === 'string' && data.links.transcript ? data.links.transcript : null,
     raw: data,
   });
 }

@@ -139,6 +139,7 @@ test('wait uses live pushes when subscribe is available, then GETs the full view
     }
     send(message) {
       this.sent = JSON.parse(message);
+      setTimeout(() => this.onmessage({ data: JSON.stringify({ subscribed: id }) }), 0);
       setTimeout(() => this.onmessage({ data: JSON.stringify({ job_id: id, status: 'PROCESSING', progress: 50 }) }), 5);
       setTimeout(() => this.onmessage({ data: JSON.stringify({ job_id: id, status: 'COMPLETED', progress: 100 }) }), 10);
     }
