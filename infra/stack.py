@@ -101,7 +101,7 @@ class TranscriptionStack(cdk.Stack):
         # Search (docs/search.md): the index kept by job events, GET /v1/search, its schedule.
         self.search = Search(
             self, "Search", functions=functions, storage=storage, tables=tables, job_events=job_events,
-            api=api,
+            api=api, issuer_env=issuer.env(),
         )  # fmt: skip
 
         # Live status: job changes pushed over a WebSocket (functions/live, functions/pusher).

@@ -2,11 +2,15 @@
 
 A function of its own because the engine (LanceDB and pyarrow) is over a zip's size limit: this
 is a container image. It resolves the request with the API's resolver (transcriber/api/routes.py),
-so the key check, rate limit, problem JSON and OpenAPI description are the API's, not copies.
+so the key check, bearer JWTs, rate limit, problem JSON and OpenAPI description are the API's,
+not copies. It only reads the index (the indexer creates it).
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+from dataclasses import fields
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -14,6 +18,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from transcriber.adapters import aws_clients
+from transcriber.adapters.jwt_verifier import JwtSettings, JwtVerifier
 from transcriber.adapters.search_index import SearchIndex
 from transcriber.adapters.tenants_table import TenantRepository
 from transcriber.api.env import SearchEnv
@@ -24,11 +29,29 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 
+
+def jwt_settings(environ: Mapping[str, str] = os.environ) -> JwtSettings:
+    """The bearer-JWT trust of the API function, from the same ``JWT_<FIELD>`` variables (infra
+    gives both functions the issuer's), so a token the API accepts is accepted here too."""
+    given = {
+        f.name: environ[f"JWT_{f.name.upper()}"]
+        for f in fields(JwtSettings)
+        if environ.get(f"JWT_{f.name.upper()}")
+    }
+    return JwtSettings(**{"issuer": "", "audience": "", **given})
+
+
 # Init phase: the environment checked, the SDK clients built and the index opened once.
 env = SearchEnv.from_env()
 aws_clients.build_now(resources=("dynamodb",))
 search = SearchService(SearchIndex.from_environment())
-api = HttpApi(service=None, tenants=TenantRepository(env.tenants_table), search=search)
+trust = jwt_settings()
+api = HttpApi(
+    service=None,
+    tenants=TenantRepository(env.tenants_table),
+    search=search,
+    tokens=JwtVerifier(trust) if trust.enabled else None,
+)
 
 
 @metrics.log_metrics

@@ -10,6 +10,8 @@ at deploy time; the local runtime runs them from their build context in cdk.out.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_iam as iam
@@ -68,7 +70,10 @@ class Search(Concern):
         tables: Tables,
         job_events: JobEvents,
         api: ApiService,
+        issuer_env: Mapping[str, str] | None = None,
     ) -> None:
+        """``issuer_env``: the bearer-JWT settings the API function gets (``TrustedIssuer.env()``,
+        infra/constructs/identity.py): the search function authenticates the same callers."""
         super().__init__(scope, construct_id)
         results = storage.results_bucket
         self.index_uri = f"s3://{results.bucket_name}/{INDEX_PREFIX}"
@@ -83,7 +88,7 @@ class Search(Concern):
             env,
             handler="functions.indexer.operations.handler",
         )
-        search_env = {**env, "TENANTS_TABLE": tables.tenants.table_name}
+        search_env = {**env, "TENANTS_TABLE": tables.tenants.table_name, **(issuer_env or {})}
         self.search_fn = self._function(functions, "search", "SearchFunction", SEARCH_SIZING, search_env)
         self._queue(storage, job_events)
         # Deleting a job through the API announces it on the bus (the indexer removes it).
@@ -155,8 +160,9 @@ class Search(Concern):
         )
 
     def _grant(self, storage: Storage, tables: Tables) -> None:
-        """Only the actions each function calls, on the index's prefix (LanceDB lists, reads,
-        writes and, when compacting or removing a job, deletes its files)."""
+        """Only the actions each function calls, on the index's prefix: the indexer and the
+        maintenance function list, read, write and (removing a job, compacting) delete its files
+        and create the table; the public search function only lists and reads them."""
         results, jobs_arn = storage.results_bucket, tables.jobs.table_arn
         list_index = list_bucket(results, [f"{INDEX_PREFIX}/*", INDEX_PREFIX])
         write_index = iam.PolicyStatement(
@@ -173,13 +179,15 @@ class Search(Concern):
         self.maintenance_fn.add_to_role_policy(
             iam.PolicyStatement(actions=["dynamodb:Query"], resources=[f"{jobs_arn}/index/{TENANT_INDEX}"])
         )
-        # The search function reads the index (and creates it, empty, if it comes first), and
-        # authenticates and rate-limits like the API (tenants table: key lookup, counters).
+        # The search function reads the index (answering "no hits" until the indexer has made it),
+        # and authenticates and rate-limits like the API (tenants table: key lookup, counters).
         self.search_fn.add_to_role_policy(list_index)
-        self.search_fn.add_to_role_policy(write_index)
+        self.search_fn.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[self.index_objects])
+        )
         self.search_fn.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["dynamodb:GetItem", "dynamodb:UpdateItem"], resources=[tables.tenants.table_arn]
             )
         )
-        storage.grant_key(self.search_fn, encrypt=True)
+        storage.grant_key(self.search_fn, encrypt=False)

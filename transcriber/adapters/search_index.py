@@ -5,7 +5,13 @@ One table holds every tenant's transcript segments, one row per segment. Isolati
 caller's value is ever spliced into filter text). The index lives in S3 only, so it costs
 storage while idle and any number of Lambda readers can open it; concurrent writers are safe
 because Lance commits a new table version with a conditional put (or, with an ``s3+ddb://``
-URI, through a DynamoDB commit table) and retries its own operation on conflict.
+URI, through a DynamoDB commit table) and retries its own operation on conflict. Writers (the
+indexer, maintenance) create the table; a reader never writes, so the search function can be
+read-only, and it answers "no hits" until the first job is indexed.
+
+Deleting rows only marks them deleted: their text stays in the table's files until
+:meth:`SearchIndex.optimize` rewrites those files and removes the versions that still point to
+the old ones (see there for how long that takes).
 
 Text is indexed in one of two columns with their own analyzers: ``text_stemmed`` (English:
 case-folded, accents folded, stemmed) for English or unknown language, ``text_plain`` (the
@@ -16,6 +22,7 @@ filter allows; a segment only ever has text in one of them.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import timedelta
 from functools import lru_cache
 from typing import Any
@@ -36,6 +43,7 @@ from transcriber.domain.search import (
     highlight,
     page_of,
     query_tokens,
+    relative_scores,
     uses_stemming,
 )
 
@@ -147,7 +155,8 @@ class SearchIndex:
         self._db = lancedb.connect(
             uri, storage_options=storage_options or {}, read_consistency_interval=read_consistency
         )
-        self._table: Any = None
+        self._table: Any = None  # a writer's: created, with its indices
+        self._opened: Any = None  # a reader's: opened only
 
     @classmethod
     def from_environment(cls) -> SearchIndex:
@@ -161,12 +170,23 @@ class SearchIndex:
     # -- the table -------------------------------------------------------------------------------
 
     def _segments(self) -> Any:
-        """The table, created with its full-text indices by whichever writer or reader comes first."""
+        """The table, created with its full-text indices by whichever writer comes first."""
         if self._table is None:
             table = self._db.create_table(TABLE_NAME, schema=SCHEMA, exist_ok=True)
             self._ensure_indices(table)
             self._table = table
         return self._table
+
+    def _readable(self) -> Any | None:
+        """The table for reading, or None while no writer has created it: opening never writes,
+        so a read-only role (the search function's) is enough."""
+        if self._table is not None:
+            return self._table
+        if self._opened is None:
+            if TABLE_NAME not in self._db.list_tables().tables:
+                return None
+            self._opened = self._db.open_table(TABLE_NAME)
+        return self._opened
 
     @staticmethod
     def _ensure_indices(table: Any) -> None:
@@ -185,8 +205,10 @@ class SearchIndex:
     def replace_job(self, document: JobDocument) -> None:
         """Make the index hold exactly ``document``'s segments for its job, in one commit.
 
-        Idempotent: indexing the same job again (a repeated event, a speaker rename, a
-        reprocessed job) replaces its rows; a reader sees the old rows or the new, never none.
+        Idempotent: indexing the same job again (a repeated event, a retried or reprocessed job,
+        an operator's rebuild) replaces its rows; a reader sees the old rows or the new, never none.
+        A speaker rename needs none: the index keeps segments' speaker labels (``spk_1``),
+        which a rename never changes, and no display names.
         """
         if not document.segments:
             self.delete_job(document.tenant, document.job_id)
@@ -230,7 +252,9 @@ class SearchIndex:
             raise
 
     def delete_job(self, tenant: str, job_id: str) -> None:
-        """Remove a job's segments (a deleted job, an erasure request)."""
+        """Remove a job's segments (a deleted job, an erasure request): no query finds them from
+        the next read on, but their text stays in S3 until :meth:`optimize` has rewritten the
+        files and removed the old versions (``maintain`` in transcriber/stages/search.py: when)."""
         self._delete((col("tenant") == lit(tenant)) & (col("job_id") == lit(job_id)))
 
     def delete_tenant(self, tenant: str) -> None:
@@ -245,14 +269,23 @@ class SearchIndex:
             raise
 
     def optimize(self, *, cleanup_older_than: timedelta | None = None) -> None:
-        """Fold recently added rows into the full-text indices and compact small files.
+        """Rewrite every data file that holds deleted rows, compact small files, fold recently
+        added rows into the full-text indices, and remove the files of old table versions.
+
+        A delete only marks rows deleted; Lance's own compaction rewrites a file without them
+        only past 10% deleted rows by default, so the threshold is set to 0 here (Lance's
+        ``materialize_deletions_threshold``, through the ``lance`` package that LanceDB's
+        ``to_lance`` needs). Lance's cleanup then deletes the versions committed longer than
+        ``cleanup_older_than`` ago (never the latest) and the files only they use, among them
+        the old files that still held deleted rows' text (Lance's default keeps a week of
+        versions). A query on a version that cleanup deletes fails, so zero is only for tests.
 
         New rows are searchable at once (scanned beside the index); this keeps that scan short.
-        Run it on a schedule or after a batch, not per job. ``cleanup_older_than`` removes the
-        files of older table versions (Lance's default keeps a week of them); zero is only safe
-        with no other reader or writer at work.
+        Run it on a schedule or after a batch, not per job, and never two at once.
         """
-        self._segments().optimize(cleanup_older_than=cleanup_older_than)
+        table = self._segments()
+        table.to_lance().optimize.compact_files(materialize_deletions_threshold=0.0)
+        table.optimize(cleanup_older_than=cleanup_older_than)
 
     def unindexed_rows(self) -> int:
         table = self._segments()
@@ -262,13 +295,17 @@ class SearchIndex:
     # -- reading ---------------------------------------------------------------------------------
 
     def search(self, tenant: str, query: SearchQuery) -> SearchPage:
-        """One page of ``tenant``'s matching segments, best first."""
+        """One page of ``tenant``'s matching segments, best first, scored relative to the page's
+        best hit (:func:`~transcriber.domain.search.relative_scores`: BM25's own scores use the
+        statistics of the whole table, every tenant's text)."""
+        table = self._readable()
+        if table is None:
+            return SearchPage()
         columns = _columns_for(query)
         groups = [(Occur.SHOULD, _all_of(query, column)) for column in columns]
         full_text: FullTextQuery = groups[0][1] if len(groups) == 1 else BooleanQuery(groups)
         rows = (
-            self._segments()
-            .search(full_text, query_type="fts")
+            table.search(full_text, query_type="fts")
             .where(_filter(tenant, query), prefilter=True)
             .select(_HIT_COLUMNS)
             .offset(query.offset)
@@ -277,7 +314,8 @@ class SearchIndex:
         )
         hits = [_hit(row, query) for row in rows]
         hits.sort(key=lambda hit: -hit.score)
-        return page_of(query, hits)
+        page = page_of(query, hits)
+        return replace(page, hits=relative_scores(page.hits))
 
 
 def _rows(document: JobDocument) -> list[dict[str, Any]]:

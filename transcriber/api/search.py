@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from transcriber.domain.search import parse_query
 from transcriber.domain.tenants import Tenant
 from transcriber.stages import search as search_stage
-from transcriber.stages.search import Index
+from transcriber.stages.search import Searchable
 
 
 class SearchHitModel(BaseModel):
@@ -25,7 +25,10 @@ class SearchHitModel(BaseModel):
     end: float = Field(description="Segment end, seconds")
     text: str = Field(description="The segment's text")
     highlight: str = Field(description="The text HTML-escaped, matched words in <mark>...</mark>")
-    score: float = Field(description="BM25 relevance; hits come best first")
+    score: float = Field(
+        description="Relevance relative to this answer's best hit (1.0); hits come best first. "
+        "Compare scores within one answer only."
+    )
 
 
 class SearchResults(BaseModel):
@@ -35,9 +38,9 @@ class SearchResults(BaseModel):
 
 class SearchService:
     """Validates a search request (a 422 problem when it cannot be run) and asks the index,
-    always within the caller's tenant (from the API key, never from the request)."""
+    always within the caller's tenant (from the API key or JWT, never from the request)."""
 
-    def __init__(self, index: Index) -> None:
+    def __init__(self, index: Searchable) -> None:
         self.index = index
 
     def search(self, tenant: Tenant, text: str | None, **params: Any) -> dict[str, Any]:

@@ -4,7 +4,8 @@ A rename re-renders all four outputs from the stored JSON, and the unredacted JS
 kept one (transcriber.domain.formats' ``rename_speakers``, a pure function), and writes them under
 the job's own transcripts prefix, so a job that reused another job's transcript (dedup) gets its
 own copy instead of changing the other job's. Labels in segments and words never change, so
-``?speaker=spk_1`` keeps working.
+``?speaker=spk_1`` keeps working, and the search index (which keeps labels, not names) needs no
+re-index: a rename announces nothing.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import html
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -288,6 +288,8 @@ def job_document(
 
 @dataclass(frozen=True)
 class SearchHit:
+    """One matching segment. ``score`` is relative to the best hit of the same answer (1.0)."""
+
     job_id: str
     filename: str
     segment_id: int
@@ -309,6 +311,27 @@ class SearchPage:
 
     def to_dict(self) -> dict[str, Any]:
         return {"hits": [hit.to_dict() for hit in self.hits], "next_cursor": self.next_cursor}
+
+
+def relative_scores(hits: Sequence[SearchHit]) -> tuple[SearchHit, ...]:
+    """``hits`` with each score divided by the best one's, so the best is 1.0.
+
+    The engine's BM25 scores use statistics of the whole index, which holds every tenant's text:
+    a word's rarity (IDF) counts other tenants' segments, so a raw score would tell a tenant
+    whether others' transcripts contain its query's words. For a one-word query the IDF is a
+    factor common to every hit and cancels here; what remains (the word's count in the segment,
+    the segment's length against the index's average) says nothing about which words others
+    use. Residuals: with several words or a phrase, each word's IDF weighs it against the
+    others, so the ratios (and the order) keep a trace of those words' rarity across tenants;
+    so do hits from both text columns at once (English and other languages, no ``language``
+    filter), each column having its own IDF, and, until maintenance folds them into the index,
+    hits on recently added rows, which the engine scores apart with other statistics. Scores
+    compare hits within one answer only.
+    """
+    best = max((hit.score for hit in hits), default=0.0)
+    if best <= 0:
+        return tuple(hits)
+    return tuple(replace(hit, score=hit.score / best) for hit in hits)
 
 
 def page_of(query: SearchQuery, ranked: Sequence[SearchHit]) -> SearchPage:

@@ -8,6 +8,7 @@ gives the same rows, and a job that is gone or deleted is removed instead of ind
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any, Protocol
 
 from transcriber.domain.errors import PermanentError, RetryableError
@@ -17,6 +18,10 @@ from transcriber.domain.tenants import DEFAULT_TENANT
 
 INDEXED = "indexed"
 REMOVED = "removed"
+#: How old (since its commit) an index version must be before maintenance deletes it and the files
+#: only it uses. A search (29 s at most) that began on a version just replaced still reads it:
+#: maintenance only has work after commits (a delete is one), so what it replaces is recent.
+CLEANUP_GRACE = timedelta(hours=1)
 
 
 class Jobs(Protocol):
@@ -31,16 +36,20 @@ class Transcripts(Protocol):
     def get_json(self, bucket: str, key: str) -> Any: ...
 
 
-class Index(Protocol):
+class Searchable(Protocol):
+    """What answering a query needs of the index: reading only."""
+
+    def search(self, tenant: str, query: SearchQuery) -> SearchPage: ...
+
+
+class Index(Searchable, Protocol):
     def replace_job(self, document: JobDocument) -> None: ...
 
     def replace_tenant(self, tenant: str, documents: list[JobDocument]) -> None: ...
 
     def delete_job(self, tenant: str, job_id: str) -> None: ...
 
-    def search(self, tenant: str, query: SearchQuery) -> SearchPage: ...
-
-    def optimize(self) -> None: ...
+    def optimize(self, *, cleanup_older_than: timedelta | None = None) -> None: ...
 
 
 def _tenant_of(job: dict[str, Any]) -> str:
@@ -139,7 +148,10 @@ def reindex_tenant(
     """Rebuild a tenant's index from its completed jobs' transcripts in S3; the number indexed.
 
     The tenant's rows are replaced in one commit, so searches during the rebuild see the old
-    index until the new one is complete. A job whose transcript is missing is left out.
+    index until the new one is complete. A job whose transcript is missing is left out. Reading
+    every job can take minutes, and a job deleted or expired meanwhile (its own event applied
+    before this write) would come back: so, as :func:`index_job` does, each job is read again
+    after the write and removed if it is no longer COMPLETED.
     """
     documents = []
     for job in _completed_jobs(jobs, tenant):
@@ -148,19 +160,35 @@ def reindex_tenant(
         except PermanentError:
             continue
     index.replace_tenant(tenant, documents)
-    return len(documents)
+    indexed = 0
+    for document in documents:
+        now = jobs.get(document.job_id)
+        if now is None or now.get("status") != JobStatus.COMPLETED.value:
+            index.delete_job(tenant, document.job_id)
+        else:
+            indexed += 1
+    return indexed
 
 
-def search(tenant: str, query: SearchQuery, *, index: Index) -> SearchPage:
+def search(tenant: str, query: SearchQuery, *, index: Searchable) -> SearchPage:
     """One page of the tenant's hits; the tenant comes from the caller's credentials, never the query."""
     return index.search(tenant, query)
 
 
-def maintain(*, index: Index) -> None:
-    """Fold the rows added since the last run into the full-text indices and compact the files.
+def maintain(*, index: Index, cleanup_grace: timedelta = CLEANUP_GRACE) -> None:
+    """Rewrite the index's files that hold deleted rows, fold the rows added since the last run
+    into the full-text indices, compact, and delete the files of versions older than the grace.
 
-    Every commit adds a small file that queries scan beside the index (on S3, one more request
-    per query each): bench/search.py measured p50 about doubling after 20 single-job commits.
-    Meant for a schedule (one run at a time), not for the indexer, whose copies run in parallel.
+    A deleted job (an erasure, the end of retention) is not found from the next query on, but
+    its text stays in the index's files until the first run after its deletion rewrites them
+    without it; the old files are then deleted by the first run at least ``cleanup_grace`` after
+    the last commit before that rewrite. So a deleted segment's text is gone from S3 at most
+    two maintenance intervals plus the grace after its deletion: with a run every 15 minutes
+    (infra/constructs/search.py) and :data:`CLEANUP_GRACE`, about 1 h 30 min.
+
+    Every commit also adds a small file that queries scan beside the index (on S3, one more
+    request per query each): bench/search.py measured p50 about doubling after 20 single-job
+    commits. Meant for a schedule (one run at a time), not for the indexer, whose copies run in
+    parallel.
     """
-    index.optimize()
+    index.optimize(cleanup_older_than=cleanup_grace)
