@@ -32,8 +32,9 @@ LAMBDA_BASIC_EXECUTION = (
 )
 REASONS = {
     "basic-execution": (
-        "AWSLambdaBasicExecutionRole only allows creating log streams and writing log events; every "
-        "function logs to its own log group with a set retention."
+        "AWSLambdaBasicExecutionRole allows logs:CreateLogGroup, logs:CreateLogStream and "
+        "logs:PutLogEvents on any log group (Resource '*') and nothing else; every function logs to its "
+        "own log group, created by the stack with a set retention."
     ),
     "xray": (
         "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions, so "
@@ -47,17 +48,38 @@ REASONS = {
         "CDK's LambdaInvoke grants the function ARN and '<arn>:*' so that a version or alias of the same "
         "function can be invoked; no other function is reachable."
     ),
-    "input-objects": (
-        "Uploads may have any key in the input bucket; the function may only GetObject, no list, "
-        "write or delete."
+    "chunk-input": (
+        "Uploads may have any key in the input bucket; the chunk function only reads them: GetObject, "
+        "no list, write or delete."
     ),
-    "work-objects": (
-        "Intermediate objects are written per job under the work/ prefix (work/<job id>/...); access is "
-        "limited to that prefix and to the actions the handler calls."
+    "ingest-input": (
+        "Uploads may have any key in the input bucket (a file dropped into it, or tenants/<tenant id>/... "
+        "through the API). Ingest reads each one (GetObject) and deletes one it refuses, with every "
+        "version of it: a deleted job's upload, one not of its declared size and, where uploads are "
+        "scanned, one GuardDuty found a threat in (DeleteObject and DeleteObjectVersion, with "
+        "ListBucketVersions on the bucket to find the versions). No write and no other read."
+    ),
+    "chunk-work": (
+        "The chunk function writes each job's converted audio and chunk manifest under work/<job id>/, "
+        "the job id known only at run time: PutObject and AbortMultipartUpload, and DeleteObject for a "
+        "job deleted while it runs (ListBucket limited to work/). No read there, nothing outside work/."
+    ),
+    "transcribe-work": (
+        "The transcribe function reads a job's converted audio and writes its chunk transcripts under "
+        "work/<job id>/, the job id known only at run time: GetObject, PutObject and "
+        "AbortMultipartUpload, and DeleteObject for a job deleted while it runs (ListBucket limited to "
+        "work/, so that a checkpoint not yet written is a 404). Nothing outside work/."
+    ),
+    "aggregate-work": (
+        "The aggregate function reads a job's chunk transcripts under work/<job id>/, the job id known "
+        "only at run time, and deletes the work files the job no longer needs (its converted audio, a "
+        "redacting job's chunk transcripts, everything of a job deleted while it runs): GetObject and "
+        "DeleteObject (ListBucket limited to work/ and transcripts/). No write there."
     ),
     "transcripts": (
-        "Transcripts are written per job under transcripts/<job id>/; the aggregate function may only "
-        "PutObject there."
+        "The aggregate function writes a job's outputs under transcripts/<job id>/, the job id known only "
+        "at run time: PutObject and AbortMultipartUpload, and DeleteObject for a job deleted while it "
+        "runs. No read there."
     ),
     "runtime": (
         "Python 3.12 is the runtime the dependencies layer (pip --python-version 3.12) and the transcribe "
@@ -86,17 +108,26 @@ REASONS = {
     ),
     "audio-after-transcript": (
         "A tenant whose retention is 'audio: after-transcript' keeps no audio once it is transcribed: "
-        "the aggregate stage deletes the job's upload, whose key is known only per job; only DeleteObject "
-        "on the input bucket, no read or list."
+        "the aggregate stage deletes the job's upload, whose key is known only per job, with every "
+        "version of it: DeleteObject and DeleteObjectVersion on the input bucket's objects, and "
+        "ListBucketVersions on the bucket to find the versions. No read or write of uploads."
     ),
     "retention-sweep": (
-        "The sweeper deletes what a tenant's retention no longer allows: a job's audio (any key of the "
-        "input bucket), its transcripts/<job id>/ and work/<job id>/ files, known only per job; only "
-        "DeleteObject (and ListBucket limited to those two prefixes), no read."
+        "The sweeper deletes what a tenant's retention no longer allows, under keys known only per job: "
+        "a job's audio (any key of the input bucket) with every version of it (DeleteObject and "
+        "DeleteObjectVersion, with ListBucketVersions on the input bucket), and its work/<job id>/ and "
+        "transcripts/<job id>/ files (DeleteObject, with ListBucket limited to those two prefixes). "
+        "Before an expiring job's outputs go, each duplicate job that reused them gets its own copy "
+        "(GetObject and PutObject, only under transcripts/). No read of audio or work files, and no "
+        "write outside transcripts/."
     ),
     "guardduty-objects": (
         "GuardDuty Malware Protection for S3 scans and tags every new object of the input bucket, whose "
-        "keys are known only at upload: the read and tag actions GuardDuty documents, on that bucket only."
+        "keys are known only at upload: GetObject, GetObjectVersion, GetObjectTagging, "
+        "GetObjectVersionTagging, PutObjectTagging and PutObjectVersionTagging on that bucket's objects "
+        "only (and, on the bucket itself, PutBucketNotification, GetBucketNotification, "
+        "GetBucketLocation and ListBucket), the actions GuardDuty documents; no delete, and no write "
+        "but tags (and its one validation object)."
     ),
     "guardduty-rule": (
         "GuardDuty manages its own EventBridge rule, named by AWS with the documented prefix "
@@ -115,16 +146,19 @@ REASONS = {
     ),
     "api-delete-input": (
         "Deleting a job deletes its audio, whose key is wherever it was uploaded (a file dropped into the "
-        "bucket may have any key), and the player's presigned GET reads it; only DeleteObject and "
-        "GetObject on objects (ListBucket on the bucket, so that a gone recording is a 404)."
+        "bucket may have any key), with every version of it (DeleteObject and DeleteObjectVersion, with "
+        "ListBucketVersions on the bucket); the player's presigned GET reads it (GetObject, with "
+        "ListBucket on the bucket so that a gone recording is a 404). No write outside tenants/."
     ),
     "api-delete-work": (
         "Deleting a job deletes its intermediate files under work/<job id>/, known only at run time; only "
         "DeleteObject there (and ListBucket limited to the work/ and transcripts/ prefixes)."
     ),
     "api-transcripts": (
-        "The API returns a job's transcript from transcripts/<job id>/ and deletes it with the job; only "
-        "GetObject and DeleteObject, and only under transcripts/."
+        "The API returns a job's outputs from transcripts/<job id>/ (GetObject), rewrites them when the "
+        "speakers are renamed and copies them to the duplicates that reused them when the original is "
+        "deleted (PutObject and AbortMultipartUpload), and deletes them with the job (DeleteObject); "
+        "only under transcripts/."
     ),
     "api-executions": (
         "Deleting a job stops its running execution, whose name is known only at run time (<job id>, or "
@@ -133,7 +167,9 @@ REASONS = {
     ),
     "search-index": (
         "The search index is LanceDB's files under search-index/ in the results bucket, named at run "
-        "time; the search functions read and write only there (and read transcripts/ to index them)."
+        "time: the search functions GetObject, PutObject, DeleteObject and AbortMultipartUpload only "
+        "there (ListBucket limited to that prefix); the indexer and the maintenance function also "
+        "GetObject under transcripts/ to index the transcripts. No other prefix, no other action."
     ),
     "map-children": (
         "The Distributed Map starts one child execution per chunk, named by Step Functions at run time; "
@@ -199,8 +235,11 @@ def acknowledge_findings(stack: TranscriptionStack) -> list[Accepted]:
         _accept(fn, "AwsSolutions-IAM5[Resource::*]", "xray", name, accepted)
     for name, fn in zip_functions.items():
         _accept(fn, "AwsSolutions-L1", "runtime", name, accepted)
-    for fn, name in ((stack.ingest_fn, "IngestFunction"), (stack.chunk_fn, "ChunkFunction")):
-        _accept(fn, f"AwsSolutions-IAM5[Resource::{input_arn}/*]", "input-objects", name, accepted)
+    for fn, reason, name in (
+        (stack.ingest_fn, "ingest-input", "IngestFunction"),
+        (stack.chunk_fn, "chunk-input", "ChunkFunction"),
+    ):
+        _accept(fn, f"AwsSolutions-IAM5[Resource::{input_arn}/*]", reason, name, accepted)
     _accept(
         stack.aggregate_fn,
         f"AwsSolutions-IAM5[Resource::{input_arn}/*]",
@@ -216,12 +255,12 @@ def acknowledge_findings(stack: TranscriptionStack) -> list[Accepted]:
             "SweeperFunction",
             accepted,
         )
-    for fn, name in (
-        (stack.chunk_fn, "ChunkFunction"),
-        (stack.transcribe_fn, "TranscribeFunction"),
-        (stack.aggregate_fn, "AggregateFunction"),
+    for fn, reason, name in (
+        (stack.chunk_fn, "chunk-work", "ChunkFunction"),
+        (stack.transcribe_fn, "transcribe-work", "TranscribeFunction"),
+        (stack.aggregate_fn, "aggregate-work", "AggregateFunction"),
     ):
-        _accept(fn, f"AwsSolutions-IAM5[Resource::{results_arn}/work/*]", "work-objects", name, accepted)
+        _accept(fn, f"AwsSolutions-IAM5[Resource::{results_arn}/work/*]", reason, name, accepted)
     _accept(
         stack.aggregate_fn,
         f"AwsSolutions-IAM5[Resource::{results_arn}/transcripts/*]",

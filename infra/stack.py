@@ -123,6 +123,7 @@ class TranscriptionStack(cdk.Stack):
                 "WebApp",
                 rest_api=api.http_api.rest_api,
                 upload_bucket=storage.input_bucket,
+                download_bucket=storage.results_bucket,
                 access_logs_bucket=storage.access_logs_bucket,
                 live_status_url=self.live_status.url,
                 removal_policy=config.removal_policy,

@@ -15,11 +15,14 @@ from dataclasses import dataclass
 from typing import TypedDict
 
 import aws_cdk as cdk
+import jsii
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
+from aws_cdk.interfaces import aws_events as events_refs
 from constructs import Construct, IConstruct
 
 from transcriber.domain.jobs import EVENT_SOURCE
@@ -103,6 +106,54 @@ class JobEventsQueue:
     rule: events.Rule
 
 
+def _allow_rule_to_send(queue: sqs.IQueue, rule: events_refs.IRuleRef, sid: str) -> None:
+    """``rule`` (and no other rule or account) may put messages on ``queue``."""
+    queue.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid=sid,
+            principals=[iam.ServicePrincipal("events.amazonaws.com")],
+            actions=["sqs:SendMessage"],
+            resources=[queue.queue_arn],
+            conditions={"ArnEquals": {"aws:SourceArn": rule.rule_ref.rule_arn}},
+        )
+    )
+
+
+@jsii.implements(events.IRuleTarget)
+class QueueTarget:
+    """A queue as a rule's target, with ``delivery``'s retries and dead-letter queue.
+
+    ``aws_events_targets.SqsQueue`` would also grant EventBridge the queue's customer key in the
+    key policy, for every use and with no condition; where there is a data key, its own policy
+    already lets EventBridge use it for this account's queues only (infra/constructs/storage.py),
+    and elsewhere SQS's own keys need no grant. So this target grants only what SQS checks:
+    SendMessage on the queue and on its dead-letter queue, and only from this rule.
+    """
+
+    def __init__(
+        self,
+        queue: sqs.IQueue,
+        *,
+        dead_letter_queue: sqs.IQueue,
+        retry_attempts: int,
+        max_event_age: cdk.Duration,
+    ) -> None:
+        self.queue, self.dead_letter_queue = queue, dead_letter_queue
+        self.retry_attempts, self.max_event_age = retry_attempts, max_event_age
+
+    def bind(self, rule: events_refs.IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
+        _allow_rule_to_send(self.queue, rule, "AllowEventRuleToSend")
+        _allow_rule_to_send(self.dead_letter_queue, rule, "AllowEventRuleToDeadLetter")
+        return events.RuleTargetConfig(
+            arn=self.queue.queue_arn,
+            dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=self.dead_letter_queue.queue_arn),
+            retry_policy=events.CfnRule.RetryPolicyProperty(
+                maximum_retry_attempts=self.retry_attempts,
+                maximum_event_age_in_seconds=int(self.max_event_age.to_seconds()),
+            ),
+        )
+
+
 def job_events_queue(
     scope: Construct,
     *,
@@ -144,7 +195,7 @@ def job_events_queue(
         event_bus=events.EventBus.from_event_bus_name(scope, ids.bus, bus_name),
         event_pattern=events.EventPattern(source=[EVENT_SOURCE], detail_type=list(detail_types)),
         targets=[
-            targets.SqsQueue(
+            QueueTarget(
                 queue,
                 **delivery(dead_letter_queue, retry_attempts=retry_attempts, max_event_age=max_event_age),
             )

@@ -15,6 +15,51 @@ from infra.constructs.rules import encrypted_queue
 from transcriber.domain.jobs import WORK_PREFIX
 from transcriber.domain.tenants import TENANTS_PREFIX
 
+#: The key actions a service needs to write into an encrypted queue or topic (data key, decrypt).
+SERVICE_KEY_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey*"]
+
+
+def service_key_statements(stack: cdk.Stack) -> list[iam.PolicyStatement]:
+    """The data key's policy for the services that write into encrypted queues and the topic.
+
+    EventBridge puts rule targets' events and undeliverable events (their DLQs) into encrypted SQS
+    queues; CloudWatch alarms publish to the encrypted alarm topic. Neither may use the key for
+    anything else: SQS and SNS call KMS with the queue's or topic's ARN as encryption context
+    (``aws:sqs:arn``, ``aws:sns:topicArn``), which must be one of this account's in this region.
+    CloudWatch must also act for one of this account's alarms (``aws:SourceAccount``,
+    ``aws:SourceArn``). EventBridge gets no source condition: AWS documents ``aws:SourceAccount``
+    and ``aws:SourceArn`` as unsupported in a key policy for EventBridge's deliveries into encrypted
+    SNS topics and does not document them for its deliveries into SQS queues; a condition that KMS
+    never sees would drop every event silently. The encryption context, which SQS always sends,
+    binds it instead. The exact ARNs cannot be named: the queues and the topic are encrypted with
+    this key, so naming them here would be a dependency cycle.
+    """
+    account, region, partition = stack.account, stack.region, stack.partition
+    return [
+        iam.PolicyStatement(
+            sid="EventBridgeIntoThisAccountsQueues",
+            principals=[iam.ServicePrincipal("events.amazonaws.com")],
+            actions=SERVICE_KEY_ACTIONS,
+            resources=["*"],
+            conditions={
+                "ArnLike": {"kms:EncryptionContext:aws:sqs:arn": f"arn:{partition}:sqs:{region}:{account}:*"}
+            },
+        ),
+        iam.PolicyStatement(
+            sid="CloudWatchAlarmsIntoThisAccountsTopics",
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=SERVICE_KEY_ACTIONS,
+            resources=["*"],
+            conditions={
+                "StringEquals": {"aws:SourceAccount": account},
+                "ArnLike": {
+                    "aws:SourceArn": f"arn:{partition}:cloudwatch:{region}:{account}:alarm:*",
+                    "kms:EncryptionContext:aws:sns:topicArn": f"arn:{partition}:sns:{region}:{account}:*",
+                },
+            },
+        ),
+    ]
+
 
 class Storage(Concern):
     """The data at rest: uploads (input), intermediate files and transcripts (results)."""
@@ -33,10 +78,8 @@ class Storage(Concern):
                 enable_key_rotation=True,
                 removal_policy=cdk.RemovalPolicy.RETAIN,
             )
-            # EventBridge (rule targets and their DLQs) and CloudWatch (alarms to SNS) write into
-            # encrypted queues and topics as services, so the key policy must let them.
-            for service in ("events.amazonaws.com", "cloudwatch.amazonaws.com"):
-                self.data_key.grant(iam.ServicePrincipal(service), "kms:Decrypt", "kms:GenerateDataKey*")
+            for statement in service_key_statements(cdk.Stack.of(self)):
+                self.data_key.add_to_resource_policy(statement)
         self._buckets(config)
 
     def _buckets(self, config: EnvironmentConfig) -> None:

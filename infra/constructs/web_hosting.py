@@ -7,8 +7,11 @@
 
 Every answer carries the same security headers as ``make serve`` (localrun/webapp.py builds
 both): a CSP with no inline script whose connect and media sources add the upload bucket (the
-presigned PUTs and the player's GETs) and the live-status WebSocket, ``nosniff``, no referrer,
-no framing, and HSTS. With cdk.json ``web_acl_arn`` set, a WAF web ACL screens every request.
+presigned PUTs and the player's GETs), whose connect sources add the results bucket (the presigned
+GET a large transcript's 303 points to) and the live-status WebSocket, ``nosniff``, no referrer,
+no framing, and HSTS. Both buckets answer the app's origin, and only it, with CORS
+(infra/constructs/browser_storage.py). With cdk.json ``web_acl_arn`` set, a WAF web ACL screens
+every request.
 """
 
 from __future__ import annotations
@@ -21,15 +24,31 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3_deployment
 from constructs import Construct
 
+from infra.constructs.browser_storage import BrowserAccess, BrowserStorageAccess
 from localrun.environment import REPO_ROOT
 from localrun.webapp import security_headers
 
 SDK_PREFIX = "sdk-js/src/"
 
 
-def content_security_policy(storage_origins: list[str], live_origins: list[str]) -> str:
-    """localrun/webapp.py's CSP, for the deployed origins (CDK tokens allowed)."""
-    return dict(security_headers(storage_origins, live_origins))["Content-Security-Policy"]
+#: What the app's upload sends beyond CORS-safelisted headers (sdk-js/src/upload.js: the binary
+#: Content-Type; the presigned URL carries its X-Amz-* signature in the query, not in headers).
+UPLOAD_HEADERS = ("Content-Type",)
+
+
+def content_security_policy(
+    storage_origins: list[str], live_origins: list[str], download_origins: list[str] | None = None
+) -> str:
+    """localrun/webapp.py's CSP, for the deployed origins (CDK tokens allowed). ``storage_origins``
+    are connect and media sources; ``live_origins`` and ``download_origins`` connect sources only."""
+    connect_only = [*live_origins, *(download_origins or [])]
+    return dict(security_headers(storage_origins, connect_only))["Content-Security-Policy"]
+
+
+def bucket_origins(bucket: s3.IBucket) -> list[str]:
+    """Where a presigned URL of ``bucket`` points: its regional endpoint (boto3's, in most regions)
+    and its global one (us-east-1's)."""
+    return [f"https://{bucket.bucket_regional_domain_name}", f"https://{bucket.bucket_domain_name}"]
 
 
 class WebHosting(Construct):
@@ -40,11 +59,14 @@ class WebHosting(Construct):
         *,
         rest_api: apigateway.RestApi,
         upload_bucket: s3.IBucket,
+        download_bucket: s3.IBucket,
         access_logs_bucket: s3.IBucket,
         live_status_url: str,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.DESTROY,
         web_acl_arn: str | None = None,
     ) -> None:
+        """``upload_bucket``: where the browser PUTs files; ``download_bucket``: where the API's
+        303s for large transcripts point (the results bucket)."""
         super().__init__(scope, construct_id)
         # Private, TLS-only, S3-managed keys (CloudFront's origin access control signs its reads),
         # and its server access logs in the stack's access-log bucket.
@@ -71,11 +93,9 @@ class WebHosting(Construct):
             lifecycle_rules=[s3.LifecycleRule(id="expire-logs", expiration=cdk.Duration.days(90))],
             **private,  # type: ignore[arg-type]
         )
-        storage = [
-            f"https://{upload_bucket.bucket_regional_domain_name}",
-            f"https://{upload_bucket.bucket_domain_name}",
-        ]
-        policy = content_security_policy(storage, [live_status_url])
+        policy = content_security_policy(
+            bucket_origins(upload_bucket), [live_status_url], bucket_origins(download_bucket)
+        )
         headers = cloudfront.ResponseHeadersPolicy(
             self,
             "SecurityHeaders",
@@ -163,3 +183,10 @@ class WebHosting(Construct):
                 memory_limit=256,
             )
         self.url = f"https://{self.distribution.distribution_domain_name}/"
+        self.origin = f"https://{self.distribution.distribution_domain_name}"
+        # The app's own origin, and no other, may PUT uploads and GET large transcripts.
+        access = [
+            BrowserAccess("InputBucket", upload_bucket, ["PUT"], UPLOAD_HEADERS),
+            BrowserAccess("ResultsBucket", download_bucket, ["GET"]),
+        ]
+        self.storage_access = BrowserStorageAccess(self, "StorageAccess", origin=self.origin, access=access)
