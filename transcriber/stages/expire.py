@@ -4,7 +4,8 @@ Run by the sweeper. A job's audio past ``audio_expires_at`` is deleted and the j
 of it; a job past ``transcript_expires_at`` loses its transcripts, its intermediate files, its
 audio and then its record (a duplicate that reused its transcript gets its own copy first, as on
 a DELETE), and ``JobDeleted`` is published so that what consumers keep of it goes
-too (the search index its segments). The jobs table's TTL (``expires_at``, a day later) removes a
+too (the search index its segments: at once from queries, from the index's files within its
+maintenance's bound, transcriber/stages/search.py ``maintain``). The jobs table's TTL (``expires_at``, a day later) removes a
 record the sweeper could not reach.
 
 No new duplicate of a job can appear once its expiry is near (transcriber/domain/dedup.py
