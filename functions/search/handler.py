@@ -8,9 +8,6 @@ not copies. It only reads the index (the indexer creates it).
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from dataclasses import fields
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -18,7 +15,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from transcriber.adapters import aws_clients
-from transcriber.adapters.jwt_verifier import JwtSettings, JwtVerifier
+from transcriber.adapters.jwt_verifier import JwtVerifier
 from transcriber.adapters.search_index import SearchIndex
 from transcriber.adapters.tenants_table import TenantRepository
 from transcriber.api.env import SearchEnv
@@ -30,27 +27,15 @@ tracer = Tracer()
 metrics = Metrics()
 
 
-def jwt_settings(environ: Mapping[str, str] = os.environ) -> JwtSettings:
-    """The bearer-JWT trust of the API function, from the same ``JWT_<FIELD>`` variables (infra
-    gives both functions the issuer's), so a token the API accepts is accepted here too."""
-    given = {
-        f.name: environ[f"JWT_{f.name.upper()}"]
-        for f in fields(JwtSettings)
-        if environ.get(f"JWT_{f.name.upper()}")
-    }
-    return JwtSettings(**{"issuer": "", "audience": "", **given})
-
-
 # Init phase: the environment checked, the SDK clients built and the index opened once.
 env = SearchEnv.from_env()
 aws_clients.build_now(resources=("dynamodb",))
 search = SearchService(SearchIndex.from_environment())
-trust = jwt_settings()
 api = HttpApi(
     service=None,
     tenants=TenantRepository(env.tenants_table),
     search=search,
-    tokens=JwtVerifier(trust) if trust.enabled else None,
+    tokens=JwtVerifier(env.jwt) if env.jwt.enabled else None,  # the API function's trust
 )
 
 

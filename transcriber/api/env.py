@@ -31,7 +31,23 @@ class _FunctionEnv(BaseModel):
         return cls.model_validate(dict(os.environ if environ is None else environ))
 
 
-class ApiEnv(_FunctionEnv):
+class _TrustsJwt(_FunctionEnv):
+    """Bearer JWTs (infra/constructs/identity.py gives the API and search functions the same
+    ``JWT_*`` variables); no issuer: API keys only."""
+
+    jwt_issuer: str = Field(default="", alias="JWT_ISSUER")
+    jwt_audience: str = Field(default="", alias="JWT_AUDIENCE")
+    jwt_tenant_claim: str = Field(default="custom:tenant_id", alias="JWT_TENANT_CLAIM")
+    jwt_jwks_url: str = Field(default="", alias="JWT_JWKS_URL")
+    jwt_jwks_json: str = Field(default="", alias="JWT_JWKS_JSON")
+
+    @property
+    def jwt(self) -> JwtSettings:
+        """The ``jwt_*`` fields, unprefixed."""
+        return JwtSettings(**{f.name: getattr(self, f"jwt_{f.name}") for f in fields(JwtSettings)})
+
+
+class ApiEnv(_TrustsJwt):
     """functions/api: the tables, buckets and state machine the HTTP API works with."""
 
     jobs_table: Name = Field(alias="JOBS_TABLE")
@@ -47,24 +63,13 @@ class ApiEnv(_FunctionEnv):
     local_mode: LocalMode = Field(default=False, alias="TRANSCRIBER_LOCAL_MODE")
     engine: str = Field(default="faster-whisper", alias="TRANSCRIBE_ENGINE")
     sync_max_audio_s: float = Field(default=120.0, alias="SYNC_MAX_AUDIO_S", gt=0)
-    #: bearer JWTs (infra/constructs/identity.py); no issuer: API keys only
-    jwt_issuer: str = Field(default="", alias="JWT_ISSUER")
-    jwt_audience: str = Field(default="", alias="JWT_AUDIENCE")
-    jwt_tenant_claim: str = Field(default="custom:tenant_id", alias="JWT_TENANT_CLAIM")
-    jwt_jwks_url: str = Field(default="", alias="JWT_JWKS_URL")
-    jwt_jwks_json: str = Field(default="", alias="JWT_JWKS_JSON")
-
-    @property
-    def jwt(self) -> JwtSettings:
-        """The ``jwt_*`` fields, unprefixed."""
-        return JwtSettings(**{f.name: getattr(self, f"jwt_{f.name}") for f in fields(JwtSettings)})
-
     #: the jobs bus, where a deletion is announced (the search indexer removes the job)
     event_bus_name: str | None = Field(default=None, alias="EVENT_BUS_NAME")
 
 
-class SearchEnv(_FunctionEnv):
-    """functions/search: who may search (the tenants table); the index location is the adapter's."""
+class SearchEnv(_TrustsJwt):
+    """functions/search: who may search (the tenants table, bearer JWTs as the API trusts them);
+    the index location is the adapter's."""
 
     tenants_table: Name = Field(alias="TENANTS_TABLE")
     search_index_uri: Name = Field(alias="SEARCH_INDEX_URI")

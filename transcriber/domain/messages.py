@@ -435,8 +435,9 @@ class JobDeleted(JobEvent):
     """The job was deleted, by its owner (an erasure request too) or by the sweeper when its
     tenant's transcript retention ended: consumers drop what they keep of it; the search indexer
     removes its segments (no query finds them from then on; their text leaves the index's files
-    at the next maintenance runs, transcriber/stages/search.py ``maintain``). Published with the lifecycle events (PUBLISHED_EVENTS) but not one of
-    them: live status pushes only the job's progress."""
+    at the next maintenance runs, transcriber/stages/search.py ``maintain``). Published with the
+    lifecycle events (PUBLISHED_EVENTS) but not one of them: live status pushes only the job's
+    progress."""
 
     detail_type = EVENT_JOB_DELETED
     schema_name = "job-deleted"

@@ -3,10 +3,10 @@
 Run by the sweeper. A job's audio past ``audio_expires_at`` is deleted and the job keeps a note
 of it; a job past ``transcript_expires_at`` loses its transcripts, its intermediate files, its
 audio and then its record (a duplicate that reused its transcript gets its own copy first, as on
-a DELETE), and ``JobDeleted`` is published so that what consumers keep of it goes
-too (the search index its segments: at once from queries, from the index's files within its
-maintenance's bound, transcriber/stages/search.py ``maintain``). The jobs table's TTL (``expires_at``, a day later) removes a
-record the sweeper could not reach.
+a DELETE), and ``JobDeleted`` is published so that what consumers keep of it goes too (the
+search index its segments: at once from queries, from the index's files within its maintenance's
+bound, transcriber/stages/search.py ``maintain``). The jobs table's TTL (``expires_at``, a day
+later) removes a record the sweeper could not reach.
 
 No new duplicate of a job can appear once its expiry is near (transcriber/domain/dedup.py
 ``REUSE_MARGIN``), so the duplicates found when the sweeper hands its outputs over are all there
