@@ -45,6 +45,8 @@ class WorkflowEnv(FunctionEnv):
 
 class IngestEnv(WorkflowEnv):
     max_upload_bytes: int = _var("MAX_UPLOAD_BYTES", 500 * 1024 * 1024, gt=0)
+    #: the tenants' retention, for files dropped into the bucket
+    tenants_table: str = _var("TENANTS_TABLE", min_length=1)
     #: Powertools Idempotency records of ingest
     idempotency_table: str = _var("IDEMPOTENCY_TABLE", min_length=1)
     #: how long a transcript is reused for the same audio and options (0 turns reuse off)

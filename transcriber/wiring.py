@@ -21,6 +21,7 @@ from transcriber.adapters import aws_clients
 from transcriber.adapters.events import EventPublisher
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.storage import ObjectStore
+from transcriber.adapters.tenants_table import TenantRepository
 from transcriber.adapters.workflow import Workflow
 from transcriber.env import FunctionEnv, IngestEnv, WorkflowEnv
 from transcriber.stages.ingest import IngestPolicy, IngestPorts
@@ -46,9 +47,20 @@ def workflow(env: WorkflowEnv) -> Workflow:
     return Workflow(env.state_machine_arn)
 
 
+@cache
+def tenants(table_name: str) -> TenantRepository:
+    return TenantRepository(table_name)
+
+
 def ingest_ports(env: IngestEnv) -> IngestPorts:
     shared = ports(env)
-    return IngestPorts(store=shared.store, jobs=shared.jobs, events=shared.events, workflow=workflow(env))
+    return IngestPorts(
+        store=shared.store,
+        jobs=shared.jobs,
+        events=shared.events,
+        workflow=workflow(env),
+        tenants=tenants(env.tenants_table),
+    )
 
 
 def ingest_policy(env: IngestEnv) -> IngestPolicy:
@@ -70,5 +82,6 @@ def forget() -> None:
     """Drop every cached port and SDK client (tests that switch AWS contexts)."""
     ports.cache_clear()
     workflow.cache_clear()
+    tenants.cache_clear()
     once_per_upload.cache_clear()
     aws_clients.forget()

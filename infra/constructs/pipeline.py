@@ -76,6 +76,7 @@ class Pipeline(Concern):
                 "MAX_UPLOAD_BYTES": str(config.max_upload_bytes),
                 "IDEMPOTENCY_TABLE": tables.idempotency.table_name,
                 "DEDUP_WINDOW_HOURS": env_number(config.dedup_window_hours),
+                "TENANTS_TABLE": tables.tenants.table_name,
             },
         )
         self.ingest_fn.configure_async_invoke(retry_attempts=2)
@@ -196,6 +197,10 @@ class Pipeline(Concern):
         for fn in s3_access:
             job_events.bus.grant_put_events_to(fn)
         self.state_machine.grant_start_execution(self.ingest_fn)
+        # A file dropped into the bucket gets its tenant's retention: one tenant record read.
+        self.ingest_fn.add_to_role_policy(
+            iam.PolicyStatement(actions=["dynamodb:GetItem"], resources=[tables.tenants.table_arn])
+        )
         # Content reuse: recent jobs of the same audio, through the index only.
         self.ingest_fn.add_to_role_policy(
             iam.PolicyStatement(

@@ -37,6 +37,7 @@ ENV = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "JOBS_TABLE": "jobs",
     "IDEMPOTENCY_TABLE": "idempotency",
+    "TENANTS_TABLE": "tenants",
     "RESULTS_BUCKET": "results",
     "EVENT_BUS_NAME": "jobs-bus",
     # the handlers check their environment at import; the aws fixture sets moto's real ARN
@@ -115,6 +116,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
             # as infra/constructs/tables.py: jobs with a pending retention deletion
             GlobalIndex(RETENTION_INDEX, "retention_due", "retention_due_at", "KEYS_ONLY"),
         )
+        create_tenants_table(ddb)
         ddb.create_table(
             TableName="idempotency",
             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
@@ -171,6 +173,16 @@ class GlobalIndex(NamedTuple):
     hash_key: str
     range_key: str
     projection: str = "ALL"
+
+
+def create_tenants_table(dynamodb: Any) -> Any:
+    """The tenants table, keyed by ``pk`` as infra/constructs/tables.py has it."""
+    return dynamodb.create_table(
+        TableName="tenants",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
 
 
 def create_jobs_table(dynamodb: Any, name: str, *indexes: GlobalIndex) -> Any:

@@ -262,13 +262,7 @@ def _unreachable(url: str, sink: IO[bytes], **_: Any) -> Any:
 
 @pytest.fixture
 def tenants(aws: Aws) -> TenantRepository:
-    boto3.resource("dynamodb").create_table(
-        TableName="tenants",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return TenantRepository("tenants")
+    return TenantRepository("tenants")  # the aws fixture's table
 
 
 def test_a_source_url_that_fails_to_fetch_uses_none_of_the_daily_quota(

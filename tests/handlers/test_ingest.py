@@ -12,9 +12,11 @@ from tests.handlers.conftest import Aws, FakeContext
 from tests.handlers.test_job_events import assert_valid
 from transcriber.adapters.events import EventPublisher
 from transcriber.adapters.jobs_table import JobRepository
+from transcriber.adapters.tenants_table import TenantRepository
 from transcriber.domain.errors import RetryableError
 from transcriber.domain.jobs import job_id_for
 from transcriber.domain.options import JobOptions
+from transcriber.domain.retention import Retention
 
 
 def _upload(aws: Aws, key: str, body: bytes) -> dict:
@@ -345,3 +347,30 @@ def test_an_announced_job_carries_no_mark(aws: Aws, context: FakeContext, sample
     (result,) = ingest.handler(_upload(aws, "a.flac", sample_flac.read_bytes()), context)["jobs"]
     job = aws.table.get_item(Key={"job_id": result["job_id"]})["Item"]
     assert job["status"] == "PENDING" and "announcement_pending" not in job
+
+
+@pytest.mark.parametrize(
+    ("retention", "expected"),
+    [
+        (Retention(audio_days=0, transcript_days=30), {"audio_days": 0, "transcript_days": 30}),
+        (Retention(audio_days=7), {"audio_days": 7}),  # an unset limit is not stored
+    ],
+)
+def test_a_file_dropped_into_the_bucket_gets_its_tenants_retention(
+    aws: Aws, context: FakeContext, sample_flac: Path, retention: Retention, expected: dict[str, Any]
+) -> None:
+    """As a job the API creates: the tenant's retention travels with the job (aggregate then
+    deletes the audio after the transcript, the sweeper expires it), whether the tenant's file
+    came through the API or was dropped under ``tenants/<id>/``."""
+    TenantRepository("tenants").ensure_tenant("acme", retention=retention)
+    event = _upload(aws, "tenants/acme/inbox/call.flac", sample_flac.read_bytes())
+    (result,) = ingest.handler(event, context)["jobs"]
+    job = JobRepository("jobs").get(result["job_id"])
+    assert job is not None and job["tenant_id"] == "acme" and job["retention"] == expected
+    assert bool(job.get("audio_expires_at")) == bool(retention.audio_days)
+    # A tenant the table does not know keeps its files, as before.
+    (other,) = ingest.handler(
+        _upload(aws, "tenants/globex/inbox/call.flac", sample_flac.read_bytes()), context
+    )["jobs"]
+    unknown = JobRepository("jobs").get(other["job_id"])
+    assert unknown is not None and "retention" not in unknown

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 from typing import Any, cast
 
-import boto3
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -36,12 +35,7 @@ TWELVE = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine"
 
 @pytest.fixture
 def api(aws: Aws) -> HttpApi:
-    boto3.resource("dynamodb").create_table(
-        TableName="tenants",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    # the aws fixture has the tenants table
     service = api_service(max_upload_bytes=10**9, vocabularies=Vocabularies(VocabularyRepository("tenants")))
     return HttpApi(service=service, tenants=KeyedTenants({key: tenant(name) for key, name in KEYS.items()}))
 

@@ -102,7 +102,10 @@ def test_an_aborted_execution_is_described_from_its_input() -> None:
 
 
 def test_a_function_without_its_variables_fails_at_init_naming_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("JOBS_TABLE", "RESULTS_BUCKET", "EVENT_BUS_NAME", "STATE_MACHINE_ARN", "IDEMPOTENCY_TABLE"):
+    for name in (
+        "JOBS_TABLE", "RESULTS_BUCKET", "EVENT_BUS_NAME", "STATE_MACHINE_ARN", "IDEMPOTENCY_TABLE",
+        "TENANTS_TABLE",
+    ):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("JOBS_TABLE", "jobs")
     monkeypatch.setenv("RESULTS_BUCKET", "results")
@@ -110,7 +113,7 @@ def test_a_function_without_its_variables_fails_at_init_naming_them(monkeypatch:
     with pytest.raises(ValidationError) as caught:
         IngestEnv()
     named = {error["loc"][0] for error in caught.value.errors()}
-    assert named == {"EVENT_BUS_NAME", "STATE_MACHINE_ARN", "IDEMPOTENCY_TABLE"}
+    assert named == {"EVENT_BUS_NAME", "STATE_MACHINE_ARN", "IDEMPOTENCY_TABLE", "TENANTS_TABLE"}
 
 
 def test_ingest_settings_keep_their_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -120,6 +123,7 @@ def test_ingest_settings_keep_their_defaults(monkeypatch: pytest.MonkeyPatch) ->
         "EVENT_BUS_NAME": "bus",
         "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:pipeline",
         "IDEMPOTENCY_TABLE": "idempotency",
+        "TENANTS_TABLE": "tenants",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)

@@ -29,7 +29,7 @@ from transcriber.domain.recovery import Executions
 from transcriber.domain.retention import Retention
 from transcriber.domain.tenants import reserved_job_of_key, tenant_of_key
 from transcriber.observability import count_failure
-from transcriber.stages.ports import Events, Jobs, Store
+from transcriber.stages.ports import Events, Jobs, Store, Tenants
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -50,6 +50,8 @@ class IngestPorts:
     jobs: Jobs
     events: Events
     workflow: Executions
+    #: whose retention a file dropped into the bucket gets (an API job carries its own)
+    tenants: Tenants
 
 
 def ingest_object(
@@ -90,6 +92,8 @@ def ingest_object(
         "size": upload.size,
         "tenant_id": reserved.tenant_id if reserved else tenant_of_key(upload.key),
     }
+    if reserved is None:  # a file dropped into the bucket: its tenant's retention, as the API's jobs
+        record.update(_dropped_file_retention(record["tenant_id"], tenants=ports.tenants))
     try:
         if refused is not None:
             raise refused
@@ -128,6 +132,14 @@ def ingest_object(
     started = ports.workflow.start(job_id, job.execution_input().to_wire())
     logger.info("Execution start", extra={"started": started, "new_job": created})
     return {"job_id": job_id, "status": JobStatus.PENDING.value, "started": started}
+
+
+def _dropped_file_retention(tenant_id: str, *, tenants: Tenants) -> dict[str, Any]:
+    """The retention fields the API gives its jobs (transcriber/domain/retention.py), for a file
+    dropped into the bucket under ``tenants/<id>/`` (or the default tenant's); none for a tenant
+    the table does not know (its files are kept, as the bucket's lifecycle rules say)."""
+    tenant = tenants.tenant(tenant_id)
+    return tenant.retention.upload_fields(datetime.now(UTC)) if tenant is not None else {}
 
 
 def _source(record: dict[str, Any]) -> dict[str, Any]:

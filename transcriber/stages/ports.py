@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from transcriber.domain.messages import JobEvent
 from transcriber.domain.recovery import JobStore
+from transcriber.domain.tenants import Tenant
 
 
 class ObjectHead(Protocol):
@@ -88,6 +89,13 @@ class Jobs(JobStore, Protocol):
     def note_failure_announced(self, job_id: str) -> bool: ...
 
     def mark_completed(self, job_id: str, fields: dict[str, Any]) -> bool: ...
+
+
+class Tenants(Protocol):
+    """The tenants table as ingest reads it (``transcriber.adapters.tenants_table.TenantRepository``):
+    the retention of a tenant whose file was dropped into the bucket."""
+
+    def tenant(self, tenant_id: str) -> Tenant | None: ...
 
 
 class Events(Protocol):
