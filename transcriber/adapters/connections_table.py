@@ -18,7 +18,7 @@ from boto3.dynamodb.conditions import Key
 from transcriber.adapters import aws_clients
 from transcriber.adapters.dynamo_pages import every_item
 from transcriber.adapters.retry import translate_client_errors
-from transcriber.domain.errors import PermanentError
+from transcriber.domain.tenants import TooManySubscriptionsError
 
 TENANT_INDEX = "by-tenant"
 CONNECTION_TOPIC = "connection"
@@ -26,12 +26,6 @@ TENANT_TOPIC = "tenant"
 #: Job subscriptions one connection may hold; past it, the subscription to every job of the tenant
 #: (always allowed, one item) is the way.
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 100
-
-
-class TooManySubscriptionsError(PermanentError):
-    """The connection holds the most subscriptions it may: a subscribe the client must change."""
-
-    reason_code = "TOO_MANY_SUBSCRIPTIONS"
 
 
 def job_topic(job_id: str) -> str:

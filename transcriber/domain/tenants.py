@@ -55,6 +55,13 @@ class LimitExceededError(PermanentError):
         self.retry_after_s = max(1, retry_after_s)
 
 
+class TooManySubscriptionsError(PermanentError):
+    """A live-status connection holds the most subscriptions it may: a subscribe the client must
+    change (subscribe to all its jobs instead)."""
+
+    reason_code = "TOO_MANY_SUBSCRIPTIONS"
+
+
 @dataclass(frozen=True)
 class Tenant:
     tenant_id: str

@@ -33,11 +33,15 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
-from transcriber.adapters.connections_table import TooManySubscriptionsError
 from transcriber.api.auth import Authenticator, TenantLookup
 from transcriber.api.service import job_view
 from transcriber.domain.errors import PermanentError, RetryableError
-from transcriber.domain.tenants import AuthenticationError, LimitExceededError, api_key_from_header
+from transcriber.domain.tenants import (
+    AuthenticationError,
+    LimitExceededError,
+    TooManySubscriptionsError,
+    api_key_from_header,
+)
 
 logger = Logger(child=True)
 
