@@ -20,7 +20,6 @@ from tests.handlers.conftest import Aws, FakeContext, sqs_lambda_event
 
 # The handlers read their environment at import.
 os.environ.setdefault("CONNECTIONS_TABLE", "connections")
-os.environ.setdefault("TENANTS_TABLE", "live-tenants")
 os.environ.setdefault("WEBSOCKET_MANAGEMENT_URL", "https://abc123.execute-api.us-east-1.amazonaws.com/live")
 
 from functions.live import handler as routes
@@ -81,8 +80,8 @@ class Live:
 
 @pytest.fixture
 def live(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
-    """The connections and tenants tables (as infra/constructs/live_status.py has them), both
-    handlers wired against this moto context, and the pusher's queue."""
+    """The connections table (as infra/constructs/live_status.py has it; the tenants table is the
+    aws fixture's), both handlers wired against this moto context, and the pusher's queue."""
     ddb = boto3.resource("dynamodb")
     connections = ddb.create_table(
         TableName="connections",
@@ -105,12 +104,6 @@ def live(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
         ],
         BillingMode="PAY_PER_REQUEST",
     )
-    ddb.create_table(
-        TableName="live-tenants",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
     monkeypatch.setattr(routes, "live", routes.wire(LiveStatusEnv.from_env()))
     queue_url = aws.sqs.create_queue(QueueName="live-status")["QueueUrl"]
     queue_arn = aws.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
@@ -118,7 +111,7 @@ def live(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
     ]
     for job_id, tenant_id in ((JOB, "acme"), (OTHER_JOB, "globex")):
         aws.table.put_item(Item={"job_id": job_id, "tenant_id": tenant_id, "status": "PROCESSING"})
-    yield Live(aws, connections, TenantRepository("live-tenants"), queue_url, queue_arn)
+    yield Live(aws, connections, TenantRepository("tenants"), queue_url, queue_arn)
 
 
 def management_api(answers: dict[str, tuple[int, str] | None]) -> tuple[ConnectionPoster, Stubber]:
@@ -145,7 +138,7 @@ def use_pusher(monkeypatch: pytest.MonkeyPatch, poster: ConnectionPoster) -> Non
     stage = LiveStatus(
         connections=ConnectionRepository("connections"),
         jobs=JobRepository("jobs"),
-        tenants=TenantRepository("live-tenants"),
+        tenants=TenantRepository("tenants"),
         push=poster,
     )
     monkeypatch.setattr(pusher, "live", stage)
