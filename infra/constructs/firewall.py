@@ -70,37 +70,25 @@ def _managed_rule(priority: int, name: str, counted: tuple[str, ...]) -> wafv2.C
     )
 
 
-def rate_rule(requests_per_5_min_per_ip: int) -> wafv2.CfnWebACL.RuleProperty:
-    """Block a source IP above the limit (WAF's 5-minute window), before any managed rule runs."""
-    return wafv2.CfnWebACL.RuleProperty(
-        name=RATE_RULE_NAME,
-        priority=0,
-        action=wafv2.CfnWebACL.RuleActionProperty(block={}),
-        statement=wafv2.CfnWebACL.StatementProperty(
-            rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                limit=requests_per_5_min_per_ip, aggregate_key_type="IP"
-            )
-        ),
-        visibility_config=visibility(RATE_RULE_NAME),
+def rate_rule(requests_per_5_min_per_ip: int, *, forwarded: bool = False) -> wafv2.CfnWebACL.RuleProperty:
+    """Block a client above the limit (WAF's 5-minute window), before any managed rule runs: by
+    its source IP, or (``forwarded``) by the address CloudFront forwarded (see the module's notes)."""
+    name, priority = (FORWARDED_RATE_RULE_NAME, 1) if forwarded else (RATE_RULE_NAME, 0)
+    by_address = wafv2.CfnWebACL.RateBasedStatementProperty(
+        limit=requests_per_5_min_per_ip,
+        aggregate_key_type="FORWARDED_IP" if forwarded else "IP",
+        forwarded_ip_config=wafv2.CfnWebACL.ForwardedIPConfigurationProperty(
+            header_name=FORWARDED_IP_HEADER, fallback_behavior="NO_MATCH"
+        )
+        if forwarded
+        else None,
     )
-
-
-def forwarded_rate_rule(requests_per_5_min_per_ip: int) -> wafv2.CfnWebACL.RuleProperty:
-    """Block a client above the limit by the address CloudFront forwarded (see the module's notes)."""
     return wafv2.CfnWebACL.RuleProperty(
-        name=FORWARDED_RATE_RULE_NAME,
-        priority=1,
+        name=name,
+        priority=priority,
         action=wafv2.CfnWebACL.RuleActionProperty(block={}),
-        statement=wafv2.CfnWebACL.StatementProperty(
-            rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                limit=requests_per_5_min_per_ip,
-                aggregate_key_type="FORWARDED_IP",
-                forwarded_ip_config=wafv2.CfnWebACL.ForwardedIPConfigurationProperty(
-                    header_name=FORWARDED_IP_HEADER, fallback_behavior="NO_MATCH"
-                ),
-            )
-        ),
-        visibility_config=visibility(FORWARDED_RATE_RULE_NAME),
+        statement=wafv2.CfnWebACL.StatementProperty(rate_based_statement=by_address),
+        visibility_config=visibility(name),
     )
 
 
@@ -113,7 +101,7 @@ def protective_rules(
     (``behind_cloudfront``): the forwarded-address rule as well. The shared rules are identical."""
     rate_rules = [rate_rule(requests_per_5_min_per_ip)]
     if behind_cloudfront:
-        rate_rules.append(forwarded_rate_rule(requests_per_5_min_per_ip))
+        rate_rules.append(rate_rule(requests_per_5_min_per_ip, forwarded=True))
     return [
         *rate_rules,
         *(

@@ -16,10 +16,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from transcriber.adapters.events import EventPublisher
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.resolver import resolve_host
 from transcriber.adapters.storage import ObjectStore
 from transcriber.api.service import TranscriptionService
+from transcriber.domain.errors import RetryableError
 from transcriber.domain.jobs import CONTENT_INDEX
 from transcriber.domain.recovery import STATUS_INDEX
 from transcriber.domain.retention import RETENTION_INDEX
@@ -256,3 +258,17 @@ def chunked(response: dict[str, Any]) -> dict[str, Any]:
     manifest = response["manifest"]
     body = boto3.client("s3").get_object(Bucket=manifest["bucket"], Key=manifest["key"])["Body"].read()
     return {**response, "chunks": json.loads(body)}
+
+
+def refuse_the_first_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    """EventBridge refuses the next event a handler sends (a throttle that outlasted the SDK's
+    retries); later ones go through."""
+    real_emit = EventPublisher.emit
+    refusals = iter([RetryableError("EventBridge throttled")])
+
+    def emit_refused_once(self: EventPublisher, event: Any) -> None:
+        if (refusal := next(refusals, None)) is not None:
+            raise refusal
+        real_emit(self, event)
+
+    monkeypatch.setattr(EventPublisher, "emit", emit_refused_once)

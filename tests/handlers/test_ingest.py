@@ -8,9 +8,8 @@ import boto3
 import pytest
 
 from functions.ingest import handler as ingest
-from tests.handlers.conftest import Aws, FakeContext
+from tests.handlers.conftest import Aws, FakeContext, refuse_the_first_event
 from tests.handlers.test_job_events import assert_valid
-from transcriber.adapters.events import EventPublisher
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.tenants_table import TenantRepository
 from transcriber.domain.errors import RetryableError
@@ -276,20 +275,6 @@ def test_a_reserved_job_keeps_its_first_upload_and_other_keys_name_their_tenant(
     assert ordinary["job_id"] != "d" * 32
 
 
-def _refuse_the_first_event(monkeypatch: pytest.MonkeyPatch) -> None:
-    """EventBridge refuses the first event ingest sends (a throttle that outlasted the SDK's
-    retries); later ones go through."""
-    real_emit = EventPublisher.emit
-    refusals = iter([RetryableError("EventBridge throttled")])
-
-    def emit_refused_once(self: EventPublisher, event: Any) -> None:
-        if (refusal := next(refusals, None)) is not None:
-            raise refusal
-        real_emit(self, event)
-
-    monkeypatch.setattr(EventPublisher, "emit", emit_refused_once)
-
-
 @pytest.mark.parametrize(
     ("case", "announced"),
     [
@@ -323,7 +308,7 @@ def test_a_job_whose_events_were_refused_is_announced_by_the_retry(
     key = key or _reserve("c" * 32)
     body = b"These are meeting notes, not audio.\n" * 10 if case == "rejected" else sample_flac.read_bytes()
     event = _upload(aws, key, body)
-    _refuse_the_first_event(monkeypatch)
+    refuse_the_first_event(monkeypatch)
     with pytest.raises(RetryableError):
         ingest.handler(event, context)
     recorded = aws.table.scan()["Items"]

@@ -17,8 +17,7 @@ import pytest
 from functions.chunk import handler as chunk
 from functions.fail import handler as fail
 from functions.transcribe import handler as transcribe
-from tests.handlers.conftest import Aws, FakeContext, chunked
-from transcriber.adapters.events import EventPublisher
+from tests.handlers.conftest import Aws, FakeContext, chunked, refuse_the_first_event
 from transcriber.domain.errors import RetryableError
 from transcriber.domain.jobs import JOB_EVENT_TYPES, crosses_progress_step
 from transcriber.domain.search import EVENT_JOB_DELETED
@@ -193,15 +192,7 @@ def test_a_failure_whose_announcement_failed_is_announced_by_the_retry(
     """MarkFailed recorded the job FAILED, then EventBridge refused the event: the retried step
     announces it (the callback_url hears of the failure), once, and the execution's own
     status-change report after it adds nothing."""
-    real_emit = EventPublisher.emit
-    refusals = iter([RetryableError("EventBridge throttled")])
-
-    def emit_refused_once(self: EventPublisher, event: Any) -> None:
-        if (refusal := next(refusals, None)) is not None:
-            raise refusal
-        real_emit(self, event)
-
-    monkeypatch.setattr(EventPublisher, "emit", emit_refused_once)
+    refuse_the_first_event(monkeypatch)
     error = {"Error": "CorruptAudioError", "Cause": "ffmpeg could not decode it"}
     with pytest.raises(RetryableError):
         fail.handler({**pending_job, "error": error}, context)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import urllib.error
 import urllib.request
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from localrun.environment import RuntimeSettings
+from localrun.live_server import LiveServer
 from localrun.pipeline import LocalPipeline
 from localrun.serve import ApiServer
 from transcriber.adapters.tenants_table import TenantRepository
@@ -181,3 +183,39 @@ def api(pipeline: LocalPipeline) -> Iterator[Api]:
         yield Api(server=server, http=Http(server.base_url), tenants=tenants)
     finally:
         server.stop()
+
+
+# The web app in a browser (tests/integration/test_webapp*.py) -------------------------------
+
+
+@pytest.fixture(scope="module")
+def live(pipeline: LocalPipeline) -> Iterator[LiveServer]:
+    """Live status (the WebSocket server make serve starts)."""
+    server = LiveServer(pipeline)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def app_server(pipeline: LocalPipeline, live: LiveServer) -> Iterator[ApiServer]:
+    """make serve's servers: the app and the API, with live status beside them."""
+    server = ApiServer(pipeline)
+    server.live_origins = [live.url.rstrip("/")]
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium (installed by make browser), through Playwright (the dev extra)."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra: make setup")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=shutil.which("chromium"),
+            headless=True,
+            args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
+        )
+        yield chromium
+        chromium.close()

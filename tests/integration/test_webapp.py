@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,24 +43,6 @@ AppServer = ApiServer
 
 
 @pytest.fixture(scope="module")
-def live(pipeline: LocalPipeline) -> Iterator[LiveServer]:
-    server = LiveServer(pipeline)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def app_server(pipeline: LocalPipeline, live: LiveServer) -> Iterator[AppServer]:
-    """make serve's servers: the app and the API, with live status beside them."""
-    server = AppServer(pipeline)
-    server.live_origins = [live.url.rstrip("/")]
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where screenshots go: docs/screenshots with UPDATE_SCREENSHOTS=1, else a temporary folder."""
     folder = SCREENSHOTS if UPDATE_SCREENSHOTS else tmp_path_factory.mktemp("screenshots")
@@ -72,18 +53,6 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def carol(api: Api) -> ApiTenant:
     return api.tenant(f"carol-{int(time.time() * 1000) % 10**8}")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=shutil.which("chromium"),
-            headless=True,
-            args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
-        )
-        yield chromium
-        chromium.close()
 
 
 def _signed_in(browser: Any, base_url: str, key: str, **context: Any) -> Any:

@@ -8,49 +8,19 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from localrun.live_server import LiveServer
-from localrun.pipeline import LocalPipeline
 from tests.integration.conftest import Api, ApiTenant
-from tests.integration.test_webapp import AppServer, sync_api
+from tests.integration.test_webapp import AppServer
 
 pytestmark = pytest.mark.slow
 
 JOB_PATH = re.compile(r"/v1/transcriptions/([0-9a-f]{32})(/[a-z]+)?$")
 LIST_PATH = "/v1/transcriptions"
-
-
-@pytest.fixture(scope="module")
-def live(pipeline: LocalPipeline) -> Iterator[LiveServer]:
-    server = LiveServer(pipeline)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def app_server(pipeline: LocalPipeline, live: LiveServer) -> Iterator[AppServer]:
-    server = AppServer(pipeline)
-    server.live_origins = [live.url.rstrip("/")]
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    import shutil
-
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=shutil.which("chromium"), headless=True, args=["--no-sandbox"]
-        )
-        yield chromium
-        chromium.close()
 
 
 def _tenant(api: Api, prefix: str) -> ApiTenant:

@@ -1,4 +1,4 @@
-"""Fixtures shared by unit tests: the SDK's command line against a fake API, and S3 in moto."""
+"""Fixtures shared by unit tests: the SDK and its command line against a fake API, and S3 in moto."""
 
 from __future__ import annotations
 
@@ -11,6 +11,13 @@ import pytest
 from moto import mock_aws
 
 from tests.unit.fake_api import API_KEY, FakeApi
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeApi]:
+    """The fake API, for SDK tests that build their own client on its URL."""
+    with FakeApi() as api:
+        yield api
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import socket
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +18,6 @@ from tests.unit import fake_api
 from tests.unit.fake_api import API_KEY, TEXT, FakeApi, FakeJob
 
 AUDIO = b"RIFF fake audio bytes " * 64
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeApi]:
-    with FakeApi() as api:
-        yield api
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import json
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,12 +32,6 @@ from tests.conftest import REPO_ROOT
 from tests.unit.fake_api import API_KEY, OTHER_KEY, SEGMENTS, TEXT, FakeApi
 
 AUDIO = b"RIFF fake audio bytes " * 64
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeApi]:
-    with FakeApi() as api:
-        yield api
 
 
 @pytest.fixture
