@@ -14,9 +14,8 @@ import ipaddress
 import json
 import logging
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -26,6 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from localrun.tokens import LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer
 from tests.api_requests import KeyedTenants
+from tests.unit.conftest import http_server
 from tests.unit.test_api_routes import ALICE, KEY, NO_CONTEXT, NoService, _event, _problem
 from tests.webhook_receiver import serving
 from transcriber.adapters.jwt_verifier import JwtSettings, JwtVerifier
@@ -214,11 +214,8 @@ class _Media(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def media() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Media)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with http_server(_Media) as url:
+        yield url
 
 
 @pytest.mark.parametrize(

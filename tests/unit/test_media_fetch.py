@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import io
 import ipaddress
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
+from tests.unit.conftest import http_server
 from transcriber.adapters.media_fetch import fetch_media
 from transcriber.adapters.resolver import resolve_host
 from transcriber.domain.errors import TooLargeError, UnsupportedFormatError
@@ -42,10 +42,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def base() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with http_server(_Handler) as url:
+        yield url
 
 
 def _fetch(url: str, *, max_bytes: int = 10_000) -> tuple[bytes, str]:
