@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import functools
 import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -22,6 +21,7 @@ import openai
 import pytest
 
 from tests.integration.conftest import Api, ApiTenant, tenant_fixture
+from tests.local_http import http_server
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "sample.flac"
 
@@ -143,12 +143,8 @@ def test_a_multipart_create_is_a_job_only_its_tenant_sees(api: Api, carol: ApiTe
 def media_server(clip: Path) -> Iterator[str]:
     """The clip served over plain HTTP on localhost (allowed in local mode only)."""
     handler = functools.partial(SimpleHTTPRequestHandler, directory=str(clip.parent))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://localhost:{server.server_address[1]}"
-    finally:
-        server.shutdown()
+    with http_server(handler, host_name="localhost") as url:
+        yield url
 
 
 def test_a_source_url_on_localhost_is_fetched_and_transcribed(

@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from localrun.tokens import LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer
 from tests.api_requests import KeyedTenants
-from tests.unit.conftest import http_server
+from tests.local_http import http_server
 from tests.unit.test_api_routes import ALICE, KEY, NO_CONTEXT, NoService, _event, _problem
 from tests.webhook_receiver import serving
 from transcriber.adapters.jwt_verifier import JwtSettings, JwtVerifier

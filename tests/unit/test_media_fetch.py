@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from tests.unit.conftest import http_server
+from tests.local_http import http_server
 from transcriber.adapters.media_fetch import fetch_media
 from transcriber.adapters.resolver import resolve_host
 from transcriber.domain.errors import TooLargeError, UnsupportedFormatError
