@@ -359,3 +359,25 @@ def test_a_file_dropped_into_the_bucket_gets_its_tenants_retention(
     )["jobs"]
     unknown = JobRepository("jobs").get(other["job_id"])
     assert unknown is not None and "retention" not in unknown
+
+
+def test_a_dropped_file_that_reuses_a_transcript_completes_under_its_tenants_retention(
+    aws: Aws, context: FakeContext, sample_flac: Path
+) -> None:
+    """As aggregate does for a transcribed one: the duplicate gets its transcript's expiry, and
+    its upload goes where the tenant keeps no audio once transcribed."""
+    TenantRepository("tenants").ensure_tenant("acme", retention=Retention(audio_days=0, transcript_days=30))
+    (first,) = ingest.handler(_upload(aws, "tenants/acme/monday.flac", sample_flac.read_bytes()), context)[
+        "jobs"
+    ]
+    _complete(aws, first["job_id"])
+    (second,) = ingest.handler(_upload(aws, "tenants/acme/tuesday.flac", sample_flac.read_bytes()), context)[
+        "jobs"
+    ]
+    assert second["duplicate_of"] == first["job_id"]
+    job = JobRepository("jobs").get(second["job_id"])
+    assert job is not None and job["audio_deleted_at"] and job["transcript_expires_at"]
+    assert (
+        aws.s3.list_object_versions(Bucket="uploads", Prefix="tenants/acme/tuesday.flac").get("Versions")
+        is None
+    )

@@ -46,6 +46,7 @@ from transcriber.domain.options import JobOptions
 from transcriber.domain.retention import Retention
 from transcriber.domain.textedit import edit_transcript, text_edits
 from transcriber.stages.deleted import refuse_if_deleted
+from transcriber.stages.erasure import release_transcribed_audio
 from transcriber.stages.manifest import read_manifest, write_manifest
 from transcriber.stages.ports import StagePorts
 from transcriber.stages.speaker_labels import label_transcript
@@ -115,9 +116,7 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
     # the upload again): not kept for work/'s 30-day lifecycle, whatever the tenant's retention.
     store.delete_prefix(bucket, job_audio_prefix(job_id))
     retention = Retention.from_record(found)
-    if retention.audio_after_transcript:  # the tenant keeps no audio once it is transcribed
-        store.delete_every_version(request.bucket, request.key)  # prod versions the input bucket
-        logger.info("Audio deleted after its transcript (tenant retention)")
+    release_transcribed_audio(retention, request.bucket, request.key, store=store)
     fields: dict[str, Any] = {
         "duration": transcript.duration,
         "language": transcript.language,

@@ -4,13 +4,22 @@ A job completed as a duplicate (transcriber/domain/dedup.py) points to its origi
 instead of having its own. Before the original's outputs go, each such duplicate of the same
 tenant gets its own copy and stops being a duplicate, so no COMPLETED job is ever left without a
 transcript and the deleted job leaves nothing of its own behind.
+
+Also here: the upload's own end where the tenant keeps no audio once a job has its transcript
+(transcribed, or reusing an earlier one).
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
+from aws_lambda_powertools import Logger
+
 from transcriber.domain.jobs import JobStatus, output_key
+from transcriber.domain.retention import Retention
+from transcriber.stages.ports import Store
+
+logger = Logger(child=True)
 
 
 class HeirJobs(Protocol):
@@ -48,3 +57,11 @@ def hand_over_outputs(job: dict[str, Any], *, jobs: HeirJobs, objects: Copier, r
             outputs[fmt] = f"s3://{results_bucket}/{target}"
         jobs.take_over_outputs(heir["job_id"], outputs)
     return len(heirs)
+
+
+def release_transcribed_audio(retention: Retention, bucket: str, key: str, *, store: Store) -> None:
+    """Delete the upload (every version: prod versions the input bucket) of a job that now has its
+    transcript, where the tenant keeps no audio once transcribed; nothing otherwise."""
+    if retention.audio_after_transcript:
+        store.delete_every_version(bucket, key)
+        logger.info("Audio deleted after its transcript (tenant retention)")

@@ -29,6 +29,7 @@ from transcriber.domain.recovery import Executions
 from transcriber.domain.retention import Retention
 from transcriber.domain.tenants import reserved_job_of_key, tenant_of_key
 from transcriber.observability import count_failure
+from transcriber.stages.erasure import release_transcribed_audio
 from transcriber.stages.ports import Events, Jobs, Store, Tenants
 
 logger = Logger(child=True)
@@ -261,22 +262,21 @@ def _complete_as_duplicate(
 
     It completes under its tenant's retention as a transcribed job does (transcriber/stages/
     aggregate.py): its own transcript expiry for the sweeper, and no audio once it has a transcript
-    where the tenant keeps none. Like aggregate, ingest reads the retention from the job the API
-    created; an object dropped straight into the bucket carries none.
+    where the tenant keeps none. The retention is the job's as recorded so far: the one the API
+    created it with, or (a file dropped into the bucket) the one ``record`` got from the tenant.
     """
     jobs, events = ports.jobs, ports.events
     fields = dedup.duplicate_fields(original)
-    created = reserved.model_dump(mode="json") if reserved else {}
-    retention = Retention.from_record(created)
-    if retention.audio_after_transcript:  # before the job is complete, as in aggregate: no audio left
-        ports.store.delete_every_version(record["bucket"], record["key"])  # prod versions the bucket
-        logger.info("Audio deleted after its transcript (tenant retention)")
+    so_far = {**(reserved.model_dump(mode="json") if reserved else {}), **record}
+    retention = Retention.from_record(so_far)
+    # Before the job is complete, as in aggregate: no audio is left once it has its transcript.
+    release_transcribed_audio(retention, record["bucket"], record["key"], store=ports.store)
     now = datetime.now(UTC)
     completed = {
         **record,
         **fields,
         "completed_at": iso_timestamp(now),
-        **retention.completion_fields(now, created),
+        **retention.completion_fields(now, so_far),
     }
     if save(completed):
         logger.info(
