@@ -102,11 +102,19 @@ def index_job(job_id: str, *, jobs: Jobs, transcripts: Transcripts, index: Index
         index.delete_job(_tenant_of(job), job_id)
         return REMOVED
     index.replace_job(_document(job, transcripts, results_bucket))
-    now = jobs.get(job_id)
-    if now is None or now.get("status") != JobStatus.COMPLETED.value:
-        index.delete_job(_tenant_of(job), job_id)
+    if not _still_completed(job_id, _tenant_of(job), jobs=jobs, index=index):
         return REMOVED
     return INDEXED
+
+
+def _still_completed(job_id: str, tenant: str, *, jobs: Jobs, index: Index) -> bool:
+    """Read the job again after writing its rows: a job deleted or ended otherwise meanwhile (its
+    own event applied before the write) has them removed again. Whether it is still COMPLETED."""
+    job = jobs.get(job_id)
+    if job is None or job.get("status") != JobStatus.COMPLETED.value:
+        index.delete_job(tenant, job_id)
+        return False
+    return True
 
 
 def remove_job(job_id: str, *, jobs: Jobs, index: Index, tenant: str | None = None) -> str:
@@ -160,14 +168,7 @@ def reindex_tenant(
         except PermanentError:
             continue
     index.replace_tenant(tenant, documents)
-    indexed = 0
-    for document in documents:
-        now = jobs.get(document.job_id)
-        if now is None or now.get("status") != JobStatus.COMPLETED.value:
-            index.delete_job(tenant, document.job_id)
-        else:
-            indexed += 1
-    return indexed
+    return sum(_still_completed(document.job_id, tenant, jobs=jobs, index=index) for document in documents)
 
 
 def search(tenant: str, query: SearchQuery, *, index: Searchable) -> SearchPage:
