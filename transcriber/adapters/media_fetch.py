@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import http.client
 import ssl
-import string
 import time
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -24,7 +23,7 @@ from transcriber.domain.audio import SUPPORTED_EXTENSIONS
 from transcriber.domain.errors import TooLargeError
 from transcriber.domain.intake import SNIFF_BYTES, check_content
 from transcriber.domain.media_url import SourceUnreachableError, check_source_url, parse_source_url
-from transcriber.domain.webhooks import CallbackTarget, IPAddress, Resolver
+from transcriber.domain.webhooks import KEPT_IN_PATH, CallbackTarget, IPAddress, Resolver
 
 DEFAULT_TIMEOUT_S = 20.0
 MAX_REDIRECTS = 3
@@ -94,7 +93,7 @@ def _redirect_url(url: str, location: str) -> str:
     try:
         location = raw.decode("utf-8")
     except UnicodeDecodeError:
-        location = quote(raw, safe=string.punctuation)
+        location = quote(raw, safe=KEPT_IN_PATH)
     return urljoin(url, location)
 
 

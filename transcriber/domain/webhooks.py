@@ -47,7 +47,7 @@ MAX_URL_LENGTH = 2048
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 #: Kept as they are in a path and query: every printable ASCII character, so existing
 #: percent-escapes and reserved characters keep their meaning and only non-ASCII is escaped.
-_KEPT_IN_PATH = string.punctuation
+KEPT_IN_PATH = string.punctuation
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 #: Backoff between delivery attempts: the first retry after 30 s, then up to twice as long each
@@ -174,8 +174,8 @@ def _request_target(path: str, query: str) -> str:
     """Path and query as an ASCII request line needs them: non-ASCII characters percent-encoded
     as UTF-8 (RFC 3986, as browsers send them), since http.client cannot send them raw."""
     try:
-        target = quote(path, safe=_KEPT_IN_PATH)
-        return f"{target}?{quote(query, safe=_KEPT_IN_PATH)}" if query else target
+        target = quote(path, safe=KEPT_IN_PATH)
+        return f"{target}?{quote(query, safe=KEPT_IN_PATH)}" if query else target
     except UnicodeEncodeError:  # a lone surrogate (JSON may escape one: "\ud800") has no UTF-8 form
         raise InvalidCallbackUrlError("callback_url's path or query is not valid Unicode text.") from None
 
