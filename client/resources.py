@@ -318,17 +318,16 @@ class Client:
         while True:
             try:
                 job = self.get(job_id)
-            except RateLimitedError as err:
-                pause = max(poll_s, err.retry_after)
-                if time.monotonic() + pause > deadline:
-                    raise
-                self._sleep(pause)
-                continue
             except TranscriberError as err:
-                if not is_transient(err):
+                if isinstance(err, RateLimitedError):
+                    pause = max(poll_s, err.retry_after)
+                elif is_transient(err):
+                    pause = max(
+                        poll_s, backoff_s(failures, cap_s=_WAIT_BACKOFF_CAP_S, draw=self._http.random)
+                    )
+                    failures += 1
+                else:
                     raise
-                pause = max(poll_s, backoff_s(failures, cap_s=_WAIT_BACKOFF_CAP_S, draw=self._http.random))
-                failures += 1
                 if time.monotonic() + pause > deadline:
                     raise
                 self._sleep(pause)

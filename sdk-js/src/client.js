@@ -162,6 +162,7 @@ export class Client {
     const idempotent = IDEMPOTENT.has(method.toUpperCase());
     // Node: never follow a redirect with the key; a browser drops Authorization on cross-origin redirects itself.
     const redirect = inNode() ? 'manual' : 'follow';
+    const backoffCapMs = Math.min(BACKOFF_CAP_MS, this.maxRetryWaitMs);
     for (let attempt = 0; ; attempt += 1) {
       let response;
       try {
@@ -173,7 +174,7 @@ export class Client {
       } catch (err) {
         // No answer (refused, reset, timed out): the request may not have arrived; only an idempotent one is sent again.
         if (!(idempotent && err instanceof APIConnectionError && attempt < this.maxRetries)) throw err;
-        await this.#sleep(backoffMs(attempt, Math.min(BACKOFF_CAP_MS, this.maxRetryWaitMs)), opts.signal);
+        await this.#sleep(backoffMs(attempt, backoffCapMs), opts.signal);
         continue;
       }
       if (response.ok) return response;
@@ -182,7 +183,7 @@ export class Client {
       const retryAfter = response.headers.get('Retry-After');
       const waitMs = retryAfter !== null
         ? parseRetryAfter(retryAfter) * 1000
-        : backoffMs(attempt, Math.min(BACKOFF_CAP_MS, this.maxRetryWaitMs));
+        : backoffMs(attempt, backoffCapMs);
       if (waitMs > this.maxRetryWaitMs) throw error;
       await this.#sleep(waitMs, opts.signal);
     }

@@ -148,15 +148,10 @@ export function errorFor(status, problem, headers, what, hints = {}) {
       init,
     );
   }
-  if (status === 413 && hints.tooLarge) {
-    return new ValidationError(`${what}: too large (413)${tag}${said}. ${hints.tooLarge}`, init);
-  }
   if (status === 413) {
-    return new ValidationError(
-      `${what}: too large (413)${tag}${said}. Send a smaller file (or split it); files over 4 MiB ` +
-        'cannot be sent inline and must use the upload URL.',
-      init,
-    );
+    const hint = hints.tooLarge ??
+      'Send a smaller file (or split it); files over 4 MiB cannot be sent inline and must use the upload URL.';
+    return new ValidationError(`${what}: too large (413)${tag}${said}. ${hint}`, init);
   }
   if (status === 415) {
     return new ValidationError(
