@@ -20,7 +20,7 @@ from constructs import Construct
 from infra.config import EnvironmentConfig
 from infra.constructs.concern import Concern
 from infra.constructs.functions import Functions, log_group
-from infra.constructs.permissions import allow, list_bucket
+from infra.constructs.permissions import allow, delete_every_version, list_bucket
 from infra.constructs.pipeline import PUT_OBJECT, SINGLE_ITEM_ACTIONS
 from infra.constructs.storage import Storage
 from infra.constructs.tables import Tables
@@ -186,8 +186,7 @@ class ApiService(Concern):
             ),
             # Deleting a job deletes its audio, which a bucket-dropped job may have under any key,
             # with every version of it (prod versions the input bucket).
-            (["s3:DeleteObject", "s3:DeleteObjectVersion"], [input_bucket.arn_for_objects("*")]),
-            (["s3:ListBucketVersions"], [input_bucket.bucket_arn]),
+            *delete_every_version(input_bucket),
             # The player's presigned GET of the original (and its HEAD; ListBucket makes a gone one 404).
             (["s3:GetObject"], [input_bucket.arn_for_objects("*")]),
             (["s3:ListBucket"], [input_bucket.bucket_arn]),

@@ -30,3 +30,12 @@ def list_bucket(bucket: s3.IBucket, prefixes: Sequence[str]) -> iam.PolicyStatem
         resources=[bucket.bucket_arn],
         conditions={"StringLike": {"s3:prefix": list(prefixes)}},
     )
+
+
+def delete_every_version(bucket: s3.IBucket) -> list[Grant]:
+    """Deleting an object of ``bucket`` with every version of it (prod versions the input bucket):
+    the versions are listed, then each is deleted."""
+    return [
+        (["s3:DeleteObject", "s3:DeleteObjectVersion"], [bucket.arn_for_objects("*")]),
+        (["s3:ListBucketVersions"], [bucket.bucket_arn]),
+    ]

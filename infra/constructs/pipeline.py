@@ -16,7 +16,7 @@ from infra.constructs.concern import Concern
 from infra.constructs.events import JobEvents
 from infra.constructs.functions import Functions, env_number
 from infra.constructs.malware_protection import InputMalwareProtection
-from infra.constructs.permissions import list_bucket
+from infra.constructs.permissions import allow, delete_every_version, list_bucket
 from infra.constructs.rules import delivery
 from infra.constructs.state_machine import StepFunctions, transcription_state_machine
 from infra.constructs.storage import Storage
@@ -97,13 +97,8 @@ class Pipeline(Concern):
                 dead_letter_queue=self.ingest_dlq,
                 key=storage.data_key,
             )
-            # A threat's object is deleted (transcriber/stages/ingest.py: refuse_scanned_object).
-            self.ingest_fn.add_to_role_policy(
-                iam.PolicyStatement(
-                    actions=["s3:DeleteObject", "s3:DeleteObjectVersion"],
-                    resources=[storage.input_bucket.arn_for_objects("*")],
-                )
-            )
+            # A threat's object is deleted (transcriber/stages/ingest.py: refuse_scanned_object),
+            # with the deletions ingest is granted in _grant.
         else:
             storage.input_bucket.add_event_notification(
                 s3.EventType.OBJECT_CREATED, s3n.LambdaDestination(self.ingest_fn)
@@ -149,14 +144,11 @@ class Pipeline(Concern):
             self.ingest_fn: [(["s3:GetObject"], input_objects)],
             self.chunk_fn: [(["s3:GetObject"], input_objects), (PUT_OBJECT, work_objects)],
             self.transcribe_fn: [(["s3:GetObject", *PUT_OBJECT], work_objects)],
-            # Deleting uploads, every version: a tenant's "audio: after-transcript" retention; work
-            # files: the job's converted WAV, and a redacting job's chunk transcripts (the words as
-            # heard) once its outputs exist.
+            # Deleting work files: the job's converted WAV, and a redacting job's chunk transcripts
+            # (the words as heard) once its outputs exist (uploads: below).
             self.aggregate_fn: [
                 (["s3:GetObject", "s3:DeleteObject"], work_objects),
                 (PUT_OBJECT, transcripts),
-                (["s3:DeleteObject", "s3:DeleteObjectVersion"], input_objects),
-                (["s3:ListBucketVersions"], storage.input_bucket.bucket_arn),
             ],
             self.fail_fn: [],
         }
@@ -182,16 +174,10 @@ class Pipeline(Concern):
             objects = [storage.results_bucket.arn_for_objects(f"{prefix}/*") for prefix in prefixes]
             fn.add_to_role_policy(iam.PolicyStatement(actions=["s3:DeleteObject"], resources=objects))
             fn.add_to_role_policy(list_bucket(storage.results_bucket, [f"{prefix}/*" for prefix in prefixes]))
-        self.ingest_fn.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["s3:DeleteObject", "s3:DeleteObjectVersion"], resources=[input_objects]
-            )
-        )
-        self.ingest_fn.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucketVersions"], resources=[storage.input_bucket.bucket_arn]
-            )
-        )
+        # Uploads, every version: ingest's refused ones (and, with scanning, a threat's); aggregate's
+        # under a tenant's "audio: after-transcript" retention.
+        allow(self.ingest_fn, delete_every_version(storage.input_bucket))
+        allow(self.aggregate_fn, delete_every_version(storage.input_bucket))
         # Who publishes what: ingest (created, or failed at intake), chunk (started), transcribe
         # (progress), aggregate (completed), fail (failed); the sweeper is granted in its construct.
         for fn in s3_access:

@@ -11,7 +11,7 @@ from infra.config import FunctionSizing
 from infra.constructs.concern import Concern
 from infra.constructs.events import JobEvents
 from infra.constructs.functions import Functions
-from infra.constructs.permissions import allow, list_bucket
+from infra.constructs.permissions import allow, delete_every_version, list_bucket
 from infra.constructs.rules import schedule
 from infra.constructs.storage import Storage
 from infra.constructs.tables import Tables
@@ -72,8 +72,7 @@ class Sweeper(Concern):
             (["dynamodb:Query"], [f"{tables.jobs.table_arn}/index/{CONTENT_INDEX}"]),
             (["s3:GetObject", "s3:PutObject"], [transcripts]),
             (["dynamodb:DeleteItem"], [tables.jobs.table_arn]),
-            (["s3:DeleteObject", "s3:DeleteObjectVersion"], [storage.input_bucket.arn_for_objects("*")]),
-            (["s3:ListBucketVersions"], [storage.input_bucket.bucket_arn]),
+            *delete_every_version(storage.input_bucket),
             (["s3:DeleteObject"], [results.arn_for_objects(p) for p in prefixes]),
         ]
         allow(fn, statements)
