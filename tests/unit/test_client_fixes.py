@@ -16,6 +16,7 @@ from client.cli import main
 from client.errors import error_for_status
 from tests.unit import fake_api
 from tests.unit.fake_api import API_KEY, TEXT, FakeApi, FakeJob
+from tests.unit.test_client_cli import run
 
 AUDIO = b"RIFF fake audio bytes " * 64
 
@@ -57,12 +58,6 @@ def large_transcripts(monkeypatch: pytest.MonkeyPatch) -> None:
         return data
 
     monkeypatch.setattr(FakeJob, "to_dict", to_dict)
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # ---- 1. a transcript too large for the job view ---------------------------------------------
