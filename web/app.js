@@ -1,7 +1,7 @@
 // The web app: plain ES modules on the JavaScript SDK. Names and transcript text are only ever set
 // as textContent, never as HTML. The API key lives in sessionStorage (this tab only).
 import {
-  APIConnectionError, Client, DOWNLOAD_FORMATS, NotFoundError, RateLimitedError, ServerError, TranscriberError,
+  Client, DOWNLOAD_FORMATS, NotFoundError, RateLimitedError, TranscriberError, isTransient,
 } from '/sdk-js/src/index.js';
 import { highlightNodes } from '/marks.js';
 
@@ -17,6 +17,14 @@ const TICK_MS = 1000;
 const POLL_MIN_MS = 1000;
 const POLL_MAX_MS = 10_000;
 const LIVE_CHECK_MS = 30_000;
+/**
+ * After the live connection fails, it is tried again after a pause that doubles with each failure in
+ * a row, up to LIVE_RETRY_MAX_MS: from LIVE_REFUSED_MS when the subscription was refused or the
+ * server unreachable, from LIVE_DROPPED_MS when an open connection dropped.
+ */
+const LIVE_REFUSED_MS = 15_000;
+const LIVE_DROPPED_MS = 5_000;
+const LIVE_RETRY_MAX_MS = 300_000;
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
 /** @typedef {import('/sdk-js/src/index.js').Transcription} Transcription */
@@ -52,10 +60,6 @@ class Session {
     this.follower.stop();
   }
 }
-
-/** An error that may pass by itself (429, 502, 503, 504, no connection): ask again later, say nothing. */
-const transient = (/** @type {unknown} */ err) => err instanceof RateLimitedError || err instanceof APIConnectionError
-  || (err instanceof ServerError && [502, 503, 504].includes(/** @type {number} */ (err.status)));
 
 /**
  * Follows a session's running jobs until each is COMPLETED or FAILED: over one live subscription
@@ -167,7 +171,7 @@ class Follower {
     } catch (err) {
       if (!s.active || this.followed.get(jobId) !== entry) return; // signed out, or forgotten meanwhile
       if (err instanceof RateLimitedError) this.pausedUntil = Date.now() + Math.max(1, err.retryAfter) * 1000;
-      if (transient(err)) {
+      if (isTransient(err)) { // 429, 502, 503, 504, no connection: ask again later, say nothing
         entry.interval = Math.min(POLL_MAX_MS, entry.interval * 2);
         entry.due = Date.now() + entry.interval;
       } else if (err instanceof NotFoundError && s.deleted.has(jobId)) {
@@ -204,30 +208,36 @@ class Follower {
         }
         this.schedule();
       },
-      (err) => { // refused or unreachable: polling goes on; try again later
+      (err) => { // refused or unreachable: polling goes on; try again later (not before a 429's Retry-After)
         if (!s.active) return;
-        this.live = 'off';
-        this.liveFailures += 1;
-        const backoff = Math.min(300_000, 15_000 * 2 ** (this.liveFailures - 1));
-        this.retryLiveAt = Date.now() + (err instanceof RateLimitedError ? Math.max(backoff, err.retryAfter * 1000) : backoff);
-        this.connectLive();
+        this.retryLiveLater(LIVE_REFUSED_MS, err instanceof RateLimitedError ? err.retryAfter * 1000 : 0);
       },
     );
+  }
+
+  /**
+   * The live connection failed (refused, unreachable or dropped): live status is off, and
+   * connectLive tries again after a backoff from `firstMs`, doubling with each failure in a row up
+   * to LIVE_RETRY_MAX_MS, and not before `atLeastMs`. A confirmed subscription resets the count.
+   */
+  retryLiveLater(/** @type {number} */ firstMs, atLeastMs = 0) {
+    this.live = 'off';
+    this.liveFailures += 1;
+    const backoff = Math.min(LIVE_RETRY_MAX_MS, firstMs * 2 ** (this.liveFailures - 1));
+    this.retryLiveAt = Date.now() + Math.max(backoff, atLeastMs);
+    this.connectLive();
   }
 
   /** The live connection closed: poll from now on, and subscribe again after a pause. */
   liveLost() {
     this.subscription = null;
     if (!this.session.active) return;
-    this.live = 'off';
-    this.liveFailures += 1;
-    this.retryLiveAt = Date.now() + Math.min(300_000, 5_000 * 2 ** (this.liveFailures - 1));
     for (const entry of this.followed.values()) {
       entry.interval = POLL_MIN_MS;
       entry.due = Math.min(entry.due, Date.now());
     }
     this.schedule();
-    this.connectLive();
+    this.retryLiveLater(LIVE_DROPPED_MS);
   }
 }
 

@@ -27,8 +27,11 @@ const LIVE_CHECK_MS = 30_000;
 /** How many times one wait() subscribes again after the live connection dropped, before it polls. */
 const LIVE_RECONNECTS = 5;
 
-/** An error that may pass by itself: over the rate limit, a 502, 503 or 504, or no answer. */
-function isTransient(/** @type {unknown} */ err) {
+/**
+ * An error that may pass by itself: over the rate limit, a 502, 503 or 504, or no answer. The one
+ * check of what `wait` rides out; exported, so that an app's own retries decide the same way.
+ */
+export function isTransient(/** @type {unknown} */ err) {
   if (err instanceof RateLimitedError || err instanceof APIConnectionError) return true;
   return err instanceof ServerError && RETRY_STATUSES.has(/** @type {number} */ (err.status));
 }

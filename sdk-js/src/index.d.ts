@@ -292,6 +292,8 @@ export function errorFor(
   what: string,
   hints?: { tooLarge?: string },
 ): TranscriberError;
+/** true for an error that may pass by itself (429, 502, 503, 504, no connection): what the client retries */
+export function isTransient(err: unknown): boolean;
 export function parseRetryAfter(value: string | null | undefined, fallback?: number, nowMs?: number): number;
 export function guessContentType(filename: string): string | null;
 export function toTranscription(data: Record<string, unknown>): Transcription;

@@ -1,5 +1,5 @@
 // @audio-transcriber/sdk: the transcription API for Node 20+ and browsers, with no dependencies.
-export { Client, INLINE_LIMIT_BYTES, VERSION } from './client.js';
+export { Client, INLINE_LIMIT_BYTES, VERSION, isTransient } from './client.js';
 export * from './errors.js';
 export {
   AWAITING_UPLOAD, COMPLETED, DOWNLOAD_FORMATS, FAILED, PENDING, PROCESSING, TERMINAL_STATES,

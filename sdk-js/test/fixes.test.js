@@ -4,29 +4,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   APIConnectionError, AuthenticationError, Client, NotFoundError, RateLimitedError, ServerError, ValidationError,
-  errorFor,
+  errorFor, isTransient,
 } from '../src/index.js';
+import { fakeFetch } from './helpers.js';
 
 const problem = (status, extra = {}) => ({ type: 'urn:transcriber:problem:x', title: 'T', status, detail: `detail ${status}`, ...extra });
-
-/**
- * A fetch answering from a queue; an entry is [status, body, headers] or an Error to throw (no
- * connection). The last entry repeats.
- */
-function fakeFetch(answers) {
-  const calls = [];
-  const fn = async (url, init = {}) => {
-    calls.push({ url: String(url), init });
-    const answer = answers.length > 1 ? answers.shift() : answers[0];
-    if (answer instanceof Error) throw answer;
-    const [status, body, headers = {}] = answer;
-    const text = typeof body === 'string' ? body : JSON.stringify(body);
-    const type = typeof body === 'string' ? 'text/plain' : status >= 400 ? 'application/problem+json' : 'application/json';
-    return new Response(status === 204 ? null : text, { status, headers: { 'Content-Type': type, ...headers } });
-  };
-  fn.calls = calls;
-  return fn;
-}
 
 /** A recording sleep that does not wait. */
 function recordingSleep() {
@@ -247,6 +229,15 @@ test('wait gives up on a transient error that lasts past its deadline, and not o
   await assert.rejects(client.wait(id, { timeoutMs: 0 }), ServerError);
   const refused = new Client('http://api', 'key', { fetch: fakeFetch([[401, problem(401)]]), sleep: recordingSleep() });
   await assert.rejects(refused.wait(id), AuthenticationError);
+});
+
+test('isTransient, exported for apps, is true for a 429, a 502, 503 or 504 and no connection only', () => {
+  const none = new Headers();
+  for (const status of [429, 502, 503, 504]) assert.ok(isTransient(errorFor(status, problem(status), none, 'x')), String(status));
+  assert.ok(isTransient(new APIConnectionError('no answer')));
+  for (const status of [400, 401, 404, 409, 413, 500, 501]) assert.ok(!isTransient(errorFor(status, problem(status), none, 'x')), String(status));
+  assert.ok(!isTransient(new Error('other')));
+  assert.ok(!isTransient(undefined));
 });
 
 // ---- large transcripts ---------------------------------------------------------------------------

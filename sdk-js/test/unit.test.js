@@ -7,22 +7,9 @@ import {
   TranscriptionFailedError, UnsupportedError, UploadError, ValidationError, WaitTimeoutError,
   errorFor, parseRetryAfter, toTranscription,
 } from '../src/index.js';
+import { fakeFetch } from './helpers.js';
 
 const problem = (status, extra = {}) => ({ type: `urn:transcriber:problem:x`, title: 'T', status, detail: `detail ${status}`, ...extra });
-
-/** A fetch that answers from a queue of [status, body, headers] and records the requests. */
-function fakeFetch(answers) {
-  const calls = [];
-  const fn = async (url, init = {}) => {
-    calls.push({ url: String(url), init });
-    const [status, body, headers = {}] = answers.length > 1 ? answers.shift() : answers[0];
-    const text = typeof body === 'string' ? body : JSON.stringify(body);
-    const type = typeof body === 'string' ? 'text/plain' : status >= 400 ? 'application/problem+json' : 'application/json';
-    return new Response(status === 204 ? null : text, { status, headers: { 'Content-Type': type, ...headers } });
-  };
-  fn.calls = calls;
-  return fn;
-}
 
 const noSleep = async () => {};
 
