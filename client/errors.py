@@ -137,20 +137,10 @@ def is_transient(err: TranscriberError) -> bool:
     )
 
 
-#: What to do about a 413, by the end of the route that answered it; the default is the upload's.
-_TOO_LARGE_HINTS = {
-    "/segments": "The transcript is too large to answer here: download it as JSON instead "
-    "(download(job_id, format='json'), or transcriber download ID --format json) or search it "
-    "(search(q, job_id=...)).",
-}
+#: What to do about a 413 unless the call says otherwise (``too_large_hint``): the upload's.
 _TOO_LARGE_DEFAULT = (
     "Send a smaller file (or split it); files over 4 MiB cannot be sent inline and must use the upload URL."
 )
-
-
-def _too_large_hint(route: str | None) -> str:
-    path = (route or "").rstrip("/")
-    return next((hint for end, hint in _TOO_LARGE_HINTS.items() if path.endswith(end)), _TOO_LARGE_DEFAULT)
 
 
 def error_for_status(
@@ -160,13 +150,13 @@ def error_for_status(
     *,
     retry_after: float,
     location: str | None,
-    route: str | None = None,
+    too_large_hint: str | None = None,
 ) -> TranscriberError:
     """The exception for a non-2xx answer, with the server's detail and what to do next.
 
     ``what`` names the call ("Getting job j1"); ``retry_after`` and ``location`` come from the
-    answer's headers (the transport parses them); ``route``, the API path asked, picks a hint that
-    depends on it (a 413 means something else for an upload than for a transcript's segments).
+    answer's headers (the transport parses them); ``too_large_hint`` is what to do about a 413,
+    from a call where it means something else than for an upload (a transcript's segments).
     """
     problem = dict(problem)
     detail = str(problem.get("detail") or problem.get("title") or problem.get("message") or "").strip()
@@ -197,7 +187,7 @@ def error_for_status(
         )
     if status == 413:
         return ValidationError(
-            f"{what}: too large (413){tag}{said}. {_too_large_hint(route)}",
+            f"{what}: too large (413){tag}{said}. {too_large_hint or _TOO_LARGE_DEFAULT}",
             status=status,
             problem=problem,
         )

@@ -53,6 +53,13 @@ INLINE_LIMIT_BYTES = 4 * 1024 * 1024  # the API's limit: base64 of it fits a 6 M
 _WAIT_BACKOFF_CAP_S = 30.0
 #: What ``download`` can produce.
 DOWNLOAD_FORMATS = ("json", "srt", "vtt", "txt")
+#: What to do about a 413 from ``segments``: the transcript is too large to answer there, so the
+#: upload's "send a smaller file" would be wrong.
+_SEGMENTS_TOO_LARGE = (
+    "The transcript is too large to answer here: download it as JSON instead "
+    "(download(job_id, format='json'), or transcriber download ID --format json) or search it "
+    "(search(q, job_id=...))."
+)
 
 _AUDIO_TYPES = {
     ".wav": "audio/wav",
@@ -378,12 +385,14 @@ class Client:
 
     def segments(self, job_id: str, q: str | None = None, speaker: str | None = None) -> tuple[Segment, ...]:
         """The segments of a COMPLETED job, only those matching the words of ``q`` if given, and
-        only ``speaker``'s (a label such as ``spk_1``) if given."""
+        only ``speaker``'s (a label such as ``spk_1``) if given. A transcript too large to answer
+        here is a 413 (:class:`ValidationError`) saying to download or search it instead."""
         data = self._http.json(
             "GET",
             _job_path(job_id, "/segments"),
             what=f"Getting the segments of job {job_id}",
             query={"q": q, "speaker": speaker},
+            too_large_hint=_SEGMENTS_TOO_LARGE,
         )
         return segments_of(data.get("segments"))
 

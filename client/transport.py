@@ -2,8 +2,9 @@
 
 - Idempotent calls (GET, HEAD, PUT, DELETE) wait and try again, a bounded number of times, when
   the API answers 429, 502, 503 or 504 or the connection fails: after ``Retry-After`` when the
-  answer has one, else after an exponential backoff with full jitter (the API's 503 carries no
-  ``Retry-After``). A POST is never repeated: it could create a second job.
+  answer has one (the API's 429 and 503 do), else after an exponential backoff with full jitter
+  (a gateway's 502 or 504, a dropped connection). A POST is never repeated: it could create a
+  second job.
 - Redirects are never followed with the API key (it would travel to wherever they point); only a
   303 to a presigned download is fetched, without the key.
 - Uploads stream the file to a presigned URL in blocks, with no API key.
@@ -101,15 +102,15 @@ class Response:
         text = self.body.decode("utf-8", errors="replace").strip()
         return {"detail": text[:300]} if text else {}
 
-    def error(self, what: str, *, route: str | None = None) -> TranscriberError:
-        """The exception for this error answer; ``route`` (the API path) picks the hint."""
+    def error(self, what: str, *, too_large_hint: str | None = None) -> TranscriberError:
+        """The exception for this error answer; ``too_large_hint``: what to do about a 413 here."""
         return error_for_status(
             self.status,
             self.problem(),
             what,
             retry_after=parse_retry_after(self.headers.get("Retry-After")),
             location=self.headers.get("Location"),
-            route=route,
+            too_large_hint=too_large_hint,
         )
 
 
@@ -222,10 +223,12 @@ class Transport:
         payload: Any = None,
         accept: str = "application/json",
         follow_see_other: bool = False,
+        too_large_hint: str | None = None,
     ) -> Response:
         """One API call; idempotent ones ride out 429, 502-504 and dropped connections, a bounded
         number of times. ``follow_see_other``: a 303 (a transcript too large for one API response)
-        is fetched from its presigned Location, without the key."""
+        is fetched from its presigned Location, without the key. ``too_large_hint``: what to do
+        about a 413 from this call, where it is not the upload's "send a smaller file"."""
         url = self._url(path, query)
         headers = {
             "Authorization": f"Bearer {self._api_key}",
@@ -253,11 +256,11 @@ class Transport:
             if response.ok:
                 return response
             if not (retry and response.status in RETRYABLE_STATUSES):
-                raise response.error(what, route=path)
+                raise response.error(what, too_large_hint=too_large_hint)
             retry_after = response.headers.get("Retry-After")
             wait_s = parse_retry_after(retry_after) if retry_after is not None else self._backoff(attempt)
             if wait_s > self.max_retry_wait_s:
-                raise response.error(what, route=path)
+                raise response.error(what, too_large_hint=too_large_hint)
             attempt += 1
             self.sleep(wait_s)
 

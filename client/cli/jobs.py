@@ -17,7 +17,7 @@ from client.cli.common import (
     make_client,
     positive_float,
 )
-from client.cli.output import human_size, print_job, print_table, wait_and_show
+from client.cli.output import human_size, job_json, print_job, print_table, wait_and_show
 from client.cli.terminal import write_document
 
 #: Empty filtered pages ``list`` reads past (the API may answer one with a cursor) before it stops.
@@ -72,7 +72,7 @@ def _after_submit(client: Any, job_id: str, name: str, args: argparse.Namespace)
         return EXIT_OK
     job = client.get(job_id)
     if args.json:
-        emit_json(job.raw)
+        emit_json(job_json(job))
     else:
         print(job.job_id)
         info(f"Status {job.status}. Follow it with: {PROG} wait {job.job_id}", args)
@@ -82,7 +82,7 @@ def _after_submit(client: Any, job_id: str, name: str, args: argparse.Namespace)
 def cmd_status(args: argparse.Namespace) -> int:
     job = make_client(args).get(args.job_id)
     if args.json:
-        emit_json(job.raw)
+        emit_json(job_json(job))
     else:
         print_job(job)
     return EXIT_OK
@@ -168,7 +168,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
     if args.wait:
         wait_and_show(client, job.job_id, f"Retrying {args.job_id}", args)
     elif args.json:
-        emit_json(job.raw)
+        emit_json(job_json(job))
     else:
         print(f"Job {job.job_id} restarted: {job.status}. Follow it with: {PROG} wait {job.job_id}")
     return EXIT_OK

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from client import AWAITING_UPLOAD, COMPLETED, FAILED, Client, Transcription
@@ -81,12 +82,28 @@ class ProgressBar:
         self.close()
 
 
+def job_json(job: Transcription) -> dict[str, Any]:
+    """A job as ``--json`` prints it: the API's view, with the whole transcript in it. A transcript
+    over the view's 5 MB is only linked there (``links.transcript``); the SDK downloaded it, and it
+    goes where a smaller one is, in the same shape, so the output does not depend on its size."""
+    data = dict(job.raw)
+    transcript = job.transcript
+    if transcript is not None and not isinstance(data.get("transcript"), Mapping):
+        data["transcript"] = {
+            "text": transcript.text,
+            "language": transcript.language,
+            "duration": transcript.duration,
+            "segments": [segment.raw for segment in transcript.segments],
+        }
+    return data
+
+
 def wait_and_show(client: Client, job_id: str, label: str, args: argparse.Namespace) -> None:
     """Follow a job to its end with a progress bar, then show the result (text or --json)."""
     with ProgressBar(label, enabled=not (args.quiet or args.no_progress)) as bar:
         job = client.wait(job_id, poll_s=args.poll, timeout_s=args.wait_timeout, on_progress=bar)
     if args.json:
-        emit_json(job.raw)
+        emit_json(job_json(job))
     else:
         _print_done(job, args)
 

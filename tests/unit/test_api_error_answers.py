@@ -1,7 +1,7 @@
 """Errors that used to escape the API function (API Gateway then answers a bare 502 and the call
 goes unaudited) are answered: a URL with non-ASCII characters is sent percent-encoded, an
-unreachable JWKS endpoint is a 503, an OpenAI upload the job model refuses a 400, and anything
-unanticipated a logged 500 problem with its audit line.
+unreachable JWKS endpoint is a 503 (with Retry-After, as every 503), an OpenAI upload the job
+model refuses a 400, and anything unanticipated a logged 500 problem with its audit line.
 
 Through Powertools' resolver without AWS, as tests/unit/test_api_routes.py does; URLs against
 real servers on 127.0.0.1.
@@ -26,6 +26,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from localrun.tokens import LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer
 from tests.api_requests import KeyedTenants
 from tests.local_http import http_server
+from tests.unit.test_api_auth import _header
 from tests.unit.test_api_routes import ALICE, KEY, NO_CONTEXT, NoService, _event, _problem
 from tests.webhook_receiver import serving
 from transcriber.adapters.jwt_verifier import JwtSettings, JwtVerifier
@@ -34,6 +35,7 @@ from transcriber.adapters.resolver import resolve_host
 from transcriber.adapters.webhook_sender import post_webhook
 from transcriber.api.http_api import FAILURE_MESSAGE, HttpApi
 from transcriber.api.models import CreateTranscription
+from transcriber.api.problems import RETRY_LATER_S
 from transcriber.domain.errors import RetryableError
 from transcriber.domain.media_url import InvalidSourceUrlError, parse_source_url
 from transcriber.domain.tenants import Tenant
@@ -123,6 +125,32 @@ def test_an_unreachable_jwks_endpoint_is_a_503_not_a_crash(
     assert problem["reason_code"] == "ISSUER_UNAVAILABLE"
     (audit,) = _audit(caplog)
     assert audit["status"] == 503 and audit["outcome"] == "server_error"
+
+
+@pytest.mark.parametrize("path", ["/v1/transcriptions", "/v1/audio/transcriptions"])
+def test_a_503_for_an_unreachable_jwks_endpoint_says_when_to_retry(
+    tmp_path: Path, unreachable_jwks: JwtVerifier, path: str
+) -> None:
+    """Both SDKs (and OpenAI's) wait as Retry-After says; without it they guess with a backoff."""
+    token = LocalIssuer(tmp_path / "key.pem").mint("alice")
+    api = HttpApi(service=NoService(), tenants=KeyedTenants({KEY: ALICE}), tokens=unreachable_jwks)
+    answer = api.handle(_event("GET", path, key=token), NO_CONTEXT)
+    assert answer["statusCode"] == 503
+    assert _header(answer, "Retry-After") == str(RETRY_LATER_S)
+
+
+class Busy(NoService):
+    """A service whose dependency stays busy past the SDK's own retries (DynamoDB throttling)."""
+
+    def get(self, tenant: Tenant, job_id: str) -> dict[str, Any]:
+        raise RetryableError("get_item: ProvisionedThroughputExceededException")
+
+
+def test_a_503_for_a_busy_dependency_says_when_to_retry() -> None:
+    api = HttpApi(service=Busy(), tenants=KeyedTenants({KEY: ALICE}))
+    answer = api.handle(_event("GET", f"/v1/transcriptions/{JOB_ID}"), NO_CONTEXT)
+    assert _problem(answer, 503)["type"] == "urn:transcriber:problem:service-unavailable"
+    assert _header(answer, "Retry-After") == str(RETRY_LATER_S)
 
 
 # OpenAI-compatible uploads the job model refuses: 400 in OpenAI's shape ----------------------

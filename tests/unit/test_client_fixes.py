@@ -4,6 +4,7 @@ for the job view, transient failures, the 413 of /segments, empty filtered pages
 from __future__ import annotations
 
 import base64
+import json
 import socket
 import sys
 from pathlib import Path
@@ -91,6 +92,26 @@ def test_submit_wait_prints_a_large_transcript(
     code, out, err = run(capsys, "submit", str(audio), "--wait", "--poll", "0", "--no-progress")
     assert code == 0, err
     assert out.strip() == TEXT
+
+
+@pytest.mark.usefixtures("large_transcripts")
+def test_json_output_has_a_large_transcript_as_it_has_a_small_one(
+    cli_api: FakeApi, audio: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    small_id = cli_api.add_job("talk.mp3")
+    code, out, err = run(capsys, "status", small_id, "--json")
+    assert code == 0, err
+    small = json.loads(out)["transcript"]
+    assert small["text"] == TEXT and small["segments"]
+
+    code, out, err = run(capsys, "submit", str(audio), "--wait", "--json", "--poll", "0", "--no-progress")
+    assert code == 0, err
+    waited = json.loads(out)
+    assert waited["links"]["transcript"]  # the view only linked it: the SDK downloaded it
+    assert waited["transcript"] == small
+    code, out, err = run(capsys, "status", waited["job_id"], "--json")
+    assert code == 0, err
+    assert json.loads(out)["transcript"] == small
 
 
 def test_wait_says_where_a_missing_transcript_is(
@@ -237,16 +258,23 @@ def test_a_413_from_segments_says_download_the_json(api: Client, fake: FakeApi) 
     with pytest.raises(ValidationError) as caught:
         api.segments(job_id)
     assert "format='json'" in str(caught.value) and "smaller file" not in str(caught.value)
+    assert str(caught.value) == (
+        f"Getting the segments of job {job_id}: too large (413): too large to answer here. The "
+        "transcript is too large to answer here: download it as JSON instead (download(job_id, "
+        "format='json'), or transcriber download ID --format json) or search it (search(q, job_id=...))."
+    )
     with pytest.raises(ValidationError, match="smaller file"):
         api.create("talk.mp3", 200 * 1024 * 1024)  # the upload's 413 keeps its own hint
 
 
-def test_413_hints_are_keyed_on_the_route() -> None:
-    def message(route: str | None) -> str:
-        return str(error_for_status(413, {}, "x", retry_after=1.0, location=None, route=route))
+def test_a_413_hint_comes_from_the_call_else_it_is_the_uploads() -> None:
+    """As in the JS SDK: the call that knows what a 413 means there says it; no table of routes."""
 
-    assert "download it as JSON" in message("/transcriptions/j1/segments")
-    assert "smaller file" in message("/transcriptions") and "smaller file" in message(None)
+    def message(hint: str | None) -> str:
+        return str(error_for_status(413, {}, "x", retry_after=1.0, location=None, too_large_hint=hint))
+
+    assert message("Download it instead.") == "x: too large (413). Download it instead."
+    assert "smaller file" in message(None)
 
 
 # ---- 4. a filtered list whose first pages are empty -----------------------------------------

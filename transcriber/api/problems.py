@@ -59,6 +59,10 @@ Unprocessable = _kind("Unprocessable", 422, "Unprocessable request", "validation
 TooManyRequests = _kind("TooManyRequests", 429, "Too many requests", "too-many-requests")
 ServiceUnavailable = _kind("ServiceUnavailable", 503, "Service unavailable", "service-unavailable")
 
+#: The Retry-After of every 503 (a busy dependency, an unreachable JWT key set): both pass within
+#: seconds, and both SDKs wait as Retry-After says instead of guessing with their own backoff.
+RETRY_LATER_S = 2
+
 
 #: API Gateway refuses a body over 10 MB before the function runs: it (a GatewayResponse in
 #: infra/constructs/api.py) and the local server (localrun/serve.py) answer this problem instead.
@@ -105,4 +109,4 @@ def problem_for(err: PipelineError) -> ApiProblem:
     if not err.retryable:  # invalid options, an empty file, a bad callback URL, ...
         return Unprocessable(err.message, reason_code=code)
     busy = "A service the API depends on is busy; try again in a moment."
-    return ServiceUnavailable(busy, reason_code=code)
+    return ServiceUnavailable(busy, headers={"Retry-After": str(RETRY_LATER_S)}, reason_code=code)
