@@ -5,8 +5,8 @@ functions as AWS: each handshake becomes a ``$connect`` event for functions/live
 answer refuses the socket), each message a route event chosen by its ``action``
 (``$request.body.action``), each close a ``$disconnect``. The pusher (functions/pusher) posts
 with boto3's ``apigatewaymanagementapi`` client; its endpoint is pointed here, where a small
-HTTP server answers ``POST /@connections/{id}`` by sending the body to that socket (410
-GoneException when it is closed), as the management API does.
+HTTP server answers ``POST /@connections/{id}`` by sending the body to that socket and ``DELETE``
+by closing it (410 GoneException when it is closed), as the management API does.
 """
 
 from __future__ import annotations
@@ -186,6 +186,15 @@ class LiveServer:
                     return self._answer(410, "GoneException", "The connection closed")
                 server.delivered += 1
                 return self._answer(200)
+
+            def do_DELETE(self) -> None:
+                path = unquote(urlsplit(self.path).path)
+                prefix = "/@connections/"
+                socket = server.sockets.get(path[len(prefix) :]) if path.startswith(prefix) else None
+                if socket is None:
+                    return self._answer(410, "GoneException", f"No connection at {path}")
+                socket.close()  # its session then runs $disconnect
+                return self._answer(204)
 
             def _answer(self, status: int, error: str | None = None, message: str = "") -> None:
                 data = json.dumps({"message": message}).encode() if error else b""

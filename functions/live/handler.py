@@ -1,7 +1,8 @@
 """Live status routes of the WebSocket API: ``$connect``, ``subscribe``, ``$disconnect``.
 
 Thin: API Gateway names the route in ``requestContext.routeKey``; the stage
-(transcriber/stages/live_status.py) authenticates, records and answers.
+(transcriber/stages/live_status.py) authenticates, records (with the key's public id, which each
+push and ``subscribe`` checks against revocation) and answers.
 """
 
 from __future__ import annotations
@@ -21,16 +22,12 @@ from transcriber.stages.live_status import LiveStatus
 logger = Logger()
 
 
-def _never_pushes(connection_id: str, data: bytes) -> bool:
-    raise RuntimeError("the routes function answers its caller; functions/pusher pushes")
-
-
 def wire(env: LiveStatusEnv) -> LiveStatus:
+    """No push port: the routes function answers its caller; functions/pusher pushes."""
     return LiveStatus(
         connections=ConnectionRepository(env.connections_table),
         jobs=JobRepository(env.jobs_table),
         tenants=TenantRepository(env.tenants_table),
-        push=_never_pushes,
     )
 
 

@@ -1,9 +1,10 @@
 """Live status pusher: job events (EventBridge rule -> SQS) -> the subscribed WebSocket connections.
 
 Thin: each SQS record holds one EventBridge job event; the stage (transcriber/stages/live_status.py)
-reads the job, posts its view to each of the tenant's subscribers and drops the gone ones. A record
-fails (and SQS delivers it again, then to the DLQ) only when some connection failed in a way that
-may pass; a connection that refuses the message is logged and skipped, never blocking the others.
+reads the job, posts its view to each of the tenant's subscribers whose key is not revoked (the
+others are closed; each key is read once per invocation) and drops the gone ones. A record fails
+(and SQS delivers it again, then to the DLQ) only when some connection failed in a way that may
+pass; a connection that refuses the message is logged and skipped, never blocking the others.
 """
 
 from __future__ import annotations
@@ -43,12 +44,13 @@ aws_clients.build_now(resources=("dynamodb",))
 live = wire(LiveStatusEnv.from_env())
 
 
-def record_handler(record: SQSRecord) -> int:
-    event = json.loads(record.body)
-    return live.publish(str((event.get("detail") or {}).get("job_id") or ""))
-
-
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """SQS event source (report_batch_item_failures): returns ``{"batchItemFailures": [...]}``."""
+    credentials = live.credentials()  # this invocation's: a key revoked later is seen by the next
+
+    def record_handler(record: SQSRecord) -> int:
+        job_id = (json.loads(record.body).get("detail") or {}).get("job_id")
+        return live.publish(str(job_id or ""), credentials)
+
     return dict(process_partial_response(event, record_handler, processor, context))

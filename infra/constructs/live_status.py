@@ -9,7 +9,9 @@
 
 ``$connect`` is authorized by the route's own function with the HTTP API's keys (the tenants
 table): browsers cannot send an Authorization header, so the key arrives as a subprotocol or a
-query parameter, which a Lambda authorizer's identity sources cannot take as alternatives.
+query parameter, which a Lambda authorizer's identity sources cannot take as alternatives. The
+connection's record keeps the key's id; the pusher reads the tenants table before each push (is
+that key revoked?) and closes the connection through the management API when it is.
 """
 
 from __future__ import annotations
@@ -179,11 +181,14 @@ class LiveStatus(Construct):
                 # Keys (looked up by hash) and the per-minute request counter.
                 (["dynamodb:GetItem", "dynamodb:UpdateItem"], [tenants.table_arn]),
             ],
-            # A job's subscribers via the tenant index; gone connections deleted.
+            # A job's subscribers via the tenant index, each one's record (the key that opened it)
+            # and whether that key is revoked since (tenants, by key id); gone and closed
+            # connections deleted.
             self.pusher_fn: [
                 (["dynamodb:Query"], [table, index]),
-                (["dynamodb:BatchWriteItem"], [table]),
+                (["dynamodb:GetItem", "dynamodb:BatchWriteItem"], [table]),
                 (["dynamodb:GetItem"], [jobs.table_arn]),
+                (["dynamodb:GetItem"], [tenants.table_arn]),
             ],
         }
         for fn, statements in grants.items():

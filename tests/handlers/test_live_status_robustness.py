@@ -1,6 +1,7 @@
 """Live status under failure and abuse, against moto: the pusher handler posts to every subscriber
-whatever the others answer (API Gateway's management API played by botocore's Stubber), and the
-routes handler keeps a connection within its tenant's request limit and its subscription cap.
+whatever the others answer (API Gateway's management API played by botocore's Stubber), the
+routes handler keeps a connection within its tenant's request limit and its subscription cap, and
+a connection whose key is revoked gets no more pushes and is closed.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from transcriber.adapters.live_push import ConnectionPoster, PushRefusedError
 from transcriber.adapters.tenants_table import TenantRepository
 from transcriber.api.env import LiveStatusEnv
 from transcriber.domain.errors import RetryableError
+from transcriber.domain.tenants import hash_api_key
 from transcriber.stages.live_status import LiveStatus
 
 MANAGEMENT_URL = "https://abc123.execute-api.us-east-1.amazonaws.com/live"
@@ -257,3 +259,149 @@ def test_disconnect_removes_every_item_of_the_connection_past_the_first_page(liv
     assert live.route("$disconnect", "c1")["statusCode"] == 200
 
     assert live.topics("c1") == set() and live.topics("c2") == {"connection"}
+
+
+# A revoked key stops the pushes ---------------------------------------------------------------
+
+
+class CountingTenants(TenantRepository):
+    """The tenants table, counting the revocation reads the pusher makes."""
+
+    def __init__(self, table_name: str) -> None:
+        super().__init__(table_name)
+        self.revocation_reads: list[tuple[str, str]] = []
+
+    def key_revoked(self, tenant_id: str, key_id: str) -> bool:
+        self.revocation_reads.append((tenant_id, key_id))
+        return super().key_revoked(tenant_id, key_id)
+
+
+def management_calls(
+    calls: list[tuple[str, str, tuple[int, str] | None]],
+) -> tuple[ConnectionPoster, Stubber]:
+    """A poster whose management API expects these calls in this order: (operation, connection,
+    None for success or the error's (status, code))."""
+    client = boto3.client("apigatewaymanagementapi", endpoint_url=MANAGEMENT_URL)
+    stub = Stubber(client)
+    for operation, connection_id, answer in calls:
+        expected = {
+            "ConnectionId": connection_id,
+            **({"Data": ANY} if operation == "post_to_connection" else {}),
+        }
+        if answer is None:
+            stub.add_response(operation, {}, expected)
+        else:
+            stub.add_client_error(
+                operation, service_error_code=answer[1], http_status_code=answer[0], expected_params=expected
+            )
+    stub.activate()
+    return ConnectionPoster(MANAGEMENT_URL, client=client), stub
+
+
+def use_counting_pusher(monkeypatch: pytest.MonkeyPatch, poster: ConnectionPoster) -> CountingTenants:
+    tenants = CountingTenants("tenants")
+    stage = LiveStatus(ConnectionRepository("connections"), JobRepository("jobs"), tenants, poster)
+    monkeypatch.setattr(pusher, "live", stage)
+    return tenants
+
+
+def test_the_connection_record_keeps_the_keys_id_not_the_key_or_its_hash(live: Live) -> None:
+    key, record, _ = live.tenants.create_key("acme", requests_per_minute=100)
+    assert live.connect("c1", key)["statusCode"] == 200
+
+    item = live.connections.get_item(Key={"connection_id": "c1", "topic": "connection"})["Item"]
+
+    assert item["key_id"] == record.key_id and item["tenant_id"] == "acme"
+    assert key not in json.dumps(item, default=str) and hash_api_key(key) not in json.dumps(item, default=str)
+
+
+def test_after_its_key_is_revoked_a_connection_gets_no_push_and_is_closed(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    revoked_key, revoked, _ = live.tenants.create_key("acme", requests_per_minute=100)
+    kept_key, _, _ = live.tenants.create_key("acme", requests_per_minute=100)
+    for connection_id, key in (("c1", revoked_key), ("c2", kept_key)):
+        assert live.connect(connection_id, key)["statusCode"] == 200
+        assert live.subscribe(connection_id)["statusCode"] == 200
+    live.tenants.revoke_key(revoked.key_id)  # what `transcriber keys revoke` does
+    # c1: closed, never posted to; c2 (another key of the tenant) still gets its view.
+    poster, stub = management_calls([("delete_connection", "c1", None), ("post_to_connection", "c2", None)])
+    use_counting_pusher(monkeypatch, poster)
+
+    answer = pusher.handler(live.job_events(JOB), FakeContext())  # type: ignore[arg-type]
+
+    assert answer == {"batchItemFailures": []}
+    stub.assert_no_pending_responses()
+    assert live.topics("c1") == set() and live.topics("c2") == {"connection", "tenant"}
+    refused = live.subscribe("c1", JOB)  # its records are gone: unknown from now on
+    assert refused["statusCode"] == 403 and json.loads(refused["body"])["error"] == "NOT_CONNECTED"
+
+
+def test_a_burst_of_events_reads_each_key_once_per_invocation(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    subscribe_all(live, "acme", "a1", "a2")
+    live.aws.table.put_item(Item={"job_id": "c" * 32, "tenant_id": "acme", "status": "PENDING"})
+    # Three events in the first invocation, one in the second: each posted to a1 then a2.
+    poster, stub = management_calls([("post_to_connection", c, None) for _ in range(4) for c in ("a1", "a2")])
+    tenants = use_counting_pusher(monkeypatch, poster)
+
+    pusher.handler(live.job_events(JOB, "c" * 32, JOB), FakeContext())  # type: ignore[arg-type]
+    assert len(tenants.revocation_reads) == 1  # one key, three events, two connections
+
+    pusher.handler(live.job_events(JOB), FakeContext())  # type: ignore[arg-type]
+    assert len(tenants.revocation_reads) == 2  # the next invocation asks again
+    stub.assert_no_pending_responses()
+
+
+def test_a_connection_already_gone_when_closed_is_done_and_one_recorded_without_its_key_is_closed(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key, record, _ = live.tenants.create_key("acme", requests_per_minute=100)
+    assert live.connect("c1", key)["statusCode"] == 200
+    assert live.subscribe("c1")["statusCode"] == 200
+    live.tenants.revoke_key(record.key_id)
+    # Written before connections kept their key: nothing to check it by.
+    for topic in ("connection", "tenant"):
+        live.connections.put_item(Item={"connection_id": "old", "topic": topic, "tenant_id": "acme"})
+    poster, stub = management_calls([("delete_connection", "c1", GONE), ("delete_connection", "old", None)])
+    use_counting_pusher(monkeypatch, poster)
+
+    answer = pusher.handler(live.job_events(JOB), FakeContext())  # type: ignore[arg-type]
+
+    assert answer == {"batchItemFailures": []}
+    stub.assert_no_pending_responses()
+    assert live.topics("c1") == live.topics("old") == set()
+
+
+def test_subscribe_is_refused_once_the_connections_key_is_revoked(live: Live) -> None:
+    key, record, _ = live.tenants.create_key("acme", requests_per_minute=100)
+    assert live.connect("c1", key)["statusCode"] == 200
+    assert live.subscribe("c1", JOB)["statusCode"] == 200
+    live.tenants.revoke_key(record.key_id)
+
+    refused = live.subscribe("c1", JOB)
+
+    body = json.loads(refused["body"])
+    assert refused["statusCode"] == 403 and body["error"] == "UNAUTHORIZED" and "revoked" in body["message"]
+    assert live.topics("c1") == {"connection", f"job#{JOB}"}  # nothing new recorded
+    # The same key cannot open another connection either (as before).
+    assert live.connect("c2", key)["statusCode"] == 401
+
+
+def test_the_poster_closes_connections_and_treats_a_gone_one_as_closed() -> None:
+    poster, stub = management_calls(
+        [
+            ("delete_connection", "c1", None),
+            ("delete_connection", "c2", GONE),
+            ("delete_connection", "c3", THROTTLED),
+            ("delete_connection", "c4", FORBIDDEN),
+        ]
+    )
+    poster.close("c1")
+    poster.close("c2")
+    with pytest.raises(RetryableError):
+        poster.close("c3")
+    with pytest.raises(PushRefusedError):
+        poster.close("c4")
+    stub.assert_no_pending_responses()

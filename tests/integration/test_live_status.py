@@ -1,6 +1,7 @@
 """Live status over the local WebSocket server (``make serve``'s), from the deployed functions:
-a subscriber gets its tenant's job changes pushed and nothing of another tenant's; and the audio
-endpoint hands the owner, and only the owner, the original recording."""
+a subscriber gets its tenant's job changes pushed and nothing of another tenant's, and nothing
+more once its key is revoked; and the audio endpoint hands the owner, and only the owner, the
+original recording."""
 
 from __future__ import annotations
 
@@ -50,6 +51,11 @@ class Subscriber:
     def close(self) -> None:
         self.socket.close()
         self._thread.join(timeout=10)
+
+    def closed_by_server(self, timeout: float) -> bool:
+        """Whether the server closed the socket (the reading loop ended) within ``timeout``."""
+        self._thread.join(timeout=timeout)
+        return not self._thread.is_alive() and self.socket.close_code is not None
 
 
 def _create(api: Api, tenant: ApiTenant, audio: bytes, name: str) -> str:
@@ -113,3 +119,24 @@ def test_the_python_sdk_waits_on_pushes(api: Api, live: LiveServer) -> None:
     assert job.status == "COMPLETED" and job.transcript is not None
     # Pushed, not polled: the 30 s poll interval never came round, and the socket delivered.
     assert live.delivered > before and seen[-1] == "COMPLETED"
+
+
+def test_once_its_key_is_revoked_a_subscriber_gets_no_further_push_and_its_socket_closes(
+    api: Api, live: LiveServer
+) -> None:
+    tenant = api.tenant(f"revoked-live-{int(time.time() * 1000) % 10**8}")
+    other_key, _, _ = api.tenants.create_key(tenant.tenant_id)
+    revoked, kept = Subscriber(live.url, tenant.key), Subscriber(live.url, other_key)
+    assert revoked.reply == kept.reply == {"subscribed": "*"}
+    api.tenants.revoke_key(tenant.key.split("_")[1])  # what `transcriber keys revoke <id>` does
+
+    by_other_key = ApiTenant(tenant.tenant_id, other_key, tenant.webhook_secret)
+    job_id = _create(api, by_other_key, _first_seconds(SAMPLE, 2), "r.flac")
+
+    deadline = time.monotonic() + 120
+    while not any(m.get("job_id") == job_id for m in kept.messages):  # the other key still gets it
+        assert time.monotonic() < deadline, kept.messages
+        time.sleep(0.1)
+    assert revoked.closed_by_server(timeout=30)  # by the pusher, at that first event
+    assert revoked.messages == []
+    kept.close()

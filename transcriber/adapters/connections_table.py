@@ -1,9 +1,10 @@
 """The live-status connections table: who is connected, for which tenant, subscribed to what.
 
-One item per (connection, topic): ``topic`` is ``connection`` (the tenant the key proved),
-``tenant`` (every job of the tenant) or ``job#<id>``. The ``by-tenant`` index (tenant_id, topic)
-finds a job's subscribers with two exact-key queries; ``expires_at`` is the table's TTL, which
-clears connections whose ``$disconnect`` never came.
+One item per (connection, topic): ``topic`` is ``connection`` (the tenant the key proved, and
+the key's public ``key_id``, never the key or its hash), ``tenant`` (every job of the tenant) or
+``job#<id>``. The ``by-tenant`` index (tenant_id, topic) finds a job's subscribers with two
+exact-key queries; ``expires_at`` is the table's TTL, which clears connections whose
+``$disconnect`` never came.
 
 A connection holds at most ``MAX_SUBSCRIPTIONS_PER_CONNECTION`` job topics: each is an item that
 its ``$disconnect`` deletes, and the subscription to every job of the tenant covers them all.
@@ -43,26 +44,30 @@ class ConnectionRepository:
         self._table = (resource or aws_clients.resource("dynamodb")).Table(table_name)
         self._max_subscriptions = max_subscriptions
 
-    def _put(self, connection_id: str, tenant_id: str, topic: str, expires_at: int) -> None:
+    def _put(self, connection_id: str, tenant_id: str, topic: str, expires_at: int, **extra: str) -> None:
         self._table.put_item(
             Item={
                 "connection_id": connection_id,
                 "topic": topic,
                 "tenant_id": tenant_id,
                 "expires_at": expires_at,
+                **extra,
             }
         )
 
     @translate_client_errors
-    def add(self, connection_id: str, tenant_id: str, *, expires_at: int) -> None:
-        self._put(connection_id, tenant_id, CONNECTION_TOPIC, expires_at)
+    def add(self, connection_id: str, tenant_id: str, *, expires_at: int, key_id: str) -> None:
+        """Record the connection, its tenant and the public id of the API key that opened it."""
+        self._put(connection_id, tenant_id, CONNECTION_TOPIC, expires_at, key_id=key_id)
 
     @translate_client_errors
-    def tenant_of(self, connection_id: str) -> str | None:
+    def connection(self, connection_id: str) -> dict[str, Any] | None:
+        """The connection's own item (``tenant_id``, and ``key_id`` if recorded since connections
+        keep it), or None for a connection that is not (or no longer) here."""
         item = self._table.get_item(Key={"connection_id": connection_id, "topic": CONNECTION_TOPIC}).get(
             "Item"
         )
-        return str(item["tenant_id"]) if item else None
+        return dict(item) if item else None
 
     @translate_client_errors
     def subscribe(self, connection_id: str, tenant_id: str, job_id: str | None, *, expires_at: int) -> None:

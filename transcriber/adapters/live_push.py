@@ -1,11 +1,13 @@
 """Posting to WebSocket connections through API Gateway's management API (``@connections``).
 
 In AWS the endpoint is the WebSocket API's stage URL; ``make serve`` points it at its own
-WebSocket server, which answers the same ``POST /@connections/{id}`` (localrun/live_server.py).
+WebSocket server, which answers the same ``POST`` and ``DELETE /@connections/{id}``
+(localrun/live_server.py).
 
 Each connection's failure is classified for the stage (transcriber/stages/live_status.py), which
 posts to every subscriber whatever the others did: gone (False), may pass later (RetryableError)
-or cannot pass for this connection and message (PushRefusedError).
+or cannot pass for this connection and message (PushRefusedError). Closing a connection (its
+credential no longer holds) is classified the same way, a gone one being closed already.
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ def _is_transient(err: ClientError) -> bool:
     return code in _THROTTLED_CODES or status == 429 or is_retryable_client_error(err)
 
 
+def _classified(call: str, connection_id: str, err: ClientError) -> RetryableError | PushRefusedError:
+    if _is_transient(err):
+        return RetryableError(f"{call} {connection_id}: {err}")
+    return PushRefusedError(f"{call} {connection_id}: {err}")
+
+
 class ConnectionPoster:
     def __init__(self, endpoint_url: str, client: Any | None = None) -> None:
         self._client = client or boto3.client(
@@ -52,7 +60,16 @@ class ConnectionPoster:
         except self._client.exceptions.GoneException:
             return False
         except ClientError as err:
-            if _is_transient(err):
-                raise RetryableError(f"post_to_connection {connection_id}: {err}") from err
-            raise PushRefusedError(f"post_to_connection {connection_id}: {err}") from err
+            raise _classified("post_to_connection", connection_id, err) from err
         return True
+
+    @translate_client_errors
+    def close(self, connection_id: str) -> None:
+        """Close the connection (API Gateway then runs its ``$disconnect``); one that is gone
+        already is done. Raises RetryableError or PushRefusedError as posting does."""
+        try:
+            self._client.delete_connection(ConnectionId=connection_id)
+        except self._client.exceptions.GoneException:
+            return
+        except ClientError as err:
+            raise _classified("delete_connection", connection_id, err) from err

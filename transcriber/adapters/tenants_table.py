@@ -1,8 +1,10 @@
 """The tenants table (DynamoDB, partition key ``pk``): tenants, hashed API keys, usage counters.
 
 Items: ``tenant#<id>`` (limits and webhook secret), ``key#<sha256 of the key>`` (which tenant a key
-is, and whether it is revoked) and ``usage#<id>#<window>`` (atomic counters that expire through
-the table's TTL attribute ``expires_at`` once their window is long past).
+is, and whether it is revoked), ``revoked-key#<tenant id>#<key id>`` (a revoked key found by its
+public id, which is all a live-status connection keeps of its key) and ``usage#<id>#<window>``
+(atomic counters that expire through the table's TTL attribute ``expires_at`` once their window
+is long past).
 """
 
 from __future__ import annotations
@@ -66,6 +68,10 @@ def _key_from_item(item: dict[str, Any]) -> ApiKey:
         created_at=str(item["created_at"]),
         revoked_at=str(item["revoked_at"]) if item.get("revoked_at") else None,
     )
+
+
+def _revoked_key_pk(tenant_id: str, key_id: str) -> str:
+    return f"revoked-key#{tenant_id}#{key_id}"
 
 
 class TenantRepository:
@@ -166,8 +172,24 @@ class TenantRepository:
                     ExpressionAttributeValues={":now": utc_now()},
                     ReturnValues="ALL_NEW",
                 )
-                return _key_from_item(resp["Attributes"])
+                key = _key_from_item(resp["Attributes"])
+                self._table.put_item(  # what key_revoked reads (a live connection keeps the key id)
+                    Item={
+                        "pk": _revoked_key_pk(key.tenant_id, key.key_id),
+                        "kind": "revoked-key",
+                        "key_id": key.key_id,
+                        "tenant_id": key.tenant_id,
+                        "revoked_at": key.revoked_at,
+                    }
+                )
+                return key
         return None
+
+    @translate_client_errors
+    def key_revoked(self, tenant_id: str, key_id: str) -> bool:
+        """Whether the tenant's key with this public id was revoked: one read, by id, not by hash."""
+        item = self._table.get_item(Key={"pk": _revoked_key_pk(tenant_id, key_id)}, ConsistentRead=True)
+        return "Item" in item
 
     @translate_client_errors
     def authenticate(self, api_key: str) -> Tenant:
