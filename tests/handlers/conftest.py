@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -260,15 +260,30 @@ def chunked(response: dict[str, Any]) -> dict[str, Any]:
     return {**response, "chunks": json.loads(body)}
 
 
+def fails_once(
+    call: Callable[..., Any],
+    when: Callable[..., bool] = lambda *args, **kwargs: True,
+    message: str = "throttled; try again",
+) -> Callable[..., Any]:
+    """``call``, except that the first of its calls for which ``when`` holds raises RetryableError
+    (S3 or EventBridge throttling that outlasted the SDK's retries); every other call goes through.
+    ``when`` gets the call's arguments: ``self`` first when the result replaces a class's method,
+    as in ``monkeypatch.setattr(EventPublisher, "emit", fails_once(EventPublisher.emit))``."""
+    failed = False
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        nonlocal failed
+        if not failed and when(*args, **kwargs):
+            failed = True
+            raise RetryableError(message)
+        return call(*args, **kwargs)
+
+    return flaky
+
+
 def refuse_the_first_event(monkeypatch: pytest.MonkeyPatch) -> None:
     """EventBridge refuses the next event a handler sends (a throttle that outlasted the SDK's
     retries); later ones go through."""
-    real_emit = EventPublisher.emit
-    refusals = iter([RetryableError("EventBridge throttled")])
-
-    def emit_refused_once(self: EventPublisher, event: Any) -> None:
-        if (refusal := next(refusals, None)) is not None:
-            raise refusal
-        real_emit(self, event)
-
-    monkeypatch.setattr(EventPublisher, "emit", emit_refused_once)
+    monkeypatch.setattr(
+        EventPublisher, "emit", fails_once(EventPublisher.emit, message="EventBridge throttled")
+    )

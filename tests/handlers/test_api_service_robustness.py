@@ -18,7 +18,7 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tests.api_requests import KeyedTenants, proxy_event
-from tests.handlers.conftest import Aws, GlobalIndex, api_service, create_jobs_table
+from tests.handlers.conftest import Aws, GlobalIndex, api_service, create_jobs_table, fails_once
 from transcriber.adapters.events import EventPublisher
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.storage import ObjectStore
@@ -26,7 +26,6 @@ from transcriber.adapters.tenants_table import TenantRepository
 from transcriber.api import service as service_module
 from transcriber.api.http_api import HttpApi
 from transcriber.api.service import LIST_MAX_QUERIES, TranscriptionService
-from transcriber.domain.errors import RetryableError
 from transcriber.domain.jobs import TENANT_INDEX
 from transcriber.domain.media_url import SourceUnreachableError
 from transcriber.domain.search import EVENT_JOB_DELETED
@@ -52,20 +51,6 @@ def _call(
     api = HttpApi(service=service, tenants=KeyedTenants({KEY: tenant}))
     answer = api.handle(proxy_event(method, path, key=KEY, body=body, query=query), NO_CONTEXT)
     return answer["statusCode"], json.loads(answer["body"]) if answer.get("body") else None
-
-
-def _fails_once(method: Callable[..., Any], when: Callable[..., bool] = lambda *a, **k: True) -> Any:
-    """``method``, except that its first call ``when`` holds raises RetryableError (S3 or
-    EventBridge throttling, say)."""
-    failed: list[bool] = []
-
-    def flaky(*args: Any, **kwargs: Any) -> Any:
-        if not failed and when(*args, **kwargs):
-            failed.append(True)
-            raise RetryableError("throttled; try again")
-        return method(*args, **kwargs)
-
-    return flaky
 
 
 def _keys(aws: Aws, bucket: str, prefix: str = "") -> list[str]:
@@ -110,13 +95,13 @@ def _deletions(aws: Aws, job_id: str) -> list[dict[str, Any]]:
 
 
 def _flaky_delete_of_transcripts(store: ObjectStore) -> None:
-    store.delete_prefix = _fails_once(  # type: ignore[method-assign]
+    store.delete_prefix = fails_once(  # type: ignore[method-assign]
         store.delete_prefix, lambda bucket, prefix: prefix.startswith("transcripts/")
     )
 
 
 def _flaky_announcement(bus: EventPublisher) -> None:
-    bus.emit = _fails_once(bus.emit)  # type: ignore[method-assign]
+    bus.emit = fails_once(bus.emit)  # type: ignore[method-assign]
 
 
 @pytest.mark.parametrize(
@@ -169,7 +154,7 @@ def test_a_delete_that_failed_handing_over_outputs_leaves_the_job_and_its_duplic
         }
     )
     store = ObjectStore()
-    store.copy = _fails_once(store.copy)  # type: ignore[method-assign]
+    store.copy = fails_once(store.copy)  # type: ignore[method-assign]
     service = api_service(objects=store, events=EventPublisher("jobs-bus"))
 
     assert _call(service, "DELETE", f"/v1/transcriptions/{original}")[0] == 503

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.aggregate import handler as aggregate
 from tests.api_requests import KeyedTenants, proxy_event, tenant
-from tests.handlers.conftest import Aws, FakeContext, api_service, chunked
+from tests.handlers.conftest import Aws, FakeContext, api_service, chunked, fails_once
 from transcriber.adapters.events import EventPublisher
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.vocabularies_table import VocabularyRepository
@@ -198,15 +198,12 @@ def test_a_redacting_job_whose_announcement_failed_completes_on_the_retry(
 ) -> None:
     """The checkpoints go only after JobCompleted is out: the step's retry still finds them, and the
     job that its first try completed is announced (webhooks, search and live views hang on it)."""
-    real_emit = EventPublisher.emit
-    failures = iter([RetryableError("EventBridge throttled")])
-
-    def emit_failing_once(self: EventPublisher, event: Any) -> None:
-        if type(event).__name__ == "JobCompleted" and (failure := next(failures, None)):
-            raise failure
-        real_emit(self, event)
-
-    monkeypatch.setattr(EventPublisher, "emit", emit_failing_once)
+    completed_fails_once = fails_once(
+        EventPublisher.emit,
+        lambda self, event: type(event).__name__ == "JobCompleted",
+        message="EventBridge throttled",
+    )
+    monkeypatch.setattr(EventPublisher, "emit", completed_fails_once)
     with pytest.raises(RetryableError):
         _aggregate_with(aws, context, {"redact_pii": True}, "mail bob@example.com")
     assert aws.table.get_item(Key={"job_id": "job1"})["Item"]["status"] == "COMPLETED"

@@ -12,7 +12,6 @@ import pytest
 from aws_cdk.assertions import Template
 from constructs import IConstruct
 
-from infra.app import build_app
 from infra.constructs.firewall import (
     FORWARDED_IP_HEADER,
     FORWARDED_RATE_RULE_NAME,
@@ -126,12 +125,6 @@ def test_the_csp_lets_the_app_fetch_the_results_bucket_but_not_play_from_it(temp
 
 
 # 2. cdk-nag acknowledgements name exactly what is granted ------------------------------------
-
-
-@pytest.fixture(scope="module")
-def prod_stack(tmp_path_factory: pytest.TempPathFactory) -> tuple[TranscriptionStack, Template]:
-    _, stack = build_app("prod", outdir=str(tmp_path_factory.mktemp("prod-nag")))
-    return stack, Template.from_stack(stack)
 
 
 def _principals(stack: TranscriptionStack) -> dict[str, IConstruct]:
