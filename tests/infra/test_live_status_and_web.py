@@ -113,3 +113,31 @@ def test_cloudfront_sends_the_same_security_headers_as_make_serve(template: Temp
     assert security["FrameOptions"]["FrameOption"] == "DENY"
     assert security["ReferrerPolicy"]["ReferrerPolicy"] == "no-referrer"
     assert security["StrictTransportSecurity"]["AccessControlMaxAgeSec"] == 365 * 24 * 3600
+
+
+def test_the_pusher_reads_key_revocations_and_connection_records_and_writes_no_tenant_data(
+    template: Template,
+) -> None:
+    """Before each push the pusher reads the connection's record and whether its key was revoked
+    (functions/pusher): GetItem on both tables, and nothing that could change the tenants table."""
+    (policy,) = [
+        p
+        for p in template.find_resources("AWS::IAM::Policy").values()
+        if "PusherFunction" in json.dumps(p["Properties"]["Roles"])
+    ]
+    granted: dict[str, set[str]] = {}
+    for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+        for resource in resources:
+            for table in ("TenantsTable", "LiveStatusConnectionsTable"):
+                if json.dumps(resource).startswith(f'{{"Fn::GetAtt": ["{table}'):
+                    granted.setdefault(table, set()).update(actions)
+    assert granted["TenantsTable"] == {"dynamodb:GetItem"}
+    assert granted["LiveStatusConnectionsTable"] == {
+        "dynamodb:GetItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:Query",
+    }

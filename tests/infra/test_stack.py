@@ -14,6 +14,7 @@ from aws_cdk.assertions import Match, Template
 from infra.app import REPO_ROOT, build_app
 from infra.config import EnvironmentConfig
 from infra.nag import acknowledge_findings
+from infra.stack import TranscriptionStack
 
 
 def _definition(template: Template) -> dict[str, Any]:
@@ -257,12 +258,10 @@ def test_an_unknown_environment_is_an_error_not_a_default() -> None:
         EnvironmentConfig.from_context("prdo", {"dev": {}, "prod": {}})
 
 
-def test_prod_retains_data_and_dev_does_not(tmp_path_factory: pytest.TempPathFactory) -> None:
-    _, prod = build_app("prod", outdir=str(tmp_path_factory.mktemp("prod")))
-    prod_template = Template.from_stack(prod)
-    for table in prod_template.find_resources("AWS::DynamoDB::Table").values():
+def test_prod_retains_data_and_dev_does_not(prod: Template) -> None:
+    for table in prod.find_resources("AWS::DynamoDB::Table").values():
         assert table["DeletionPolicy"] == "Retain"
-    assert _definition(prod_template)["States"]["TranscribeChunks"]["MaxConcurrency"] == 40
+    assert _definition(prod)["States"]["TranscribeChunks"]["MaxConcurrency"] == 40
 
 
 # Environments ---------------------------------------------------------------------------------
@@ -495,8 +494,8 @@ def test_acknowledgements_are_scoped_to_their_construct(tmp_path: Path) -> None:
         app.synth()
 
 
-def test_every_acknowledgement_has_a_reason(tmp_path: Path) -> None:
-    _, stack = build_app("prod", outdir=str(tmp_path))
+def test_every_acknowledgement_has_a_reason(prod_stack: tuple[TranscriptionStack, Template]) -> None:
+    stack, _ = prod_stack
     accepted = acknowledge_findings(stack)
     assert accepted
     assert all(len(a.reason) > 40 for a in accepted)
