@@ -24,9 +24,11 @@ from transcriber.domain.errors import (
     CorruptAudioError,
     EmptyFileError,
     NoAudioStreamError,
+    TooLongError,
     UnsupportedFormatError,
 )
 from transcriber.domain.preparation import prepare_chunks
+from transcriber.stages.chunk import refuse_if_declared_too_long
 
 CLIP_S = 4.0
 
@@ -173,6 +175,49 @@ def test_a_hung_decoder_is_stopped(
     monkeypatch.setenv("FFMPEG_PATH", str(slow))
     with pytest.raises(CorruptAudioError, match="longer than"):
         convert_to_wav(sample_flac, tmp_path / "out.wav", timeout_s=0.3)
+
+
+def test_decoding_stops_just_past_the_duration_limit(sample_flac: Path, tmp_path: Path) -> None:
+    """A file over the limit costs the decode of the limit, not of its whole length."""
+    info = convert_to_wav(sample_flac, tmp_path / "out.wav", max_duration_s=5)
+    assert 5 < info.duration_s <= 5 + audio.DECODE_PAST_LIMIT_S + 0.05
+    with pytest.raises(TooLongError, match="lasts longer than the"):
+        prepare_chunks(
+            sample_flac,
+            tmp_path,
+            config=ChunkingConfig(),
+            max_duration_s=5,
+            convert=lambda src, dst: convert_to_wav(src, dst, max_duration_s=5),
+        )
+
+
+def test_the_channel_split_stops_just_past_the_duration_limit(
+    encoded: dict[str, Path], tmp_path: Path
+) -> None:
+    info, channels = audio.split_channels(
+        encoded["stereo44k.wav"], tmp_path / "channels", max_channels=8, max_duration_s=2
+    )
+    assert info.channels == 2 and len(channels) == 2
+    assert 2 < info.duration_s <= 2 + audio.DECODE_PAST_LIMIT_S + 0.05 < CLIP_S
+
+
+def test_a_file_declared_over_the_limit_is_refused_before_decoding() -> None:
+    with pytest.raises(TooLongError, match=r"lasts 120\.0 minutes, over the 60-minute limit"):
+        refuse_if_declared_too_long(7200.0, 3600.0)
+    refuse_if_declared_too_long(3600.0, 3600.0)
+    refuse_if_declared_too_long(None, 3600.0)  # no length declared: the decode's check decides
+
+
+def test_a_full_disk_is_too_long_audio_not_a_damaged_file(
+    sample_flac: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full = tmp_path / "ffmpeg"
+    full.write_text("#!/bin/sh\necho 'Error writing trailer: No space left on device' >&2\nexit 1\n")
+    full.chmod(full.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("FFMPEG_PATH", str(full))
+    with pytest.raises(TooLongError, match="does not fit"):
+        convert_to_wav(sample_flac, tmp_path / "out.wav")
+    assert not (tmp_path / "out.wav").exists()
 
 
 def test_ffmpeg_path_prefers_env_then_layer_then_imageio(

@@ -17,7 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from transcriber.domain.audio import TARGET_CHANNELS, TARGET_RATE, AudioInfo, read_wav_info, sniff_format
-from transcriber.domain.errors import CorruptAudioError, NoAudioStreamError, UnsupportedFormatError
+from transcriber.domain.errors import (
+    CorruptAudioError,
+    NoAudioStreamError,
+    TooLongError,
+    UnsupportedFormatError,
+)
 
 #: Where the Lambda layer puts its static ffmpeg build.
 LAYER_FFMPEG = Path("/opt/bin/ffmpeg")
@@ -45,11 +50,27 @@ def ffmpeg_path() -> str:
     raise RuntimeError("ffmpeg not found: set FFMPEG_PATH, add the ffmpeg layer, or install imageio-ffmpeg")
 
 
+#: Seconds decoded past the duration limit: enough for the limit check to see the file is over it.
+DECODE_PAST_LIMIT_S = 1.0
+
+
+def _stop_after(max_duration_s: float | None) -> list[str]:
+    """ffmpeg's ``-t``: decoding stops just past the duration limit, so a file far over it costs
+    neither the decode time nor the disk of its whole length before it is refused."""
+    return [] if max_duration_s is None else ["-t", f"{max_duration_s + DECODE_PAST_LIMIT_S:g}"]
+
+
 def _classify_failure(stderr: str) -> Exception:
     """Turn ffmpeg's complaint into a permanent error the user can act on."""
     lowered = stderr.lower()
     lines = [_CONTEXT_PREFIX.sub("", line).strip() for line in stderr.splitlines()]
     detail = next((line for line in lines if line), "no details")
+    if "no space left on device" in lowered:
+        # The step's disk is sized for the longest audio allowed; many channels can still fill it.
+        return TooLongError(
+            "The decoded audio does not fit the space this step has; split the file into shorter "
+            "ones, or mix it down to fewer channels."
+        )
     if "does not contain any stream" in lowered or "matches no streams" in lowered:
         return NoAudioStreamError("The file has no audio track; upload a file that contains sound.")
     if "protocol not on whitelist" in lowered or "not on whitelist" in lowered:
@@ -62,8 +83,11 @@ def _classify_failure(stderr: str) -> Exception:
     )
 
 
-def convert_to_wav(src: Path, dst: Path, *, timeout_s: float = 900) -> AudioInfo:
-    """Decode any supported upload into 16 kHz mono 16-bit PCM WAV at ``dst``.
+def convert_to_wav(
+    src: Path, dst: Path, *, timeout_s: float = 900, max_duration_s: float | None = None
+) -> AudioInfo:
+    """Decode any supported upload into 16 kHz mono 16-bit PCM WAV at ``dst`` (at most
+    ``max_duration_s`` and a second of it: the caller refuses a file that reaches that).
 
     The argument list (no shell), the ``file:`` prefix on an absolute path and the ``file``-only
     protocol whitelist stop a crafted name or container from making ffmpeg read anything else.
@@ -74,8 +98,8 @@ def convert_to_wav(src: Path, dst: Path, *, timeout_s: float = 900) -> AudioInfo
     command = [
         ffmpeg_path(), "-nostdin", "-hide_banner", "-nostats", "-loglevel", "error",
         "-protocol_whitelist", "file", "-i", f"file:{src.resolve()}",
-        "-vn", "-ac", str(TARGET_CHANNELS), "-ar", str(TARGET_RATE), "-sample_fmt", "s16",
-        "-f", "wav", "-y", f"file:{dst.resolve()}",
+        "-vn", *_stop_after(max_duration_s), "-ac", str(TARGET_CHANNELS), "-ar", str(TARGET_RATE),
+        "-sample_fmt", "s16", "-f", "wav", "-y", f"file:{dst.resolve()}",
     ]  # fmt: skip
     _run(command, timeout_s, [dst])
     return _decoded_info(dst, lambda: read_wav_info(dst, fmt), (wave.Error, EOFError))
@@ -143,14 +167,20 @@ def _multichannel_wav_info(path: Path, fmt: str) -> AudioInfo:
 
 
 def split_channels(
-    src: Path, out_dir: Path, *, max_channels: int, timeout_s: float = 900
+    src: Path,
+    out_dir: Path,
+    *,
+    max_channels: int,
+    timeout_s: float = 900,
+    max_duration_s: float | None = None,
 ) -> tuple[AudioInfo, list[Path]]:
     """Decode an upload into one 16 kHz mono WAV per channel (channel identification).
 
     ffmpeg first decodes to 16 kHz keeping every channel (its WAV header tells how many: there is
     no ffprobe), then a ``pan`` filter per channel writes each one out; the same safe argument
     lists and ``file``-only whitelist as :func:`convert_to_wav`. ``AudioInfo.channels`` is the
-    upload's channel count; a mono upload gives one file. ``timeout_s`` is for both runs together.
+    upload's channel count; a mono upload gives one file. ``timeout_s`` is for both runs together;
+    ``max_duration_s`` bounds the decode as in :func:`convert_to_wav`.
     """
     deadline = time.monotonic() + timeout_s
     fmt = sniff_format(src)
@@ -167,8 +197,8 @@ def split_channels(
         "file",
     ]
     _run(
-        [*base, "-i", f"file:{src.resolve()}", "-vn", "-ar", str(TARGET_RATE), "-sample_fmt", "s16",
-         "-f", "wav", "-y", f"file:{multi.resolve()}"],
+        [*base, "-i", f"file:{src.resolve()}", "-vn", *_stop_after(max_duration_s), "-ar", str(TARGET_RATE),
+         "-sample_fmt", "s16", "-f", "wav", "-y", f"file:{multi.resolve()}"],
         timeout_s, [multi],
     )  # fmt: skip
     info = _decoded_info(multi, lambda: _multichannel_wav_info(multi, fmt), (ValueError, struct.error))

@@ -64,9 +64,10 @@ def prepare_chunks(
         info = convert(source, converted)
         wav = converted
     if info.duration_s > max_duration_s:
+        # Not "lasts N minutes": the decode stops just past the limit (transcriber.adapters.ffmpeg).
         raise TooLongError(
-            f"The audio lasts {info.duration_s / 60:.1f} minutes, over the "
-            f"{max_duration_s / 60:.0f}-minute limit; split it into shorter files."
+            f"The audio lasts longer than the {max_duration_s / 60:.0f}-minute limit; split it into "
+            "shorter files."
         )
     specs = plan_chunks_from_file(wav, config)
     ranges = chunk_byte_ranges(wav, specs)

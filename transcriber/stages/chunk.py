@@ -21,6 +21,7 @@ from transcriber.adapters.ffmpeg import convert_to_wav, split_channels
 from transcriber.adapters.media_probe import declared_duration
 from transcriber.domain.channels import MAX_CHANNELS, prepare_channel_chunks
 from transcriber.domain.chunking import ChunkingConfig, longest_first
+from transcriber.domain.errors import TooLongError
 from transcriber.domain.job_warnings import truncation_warning
 from transcriber.domain.jobs import audio_key
 from transcriber.domain.messages import ChunkRef, ChunkRequest, ChunkResponse, JobStarted
@@ -31,6 +32,18 @@ from transcriber.stages.ports import StagePorts
 
 logger = Logger(child=True)
 metrics = Metrics()
+
+
+def refuse_if_declared_too_long(declared_s: float | None, max_duration_s: float) -> None:
+    """Refuse a file whose header declares it over the limit before decoding any of it.
+
+    Files that declare no length (or less than they hold) are caught after the decode, which
+    stops just past the limit (transcriber.adapters.ffmpeg)."""
+    if declared_s is not None and declared_s > max_duration_s:
+        raise TooLongError(
+            f"The audio lasts {declared_s / 60:.1f} minutes, over the {max_duration_s / 60:.0f}-minute "
+            "limit; split it into shorter files."
+        )
 
 
 def chunk_audio(
@@ -53,9 +66,16 @@ def chunk_audio(
         workdir = Path(tmp)
         # The object key never becomes a local path: the download gets a fixed name.
         source = store.download(request.bucket, request.key, workdir / "source")
+        declared_s = declared_duration(source)
+        refuse_if_declared_too_long(declared_s, max_duration_s)
         job_fields: dict[str, object] = {}
         if request.options.channel_identification:
-            split = partial(split_channels, max_channels=MAX_CHANNELS, timeout_s=decode_budget_s)
+            split = partial(
+                split_channels,
+                max_channels=MAX_CHANNELS,
+                timeout_s=decode_budget_s,
+                max_duration_s=max_duration_s,
+            )
             by_channel = prepare_channel_chunks(
                 source, workdir, config=config, max_duration_s=max_duration_s, split=split
             )
@@ -68,10 +88,10 @@ def chunk_audio(
                 workdir,
                 config=config,
                 max_duration_s=max_duration_s,
-                convert=partial(convert_to_wav, timeout_s=decode_budget_s),
+                convert=partial(convert_to_wav, timeout_s=decode_budget_s, max_duration_s=max_duration_s),
             )
             keys = [audio_key(job_id)]
-        warning = truncation_warning(declared_duration(source), prepared.info.duration_s)
+        warning = truncation_warning(declared_s, prepared.info.duration_s)
         store.upload_many(list(zip(prepared.audio, keys, strict=True)), bucket, content_type="audio/wav")
         # The Map starts items in list order: longest first, so that the workers finish together.
         ranges = {spec.index: byte_range for spec, byte_range in prepared.chunks}
