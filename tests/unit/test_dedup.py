@@ -38,6 +38,14 @@ def test_options_that_change_the_transcript_must_match() -> None:
     assert reusable_job([fresh], JobOptions()) is fresh
 
 
+def test_a_job_whose_stored_options_no_longer_validate_is_skipped_not_fatal() -> None:
+    """A deploy that tightens an option's rule must not stop every later upload of the tenant."""
+    outdated = _job("outdated", "2026-11-24T10:00:00.000Z", options={"max_chunk_seconds": 5})
+    current = _job("current", "2026-11-24T09:00:00.000Z")
+    assert reusable_job([outdated, current], JobOptions()) is current
+    assert reusable_job([outdated], JobOptions()) is None
+
+
 def test_a_duplicate_points_to_the_original_not_to_another_duplicate() -> None:
     original = _job("orig", "2026-11-24T08:00:00.000Z", language="en", duration=12.5, segments=3)
     first_copy = {**_job("copy1", "2026-11-24T09:00:00.000Z"), **duplicate_fields(original)}

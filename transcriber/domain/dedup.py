@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from transcriber.domain.errors import InvalidOptionsError
 from transcriber.domain.jobs import JobStatus, iso_timestamp
 from transcriber.domain.options import JobOptions
 from transcriber.domain.tenants import DEFAULT_TENANT
@@ -67,7 +68,7 @@ def reusable_job(
         for job in jobs
         if job.get("status") == JobStatus.COMPLETED.value
         and job.get("tenant_id", DEFAULT_TENANT) == tenant_id
-        and JobOptions.parse(job.get("options")).affecting_the_transcript() == wanted
+        and _stored_options_affecting_the_transcript(job) == wanted
         and job.get("outputs")
         and not _expiring(job, cutoff)
         and not _expiring(by_id.get(job.get("duplicate_of")), cutoff)
@@ -75,6 +76,15 @@ def reusable_job(
     if not matching:
         return None
     return max(matching, key=lambda job: str(job.get("created_at", "")))
+
+
+def _stored_options_affecting_the_transcript(job: dict[str, Any]) -> dict[str, Any] | None:
+    """The transcript-changing options an earlier job was recorded with; None when they no longer
+    pass today's rules (a deploy tightened one): that job is not reused, and the upload goes on."""
+    try:
+        return JobOptions.parse(job.get("options")).affecting_the_transcript()
+    except InvalidOptionsError:
+        return None
 
 
 def _expiring(job: dict[str, Any] | None, cutoff: str) -> bool:
