@@ -24,11 +24,11 @@ from transcriber.domain.channels import (
 )
 from transcriber.domain.chunking import ChunkingConfig, plan_from_speech
 from transcriber.domain.errors import TooLongError, UnsupportedFormatError
-from transcriber.domain.formats import transcript_to_dict
+from transcriber.domain.formats import parse_srt, parse_vtt, to_srt, to_vtt, transcript_to_dict
 from transcriber.domain.jobs import audio_key
 from transcriber.domain.merge import merge_chunks
 from transcriber.domain.messages import ChunkRef, ChunkResponse, ManifestRef
-from transcriber.domain.models import ChunkSpec, ChunkTranscript, Segment, Word
+from transcriber.domain.models import ChunkSpec, ChunkTranscript, Segment, Transcript, Word
 from transcriber.domain.options import JobOptions
 from transcriber.stages.manifest import manifest_key
 
@@ -201,6 +201,36 @@ def test_a_seam_in_one_channel_does_not_cut_the_other() -> None:
     ]
     transcript = merge_by_channel(chunks, {0: 0, 1: 1}, partial(merge_chunks, "job", duration=10.0))
     assert [s.text for s in transcript.segments] == ["right early", "left"]
+
+
+def _call(ch_0: tuple[Segment, ...], ch_1: tuple[Segment, ...]) -> Transcript:
+    chunks = [ChunkTranscript(0, 0.0, 60.0, "en", ch_0, "e"), ChunkTranscript(1, 0.0, 60.0, "en", ch_1, "e")]
+    return merge_by_channel(chunks, {0: 0, 1: 1}, partial(merge_chunks, "job", duration=60.0))
+
+
+def test_a_backchannel_on_the_other_channel_does_not_cut_the_sentence_short() -> None:
+    sentence = "I would like to check the status of my order please."
+    transcript = _call((seg(10.0, 14.0, *sentence.split()),), (seg(10.4, 10.7, "okay."),))
+    expected = [(10.0, 14.0, f"ch_0: {sentence}"), (10.4, 10.7, "ch_1: okay.")]
+    assert parse_srt(to_srt(transcript)) == expected
+    assert parse_vtt(to_vtt(transcript)) == [(10.0, 14.0, sentence), (10.4, 10.7, "okay.")]
+
+
+def test_channel_cues_are_in_start_order_and_cut_only_by_their_own_channel() -> None:
+    long_turn = seg(10.0, 20.0, *(f"word{i}" for i in range(25)))  # 0.4 s a word: cut at 7 s
+    framed = replace(seg(21.0, 22.0, "then", "this."), end=23.0)  # its bounds reach into the next
+    transcript = _call((long_turn, framed, seg(22.5, 23.5, "more.")), (seg(10.4, 10.7, "okay."),))
+    srt = to_srt(transcript)
+    numbers = [int(block.split("\n")[0]) for block in srt.strip().split("\n\n")]
+    for cues in (parse_srt(srt), parse_vtt(to_vtt(transcript))):
+        assert [start for start, _, _ in cues] == sorted(start for start, _, _ in cues)  # WebVTT's order
+        assert cues[0][0] == 10.0 and cues[0][1] > 14.0  # the turn's first cue runs on past "okay"
+        assert cues[1][:2] == (10.4, 10.7) and cues[1][2].endswith("okay.")
+        assert cues[2][0] == cues[0][1]  # the turn's second cue follows its first, after "okay"
+        # Within one channel, a cue still ends where that channel's next cue starts.
+        assert cues[-2][:2] == (21.0, 22.5) and cues[-2][2].endswith("then this.")
+        assert cues[-1] == (22.5, 23.5, "more.")
+    assert numbers == list(range(1, len(parse_srt(srt)) + 1))
 
 
 # Options and messages ---------------------------------------------------------------------------

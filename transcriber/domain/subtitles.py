@@ -9,7 +9,8 @@ length, which keeps the same rules for every engine.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import pairwise
 
 from transcriber.domain.models import Segment, Word
 from transcriber.domain.textopts import CaptionStyle
@@ -39,6 +40,8 @@ class Cue:
     lines: tuple[str, ...]
     #: The segment's speaker label, if speakers were labelled.
     speaker: str | None = None
+    #: The segment's channel, with channel identification.
+    channel: int | None = None
 
     @property
     def text(self) -> str:
@@ -55,7 +58,10 @@ def join_words(words: Sequence[Word]) -> str:
 def wrap(text: str, width: int = MAX_LINE_CHARS, max_lines: int = MAX_LINES) -> tuple[str, ...] | None:
     """Balanced line breaks within ``width``; None when the text does not fit in ``max_lines``.
 
-    A single word longer than a line gets a line of its own rather than being cut.
+    A single word longer than a line gets a line of its own rather than being cut (as the last
+    line only). Balanced: the longest line is as short as it can be; among equally good
+    wrappings the one whose first lines break earliest wins. Dynamic programming over (first word
+    of a line, lines left), so the work grows with words x lines x width, not exponentially.
     """
     words = text.split()
     if not words:
@@ -64,18 +70,51 @@ def wrap(text: str, width: int = MAX_LINE_CHARS, max_lines: int = MAX_LINES) -> 
         return (text,)
     if max_lines < 2:
         return None
-    best: tuple[str, ...] | None = None
-    for cut in range(1, len(words)):
-        first, rest = " ".join(words[:cut]), " ".join(words[cut:])
-        if len(first) > width:
-            break
-        tail = wrap(rest, width, max_lines - 1)
-        if tail is None:
-            continue
-        candidate = (first, *tail)
-        if best is None or max(map(len, candidate)) < max(map(len, best)):
-            best = candidate
-    return best
+    found = _Breaks(words, width).best(0, max_lines, whole=False)
+    if found is None:
+        return None
+    return tuple(" ".join(words[a:b]) for a, b in pairwise((0, *found[1], len(words))))
+
+
+class _Breaks:
+    """The best line breaks of each tail of ``words`` in so many lines, each worked out once.
+
+    ``best(i, lines)`` is the longest line's length and the indexes of the words that start the
+    second, third... line of the best wrapping of ``words[i:]``, or None when it cannot fit.
+    """
+
+    def __init__(self, words: Sequence[str], width: int) -> None:
+        self.width = width
+        self.count = len(words)
+        #: ``ends[j] - ends[i] - 1`` is the length of ``" ".join(words[i:j])``.
+        self.ends = [0]
+        for word in words:
+            self.ends.append(self.ends[-1] + len(word) + 1)
+        self.memo: dict[tuple[int, int], tuple[int, tuple[int, ...]] | None] = {}
+
+    def best(self, i: int, lines: int, whole: bool = True) -> tuple[int, tuple[int, ...]] | None:
+        """``whole``: ``words[i:]`` on one line when it fits (the top call has checked that itself)."""
+        ends, width, count = self.ends, self.width, self.count
+        length = ends[count] - ends[i] - 1
+        if whole and (length <= width or count - i == 1):
+            return length, ()
+        # Every line full, a space between lines; or the last word alone on an overlong line.
+        full = lines * (width + 1) - 1
+        if lines < 2 or (length > full and ends[count - 1] - ends[i] - 1 > full - width - 1):
+            return None  # cannot fit: no need to try
+        key = (i, lines)
+        if key in self.memo:
+            return self.memo[key]
+        found: tuple[int, tuple[int, ...]] | None = None
+        for cut in range(i + 1, count):
+            first = ends[cut] - ends[i] - 1
+            if first > width or (found is not None and first >= found[0]):
+                break  # first lines only get longer from here: none can beat what was found
+            tail = self.best(cut, lines - 1)
+            if tail is not None and (found is None or max(first, tail[0]) < found[0]):
+                found = (max(first, tail[0]), (cut, *tail[1]))
+        self.memo[key] = found
+        return found
 
 
 def _pseudo_words(segment: Segment) -> list[Word]:
@@ -107,13 +146,14 @@ def _segment_cues(
     current: list[Word] = []
 
     def fits(text: str) -> tuple[str, ...] | None:
+        """None, at once, when the text is longer than the cue's lines hold: the cue is full."""
         return wrap(text, style.max_line_chars, style.max_lines)
 
     def close() -> None:
         if current:
             lines = fits(join_words(current)) or (join_words(current),)
             end = max(current[-1].end, current[0].start)
-            cues.append(Cue(start=current[0].start, end=end, lines=lines, speaker=segment.speaker))
+            cues.append(Cue(current[0].start, end, lines, segment.speaker, segment.channel))
             current.clear()
 
     for word in words:
@@ -128,8 +168,8 @@ def _segment_cues(
     close()
     if cues:  # the segment's own bounds frame its first and last cue
         first, last = cues[0], cues[-1]
-        cues[0] = Cue(min(first.start, segment.start), first.end, first.lines, segment.speaker)
-        cues[-1] = Cue(cues[-1].start, max(last.end, segment.end), cues[-1].lines, segment.speaker)
+        cues[0] = replace(first, start=min(first.start, segment.start))
+        cues[-1] = replace(cues[-1], end=max(last.end, segment.end))
     return cues
 
 
@@ -138,10 +178,16 @@ def subtitle_cues(
     speaker_prefix: Callable[[str], str] | None = None,
     style: CaptionStyle | None = None,
 ) -> list[Cue]:
-    """Cues for a whole transcript, in order, never overlapping the next cue.
+    """Cues for a whole transcript in start-time order; a cue never overlaps its channel's next cue.
 
     With ``speaker_prefix``, the first cue of each speaker turn starts with its result (for
     example ``"Alice:"``); the prefix counts towards the line limits like any word.
+
+    One recording's cues follow each other: where a segment's bounds reach into the next cue's
+    time, the earlier cue ends as the next one starts. With channel identification each channel
+    is a party of its own, transcribed on its own: its cues are cut only by its own next cue, and
+    may overlap another channel's (a "mm-hm" during a sentence), shown together as SRT and WebVTT
+    allow. Sorted by start (stably: at equal starts the lower channel first), as WebVTT requires.
     """
     cues: list[Cue] = []
     previous: str | None = None
@@ -150,8 +196,10 @@ def subtitle_cues(
         prefix = speaker_prefix(segment.speaker) if turn and speaker_prefix and segment.speaker else None
         previous = segment.speaker if segment.speaker is not None else previous
         cues.extend(_segment_cues(segment, prefix, style))
-    for i in range(len(cues) - 1):
-        if cues[i].end > cues[i + 1].start:
-            cue = cues[i]
-            cues[i] = Cue(cue.start, max(cue.start, cues[i + 1].start), cue.lines, cue.speaker)
-    return cues
+    following: dict[int | None, int] = {}  # channel -> index of its next cue, walking backwards
+    for i in range(len(cues) - 1, -1, -1):
+        cue, after = cues[i], following.get(cues[i].channel)
+        if after is not None and cue.end > cues[after].start:
+            cues[i] = replace(cue, end=max(cue.start, cues[after].start))
+        following[cue.channel] = i
+    return sorted(cues, key=lambda cue: cue.start)
