@@ -16,6 +16,7 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
 from infra import nag_web
+from infra.constructs.pipeline import REDO_MANIFESTS
 from infra.stack import TranscriptionStack
 from transcriber.domain.jobs import CHUNK_MANIFEST, WORK_PREFIX
 
@@ -74,7 +75,13 @@ REASONS = {
         "The aggregate function reads a job's chunk transcripts under work/<job id>/, the job id known "
         "only at run time, and deletes the work files the job no longer needs (its converted audio, a "
         "redacting job's chunk transcripts, everything of a job deleted while it runs): GetObject and "
-        "DeleteObject (ListBucket limited to work/ and transcripts/). No write there."
+        "DeleteObject (ListBucket limited to work/ and transcripts/). Its one write there is the redo "
+        "manifest (below)."
+    ),
+    "redo-manifests": (
+        "When the language vote sends chunks back to be decoded again, the aggregate function writes "
+        "their list to work/<job id>/redo/chunk-manifest.json, the job id known only at run time: only "
+        "PutObject (one small PUT, never multipart), and only objects of that name."
     ),
     "transcripts": (
         "The aggregate function writes a job's outputs under transcripts/<job id>/, the job id known only "
@@ -265,6 +272,13 @@ def acknowledge_findings(stack: TranscriptionStack) -> list[Accepted]:
         stack.aggregate_fn,
         f"AwsSolutions-IAM5[Resource::{results_arn}/transcripts/*]",
         "transcripts",
+        "AggregateFunction",
+        accepted,
+    )
+    _accept(
+        stack.aggregate_fn,
+        f"AwsSolutions-IAM5[Resource::{results_arn}/{REDO_MANIFESTS}]",
+        "redo-manifests",
         "AggregateFunction",
         accepted,
     )

@@ -5,7 +5,11 @@ The deployed definition stays as AWS runs it; these patches change what moto doe
 1. **Express children.** moto's ASL grammar accepts ``"ExecutionType": "STANDARD"`` only in a
    Map's ``ProcessorConfig`` and refuses the definition otherwise. Its copy of the definition gets
    STANDARD instead: moto runs child workflows in-process either way, so only billing, history
-   retention and Express's at-least-once start differ, none of which a local run observes.
+   retention, Express's at-least-once start and its 5-minute limit differ. The child's tasks also
+   lose their ``TimeoutSeconds``, which bounds each attempt inside that limit on AWS: locally a
+   call waits for a free worker where Lambda would throttle it (and the child retry the throttle),
+   and that wait, 93-198 s at the median in the 1,000-upload runs, would count against it.
+   tests/infra/test_review_fixes.py checks those bounds on the synthesized definition instead.
 2. **The tolerated-failure threshold.** AWS fails a Distributed Map whose failed children exceed
    its tolerance with ``States.ExceedToleratedFailureThreshold``; moto raises the failed child's
    own error instead (it evaluates ToleratedFailureCount/Percentage but never applies them). With a
@@ -36,6 +40,9 @@ def _express_children_as_standard(definition: str) -> str:
             config = node.get("ProcessorConfig")
             if isinstance(config, dict) and config.get("ExecutionType") == "EXPRESS":
                 config["ExecutionType"] = "STANDARD"
+                for state in (node.get("States") or {}).values():
+                    if isinstance(state, dict) and state.get("Type") == "Task":
+                        state.pop("TimeoutSeconds", None)
             for value in node.values():
                 visit(value)
         elif isinstance(node, list):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_kms as kms
 from constructs import Construct
@@ -48,9 +49,12 @@ class JobEvents(Concern):
         *,
         key: kms.IKey | None,
         description: str,
+        visibility_timeout: cdk.Duration | None = None,
     ) -> JobEventsQueue:
         """A queue (``<prefix>Queue``, ``<prefix>DeadLetterQueue``) of this bus's ``detail_types``
-        events in ``scope``, fed by the rule ``<prefix>Rule`` (see :func:`job_events_queue`)."""
+        events in ``scope``, fed by the rule ``<prefix>Rule`` (see :func:`job_events_queue`). A
+        queue a function drains needs ``visibility_timeout`` (``rules.visibility_for``): SQS's
+        default 30 s is shorter than most functions' timeout, and AWS refuses that mapping."""
         return job_events_queue(
             scope,
             bus_name=self.bus_name,
@@ -59,4 +63,5 @@ class JobEvents(Concern):
             key=key,
             bus_dependency=self.bus,
             ids=QueueIds.prefixed(prefix, bus="JobEventsByName"),
+            visibility_timeout=visibility_timeout,
         )

@@ -33,7 +33,7 @@ from infra.config import FunctionSizing
 from infra.constructs.events import JobEvents
 from infra.constructs.functions import Functions
 from infra.constructs.permissions import allow
-from infra.constructs.rules import job_events_queue
+from infra.constructs.rules import job_events_queue, visibility_for
 from infra.constructs.tables import Tables
 from transcriber.adapters.connections_table import TENANT_INDEX
 from transcriber.domain.jobs import JOB_EVENT_TYPES
@@ -154,7 +154,7 @@ class LiveStatus(Construct):
             self, bus_name=job_events.bus_name, bus_dependency=job_events.bus, detail_types=JOB_EVENT_TYPES,
             key=key, description="Job status and progress changes to the live-status pusher",
             retention=MAX_EVENT_AGE, dead_letter_retention=cdk.Duration.days(1), max_receive_count=3,
-            visibility_timeout=cdk.Duration.seconds(6 * PUSHER_SIZING.timeout_s),
+            visibility_timeout=visibility_for(PUSHER_SIZING.timeout_s),
             retry_attempts=3, max_event_age=MAX_EVENT_AGE,
         )  # fmt: skip
         self.queue, self.dead_letter_queue = fed.queue, fed.dead_letter_queue

@@ -9,6 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
@@ -22,13 +23,32 @@ from infra.constructs.state_machine import StepFunctions, transcription_state_ma
 from infra.constructs.storage import Storage
 from infra.constructs.tables import Tables
 from transcriber.domain.jobs import CONTENT_INDEX, TRANSCRIPTS_PREFIX, WORK_PREFIX
+from transcriber.stages.manifest import manifest_key
 
 # Step Functions reports these terminal statuses on the default bus; each must leave its job FAILED.
 ABNORMAL_EXECUTION_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
 #: Multipart uploads (boto3 switches to them above 8 MB) need AbortMultipartUpload on failure.
 PUT_OBJECT = ["s3:PutObject", "s3:AbortMultipartUpload"]
+#: The chunks the language vote sends back (RedoChunks), as aggregate writes them: every job's.
+REDO_MANIFESTS = manifest_key("*", redo=True)
 #: What the repositories (jobs, tenants) call: gets, puts (conditional creates) and updates of one item.
 SINGLE_ITEM_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+
+
+def keep_failed_events(function: lambda_.Function, dead_letter_queue: sqs.IQueue) -> None:
+    """An asynchronous event ``function`` still fails on after Lambda's two retries goes to
+    ``dead_letter_queue`` instead of being dropped. Granted SendMessage only: ``grant_send_messages``
+    would add the queue key's wildcard actions (``kms:ReEncrypt*``); the function's own key grant
+    (``Storage.grant_key`` with ``encrypt``) covers an encrypted queue."""
+    function.configure_async_invoke(retry_attempts=2)
+    cfn_function = function.node.default_child
+    assert isinstance(cfn_function, lambda_.CfnFunction)
+    cfn_function.dead_letter_config = lambda_.CfnFunction.DeadLetterConfigProperty(
+        target_arn=dead_letter_queue.queue_arn
+    )
+    function.add_to_role_policy(
+        iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[dead_letter_queue.queue_arn])
+    )
 
 
 class Pipeline(Concern):
@@ -79,13 +99,8 @@ class Pipeline(Concern):
                 "TENANTS_TABLE": tables.tenants.table_name,
             },
         )
-        self.ingest_fn.configure_async_invoke(retry_attempts=2)
         # Events S3 could not deliver after Lambda's async retries are kept, not lost.
-        cfn_ingest = self.ingest_fn.node.default_child
-        assert isinstance(cfn_ingest, lambda_.CfnFunction)
-        cfn_ingest.dead_letter_config = lambda_.CfnFunction.DeadLetterConfigProperty(
-            target_arn=self.ingest_dlq.queue_arn
-        )
+        keep_failed_events(self.ingest_fn, self.ingest_dlq)
         self.malware_protection: InputMalwareProtection | None = None
         if config.malware_scanning:
             # Uploads reach ingest only through GuardDuty's verdict, never straight from S3.
@@ -104,6 +119,7 @@ class Pipeline(Concern):
                 s3.EventType.OBJECT_CREATED, s3n.LambdaDestination(self.ingest_fn)
             )
         self.execution_failures_dlq = storage.queue(self, "ExecutionFailuresDeadLetterQueue")
+        keep_failed_events(self.fail_fn, self.execution_failures_dlq)
         self._abnormal_executions_rule()
         self._grant(storage, tables, job_events)
 
@@ -113,7 +129,10 @@ class Pipeline(Concern):
         The state machine's Catch already handles task errors; this covers what it cannot: the
         execution timeout, an operator's StopExecution and failures outside any Catch. The fail
         function ignores jobs that are already terminal, so a Catch-handled failure is not
-        reported twice. Events it cannot take after EventBridge's retries go to a DLQ.
+        reported twice. EventBridge invokes it asynchronously: an event it cannot deliver after its
+        retries, and one the function itself still fails on after Lambda's two async retries, both
+        go to ``execution_failures_dlq`` (with the same event body: redriving it retries the job's
+        failure).
         """
         events.Rule(
             self,
@@ -145,10 +164,12 @@ class Pipeline(Concern):
             self.chunk_fn: [(["s3:GetObject"], input_objects), (PUT_OBJECT, work_objects)],
             self.transcribe_fn: [(["s3:GetObject", *PUT_OBJECT], work_objects)],
             # Deleting work files: the job's converted WAV, and a redacting job's chunk transcripts
-            # (the words as heard) once its outputs exist (uploads: below).
+            # (the words as heard) once its outputs exist (uploads: below). Its one write in work/
+            # is the list of chunks the language vote sends back (one small PUT, never multipart).
             self.aggregate_fn: [
                 (["s3:GetObject", "s3:DeleteObject"], work_objects),
                 (PUT_OBJECT, transcripts),
+                (["s3:PutObject"], storage.results_bucket.arn_for_objects(REDO_MANIFESTS)),
             ],
             self.fail_fn: [],
         }
@@ -199,7 +220,4 @@ class Pipeline(Concern):
                 actions=[*SINGLE_ITEM_ACTIONS, "dynamodb:DeleteItem"],
                 resources=[tables.idempotency.table_arn],
             )
-        )
-        self.ingest_fn.add_to_role_policy(
-            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.ingest_dlq.queue_arn])
         )

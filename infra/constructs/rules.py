@@ -32,6 +32,11 @@ LONGEST_RETENTION = cdk.Duration.days(14)
 #: EventBridge's retries for a target it cannot reach, then the event goes to the DLQ.
 TARGET_RETRIES = 8
 TARGET_MAX_EVENT_AGE = cdk.Duration.hours(24)
+#: AWS's advice for a queue feeding Lambda: a visibility timeout of six times the function's timeout
+#: (and AWS refuses an event source mapping whose queue's is shorter than the function's).
+VISIBILITY_PER_FUNCTION_TIMEOUT = 6
+#: SQS's range of visibility timeouts (its default, 30 s, is the shortest this stack sets).
+_VISIBILITY_RANGE_S = (30, 12 * 3600)
 
 
 class TargetDelivery(TypedDict):
@@ -54,6 +59,15 @@ def delivery(
         "retry_attempts": retry_attempts,
         "max_event_age": max_event_age,
     }
+
+
+def visibility_for(function_timeout_s: float) -> cdk.Duration:
+    """The visibility timeout of a queue that feeds a function of ``function_timeout_s``: a message
+    stays hidden while a batch (and Lambda's retry of it) may still be running."""
+    shortest, longest = _VISIBILITY_RANGE_S
+    return cdk.Duration.seconds(
+        min(longest, max(shortest, int(VISIBILITY_PER_FUNCTION_TIMEOUT * function_timeout_s)))
+    )
 
 
 def encrypted_queue(

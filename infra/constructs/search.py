@@ -27,7 +27,7 @@ from infra.constructs.events import JobEvents
 from infra.constructs.functions import Functions
 from infra.constructs.permissions import list_bucket
 from infra.constructs.pipeline import PUT_OBJECT
-from infra.constructs.rules import schedule
+from infra.constructs.rules import schedule, visibility_for
 from infra.constructs.storage import Storage
 from infra.constructs.tables import Tables
 from transcriber.domain.jobs import EVENT_JOB_COMPLETED, TENANT_INDEX, TRANSCRIPTS_PREFIX
@@ -127,6 +127,7 @@ class Search(Concern):
         index_queue = job_events.queue(
             self, "SearchIndex", [EVENT_JOB_COMPLETED, EVENT_JOB_DELETED], key=storage.data_key,
             description="Keep the search index in step: completed jobs are indexed, deleted ones removed",
+            visibility_timeout=visibility_for(INDEXER_SIZING.timeout_s),
         )  # fmt: skip
         self.dead_letter_queue, self.queue = index_queue.dead_letter_queue, index_queue.queue
         self.indexer_fn.add_event_source(

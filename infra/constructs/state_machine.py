@@ -7,10 +7,12 @@ failure to MarkFailed.
 The Map is a Distributed Map: it reads the chunk list from the manifest the chunk step writes to S3
 (transcriber/stages/manifest.py) and runs each chunk in an Express child workflow, so the state
 never holds the list (256 KB limit: files of any length) and a chunk costs one child execution
-instead of several Standard transitions."""
+instead of several Standard transitions. AWS stops an Express execution after 5 minutes, so a
+chunk's task has a timeout and a throttle budget of its own that fit in them (CHILD_THROTTLES)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,22 +36,64 @@ from transcriber.domain.messages import (
     Message,
     TranscribeRequest,
 )
+from transcriber.domain.options import MAX_CHUNK_SECONDS_RANGE
 
 
-def retry_throttles(task: tasks.LambdaInvoke) -> None:
-    """Throttles get their own, longer budget than transient errors (3 attempts within ~14 s).
+@dataclass(frozen=True)
+class ThrottleBudget:
+    """How long a throttled task waits for capacity: ``attempts`` retries, the first after
+    ``first_s``, doubling to at most ``longest_s``, full jitter so that the waiting executions do
+    not come back together."""
 
-    A burst (a thousand uploads at once, each job fanning out its chunks) keeps a function at its
-    concurrency limit for minutes: a job must wait for capacity then, not fail. 10 attempts,
-    5 s doubling to at most 60 s, full jitter so that the waiting executions do not come back
-    together: up to about 7 minutes in all.
-    """
+    attempts: int
+    first_s: int
+    longest_s: int
+
+
+#: The Standard parent's steps. A burst (a thousand uploads at once, each job fanning out its
+#: chunks) keeps a function at its concurrency limit for minutes: a job must wait for capacity
+#: then, not fail. 5 + 10 + 20 + 40 + 6 x 60 = 435 s, about 7 minutes.
+STANDARD_THROTTLES = ThrottleBudget(attempts=10, first_s=5, longest_s=60)
+
+#: AWS stops an Express execution after 5 minutes, and the Map fails with the stopped child.
+EXPRESS_LIMIT_S = 300
+#: The longest chunk: pauses stretch a chunk to twice ``max_chunk_seconds`` (domain/chunking.py),
+#: and a job may ask for up to 600 s: 1,200 s of audio.
+LONGEST_CHUNK_AUDIO_S = 2 * MAX_CHUNK_SECONDS_RANGE[1]
+#: Decoding time per second of audio on the transcribe function's one vCPU (docs/performance.md:
+#: about 271 s per audio hour), and how many times a chunk is decoded at most (a chunk whose
+#: batched decode went wrong is decoded again by the sequential fallback).
+DECODE_S_PER_AUDIO_S = 0.075
+DECODES_PER_CHUNK = 2
+#: Beside decoding: a cold start (the model), the chunk's ranged read, its speaker embeddings.
+CHUNK_OVERHEAD_S = 20
+#: One TranscribeChunk attempt: 1,200 x 0.075 x 2 = 180 s of decoding + 20 s = 200 s. The transcribe
+#: function's own timeout stays long (cdk.json): DiarizeSpeakers runs in it on whole jobs.
+CHUNK_TASK_TIMEOUT_S = (
+    round(LONGEST_CHUNK_AUDIO_S * DECODE_S_PER_AUDIO_S * DECODES_PER_CHUNK) + CHUNK_OVERHEAD_S
+)
+#: Transient errors inside a chunk's child: 4 retries, 2 s doubling: 2 + 4 + 8 + 16 = 30 s at most.
+CHILD_TRANSIENT_ATTEMPTS = 4
+#: Step Functions' name for a task that ran out its ``task_timeout``. Not retried inside a child: an
+#: attempt that took the whole timeout leaves no time for another within the Express limit.
+TASK_TIMEOUT_ERROR = "States.Timeout"
+#: Throttles inside a chunk's child: 5 + 10 + 10 + 10 + 10 = 45 s. With one attempt at the task
+#: timeout and the transient retries' waits: 45 + 200 + 30 = 275 s, 25 s under the Express limit
+#: for Step Functions' and Lambda's own latency. A burst that keeps the transcribe function at its
+#: limit for longer fails the chunks that could not start (and their jobs); the Map's concurrency
+#: (``map_max_concurrency``) x the jobs running at once must fit the function's concurrency.
+CHILD_THROTTLES = ThrottleBudget(attempts=5, first_s=5, longest_s=10)
+
+
+def retry_throttles(task: tasks.LambdaInvoke, budget: ThrottleBudget = STANDARD_THROTTLES) -> None:
+    """Throttles get their own, longer budget than transient errors (3 attempts within ~14 s in
+    the parent): a throttled invocation did no work, so waiting costs nothing but time."""
     task.add_retry(
         errors=[THROTTLED_ERROR_NAME],
-        interval=cdk.Duration.seconds(5),
-        max_attempts=10,
+        interval=cdk.Duration.seconds(budget.first_s),
+        max_attempts=budget.attempts,
         backoff_rate=2.0,
-        max_delay=cdk.Duration.seconds(60),
+        max_delay=cdk.Duration.seconds(budget.longest_s),
         jitter_strategy=sfn.JitterType.FULL,
     )
 
@@ -256,18 +300,24 @@ def transcription_state_machine(
     return state_machine
 
 
-def _retried(task: tasks.LambdaInvoke, *, max_attempts: int) -> tasks.LambdaInvoke:
+def _retried(
+    task: tasks.LambdaInvoke,
+    *,
+    max_attempts: int,
+    errors: Sequence[str] = RETRYABLE_ERROR_NAMES,
+    throttles: ThrottleBudget = STANDARD_THROTTLES,
+) -> tasks.LambdaInvoke:
     """Retry only retryable errors (permanent ones would fail the same way), with backoff and
     full jitter so that failed chunks do not retry in step; then Lambda's throttles on their own,
     longer budget (:func:`retry_throttles`)."""
     task.add_retry(
-        errors=list(RETRYABLE_ERROR_NAMES),
+        errors=list(errors),
         interval=cdk.Duration.seconds(2),
         max_attempts=max_attempts,
         backoff_rate=2.0,
         jitter_strategy=sfn.JitterType.FULL,
     )
-    retry_throttles(task)
+    retry_throttles(task, throttles)
     return task
 
 
@@ -306,15 +356,23 @@ def _distributed_map(
         # the Map's results are dropped.
         result_path=sfn.JsonPath.DISCARD,
     )
+    # Bounded to fit the Express limit: a timeout, the retries' waits and the throttles' together
+    # (CHILD_THROTTLES has the arithmetic); the function's own timeout is longer.
     transcribe_chunk = tasks.LambdaInvoke(
         scope,
         name.removesuffix("s"),  # TranscribeChunk, RedoChunk
         lambda_function=transcribe,
         payload_response_only=True,
         retry_on_service_exceptions=False,
+        task_timeout=sfn.Timeout.duration(cdk.Duration.seconds(CHUNK_TASK_TIMEOUT_S)),
     )
     fan_out.item_processor(
-        _retried(transcribe_chunk, max_attempts=4),
+        _retried(
+            transcribe_chunk,
+            max_attempts=CHILD_TRANSIENT_ATTEMPTS,
+            errors=[name for name in RETRYABLE_ERROR_NAMES if name != TASK_TIMEOUT_ERROR],
+            throttles=CHILD_THROTTLES,
+        ),
         mode=sfn.ProcessorMode.DISTRIBUTED,
         execution_type=sfn.ProcessorType.EXPRESS,
     )

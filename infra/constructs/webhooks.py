@@ -24,7 +24,7 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from constructs import Construct
 
 from infra.constructs.events import JobEvents
-from infra.constructs.rules import job_events_queue
+from infra.constructs.rules import job_events_queue, visibility_for
 from infra.constructs.tables import Tables
 from transcriber.domain.webhooks import WEBHOOK_EVENT_TYPES
 
@@ -35,9 +35,6 @@ DEFAULT_BATCH_SIZE = 5
 #: Deliveries tried before a message goes to the dead-letter queue. With the notifier's backoff
 #: (30 s doubling, full jitter, capped at 15 minutes) ten attempts span up to about 1.5 hours.
 DEFAULT_MAX_RECEIVE_COUNT = 10
-#: AWS's advice for a queue feeding Lambda: a visibility timeout of six times the function's timeout.
-VISIBILITY_PER_FUNCTION_TIMEOUT = 6
-_MAX_VISIBILITY_S = 12 * 3600
 
 FunctionFactory = Callable[[dict[str, str]], lambda_.Function]
 
@@ -70,12 +67,11 @@ class Webhooks(Construct):
             {"JOBS_TABLE": jobs_table.table_name, "TENANTS_TABLE": tenants_table.table_name}
         )
         timeout_s = (self.function.timeout or cdk.Duration.seconds(3)).to_seconds()
-        visibility_s = min(_MAX_VISIBILITY_S, max(30, int(VISIBILITY_PER_FUNCTION_TIMEOUT * timeout_s)))
 
         fed = job_events_queue(
             self, bus_name=job_events.bus_name, detail_types=WEBHOOK_EVENT_TYPES, key=encryption_key,
             description="Job outcomes to the webhook notifier's queue", bus_dependency=job_events.bus,
-            retention=cdk.Duration.days(4), visibility_timeout=cdk.Duration.seconds(visibility_s),
+            retention=cdk.Duration.days(4), visibility_timeout=visibility_for(timeout_s),
             max_receive_count=max_receive_count,
         )  # fmt: skip
         self.queue, self.dead_letter_queue, self.rule = fed.queue, fed.dead_letter_queue, fed.rule

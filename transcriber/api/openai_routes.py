@@ -2,8 +2,9 @@
 
 Each request becomes an ordinary job (inline upload, visible in ``GET /v1/transcriptions``), run
 by the same pipeline; the function then waits for it inside its own time budget and answers in
-the requested format. Audio longer than ``SYNC_MAX_AUDIO_S`` (cdk.json ``api.sync_max_audio_s``),
-or a job not done before the budget runs out, gets an error naming the job to poll instead.
+the requested format. Audio longer than ``SYNC_MAX_AUDIO_S`` (cdk.json ``sync_max_audio_s``, an
+environment's top-level setting), or a job not done before the budget runs out, gets an error
+naming the job to poll instead.
 Errors are in OpenAI's shape; bad input and the time limit are 4xx, not 5xx: OpenAI's clients
 retry 5xx answers, which would start the same job again (only a busy dependency is a 503, and a
 failure nobody anticipated a 500: transcriber/api/http_api.py).
