@@ -5,12 +5,19 @@ from __future__ import annotations
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from transcriber.domain.errors import fault_of
+
+#: Failed jobs by whose fault they are (dimensions ``service`` and ``fault``); infra's alarm reads it.
+FAILED_BY_FAULT_METRIC = "JobsFailedByFault"
+
 
 def count_failure(metrics: Metrics, reason_code: str) -> None:
-    """One failed job: ``JobsFailed`` (the total alarms read) and ``JobsFailedByReason``.
+    """One failed job: ``JobsFailed`` (the total the dashboard reads), ``JobsFailedByReason`` and
+    ``JobsFailedByFault`` (dimension ``fault``: ``input`` or ``service``, see
+    ``transcriber.domain.errors.fault_of``; the on-call alarm counts the service's only).
 
     The reason is a dimension of its own metric: a reason_code dimension on JobsFailed would split
-    the total that the dashboard and alarms read.
+    the total that the dashboard reads.
     """
     metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
     with single_metric(
@@ -20,3 +27,10 @@ def count_failure(metrics: Metrics, reason_code: str) -> None:
         default_dimensions=metrics.default_dimensions,
     ) as by_reason:
         by_reason.add_dimension(name="reason_code", value=reason_code)
+    with single_metric(
+        name=FAILED_BY_FAULT_METRIC,
+        unit=MetricUnit.Count,
+        value=1,
+        default_dimensions=metrics.default_dimensions,
+    ) as by_fault:
+        by_fault.add_dimension(name="fault", value=fault_of(reason_code).value)

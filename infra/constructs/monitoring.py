@@ -1,6 +1,7 @@
 """Alarms to an SNS topic, and one dashboard: what an on-call engineer looks at first.
 
-Alarms cover the ways a job can be lost or late: executions that fail or time out, messages in
+Alarms cover the ways a job can be lost or late: jobs that fail through the service's fault
+(not a bad upload's) or time out, messages in
 any dead-letter queue (events nobody handled), throttled functions, transcribe errors and a slow
 p95 job duration (the ``JobDuration`` EMF metric the aggregate function emits).
 """
@@ -18,6 +19,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from transcriber.domain.errors import Fault
+from transcriber.observability import FAILED_BY_FAULT_METRIC
 
 FIVE_MINUTES = cdk.Duration.minutes(5)
 
@@ -74,20 +77,36 @@ class Monitoring(Construct):
             self.alarms.append(created)
             self._alarm_names.append(alarm_name)
 
-        failed_or_timed_out = cloudwatch.MathExpression(
-            expression="failed + timedOut",
+        def failed_by_service(service: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace=metrics_namespace,
+                metric_name=FAILED_BY_FAULT_METRIC,
+                dimensions_map={"service": f"transcriber-{service}", "fault": Fault.SERVICE.value},
+                statistic="Sum",
+                period=FIVE_MINUTES,
+            )
+
+        # Every job failure ends the execution in its JobFailed state, a bad upload's too: the
+        # executions' Failed metric would page on-call for a user's corrupt file. This counts the
+        # failures that are the service's fault (MarkFailed's, and the sweeper's stalled jobs) and
+        # the executions that timed out (whose MarkFailed may not have run; when it did, the
+        # timeout counts twice, which only pages sooner for it).
+        service_failures = cloudwatch.MathExpression(
+            expression="FILL(failMarked, 0) + FILL(swept, 0) + FILL(timedOut, 0)",
             using_metrics={
-                "failed": state_machine.metric_failed(period=FIVE_MINUTES, statistic="Sum"),
+                "failMarked": failed_by_service("fail"),
+                "swept": failed_by_service("sweeper"),
                 "timedOut": state_machine.metric_timed_out(period=FIVE_MINUTES, statistic="Sum"),
             },
-            label="Executions failed or timed out",
+            label="Jobs failed by the service, or timed out",
             period=FIVE_MINUTES,
         )
         alarm(
             "ExecutionsFailedAlarm",
-            failed_or_timed_out,
+            service_failures,
             thresholds.failed_executions,
-            "Transcription executions failed or timed out (see the jobs table for reason codes)",
+            "Transcription jobs failed through the service's fault (not a bad upload) or timed out "
+            "(JobsFailedByReason on the dashboard names the reasons)",
         )
         for name, queue in dead_letter_queues.items():
             alarm(

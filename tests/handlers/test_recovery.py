@@ -19,7 +19,7 @@ from functions.chunk import handler as chunk
 from functions.fail import handler as fail
 from functions.sweeper import handler as sweeper
 from functions.transcribe import handler as transcribe
-from tests.handlers.conftest import Aws, FakeContext, chunked
+from tests.handlers.conftest import Aws, FakeContext, chunked, refuse_the_first_event
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.workflow import Workflow
 from transcriber.domain.jobs import iso_timestamp, partial_key
@@ -250,3 +250,29 @@ def test_the_sweeper_requeues_stalled_jobs_and_fails_those_over_the_budget(
     again = sweeper.handler({}, context)
     assert again == {"examined": 1, "requeued": [], "failed": []}  # only the running job is stale
     assert aws.events() == []
+
+
+def test_a_sweep_failure_whose_announcement_is_refused_is_announced_by_the_next_sweep(
+    aws: Aws, context: FakeContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EventBridge refuses the first JobFailed: the other job is still announced, and the next
+    sweep sends the refused one (before, it was never sent and no sweep looked at it again)."""
+    first, second = "1" * 32, "2" * 32
+    _stale(aws, first, "PROCESSING", attempts=RETRY_BUDGET)
+    _stale(aws, second, "PROCESSING", attempts=RETRY_BUDGET)
+    refuse_the_first_event(monkeypatch)
+    report = sweeper.handler({}, context)
+    assert sorted(report["failed"]) == [first, second] and len(report["unannounced"]) == 1
+    (refused,) = report["unannounced"]
+    (announced,) = aws.events()
+    assert announced["detail"]["job_id"] != refused
+    assert "failure_announced" not in _job(aws, refused)
+
+    again = sweeper.handler({}, context)
+    assert again == {"examined": 0, "requeued": [], "failed": []}
+    (event,) = aws.events()
+    assert event["detail-type"] == "Transcription Job Failed"
+    assert event["detail"]["job_id"] == refused and event["detail"]["reason_code"] == STALLED
+    assert _job(aws, refused)["failure_announced"] is True
+    sweeper.handler({}, context)
+    assert aws.events() == []  # announced once

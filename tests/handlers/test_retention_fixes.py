@@ -13,11 +13,12 @@ import pytest
 
 from functions.ingest import handler as ingest
 from functions.sweeper import handler as sweeper
-from tests.handlers.conftest import Aws, FakeContext
+from tests.handlers.conftest import Aws, FakeContext, fails_once, refuse_the_first_event
 from transcriber.adapters.events import EventPublisher
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.retention_queue import RetentionQueue
 from transcriber.adapters.storage import ObjectStore
+from transcriber.adapters.tenants_table import TenantRepository
 from transcriber.domain.errors import RetryableError
 from transcriber.domain.jobs import iso_timestamp, parse_timestamp
 from transcriber.domain.retention import UNCONFIRMED_GRACE, Retention
@@ -213,3 +214,59 @@ def test_retention_is_applied_even_when_the_sweep_fails(
         sweeper.handler({}, context)
     assert _record(aws, "due") is None
     assert "Contents" not in aws.s3.list_objects_v2(Bucket="results", Prefix="transcripts/")
+
+
+# A job completed at ingest (reusing a result) where the tenant keeps no audio once transcribed -----
+
+
+def test_a_duplicate_whose_save_is_throttled_keeps_its_upload_for_the_retry(
+    aws: Aws, context: FakeContext, sample_flac: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job is recorded before its audio goes: a failed save leaves the upload for Lambda's
+    retry, which completes the job (before, the upload was gone and every retry failed)."""
+    audio = sample_flac.read_bytes()
+    original = _original(aws, context, audio)
+    job_id = "e" * 32
+    key = f"tenants/acme/jobs/{job_id}/talk.flac"
+    JobRepository("jobs").create(
+        {"job_id": job_id, "tenant_id": "acme", "status": "AWAITING_UPLOAD", "bucket": "uploads", "key": key,
+         "options": {}, **Retention(audio_days=0).upload_fields(datetime.now(UTC))}
+    )  # fmt: skip
+    monkeypatch.setattr(JobRepository, "claim_upload", fails_once(JobRepository.claim_upload))
+    aws.s3.put_object(Bucket="uploads", Key=key, Body=audio)
+    event = aws.s3_event("uploads", key)
+    with pytest.raises(RetryableError):
+        ingest.handler(event, context)
+    assert aws.s3.head_object(Bucket="uploads", Key=key)  # still there for the retry
+    (result,) = ingest.handler(event, context)["jobs"]  # Lambda's retry
+    assert result == {"job_id": job_id, "status": "COMPLETED", "duplicate_of": original}
+    assert "Contents" not in aws.s3.list_objects_v2(Bucket="uploads", Prefix=key)
+    assert [e["detail-type"] for e in aws.events()] == [
+        "Transcription Job Created",
+        "Transcription Job Completed",
+    ]
+
+
+def test_a_retry_that_finds_the_duplicate_recorded_and_its_upload_gone_finishes_it(
+    aws: Aws, context: FakeContext, sample_flac: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dropped file: the first try recorded the job and deleted the audio, then EventBridge
+    refused its events. The retry reads nothing (there is nothing left to read) and announces it."""
+    TenantRepository("tenants").ensure_tenant("acme", retention=Retention(audio_days=0))
+    audio = sample_flac.read_bytes()
+    original = _original(aws, context, audio)
+    key = "tenants/acme/inbox/tuesday.flac"
+    aws.s3.put_object(Bucket="uploads", Key=key, Body=audio)
+    event = aws.s3_event("uploads", key)
+    refuse_the_first_event(monkeypatch)
+    with pytest.raises(RetryableError):
+        ingest.handler(event, context)
+    assert "Contents" not in aws.s3.list_objects_v2(Bucket="uploads", Prefix=key)
+    (result,) = ingest.handler(event, context)["jobs"]  # Lambda's retry
+    assert result == {"job_id": result["job_id"], "status": "COMPLETED", "duplicate_of": original}
+    job = _record(aws, result["job_id"])
+    assert job is not None and job["status"] == "COMPLETED" and "announcement_pending" not in job
+    assert [e["detail-type"] for e in aws.events()] == [
+        "Transcription Job Created",
+        "Transcription Job Completed",
+    ]

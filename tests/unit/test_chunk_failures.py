@@ -12,10 +12,10 @@ from aws_lambda_powertools import Metrics
 from transcriber.adapters.events import EventPublisher
 from transcriber.adapters.jobs_table import JobRepository
 from transcriber.adapters.storage import ObjectStore
-from transcriber.domain.errors import EngineError, TransientEngineError
+from transcriber.domain.errors import EngineError, TransientEngineError, service_failure_message
 from transcriber.domain.messages import FailRequest, JobFailed, StepError
 from transcriber.stages.chunk_failures import MAP_FAILURE_THRESHOLD, record_chunk_failure
-from transcriber.stages.fail import UNRECORDED_CHUNK_FAILURE, mark_failed
+from transcriber.stages.fail import mark_failed
 from transcriber.stages.ports import StagePorts
 
 JOB_ID = "0123456789abcdef0123456789abcdef"
@@ -91,7 +91,7 @@ def test_a_chunk_that_failed_without_a_word_still_gets_a_reason() -> None:
     answer = mark_failed(FailRequest(job_id=JOB_ID, error=MAP_FAILED), ports=_ports(recorder))
     # No chunk said why (its function timed out or ran out of memory): a reason all the same.
     assert answer.reason_code == "CHUNK_FAILED"
-    assert recorder.failed[JOB_ID] == ("CHUNK_FAILED", UNRECORDED_CHUNK_FAILURE)
+    assert recorder.failed[JOB_ID] == ("CHUNK_FAILED", service_failure_message("CHUNK_FAILED", job_id=JOB_ID))
 
 
 def test_other_step_errors_are_described_as_before() -> None:

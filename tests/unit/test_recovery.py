@@ -18,6 +18,7 @@ from transcriber.domain.recovery import (
     UPLOAD_NOT_RECEIVED,
     Action,
     RetryRefusedError,
+    announce_unannounced_failures,
     decide,
     execution_input,
     execution_name,
@@ -70,6 +71,11 @@ class FakeJobs:
     def not_updated_since(self, status: JobStatus, before: datetime) -> Iterator[str]:
         for job in list(self.items.values()):
             if job["status"] == status.value and job["updated_at"] < _iso(before):
+                yield job["job_id"]
+
+    def updated_between(self, status: JobStatus, since: datetime, before: datetime) -> Iterator[str]:
+        for job in list(self.items.values()):
+            if job["status"] == status.value and _iso(since) <= job["updated_at"] <= _iso(before):
                 yield job["job_id"]
 
 
@@ -244,3 +250,48 @@ def test_sweep_fails_api_jobs_whose_upload_never_arrived() -> None:
     assert "upload_url" in jobs.items["a" * 32]["error_message"]
     assert jobs.items["b" * 32]["status"] == JobStatus.AWAITING_UPLOAD.value
     assert executions.started == []
+
+
+class FlakyAnnouncer:
+    """Announces (marks ``failure_announced`` on the fake table), except for the ids in ``refuse``."""
+
+    def __init__(self, jobs: FakeJobs, refuse: set[str]) -> None:
+        self.jobs, self.refuse = jobs, refuse
+        self.sent: list[tuple[str, str]] = []
+
+    def __call__(self, job: Any, reason_code: str, message: str) -> None:
+        if job["job_id"] in self.refuse:
+            raise RuntimeError("EventBridge throttled")
+        self.sent.append((job["job_id"], reason_code))
+        self.jobs.items[job["job_id"]]["failure_announced"] = True
+
+
+def test_one_failed_announcement_neither_stops_the_others_nor_is_lost() -> None:
+    first, second, third = (
+        _job(job_id, status="PROCESSING", attempts=RETRY_BUDGET) for job_id in ("1" * 32, "2" * 32, "3" * 32)
+    )
+    jobs = FakeJobs(first, second, third)
+    announce = FlakyAnnouncer(jobs, refuse={"1" * 32})
+    report = sweep(jobs=jobs, executions=FakeExecutions(), now=NOW, announce=announce)
+    # Each job is announced right after it is marked: the first's failure does not stop the rest.
+    assert [job["job_id"] for job, _, _ in report.failed] == ["1" * 32, "2" * 32, "3" * 32]
+    assert announce.sent == [("2" * 32, STALLED), ("3" * 32, STALLED)]
+    assert report.unannounced == ["1" * 32] and report.to_dict()["unannounced"] == ["1" * 32]
+
+    # The next sweep finds the FAILED job still unannounced and sends it; once only.
+    jobs.items["1" * 32]["updated_at"] = RECENT  # as mark_failed left it
+    announce.refuse.clear()
+    assert announce_unannounced_failures(jobs=jobs, announce=announce, now=NOW) == ["1" * 32]
+    assert announce.sent[-1] == ("1" * 32, STALLED)
+    assert announce_unannounced_failures(jobs=jobs, announce=announce, now=NOW) == []
+
+
+def test_only_the_sweeps_own_unannounced_failures_are_announced_again() -> None:
+    jobs = FakeJobs(
+        _job("a" * 32, reason_code="CORRUPT_AUDIO", updated_at=RECENT),  # MarkFailed's or ingest's
+        _job("b" * 32, reason_code=STALLED, updated_at=RECENT, failure_announced=True),
+        _job("c" * 32, reason_code=UPLOAD_NOT_RECEIVED, updated_at=RECENT),
+        _job("d" * 32, reason_code=STALLED, updated_at=_iso(NOW - timedelta(days=2))),  # given up on
+    )
+    announce = FlakyAnnouncer(jobs, refuse=set())
+    assert announce_unannounced_failures(jobs=jobs, announce=announce, now=NOW) == ["c" * 32]

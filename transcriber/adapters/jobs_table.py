@@ -374,7 +374,8 @@ class JobRepository:
         Conditional: only while the job is still ``expected_status`` (and, when given, still has
         ``expected_updated_at``), so of two callers that race, one wins and the other gets None.
         The previous run's failure is cleared; ``chunks_done`` and ``progress`` restart when the
-        new run's chunk step marks the job PROCESSING.
+        new run's chunk step marks the job PROCESSING. ``queued_at`` is when this run was queued,
+        from which the job's duration is measured (not from ``created_at``).
         """
         condition = "attribute_exists(job_id) AND #status = :expected"
         values: dict[str, Any] = {
@@ -390,7 +391,8 @@ class JobRepository:
             resp = self._table.update_item(
                 Key={"job_id": job_id},
                 UpdateExpression=(
-                    "SET #status = :pending, updated_at = :now, requeued_at = :now ADD attempts :one "
+                    "SET #status = :pending, updated_at = :now, requeued_at = :now, queued_at = :now "
+                    "ADD attempts :one "
                     f"REMOVE reason_code, error_message, failed_at, {', '.join(RUN_SCOPED_FIELDS)}"
                 ),
                 ConditionExpression=condition,
@@ -417,6 +419,23 @@ class JobRepository:
             KeyConditionExpression="#status = :status AND updated_at < :before",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={":status": status.value, ":before": iso_timestamp(before)},
+        ):
+            yield str(item["job_id"])
+
+    @translate_client_errors
+    def updated_between(self, status: JobStatus, since: datetime, before: datetime) -> Iterator[str]:
+        """Ids of the jobs in ``status`` whose record last changed between ``since`` and ``before``,
+        through the (status, updated_at) index (eventually consistent: read each job again)."""
+        for item in every_item(
+            self._table.query,
+            IndexName=STATUS_INDEX,
+            KeyConditionExpression="#status = :status AND updated_at BETWEEN :since AND :before",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":status": status.value,
+                ":since": iso_timestamp(since),
+                ":before": iso_timestamp(before),
+            },
         ):
             yield str(item["job_id"])
 

@@ -22,13 +22,29 @@ from transcriber.adapters.webhook_sender import CONNECT_TIMEOUT_S, MAX_ADDRESSES
 from transcriber.domain.audio import SUPPORTED_EXTENSIONS
 from transcriber.domain.errors import TooLargeError
 from transcriber.domain.intake import SNIFF_BYTES, check_content
-from transcriber.domain.media_url import SourceUnreachableError, check_source_url, parse_source_url
+from transcriber.domain.media_url import (
+    SourceTemporarilyUnreachableError,
+    SourceUnreachableError,
+    check_source_url,
+    parse_source_url,
+)
 from transcriber.domain.webhooks import KEPT_IN_PATH, CallbackTarget, IPAddress, Resolver
 
 DEFAULT_TIMEOUT_S = 20.0
 MAX_REDIRECTS = 3
 USER_AGENT = "audio-transcriber-fetch/1"
 _PIECE = 1024 * 1024
+#: A source's answers that say "not now": the same request may succeed later.
+_TRY_LATER_STATUSES = frozenset({408, 429})
+#: Connection faults that say "not now" (a timeout, a reset, a dropped connection), unlike a
+#: refused connection or a TLS certificate that does not verify.
+_TRANSIENT_FAULTS = (
+    TimeoutError,
+    ConnectionResetError,
+    ConnectionAbortedError,
+    BrokenPipeError,
+    http.client.IncompleteRead,
+)
 
 
 @dataclass(frozen=True)
@@ -50,7 +66,8 @@ def fetch_media(
     ssl_context: ssl.SSLContext | None = None,
 ) -> FetchedMedia:
     """Write the media at ``url`` to ``sink``; raises InvalidSourceUrlError (a refused address),
-    SourceUnreachableError, TooLargeError or UnsupportedFormatError (not audio), all permanent."""
+    SourceUnreachableError, TooLargeError or UnsupportedFormatError (not audio), all permanent,
+    or SourceTemporarilyUnreachableError where asking again later may succeed."""
     deadline = time.monotonic() + timeout_s
     for _hop in range(MAX_REDIRECTS + 1):
         addresses = check_source_url(url, local_mode=local_mode, resolve=resolve)
@@ -67,22 +84,37 @@ def fetch_media(
                 url = _redirect_url(url, str(response.getheader("Location")))
                 continue
             if response.status != 200:
-                raise SourceUnreachableError(
-                    f"source_url answered HTTP {response.status} {response.reason}; give a URL that "
-                    "returns the audio file itself."
-                )
+                raise _refusal(response.status, response.reason)
             return _read(response, sink, url, max_bytes)
         except (OSError, ssl.SSLError, http.client.HTTPException) as err:
             late = time.monotonic() >= deadline
-            why = f"took longer than {timeout_s:g} s" if late else f"failed ({type(err).__name__}: {err})"
+            if late or (isinstance(err, _TRANSIENT_FAULTS) and not isinstance(err, ssl.SSLError)):
+                why = f"took longer than {timeout_s:g} s" if late else f"was cut off ({type(err).__name__})"
+                raise SourceTemporarilyUnreachableError(
+                    f"Fetching source_url from {target.host} {why}; try again in a moment, or upload "
+                    "the file instead."
+                ) from None
             raise SourceUnreachableError(
-                f"Fetching source_url from {target.host} {why}; check the URL, or upload the file instead."
+                f"Fetching source_url from {target.host} failed ({type(err).__name__}: {err}); check "
+                "the URL, or upload the file instead."
             ) from None
         finally:
             watchdog.disarm()
             if conn is not None:
                 conn.close()
     raise SourceUnreachableError(f"source_url redirected more than {MAX_REDIRECTS} times.")
+
+
+def _refusal(status: int, reason: str) -> SourceUnreachableError | SourceTemporarilyUnreachableError:
+    """A non-200 answer: 408, 429 and 5xx say "try later"; any other is the URL's to fix."""
+    if status in _TRY_LATER_STATUSES or status >= 500:
+        return SourceTemporarilyUnreachableError(
+            f"source_url's server answered HTTP {status} {reason} (busy or failing); try again in a "
+            "moment, or upload the file instead."
+        )
+    return SourceUnreachableError(
+        f"source_url answered HTTP {status} {reason}; give a URL that returns the audio file itself."
+    )
 
 
 def _redirect_url(url: str, location: str) -> str:
@@ -137,6 +169,9 @@ def _read(response: http.client.HTTPResponse, sink: IO[bytes], url: str, max_byt
         if size > max_bytes:
             raise _too_large(size, max_bytes)
         sink.write(piece)
+    if declared and declared.isdigit() and size < int(declared):
+        # http.client ends a body read piece by piece quietly where the connection dropped.
+        raise http.client.IncompleteRead(b"", int(declared) - size)
     name = PurePosixPath(unquote(urlsplit(url).path)).name or "media"
     if PurePosixPath(name).suffix.lower().lstrip(".") not in SUPPORTED_EXTENSIONS:
         name = f"{PurePosixPath(name).stem or 'media'}.{'mka' if fmt == 'matroska' else fmt}"

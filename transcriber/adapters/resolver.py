@@ -10,7 +10,7 @@ import ipaddress
 import socket
 from concurrent.futures import ThreadPoolExecutor
 
-from transcriber.domain.webhooks import CallbackHostNotFoundError, IPAddress
+from transcriber.domain.webhooks import CallbackHostNotFoundError, HostLookupUnavailableError, IPAddress
 
 #: How long one lookup may take. ``getaddrinfo`` has no timeout of its own, and the system
 #: resolver's retries (5 s per try and name server) can outlast an API request (29 s) or the
@@ -32,11 +32,19 @@ def resolve_host(host: str, port: int, *, timeout_s: float = LOOKUP_TIMEOUT_S) -
         infos = lookup.result(timeout=timeout_s)
     except TimeoutError:
         lookup.cancel()  # still queued behind hung lookups: it need not run at all
-        raise CallbackHostNotFoundError(
+        raise HostLookupUnavailableError(
             f"callback_url's host {host!r} did not resolve within {timeout_s:g} s; "
             "check the name, or try again later."
         ) from None
-    except (socket.gaierror, UnicodeError) as err:
+    except socket.gaierror as err:
+        if err.errno == socket.EAI_AGAIN:  # "temporary failure in name resolution"
+            raise HostLookupUnavailableError(
+                f"callback_url's host {host!r} could not be resolved now ({err}); try again later."
+            ) from None
+        raise CallbackHostNotFoundError(
+            f"callback_url's host {host!r} could not be resolved ({err}); check the name."
+        ) from None
+    except UnicodeError as err:
         raise CallbackHostNotFoundError(
             f"callback_url's host {host!r} could not be resolved ({err}); check the name."
         ) from None

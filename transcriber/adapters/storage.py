@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from transcriber.adapters import aws_clients
 from transcriber.adapters.retry import is_retryable_code, translate_client_errors
-from transcriber.domain.errors import RetryableError
+from transcriber.domain.errors import CorruptAudioError, RetryableError
 from transcriber.faults import with_s3_faults
 
 
@@ -71,6 +71,22 @@ def _concurrently(call: Callable[..., T], calls: Sequence[tuple[Any, ...]]) -> l
         return list(pool.map(lambda args: call(*args), calls))
 
 
+def _object_size(content_range: str | None) -> int | None:
+    """The object's size from a ranged GET's ``Content-Range`` (``bytes 0-9/1234``), if it says."""
+    total = (content_range or "").rpartition("/")[2]
+    return int(total) if total.isdigit() else None
+
+
+def _audio_ends_early(first: int, size: int | None) -> CorruptAudioError:
+    """A chunk's range runs past the end of the stored audio: the file is shorter than its header
+    says (truncated), which no retry changes."""
+    held = f"it holds {size} bytes, " if size is not None else ""
+    return CorruptAudioError(
+        f"The audio ends before the part starting at byte {first} ({held}fewer than its header "
+        "declares): the file appears truncated. Upload the complete file again."
+    )
+
+
 class ObjectStore:
     """Reads and writes the objects of the pipeline.
 
@@ -107,12 +123,21 @@ class ObjectStore:
         """Bytes [first, stop) of the object, in one ranged GET (a chunk of the job's stored WAV)."""
         if stop <= first:
             return b""
-        resp = self._client.get_object(Bucket=bucket, Key=key, Range=f"bytes={first}-{stop - 1}")
+        try:
+            resp = self._client.get_object(Bucket=bucket, Key=key, Range=f"bytes={first}-{stop - 1}")
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") == "InvalidRange":  # starts past the end
+                raise _audio_ends_early(first, None) from err
+            raise
         data = bytes(resp["Body"].read())
-        if len(data) != stop - first:
-            # A body cut short on the way is a network fault: the step's retry reads it again.
-            raise RetryableError(f"s3://{bucket}/{key}: asked for bytes {first}-{stop - 1}, got {len(data)}")
-        return data
+        if len(data) == stop - first:
+            return data
+        size = _object_size(resp.get("ContentRange"))
+        if size is not None and size < stop:
+            # S3 sent all there is: the object itself is shorter, and reading again cannot help.
+            raise _audio_ends_early(first, size)
+        # A body cut short on the way is a network fault: the step's retry reads it again.
+        raise RetryableError(f"s3://{bucket}/{key}: asked for bytes {first}-{stop - 1}, got {len(data)}")
 
     @translate_client_errors
     def upload(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from transcriber.domain.errors import PipelineError, TooLargeError, UnsupportedFormatError
+from transcriber.domain.media_url import SourceTemporarilyUnreachableError
 from transcriber.domain.recovery import RetryRefusedError
 from transcriber.domain.tenants import AuthenticationError, LimitExceededError
 
@@ -108,5 +109,10 @@ def problem_for(err: PipelineError) -> ApiProblem:
         return Conflict(err.message, reason_code=code)
     if not err.retryable:  # invalid options, an empty file, a bad callback URL, ...
         return Unprocessable(err.message, reason_code=code)
-    busy = "A service the API depends on is busy; try again in a moment."
+    # A source_url that could not be fetched now says so; other retryable errors name AWS calls.
+    busy = (
+        err.message
+        if isinstance(err, SourceTemporarilyUnreachableError)
+        else "A service the API depends on is busy; try again in a moment."
+    )
     return ServiceUnavailable(busy, headers={"Retry-After": str(RETRY_LATER_S)}, reason_code=code)

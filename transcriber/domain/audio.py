@@ -148,10 +148,6 @@ def pcm_data_offset(handle: BinaryIO) -> int:
     raise ValueError("no data chunk")
 
 
-#: Bytes of a canonical WAV header: a file shorter than this plus its samples is truncated.
-_WAV_HEADER_BYTES = 44
-
-
 def target_wav_info(path: Path) -> AudioInfo | None:
     """The facts of a file that already is what conversion produces, else None.
 
@@ -167,7 +163,17 @@ def target_wav_info(path: Path) -> AudioInfo | None:
     target = (TARGET_RATE, TARGET_CHANNELS, TARGET_SAMPLE_WIDTH, "NONE")
     if (params.framerate, params.nchannels, params.sampwidth, params.comptype) != target:
         return None
-    if params.nframes == 0 or path.stat().st_size < _WAV_HEADER_BYTES + params.nframes * params.sampwidth:
+    if params.nframes == 0:
+        return None
+    # Complete: its samples end where its header says, after the chunks before them (a broadcast
+    # WAV's bext or iXML, a LIST), not after a canonical 44-byte header. A file cut short by less
+    # than those chunks would pass that test, and the byte ranges planned on it run past its end.
+    with path.open("rb") as handle:
+        try:
+            samples_start = pcm_data_offset(handle)
+        except (ValueError, struct.error):
+            return None
+    if path.stat().st_size < samples_start + params.nframes * params.sampwidth:
         return None
     return AudioInfo(
         duration_s=round(params.nframes / params.framerate, 3),

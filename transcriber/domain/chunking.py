@@ -393,15 +393,19 @@ def chunk_byte_ranges(wav_path: Path, specs: Sequence[ChunkSpec]) -> list[ByteRa
     ranged GET, instead of the chunk step writing and storing a copy of every chunk (one PUT per
     chunk, and a second copy of the audio on disk and in S3). The frames are those of pydub's slice
     ``audio[offset_ms:end_ms]`` (same rounding), except where a rounded end falls a fraction of a
-    millisecond past the data: pydub pads that with zeros, the range stops at the last sample.
+    millisecond past the data: pydub pads that with zeros, the range stops at the last sample (the
+    last one the file holds, should it hold fewer than its header says).
     """
     with _open_wav(wav_path) as pcm:
         _check_chunk_format(pcm, wav_path)
         duration_ms, width = _duration_ms(pcm), CHUNK_SAMPLE_WIDTH * pcm.channels
         spans = [_frame_span(spec, duration_ms, pcm.frame_rate) for spec in specs]
-        stored = [(first, min(stop, pcm.total_frames)) for first, stop in spans]
+        total_frames = pcm.total_frames
     with wav_path.open("rb") as handle:
         data = pcm_data_offset(handle)
+    # The frames the file holds, whatever its header promises: no range runs past the object's end.
+    held = min(total_frames, max(wav_path.stat().st_size - data, 0) // width)
+    stored = [(min(first, held), min(stop, held)) for first, stop in spans]
     return [ByteRange(data + first * width, data + max(first, stop) * width) for first, stop in stored]
 
 

@@ -9,8 +9,14 @@ target is checked again by the fetcher (transcriber/adapters/media_fetch.py).
 from __future__ import annotations
 
 from transcriber.domain import webhooks
-from transcriber.domain.errors import PermanentError
-from transcriber.domain.webhooks import CallbackTarget, InvalidCallbackUrlError, IPAddress, Resolver
+from transcriber.domain.errors import PermanentError, RetryableError
+from transcriber.domain.webhooks import (
+    CallbackTarget,
+    HostLookupUnavailableError,
+    InvalidCallbackUrlError,
+    IPAddress,
+    Resolver,
+)
 
 
 class InvalidSourceUrlError(PermanentError):
@@ -20,9 +26,18 @@ class InvalidSourceUrlError(PermanentError):
 
 
 class SourceUnreachableError(PermanentError):
-    """The ``source_url`` could not be fetched (refused, timed out, an HTTP error answer)."""
+    """The ``source_url`` could not be fetched, and asking again would not change that (the
+    connection refused, a 4xx answer, too many redirects)."""
 
     reason_code = "SOURCE_URL_UNREACHABLE"
+
+
+class SourceTemporarilyUnreachableError(RetryableError):
+    """The ``source_url`` could not be fetched now, but the same request may succeed later: a
+    timeout, a connection reset, DNS without an answer, or the source answering 408, 429 or 5xx.
+    The API answers 503 with Retry-After and this message."""
+
+    reason_code = "SOURCE_URL_UNAVAILABLE"
 
 
 def _as_source(err: InvalidCallbackUrlError) -> InvalidSourceUrlError:
@@ -47,6 +62,12 @@ def check_source_url(url: str, *, local_mode: bool, resolve: Resolver) -> list[I
     there, so a test or a developer's stack refuses the metadata address as AWS does."""
     try:
         addresses = webhooks.check_callback_url(url, local_mode=local_mode, resolve=resolve)
+    except HostLookupUnavailableError:
+        host = parse_source_url(url, local_mode=local_mode).host
+        raise SourceTemporarilyUnreachableError(
+            f"source_url's host {host!r} could not be looked up just now (DNS did not answer); "
+            "try again in a moment."
+        ) from None
     except InvalidCallbackUrlError as err:
         raise _as_source(err) from None
     host = parse_source_url(url, local_mode=local_mode).host

@@ -15,12 +15,17 @@ Two ways into a new run, both through :func:`requeue`:
   handler that never ran), and requeues them, or fails them with ``STALLED`` once the budget is
   spent.
 
+A job the sweep fails is announced (JobFailed) right after it is marked, each job on its own: one
+announcement that fails does not keep the others from going out. The job then has no
+``failure_announced`` mark, and the next sweeps send it again (:func:`announce_unannounced_failures`)
+for :data:`ANNOUNCE_RETRY_WINDOW`.
+
 Plain Python: the jobs table and the workflow come in as the small protocols below.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -46,6 +51,15 @@ RUNNING = "RUNNING"
 UPLOAD_ABANDONED_AFTER = timedelta(hours=2)
 UPLOAD_NOT_RECEIVED = "UPLOAD_NOT_RECEIVED"
 
+#: How long after a sweep failed a job its JobFailed, if it could not be sent, is tried again (by
+#: every sweep, five minutes apart): an EventBridge outage shorter than this loses no event.
+ANNOUNCE_RETRY_WINDOW = timedelta(hours=6)
+#: The reasons only the sweep fails a job with (MarkFailed and ingest retry their own announcements).
+SWEEP_REASON_CODES = frozenset({STALLED, UPLOAD_NOT_RECEIVED})
+
+#: Announces one failed job (its record, reason code, message) and marks it ``failure_announced``.
+Announce = Callable[[Mapping[str, Any], str, str], None]
+
 #: Failures caused by the uploaded object itself: the same object fails the same way every time,
 #: so these jobs are not retried (the user must upload a fixed file).
 INPUT_REASON_CODES = frozenset(cls.reason_code for cls in INPUT_ERRORS)
@@ -69,6 +83,12 @@ class JobStore(Protocol):
     def mark_failed(self, job_id: str, *, reason_code: str, message: str) -> bool: ...
 
     def not_updated_since(self, status: JobStatus, before: datetime) -> Iterable[str]: ...
+
+
+class FailedJobStore(JobStore, Protocol):
+    """The jobs table, and the FAILED jobs that changed in a time window (for re-announcing)."""
+
+    def updated_between(self, status: JobStatus, since: datetime, before: datetime) -> Iterable[str]: ...
 
 
 class Executions(Protocol):
@@ -210,17 +230,32 @@ def stalled_message(job: Mapping[str, Any], stale_after: timedelta = STALE_AFTER
 class SweepReport:
     examined: int = 0
     requeued: list[Requeued] = field(default_factory=list)
-    #: (job, reason code, message) of each job the sweep failed; the caller announces them
+    #: (job, reason code, message) of each job the sweep failed
     failed: list[tuple[dict[str, Any], str, str]] = field(default_factory=list)
+    #: ids of the failed jobs whose announcement failed: a later sweep sends it
+    unannounced: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        report = {
             "examined": self.examined,
             "requeued": [
                 {"job_id": r.job_id, "attempt": r.attempt, "execution": r.execution} for r in self.requeued
             ],
             "failed": [job["job_id"] for job, _, _ in self.failed],
         }
+        return {**report, "unannounced": self.unannounced} if self.unannounced else report
+
+
+def _announced(job: Mapping[str, Any], reason_code: str, message: str, announce: Announce | None) -> bool:
+    """Announce one failed job; False when that failed (the job stays unannounced for a later
+    sweep). Any error: a lost announcement of one job must not stop the sweep of the others."""
+    if announce is None:
+        return True
+    try:
+        announce(job, reason_code, message)
+    except Exception:  # see above; the caller's announce logs its own failure
+        return False
+    return True
 
 
 def sweep(
@@ -230,10 +265,20 @@ def sweep(
     now: datetime,
     stale_after: timedelta = STALE_AFTER,
     budget: int = RETRY_BUDGET,
+    announce: Announce | None = None,
 ) -> SweepReport:
     """Requeue or fail every stalled job (see :func:`decide`), and fail the jobs whose upload
-    never arrived (see :data:`UPLOAD_ABANDONED_AFTER`)."""
+    never arrived (see :data:`UPLOAD_ABANDONED_AFTER`); ``announce`` each failed job as soon as
+    it is marked."""
     report = SweepReport()
+
+    def fail(job: dict[str, Any], reason_code: str, message: str) -> None:
+        if not jobs.mark_failed(str(job["job_id"]), reason_code=reason_code, message=message):
+            return
+        report.failed.append((job, reason_code, message))
+        if not _announced(job, reason_code, message, announce):
+            report.unannounced.append(str(job["job_id"]))
+
     for job_id in jobs.not_updated_since(JobStatus.AWAITING_UPLOAD, now - UPLOAD_ABANDONED_AFTER):
         job = jobs.get(job_id)
         if job is None or job.get("status") != JobStatus.AWAITING_UPLOAD.value:
@@ -243,8 +288,7 @@ def sweep(
             "No audio arrived for this transcription before its upload URL expired. Create a new "
             "transcription and PUT the file to its upload_url within 15 minutes."
         )
-        if jobs.mark_failed(job_id, reason_code=UPLOAD_NOT_RECEIVED, message=message):
-            report.failed.append((job, UPLOAD_NOT_RECEIVED, message))
+        fail(job, UPLOAD_NOT_RECEIVED, message)
     for status in ACTIVE_STATUSES:
         for job_id in jobs.not_updated_since(status, now - stale_after):
             # The index is eventually consistent: decide on the job as it is now.
@@ -270,7 +314,30 @@ def sweep(
                 if requeued is not None:
                     report.requeued.append(requeued)
             elif action is Action.FAIL:
-                message = stalled_message(job, stale_after)
-                if jobs.mark_failed(job_id, reason_code=STALLED, message=message):
-                    report.failed.append((job, STALLED, message))
+                fail(job, STALLED, stalled_message(job, stale_after))
     return report
+
+
+def is_unannounced_sweep_failure(job: Mapping[str, Any] | None) -> bool:
+    """FAILED by a sweep (its reason says so), and its JobFailed has not gone out."""
+    return bool(
+        job
+        and job.get("status") == JobStatus.FAILED.value
+        and job.get("reason_code") in SWEEP_REASON_CODES
+        and not job.get("failure_announced")
+    )
+
+
+def announce_unannounced_failures(
+    *, jobs: FailedJobStore, announce: Announce, now: datetime, window: timedelta = ANNOUNCE_RETRY_WINDOW
+) -> list[str]:
+    """Send again the JobFailed of each job an earlier sweep failed (within ``window``) but could
+    not announce; the ids of those now announced. A job that fails again waits for the next sweep."""
+    announced = []
+    for job_id in jobs.updated_between(JobStatus.FAILED, now - window, now):
+        job = jobs.get(job_id)
+        if job is None or not is_unannounced_sweep_failure(job):
+            continue
+        if _announced(job, str(job["reason_code"]), str(job.get("error_message") or ""), announce):
+            announced.append(job_id)
+    return announced

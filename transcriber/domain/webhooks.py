@@ -70,6 +70,11 @@ class CallbackHostNotFoundError(InvalidCallbackUrlError):
     delivery the host resolved before, so the notifier treats it as transient and tries again."""
 
 
+class HostLookupUnavailableError(CallbackHostNotFoundError):
+    """DNS gave no answer in time, or a temporary failure (not "no such name"): the same lookup
+    may succeed in a moment. A fetched ``source_url`` is refused as retryable for it."""
+
+
 # Signing ------------------------------------------------------------------------------------
 
 

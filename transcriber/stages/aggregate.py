@@ -8,6 +8,7 @@ chose, the job is not completed yet: those chunks go back to be decoded in the c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -53,6 +54,14 @@ from transcriber.stages.speaker_labels import label_transcript
 
 logger = Logger(child=True)
 metrics = Metrics()
+
+
+def run_queued_at(job: Mapping[str, Any] | None) -> str | None:
+    """When the job's current run was queued (ingest's or the latest requeue's ``queued_at``):
+    where its duration starts, not the wait for the upload nor the days before a retry. Records
+    written before ``queued_at`` existed have only ``created_at``."""
+    recorded = job or {}
+    return recorded.get("queued_at") or recorded.get("created_at")
 
 
 def _seconds_since(iso: str | None) -> float | None:
@@ -111,7 +120,7 @@ def aggregate(request: AggregateRequest, *, ports: StagePorts) -> AggregateRespo
     refuse_if_deleted(job_id, ports, WORK_PREFIX, TRANSCRIPTS_PREFIX)
     outputs = {fmt: f"s3://{bucket}/{output_key(job_id, fmt)}" for fmt in rendered}
 
-    processing_time = _seconds_since(job.created_at if job else None)
+    processing_time = _seconds_since(run_queued_at(found))
     # The converted WAV the chunks were read from has served its purpose (a requeued job converts
     # the upload again): not kept for work/'s 30-day lifecycle, whatever the tenant's retention.
     store.delete_prefix(bucket, job_audio_prefix(job_id))

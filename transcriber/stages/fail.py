@@ -8,7 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 
-from transcriber.domain.errors import reason_for_error_name
+from transcriber.domain.errors import USER_FACING_ERROR_NAMES, reason_for_error_name, service_failure_message
 from transcriber.domain.jobs import JobStatus
 from transcriber.domain.messages import FailRequest, FailResponse, JobFailed, StepError
 from transcriber.observability import count_failure
@@ -24,20 +24,44 @@ UNRECORDED_CHUNK_FAILURE = (
     "timed out or run out of memory); retry the job, and contact support if it fails again."
 )
 # What an execution that ended without reaching the Catch reports: no error name for an abort,
-# and a timeout's error is States.Timeout (reason TIMEOUT).
+# and a timeout's error is States.Timeout (reason TIMEOUT, as Lambda's own Sandbox.Timedout).
 _STATUS_ERRORS = {"TIMED_OUT": "States.Timeout", "ABORTED": "States.Aborted", "FAILED": "States.Runtime"}
 
 
-def describe_failure(error: StepError) -> tuple[str, str]:
-    """Reason code and user-facing message from a Step Functions ``{Error, Cause}`` pair."""
-    message = error.cause
+def describe_failure(error: StepError, *, job_id: str) -> tuple[str, str]:
+    """Reason code and user-facing message from a Step Functions ``{Error, Cause}`` pair.
+
+    Only the errors written for users (:data:`USER_FACING_ERROR_NAMES`) keep their own message;
+    any other error's text (an SDK error naming a bucket, a bug's ValueError, a Lambda timeout)
+    is logged here and replaced by its reason's generic message, which the job record, the
+    JobFailed event and the webhook carry."""
+    reason_code = reason_for_error_name(error.error)
+    raw_message, request_id = _lambda_error(error.cause)
+    if error.error in USER_FACING_ERROR_NAMES and raw_message:
+        return reason_code, raw_message
+    logger.warning(
+        "Job failed on an error not written for users",
+        extra={
+            "reason_code": reason_code,
+            "error": error.error,
+            "cause": error.cause,
+            "request_id": request_id,
+        },
+    )
+    return reason_code, service_failure_message(reason_code, job_id=job_id, reference=request_id)
+
+
+def _lambda_error(cause: str) -> tuple[str, str | None]:
+    """The error message and the failed request's id of a Lambda task's Cause (its error payload
+    as JSON), or the Cause as it is with no id."""
     try:
-        parsed = json.loads(error.cause)
-        if isinstance(parsed, dict):
-            message = str(parsed.get("errorMessage") or error.cause)
+        parsed = json.loads(cause)
     except (TypeError, ValueError):
-        pass
-    return reason_for_error_name(error.error), message or f"The job failed with {error.error}."
+        return cause, None
+    if not isinstance(parsed, dict):
+        return cause, None
+    request_id = parsed.get("requestId")
+    return str(parsed.get("errorMessage") or cause), str(request_id) if request_id else None
 
 
 def from_execution_status(detail: dict[str, Any]) -> FailRequest:
@@ -87,7 +111,7 @@ def mark_failed(request: FailRequest, *, ports: StagePorts) -> FailResponse:
         error = chunk_failure(ports.jobs.get(request.job_id)) or StepError(
             Error=MAP_FAILURE_THRESHOLD, Cause=UNRECORDED_CHUNK_FAILURE
         )
-    reason_code, message = describe_failure(error)
+    reason_code, message = describe_failure(error, job_id=request.job_id)
     recorded = ports.jobs.mark_failed(request.job_id, reason_code=reason_code, message=message)
     if recorded or _unannounced_failure(ports.jobs.get(request.job_id), reason_code):
         ports.events.emit(

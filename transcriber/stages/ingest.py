@@ -83,8 +83,15 @@ def ingest_object(
         if jobs.claim_upload(job_id, upload.key, marked) if reserved else jobs.create(marked):
             return True
         if not reserved:  # the same upload: its job id says so
-            _announce_pending(jobs.get(job_id), jobs=jobs, events=events)
+            _finish_pending(jobs.get(job_id), ports=ports)
         return False
+
+    if reserved is None:
+        recorded = jobs.get(job_id)
+        if recorded is not None and recorded.get("status") == JobStatus.COMPLETED.value:
+            # A repeat for a dropped file already complete: its audio may be gone (the tenant keeps
+            # none once transcribed), so nothing is read; only what its first try left is finished.
+            return _repeated_completion(recorded, ports=ports)
 
     record: dict[str, Any] = {
         "job_id": job_id,
@@ -115,7 +122,9 @@ def ingest_object(
     if original is not None:
         return _complete_as_duplicate(record, original, reserved, save=save, ports=ports)
 
-    pending = {**record, "status": JobStatus.PENDING.value}
+    # When its first run is queued: JobDuration counts from here, not from created_at (an API
+    # job's is when its upload URL was issued).
+    pending = {**record, "status": JobStatus.PENDING.value, "queued_at": iso_timestamp(datetime.now(UTC))}
     created = save(pending)
     if created:
         metrics.add_metric(name="JobsCreated", unit=MetricUnit.Count, value=1)
@@ -175,11 +184,25 @@ def _announce(job: dict[str, Any], *, jobs: Jobs, events: Events) -> None:
     jobs.note_announced(job["job_id"])
 
 
-def _announce_pending(job: dict[str, Any] | None, *, jobs: Jobs, events: Events) -> None:
-    """Announce a recorded job whose events an earlier try did not send (a no-op for any other)."""
-    if job is not None and job.get(ANNOUNCEMENT_PENDING):
-        logger.info("Announcing a job an earlier try recorded but did not announce")
-        _announce(job, jobs=jobs, events=events)
+def _finish_pending(job: dict[str, Any] | None, *, ports: IngestPorts) -> None:
+    """Finish a recorded job that an earlier try did not announce (a no-op for any other): a job
+    complete at once loses its audio first where its tenant keeps none (a repeated delete is
+    harmless), then its events are sent."""
+    if job is None or not job.get(ANNOUNCEMENT_PENDING):
+        return
+    logger.info("Finishing a job an earlier try recorded but did not announce")
+    if job.get("status") == JobStatus.COMPLETED.value:
+        release_transcribed_audio(Retention.from_record(job), job["bucket"], job["key"], store=ports.store)
+    _announce(job, jobs=ports.jobs, events=ports.events)
+
+
+def _repeated_completion(job: dict[str, Any], *, ports: IngestPorts) -> dict[str, Any]:
+    """The answer to a repeated event for a dropped file whose job is already COMPLETED."""
+    logger.append_keys(job_id=job["job_id"])
+    logger.info("Repeated event for a completed job")
+    _finish_pending(job, ports=ports)
+    answer = {"job_id": job["job_id"], "status": JobStatus.COMPLETED.value}
+    return {**answer, "duplicate_of": job["duplicate_of"]} if job.get("duplicate_of") else answer
 
 
 def _reserved_job(key: str, jobs: Jobs) -> Job | None:
@@ -214,7 +237,7 @@ def _repeated_upload(job: Job, *, ports: IngestPorts) -> dict[str, Any]:
     """
     logger.append_keys(job_id=job.job_id)
     logger.info("Upload for a job that already has its audio", extra={"status": job.status.value})
-    _announce_pending(job.model_dump(mode="json"), jobs=ports.jobs, events=ports.events)
+    _finish_pending(job.model_dump(mode="json"), ports=ports)
     workflow = ports.workflow
     started = False
     if job.status == JobStatus.PENDING and not job.attempts:
@@ -269,8 +292,6 @@ def _complete_as_duplicate(
     fields = dedup.duplicate_fields(original)
     so_far = {**(reserved.model_dump(mode="json") if reserved else {}), **record}
     retention = Retention.from_record(so_far)
-    # Before the job is complete, as in aggregate: no audio is left once it has its transcript.
-    release_transcribed_audio(retention, record["bucket"], record["key"], store=ports.store)
     now = datetime.now(UTC)
     completed = {
         **record,
@@ -278,12 +299,16 @@ def _complete_as_duplicate(
         "completed_at": iso_timestamp(now),
         **retention.completion_fields(now, so_far),
     }
+    # The job first, then its audio goes: a save that fails leaves the upload for the retry to
+    # read again, and a try that stops after the save leaves the job marked announcement_pending,
+    # which the retry finishes (the audio released, the events sent) without reading the upload.
     if save(completed):
         logger.info(
             "Same audio transcribed recently: reusing its result",
             extra={"duplicate_of": fields["duplicate_of"]},
         )
         metrics.add_metric(name="JobsDeduplicated", unit=MetricUnit.Count, value=1)
+        release_transcribed_audio(retention, record["bucket"], record["key"], store=ports.store)
         _announce(completed, jobs=jobs, events=events)
     return {
         "job_id": record["job_id"],

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from transcriber.domain.messages import JobEvent
-from transcriber.domain.recovery import JobStore
+from transcriber.domain.recovery import FailedJobStore
 from transcriber.domain.tenants import Tenant
 
 
@@ -62,9 +62,9 @@ class Store(Protocol):
     def delete_prefix(self, bucket: str, prefix: str) -> int: ...
 
 
-class Jobs(JobStore, Protocol):
+class Jobs(FailedJobStore, Protocol):
     """The jobs table as the stages use it (``transcriber.adapters.jobs_table.JobRepository``);
-    the sweeper's recovery needs what :class:`JobStore` names."""
+    the sweeper's recovery needs what :class:`FailedJobStore` names."""
 
     def create(self, job: dict[str, Any]) -> bool: ...
 
