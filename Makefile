@@ -20,14 +20,27 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: setup run serve openapi test lint synth bench quality clean browser test-js screenshots
 
+# CDK's jsii runtime (every synth, so make run and make serve too) needs Node.js 20+ on PATH.
+NODE_MAJOR := 20
+define need_node
+	@node_version=$$(node --version 2>/dev/null); major=$${node_version#v}; major=$${major%%.*}; \
+	[[ "$$major" =~ ^[0-9]+$$ ]] && (( major >= $(NODE_MAJOR) )) || { \
+		echo "error: Node.js $(NODE_MAJOR) or newer must be on PATH (CDK's jsii runtime runs on it);" \
+			"found: $${node_version:-no node}. Install Node.js $(NODE_MAJOR)+ (with npm), then run make again." >&2; \
+		exit 1; }
+endef
+
 $(STAMP): pyproject.toml requirements.lock
+	$(need_node)
 	@echo "Setting up $(VENV) (first run only: dependencies, Whisper weights, CDK cache)..."
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --upgrade "pip>=24"
 	@$(PY) -m pip install --quiet -c requirements.lock -e ".[engines,local,infra,dev,search]"
 	@$(PY) -m pip install --quiet --no-deps resemblyzer==0.1.4
 	@$(PY) -m transcriber.engines.weights >/dev/null
-	@$(PY) -c "import aws_cdk" 2>/dev/null
+	@out=$$($(PY) -c "import aws_cdk" 2>&1) || { echo "$$out" | tail -n 15 >&2; \
+		echo "error: the CDK/jsii runtime did not start (above: its last lines). It needs Node.js" \
+			"$(NODE_MAJOR)+ on PATH; found: $$(node --version 2>/dev/null || echo no node)." >&2; exit 1; }
 	@touch $@
 
 setup: $(STAMP)
@@ -45,6 +58,8 @@ openapi: setup
 	@$(PY) -m functions.api.openapi > docs/openapi.json
 
 test: setup browser
+	@command -v npm >/dev/null || { echo "error: npm must be on PATH: the suite runs the JavaScript" \
+		"SDK's tests (npm test in sdk-js). It comes with Node.js $(NODE_MAJOR)+." >&2; exit 1; }
 	@$(PY) -m ruff check .
 	@$(PY) -m mypy transcriber functions infra localrun layers bench client tests
 	@$(PY) -m pytest

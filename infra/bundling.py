@@ -9,6 +9,7 @@ its hash, and so that CDK never fingerprints the whole repository.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -30,6 +31,10 @@ PIP_PLATFORMS = {
     "x86_64": ("manylinux_2_28_x86_64", "manylinux2014_x86_64"),
 }
 LAMBDA_PYTHON = "3.12"
+# The full pinned closure (pip freeze of the development environment): the layer's pip takes it as
+# constraints, so the transitive packages (botocore, cryptography, cffi, ...) are the tested ones,
+# not whatever is newest when the layer is built.
+CONSTRAINTS = REPO_ROOT / "requirements.lock"
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "Dockerfile", "requirements.txt")
 
 
@@ -97,10 +102,13 @@ class _PipInstall:
         self._architecture = architecture
 
     def try_bundle(self, output_dir: str, *, image: cdk.DockerImage, **_: object) -> bool:
-        key = content_hash([self._requirements], *PIP_PLATFORMS[self._architecture], LAMBDA_PYTHON)[:16]
+        key = content_hash(
+            [self._requirements, CONSTRAINTS], *PIP_PLATFORMS[self._architecture], LAMBDA_PYTHON
+        )[:16]
         cached = CACHE_DIR / f"deps-{self._architecture}-{key}"
         if not cached.exists():
-            staging = cached.with_name(cached.name + ".tmp")
+            # One staging folder per process: two synths at once (tests, make run) may build the same layer.
+            staging = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
             shutil.rmtree(staging, ignore_errors=True)
             subprocess.run(
                 [
@@ -120,10 +128,17 @@ class _PipInstall:
                     "--only-binary=:all:",
                     "--requirement",
                     str(self._requirements),
+                    "--constraint",
+                    str(CONSTRAINTS),
                 ],
                 check=True,
             )
-            staging.rename(cached)
+            try:
+                staging.rename(cached)
+            except OSError:
+                if not cached.exists():
+                    raise
+                shutil.rmtree(staging, ignore_errors=True)  # another process built it first: the same pins
         shutil.copytree(cached, output_dir, dirs_exist_ok=True)
         return True
 
@@ -132,7 +147,7 @@ def dependencies_layer_code(architecture: str) -> cdk.aws_lambda.Code:
     requirements = REPO_ROOT / "layers" / "dependencies" / "requirements.txt"
     return cdk.aws_lambda.Code.from_asset(
         str(requirements.parent),
-        asset_hash=content_hash([requirements], architecture, LAMBDA_PYTHON),
+        asset_hash=content_hash([requirements, CONSTRAINTS], architecture, LAMBDA_PYTHON),
         asset_hash_type=cdk.AssetHashType.CUSTOM,
         bundling=cdk.BundlingOptions(image=_unused_image(), local=_PipInstall(requirements, architecture)),
     )

@@ -25,12 +25,58 @@ import boto3
 from localrun.s3_front import read_only_the_range
 from localrun.s3_notifications import AsyncS3Notifications
 from localrun.sqs_delivery import AsyncQueueDeliveries
+from localrun.synth import ASSEMBLY_ROOT, IN_USE_GRACE_S
 from localrun.throttling import ConcurrencyLimit, mark_state_machine_client, name_lambda_errors_as_aws
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 BOOTSTRAP_QUALIFIER = "hnb659fds"
+#: zipped file assets, by asset hash, shared by the local runs (pruned by prune_asset_cache)
+ASSET_CACHE = REPO_ROOT / ".cache" / "assets"
+
+
+def referenced_assets(assemblies: Path = ASSEMBLY_ROOT) -> set[str]:
+    """The hashes of the file assets the cloud assemblies under ``assemblies`` name."""
+    hashes: set[str] = set()
+    for manifest in assemblies.glob("*/*.assets.json"):
+        try:
+            hashes.update(json.loads(manifest.read_text()).get("files", {}))
+        except (OSError, ValueError):
+            continue  # an assembly being written or removed
+    return hashes
+
+
+def prune_asset_cache(
+    cache: Path = ASSET_CACHE,
+    assemblies: Path = ASSEMBLY_ROOT,
+    *,
+    grace_s: float = IN_USE_GRACE_S,
+    now: float | None = None,
+) -> list[Path]:
+    """Remove the zipped assets no assembly left under ``assemblies`` names; returns those removed.
+
+    Never one written or used within ``grace_s`` (a deploy may be uploading it); unfinished
+    ``.part`` files only once ``grace_s`` has passed.
+    """
+    if not cache.is_dir():
+        return []
+    now = time.time() if now is None else now
+    wanted = referenced_assets(assemblies)
+    removed = []
+    for path in cache.iterdir():
+        if path.suffix == ".zip" and path.stem in wanted:
+            continue
+        if path.suffix not in (".zip", ".part"):
+            continue
+        try:
+            if now - path.stat().st_mtime < grace_s:
+                continue
+            path.unlink()
+        except OSError:
+            continue
+        removed.append(path)
+    return removed
 
 
 def _free_port() -> int:
@@ -347,20 +393,26 @@ class LocalAws:
         s3 = self.client("s3")
         bucket = f"cdk-{BOOTSTRAP_QUALIFIER}-assets-{ACCOUNT_ID}-{REGION}"
         s3.create_bucket(Bucket=bucket)
-        cache = REPO_ROOT / ".cache" / "assets"
+        cache = ASSET_CACHE
         cache.mkdir(parents=True, exist_ok=True)
+        zipped = False
         for asset_hash, asset in manifest.get("files", {}).items():
             source = assembly_dir / asset["source"]["path"]
             if asset["source"].get("packaging") == "zip":
                 archive = cache / f"{asset_hash}.zip"
-                if not archive.exists():
+                if archive.exists():
+                    archive.touch()  # its mtime says when it was last used (prune_asset_cache)
+                else:
                     _zip_folder(source, archive)
+                    zipped = True
                 body = archive
             else:
                 body = source
             for destination in asset["destinations"].values():
                 key = destination["objectKey"]
                 s3.upload_file(str(body), bucket, key)
+        if zipped:  # new assets: those of assemblies pruned since are no longer needed
+            prune_asset_cache(cache, ASSEMBLY_ROOT)
 
     def _register_images(
         self, assembly_dir: Path, manifest: dict[str, Any], template: dict[str, Any]

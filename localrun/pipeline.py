@@ -2,11 +2,20 @@
 
 Used by the CLI, the integration tests and the benchmarks, so all three exercise the same path:
 a file put into the input bucket, the S3 notification, the real handlers and state machine.
+
+Each pipeline runs in its own folder under ``.local/runtime/`` (the functions' extracted code and
+their logs, ``logs/<function>.log``). It is removed when the pipeline stops, unless the run failed
+(an error, or a job it followed ended FAILED: the path of the logs is printed) or the logs were
+asked for (``keep_logs=True``, or ``LOCALRUN_KEEP_LOGS=1``). The folders so kept are pruned when a
+later pipeline starts, beyond the :data:`KEEP_RUNTIME_DIRS` newest.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -16,7 +25,14 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from localrun.environment import DEFAULT_RUNTIME, REPO_ROOT, LocalAws, RuntimeSettings, StackOutputs
-from localrun.synth import synthesize
+from localrun.synth import (
+    IN_USE_GRACE_S,
+    held_by_live_process,
+    last_activity,
+    mark_in_use,
+    remove_tree,
+    synthesize,
+)
 from localrun.tokens import local_trust
 from transcriber.domain.jobs import OUTPUT_FORMATS, JobStatus, job_id_for
 from transcriber.domain.options import JobOptions
@@ -27,6 +43,49 @@ if TYPE_CHECKING:
     from transcriber.adapters.workflow import Workflow
 
 ProgressCallback = Callable[[dict[str, Any]], None]
+
+RUNTIME_ROOT = REPO_ROOT / ".local" / "runtime"
+#: set to 1 to keep every local run's folder (its functions' logs) when the pipeline stops
+KEEP_LOGS_ENV = "LOCALRUN_KEEP_LOGS"
+#: how many kept runtime folders (failed runs, logs asked for) survive the next pipeline's start
+KEEP_RUNTIME_DIRS = 5
+#: ``owner.<pid>``: the runtime folder of a pipeline that process is running
+OWNER_PREFIX = "owner."
+
+
+def keep_logs_asked() -> bool:
+    return os.environ.get(KEEP_LOGS_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def prune_runtime_dirs(
+    root: Path = RUNTIME_ROOT,
+    *,
+    keep: int = KEEP_RUNTIME_DIRS,
+    grace_s: float = IN_USE_GRACE_S,
+    now: float | None = None,
+) -> list[Path]:
+    """Remove the runtime folders beyond the ``keep`` newest; returns those removed.
+
+    Never one a live process owns (``owner.<pid>``), nor one with a log or entry written within
+    ``grace_s`` (a pipeline of an older version, which writes no owner marker, may be running).
+    """
+    if not root.is_dir():
+        return []
+    now = time.time() if now is None else now
+    folders = [
+        (last_activity(f, "logs"), f) for f in root.iterdir() if f.is_dir() and not f.name.startswith(".")
+    ]
+    folders.sort(reverse=True)
+    removed = []
+    for _, folder in folders[keep:]:
+        # asked again just before: removing the ones before may have taken a while
+        if now - last_activity(folder, "logs") < grace_s or held_by_live_process(folder, OWNER_PREFIX):
+            continue
+        remove_tree(folder)
+        removed.append(folder)
+    for leftover in root.glob(".*.removing"):  # a removal that was interrupted
+        shutil.rmtree(leftover, ignore_errors=True)
+    return removed
 
 
 @dataclass(frozen=True)
@@ -46,14 +105,25 @@ class LocalPipeline:
         overrides: dict[str, Any] | None = None,
         work_dir: Path | None = None,
         runtime: RuntimeSettings = DEFAULT_RUNTIME,
+        keep_logs: bool | None = None,
     ) -> None:
         self.env_name = env_name
         # The local stack trusts the local JWT issuer (localrun/tokens.py), not a Cognito pool.
         self.overrides = {"jwt": local_trust(), **(overrides or {})}
-        self.work_dir = work_dir or REPO_ROOT / ".local" / "runtime" / uuid.uuid4().hex[:8]
+        #: a folder given by the caller is the caller's: never removed here
+        self._own_work_dir = work_dir is None
+        self.work_dir = work_dir or RUNTIME_ROOT / uuid.uuid4().hex[:8]
+        #: keep the runtime folder (the functions' logs) when the pipeline stops
+        self.keep_logs = keep_logs_asked() if keep_logs is None else keep_logs
+        #: the run failed (an error escaped it): its folder is kept for its logs
+        self.failed = False
+        #: jobs followed by wait() that ended FAILED: the folder is kept for their logs
+        self.failed_jobs: list[str] = []
         self.aws = LocalAws(work_dir=self.work_dir, runtime=runtime)
         self.outputs: StackOutputs | None = None
         self.stack_name = ""
+        self._markers: list[Path] = []
+        self._cleaned = False
 
     def __enter__(self) -> LocalPipeline:
         self.start()
@@ -62,20 +132,41 @@ class LocalPipeline:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if exc_type is not None and issubclass(exc_type, Exception):
+            self.failed = True
         self.stop()
 
     def start(self) -> StackOutputs:
-        assembly, self.stack_name = synthesize(self.env_name, self.overrides)
-        self.aws.start()
+        if self._own_work_dir and not self.keep_logs:
+            prune_runtime_dirs(RUNTIME_ROOT)
         try:
+            assembly, self.stack_name = synthesize(self.env_name, self.overrides)
+            self._markers.append(mark_in_use(assembly))
+            if self._own_work_dir:
+                self.work_dir.mkdir(parents=True, exist_ok=True)
+                owner = self.work_dir / f"{OWNER_PREFIX}{os.getpid()}"
+                owner.touch()
+                self._markers.append(owner)
+            self.aws.start()
             self.outputs = self.aws.deploy(assembly, self.stack_name)
-        except BaseException:
-            self.aws.stop()
+        except BaseException as err:
+            self.failed = self.failed or isinstance(err, Exception)
+            self.stop()
             raise
         return self.outputs
 
     def stop(self) -> None:
         self.aws.stop()
+        for marker in self._markers:
+            marker.unlink(missing_ok=True)
+        self._markers.clear()
+        if self._cleaned or not self._own_work_dir or not self.work_dir.exists():
+            return
+        self._cleaned = True
+        if self.failed or self.failed_jobs:
+            print(f"The logs of this local run are kept in {self.work_dir / 'logs'}", file=sys.stderr)
+        elif not self.keep_logs:
+            remove_tree(self.work_dir)
 
     @property
     def stack(self) -> StackOutputs:
@@ -146,6 +237,8 @@ class LocalPipeline:
                     on_progress(job)
                 if JobStatus(job["status"]).is_terminal:
                     self._wait_for_execution(latest_execution_name(job), deadline)
+                    if job["status"] == JobStatus.FAILED.value:
+                        self.failed_jobs.append(job_id)
                     return job
             if time.monotonic() > deadline:
                 status = job["status"] if job else "not recorded"
