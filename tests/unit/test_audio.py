@@ -28,7 +28,6 @@ from transcriber.domain.errors import (
     UnsupportedFormatError,
 )
 from transcriber.domain.preparation import prepare_chunks
-from transcriber.stages.chunk import refuse_if_declared_too_long
 
 CLIP_S = 4.0
 
@@ -199,13 +198,6 @@ def test_the_channel_split_stops_just_past_the_duration_limit(
     )
     assert info.channels == 2 and len(channels) == 2
     assert 2 < info.duration_s <= 2 + audio.DECODE_PAST_LIMIT_S + 0.05 < CLIP_S
-
-
-def test_a_file_declared_over_the_limit_is_refused_before_decoding() -> None:
-    with pytest.raises(TooLongError, match=r"lasts 120\.0 minutes, over the 60-minute limit"):
-        refuse_if_declared_too_long(7200.0, 3600.0)
-    refuse_if_declared_too_long(3600.0, 3600.0)
-    refuse_if_declared_too_long(None, 3600.0)  # no length declared: the decode's check decides
 
 
 def test_a_full_disk_is_too_long_audio_not_a_damaged_file(

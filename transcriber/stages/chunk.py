@@ -21,7 +21,6 @@ from transcriber.adapters.ffmpeg import convert_to_wav, split_channels
 from transcriber.adapters.media_probe import declared_duration
 from transcriber.domain.channels import MAX_CHANNELS, prepare_channel_chunks
 from transcriber.domain.chunking import ChunkingConfig, longest_first
-from transcriber.domain.errors import TooLongError
 from transcriber.domain.job_warnings import truncation_warning
 from transcriber.domain.jobs import audio_key
 from transcriber.domain.messages import ChunkRef, ChunkRequest, ChunkResponse, JobStarted
@@ -32,18 +31,6 @@ from transcriber.stages.ports import StagePorts
 
 logger = Logger(child=True)
 metrics = Metrics()
-
-
-def refuse_if_declared_too_long(declared_s: float | None, max_duration_s: float) -> None:
-    """Refuse a file whose header declares it over the limit before decoding any of it.
-
-    Files that declare no length (or less than they hold) are caught after the decode, which
-    stops just past the limit (transcriber.adapters.ffmpeg)."""
-    if declared_s is not None and declared_s > max_duration_s:
-        raise TooLongError(
-            f"The audio lasts {declared_s / 60:.1f} minutes, over the {max_duration_s / 60:.0f}-minute "
-            "limit; split it into shorter files."
-        )
 
 
 def chunk_audio(
@@ -67,7 +54,6 @@ def chunk_audio(
         # The object key never becomes a local path: the download gets a fixed name.
         source = store.download(request.bucket, request.key, workdir / "source")
         declared_s = declared_duration(source)
-        refuse_if_declared_too_long(declared_s, max_duration_s)
         job_fields: dict[str, object] = {}
         if request.options.channel_identification:
             split = partial(
