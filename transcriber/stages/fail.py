@@ -28,6 +28,13 @@ UNRECORDED_CHUNK_FAILURE = (
 _STATUS_ERRORS = {"TIMED_OUT": "States.Timeout", "ABORTED": "States.Aborted", "FAILED": "States.Runtime"}
 
 
+def announce_failure(event: JobFailed, *, ports: StagePorts) -> None:
+    """Send JobFailed, then mark the job ``failure_announced``: a retry of this step, or a later
+    sweep, that finds the mark does not send it again, and one that does not find it does."""
+    ports.events.emit(event)
+    ports.jobs.note_failure_announced(event.job_id)
+
+
 def describe_failure(error: StepError, *, job_id: str) -> tuple[str, str]:
     """Reason code and user-facing message from a Step Functions ``{Error, Cause}`` pair.
 
@@ -114,16 +121,16 @@ def mark_failed(request: FailRequest, *, ports: StagePorts) -> FailResponse:
     reason_code, message = describe_failure(error, job_id=request.job_id)
     recorded = ports.jobs.mark_failed(request.job_id, reason_code=reason_code, message=message)
     if recorded or _unannounced_failure(ports.jobs.get(request.job_id), reason_code):
-        ports.events.emit(
+        announce_failure(
             JobFailed(
                 job_id=request.job_id,
                 bucket=request.bucket,
                 key=request.key,
                 reason_code=reason_code,
                 message=message,
-            )
+            ),
+            ports=ports,
         )
-        ports.jobs.note_failure_announced(request.job_id)
         if recorded:
             count_failure(metrics, reason_code)
     logger.warning("Job failed", extra={"reason_code": reason_code, "error": message})

@@ -14,6 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from transcriber.domain import recovery
 from transcriber.domain.messages import Job, JobFailed
 from transcriber.observability import count_failure
+from transcriber.stages.fail import announce_failure
 from transcriber.stages.ports import StagePorts
 
 logger = Logger(child=True)
@@ -26,16 +27,16 @@ def sweep(*, ports: StagePorts, workflow: recovery.Executions, now: datetime) ->
         sweep nor the run's own failure report repeats it)."""
         job = Job.model_validate(dict(record))
         try:
-            ports.events.emit(
+            announce_failure(
                 JobFailed(
                     job_id=job.job_id,
                     bucket=job.bucket,
                     key=job.key,
                     reason_code=reason_code,
                     message=message,
-                )
+                ),
+                ports=ports,
             )
-            ports.jobs.note_failure_announced(job.job_id)
         except Exception:
             logger.exception("JobFailed not sent; a later sweep sends it", extra={"job_id": job.job_id})
             raise
