@@ -19,6 +19,7 @@ from transcriber.adapters.retry import translate_client_errors
 from transcriber.domain.jobs import (
     ANNOUNCEMENT_PENDING,
     CONTENT_INDEX,
+    FAILURE_ANNOUNCED,
     TENANT_INDEX,
     JobStatus,
     iso_timestamp,
@@ -68,7 +69,7 @@ def _applied(write: Callable[..., Any], **request: Any) -> bool:
 
 #: Bookkeeping of one run that the next run, or the job's completion, makes stale: a chunk's own
 #: error, and that the run's failure was announced (a retried job's next failure is announced too).
-RUN_SCOPED_FIELDS = ("chunk_error", "failure_announced")
+RUN_SCOPED_FIELDS = ("chunk_error", FAILURE_ANNOUNCED)
 
 
 def _set_fields(
@@ -350,7 +351,7 @@ class JobRepository:
     @translate_client_errors
     def note_failure_announced(self, job_id: str) -> bool:
         """JobFailed went out for this FAILED job: a retry or a second report does not repeat it."""
-        fields = {"failure_announced": True}
+        fields = {FAILURE_ANNOUNCED: True}
         return self._set_where(job_id, fields, "#status = :failed", {":failed": JobStatus.FAILED.value})
 
     @translate_client_errors
@@ -413,28 +414,27 @@ class JobRepository:
         Through the (status, updated_at) index, a page at a time; the index is eventually
         consistent, so callers read each job again before acting on it.
         """
-        for item in every_item(
-            self._table.query,
-            IndexName=STATUS_INDEX,
-            KeyConditionExpression="#status = :status AND updated_at < :before",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":status": status.value, ":before": iso_timestamp(before)},
-        ):
-            yield str(item["job_id"])
+        yield from self._ids_by_status(status, "updated_at < :before", {":before": before})
 
     @translate_client_errors
     def updated_between(self, status: JobStatus, since: datetime, before: datetime) -> Iterator[str]:
         """Ids of the jobs in ``status`` whose record last changed between ``since`` and ``before``,
         through the (status, updated_at) index (eventually consistent: read each job again)."""
+        yield from self._ids_by_status(
+            status, "updated_at BETWEEN :since AND :before", {":since": since, ":before": before}
+        )
+
+    def _ids_by_status(self, status: JobStatus, when: str, moments: dict[str, datetime]) -> Iterator[str]:
+        """The (status, updated_at) index, a page at a time: the ids of ``status``'s jobs whose
+        ``updated_at`` meets ``when`` (a key condition on the ``moments`` named in it)."""
         for item in every_item(
             self._table.query,
             IndexName=STATUS_INDEX,
-            KeyConditionExpression="#status = :status AND updated_at BETWEEN :since AND :before",
+            KeyConditionExpression=f"#status = :status AND {when}",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={
                 ":status": status.value,
-                ":since": iso_timestamp(since),
-                ":before": iso_timestamp(before),
+                **{name: iso_timestamp(moment) for name, moment in moments.items()},
             },
         ):
             yield str(item["job_id"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Container, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -81,6 +82,19 @@ class JobStatus(StrEnum):
 
 
 TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.DELETED})
+#: Set on a FAILED job once its JobFailed went out; a run's failure step and the sweeper read it.
+FAILURE_ANNOUNCED = "failure_announced"
+
+
+def unannounced_failure(job: Mapping[str, Any] | None, reason_codes: Container[str]) -> bool:
+    """FAILED for one of ``reason_codes``, and its JobFailed has not gone out: whoever failed it
+    stopped between the two (a retry, or a later sweep, sends it then)."""
+    return bool(
+        job
+        and job.get("status") == JobStatus.FAILED.value
+        and job.get("reason_code") in reason_codes
+        and not job.get(FAILURE_ANNOUNCED)
+    )
 
 
 def failed_event_detail(

@@ -32,7 +32,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from transcriber.domain.errors import INPUT_ERRORS, PermanentError
-from transcriber.domain.jobs import JobStatus, parse_timestamp
+from transcriber.domain.jobs import JobStatus, parse_timestamp, unannounced_failure
 from transcriber.domain.messages import ExecutionInput
 
 #: Jobs table index on (status, updated_at): finds jobs that have not moved, without a scan.
@@ -318,16 +318,6 @@ def sweep(
     return report
 
 
-def is_unannounced_sweep_failure(job: Mapping[str, Any] | None) -> bool:
-    """FAILED by a sweep (its reason says so), and its JobFailed has not gone out."""
-    return bool(
-        job
-        and job.get("status") == JobStatus.FAILED.value
-        and job.get("reason_code") in SWEEP_REASON_CODES
-        and not job.get("failure_announced")
-    )
-
-
 def announce_unannounced_failures(
     *, jobs: FailedJobStore, announce: Announce, now: datetime, window: timedelta = ANNOUNCE_RETRY_WINDOW
 ) -> list[str]:
@@ -336,7 +326,7 @@ def announce_unannounced_failures(
     announced = []
     for job_id in jobs.updated_between(JobStatus.FAILED, now - window, now):
         job = jobs.get(job_id)
-        if job is None or not is_unannounced_sweep_failure(job):
+        if job is None or not unannounced_failure(job, SWEEP_REASON_CODES):
             continue
         if _announced(job, str(job["reason_code"]), str(job.get("error_message") or ""), announce):
             announced.append(job_id)

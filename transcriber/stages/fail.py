@@ -9,7 +9,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 
 from transcriber.domain.errors import USER_FACING_ERROR_NAMES, reason_for_error_name, service_failure_message
-from transcriber.domain.jobs import JobStatus
+from transcriber.domain.jobs import unannounced_failure
 from transcriber.domain.messages import FailRequest, FailResponse, JobFailed, StepError
 from transcriber.observability import count_failure
 from transcriber.stages.chunk_failures import MAP_FAILURE_THRESHOLD, chunk_failure
@@ -96,18 +96,6 @@ def from_execution_status(detail: dict[str, Any]) -> FailRequest:
     )
 
 
-def _unannounced_failure(job: dict[str, Any] | None, reason_code: str) -> bool:
-    """A retry of this step: the job is FAILED for this reason, but its JobFailed never went out
-    (the first try stopped between the two). Another end, or another reason (the execution's own
-    status-change event after MarkFailed ran), is not announced again."""
-    return bool(
-        job
-        and job.get("status") == JobStatus.FAILED.value
-        and job.get("reason_code") == reason_code
-        and not job.get("failure_announced")
-    )
-
-
 def mark_failed(request: FailRequest, *, ports: StagePorts) -> FailResponse:
     """Record the job FAILED (unless it already ended) and announce it once.
 
@@ -120,7 +108,10 @@ def mark_failed(request: FailRequest, *, ports: StagePorts) -> FailResponse:
         )
     reason_code, message = describe_failure(error, job_id=request.job_id)
     recorded = ports.jobs.mark_failed(request.job_id, reason_code=reason_code, message=message)
-    if recorded or _unannounced_failure(ports.jobs.get(request.job_id), reason_code):
+    # A retry of this step finds the job FAILED for this reason but unannounced (the first try
+    # stopped between the two). Another end, or another reason (the execution's own status-change
+    # event after MarkFailed ran), is not announced again.
+    if recorded or unannounced_failure(ports.jobs.get(request.job_id), {reason_code}):
         announce_failure(
             JobFailed(
                 job_id=request.job_id,
