@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import time
 import uuid
@@ -27,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 from localrun.environment import DEFAULT_RUNTIME, REPO_ROOT, LocalAws, RuntimeSettings, StackOutputs
 from localrun.synth import (
     IN_USE_GRACE_S,
-    held_by_live_process,
     last_activity,
     mark_in_use,
+    remove_idle,
     remove_tree,
     synthesize,
 )
@@ -76,16 +75,14 @@ def prune_runtime_dirs(
         (last_activity(f, "logs"), f) for f in root.iterdir() if f.is_dir() and not f.name.startswith(".")
     ]
     folders.sort(reverse=True)
-    removed = []
-    for _, folder in folders[keep:]:
-        # asked again just before: removing the ones before may have taken a while
-        if now - last_activity(folder, "logs") < grace_s or held_by_live_process(folder, OWNER_PREFIX):
-            continue
-        remove_tree(folder)
-        removed.append(folder)
-    for leftover in root.glob(".*.removing"):  # a removal that was interrupted
-        shutil.rmtree(leftover, ignore_errors=True)
-    return removed
+    return remove_idle(
+        root,
+        [folder for _, folder in folders[keep:]],
+        last_used=lambda folder: last_activity(folder, "logs"),
+        marker=OWNER_PREFIX,
+        grace_s=grace_s,
+        now=now,
+    )
 
 
 @dataclass(frozen=True)

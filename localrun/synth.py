@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -167,11 +168,26 @@ def prune_assemblies(
             continue
         (complete if (folder / "stack-name").exists() else unfinished).append((_last_used(folder), folder))
     complete.sort(reverse=True)
-    candidates = complete[keep:] + unfinished
+    candidates = [folder for _, folder in complete[keep:] + unfinished]
+    return remove_idle(root, candidates, last_used=_last_used, marker=IN_USE_PREFIX, grace_s=grace_s, now=now)
+
+
+def remove_idle(
+    root: Path,
+    candidates: Iterable[Path],
+    *,
+    last_used: Callable[[Path], float],
+    marker: str,
+    grace_s: float,
+    now: float,
+) -> list[Path]:
+    """Remove each of ``candidates`` (folders under ``root``) unless it was used within ``grace_s``
+    or a live process holds its ``<marker><pid>``; then what interrupted removals left. Returns
+    those removed."""
     removed = []
-    for _, folder in candidates:
+    for folder in candidates:
         # asked again just before: removing the ones before may have taken a while
-        if now - _last_used(folder) < grace_s or held_by_live_process(folder, IN_USE_PREFIX):
+        if now - last_used(folder) < grace_s or held_by_live_process(folder, marker):
             continue
         remove_tree(folder)
         removed.append(folder)
