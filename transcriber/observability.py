@@ -20,17 +20,11 @@ def count_failure(metrics: Metrics, reason_code: str) -> None:
     the total that the dashboard reads.
     """
     metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
-    with single_metric(
-        name="JobsFailedByReason",
-        unit=MetricUnit.Count,
-        value=1,
-        default_dimensions=metrics.default_dimensions,
-    ) as by_reason:
-        by_reason.add_dimension(name="reason_code", value=reason_code)
-    with single_metric(
-        name=FAILED_BY_FAULT_METRIC,
-        unit=MetricUnit.Count,
-        value=1,
-        default_dimensions=metrics.default_dimensions,
-    ) as by_fault:
-        by_fault.add_dimension(name="fault", value=fault_of(reason_code).value)
+    for name, dimension, value in (
+        ("JobsFailedByReason", "reason_code", reason_code),
+        (FAILED_BY_FAULT_METRIC, "fault", fault_of(reason_code).value),
+    ):
+        with single_metric(
+            name=name, unit=MetricUnit.Count, value=1, default_dimensions=metrics.default_dimensions
+        ) as split:
+            split.add_dimension(name=dimension, value=value)
