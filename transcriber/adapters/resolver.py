@@ -36,15 +36,11 @@ def resolve_host(host: str, port: int, *, timeout_s: float = LOOKUP_TIMEOUT_S) -
             f"callback_url's host {host!r} did not resolve within {timeout_s:g} s; "
             "check the name, or try again later."
         ) from None
-    except socket.gaierror as err:
-        if err.errno == socket.EAI_AGAIN:  # "temporary failure in name resolution"
+    except (socket.gaierror, UnicodeError) as err:
+        if isinstance(err, socket.gaierror) and err.errno == socket.EAI_AGAIN:  # "temporary failure"
             raise HostLookupUnavailableError(
                 f"callback_url's host {host!r} could not be resolved now ({err}); try again later."
             ) from None
-        raise CallbackHostNotFoundError(
-            f"callback_url's host {host!r} could not be resolved ({err}); check the name."
-        ) from None
-    except UnicodeError as err:
         raise CallbackHostNotFoundError(
             f"callback_url's host {host!r} could not be resolved ({err}); check the name."
         ) from None
